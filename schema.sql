@@ -1,0 +1,50 @@
+-- devreg's whole schema. Applied at every start inside one transaction; every statement
+-- is idempotent. PRAGMA user_version records the schema version (src/store/mod.rs).
+-- Times are Unix seconds; JSON columns hold objects as text.
+
+CREATE TABLE IF NOT EXISTS orgs (
+    id          TEXT PRIMARY KEY,
+    created_at  INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS devices (
+    -- Registration order: rowid alias, strictly increasing, so a list page is stable
+    -- while registrations continue (new devices append at the end).
+    seq             INTEGER PRIMARY KEY,
+    id              TEXT NOT NULL UNIQUE,
+    org_id          TEXT NOT NULL REFERENCES orgs(id),
+    identifier      TEXT NOT NULL,
+    platform        TEXT NOT NULL,
+    status          TEXT NOT NULL CHECK (status IN ('active', 'inactive')),
+    capabilities    TEXT NOT NULL DEFAULT '{}',
+    metadata        TEXT NOT NULL DEFAULT '{}',
+    metrics         TEXT,
+    last_heartbeat  INTEGER,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL,
+    UNIQUE (org_id, identifier)
+);
+
+CREATE INDEX IF NOT EXISTS devices_by_org ON devices (org_id, seq);
+CREATE INDEX IF NOT EXISTS devices_by_org_platform_status
+    ON devices (org_id, platform, status, seq);
+CREATE INDEX IF NOT EXISTS devices_by_org_status
+    ON devices (org_id, status, seq);
+
+-- Every credential: org secret keys, publishable keys and device keys. Only the SHA-256
+-- digest of a key is stored; `prefix` is its first few characters, for people.
+CREATE TABLE IF NOT EXISTS api_keys (
+    id          TEXT PRIMARY KEY,
+    org_id      TEXT NOT NULL REFERENCES orgs(id),
+    kind        TEXT NOT NULL CHECK (kind IN ('secret', 'publishable', 'device')),
+    device_id   TEXT REFERENCES devices(id),
+    prefix      TEXT NOT NULL,
+    digest      BLOB NOT NULL UNIQUE,
+    created_at  INTEGER NOT NULL,
+    revoked_at  INTEGER,
+    CHECK ((kind = 'device') = (device_id IS NOT NULL))
+) WITHOUT ROWID;
+
+CREATE INDEX IF NOT EXISTS api_keys_by_org ON api_keys (org_id, kind);
+CREATE INDEX IF NOT EXISTS api_keys_by_device ON api_keys (device_id) WHERE device_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS api_keys_by_prefix ON api_keys (prefix);

@@ -1,0 +1,173 @@
+//! Operator actions on orgs and keys, shared by the command line, first start and tests.
+
+use crate::domain::{ApiKey, KeyKind, OrgId, now};
+use crate::store::{Db, StoreError, keys, orgs};
+
+/// An org's keys as shown the one time they exist in plain text.
+#[derive(Debug)]
+pub struct OrgKeys {
+    pub org_id: OrgId,
+    pub secret_key: ApiKey,
+    pub publishable_key: ApiKey,
+}
+
+/// Why an operator action failed, in words for the operator.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Creates org `name` with a fresh secret key and publishable key.
+pub fn create_org(db: &Db, name: &str) -> Result<OrgKeys, AdminError> {
+    let org_id = OrgId::try_from(name.to_owned())
+        .map_err(|e| AdminError::Invalid(format!("org name {e}")))?;
+    let secret_key = ApiKey::generate(KeyKind::Secret);
+    let publishable_key = ApiKey::generate(KeyKind::Publishable);
+    db.write_sync(|tx| {
+        let now = now();
+        orgs::insert(tx, &org_id, now)?;
+        orgs::add_key(tx, &org_id, &secret_key, now)?;
+        orgs::add_key(tx, &org_id, &publishable_key, now)?;
+        Ok(())
+    })
+    .map_err(|e| match e {
+        StoreError::Duplicate => AdminError::Invalid(format!("org {org_id} already exists")),
+        other => other.into(),
+    })?;
+    Ok(OrgKeys {
+        org_id,
+        secret_key,
+        publishable_key,
+    })
+}
+
+/// Creates a new key of `kind` (secret or publishable) for an existing org.
+pub fn create_key(db: &Db, org: &str, kind: KeyKind) -> Result<ApiKey, AdminError> {
+    if kind == KeyKind::Device {
+        return Err(AdminError::Invalid(
+            "device keys are made by registering a device".to_owned(),
+        ));
+    }
+    let org_id = OrgId::try_from(org.to_owned())
+        .map_err(|e| AdminError::Invalid(format!("org name {e}")))?;
+    let key = ApiKey::generate(kind);
+    db.write_sync(|tx| {
+        if !orgs::exists(tx, org_id.as_str())? {
+            return Ok(false);
+        }
+        orgs::add_key(tx, &org_id, &key, now())?;
+        Ok(true)
+    })?
+    .then_some(key)
+    .ok_or_else(|| AdminError::Invalid(format!("org {org_id} does not exist")))
+}
+
+/// Revokes the one key named by its id, its display prefix (or the start of it), or the
+/// whole key. Refuses a prefix that names more than one key.
+pub fn revoke_key(db: &Db, needle: &str) -> Result<keys::KeyListing, AdminError> {
+    let digest = ApiKey::parse(needle).ok().map(|k| k.digest());
+    db.write_sync(|tx| {
+        let mut found = keys::find_for_revoke(tx, needle, digest.as_ref())?;
+        match found.len() {
+            0 => Ok(Err(format!("no key has the id or prefix {needle:?}"))),
+            1 => {
+                let key = found.remove(0);
+                if key.revoked_at.is_some() {
+                    return Ok(Err(format!("key {} is already revoked", key.id)));
+                }
+                keys::revoke(tx, &key.id, now())?;
+                Ok(Ok(key))
+            }
+            n => Ok(Err(format!(
+                "{needle:?} matches {n} keys ({}); give more of the prefix or the key id",
+                found
+                    .iter()
+                    .map(|k| k.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
+    })?
+    .map_err(AdminError::Invalid)
+}
+
+/// What first start did to the database.
+#[derive(Debug, Default)]
+pub struct Bootstrap {
+    /// Set when the database was empty and `org_demo` was created: its keys, shown once.
+    /// A key the operator preset is included, so the caller can tell which it generated.
+    pub created: Option<OrgKeys>,
+    /// Whether each key came from the operator (true) or was generated.
+    pub secret_preset: bool,
+    pub publishable_preset: bool,
+}
+
+/// On an empty database, creates `org_demo` with its secret and publishable keys (the
+/// operator's preset keys where given). On any database, stores preset keys for
+/// `org_demo` that are not stored yet.
+pub fn bootstrap(
+    db: &Db,
+    preset_secret: Option<&str>,
+    preset_publishable: Option<&str>,
+) -> Result<Bootstrap, AdminError> {
+    let preset = |text: Option<&str>, kind: KeyKind, flag: &str| {
+        text.map(|t| {
+            ApiKey::parse(t)
+                .ok()
+                .filter(|k| k.kind() == kind)
+                .ok_or_else(|| {
+                    AdminError::Invalid(format!(
+                        "{flag} must be a {} key: {} followed by 22 to 128 letters or digits",
+                        kind.as_str(),
+                        kind.prefix()
+                    ))
+                })
+        })
+        .transpose()
+    };
+    let secret = preset(preset_secret, KeyKind::Secret, "--secret-key")?;
+    let publishable = preset(
+        preset_publishable,
+        KeyKind::Publishable,
+        "--publishable-key",
+    )?;
+    let org_id = OrgId::demo();
+
+    let result = Bootstrap {
+        secret_preset: secret.is_some(),
+        publishable_preset: publishable.is_some(),
+        created: None,
+    };
+    let created = db.write_sync(|tx| {
+        let now = now();
+        if orgs::count(tx)? == 0 {
+            let keys = OrgKeys {
+                org_id: org_id.clone(),
+                secret_key: secret
+                    .clone()
+                    .unwrap_or_else(|| ApiKey::generate(KeyKind::Secret)),
+                publishable_key: publishable
+                    .clone()
+                    .unwrap_or_else(|| ApiKey::generate(KeyKind::Publishable)),
+            };
+            orgs::insert(tx, &org_id, now)?;
+            orgs::add_key(tx, &org_id, &keys.secret_key, now)?;
+            orgs::add_key(tx, &org_id, &keys.publishable_key, now)?;
+            return Ok(Some(keys));
+        }
+        for key in secret.iter().chain(publishable.iter()) {
+            if keys::find_by_digest(tx, &key.digest())?.is_some() {
+                continue;
+            }
+            if !orgs::exists(tx, org_id.as_str())? {
+                orgs::insert(tx, &org_id, now)?;
+            }
+            orgs::add_key(tx, &org_id, key, now)?;
+        }
+        Ok(None)
+    })?;
+    Ok(Bootstrap { created, ..result })
+}

@@ -1,0 +1,204 @@
+//! The command line: `serve`, and the operator's `org` and `key` commands.
+
+use std::io::Write;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::admin::{self, OrgKeys};
+use crate::app::Server;
+use crate::config::Config;
+use crate::domain::KeyKind;
+use crate::store::Db;
+
+/// devreg: a self-hosted server for the Devices API (register devices, list and retrieve
+/// them, take their heartbeats) over one SQLite file.
+#[derive(Debug, Parser)]
+#[command(name = "devreg", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server. On an empty database, creates org_demo and prints its keys once.
+    Serve(Config),
+    /// Manage organizations.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Manage an org's secret and publishable keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+/// The database an operator command works on.
+#[derive(Debug, clap::Args)]
+pub struct DbArg {
+    /// SQLite database file (the one `devreg serve --db` uses).
+    #[arg(long, env = "DEVREG_DB", default_value = "devreg.db")]
+    pub db: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Create an org with a secret key and a publishable key, and print both once.
+    Create {
+        /// The org's id, such as org_acme: 1 to 64 characters [A-Za-z0-9_-].
+        name: String,
+        #[command(flatten)]
+        db: DbArg,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum OrgKeyKind {
+    /// edg_live_…: everything within the org.
+    Secret,
+    /// oct_pub_live_…: register and heartbeat devices; safe to ship inside an app.
+    Publishable,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Create a key for an org and print it once.
+    Create {
+        /// The org's id.
+        #[arg(long)]
+        org: String,
+        #[arg(long, value_enum)]
+        kind: OrgKeyKind,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Revoke a key (org or device key), named by its id, its prefix as `key list` shows
+    /// it, or the whole key. Requests with it get 401 from then on.
+    Revoke {
+        key_prefix_or_id: String,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// List org keys: id, org, kind, prefix, created, revoked. Never the keys themselves.
+    List {
+        /// Only this org's keys.
+        #[arg(long)]
+        org: Option<String>,
+        #[command(flatten)]
+        db: DbArg,
+    },
+}
+
+/// Runs a parsed command line; the error is a sentence for the operator.
+pub fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::Serve(config) => serve(config),
+        Command::Org(OrgCommand::Create { name, db }) => {
+            let keys = admin::create_org(&open(&db)?, &name).map_err(|e| e.to_string())?;
+            print_org_keys(&keys, &format!("Created org {}.", keys.org_id));
+            Ok(())
+        }
+        Command::Key(KeyCommand::Create { org, kind, db }) => {
+            let kind = match kind {
+                OrgKeyKind::Secret => KeyKind::Secret,
+                OrgKeyKind::Publishable => KeyKind::Publishable,
+            };
+            let key = admin::create_key(&open(&db)?, &org, kind).map_err(|e| e.to_string())?;
+            println!(
+                "Created a {} key for org {org}. It is shown this once:",
+                kind.as_str()
+            );
+            println!("{}", key.expose());
+            Ok(())
+        }
+        Command::Key(KeyCommand::Revoke {
+            key_prefix_or_id,
+            db,
+        }) => {
+            let key =
+                admin::revoke_key(&open(&db)?, &key_prefix_or_id).map_err(|e| e.to_string())?;
+            println!(
+                "Revoked {} key {} ({}…) of org {}.",
+                key.kind, key.id, key.prefix, key.org_id
+            );
+            Ok(())
+        }
+        Command::Key(KeyCommand::List { org, db }) => {
+            let keys = open(&db)?
+                .read_sync(|conn| crate::store::keys::list_org_keys(conn, org.as_deref()))
+                .map_err(|e| e.to_string())?;
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(
+                out,
+                "{:<38} {:<20} {:<12} {:<22} {:<21} REVOKED",
+                "ID", "ORG", "KIND", "PREFIX", "CREATED"
+            );
+            for k in keys {
+                let revoked = k
+                    .revoked_at
+                    .map(|t| t.to_rfc3339())
+                    .unwrap_or_else(|| "-".into());
+                let _ = writeln!(
+                    out,
+                    "{:<38} {:<20} {:<12} {:<22} {:<21} {revoked}",
+                    k.id,
+                    k.org_id,
+                    k.kind,
+                    format!("{}…", k.prefix),
+                    k.created_at.to_rfc3339()
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+fn open(db: &DbArg) -> Result<Db, String> {
+    Db::open(&db.db, 1).map_err(|e| e.to_string())
+}
+
+fn print_org_keys(keys: &OrgKeys, headline: &str) {
+    println!("{headline} Its keys are shown this once and never again; store them now.");
+    println!("  org_id:          {}", keys.org_id);
+    println!(
+        "  secret key:      {}  (list, retrieve, register, heartbeat)",
+        keys.secret_key.expose()
+    );
+    println!(
+        "  publishable key: {}  (register and heartbeat; safe inside an app)",
+        keys.publishable_key.expose()
+    );
+}
+
+fn serve(config: Config) -> Result<(), String> {
+    actix_web::rt::System::new().block_on(async move {
+        let server = Server::build(&config).map_err(|e| e.to_string())?;
+        let bootstrap = server.bootstrap();
+        if let Some(keys) = &bootstrap.created {
+            println!(
+                "================================================================================"
+            );
+            print_org_keys(
+                keys,
+                "First start on an empty database: created org org_demo.",
+            );
+            if bootstrap.secret_preset || bootstrap.publishable_preset {
+                println!(
+                    "  (keys given with --secret-key / --publishable-key are the ones you set)"
+                );
+            }
+            println!(
+                "================================================================================"
+            );
+            let _ = std::io::stdout().flush();
+        }
+        log::info!(
+            "devreg {} listening on http://{} (database {})",
+            env!("CARGO_PKG_VERSION"),
+            server.addr(),
+            config.db
+        );
+        server
+            .run()
+            .await
+            .map_err(|e| format!("server failed: {e}"))
+    })
+}

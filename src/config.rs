@@ -1,0 +1,98 @@
+//! Everything `devreg serve` can be told, read once at the edge: each field is a flag and
+//! a `DEVREG_…` environment variable, and the library takes the same struct.
+
+use clap::{ArgAction, Args};
+
+/// How a devreg server runs.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Address and port to listen on. Port 0 picks a free port.
+    #[arg(long, env = "DEVREG_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+
+    /// SQLite database file, created if missing. `:memory:` keeps everything in memory
+    /// and loses it at exit.
+    #[arg(long, env = "DEVREG_DB", default_value = "devreg.db")]
+    pub db: String,
+
+    /// Whether a device may register without a key (the reference's example sends none).
+    /// It then joins the body's `org_id`, or `org_demo`. Turn off on a public server.
+    #[arg(
+        long,
+        env = "DEVREG_OPEN_REGISTRATION",
+        default_value_t = true,
+        action = ArgAction::Set,
+        value_name = "true|false"
+    )]
+    pub open_registration: bool,
+
+    /// A known secret key (`edg_live_` and at least 22 letters or digits) for `org_demo`,
+    /// stored if absent, so scripts and CI can use a fixed value. Prefer the environment
+    /// variable: a flag shows in the process list.
+    #[arg(
+        long,
+        env = "DEVREG_SECRET_KEY",
+        hide_env_values = true,
+        value_name = "KEY"
+    )]
+    pub secret_key: Option<String>,
+
+    /// A known publishable key (`oct_pub_live_…`) for `org_demo`, like --secret-key.
+    #[arg(
+        long,
+        env = "DEVREG_PUBLISHABLE_KEY",
+        hide_env_values = true,
+        value_name = "KEY"
+    )]
+    pub publishable_key: Option<String>,
+
+    /// Seconds between heartbeats that responses ask devices to keep.
+    #[arg(
+        long,
+        env = "DEVREG_HEARTBEAT_INTERVAL",
+        default_value_t = 60,
+        value_name = "SECONDS"
+    )]
+    pub heartbeat_interval: u32,
+
+    /// HTTP worker threads; defaults to the number of CPU cores.
+    #[arg(long, env = "DEVREG_WORKERS", value_name = "N")]
+    pub workers: Option<usize>,
+
+    /// Read connections kept open to a file database (writes use one connection of their own).
+    #[arg(
+        long,
+        env = "DEVREG_READ_CONNECTIONS",
+        default_value_t = 4,
+        value_name = "N"
+    )]
+    pub read_connections: u32,
+}
+
+impl Default for Config {
+    /// The same values as the command line's defaults, without reading the environment.
+    fn default() -> Self {
+        Config {
+            bind: "127.0.0.1:8080".to_owned(),
+            db: "devreg.db".to_owned(),
+            open_registration: true,
+            secret_key: None,
+            publishable_key: None,
+            heartbeat_interval: 60,
+            workers: None,
+            read_connections: 4,
+        }
+    }
+}
+
+impl Config {
+    /// A server on a free loopback port over a fresh in-memory database: what tests want.
+    pub fn ephemeral() -> Self {
+        Config {
+            bind: "127.0.0.1:0".to_owned(),
+            db: crate::store::MEMORY.to_owned(),
+            workers: Some(1),
+            ..Config::default()
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! API keys: their kinds, how they are made, and the digest that is all we keep of them.
+//!
+//! A key is a kind prefix followed by a base62 body from the OS random source. Only the
+//! SHA-256 digest of the whole key is stored, looked up through a unique index; the key
+//! itself is shown once, when it is created.
+
+use sha2::{Digest, Sha256};
+
+/// The three kinds of credential of the contract's table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// `edg_live_`: everything within its org.
+    Secret,
+    /// `oct_pub_live_`: register devices into its org and heartbeat them.
+    Publishable,
+    /// `edg_dev_`: heartbeat and retrieve its own device.
+    Device,
+}
+
+impl KeyKind {
+    pub const ALL: [KeyKind; 3] = [KeyKind::Secret, KeyKind::Publishable, KeyKind::Device];
+
+    pub fn prefix(self) -> &'static str {
+        match self {
+            KeyKind::Secret => "edg_live_",
+            KeyKind::Publishable => "oct_pub_live_",
+            KeyKind::Device => "edg_dev_",
+        }
+    }
+
+    /// The name stored in the database and used on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyKind::Secret => "secret",
+            KeyKind::Publishable => "publishable",
+            KeyKind::Device => "device",
+        }
+    }
+
+    pub fn from_db(name: &str) -> Option<KeyKind> {
+        KeyKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+/// Characters of a generated key body: 32 base62 characters carry 190 bits.
+const BODY_CHARS: usize = 32;
+/// The shortest body accepted from an operator's preset key: 22 base62 characters carry
+/// just over 128 bits.
+const MIN_BODY_CHARS: usize = 22;
+const MAX_BODY_CHARS: usize = 128;
+/// How much of a key is kept in the clear, so an operator can tell keys apart and revoke
+/// one: the kind prefix and this many characters of the body.
+const DISPLAY_BODY_CHARS: usize = 6;
+const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// A well-formed key, parsed from what a client or an operator sent.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    kind: KeyKind,
+    text: String,
+}
+
+impl std::fmt::Debug for ApiKey {
+    /// Never prints the key: only its kind and display prefix.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ApiKey({}…)", self.display_prefix())
+    }
+}
+
+impl ApiKey {
+    /// A fresh key of `kind` from the OS random source.
+    pub fn generate(kind: KeyKind) -> ApiKey {
+        let mut body = String::with_capacity(BODY_CHARS);
+        let mut buf = [0u8; 64];
+        while body.len() < BODY_CHARS {
+            getrandom::fill(&mut buf).expect("the OS random source failed");
+            // 248 = 4 * 62: rejecting bytes at or above it keeps every character equally likely.
+            for b in buf.iter().filter(|&&b| b < 248) {
+                if body.len() == BODY_CHARS {
+                    break;
+                }
+                body.push(BASE62[(*b % 62) as usize] as char);
+            }
+        }
+        ApiKey {
+            kind,
+            text: format!("{}{body}", kind.prefix()),
+        }
+    }
+
+    /// Parses a key a client sent: a known prefix followed by 22 to 128 base62 characters.
+    pub fn parse(text: &str) -> Result<ApiKey, String> {
+        // Longest prefix first would matter if one prefix began another; none does.
+        let kind = KeyKind::ALL
+            .into_iter()
+            .find(|k| text.starts_with(k.prefix()))
+            .ok_or_else(|| {
+                "the API key is malformed: it must start with edg_live_, oct_pub_live_ or edg_dev_"
+                    .to_owned()
+            })?;
+        let body = &text[kind.prefix().len()..];
+        if body.len() < MIN_BODY_CHARS
+            || body.len() > MAX_BODY_CHARS
+            || !body.bytes().all(|b| b.is_ascii_alphanumeric())
+        {
+            return Err(format!(
+                "the API key is malformed: after {} it must have {MIN_BODY_CHARS} to \
+                 {MAX_BODY_CHARS} letters and digits",
+                kind.prefix()
+            ));
+        }
+        Ok(ApiKey {
+            kind,
+            text: text.to_owned(),
+        })
+    }
+
+    pub fn kind(&self) -> KeyKind {
+        self.kind
+    }
+
+    /// The whole key: for the one response or console line that shows it.
+    pub fn expose(&self) -> &str {
+        &self.text
+    }
+
+    /// The SHA-256 digest, the only form in which a key is stored.
+    pub fn digest(&self) -> [u8; 32] {
+        Sha256::digest(self.text.as_bytes()).into()
+    }
+
+    /// The part of the key safe to store and show: kind prefix and a few body characters.
+    pub fn display_prefix(&self) -> &str {
+        &self.text[..self.kind.prefix().len() + DISPLAY_BODY_CHARS]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_keys_parse_back_to_their_kind() {
+        for kind in KeyKind::ALL {
+            let key = ApiKey::generate(kind);
+            assert!(key.expose().starts_with(kind.prefix()));
+            assert_eq!(key.expose().len(), kind.prefix().len() + BODY_CHARS);
+            assert_eq!(ApiKey::parse(key.expose()).unwrap().kind(), kind);
+        }
+    }
+
+    #[test]
+    fn generated_keys_differ() {
+        assert_ne!(
+            ApiKey::generate(KeyKind::Device).expose(),
+            ApiKey::generate(KeyKind::Device).expose()
+        );
+    }
+
+    #[test]
+    fn malformed_keys_are_refused() {
+        for bad in [
+            "",
+            "sk_live_abcdefghijklmnopqrstuvwxyz",
+            "edg_live_short",
+            "edg_live_abcdefghijklmnopqrstuvwx!z",
+        ] {
+            assert!(ApiKey::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn debug_never_shows_the_key() {
+        let key = ApiKey::generate(KeyKind::Secret);
+        let shown = format!("{key:?}");
+        assert!(!shown.contains(key.expose()));
+        assert!(shown.contains(key.display_prefix()));
+    }
+}

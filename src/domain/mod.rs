@@ -1,0 +1,14 @@
+//! Newtypes that parse, not validate: once a value is one of these, nothing downstream
+//! checks it again.
+
+mod device;
+mod key;
+mod org;
+mod paging;
+mod time;
+
+pub use device::{DeviceIdentifier, DeviceStatus, JsonObject, Platform, json_kind};
+pub use key::{ApiKey, KeyKind};
+pub use org::OrgId;
+pub use paging::{Limit, Offset};
+pub use time::{Timestamp, now};

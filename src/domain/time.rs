@@ -1,0 +1,44 @@
+//! Timestamps: stored as Unix seconds, shown as RFC 3339 UTC with a `Z` and whole seconds
+//! (`2026-02-23T16:30:00Z`), because some SDK date parsers reject fractions.
+
+use serde::{Serialize, Serializer};
+use time::OffsetDateTime;
+use time::macros::format_description;
+
+/// A moment in whole seconds since the Unix epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Timestamp(pub i64);
+
+/// The current time, truncated to whole seconds.
+pub fn now() -> Timestamp {
+    Timestamp(OffsetDateTime::now_utc().unix_timestamp())
+}
+
+impl Timestamp {
+    pub fn to_rfc3339(self) -> String {
+        let format = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+        OffsetDateTime::from_unix_timestamp(self.0)
+            .ok()
+            .and_then(|t| t.format(&format).ok())
+            .unwrap_or_else(|| "1970-01-01T00:00:00Z".to_owned())
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_rfc3339())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_whole_seconds_with_z() {
+        assert_eq!(
+            Timestamp(1_771_864_200).to_rfc3339(),
+            "2026-02-23T16:30:00Z"
+        );
+    }
+}

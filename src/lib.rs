@@ -1,0 +1,18 @@
+//! devreg: a self-hosted, single-binary server for the Devices API of an on-device ML
+//! platform, over one SQLite file.
+//!
+//! [`app::Server::build`] starts exactly what `devreg serve` starts, from a
+//! [`config::Config`]; tests and embedding programs use it the same way.
+
+pub mod admin;
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod routes;
+pub mod store;
+
+pub use app::Server;
+pub use config::Config;

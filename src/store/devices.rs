@@ -1,0 +1,209 @@
+//! Devices: registration, lookup by identifier or id, listing, heartbeats.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde_json::value::RawValue;
+
+use super::{StoreError, keys, raw_json};
+use crate::domain::{DeviceStatus, Timestamp};
+
+/// A device as stored. JSON columns stay raw text: they go to the client as they are.
+#[derive(Debug)]
+pub struct Device {
+    pub id: String,
+    pub org_id: String,
+    pub identifier: String,
+    pub platform: String,
+    pub status: String,
+    pub capabilities: Box<RawValue>,
+    pub metadata: Box<RawValue>,
+    pub metrics: Option<Box<RawValue>>,
+    pub last_heartbeat: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+const DEVICE_COLUMNS: &str = "id, org_id, identifier, platform, status, capabilities, metadata, \
+                              metrics, last_heartbeat, created_at, updated_at";
+
+fn device_from_row(row: &Row<'_>) -> rusqlite::Result<Device> {
+    Ok(Device {
+        id: row.get(0)?,
+        org_id: row.get(1)?,
+        identifier: row.get(2)?,
+        platform: row.get(3)?,
+        status: row.get(4)?,
+        capabilities: raw_json(row.get(5)?)?,
+        metadata: raw_json(row.get(6)?)?,
+        metrics: row.get::<_, Option<String>>(7)?.map(raw_json).transpose()?,
+        last_heartbeat: row.get::<_, Option<i64>>(8)?.map(Timestamp),
+        created_at: Timestamp(row.get(9)?),
+        updated_at: Timestamp(row.get(10)?),
+    })
+}
+
+/// What registration stores: the device and the digest of its key.
+pub struct NewDevice<'a> {
+    pub id: &'a str,
+    pub org_id: &'a str,
+    pub identifier: &'a str,
+    pub platform: &'a str,
+    pub capabilities_json: &'a str,
+    pub metadata_json: &'a str,
+    pub key: keys::NewKey<'a>,
+    pub now: Timestamp,
+}
+
+/// Inserts a device and its key. [`StoreError::Duplicate`] when the identifier is taken in
+/// the org; the caller's transaction then stores nothing.
+pub fn insert(conn: &Connection, new: &NewDevice<'_>) -> Result<Device, StoreError> {
+    let device = conn
+        .prepare_cached(&format!(
+            "INSERT INTO devices (id, org_id, identifier, platform, status, capabilities, \
+             metadata, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, 'active', ?5, ?6, ?7, ?7) \
+             RETURNING {DEVICE_COLUMNS}"
+        ))?
+        .query_row(
+            params![
+                new.id,
+                new.org_id,
+                new.identifier,
+                new.platform,
+                new.capabilities_json,
+                new.metadata_json,
+                new.now.0
+            ],
+            device_from_row,
+        )?;
+    keys::insert(conn, &new.key)?;
+    Ok(device)
+}
+
+/// Finds a device of `org_id` by its UUID `id` or its identifier. A UUID that is the `id`
+/// of one device wins over the same text as another device's identifier.
+pub fn find(
+    conn: &Connection,
+    org_id: &str,
+    reference: &str,
+) -> Result<Option<Device>, StoreError> {
+    if let Ok(uuid) = uuid::Uuid::try_parse(reference) {
+        let by_id = conn
+            .prepare_cached(&format!(
+                "SELECT {DEVICE_COLUMNS} FROM devices WHERE id = ?1 AND org_id = ?2"
+            ))?
+            .query_row(
+                params![uuid.hyphenated().to_string(), org_id],
+                device_from_row,
+            )
+            .optional()?;
+        if by_id.is_some() {
+            return Ok(by_id);
+        }
+    }
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {DEVICE_COLUMNS} FROM devices WHERE org_id = ?1 AND identifier = ?2"
+        ))?
+        .query_row(params![org_id, reference], device_from_row)
+        .optional()?)
+}
+
+/// One line of a device list.
+#[derive(Debug)]
+pub struct DeviceSummary {
+    pub id: String,
+    pub identifier: String,
+    pub org_id: String,
+    pub platform: String,
+    pub status: String,
+    pub last_heartbeat: Option<Timestamp>,
+}
+
+/// Which devices of an org a list asks for, and which page.
+pub struct ListQuery<'a> {
+    pub org_id: &'a str,
+    pub platform: Option<&'a str>,
+    pub status: Option<DeviceStatus>,
+    pub limit: u32,
+    pub offset: u64,
+}
+
+/// One page of an org's devices in registration order, and how many match in all. Both
+/// come from one read transaction, so the total agrees with the page.
+pub fn list(
+    conn: &Connection,
+    query: &ListQuery<'_>,
+) -> Result<(Vec<DeviceSummary>, u64), StoreError> {
+    let mut filter = String::from("org_id = ?1");
+    let mut args: Vec<&dyn rusqlite::ToSql> = vec![&query.org_id];
+    if let Some(platform) = &query.platform {
+        args.push(platform);
+        filter.push_str(&format!(" AND platform = ?{}", args.len()));
+    }
+    let status = query.status.map(DeviceStatus::as_str);
+    if let Some(status) = &status {
+        args.push(status);
+        filter.push_str(&format!(" AND status = ?{}", args.len()));
+    }
+
+    let tx = conn.unchecked_transaction()?;
+    let total: i64 = tx
+        .prepare_cached(&format!("SELECT count(*) FROM devices WHERE {filter}"))?
+        .query_row(args.as_slice(), |r| r.get(0))?;
+    let limit = i64::from(query.limit);
+    let offset = i64::try_from(query.offset).unwrap_or(i64::MAX);
+    args.push(&limit);
+    args.push(&offset);
+    let page_sql = format!(
+        "SELECT id, identifier, org_id, platform, status, last_heartbeat FROM devices \
+         WHERE {filter} ORDER BY seq LIMIT ?{} OFFSET ?{}",
+        args.len() - 1,
+        args.len()
+    );
+    let devices = tx
+        .prepare_cached(&page_sql)?
+        .query_map(args.as_slice(), |row| {
+            Ok(DeviceSummary {
+                id: row.get(0)?,
+                identifier: row.get(1)?,
+                org_id: row.get(2)?,
+                platform: row.get(3)?,
+                status: row.get(4)?,
+                last_heartbeat: row.get::<_, Option<i64>>(5)?.map(Timestamp),
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    tx.finish()?;
+    Ok((devices, u64::try_from(total).unwrap_or(0)))
+}
+
+/// What one heartbeat records.
+pub struct Heartbeat<'a> {
+    pub device_id: &'a str,
+    pub status: DeviceStatus,
+    pub metrics_json: &'a str,
+    /// A JSON object merged into the device's metadata (`sdk_version` and the like), or
+    /// `None` when the heartbeat carried none.
+    pub metadata_patch_json: Option<&'a str>,
+    pub now: Timestamp,
+}
+
+/// Records a heartbeat of the device whose UUID is `device_id`: its status, its metrics
+/// snapshot (replacing the previous one), its time.
+pub fn record_heartbeat(conn: &Connection, beat: &Heartbeat<'_>) -> Result<Device, StoreError> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "UPDATE devices SET status = ?2, metrics = ?3, last_heartbeat = ?4, updated_at = ?4, \
+             metadata = CASE WHEN ?5 IS NULL THEN metadata ELSE json_patch(metadata, ?5) END \
+             WHERE id = ?1 RETURNING {DEVICE_COLUMNS}"
+        ))?
+        .query_row(
+            params![
+                beat.device_id,
+                beat.status.as_str(),
+                beat.metrics_json,
+                beat.now.0,
+                beat.metadata_patch_json
+            ],
+            device_from_row,
+        )?)
+}

@@ -1,0 +1,241 @@
+//! Synchronous SQL over rusqlite, and the one seam that moves it off the async threads.
+//!
+//! All writes go through a single writer connection, each in a `BEGIN IMMEDIATE`
+//! transaction: writers never race each other for SQLite's lock, so a burst of
+//! conflicting registrations resolves by constraint (one insert, the rest `Duplicate`)
+//! instead of `SQLITE_BUSY`. Reads use a pool of connections that WAL lets run beside the
+//! writer. An in-memory database has no file to share, so it is one connection for both.
+
+pub mod devices;
+pub mod keys;
+pub mod orgs;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+
+/// The schema this binary writes; `PRAGMA user_version` of a devreg database.
+pub const SCHEMA_VERSION: i64 = 1;
+const SCHEMA: &str = include_str!("../../schema.sql");
+
+/// The database path that means "in memory, gone when the process exits".
+pub const MEMORY: &str = ":memory:";
+
+/// What storage can fail with, in terms the HTTP layer can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint refused the write (an identifier, an org id, a key digest).
+    #[error("a row with that key already exists")]
+    Duplicate,
+    #[error("database busy: {0}")]
+    Busy(String),
+    #[error("the database or its disk is full")]
+    Full,
+    #[error("sqlite: {0}")]
+    Sqlite(rusqlite::Error),
+    #[error("connection pool: {0}")]
+    Pool(#[from] r2d2::Error),
+    #[error("blocking task failed: {0}")]
+    Blocking(String),
+    /// The database file cannot be used at all; the message names the file and why.
+    #[error("{0}")]
+    Unusable(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(err: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode;
+        const UNIQUE: i32 = rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE;
+        const PRIMARY_KEY: i32 = rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY;
+        match &err {
+            rusqlite::Error::SqliteFailure(e, _)
+                if e.extended_code == UNIQUE || e.extended_code == PRIMARY_KEY =>
+            {
+                StoreError::Duplicate
+            }
+            rusqlite::Error::SqliteFailure(e, _)
+                if matches!(e.code, ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) =>
+            {
+                StoreError::Busy(err.to_string())
+            }
+            rusqlite::Error::SqliteFailure(e, _) if e.code == ErrorCode::DiskFull => {
+                StoreError::Full
+            }
+            _ => StoreError::Sqlite(err),
+        }
+    }
+}
+
+/// A handle on the database: cheap to clone, shared by every worker.
+#[derive(Clone)]
+pub struct Db {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    writer: Mutex<Connection>,
+    /// `None` for an in-memory database, whose reads go through the writer.
+    readers: Option<r2d2::Pool<SqliteConnectionManager>>,
+}
+
+/// Pragmas every connection gets. `synchronous=FULL` syncs the WAL at every commit, so a
+/// response sent after a commit survives a power loss, not only a process crash.
+const CONNECTION_PRAGMAS: &str = "PRAGMA foreign_keys = ON;
+     PRAGMA busy_timeout = 5000;
+     PRAGMA synchronous = FULL;
+     PRAGMA temp_store = MEMORY;
+     PRAGMA cache_size = -16000;";
+
+impl Db {
+    /// Opens (creating if needed) the database at `path`, or an in-memory one for
+    /// `:memory:`, and brings its schema up to date.
+    pub fn open(path: &str, read_pool_size: u32) -> Result<Db, StoreError> {
+        if path == MEMORY {
+            let conn = Connection::open_in_memory()?;
+            conn.execute_batch(CONNECTION_PRAGMAS)?;
+            migrate(&conn, path)?;
+            return Ok(Db {
+                inner: Arc::new(Inner {
+                    writer: Mutex::new(conn),
+                    readers: None,
+                }),
+            });
+        }
+
+        let unusable = |what: &str, err: &dyn std::fmt::Display| {
+            StoreError::Unusable(format!("cannot use database file {path}: {what}: {err}"))
+        };
+        let writer = Connection::open(Path::new(path)).map_err(|e| unusable("open failed", &e))?;
+        // WAL persists in the file; setting it on this one connection before the pool
+        // opens others avoids "database is locked" at start-up.
+        writer
+            .query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
+            .map_err(|e| unusable("it is not a readable SQLite database", &e))?;
+        writer
+            .execute_batch(CONNECTION_PRAGMAS)
+            .map_err(|e| unusable("setting pragmas failed", &e))?;
+        migrate(&writer, path)?;
+
+        let manager = SqliteConnectionManager::file(path)
+            .with_flags(OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .with_init(|c| {
+                c.execute_batch(CONNECTION_PRAGMAS)?;
+                c.execute_batch("PRAGMA query_only = ON;")
+            });
+        let readers = r2d2::Pool::builder()
+            .max_size(read_pool_size.max(1))
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(10))
+            .build(manager)?;
+        Ok(Db {
+            inner: Arc::new(Inner {
+                writer: Mutex::new(writer),
+                readers: Some(readers),
+            }),
+        })
+    }
+
+    /// Runs `f` in a `BEGIN IMMEDIATE` transaction on the writer connection and commits
+    /// it, on the calling thread. For the command line and start-up; handlers use
+    /// [`Db::write`].
+    pub fn write_sync<T>(
+        &self,
+        f: impl FnOnce(&Transaction) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        // A panic inside `f` rolls its transaction back while unwinding, so a poisoned
+        // lock still guards a consistent connection.
+        let mut conn = self
+            .inner
+            .writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let value = f(&tx)?;
+        tx.commit()?;
+        Ok(value)
+    }
+
+    /// Runs `f` on a read connection, on the calling thread.
+    pub fn read_sync<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        match &self.inner.readers {
+            Some(pool) => f(&*pool.get()?),
+            None => f(&self
+                .inner
+                .writer
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())),
+        }
+    }
+
+    /// [`Db::write_sync`] on the blocking pool, off the async worker threads.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction) -> Result<T, StoreError> + Send + 'static,
+    {
+        let db = self.clone();
+        actix_web::web::block(move || db.write_sync(f))
+            .await
+            .map_err(|e| StoreError::Blocking(e.to_string()))?
+    }
+
+    /// [`Db::read_sync`] on the blocking pool, off the async worker threads.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let db = self.clone();
+        actix_web::web::block(move || db.read_sync(f))
+            .await
+            .map_err(|e| StoreError::Blocking(e.to_string()))?
+    }
+}
+
+/// Brings the schema to [`SCHEMA_VERSION`], refusing files that are not devreg's or are
+/// newer than this binary. Every statement of `schema.sql` is idempotent, so applying it
+/// to a current database changes nothing.
+fn migrate(conn: &Connection, path: &str) -> Result<(), StoreError> {
+    let unusable =
+        |what: String| StoreError::Unusable(format!("cannot use database {path}: {what}"));
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|e| unusable(format!("it is not a readable SQLite database ({e})")))?;
+    if version > SCHEMA_VERSION {
+        return Err(unusable(format!(
+            "its schema version {version} is newer than this devreg's ({SCHEMA_VERSION}); \
+             upgrade devreg"
+        )));
+    }
+    if version == 0 {
+        let foreign: i64 = conn.query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%'",
+            [],
+            |r| r.get(0),
+        )?;
+        if foreign > 0 {
+            return Err(unusable(
+                "it holds tables but is not a devreg database (user_version is 0)".to_owned(),
+            ));
+        }
+    }
+    conn.execute_batch(&format!(
+        "BEGIN IMMEDIATE; {SCHEMA}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+    ))
+    .map_err(|e| unusable(format!("applying the schema failed ({e})")))?;
+    Ok(())
+}
+
+/// Turns a `TEXT` column holding JSON into a raw JSON value for responses, without
+/// building a tree and printing it again.
+pub(crate) fn raw_json(text: String) -> rusqlite::Result<Box<serde_json::value::RawValue>> {
+    serde_json::value::RawValue::from_string(text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
+    })
+}

@@ -1,0 +1,54 @@
+//! Organizations, and the org keys made with them.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{StoreError, keys};
+use crate::domain::{ApiKey, KeyKind, OrgId, Timestamp};
+
+/// Creates org `id`. [`StoreError::Duplicate`] when it exists.
+pub fn insert(conn: &Connection, id: &OrgId, now: Timestamp) -> Result<(), StoreError> {
+    conn.prepare_cached("INSERT INTO orgs (id, created_at) VALUES (?1, ?2)")?
+        .execute(params![id.as_str(), now.0])?;
+    Ok(())
+}
+
+pub fn exists(conn: &Connection, id: &str) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM orgs WHERE id = ?1")?
+        .query_row([id], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+pub fn count(conn: &Connection) -> Result<u64, StoreError> {
+    let n: i64 = conn.query_row("SELECT count(*) FROM orgs", [], |r| r.get(0))?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// Stores an org key (secret or publishable) for `org_id` and returns its id.
+/// [`StoreError::Duplicate`] when the same key is already stored.
+pub fn add_key(
+    conn: &Connection,
+    org_id: &OrgId,
+    key: &ApiKey,
+    now: Timestamp,
+) -> Result<String, StoreError> {
+    debug_assert!(
+        key.kind() != KeyKind::Device,
+        "device keys belong to devices"
+    );
+    let id = format!("key_{}", uuid::Uuid::now_v7().simple());
+    keys::insert(
+        conn,
+        &keys::NewKey {
+            id: &id,
+            org_id: org_id.as_str(),
+            kind: key.kind(),
+            device_id: None,
+            prefix: key.display_prefix(),
+            digest: &key.digest(),
+            now,
+        },
+    )?;
+    Ok(id)
+}
