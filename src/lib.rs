@@ -13,6 +13,7 @@ pub mod domain;
 pub mod error;
 pub mod routes;
 pub mod store;
+pub mod testing;
 
 pub use app::Server;
 pub use config::Config;

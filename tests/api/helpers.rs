@@ -1,0 +1,190 @@
+//! `TestApp`: a devreg on a fresh in-memory database and typed helpers to call it.
+
+use devreg::Config;
+use devreg::testing::TestServer;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+pub struct TestApp {
+    pub server: TestServer,
+    pub client: reqwest::Client,
+}
+
+/// A response, read whole: status, headers, and the body as JSON.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    /// Asserts the contract's error shape and code, and returns the message.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str) -> &str {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.body
+        );
+        assert_eq!(self.body["error"], code, "body: {}", self.body);
+        assert_eq!(self.body["status_code"], status, "body: {}", self.body);
+        let request_id = self.header("x-request-id").expect("X-Request-Id header");
+        assert_eq!(self.body["request_id"], request_id);
+        let message = self.body["message"].as_str().expect("message is a string");
+        assert!(!message.is_empty());
+        message
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// A registered device: its server id and its key.
+#[derive(Debug, Clone)]
+pub struct Device {
+    pub id: String,
+    pub identifier: String,
+    pub key: String,
+}
+
+/// Another org on the same server, with its keys.
+pub struct Org {
+    pub id: String,
+    pub secret_key: String,
+    pub publishable_key: String,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(edit: impl FnOnce(&mut Config)) -> TestApp {
+    TestApp {
+        server: TestServer::builder().config(edit).start().await,
+        client: reqwest::Client::new(),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.server.url())
+    }
+
+    pub fn secret_key(&self) -> &str {
+        self.server.secret_key()
+    }
+
+    pub fn publishable_key(&self) -> &str {
+        self.server.publishable_key()
+    }
+
+    /// Sends a request with an optional bearer key and an optional raw body.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<&str>,
+    ) -> Reply {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_owned());
+        }
+        read(request.send().await.expect("request failed")).await
+    }
+
+    pub async fn register(&self, key: Option<&str>, body: Value) -> Reply {
+        self.send(
+            Method::POST,
+            "/api/v1/devices/register",
+            key,
+            Some(&body.to_string()),
+        )
+        .await
+    }
+
+    /// Registers `identifier` into the demo org with the secret key; panics unless 201.
+    pub async fn register_device(&self, identifier: &str) -> Device {
+        self.register_device_with(self.secret_key(), json!({ "device_id": identifier }))
+            .await
+    }
+
+    pub async fn register_device_with(&self, key: &str, body: Value) -> Device {
+        let reply = self.register(Some(key), body).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        Device {
+            id: reply.body["id"].as_str().unwrap().to_owned(),
+            identifier: reply.body["device_id"].as_str().unwrap().to_owned(),
+            key: reply.body["api_key"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    pub async fn get_device(&self, key: Option<&str>, reference: &str) -> Reply {
+        self.send(
+            Method::GET,
+            &format!("/api/v1/devices/{reference}"),
+            key,
+            None,
+        )
+        .await
+    }
+
+    pub async fn list(&self, key: Option<&str>, query: &str) -> Reply {
+        self.send(Method::GET, &format!("/api/v1/devices?{query}"), key, None)
+            .await
+    }
+
+    pub async fn heartbeat(
+        &self,
+        key: Option<&str>,
+        reference: &str,
+        body: Option<Value>,
+    ) -> Reply {
+        let body = body.map(|b| b.to_string());
+        self.send(
+            Method::PUT,
+            &format!("/api/v1/devices/{reference}/heartbeat"),
+            key,
+            body.as_deref(),
+        )
+        .await
+    }
+
+    /// Creates another org on the same server, as `devreg org create` does.
+    pub fn create_org(&self, name: &str) -> Org {
+        let keys = devreg::admin::create_org(self.server.db(), name).expect("create org");
+        Org {
+            id: keys.org_id.to_string(),
+            secret_key: keys.secret_key.expose().to_owned(),
+            publishable_key: keys.publishable_key.expose().to_owned(),
+        }
+    }
+
+    /// How many devices the demo org has, as its list's `total` says.
+    pub async fn device_count(&self) -> u64 {
+        let reply = self.list(Some(self.secret_key()), "org_id=org_demo").await;
+        assert_eq!(reply.status, StatusCode::OK);
+        reply.body["total"].as_u64().unwrap()
+    }
+}
+
+pub async fn read(response: reqwest::Response) -> Reply {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response.text().await.expect("body");
+    let body = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("response body is not JSON ({e}): {text:?}"));
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
