@@ -40,16 +40,22 @@ impl TestServerBuilder {
     /// Must be called inside a tokio or actix runtime.
     pub async fn start(self) -> TestServer {
         let server = Server::build(&self.config).expect("devreg test server failed to start");
-        let keys = server
-            .bootstrap()
-            .created
-            .as_ref()
-            .expect("a test server starts on an empty database and creates org_demo");
+        // On an empty database first start made the keys; on a reused file database the
+        // config's preset keys are the ones a test knows.
+        let created = server.bootstrap().created.as_ref();
+        let known = |made: Option<&crate::domain::ApiKey>, preset: &Option<String>| {
+            made.map(|k| k.expose().to_owned())
+                .or_else(|| preset.clone())
+                .expect("a TestServer over an existing database needs preset secret and publishable keys")
+        };
         let test_server = TestServer {
             url: format!("http://{}", server.addr()),
-            org_id: keys.org_id.to_string(),
-            secret_key: keys.secret_key.expose().to_owned(),
-            publishable_key: keys.publishable_key.expose().to_owned(),
+            org_id: crate::domain::OrgId::demo().to_string(),
+            secret_key: known(created.map(|k| &k.secret_key), &self.config.secret_key),
+            publishable_key: known(
+                created.map(|k| &k.publishable_key),
+                &self.config.publishable_key,
+            ),
             db: server.db().clone(),
             handle: server.handle(),
         };

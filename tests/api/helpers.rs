@@ -46,7 +46,6 @@ impl Reply {
 #[derive(Debug, Clone)]
 pub struct Device {
     pub id: String,
-    pub identifier: String,
     pub key: String,
 }
 
@@ -122,7 +121,6 @@ impl TestApp {
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
         Device {
             id: reply.body["id"].as_str().unwrap().to_owned(),
-            identifier: reply.body["device_id"].as_str().unwrap().to_owned(),
             key: reply.body["api_key"].as_str().unwrap().to_owned(),
         }
     }

@@ -1,1 +1,142 @@
+use reqwest::StatusCode;
+use serde_json::json;
+
 use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn list_returns_devices_in_registration_order_with_every_field() {
+    let app = spawn_app().await;
+    let first = app.register_device("b-second-alphabetically").await;
+    let second = app.register_device("a-first-alphabetically").await;
+
+    let reply = app.list(Some(app.secret_key()), "org_id=org_demo").await;
+
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.body["total"], 2);
+    assert_eq!(reply.body["limit"], 100);
+    assert_eq!(reply.body["offset"], 0);
+    let devices = reply.body["devices"].as_array().unwrap();
+    assert_eq!(
+        devices[0],
+        json!({
+            "id": first.id,
+            "device_identifier": "b-second-alphabetically",
+            "device_id": "b-second-alphabetically",
+            "org_id": "org_demo",
+            "platform": "python",
+            "status": "active",
+            "last_seen_at": null
+        })
+    );
+    assert_eq!(devices[1]["id"], second.id.as_str());
+}
+
+#[tokio::test]
+async fn list_pages_with_limit_and_offset_and_counts_every_match() {
+    let app = spawn_app().await;
+    for i in 0..5 {
+        app.register_device(&format!("d-{i}")).await;
+    }
+
+    let page = app
+        .list(Some(app.secret_key()), "org_id=org_demo&limit=2&offset=2")
+        .await;
+    let past_the_end = app
+        .list(Some(app.secret_key()), "org_id=org_demo&offset=10")
+        .await;
+
+    let ids: Vec<_> = page.body["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["device_id"].clone())
+        .collect();
+    assert_eq!(ids, vec![json!("d-2"), json!("d-3")]);
+    assert_eq!(page.body["total"], 5);
+    assert_eq!(page.body["limit"], 2);
+    assert_eq!(page.body["offset"], 2);
+    assert_eq!(past_the_end.body["devices"], json!([]));
+    assert_eq!(past_the_end.body["total"], 5);
+}
+
+#[tokio::test]
+async fn list_filters_by_platform_and_status() {
+    let app = spawn_app().await;
+    let ios = app
+        .register_device_with(
+            app.secret_key(),
+            json!({"device_id": "i-1", "platform": "ios"}),
+        )
+        .await;
+    app.register_device_with(
+        app.secret_key(),
+        json!({"device_id": "i-2", "platform": "ios"}),
+    )
+    .await;
+    app.register_device_with(
+        app.secret_key(),
+        json!({"device_id": "a-1", "platform": "android"}),
+    )
+    .await;
+    app.heartbeat(Some(&ios.key), &ios.id, Some(json!({"status": "inactive"})))
+        .await;
+
+    let ios_only = app
+        .list(Some(app.secret_key()), "org_id=org_demo&platform=ios")
+        .await;
+    let ios_active = app
+        .list(
+            Some(app.secret_key()),
+            "org_id=org_demo&platform=ios&status=active",
+        )
+        .await;
+    let inactive = app
+        .list(Some(app.secret_key()), "org_id=org_demo&status=inactive")
+        .await;
+
+    assert_eq!(ios_only.body["total"], 2);
+    assert_eq!(ios_active.body["total"], 1);
+    assert_eq!(ios_active.body["devices"][0]["device_id"], "i-2");
+    assert_eq!(inactive.body["total"], 1);
+    assert_eq!(inactive.body["devices"][0]["device_id"], "i-1");
+}
+
+#[tokio::test]
+async fn list_never_shows_another_orgs_devices() {
+    let app = spawn_app().await;
+    let other = app.create_org("org_other");
+    app.register_device_with(&other.secret_key, json!({"device_id": "theirs"}))
+        .await;
+    app.register_device("ours").await;
+
+    let reply = app.list(Some(app.secret_key()), "org_id=org_demo").await;
+
+    assert_eq!(reply.body["total"], 1);
+    assert_eq!(reply.body["devices"][0]["device_id"], "ours");
+}
+
+#[tokio::test]
+async fn list_refuses_bad_parameters_with_a_message_naming_them() {
+    let app = spawn_app().await;
+    let cases = [
+        ("", "org_id"),
+        ("org_id=", "org_id"),
+        ("org_id=org_demo&limit=0", "limit"),
+        ("org_id=org_demo&limit=1001", "limit"),
+        ("org_id=org_demo&limit=abc", "limit"),
+        (
+            "org_id=org_demo&limit=5000",
+            "limit must be an integer from 1 to 1000",
+        ),
+        ("org_id=org_demo&offset=-1", "offset"),
+        ("org_id=org_demo&offset=x", "offset"),
+        ("org_id=org_demo&status=sleeping", "status"),
+        ("org_id=org_demo&platform=Not%20A%20Platform", "platform"),
+    ];
+
+    for (query, expected) in cases {
+        let reply = app.list(Some(app.secret_key()), query).await;
+        let message = reply.assert_error(400, "bad_request");
+        assert!(message.contains(expected), "{query}: {message}");
+    }
+}

@@ -1,1 +1,74 @@
-use crate::helpers::spawn_app;
+//! A file database keeps what was acknowledged across a restart.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::TestApp;
+
+#[tokio::test]
+async fn a_device_registered_before_a_restart_is_there_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("devreg.db").to_str().unwrap().to_owned();
+    let secret = format!("edg_live_{}", "S3cr3t".repeat(5));
+    let publishable = format!("oct_pub_live_{}", "Publ1c".repeat(5));
+    let config = move |c: &mut devreg::Config| {
+        c.db = db.clone();
+        c.secret_key = Some(secret.clone());
+        c.publishable_key = Some(publishable.clone());
+    };
+
+    let first = crate::helpers::spawn_app_with(config.clone()).await;
+    let device = first
+        .register_device_with(
+            first.secret_key(),
+            json!({"device_id": "durable-1", "capabilities": {"gpu": true}}),
+        )
+        .await;
+    first
+        .heartbeat(
+            Some(&device.key),
+            &device.id,
+            Some(json!({"metrics": {"n": 1}})),
+        )
+        .await;
+    let TestApp { server, .. } = first;
+    server.stop().await;
+
+    let second = crate::helpers::spawn_app_with(config).await;
+    let reply = second.get_device(Some(&device.key), "durable-1").await;
+
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.body["id"], device.id.as_str());
+    assert_eq!(reply.body["capabilities"], json!({"gpu": true}));
+    assert_eq!(reply.body["metrics"], json!({"n": 1}));
+    let listed = second
+        .list(Some(second.secret_key()), "org_id=org_demo")
+        .await;
+    assert_eq!(listed.body["total"], 1);
+}
+
+#[tokio::test]
+async fn keys_are_stored_only_as_digests() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("devreg.db");
+    let db = path.to_str().unwrap().to_owned();
+    let app = crate::helpers::spawn_app_with(move |c| c.db = db).await;
+    let device = app.register_device("hashed-1").await;
+    let (secret, publishable) = (app.secret_key().to_owned(), app.publishable_key().to_owned());
+    app.server.stop().await;
+
+    let mut bytes = std::fs::read(&path).unwrap();
+    for suffix in ["-wal", "-shm"] {
+        if let Ok(more) = std::fs::read(format!("{}{suffix}", path.display())) {
+            bytes.extend(more);
+        }
+    }
+    let text = String::from_utf8_lossy(&bytes);
+
+    assert!(text.contains("hashed-1"), "the database files were read");
+    for key in [&device.key, &secret, &publishable] {
+        assert!(!text.contains(key.as_str()), "a key is stored in plain text");
+        // The display prefix (kind and six characters) is all that is kept in the clear.
+        assert!(!text.contains(&key[..key.len() - 4]));
+    }
+}
