@@ -1,5 +1,6 @@
 //! The API tests: one binary, a fresh in-memory devreg per test.
 
+mod cli;
 mod credentials;
 mod errors;
 mod heartbeat;

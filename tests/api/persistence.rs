@@ -54,7 +54,10 @@ async fn keys_are_stored_only_as_digests() {
     let db = path.to_str().unwrap().to_owned();
     let app = crate::helpers::spawn_app_with(move |c| c.db = db).await;
     let device = app.register_device("hashed-1").await;
-    let (secret, publishable) = (app.secret_key().to_owned(), app.publishable_key().to_owned());
+    let (secret, publishable) = (
+        app.secret_key().to_owned(),
+        app.publishable_key().to_owned(),
+    );
     app.server.stop().await;
 
     let mut bytes = std::fs::read(&path).unwrap();
@@ -67,7 +70,10 @@ async fn keys_are_stored_only_as_digests() {
 
     assert!(text.contains("hashed-1"), "the database files were read");
     for key in [&device.key, &secret, &publishable] {
-        assert!(!text.contains(key.as_str()), "a key is stored in plain text");
+        assert!(
+            !text.contains(key.as_str()),
+            "a key is stored in plain text"
+        );
         // The display prefix (kind and six characters) is all that is kept in the clear.
         assert!(!text.contains(&key[..key.len() - 4]));
     }

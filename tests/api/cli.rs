@@ -1,0 +1,241 @@
+//! The `devreg` binary's operator commands and first start, run as a user runs them.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Output, Stdio};
+
+use crate::helpers::spawn_app_with;
+
+fn devreg(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_devreg"))
+        .args(args)
+        .env_remove("DEVREG_DB")
+        .env_remove("DEVREG_SECRET_KEY")
+        .output()
+        .expect("run devreg")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The first whitespace-separated word of the line mentioning `label` that starts with `prefix`.
+fn key_after(text: &str, prefix: &str) -> String {
+    text.split_whitespace()
+        .find(|w| w.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no {prefix} key in: {text}"))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn org_and_key_commands_create_keys_that_the_server_accepts_and_revoke_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ops.db").to_str().unwrap().to_owned();
+
+    let created = devreg(&["org", "create", "org_acme", "--db", &db]);
+    assert!(created.status.success(), "{}", stderr(&created));
+    let secret = key_after(&stdout(&created), "edg_live_");
+    let publishable = key_after(&stdout(&created), "oct_pub_live_");
+    let again = devreg(&["org", "create", "org_acme", "--db", &db]);
+    assert!(!again.status.success());
+    assert!(
+        stderr(&again).contains("org org_acme already exists"),
+        "{}",
+        stderr(&again)
+    );
+
+    let extra = devreg(&[
+        "key",
+        "create",
+        "--org",
+        "org_acme",
+        "--kind",
+        "publishable",
+        "--db",
+        &db,
+    ]);
+    assert!(extra.status.success(), "{}", stderr(&extra));
+    let extra_key = key_after(&stdout(&extra), "oct_pub_live_");
+    let missing_org = devreg(&[
+        "key", "create", "--org", "org_nope", "--kind", "secret", "--db", &db,
+    ]);
+    assert!(stderr(&missing_org).contains("org org_nope does not exist"));
+
+    let listing = devreg(&["key", "list", "--db", &db]);
+    let listing_text = stdout(&listing);
+    assert!(listing_text.contains(&extra_key[..19]), "{listing_text}");
+    for key in [&secret, &publishable, &extra_key] {
+        assert!(
+            !listing_text.contains(key.as_str()),
+            "key list shows a whole key"
+        );
+    }
+
+    let revoked = devreg(&["key", "revoke", &extra_key[..19], "--db", &db]);
+    assert!(revoked.status.success(), "{}", stderr(&revoked));
+    assert!(stdout(&revoked).contains("Revoked publishable key"));
+
+    let db_for_server = db.clone();
+    let app = spawn_app_with(move |c| {
+        c.db = db_for_server;
+        c.secret_key = Some(secret.clone());
+        c.publishable_key = Some(publishable.clone());
+    })
+    .await;
+    let with_extra = app
+        .register(Some(&extra_key), serde_json::json!({"device_id": "d-1"}))
+        .await;
+    let with_original = app
+        .register(
+            Some(app.publishable_key()),
+            serde_json::json!({"device_id": "d-1"}),
+        )
+        .await;
+    with_extra.assert_error(401, "unauthorized");
+    assert_eq!(with_original.status.as_u16(), 201);
+    assert_eq!(with_original.body["org_id"], "org_acme");
+}
+
+#[test]
+fn revoking_an_ambiguous_prefix_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ops.db").to_str().unwrap().to_owned();
+    devreg(&["org", "create", "org_a", "--db", &db]);
+
+    let output = devreg(&["key", "revoke", "edg_live_", "--db", &db]);
+    let nothing = devreg(&["key", "revoke", "edg_live_zzzzzz", "--db", &db]);
+
+    // "edg_live_" alone names one key here: the org's only secret key. Two make it ambiguous.
+    assert!(output.status.success(), "{}", stderr(&output));
+    devreg(&[
+        "key", "create", "--org", "org_a", "--kind", "secret", "--db", &db,
+    ]);
+    devreg(&[
+        "key", "create", "--org", "org_a", "--kind", "secret", "--db", &db,
+    ]);
+    let ambiguous = devreg(&["key", "revoke", "edg_live_", "--db", &db]);
+    assert!(!ambiguous.status.success());
+    assert!(
+        stderr(&ambiguous).contains("matches"),
+        "{}",
+        stderr(&ambiguous)
+    );
+    assert!(!nothing.status.success());
+    assert!(stderr(&nothing).contains("no key"), "{}", stderr(&nothing));
+}
+
+#[test]
+fn first_start_prints_the_demo_keys_once_and_later_starts_do_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("first.db").to_str().unwrap().to_owned();
+
+    let first = start_and_read_banner(&db);
+    let second = start_and_read_banner(&db);
+
+    assert!(first.contains("org_demo"), "{first}");
+    key_after(&first, "edg_live_");
+    key_after(&first, "oct_pub_live_");
+    assert!(!second.contains("edg_live_"), "{second}");
+}
+
+/// Starts `devreg serve` on `db`, returns what it printed on stdout before it was ready.
+fn start_and_read_banner(db: &str) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_devreg"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--db", db])
+        .env_remove("DEVREG_SECRET_KEY")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn devreg serve");
+    // The server logs "listening on" to stderr once it is bound; the banner precedes it.
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    for line in stderr.lines() {
+        if line.expect("read stderr").contains("listening on") {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    let output = child.wait_with_output().unwrap();
+    stdout(&output)
+}
+
+#[test]
+fn serve_refuses_a_malformed_preset_key_and_a_file_that_is_not_a_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("x.db").to_str().unwrap().to_owned();
+    let not_db = dir.path().join("notes.txt");
+    std::fs::write(
+        &not_db,
+        "these are not the pages you are looking for ".repeat(100),
+    )
+    .unwrap();
+
+    let bad_key = devreg(&[
+        "serve",
+        "--bind",
+        "127.0.0.1:0",
+        "--db",
+        &db,
+        "--secret-key",
+        "edg_live_short",
+    ]);
+    let bad_file = devreg(&[
+        "serve",
+        "--bind",
+        "127.0.0.1:0",
+        "--db",
+        not_db.to_str().unwrap(),
+    ]);
+
+    assert!(!bad_key.status.success());
+    assert!(
+        stderr(&bad_key).contains("--secret-key must be a secret key"),
+        "{}",
+        stderr(&bad_key)
+    );
+    assert!(!bad_file.status.success());
+    assert!(
+        stderr(&bad_file).contains(not_db.to_str().unwrap()),
+        "{}",
+        stderr(&bad_file)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&not_db).unwrap(),
+        "these are not the pages you are looking for ".repeat(100),
+        "the file is left untouched"
+    );
+}
+
+#[test]
+fn help_documents_every_setting_and_its_environment_variable() {
+    let help = devreg(&["serve", "--help"]);
+    let text = stdout(&help);
+
+    for flag in [
+        "--bind",
+        "--db",
+        "--open-registration",
+        "--secret-key",
+        "--publishable-key",
+        "--heartbeat-interval",
+        "--workers",
+    ] {
+        assert!(text.contains(flag), "{flag} missing from serve --help");
+    }
+    for env in [
+        "DEVREG_BIND",
+        "DEVREG_DB",
+        "DEVREG_OPEN_REGISTRATION",
+        "DEVREG_SECRET_KEY",
+    ] {
+        assert!(text.contains(env), "{env} missing from serve --help");
+    }
+    let top = stdout(&devreg(&["--help"]));
+    for command in ["serve", "org", "key"] {
+        assert!(top.contains(command), "{command} missing from --help");
+    }
+}
