@@ -1,0 +1,21 @@
+# devreg: build a static-enough release binary, run it on a slim Debian with the database
+# on a volume. fly.io builds from this file (fly.toml).
+FROM rust:1-bookworm AS build
+WORKDIR /src
+COPY Cargo.toml Cargo.lock schema.sql ./
+COPY src ./src
+COPY tests ./tests
+RUN cargo build --release --locked --bin devreg
+
+FROM debian:bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates \
+    && rm -rf /var/lib/apt/lists/* \
+    && mkdir -p /data
+COPY --from=build /src/target/release/devreg /usr/local/bin/devreg
+ENV DEVREG_BIND=0.0.0.0:8080 \
+    DEVREG_DB=/data/devreg.db \
+    RUST_LOG=info
+EXPOSE 8080
+VOLUME ["/data"]
+ENTRYPOINT ["devreg"]
+CMD ["serve"]
