@@ -48,3 +48,9 @@ CREATE TABLE IF NOT EXISTS api_keys (
 CREATE INDEX IF NOT EXISTS api_keys_by_org ON api_keys (org_id, kind);
 CREATE INDEX IF NOT EXISTS api_keys_by_device ON api_keys (device_id) WHERE device_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS api_keys_by_prefix ON api_keys (prefix);
+
+-- One row that GET /readyz rewrites: proof that a write transaction commits.
+CREATE TABLE IF NOT EXISTS readiness (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    checked_at  INTEGER NOT NULL
+);

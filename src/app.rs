@@ -2,15 +2,16 @@
 //! middleware and the one route table.
 
 use std::net::{SocketAddr, TcpListener};
+use std::time::Instant;
 
 use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
-use actix_web::middleware::Logger;
 use actix_web::{App, HttpMessage, HttpRequest, HttpServer, guard, web};
 
 use crate::admin::{self, AdminError, Bootstrap};
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 use crate::routes::{devices, health};
 use crate::store::{Db, StoreError};
 
@@ -20,6 +21,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// What every handler can reach.
 pub struct AppState {
     pub db: Db,
+    pub metrics: Metrics,
     pub open_registration: bool,
     pub heartbeat_interval_seconds: u32,
 }
@@ -74,6 +76,7 @@ impl Server {
 
         let state = web::Data::new(AppState {
             db: db.clone(),
+            metrics: Metrics::new(),
             open_registration: config.open_registration,
             heartbeat_interval_seconds: config.heartbeat_interval,
         });
@@ -82,16 +85,24 @@ impl Server {
                 .app_data(state.clone())
                 .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
                 .configure(routes)
-                .wrap_fn(|req, srv| {
-                    let request_id = new_request_id();
-                    req.extensions_mut().insert(RequestId(request_id.clone()));
-                    let response = srv.call(req);
-                    // The routing service turns every handler and extractor error into a
-                    // response, so an `Err` here could only come from actix itself; it
-                    // then renders through `ApiError`'s own `ResponseError`.
-                    async move { Ok(finish_response(response.await?, &request_id)) }
+                .wrap_fn({
+                    let state = state.clone();
+                    move |req, srv| {
+                        let started = Instant::now();
+                        let request_id = new_request_id();
+                        req.extensions_mut().insert(RequestId(request_id.clone()));
+                        let response = srv.call(req);
+                        let state = state.clone();
+                        // The routing service turns every handler and extractor error into
+                        // a response, so an `Err` here could only come from actix itself;
+                        // it then renders through `ApiError`'s own `ResponseError`.
+                        async move {
+                            let response = finish_response(response.await?, &request_id);
+                            observe(&state.metrics, &response, &request_id, started);
+                            Ok(response)
+                        }
+                    }
                 })
-                .wrap(Logger::new(r#"%{x-request-id}o "%r" %s %b %Dms"#))
         })
         .listen(listener)
         .map_err(|source| StartError::Bind {
@@ -155,6 +166,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(devices::record_heartbeat)),
         )
         .service(web::resource("/healthz").route(web::get().to(health::get_health)))
+        .service(web::resource("/readyz").route(web::get().to(health::get_readiness)))
+        .service(web::resource("/metrics").route(web::get().to(health::get_metrics)))
         .default_service(web::to(not_found));
 }
 
@@ -204,6 +217,23 @@ fn finish_response(response: ServiceResponse, request_id: &str) -> ServiceRespon
             .insert(HeaderName::from_static("x-request-id"), value);
     }
     response
+}
+
+/// Counts the request in the metrics and writes its one log line: request id, method,
+/// route pattern (never the path's identifiers or any header), status, latency.
+fn observe(metrics: &Metrics, response: &ServiceResponse, request_id: &str, started: Instant) {
+    let elapsed = started.elapsed();
+    let request = response.request();
+    let route = request.match_pattern();
+    let method = request.method().as_str();
+    let status = response.status().as_u16();
+    metrics.observe(route.as_deref(), method, status, elapsed);
+    log::info!(
+        target: "devreg::request",
+        "{request_id} {method} {} {status} {:.2}ms",
+        route.as_deref().unwrap_or("unmatched"),
+        elapsed.as_secs_f64() * 1000.0
+    );
 }
 
 /// Turns an error actix raised before a handler ran into the contract's error.

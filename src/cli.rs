@@ -29,6 +29,13 @@ pub enum Command {
     /// Manage an org's secret and publishable keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Write a consistent copy of the database to a new file, safe while a server runs.
+    Backup {
+        /// Where to write the copy; must not exist yet.
+        out: std::path::PathBuf,
+        #[command(flatten)]
+        db: DbArg,
+    },
 }
 
 /// The database an operator command works on.
@@ -91,6 +98,11 @@ pub enum KeyCommand {
 pub fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Serve(config) => serve(config),
+        Command::Backup { out, db } => {
+            crate::store::backup(&db.db, &out).map_err(|e| e.to_string())?;
+            println!("Backed up {} to {}.", db.db, out.display());
+            Ok(())
+        }
         Command::Org(OrgCommand::Create { name, db }) => {
             let keys = admin::create_org(&open(&db)?, &name).map_err(|e| e.to_string())?;
             print_org_keys(&keys, &format!("Created org {}.", keys.org_id));
@@ -196,9 +208,16 @@ fn serve(config: Config) -> Result<(), String> {
             server.addr(),
             config.db
         );
+        let db = server.db().clone();
         server
             .run()
             .await
-            .map_err(|e| format!("server failed: {e}"))
+            .map_err(|e| format!("server failed: {e}"))?;
+        // Stopped by SIGTERM/SIGINT after in-flight requests finished (or the shutdown
+        // timeout passed): fold the WAL into the file so it alone is the database.
+        db.checkpoint()
+            .map_err(|e| format!("checkpoint at shutdown failed: {e}"))?;
+        log::info!("devreg stopped");
+        Ok(())
     })
 }

@@ -207,3 +207,11 @@ pub fn record_heartbeat(conn: &Connection, beat: &Heartbeat<'_>) -> Result<Devic
             device_from_row,
         )?)
 }
+
+/// Every registered device, all orgs: for the metrics gauge.
+pub fn count_all(conn: &Connection) -> Result<u64, StoreError> {
+    let n: i64 = conn
+        .prepare_cached("SELECT count(*) FROM devices")?
+        .query_row([], |r| r.get(0))?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}

@@ -11,6 +11,7 @@ pub mod keys;
 pub mod orgs;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -77,6 +78,8 @@ pub struct Db {
 
 struct Inner {
     writer: Mutex<Connection>,
+    /// Failed operations, for metrics; refused duplicates are answers, not failures.
+    errors: AtomicU64,
     /// `None` for an in-memory database, whose reads go through the writer.
     readers: Option<r2d2::Pool<SqliteConnectionManager>>,
 }
@@ -96,9 +99,10 @@ impl Db {
         if path == MEMORY {
             let conn = Connection::open_in_memory()?;
             conn.execute_batch(CONNECTION_PRAGMAS)?;
-            migrate(&conn, path)?;
+            apply_schema(&conn, path)?;
             return Ok(Db {
                 inner: Arc::new(Inner {
+                    errors: AtomicU64::new(0),
                     writer: Mutex::new(conn),
                     readers: None,
                 }),
@@ -106,18 +110,27 @@ impl Db {
         }
 
         let unusable = |what: &str, err: &dyn std::fmt::Display| {
-            StoreError::Unusable(format!("cannot use database file {path}: {what}: {err}"))
+            StoreError::Unusable(format!("cannot use database file {path}: {what} ({err})"))
         };
         let writer = Connection::open(Path::new(path)).map_err(|e| unusable("open failed", &e))?;
+        if writer.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
+            return Err(StoreError::Unusable(format!(
+                "cannot use database file {path}: it is read-only; devreg needs to write the \
+                 file and create {path}-wal and {path}-shm beside it"
+            )));
+        }
+        // Everything that could refuse the file runs before anything writes to it, so a
+        // file devreg will not use is left as it was.
+        check_version(&writer, path)?;
         // WAL persists in the file; setting it on this one connection before the pool
         // opens others avoids "database is locked" at start-up.
         writer
             .query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
-            .map_err(|e| unusable("it is not a readable SQLite database", &e))?;
+            .map_err(|e| unusable("switching to WAL failed", &e))?;
         writer
             .execute_batch(CONNECTION_PRAGMAS)
             .map_err(|e| unusable("setting pragmas failed", &e))?;
-        migrate(&writer, path)?;
+        apply_schema(&writer, path)?;
 
         let manager = SqliteConnectionManager::file(path)
             .with_flags(OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
@@ -132,6 +145,7 @@ impl Db {
             .build(manager)?;
         Ok(Db {
             inner: Arc::new(Inner {
+                errors: AtomicU64::new(0),
                 writer: Mutex::new(writer),
                 readers: Some(readers),
             }),
@@ -152,10 +166,40 @@ impl Db {
             .writer
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let value = f(&tx)?;
-        tx.commit()?;
-        Ok(value)
+        let result = (|| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let value = f(&tx)?;
+            tx.commit()?;
+            Ok(value)
+        })();
+        self.count_failure(&result);
+        result
+    }
+
+    fn count_failure<T>(&self, result: &Result<T, StoreError>) {
+        if matches!(result, Err(e) if !matches!(e, StoreError::Duplicate)) {
+            self.inner.errors.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// How many database operations have failed since the server started.
+    pub fn error_count(&self) -> u64 {
+        self.inner.errors.load(Ordering::Relaxed)
+    }
+
+    /// Copies the WAL into the database file and truncates it: at shutdown, so the file
+    /// alone is the whole database. A no-op in memory.
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        if self.inner.readers.is_none() {
+            return Ok(());
+        }
+        let conn = self
+            .inner
+            .writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
     }
 
     /// Runs `f` on a read connection, on the calling thread.
@@ -163,14 +207,16 @@ impl Db {
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        match &self.inner.readers {
-            Some(pool) => f(&*pool.get()?),
+        let result = match &self.inner.readers {
+            Some(pool) => pool.get().map_err(StoreError::from).and_then(|c| f(&c)),
             None => f(&self
                 .inner
                 .writer
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner())),
-        }
+        };
+        self.count_failure(&result);
+        result
     }
 
     /// [`Db::write_sync`] on the blocking pool, off the async worker threads.
@@ -198,14 +244,18 @@ impl Db {
     }
 }
 
-/// Brings the schema to [`SCHEMA_VERSION`], refusing files that are not devreg's or are
-/// newer than this binary. Every statement of `schema.sql` is idempotent, so applying it
-/// to a current database changes nothing.
-fn migrate(conn: &Connection, path: &str) -> Result<(), StoreError> {
+/// Refuses files that are not devreg databases, are unreadable, or have a schema newer
+/// than this binary's. Only reads.
+fn check_version(conn: &Connection, path: &str) -> Result<(), StoreError> {
     let unusable =
         |what: String| StoreError::Unusable(format!("cannot use database {path}: {what}"));
-    let version: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
+    let (version, tables): (i64, i64) = conn
+        .query_row(
+            "SELECT (SELECT user_version FROM pragma_user_version), \
+                    (SELECT count(*) FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%')",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .map_err(|e| unusable(format!("it is not a readable SQLite database ({e})")))?;
     if version > SCHEMA_VERSION {
         return Err(unusable(format!(
@@ -213,22 +263,53 @@ fn migrate(conn: &Connection, path: &str) -> Result<(), StoreError> {
              upgrade devreg"
         )));
     }
-    if version == 0 {
-        let foreign: i64 = conn.query_row(
-            "SELECT count(*) FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%'",
-            [],
-            |r| r.get(0),
-        )?;
-        if foreign > 0 {
-            return Err(unusable(
-                "it holds tables but is not a devreg database (user_version is 0)".to_owned(),
-            ));
-        }
+    if version == 0 && tables > 0 {
+        return Err(unusable(
+            "it holds tables but is not a devreg database (its user_version is 0)".to_owned(),
+        ));
     }
+    Ok(())
+}
+
+/// Brings the schema to [`SCHEMA_VERSION`]. Every statement of `schema.sql` is
+/// idempotent, so applying it to a current database changes nothing.
+fn apply_schema(conn: &Connection, path: &str) -> Result<(), StoreError> {
     conn.execute_batch(&format!(
         "BEGIN IMMEDIATE; {SCHEMA}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
     ))
-    .map_err(|e| unusable(format!("applying the schema failed ({e})")))?;
+    .map_err(|e| {
+        let _ = conn.execute_batch("ROLLBACK");
+        StoreError::Unusable(format!(
+            "cannot use database {path}: applying the schema failed ({e})"
+        ))
+    })
+}
+
+/// Writes a consistent copy of the database at `path` to the new file `out` while
+/// servers may go on writing (`VACUUM INTO` reads one snapshot). Refuses to overwrite.
+pub fn backup(path: &str, out: &Path) -> Result<(), StoreError> {
+    if out.exists() {
+        return Err(StoreError::Unusable(format!(
+            "{} already exists; a backup never overwrites a file",
+            out.display()
+        )));
+    }
+    if !Path::new(path).exists() {
+        return Err(StoreError::Unusable(format!(
+            "database {path} does not exist"
+        )));
+    }
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| StoreError::Unusable(format!("cannot open database {path} ({e})")))?;
+    check_version(&conn, path)?;
+    conn.execute_batch("PRAGMA busy_timeout = 5000;")?;
+    let out_text = out
+        .to_str()
+        .ok_or_else(|| StoreError::Unusable(format!("{} is not a UTF-8 path", out.display())))?;
+    conn.execute("VACUUM INTO ?1", [out_text])?;
     Ok(())
 }
 

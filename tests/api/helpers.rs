@@ -186,3 +186,56 @@ pub async fn read(response: reqwest::Response) -> Reply {
         body,
     }
 }
+
+/// The built `devreg serve` binary running as a child process on a file database.
+pub struct ChildServer {
+    pub child: std::process::Child,
+    pub url: String,
+}
+
+/// A secret key preset for `org_demo`, the same at every start of a child server.
+pub const CHILD_SECRET: &str = "edg_live_ChildServerSecretKey0123456789";
+
+impl ChildServer {
+    /// Starts `devreg serve` on `db` and returns once it listens.
+    pub fn start(db: &str) -> ChildServer {
+        use std::io::{BufRead, BufReader};
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_devreg"))
+            .args(["serve", "--bind", "127.0.0.1:0", "--db", db])
+            .env("DEVREG_SECRET_KEY", CHILD_SECRET)
+            .env("RUST_LOG", "info")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn devreg serve");
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let url = loop {
+            let line = lines
+                .next()
+                .expect("devreg exited before listening")
+                .expect("read stderr");
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                break rest.split_whitespace().next().unwrap().to_owned();
+            }
+        };
+        // Keep draining the log so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        ChildServer { child, url }
+    }
+
+    /// Sends `signal` (such as "KILL" or "TERM") to the server.
+    pub fn signal(&self, signal: &str) {
+        let status = std::process::Command::new("kill")
+            .args([format!("-{signal}"), self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+    }
+}
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -6,6 +6,7 @@ mod errors;
 mod heartbeat;
 mod helpers;
 mod list;
+mod operations;
 mod persistence;
 mod reference_examples;
 mod register;

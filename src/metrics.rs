@@ -1,0 +1,129 @@
+//! Prometheus metrics for `GET /metrics`: what an operator needs to see the server work.
+//!
+//! Every label set is bounded: routes are the route table's patterns (`unmatched` for
+//! anything else), methods the standard ones (`other` for the rest), statuses the HTTP
+//! codes. A device id or key never becomes a label.
+
+use std::time::Duration;
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
+};
+
+/// The route patterns whose successes are counted as heartbeats and registrations.
+pub const HEARTBEAT_ROUTE: &str = "/api/v1/devices/{device_id}/heartbeat";
+pub const REGISTER_ROUTE: &str = "/api/v1/devices/register";
+
+/// One server's metrics, in a registry of its own (several servers may share a process).
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+    heartbeats: IntCounter,
+    registrations: IntCounter,
+    rate_limited: IntCounter,
+    database_errors: IntGauge,
+    devices: IntGauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "devreg_http_requests_total",
+                "HTTP requests by route, method and status.",
+            ),
+            &["route", "method", "status"],
+        )
+        .expect("valid metric");
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "devreg_http_request_duration_seconds",
+                "Time from request to response, by route.",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ]),
+            &["route"],
+        )
+        .expect("valid metric");
+        let counter = |name: &str, help: &str| IntCounter::new(name, help).expect("valid metric");
+        let gauge = |name: &str, help: &str| IntGauge::new(name, help).expect("valid metric");
+        let metrics = Metrics {
+            heartbeats: counter("devreg_heartbeats_total", "Heartbeats recorded."),
+            registrations: counter("devreg_registrations_total", "Devices registered."),
+            rate_limited: counter(
+                "devreg_rate_limited_total",
+                "Requests refused with 429 rate_limited.",
+            ),
+            database_errors: gauge(
+                "devreg_database_errors_total",
+                "Database operations that failed (not counting refused duplicates).",
+            ),
+            devices: gauge("devreg_devices", "Registered devices, all orgs."),
+            requests,
+            latency,
+            registry,
+        };
+        for collector in [
+            Box::new(metrics.requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(metrics.latency.clone()),
+            Box::new(metrics.heartbeats.clone()),
+            Box::new(metrics.registrations.clone()),
+            Box::new(metrics.rate_limited.clone()),
+            Box::new(metrics.database_errors.clone()),
+            Box::new(metrics.devices.clone()),
+        ] {
+            metrics
+                .registry
+                .register(collector)
+                .expect("unique metric names");
+        }
+        metrics
+    }
+
+    /// Records one finished request. `route` is the matched pattern, if any.
+    pub fn observe(&self, route: Option<&str>, method: &str, status: u16, elapsed: Duration) {
+        let route = route.unwrap_or("unmatched");
+        let method = match method {
+            "GET" | "POST" | "PUT" | "DELETE" | "PATCH" | "HEAD" | "OPTIONS" => method,
+            _ => "other",
+        };
+        self.requests
+            .with_label_values(&[route, method, &status.to_string()])
+            .inc();
+        self.latency
+            .with_label_values(&[route])
+            .observe(elapsed.as_secs_f64());
+        let success = (200..300).contains(&status);
+        if success && route == HEARTBEAT_ROUTE {
+            self.heartbeats.inc();
+        }
+        if success && route == REGISTER_ROUTE {
+            self.registrations.inc();
+        }
+        if status == 429 {
+            self.rate_limited.inc();
+        }
+    }
+
+    /// The text exposition, with the gauges read from the database just now.
+    pub fn render(&self, database_errors: u64, devices: u64) -> String {
+        self.database_errors
+            .set(i64::try_from(database_errors).unwrap_or(i64::MAX));
+        self.devices.set(i64::try_from(devices).unwrap_or(i64::MAX));
+        let mut out = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut out)
+            .expect("text encoding into a Vec cannot fail");
+        String::from_utf8(out).expect("the text format is UTF-8")
+    }
+}
