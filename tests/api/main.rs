@@ -1,6 +1,7 @@
 //! The API tests: one binary, a fresh in-memory devreg per test.
 
 mod cli;
+mod crash;
 mod credentials;
 mod errors;
 mod heartbeat;
