@@ -171,3 +171,92 @@ pub fn bootstrap(
     })?;
     Ok(Bootstrap { created, ..result })
 }
+
+/// Platforms that seeded devices cycle through, as a fleet would mix them.
+const SEED_PLATFORMS: [&str; 4] = ["python", "ios", "android", "edge"];
+
+/// Registers `count` devices named `{prefix}-{n}` into `org` quickly (10,000 per
+/// transaction), for benchmarks and load tests. Every fifth device is marked inactive so
+/// status filters have something to filter. Each device's id and key are written to
+/// `keys_out` as `id,key` lines, for the first `keys_wanted` devices. A progress line
+/// goes to stderr every 100,000 devices.
+pub fn seed_devices(
+    db: &Db,
+    org: &str,
+    prefix: &str,
+    count: u64,
+    keys_out: &mut dyn std::io::Write,
+    keys_wanted: u64,
+) -> Result<(), AdminError> {
+    use crate::store::devices;
+    const CHUNK: u64 = 10_000;
+    if !db.read_sync(|c| orgs::exists(c, org))? {
+        return Err(AdminError::Invalid(format!("org {org} does not exist")));
+    }
+    let started = std::time::Instant::now();
+    let mut done = 0;
+    while done < count {
+        let end = (done + CHUNK).min(count);
+        let batch: Vec<(String, String, ApiKey)> = (done..end)
+            .map(|n| {
+                (
+                    uuid::Uuid::now_v7().hyphenated().to_string(),
+                    format!("{prefix}-{n}"),
+                    ApiKey::generate(KeyKind::Device),
+                )
+            })
+            .collect();
+        db.write_sync(|tx| {
+            let now = now();
+            for (n, (id, identifier, key)) in (done..).zip(&batch) {
+                let key_id = format!("key_{}", uuid::Uuid::now_v7().simple());
+                devices::insert(
+                    tx,
+                    &devices::NewDevice {
+                        id,
+                        org_id: org,
+                        identifier,
+                        platform: SEED_PLATFORMS[(n % 4) as usize],
+                        capabilities_json: "{}",
+                        metadata_json: "{}",
+                        key: keys::NewKey {
+                            id: &key_id,
+                            org_id: org,
+                            kind: KeyKind::Device,
+                            device_id: Some(id),
+                            prefix: key.display_prefix(),
+                            digest: &key.digest(),
+                            now,
+                        },
+                        now,
+                    },
+                )?;
+                if n % 5 == 4 {
+                    tx.prepare_cached("UPDATE devices SET status = 'inactive' WHERE id = ?1")?
+                        .execute([id])?;
+                }
+            }
+            Ok(())
+        })
+        .map_err(|e| match e {
+            StoreError::Duplicate => AdminError::Invalid(format!(
+                "org {org} already has devices named {prefix}-N; choose another --prefix"
+            )),
+            other => other.into(),
+        })?;
+        for (n, (id, _, key)) in (done..).zip(&batch) {
+            if n < keys_wanted {
+                writeln!(keys_out, "{id},{}", key.expose())
+                    .map_err(|e| AdminError::Invalid(format!("writing keys failed: {e}")))?;
+            }
+        }
+        done = end;
+        if done % 100_000 == 0 || done == count {
+            eprintln!(
+                "seeded {done}/{count} devices into {org} ({:.1}s)",
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    Ok(())
+}

@@ -29,6 +29,26 @@ pub enum Command {
     /// Manage an org's secret and publishable keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Register many devices at once, for benchmarks and load tests.
+    Seed {
+        /// How many devices to register.
+        #[arg(long)]
+        devices: u64,
+        /// The org they join.
+        #[arg(long, default_value = "org_demo")]
+        org: String,
+        /// Devices are named PREFIX-0, PREFIX-1, ...
+        #[arg(long, default_value = "seed")]
+        prefix: String,
+        /// Write `id,key` lines for the devices to this file (keys are not kept anywhere else).
+        #[arg(long)]
+        keys_out: Option<std::path::PathBuf>,
+        /// Write keys for only the first N devices.
+        #[arg(long, default_value_t = u64::MAX)]
+        keys_limit: u64,
+        #[command(flatten)]
+        db: DbArg,
+    },
     /// Write a consistent copy of the database to a new file, safe while a server runs.
     Backup {
         /// Where to write the copy; must not exist yet.
@@ -98,6 +118,28 @@ pub enum KeyCommand {
 pub fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Serve(config) => serve(config),
+        Command::Seed {
+            devices,
+            org,
+            prefix,
+            keys_out,
+            keys_limit,
+            db,
+        } => {
+            let db = open(&db)?;
+            let mut sink: Box<dyn Write> = match &keys_out {
+                Some(path) => Box::new(std::io::BufWriter::new(
+                    std::fs::File::create(path)
+                        .map_err(|e| format!("cannot create {}: {e}", path.display()))?,
+                )),
+                None => Box::new(std::io::sink()),
+            };
+            admin::seed_devices(&db, &org, &prefix, devices, &mut sink, keys_limit)
+                .map_err(|e| e.to_string())?;
+            sink.flush()
+                .map_err(|e| format!("writing keys failed: {e}"))?;
+            Ok(())
+        }
         Command::Backup { out, db } => {
             crate::store::backup(&db.db, &out).map_err(|e| e.to_string())?;
             println!("Backed up {} to {}.", db.db, out.display());

@@ -1,0 +1,25 @@
+-- wrk script: registrations of new, unique devices with the secret key.
+-- Usage: wrk ... -s bench/register.lua URL -- SECRET_KEY
+local auth
+local counter = 0
+
+
+function setup(thread)
+  thread:set("tag", tostring(math.random(1, 1e9)))
+end
+
+function init(args)
+  auth = "Bearer " .. args[1]
+end
+
+function request()
+  counter = counter + 1
+  local body = '{"device_id":"bench-reg-' .. tag .. '-' .. counter .. '","platform":"ios","capabilities":{"cpu":"4-core"}}'
+  return wrk.format("POST", "/api/v1/devices/register",
+    { ["Authorization"] = auth, ["Content-Type"] = "application/json" }, body)
+end
+
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT p50_ms=%.3f p99_ms=%.3f p999_ms=%.3f\n",
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency:percentile(99.9) / 1000))
+end
