@@ -171,6 +171,7 @@ fn print_org_keys(keys: &OrgKeys, headline: &str) {
 fn serve(config: Config) -> Result<(), String> {
     actix_web::rt::System::new().block_on(async move {
         let server = Server::build(&config).map_err(|e| e.to_string())?;
+        stop_on_signals(server.handle())?;
         let bootstrap = server.bootstrap();
         if config.ephemeral {
             print_ready_line(&server)?;
@@ -239,6 +240,28 @@ fn print_ready_line(server: &Server) -> Result<(), String> {
     writeln!(out, "{line}")
         .and_then(|()| out.flush())
         .map_err(|e| format!("cannot write the ready line to stdout: {e}"))
+}
+
+/// Stops the server gracefully on SIGTERM or SIGINT. Installed before anything announces
+/// the server: actix installs its own handlers only once the server runs, and a signal
+/// sent right after the ready line would otherwise kill the process.
+fn stop_on_signals(handle: actix_web::dev::ServerHandle) -> Result<(), String> {
+    #[cfg(unix)]
+    {
+        use actix_web::rt::signal::unix::{SignalKind, signal};
+        for kind in [SignalKind::terminate(), SignalKind::interrupt()] {
+            let mut signals = signal(kind).map_err(|e| format!("cannot handle signals: {e}"))?;
+            let handle = handle.clone();
+            actix_web::rt::spawn(async move {
+                if signals.recv().await.is_some() {
+                    handle.stop(true).await;
+                }
+            });
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = handle;
+    Ok(())
 }
 
 /// Stops the server, gracefully, once standard input reaches its end (or fails): the
