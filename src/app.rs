@@ -74,6 +74,17 @@ impl Server {
             .map(Seed::load)
             .transpose()
             .map_err(StartError::Invalid)?;
+        let cors_origins = if config.ephemeral {
+            vec!["*".to_owned()]
+        } else {
+            config.cors_origins.clone()
+        };
+        if let Some(bad) = cors_origins.iter().find(|o| !is_origin(o)) {
+            return Err(StartError::Invalid(format!(
+                "--cors-origin {bad:?} is not an origin: give scheme://host[:port] with no \
+                 path, such as http://localhost:3000, or * for any origin"
+            )));
+        }
         let db_path = if config.ephemeral { MEMORY } else { &config.db };
         let db = Db::open(db_path, config.read_connections)?;
         let bootstrap = admin::bootstrap(
@@ -88,7 +99,7 @@ impl Server {
                     .map_err(|e| match e {
                         StoreError::Duplicate => StartError::Invalid(
                             "the seed file gives a key that --secret-key or --publishable-key \
-                         gives too"
+                             gives too"
                                 .to_owned(),
                         ),
                         other => other.into(),
@@ -97,17 +108,6 @@ impl Server {
             }
             _ => None,
         };
-        let cors_origins = if config.ephemeral {
-            vec!["*".to_owned()]
-        } else {
-            config.cors_origins.clone()
-        };
-        if let Some(bad) = cors_origins.iter().find(|o| !is_origin(o)) {
-            return Err(StartError::Invalid(format!(
-                "--cors-origin {bad:?} is not an origin: give scheme://host[:port] with no \
-                 path, such as http://localhost:3000, or * for any origin"
-            )));
-        }
         let listener = TcpListener::bind(&config.bind).map_err(|source| StartError::Bind {
             bind: config.bind.clone(),
             source,
