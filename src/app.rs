@@ -300,6 +300,15 @@ fn finish_response(response: ServiceResponse, request_id: &str) -> ServiceRespon
             }
         }
         ServiceResponse::new(req, rendered)
+    } else if response.request().method() == actix_web::http::Method::OPTIONS {
+        // A CORS preflight answer, which actix-cors sends without a body: JSON too.
+        response.map_body(|head, _| {
+            head.headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            actix_web::body::BoxBody::new("{}")
+        })
     } else {
         response.map_into_boxed_body()
     };

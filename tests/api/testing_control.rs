@@ -163,6 +163,7 @@ async fn ephemeral_mode_answers_preflights_for_every_endpoint_from_any_origin() 
         let headers = reply.header("access-control-allow-headers").unwrap();
         assert!(headers.contains("authorization"), "{headers}");
         assert!(reply.header("x-request-id").is_some(), "{method} {path}");
+        assert_eq!(reply.body, serde_json::json!({}), "every response is JSON");
     }
 }
 
