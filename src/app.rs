@@ -2,18 +2,22 @@
 //! middleware and the one route table.
 
 use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
 use std::time::Instant;
 
+use actix_cors::Cors;
 use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::Condition;
 use actix_web::{App, HttpMessage, HttpRequest, HttpServer, guard, web};
 
 use crate::admin::{self, AdminError, Bootstrap};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::routes::{devices, health};
-use crate::store::{Db, StoreError};
+use crate::routes::{control, devices, health};
+use crate::seed::Seed;
+use crate::store::{Db, MEMORY, StoreError};
 
 /// The largest request body accepted (CONTRACT.md: 413 above it).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -24,6 +28,9 @@ pub struct AppState {
     pub metrics: Metrics,
     pub open_registration: bool,
     pub heartbeat_interval_seconds: u32,
+    /// In ephemeral mode, the state `POST /_devreg/reset` returns to; `None` otherwise,
+    /// and the reset routes do not exist.
+    pub baseline: Option<Arc<Seed>>,
 }
 
 /// Why a server could not start, in words for the operator.
@@ -59,12 +66,51 @@ impl Server {
                 "--heartbeat-interval must be at least 1 second".to_owned(),
             ));
         }
-        let db = Db::open(&config.db, config.read_connections)?;
+        if config.seed.is_some() && !config.ephemeral {
+            return Err(StartError::Invalid(
+                "--seed needs --ephemeral: a seed is reloaded at every reset".to_owned(),
+            ));
+        }
+        let seed = config
+            .seed
+            .as_deref()
+            .map(Seed::load)
+            .transpose()
+            .map_err(StartError::Invalid)?;
+        let cors_origins = if config.ephemeral {
+            vec!["*".to_owned()]
+        } else {
+            config.cors_origins.clone()
+        };
+        if let Some(bad) = cors_origins.iter().find(|o| !is_origin(o)) {
+            return Err(StartError::Invalid(format!(
+                "--cors-origin {bad:?} is not an origin: give scheme://host[:port] with no \
+                 path, such as http://localhost:3000, or * for any origin"
+            )));
+        }
+        let db_path = if config.ephemeral { MEMORY } else { &config.db };
+        let db = Db::open(db_path, config.read_connections)?;
         let bootstrap = admin::bootstrap(
             &db,
             config.secret_key.as_deref(),
             config.publishable_key.as_deref(),
         )?;
+        let baseline = match (&bootstrap.created, config.ephemeral) {
+            (Some(first), true) => {
+                let seed = seed.unwrap_or_default();
+                db.write_sync(|tx| seed.apply(tx, None))
+                    .map_err(|e| match e {
+                        StoreError::Duplicate => StartError::Invalid(
+                            "the seed file gives a key that --secret-key or --publishable-key \
+                             gives too"
+                                .to_owned(),
+                        ),
+                        other => other.into(),
+                    })?;
+                Some(Arc::new(seed.with_first_org(first)))
+            }
+            _ => None,
+        };
         let listener = TcpListener::bind(&config.bind).map_err(|source| StartError::Bind {
             bind: config.bind.clone(),
             source,
@@ -79,12 +125,19 @@ impl Server {
             metrics: Metrics::new(),
             open_registration: config.open_registration,
             heartbeat_interval_seconds: config.heartbeat_interval,
+            baseline,
         });
         let mut http = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
                 .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
                 .configure(routes)
+                // Inside the request-id layer, so preflight answers and CORS refusals get
+                // a request id and the JSON error body too.
+                .wrap(Condition::new(
+                    !cors_origins.is_empty(),
+                    cors(&cors_origins),
+                ))
                 .wrap_fn({
                     let state = state.clone();
                     move |req, srv| {
@@ -97,7 +150,8 @@ impl Server {
                         // a response, so an `Err` here could only come from actix itself;
                         // it then renders through `ApiError`'s own `ResponseError`.
                         async move {
-                            let response = finish_response(response.await?, &request_id);
+                            let response = response.await?.map_into_boxed_body();
+                            let response = finish_response(response, &request_id);
                             observe(&state.metrics, &response, &request_id, started);
                             Ok(response)
                         }
@@ -109,9 +163,13 @@ impl Server {
             bind: config.bind.clone(),
             source,
         })?
-        .shutdown_timeout(10);
+        // A throwaway server has nothing worth waiting for at exit.
+        .shutdown_timeout(if config.ephemeral { 1 } else { 10 });
         if let Some(workers) = config.workers {
             http = http.workers(workers.max(1));
+        }
+        if !config.handle_signals {
+            http = http.disable_signals();
         }
         Ok(Server {
             addr,
@@ -168,7 +226,45 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/healthz").route(web::get().to(health::get_health)))
         .service(web::resource("/readyz").route(web::get().to(health::get_readiness)))
         .service(web::resource("/metrics").route(web::get().to(health::get_metrics)))
+        // Test control: only in ephemeral mode; elsewhere the guard fails and it is a 404.
+        .service(
+            web::resource("/_devreg/reset")
+                .guard(guard::fn_guard(|ctx| {
+                    ctx.app_data::<web::Data<AppState>>()
+                        .is_some_and(|state| state.baseline.is_some())
+                }))
+                .route(web::post().to(control::reset_state)),
+        )
         .default_service(web::to(not_found));
+}
+
+/// Whether `text` is `*` or an origin a browser sends: `scheme://host[:port]`.
+fn is_origin(text: &str) -> bool {
+    text == "*"
+        || text.parse::<actix_web::http::Uri>().is_ok_and(|uri| {
+            uri.scheme().is_some()
+                && uri.authority().is_some()
+                && !text.ends_with('/')
+                && uri.path_and_query().is_none_or(|p| p.as_str() == "/")
+        })
+}
+
+/// The CORS policy: the listed origins (`*` for any), the API's methods, any request
+/// header, and the response headers a browser app needs to read exposed.
+fn cors(origins: &[String]) -> Cors {
+    let mut cors = Cors::default()
+        .allowed_methods(["GET", "POST", "PUT", "OPTIONS"])
+        .allow_any_header()
+        .expose_headers(["x-request-id", "retry-after", "location"])
+        .max_age(3600);
+    for origin in origins {
+        cors = if origin == "*" {
+            cors.allow_any_origin()
+        } else {
+            cors.allowed_origin(origin)
+        };
+    }
+    cors
 }
 
 async fn not_found(req: HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
@@ -204,10 +300,27 @@ fn finish_response(response: ServiceResponse, request_id: &str) -> ServiceRespon
             }
         };
         let mut rendered = rendered.map_into_boxed_body();
-        if let Some(allow) = res.headers().get(header::ALLOW) {
-            rendered.headers_mut().insert(header::ALLOW, allow.clone());
+        // Keep what the error's body does not decide: `Allow` on a 405, and the CORS
+        // headers so a browser app can read the error.
+        for (name, value) in res.headers() {
+            let name_text = name.as_str();
+            if name == header::ALLOW
+                || name == header::VARY
+                || name_text.starts_with("access-control-")
+            {
+                rendered.headers_mut().append(name.clone(), value.clone());
+            }
         }
         ServiceResponse::new(req, rendered)
+    } else if response.request().method() == actix_web::http::Method::OPTIONS {
+        // A CORS preflight answer, which actix-cors sends without a body: JSON too.
+        response.map_body(|head, _| {
+            head.headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            actix_web::body::BoxBody::new("{}")
+        })
     } else {
         response.map_into_boxed_body()
     };

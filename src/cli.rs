@@ -225,8 +225,11 @@ fn print_org_keys(keys: &OrgKeys, headline: &str) {
 fn serve(config: Config) -> Result<(), String> {
     actix_web::rt::System::new().block_on(async move {
         let server = Server::build(&config).map_err(|e| e.to_string())?;
+        stop_on_signals(server.handle())?;
         let bootstrap = server.bootstrap();
-        if let Some(keys) = &bootstrap.created {
+        if config.ephemeral {
+            print_ready_line(&server)?;
+        } else if let Some(keys) = &bootstrap.created {
             println!(
                 "================================================================================"
             );
@@ -248,8 +251,15 @@ fn serve(config: Config) -> Result<(), String> {
             "devreg {} listening on http://{} (database {})",
             env!("CARGO_PKG_VERSION"),
             server.addr(),
-            config.db
+            if config.ephemeral {
+                crate::store::MEMORY
+            } else {
+                &config.db
+            }
         );
+        if config.exit_on_stdin_close {
+            stop_when_stdin_closes(server.handle());
+        }
         let db = server.db().clone();
         server
             .run()
@@ -262,4 +272,75 @@ fn serve(config: Config) -> Result<(), String> {
         log::info!("devreg stopped");
         Ok(())
     })
+}
+
+/// What `serve --ephemeral` prints on stdout once its port is bound: one JSON line, and
+/// nothing else ever, so a test runner in any language can read it and go.
+#[derive(serde::Serialize)]
+struct ReadyLine<'a> {
+    url: String,
+    org_id: &'a str,
+    secret_key: &'a str,
+    publishable_key: &'a str,
+}
+
+fn print_ready_line(server: &Server) -> Result<(), String> {
+    let keys = server
+        .bootstrap()
+        .created
+        .as_ref()
+        .ok_or("an ephemeral server starts on an empty database")?;
+    let line = serde_json::to_string(&ReadyLine {
+        url: format!("http://{}", server.addr()),
+        org_id: keys.org_id.as_str(),
+        secret_key: keys.secret_key.expose(),
+        publishable_key: keys.publishable_key.expose(),
+    })
+    .map_err(|e| e.to_string())?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}")
+        .and_then(|()| out.flush())
+        .map_err(|e| format!("cannot write the ready line to stdout: {e}"))
+}
+
+/// Stops the server gracefully on SIGTERM or SIGINT. Installed before anything announces
+/// the server: actix installs its own handlers only once the server runs, and a signal
+/// sent right after the ready line would otherwise kill the process.
+fn stop_on_signals(handle: actix_web::dev::ServerHandle) -> Result<(), String> {
+    #[cfg(unix)]
+    {
+        use actix_web::rt::signal::unix::{SignalKind, signal};
+        for kind in [SignalKind::terminate(), SignalKind::interrupt()] {
+            let mut signals = signal(kind).map_err(|e| format!("cannot handle signals: {e}"))?;
+            let handle = handle.clone();
+            actix_web::rt::spawn(async move {
+                if signals.recv().await.is_some() {
+                    handle.stop(true).await;
+                }
+            });
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = handle;
+    Ok(())
+}
+
+/// Stops the server, gracefully, once standard input reaches its end (or fails): the
+/// parent that held the pipe has exited or closed it.
+fn stop_when_stdin_closes(handle: actix_web::dev::ServerHandle) {
+    std::thread::spawn(move || {
+        let mut stdin = std::io::stdin().lock();
+        let mut buf = [0u8; 1024];
+        loop {
+            match std::io::Read::read(&mut stdin, &mut buf) {
+                Ok(0) => break,
+                Ok(_) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            }
+        }
+        log::info!("standard input closed: stopping");
+        // The stop command is sent at once; the returned future only waits for it.
+        drop(handle.stop(true));
+    });
 }

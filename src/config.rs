@@ -1,19 +1,56 @@
 //! Everything `devreg serve` can be told, read once at the edge: each field is a flag and
 //! a `DEVREG_…` environment variable, and the library takes the same struct.
 
+use std::path::PathBuf;
+
+use clap::builder::ArgPredicate;
 use clap::{ArgAction, Args};
 
 /// How a devreg server runs.
 #[derive(Debug, Clone, Args)]
 pub struct Config {
-    /// Address and port to listen on. Port 0 picks a free port.
-    #[arg(long, env = "DEVREG_BIND", default_value = "127.0.0.1:8080")]
+    /// Address and port to listen on. Port 0 picks a free port (the default with
+    /// --ephemeral).
+    #[arg(
+        long,
+        env = "DEVREG_BIND",
+        default_value = "127.0.0.1:8080",
+        default_value_if("ephemeral", ArgPredicate::IsPresent, "127.0.0.1:0")
+    )]
     pub bind: String,
 
     /// SQLite database file, created if missing. `:memory:` keeps everything in memory
-    /// and loses it at exit.
+    /// and loses it at exit. Ignored with --ephemeral, which is always in memory.
     #[arg(long, env = "DEVREG_DB", default_value = "devreg.db")]
     pub db: String,
+
+    /// A throwaway server for tests and local development: an in-memory database, a free
+    /// port unless --bind is given, any CORS origin, the `/_devreg/reset` routes, and one
+    /// JSON line on stdout when it is ready (`url`, `org_id`, `secret_key`,
+    /// `publishable_key`) instead of the first-start banner.
+    #[arg(long, env = "DEVREG_EPHEMERAL")]
+    pub ephemeral: bool,
+
+    /// With --ephemeral: a JSON file of orgs and devices (with known keys if wanted) to
+    /// load at start and to return to at every reset. Its format is in the README.
+    #[arg(long, env = "DEVREG_SEED", value_name = "FILE", requires = "ephemeral")]
+    pub seed: Option<PathBuf>,
+
+    /// Stop (exit 0) when standard input reaches its end, so a test runner that dies
+    /// leaves no server behind: start devreg with a pipe as stdin and keep it open.
+    #[arg(long, env = "DEVREG_EXIT_ON_STDIN_CLOSE")]
+    pub exit_on_stdin_close: bool,
+
+    /// Browser origins allowed to call the API (CORS), such as `http://localhost:3000`;
+    /// repeat the flag or separate with commas. `*` allows any origin. With none, no CORS
+    /// headers are sent. --ephemeral allows any origin.
+    #[arg(
+        long = "cors-origin",
+        env = "DEVREG_CORS_ORIGINS",
+        value_delimiter = ',',
+        value_name = "ORIGIN"
+    )]
+    pub cors_origins: Vec<String>,
 
     /// Whether a device may register without a key (the reference's example sends none).
     /// It then joins the body's `org_id`, or `org_demo`. Turn off on a public server.
@@ -67,6 +104,11 @@ pub struct Config {
         value_name = "N"
     )]
     pub read_connections: u32,
+
+    /// Whether SIGINT/SIGTERM stop the server. The command line always listens; a server
+    /// inside a test process does not, so Ctrl-C still ends the test run.
+    #[arg(skip = true)]
+    pub handle_signals: bool,
 }
 
 impl Default for Config {
@@ -75,23 +117,32 @@ impl Default for Config {
         Config {
             bind: "127.0.0.1:8080".to_owned(),
             db: "devreg.db".to_owned(),
+            ephemeral: false,
+            seed: None,
+            exit_on_stdin_close: false,
+            cors_origins: Vec::new(),
             open_registration: true,
             secret_key: None,
             publishable_key: None,
             heartbeat_interval: 60,
             workers: None,
             read_connections: 4,
+            handle_signals: true,
         }
     }
 }
 
 impl Config {
-    /// A server on a free loopback port over a fresh in-memory database: what tests want.
+    /// A server on a free loopback port over a fresh in-memory database, in ephemeral mode
+    /// (any CORS origin, the reset routes), with one worker and no signal handling: what
+    /// tests want.
     pub fn ephemeral() -> Self {
         Config {
             bind: "127.0.0.1:0".to_owned(),
             db: crate::store::MEMORY.to_owned(),
+            ephemeral: true,
             workers: Some(1),
+            handle_signals: false,
             ..Config::default()
         }
     }

@@ -13,6 +13,7 @@ pub mod domain;
 pub mod error;
 pub mod metrics;
 pub mod routes;
+pub mod seed;
 pub mod store;
 pub mod testing;
 

@@ -14,7 +14,7 @@ use crate::domain::{
     Timestamp, now,
 };
 use crate::error::ApiError;
-use crate::store::{StoreError, devices, keys, orgs};
+use crate::store::{StoreError, devices};
 
 /// Fields the SDKs send at registration that are kept as the device's `metadata`.
 const SDK_METADATA_FIELDS: &[&str] = &[
@@ -175,42 +175,25 @@ pub async fn register_device(
     };
 
     let key = ApiKey::generate(KeyKind::Device);
-    let id = uuid::Uuid::now_v7().hyphenated().to_string();
-    let key_id = format!("key_{}", uuid::Uuid::now_v7().simple());
     let capabilities_json = Value::Object(registration.capabilities).to_string();
     let metadata_json = Value::Object(registration.metadata).to_string();
-    let identifier = registration.identifier.clone();
-    let (digest, prefix) = (key.digest(), key.display_prefix().to_owned());
-    let stored_org = org_id.clone();
+    let (identifier, platform) = (registration.identifier.clone(), registration.platform);
+    let (stored_org, stored_key) = (org_id.clone(), key.clone());
     let stored = state
         .db
         .write(move |tx| {
-            if !orgs::exists(tx, &stored_org)? {
-                return Ok(None);
-            }
-            let now = now();
-            let device = devices::insert(
+            devices::register(
                 tx,
-                &devices::NewDevice {
-                    id: &id,
+                &devices::Registration {
                     org_id: &stored_org,
-                    identifier: identifier.as_str(),
-                    platform: registration.platform.as_str(),
+                    identifier: &identifier,
+                    platform: &platform,
                     capabilities_json: &capabilities_json,
                     metadata_json: &metadata_json,
-                    key: keys::NewKey {
-                        id: &key_id,
-                        org_id: &stored_org,
-                        kind: KeyKind::Device,
-                        device_id: Some(&id),
-                        prefix: &prefix,
-                        digest: &digest,
-                        now,
-                    },
-                    now,
+                    key: &stored_key,
                 },
-            )?;
-            Ok(Some(device))
+                now(),
+            )
         })
         .await
         .map_err(|e| match e {

@@ -1,5 +1,6 @@
 //! HTTP handlers, one file per resource, and the body parsing they share.
 
+pub mod control;
 pub mod devices;
 pub mod health;
 

@@ -3,8 +3,8 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::value::RawValue;
 
-use super::{StoreError, keys, raw_json};
-use crate::domain::{DeviceStatus, Timestamp};
+use super::{StoreError, keys, orgs, raw_json};
+use crate::domain::{ApiKey, DeviceIdentifier, DeviceStatus, KeyKind, Platform, Timestamp};
 
 /// A device as stored. JSON columns stay raw text: they go to the client as they are.
 #[derive(Debug)]
@@ -76,6 +76,57 @@ pub fn insert(conn: &Connection, new: &NewDevice<'_>) -> Result<Device, StoreErr
         )?;
     keys::insert(conn, &new.key)?;
     Ok(device)
+}
+
+/// A device to register, every field parsed, and the device key it will carry.
+pub struct Registration<'a> {
+    pub org_id: &'a str,
+    pub identifier: &'a DeviceIdentifier,
+    pub platform: &'a Platform,
+    /// A JSON object, as text.
+    pub capabilities_json: &'a str,
+    /// A JSON object, as text.
+    pub metadata_json: &'a str,
+    pub key: &'a ApiKey,
+}
+
+/// Registers a device with its key: the one path the API, seed files and
+/// [`crate::testing::TestServer`] share. `Ok(None)` when the org does not exist;
+/// [`StoreError::Duplicate`] when the identifier is taken in the org (or the key is
+/// already stored); the caller's transaction then stores nothing.
+pub fn register(
+    conn: &Connection,
+    registration: &Registration<'_>,
+    now: Timestamp,
+) -> Result<Option<Device>, StoreError> {
+    debug_assert!(registration.key.kind() == KeyKind::Device);
+    if !orgs::exists(conn, registration.org_id)? {
+        return Ok(None);
+    }
+    let id = uuid::Uuid::now_v7().hyphenated().to_string();
+    let key_id = format!("key_{}", uuid::Uuid::now_v7().simple());
+    let device = insert(
+        conn,
+        &NewDevice {
+            id: &id,
+            org_id: registration.org_id,
+            identifier: registration.identifier.as_str(),
+            platform: registration.platform.as_str(),
+            capabilities_json: registration.capabilities_json,
+            metadata_json: registration.metadata_json,
+            key: keys::NewKey {
+                id: &key_id,
+                org_id: registration.org_id,
+                kind: KeyKind::Device,
+                device_id: Some(&id),
+                prefix: registration.key.display_prefix(),
+                digest: &registration.key.digest(),
+                now,
+            },
+            now,
+        },
+    )?;
+    Ok(Some(device))
 }
 
 /// Finds a device of `org_id` by its UUID `id` or its identifier. A UUID that is the `id`
@@ -214,4 +265,15 @@ pub fn count_all(conn: &Connection) -> Result<u64, StoreError> {
         .prepare_cached("SELECT count(*) FROM devices")?
         .query_row([], |r| r.get(0))?;
     Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// Deletes the devices of `org_id` and their keys (not the org's own keys), and returns
+/// how many devices there were: an ephemeral server's reset of one org.
+pub fn delete_org_devices(conn: &Connection, org_id: &str) -> Result<u64, StoreError> {
+    conn.prepare_cached("DELETE FROM api_keys WHERE org_id = ?1 AND kind = 'device'")?
+        .execute([org_id])?;
+    let deleted = conn
+        .prepare_cached("DELETE FROM devices WHERE org_id = ?1")?
+        .execute([org_id])?;
+    Ok(deleted as u64)
 }

@@ -80,6 +80,7 @@ async fn org_and_key_commands_create_keys_that_the_server_accepts_and_revoke_ref
 
     let db_for_server = db.clone();
     let app = spawn_app_with(move |c| {
+        c.ephemeral = false;
         c.db = db_for_server;
         c.secret_key = Some(secret.clone());
         c.publishable_key = Some(publishable.clone());

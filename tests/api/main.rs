@@ -12,3 +12,6 @@ mod persistence;
 mod reference_examples;
 mod register;
 mod retrieve;
+mod testing_child;
+mod testing_control;
+mod testing_servers;

@@ -124,7 +124,13 @@ async fn a_backup_taken_under_write_load_is_consistent_and_complete() {
     let db = dir.path().join("live.db").to_str().unwrap().to_owned();
     let out = dir.path().join("backup.db");
     let db_for_app = db.clone();
-    let app = std::sync::Arc::new(spawn_app_with(move |c| c.db = db_for_app).await);
+    let app = std::sync::Arc::new(
+        spawn_app_with(move |c| {
+            c.ephemeral = false;
+            c.db = db_for_app;
+        })
+        .await,
+    );
     let before = 50;
     for i in 0..before {
         app.register_device(&format!("pre-{i}")).await;

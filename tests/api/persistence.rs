@@ -12,6 +12,7 @@ async fn a_device_registered_before_a_restart_is_there_after_it() {
     let secret = format!("edg_live_{}", "S3cr3t".repeat(5));
     let publishable = format!("oct_pub_live_{}", "Publ1c".repeat(5));
     let config = move |c: &mut devreg::Config| {
+        c.ephemeral = false;
         c.db = db.clone();
         c.secret_key = Some(secret.clone());
         c.publishable_key = Some(publishable.clone());
@@ -52,7 +53,11 @@ async fn keys_are_stored_only_as_digests() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("devreg.db");
     let db = path.to_str().unwrap().to_owned();
-    let app = crate::helpers::spawn_app_with(move |c| c.db = db).await;
+    let app = crate::helpers::spawn_app_with(move |c| {
+        c.ephemeral = false;
+        c.db = db;
+    })
+    .await;
     let device = app.register_device("hashed-1").await;
     let (secret, publishable) = (
         app.secret_key().to_owned(),

@@ -1,0 +1,67 @@
+//! Test control, served only in ephemeral mode: put the database back to its seeded state
+//! between tests, all of it or one org's part (so parallel tests sharing one server each
+//! reset their own org).
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::store::{devices, orgs};
+
+#[derive(Debug, Default, Deserialize)]
+struct ResetParams {
+    org_id: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ResetDone<'a> {
+    reset: bool,
+    /// The org that was reset, or null for the whole database.
+    org_id: Option<&'a str>,
+}
+
+/// `POST /_devreg/reset[?org_id=X]`: without `org_id`, deletes every org, key and device
+/// and stores the seeded state again (`org_demo` with the keys printed at start, then the
+/// seed file). With `org_id`, deletes that org's devices and their keys and registers its
+/// seeded devices again; its org keys stay.
+pub async fn reset_state(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let baseline = state.baseline.clone().ok_or_else(|| {
+        ApiError::NotFound("this server is not in ephemeral mode: it has no reset".to_owned())
+    })?;
+    let params: ResetParams = serde_urlencoded::from_str(req.query_string())
+        .map_err(|e| ApiError::BadRequest(format!("the query string could not be read: {e}")))?;
+    let org_id = params.org_id.filter(|o| !o.is_empty());
+    let org = org_id.clone();
+    let found = state
+        .db
+        .write(move |tx| match org.as_deref() {
+            None => {
+                orgs::delete_everything(tx)?;
+                baseline.apply(tx, None)?;
+                Ok(true)
+            }
+            Some(org) => {
+                if !orgs::exists(tx, org)? {
+                    return Ok(false);
+                }
+                devices::delete_org_devices(tx, org)?;
+                baseline.apply(tx, Some(org))?;
+                Ok(true)
+            }
+        })
+        .await?;
+    if !found {
+        return Err(ApiError::NotFound(format!(
+            "org {} does not exist",
+            org_id.as_deref().unwrap_or_default()
+        )));
+    }
+    Ok(HttpResponse::Ok().json(ResetDone {
+        reset: true,
+        org_id: org_id.as_deref(),
+    }))
+}
