@@ -2,6 +2,7 @@
 //! middleware and the one route table.
 
 use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
 
 use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
@@ -11,6 +12,7 @@ use actix_web::{App, HttpMessage, HttpRequest, HttpServer, guard, web};
 use crate::admin::{self, AdminError, Bootstrap};
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::ratelimit::{self, RateLimits};
 use crate::routes::{devices, health};
 use crate::store::{Db, StoreError};
 
@@ -57,6 +59,7 @@ impl Server {
                 "--heartbeat-interval must be at least 1 second".to_owned(),
             ));
         }
+        let limits = Arc::new(RateLimits::from_config(config).map_err(StartError::Invalid)?);
         let db = Db::open(&config.db, config.read_connections)?;
         let bootstrap = admin::bootstrap(
             &db,
@@ -77,11 +80,28 @@ impl Server {
             open_registration: config.open_registration,
             heartbeat_interval_seconds: config.heartbeat_interval,
         });
+        limits.start_cleanup(ratelimit::CLEANUP_EVERY);
         let mut http = HttpServer::new(move || {
+            let limits = limits.clone();
             App::new()
                 .app_data(state.clone())
                 .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
                 .configure(routes)
+                // Inside the request-id middleware, so a 429 gets the JSON body and the id;
+                // outside the routes, so it runs before any extractor touches the database.
+                .wrap_fn(move |req, srv| {
+                    let admitted = match limits.admit(req.request()) {
+                        Ok(ticket) => Ok((ticket, srv.call(req))),
+                        Err(limited) => Err(req.error_response(limited)),
+                    };
+                    let limits = limits.clone();
+                    async move {
+                        match admitted {
+                            Ok((ticket, response)) => Ok(limits.settle(ticket, response.await?)),
+                            Err(limited) => Ok(limited),
+                        }
+                    }
+                })
                 .wrap_fn(|req, srv| {
                     let request_id = new_request_id();
                     req.extensions_mut().insert(RequestId(request_id.clone()));

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod ratelimit;
 pub mod routes;
 pub mod store;
 pub mod testing;
