@@ -6,6 +6,7 @@ mod heartbeat;
 mod helpers;
 mod list;
 mod persistence;
+mod rate_limits;
 mod reference_examples;
 mod register;
 mod retrieve;
