@@ -234,6 +234,18 @@ async fn a_zero_quota_turns_that_limit_off() {
 }
 
 #[tokio::test]
+async fn health_checks_are_never_limited() {
+    let app = spawn_app_with(|c| c.rate_limit_anonymous = 1).await;
+
+    let registered = app.register(None, json!({"device_id": "first"})).await;
+    for _ in 0..3 {
+        let health = read(app.client.get(app.url("/healthz")).send().await.unwrap()).await;
+        assert_eq!(health.status, StatusCode::OK, "{}", health.body);
+    }
+    assert_eq!(registered.status, StatusCode::CREATED);
+}
+
+#[tokio::test]
 async fn invalid_quotas_are_refused_at_start_up() {
     let mut config = devreg::Config::ephemeral();
     config.rate_limit_device_burst = Some(0);
