@@ -57,7 +57,7 @@ run() {
         echo "$label: some responses were not 2xx:" >&2
         grep "Non-2xx" <<<"$out" >&2
     fi
-    printf '%-14s %10s req/s   %s\n' "$label" "$rps" "$(awk '/Latency/ {print "latency avg " $2 ", p-stdev " $3}' <<<"$out")"
+    printf '%-14s %10s req/s   %s\n' "$label" "$rps" "$(awk '/Latency/ {print "latency avg " $2 ", stdev " $3}' <<<"$out")"
     echo "$rps" >>"$work/$label"
     kill "$server"; wait "$server" 2>/dev/null || true; server=
 }
@@ -67,6 +67,9 @@ for _ in $(seq "$rounds"); do
     run limiter-on $max
     run limiter-off 0
 done
-on=$(awk '{s+=$1} END {print s/NR}' "$work/limiter-on")
-off=$(awk '{s+=$1} END {print s/NR}' "$work/limiter-off")
-awk -v on="$on" -v off="$off" 'BEGIN {printf "mean: on %.0f req/s, off %.0f req/s, on/off = %.3f\n", on, off, on/off}'
+# Medians: other work on the machine makes single runs noisy.
+median() { sort -g "$1" | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
+on=$(median "$work/limiter-on")
+off=$(median "$work/limiter-off")
+awk -v on="$on" -v off="$off" -v n="$rounds" \
+    'BEGIN {printf "median of %d: on %.0f req/s, off %.0f req/s, on/off = %.3f\n", n, on, off, on/off}'
