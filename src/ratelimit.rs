@@ -5,7 +5,7 @@
 //! - A request presenting a well-formed key is charged to that key's bucket, in the
 //!   limiter of its kind (device, publishable, secret: the kind is the key's prefix). The
 //!   bucket is keyed by the first 16 bytes of the key's SHA-256, so nothing is looked up
-//!   and a million keys cost a few tens of MB at most.
+//!   and a million live buckets take about 50 MiB (`examples/ratelimit_memory.rs`).
 //! - A request with no key, a malformed key, or an unreadable auth header is charged to
 //!   its client address (IPv6 addresses share a bucket per /64, since one host usually
 //!   owns the whole /64).
