@@ -36,7 +36,11 @@ SECRET=$("$BIN" org create org_bench --db "$DB" | awk '/secret key:/ {print $3}'
 "$BIN" seed --devices "$DEVICES" --org org_bench --db "$DB" \
     --keys-out "$WORK/keys.csv" --keys-limit 100000
 
-RUST_LOG=warn "$BIN" serve --db "$DB" --bind "127.0.0.1:$PORT" >"$WORK/server.out" 2>"$WORK/server.err" &
+# Rate limits off: this measures the server, not its quotas (bench/ratelimit.sh measures
+# what the limiter costs).
+RUST_LOG=warn "$BIN" serve --db "$DB" --bind "127.0.0.1:$PORT" \
+    --rate-limit-device 0 --rate-limit-publishable 0 --rate-limit-secret 0 \
+    --rate-limit-anonymous 0 >"$WORK/server.out" 2>"$WORK/server.err" &
 SERVER_PID=$!
 for _ in $(seq 100); do curl -sf "$URL/healthz" >/dev/null && break; sleep 0.1; done
 

@@ -15,6 +15,7 @@ use crate::admin::{self, AdminError, Bootstrap};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::ratelimit::{self, RateLimits};
 use crate::routes::{control, devices, health};
 use crate::seed::Seed;
 use crate::store::{Db, MEMORY, StoreError};
@@ -88,6 +89,7 @@ impl Server {
                  path, such as http://localhost:3000, or * for any origin"
             )));
         }
+        let limits = Arc::new(RateLimits::from_config(config).map_err(StartError::Invalid)?);
         let db_path = if config.ephemeral { MEMORY } else { &config.db };
         let db = Db::open(db_path, config.read_connections)?;
         let bootstrap = admin::bootstrap(
@@ -127,11 +129,28 @@ impl Server {
             heartbeat_interval_seconds: config.heartbeat_interval,
             baseline,
         });
+        limits.start_cleanup(ratelimit::CLEANUP_EVERY);
         let mut http = HttpServer::new(move || {
+            let limits = limits.clone();
             App::new()
                 .app_data(state.clone())
                 .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
                 .configure(routes)
+                // Inside the request-id middleware, so a 429 gets the JSON body and the id;
+                // outside the routes, so it runs before any extractor touches the database.
+                .wrap_fn(move |req, srv| {
+                    let admitted = match limits.admit(req.request()) {
+                        Ok(ticket) => Ok((ticket, srv.call(req))),
+                        Err(limited) => Err(req.error_response(limited)),
+                    };
+                    let limits = limits.clone();
+                    async move {
+                        match admitted {
+                            Ok((ticket, response)) => Ok(limits.settle(ticket, response.await?)),
+                            Err(limited) => Ok(limited),
+                        }
+                    }
+                })
                 // Inside the request-id layer, so preflight answers and CORS refusals get
                 // a request id and the JSON error body too.
                 .wrap(Condition::new(

@@ -40,7 +40,7 @@ impl Caller {
 }
 
 /// The key text a request presents, if any. Both headers at once must agree.
-fn presented_key(req: &HttpRequest) -> Result<Option<&str>, ApiError> {
+pub(crate) fn presented_key(req: &HttpRequest) -> Result<Option<&str>, ApiError> {
     let malformed = |why: &str| ApiError::Unauthorized(format!("the API key is malformed: {why}"));
     let bearer = match req.headers().get(header::AUTHORIZATION) {
         None => None,

@@ -2,7 +2,8 @@
 
 use std::io::Write;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::admin::{self, OrgKeys};
 use crate::app::Server;
@@ -112,6 +113,34 @@ pub enum KeyCommand {
         #[command(flatten)]
         db: DbArg,
     },
+}
+
+impl Cli {
+    /// Parses the process's arguments (exiting with clap's message on bad ones), with one
+    /// rule clap cannot say: `serve --ephemeral` turns every rate limit off unless its
+    /// flag or variable was given, since a test suite should not be told to slow down.
+    pub fn parse_args() -> Cli {
+        let matches = Cli::command().get_matches();
+        let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        if let (Command::Serve(config), Some(("serve", serve))) =
+            (&mut cli.command, matches.subcommand())
+            && config.ephemeral
+        {
+            let defaulted = |id: &str| serve.value_source(id) == Some(ValueSource::DefaultValue);
+            // 0 turns a limit off, as `Config::without_rate_limits` does.
+            for (id, quota) in [
+                ("rate_limit_device", &mut config.rate_limit_device),
+                ("rate_limit_publishable", &mut config.rate_limit_publishable),
+                ("rate_limit_secret", &mut config.rate_limit_secret),
+                ("rate_limit_anonymous", &mut config.rate_limit_anonymous),
+            ] {
+                if defaulted(id) {
+                    *quota = 0;
+                }
+            }
+        }
+        cli
+    }
 }
 
 /// Runs a parsed command line; the error is a sentence for the operator.

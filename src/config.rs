@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use clap::builder::ArgPredicate;
 use clap::{ArgAction, Args};
 
+use crate::ratelimit::RateLimitClock;
+
 /// How a devreg server runs.
 #[derive(Debug, Clone, Args)]
 pub struct Config {
@@ -105,6 +107,78 @@ pub struct Config {
     )]
     pub read_connections: u32,
 
+    /// Requests per minute allowed per device key (`edg_dev_…`); 0 turns the limit off.
+    #[arg(
+        long,
+        env = "DEVREG_RATE_LIMIT_DEVICE",
+        default_value_t = 100,
+        value_name = "PER_MINUTE"
+    )]
+    pub rate_limit_device: u32,
+
+    /// Requests a device key may send at once before the per-minute rate applies;
+    /// defaults to the per-minute quota.
+    #[arg(long, env = "DEVREG_RATE_LIMIT_DEVICE_BURST", value_name = "N")]
+    pub rate_limit_device_burst: Option<u32>,
+
+    /// Requests per minute allowed per publishable key (`oct_pub_live_…`), shared by every
+    /// installation of the app that ships it; 0 turns the limit off.
+    #[arg(
+        long,
+        env = "DEVREG_RATE_LIMIT_PUBLISHABLE",
+        default_value_t = 6000,
+        value_name = "PER_MINUTE"
+    )]
+    pub rate_limit_publishable: u32,
+
+    /// Burst for publishable keys; defaults to the per-minute quota.
+    #[arg(long, env = "DEVREG_RATE_LIMIT_PUBLISHABLE_BURST", value_name = "N")]
+    pub rate_limit_publishable_burst: Option<u32>,
+
+    /// Requests per minute allowed per org secret key (`edg_live_…`); 0 turns the limit off.
+    #[arg(
+        long,
+        env = "DEVREG_RATE_LIMIT_SECRET",
+        default_value_t = 3000,
+        value_name = "PER_MINUTE"
+    )]
+    pub rate_limit_secret: u32,
+
+    /// Burst for secret keys; defaults to the per-minute quota.
+    #[arg(long, env = "DEVREG_RATE_LIMIT_SECRET_BURST", value_name = "N")]
+    pub rate_limit_secret_burst: Option<u32>,
+
+    /// Requests per minute allowed per client address (IPv6: per /64) for calls without a
+    /// valid key: open registration, malformed keys, and keys refused with 401. 0 turns
+    /// the limit off.
+    #[arg(
+        long,
+        env = "DEVREG_RATE_LIMIT_ANONYMOUS",
+        default_value_t = 60,
+        value_name = "PER_MINUTE"
+    )]
+    pub rate_limit_anonymous: u32,
+
+    /// Burst for client addresses; defaults to the per-minute quota.
+    #[arg(long, env = "DEVREG_RATE_LIMIT_ANONYMOUS_BURST", value_name = "N")]
+    pub rate_limit_anonymous_burst: Option<u32>,
+
+    /// Take the client address from `Fly-Client-IP` or the last `X-Forwarded-For` entry
+    /// instead of the connection. Only behind a proxy that sets them: anyone can forge them.
+    #[arg(
+        long,
+        env = "DEVREG_TRUST_PROXY_HEADERS",
+        default_value_t = false,
+        action = ArgAction::Set,
+        value_name = "true|false"
+    )]
+    pub trust_proxy_headers: bool,
+
+    /// The clock rate limits are measured by. Not a flag: tests advance it to stand for
+    /// time passing without sleeping.
+    #[arg(skip)]
+    pub rate_limit_clock: RateLimitClock,
+
     /// Whether SIGINT/SIGTERM stop the server. The command line always listens; a server
     /// inside a test process does not, so Ctrl-C still ends the test run.
     #[arg(skip = true)]
@@ -128,6 +202,16 @@ impl Default for Config {
             workers: None,
             read_connections: 4,
             handle_signals: true,
+            rate_limit_device: 100,
+            rate_limit_device_burst: None,
+            rate_limit_publishable: 6000,
+            rate_limit_publishable_burst: None,
+            rate_limit_secret: 3000,
+            rate_limit_secret_burst: None,
+            rate_limit_anonymous: 60,
+            rate_limit_anonymous_burst: None,
+            trust_proxy_headers: false,
+            rate_limit_clock: RateLimitClock::default(),
         }
     }
 }
@@ -144,6 +228,19 @@ impl Config {
             workers: Some(1),
             handle_signals: false,
             ..Config::default()
+        }
+        .without_rate_limits()
+    }
+
+    /// Every rate limit off: what a throwaway server starts with, so a test suite is not
+    /// told to slow down unless it asks for limits.
+    pub fn without_rate_limits(self) -> Self {
+        Config {
+            rate_limit_device: 0,
+            rate_limit_publishable: 0,
+            rate_limit_secret: 0,
+            rate_limit_anonymous: 0,
+            ..self
         }
     }
 }

@@ -4,6 +4,7 @@
 //! anything else), methods the standard ones (`other` for the rest), statuses the HTTP
 //! codes. A device id or key never becomes a label.
 
+use std::sync::Mutex;
 use std::time::Duration;
 
 use prometheus::{
@@ -23,7 +24,9 @@ pub struct Metrics {
     heartbeats: IntCounter,
     registrations: IntCounter,
     rate_limited: IntCounter,
-    database_errors: IntGauge,
+    /// Mirrors the database's own error count; the mutex keeps two renders from both
+    /// adding the same errors.
+    database_errors: Mutex<IntCounter>,
     devices: IntGauge,
 }
 
@@ -64,10 +67,10 @@ impl Metrics {
                 "devreg_rate_limited_total",
                 "Requests refused with 429 rate_limited.",
             ),
-            database_errors: gauge(
+            database_errors: Mutex::new(counter(
                 "devreg_database_errors_total",
                 "Database operations that failed (not counting refused duplicates).",
-            ),
+            )),
             devices: gauge("devreg_devices", "Registered devices, all orgs."),
             requests,
             latency,
@@ -79,7 +82,7 @@ impl Metrics {
             Box::new(metrics.heartbeats.clone()),
             Box::new(metrics.registrations.clone()),
             Box::new(metrics.rate_limited.clone()),
-            Box::new(metrics.database_errors.clone()),
+            Box::new(metrics.database_errors.lock().unwrap().clone()),
             Box::new(metrics.devices.clone()),
         ] {
             metrics
@@ -115,10 +118,16 @@ impl Metrics {
         }
     }
 
-    /// The text exposition, with the gauges read from the database just now.
+    /// The text exposition, with the database's error count and device gauge as read
+    /// just now.
     pub fn render(&self, database_errors: u64, devices: u64) -> String {
-        self.database_errors
-            .set(i64::try_from(database_errors).unwrap_or(i64::MAX));
+        {
+            let counted = self
+                .database_errors
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            counted.inc_by(database_errors.saturating_sub(counted.get()));
+        }
         self.devices.set(i64::try_from(devices).unwrap_or(i64::MAX));
         let mut out = Vec::new();
         TextEncoder::new()

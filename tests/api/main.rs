@@ -9,6 +9,7 @@ mod helpers;
 mod list;
 mod operations;
 mod persistence;
+mod rate_limits;
 mod reference_examples;
 mod register;
 mod retrieve;

@@ -50,6 +50,8 @@ async fn metrics_count_requests_by_route_and_never_name_a_device_or_key() {
         "devreg_devices 1",
         "devreg_database_errors_total 0",
         "devreg_rate_limited_total 0",
+        "# TYPE devreg_database_errors_total counter",
+        "# TYPE devreg_devices gauge",
     ] {
         assert!(
             text.lines().any(|l| l == line),

@@ -232,3 +232,32 @@ fn a_bad_seed_file_is_refused_with_its_name_line_and_field() {
     assert!(stderr.contains("line 3 column"), "{stderr}");
     assert!(stderr.contains("orgs[0].devices[0].platform"), "{stderr}");
 }
+
+/// Sends `n` anonymous registrations and returns their statuses.
+async fn anonymous_registrations(server: &Ephemeral, n: usize) -> Vec<u16> {
+    let client = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for i in 0..n {
+        let reply = client
+            .post(server.url("/api/v1/devices/register"))
+            .json(&json!({ "device_id": format!("anon-{i}") }))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(reply.status().as_u16());
+    }
+    statuses
+}
+
+#[tokio::test]
+async fn ephemeral_servers_have_no_rate_limits_unless_asked() {
+    let unlimited = Ephemeral::start(&[]);
+    let limited = Ephemeral::start(&["--rate-limit-anonymous", "2"]);
+
+    // The default anonymous quota is 60 a minute; an ephemeral server takes 70 at once.
+    let all = anonymous_registrations(&unlimited, 70).await;
+    let capped = anonymous_registrations(&limited, 3).await;
+
+    assert!(all.iter().all(|&s| s == 201), "{all:?}");
+    assert_eq!(capped, [201, 201, 429]);
+}
