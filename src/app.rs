@@ -11,7 +11,7 @@ use actix_web::{App, HttpMessage, HttpRequest, HttpServer, guard, web};
 use crate::admin::{self, AdminError, Bootstrap};
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::routes::{devices, health};
+use crate::routes::{devices, health, rounds};
 use crate::store::{Db, StoreError};
 
 /// The largest request body accepted (CONTRACT.md: 413 above it).
@@ -153,6 +153,27 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::resource("/api/v1/devices/{device_id}/heartbeat")
                 .route(web::put().to(devices::record_heartbeat))
                 .route(web::post().to(devices::record_heartbeat)),
+        )
+        .service(
+            web::resource("/api/v1/training/rounds")
+                .route(web::get().to(rounds::list_rounds))
+                .route(web::post().to(rounds::start_round)),
+        )
+        .service(
+            web::resource("/api/v1/training/rounds/{round_id}")
+                .route(web::get().to(rounds::get_round)),
+        )
+        .service(
+            web::resource("/api/v1/training/rounds/{round_id}/join")
+                .route(web::post().to(rounds::join_round)),
+        )
+        .service(
+            web::resource("/api/v1/training/rounds/{round_id}/complete")
+                .route(web::post().to(rounds::complete_round)),
+        )
+        .service(
+            web::resource("/api/v1/training/rounds/{round_id}/cancel")
+                .route(web::post().to(rounds::cancel_round)),
         )
         .service(web::resource("/healthz").route(web::get().to(health::get_health)))
         .default_service(web::to(not_found));

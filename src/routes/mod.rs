@@ -2,6 +2,7 @@
 
 pub mod devices;
 pub mod health;
+pub mod rounds;
 
 use serde::de::DeserializeOwned;
 
