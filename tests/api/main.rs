@@ -9,3 +9,4 @@ mod persistence;
 mod reference_examples;
 mod register;
 mod retrieve;
+mod rounds;
