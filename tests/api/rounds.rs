@@ -241,16 +241,16 @@ async fn list_rounds_filters_by_status_oldest_first_and_pages() {
     };
     assert_eq!(
         ids(&all),
-        [&one.id, &two.id, &three.id, &four.id].map(String::clone)
+        [&one.id, &two.id, &three.id, &four.id].map(String::as_str)
     );
     assert_eq!(
         (&all.body["total"], &all.body["limit"], &all.body["offset"]),
         (&json!(4), &json!(100), &json!(0))
     );
-    assert_eq!(ids(&active), [one.id.clone(), four.id.clone()]);
+    assert_eq!(ids(&active), [one.id.as_str(), four.id.as_str()]);
     assert_eq!(active.body["total"], 2);
-    assert_eq!(ids(&completed), [two.id.clone()]);
-    assert_eq!(ids(&page), [two.id.clone(), three.id.clone()]);
+    assert_eq!(ids(&completed), [two.id.as_str()]);
+    assert_eq!(ids(&page), [two.id.as_str(), three.id.as_str()]);
     assert_eq!(page.body["total"], 4);
     assert_eq!(all.body["rounds"][1]["status"], "completed");
     assert_eq!(all.body["rounds"][2]["status"], "cancelled");
