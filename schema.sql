@@ -54,3 +54,35 @@ CREATE TABLE IF NOT EXISTS readiness (
     id          INTEGER PRIMARY KEY CHECK (id = 1),
     checked_at  INTEGER NOT NULL
 );
+
+-- Training rounds: an org asks its devices to take part in federated training. `number`
+-- counts an org's rounds from 1 (the heartbeat's "Training round N"); it is allocated
+-- inside the writer's transaction as the org's max + 1.
+CREATE TABLE IF NOT EXISTS rounds (
+    seq                 INTEGER PRIMARY KEY,
+    id                  TEXT NOT NULL UNIQUE,
+    org_id              TEXT NOT NULL REFERENCES orgs(id),
+    number              INTEGER NOT NULL,
+    model_id            TEXT,
+    -- A JSON array of platform tokens; '[]' means every platform.
+    platforms           TEXT NOT NULL DEFAULT '[]',
+    min_devices         INTEGER,
+    status              TEXT NOT NULL CHECK (status IN ('active', 'completed', 'cancelled')),
+    -- Kept by the join that adds a participant, so reading a round counts nothing.
+    participant_count   INTEGER NOT NULL DEFAULT 0,
+    created_at          INTEGER NOT NULL,
+    updated_at          INTEGER NOT NULL,
+    ended_at            INTEGER,
+    UNIQUE (org_id, number)
+);
+
+-- The heartbeat's pending-round lookup walks an org's active rounds oldest first here.
+CREATE INDEX IF NOT EXISTS rounds_by_org_status ON rounds (org_id, status, number);
+
+-- Which devices joined which round; the heartbeat probes it by primary key.
+CREATE TABLE IF NOT EXISTS round_participants (
+    round_id    TEXT NOT NULL REFERENCES rounds(id),
+    device_id   TEXT NOT NULL REFERENCES devices(id),
+    joined_at   INTEGER NOT NULL,
+    PRIMARY KEY (round_id, device_id)
+) WITHOUT ROWID;

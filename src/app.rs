@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::ratelimit::{self, RateLimits};
-use crate::routes::{control, devices, health};
+use crate::routes::{control, devices, health, rounds};
 use crate::seed::Seed;
 use crate::store::{Db, MEMORY, StoreError};
 
@@ -241,6 +241,27 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::resource("/api/v1/devices/{device_id}/heartbeat")
                 .route(web::put().to(devices::record_heartbeat))
                 .route(web::post().to(devices::record_heartbeat)),
+        )
+        .service(
+            web::resource("/api/v1/training/rounds")
+                .route(web::get().to(rounds::list_rounds))
+                .route(web::post().to(rounds::start_round)),
+        )
+        .service(
+            web::resource("/api/v1/training/rounds/{round_id}")
+                .route(web::get().to(rounds::get_round)),
+        )
+        .service(
+            web::resource("/api/v1/training/rounds/{round_id}/join")
+                .route(web::post().to(rounds::join_round)),
+        )
+        .service(
+            web::resource("/api/v1/training/rounds/{round_id}/complete")
+                .route(web::post().to(rounds::complete_round)),
+        )
+        .service(
+            web::resource("/api/v1/training/rounds/{round_id}/cancel")
+                .route(web::post().to(rounds::cancel_round)),
         )
         .service(web::resource("/healthz").route(web::get().to(health::get_health)))
         .service(web::resource("/readyz").route(web::get().to(health::get_readiness)))

@@ -5,10 +5,12 @@ mod device;
 mod key;
 mod org;
 mod paging;
+mod round;
 mod time;
 
 pub use device::{DeviceIdentifier, DeviceStatus, JsonObject, Platform, json_kind};
 pub use key::{ApiKey, KeyKind};
 pub use org::OrgId;
 pub use paging::{Limit, Offset};
+pub use round::{MinDevices, ModelId, RoundStatus, TargetPlatforms};
 pub use time::{Timestamp, now};

@@ -1,4 +1,5 @@
-//! The Devices API: register, list, retrieve, heartbeat.
+//! The Devices API: register, list, retrieve, heartbeat. A heartbeat's answer names the
+//! training round pending for the device, if any (see `routes::rounds`).
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -14,7 +15,7 @@ use crate::domain::{
     Timestamp, now,
 };
 use crate::error::ApiError;
-use crate::store::{StoreError, devices};
+use crate::store::{StoreError, devices, rounds};
 
 /// Fields the SDKs send at registration that are kept as the device's `metadata`.
 const SDK_METADATA_FIELDS: &[&str] = &[
@@ -504,7 +505,7 @@ pub async fn record_heartbeat(
         (!beat.metadata_patch.is_empty()).then(|| Value::Object(beat.metadata_patch).to_string());
     let lookup = reference.clone();
     let now = now();
-    let device = state
+    let (device, pending) = state
         .db
         .write(move |tx| {
             let Some(device) =
@@ -512,7 +513,7 @@ pub async fn record_heartbeat(
             else {
                 return Ok(None);
             };
-            devices::record_heartbeat(
+            let device = devices::record_heartbeat(
                 tx,
                 &devices::Heartbeat {
                     device_id: &device.id,
@@ -521,17 +522,27 @@ pub async fn record_heartbeat(
                     metadata_patch_json: metadata_patch_json.as_deref(),
                     now,
                 },
-            )
-            .map(Some)
+            )?;
+            // Only a device that says it is taking part is offered a round.
+            let pending = match beat.status {
+                DeviceStatus::Active => {
+                    rounds::pending_for(tx, &device.org_id, &device.id, &device.platform)?
+                }
+                DeviceStatus::Inactive => None,
+            };
+            Ok(Some((device, pending)))
         })
         .await?
         .ok_or_else(|| device_not_found(&reference))?;
+    let message = pending
+        .as_ref()
+        .map(|(_, number)| format!("Training round {number} is awaiting your participation."));
 
     Ok(HttpResponse::Ok().json(HeartbeatAck {
         status: &device.status,
         last_heartbeat: device.last_heartbeat,
-        pending_round_id: None,
-        message: None,
+        pending_round_id: pending.map(|(id, _)| id),
+        message,
         id: &device.id,
         device_id: &device.identifier,
         device_identifier: &device.identifier,

@@ -3,6 +3,7 @@
 pub mod control;
 pub mod devices;
 pub mod health;
+pub mod rounds;
 
 use serde::de::DeserializeOwned;
 

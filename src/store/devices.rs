@@ -267,9 +267,17 @@ pub fn count_all(conn: &Connection) -> Result<u64, StoreError> {
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
-/// Deletes the devices of `org_id` and their keys (not the org's own keys), and returns
-/// how many devices there were: an ephemeral server's reset of one org.
+/// Deletes the devices of `org_id`, their keys and the org's training rounds (not the
+/// org's own keys), and returns how many devices there were: an ephemeral server's reset
+/// of one org.
 pub fn delete_org_devices(conn: &Connection, org_id: &str) -> Result<u64, StoreError> {
+    conn.prepare_cached(
+        "DELETE FROM round_participants
+         WHERE round_id IN (SELECT id FROM rounds WHERE org_id = ?1)",
+    )?
+    .execute([org_id])?;
+    conn.prepare_cached("DELETE FROM rounds WHERE org_id = ?1")?
+        .execute([org_id])?;
     conn.prepare_cached("DELETE FROM api_keys WHERE org_id = ?1 AND kind = 'device'")?
         .execute([org_id])?;
     let deleted = conn

@@ -9,6 +9,7 @@
 pub mod devices;
 pub mod keys;
 pub mod orgs;
+pub mod rounds;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};

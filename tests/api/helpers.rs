@@ -49,6 +49,55 @@ pub struct Device {
     pub key: String,
 }
 
+/// A started training round: its server id and its number in the org.
+#[derive(Debug, Clone)]
+pub struct Round {
+    pub id: String,
+    pub number: i64,
+}
+
+/// What a heartbeat answer says about training rounds.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Pending {
+    pub round_id: Option<String>,
+    pub message: Option<String>,
+}
+
+impl Pending {
+    pub fn from_heartbeat(body: &Value) -> Pending {
+        let text = |field: &str| {
+            let value = &body[field];
+            assert!(
+                value.is_null() || value.is_string(),
+                "{field} is a string or null: {body}"
+            );
+            value.as_str().map(str::to_owned)
+        };
+        Pending {
+            round_id: text("pending_round_id"),
+            message: text("message"),
+        }
+    }
+
+    pub fn none() -> Pending {
+        Pending {
+            round_id: None,
+            message: None,
+        }
+    }
+
+    /// The answer that offers `round`.
+    pub fn round(round: &Round) -> Pending {
+        Pending {
+            round_id: Some(round.id.clone()),
+            message: Some(format!(
+                "Training round {} is awaiting your participation.",
+                round.number
+            )),
+        }
+    }
+}
+
 /// Another org on the same server, with its keys.
 pub struct Org {
     pub id: String,
@@ -154,6 +203,89 @@ impl TestApp {
             body.as_deref(),
         )
         .await
+    }
+
+    /// `POST /api/v1/training/rounds` with `key` and `body`.
+    pub async fn start_round(&self, key: Option<&str>, body: Value) -> Reply {
+        self.send(
+            Method::POST,
+            "/api/v1/training/rounds",
+            key,
+            Some(&body.to_string()),
+        )
+        .await
+    }
+
+    /// Starts a round in the demo org with the secret key; panics unless 201.
+    pub async fn start_round_ok(&self, body: Value) -> Round {
+        self.start_round_in(self.secret_key(), body).await
+    }
+
+    /// Starts a round with `secret_key` (of whichever org); panics unless 201.
+    pub async fn start_round_in(&self, secret_key: &str, body: Value) -> Round {
+        let reply = self.start_round(Some(secret_key), body).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        Round {
+            id: reply.body["id"].as_str().unwrap().to_owned(),
+            number: reply.body["number"].as_i64().unwrap(),
+        }
+    }
+
+    pub async fn list_rounds(&self, key: Option<&str>, query: &str) -> Reply {
+        self.send(
+            Method::GET,
+            &format!("/api/v1/training/rounds?{query}"),
+            key,
+            None,
+        )
+        .await
+    }
+
+    pub async fn get_round(&self, key: Option<&str>, reference: &str) -> Reply {
+        self.send(
+            Method::GET,
+            &format!("/api/v1/training/rounds/{reference}"),
+            key,
+            None,
+        )
+        .await
+    }
+
+    /// `POST /api/v1/training/rounds/{reference}/join` with an optional JSON body.
+    pub async fn join_round(
+        &self,
+        key: Option<&str>,
+        reference: &str,
+        body: Option<Value>,
+    ) -> Reply {
+        let body = body.map(|b| b.to_string());
+        self.send(
+            Method::POST,
+            &format!("/api/v1/training/rounds/{reference}/join"),
+            key,
+            body.as_deref(),
+        )
+        .await
+    }
+
+    /// `POST /api/v1/training/rounds/{reference}/{action}`, `action` being `complete` or
+    /// `cancel`.
+    pub async fn end_round(&self, key: Option<&str>, reference: &str, action: &str) -> Reply {
+        self.send(
+            Method::POST,
+            &format!("/api/v1/training/rounds/{reference}/{action}"),
+            key,
+            None,
+        )
+        .await
+    }
+
+    /// What an active heartbeat with the device's own key says is pending: the round id
+    /// and the message, both `None` when nothing is.
+    pub async fn pending_round(&self, device: &Device) -> Pending {
+        let reply = self.heartbeat(Some(&device.key), &device.id, None).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        Pending::from_heartbeat(&reply.body)
     }
 
     /// Creates another org on the same server, as `devreg org create` does.

@@ -13,6 +13,7 @@ mod rate_limits;
 mod reference_examples;
 mod register;
 mod retrieve;
+mod rounds;
 mod testing_child;
 mod testing_control;
 mod testing_servers;

@@ -81,6 +81,34 @@ async fn reset_of_one_org_leaves_the_others_alone() {
 }
 
 #[tokio::test]
+async fn reset_removes_training_rounds_and_their_participants() {
+    let (app, _seed) = spawn_seeded_app().await;
+    let device = app.register_device("joiner").await;
+    let round = app.start_round_ok(json!({})).await;
+    let joined = app.join_round(Some(&device.key), &round.id, None).await;
+    assert_eq!(joined.status, StatusCode::OK, "{}", joined.body);
+    let acme_round = app.start_round_in(ACME_SECRET, json!({})).await;
+
+    let one_org = app
+        .send(Method::POST, "/_devreg/reset?org_id=org_demo", None, None)
+        .await;
+    let demo_rounds = app
+        .list_rounds(Some(app.secret_key()), "org_id=org_demo")
+        .await;
+    let acme_kept = app.get_round(Some(ACME_SECRET), &acme_round.id).await;
+    let everything = app.send(Method::POST, "/_devreg/reset", None, None).await;
+    let acme_rounds = app.list_rounds(Some(ACME_SECRET), "org_id=org_acme").await;
+
+    assert_eq!(one_org.status, StatusCode::OK, "{}", one_org.body);
+    assert_eq!(demo_rounds.body["total"], 0, "{}", demo_rounds.body);
+    assert_eq!(acme_kept.status, StatusCode::OK, "{}", acme_kept.body);
+    assert_eq!(everything.status, StatusCode::OK, "{}", everything.body);
+    assert_eq!(acme_rounds.body["total"], 0, "{}", acme_rounds.body);
+    // Numbering starts again from 1, as on a fresh server.
+    assert_eq!(app.start_round_ok(json!({})).await.number, 1);
+}
+
+#[tokio::test]
 async fn reset_of_an_unknown_org_is_a_404() {
     let app = spawn_app().await;
 
@@ -141,7 +169,15 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("GET", "/api/v1/devices/laptop-001"),
     ("PUT", "/api/v1/devices/laptop-001/heartbeat"),
     ("POST", "/api/v1/devices/laptop-001/heartbeat"),
+    ("POST", "/api/v1/training/rounds"),
+    ("GET", "/api/v1/training/rounds?org_id=org_demo"),
+    ("GET", "/api/v1/training/rounds/1"),
+    ("POST", "/api/v1/training/rounds/1/join"),
+    ("POST", "/api/v1/training/rounds/1/complete"),
+    ("POST", "/api/v1/training/rounds/1/cancel"),
     ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/metrics"),
     ("POST", "/_devreg/reset"),
 ];
 

@@ -1,0 +1,204 @@
+//! The values a training round is made of, each parsed once at the edge.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{Platform, json_kind};
+
+/// Where a round is in its life: `active` until an operator completes or cancels it.
+/// Completed and cancelled rounds are finished: nothing joins them and nothing changes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "&'static str")]
+pub enum RoundStatus {
+    Active,
+    Completed,
+    Cancelled,
+}
+
+impl RoundStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoundStatus::Active => "active",
+            RoundStatus::Completed => "completed",
+            RoundStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// Reads the status column, which the schema's CHECK keeps to these three.
+    pub fn from_db(text: &str) -> Option<RoundStatus> {
+        RoundStatus::try_from(text.to_owned()).ok()
+    }
+}
+
+impl TryFrom<String> for RoundStatus {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        match value.as_str() {
+            "active" => Ok(RoundStatus::Active),
+            "completed" => Ok(RoundStatus::Completed),
+            "cancelled" => Ok(RoundStatus::Cancelled),
+            _ => Err(format!(
+                "must be \"active\", \"completed\" or \"cancelled\", got {value:?}"
+            )),
+        }
+    }
+}
+
+impl From<RoundStatus> for &'static str {
+    fn from(value: RoundStatus) -> Self {
+        value.as_str()
+    }
+}
+
+/// The platforms a round wants, each once, in the order first given. Empty means every
+/// platform.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "Vec<Platform>", into = "Vec<Platform>")]
+pub struct TargetPlatforms(Vec<Platform>);
+
+impl TargetPlatforms {
+    pub fn as_slice(&self) -> &[Platform] {
+        &self.0
+    }
+
+    /// The JSON array stored in the `platforms` column.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(&self.0).unwrap_or_else(|_| "[]".to_owned())
+    }
+}
+
+impl From<Vec<Platform>> for TargetPlatforms {
+    fn from(platforms: Vec<Platform>) -> Self {
+        let mut unique: Vec<Platform> = Vec::with_capacity(platforms.len());
+        for platform in platforms {
+            if !unique.contains(&platform) {
+                unique.push(platform);
+            }
+        }
+        TargetPlatforms(unique)
+    }
+}
+
+impl From<TargetPlatforms> for Vec<Platform> {
+    fn from(value: TargetPlatforms) -> Self {
+        value.0
+    }
+}
+
+/// The model a round trains: free text chosen by the operator, 1–255 characters, no
+/// control characters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ModelId(String);
+
+impl ModelId {
+    pub const MAX_CHARS: usize = 255;
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for ModelId {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        let chars = value.chars().count();
+        if chars == 0 || chars > Self::MAX_CHARS {
+            return Err(format!(
+                "must be 1 to {} characters, got {chars}",
+                Self::MAX_CHARS
+            ));
+        }
+        if let Some(c) = value.chars().find(|c| c.is_control()) {
+            return Err(format!(
+                "must not contain control characters, found U+{:04X}",
+                c as u32
+            ));
+        }
+        Ok(ModelId(value))
+    }
+}
+
+impl From<ModelId> for String {
+    fn from(value: ModelId) -> Self {
+        value.0
+    }
+}
+
+/// How many devices a round wants: an integer from 1 to 1,000,000. Recorded and shown;
+/// devreg does not hold a round back until it is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Value", into = "u32")]
+pub struct MinDevices(u32);
+
+impl MinDevices {
+    pub const MAX: u32 = 1_000_000;
+
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl TryFrom<Value> for MinDevices {
+    type Error = String;
+
+    fn try_from(value: Value) -> Result<Self, Self::Error> {
+        let shown = match &value {
+            Value::Number(n) => n.to_string(),
+            other => json_kind(other).to_owned(),
+        };
+        match value.as_u64() {
+            Some(n) if (1..=u64::from(Self::MAX)).contains(&n) => Ok(MinDevices(n as u32)),
+            _ => Err(format!(
+                "must be an integer from 1 to {}, got {shown}",
+                Self::MAX
+            )),
+        }
+    }
+}
+
+impl From<MinDevices> for u32 {
+    fn from(value: MinDevices) -> Self {
+        value.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_parses_the_three_names_only() {
+        for (text, status) in [
+            ("active", RoundStatus::Active),
+            ("completed", RoundStatus::Completed),
+            ("cancelled", RoundStatus::Cancelled),
+        ] {
+            assert_eq!(RoundStatus::try_from(text.to_owned()), Ok(status));
+            assert_eq!(status.as_str(), text);
+        }
+        assert!(RoundStatus::try_from("canceled".to_owned()).is_err());
+    }
+
+    #[test]
+    fn target_platforms_drop_repeats_and_keep_order() {
+        let platforms: TargetPlatforms =
+            serde_json::from_str(r#"["ios","android","ios"]"#).unwrap();
+        assert_eq!(platforms.to_json(), r#"["ios","android"]"#);
+        assert!(serde_json::from_str::<TargetPlatforms>(r#"["iOS"]"#).is_err());
+    }
+
+    #[test]
+    fn min_devices_is_a_positive_integer() {
+        assert_eq!(serde_json::from_str::<MinDevices>("5").unwrap().get(), 5);
+        for bad in ["0", "-1", "2.5", "\"5\"", "1000001"] {
+            assert!(serde_json::from_str::<MinDevices>(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            MinDevices::try_from(Value::from(0)).unwrap_err(),
+            "must be an integer from 1 to 1000000, got 0"
+        );
+    }
+}

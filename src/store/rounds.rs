@@ -1,0 +1,275 @@
+//! Training rounds: starting them, finding and listing them, devices joining them, ending
+//! them, and the one lookup a heartbeat makes for the round pending for its device.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::StoreError;
+use crate::domain::{RoundStatus, Timestamp};
+
+/// A round as stored.
+#[derive(Debug)]
+pub struct Round {
+    pub id: String,
+    pub org_id: String,
+    pub number: i64,
+    pub model_id: Option<String>,
+    /// The target platforms; empty for every platform.
+    pub platforms: Vec<String>,
+    pub min_devices: Option<u32>,
+    pub status: RoundStatus,
+    pub participant_count: u64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub ended_at: Option<Timestamp>,
+}
+
+const ROUND_COLUMNS: &str = "id, org_id, number, model_id, platforms, min_devices, status, \
+                             participant_count, created_at, updated_at, ended_at";
+
+fn round_from_row(row: &Row<'_>) -> rusqlite::Result<Round> {
+    let conversion = |i: usize, e: Box<dyn std::error::Error + Send + Sync>| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e)
+    };
+    let platforms: String = row.get(4)?;
+    let status: String = row.get(6)?;
+    Ok(Round {
+        id: row.get(0)?,
+        org_id: row.get(1)?,
+        number: row.get(2)?,
+        model_id: row.get(3)?,
+        platforms: serde_json::from_str(&platforms).map_err(|e| conversion(4, e.into()))?,
+        min_devices: row.get(5)?,
+        status: RoundStatus::from_db(&status)
+            .ok_or_else(|| conversion(6, format!("unknown round status {status:?}").into()))?,
+        participant_count: u64::try_from(row.get::<_, i64>(7)?).unwrap_or(0),
+        created_at: Timestamp(row.get(8)?),
+        updated_at: Timestamp(row.get(9)?),
+        ended_at: row.get::<_, Option<i64>>(10)?.map(Timestamp),
+    })
+}
+
+/// SQL true when the round in scope targets the platform bound as `?{n}`: it names no
+/// platform, or names that one.
+fn targets_platform(n: usize) -> String {
+    format!("(platforms = '[]' OR EXISTS (SELECT 1 FROM json_each(platforms) WHERE value = ?{n}))")
+}
+
+/// What starting a round stores.
+pub struct NewRound<'a> {
+    pub id: &'a str,
+    pub org_id: &'a str,
+    pub model_id: Option<&'a str>,
+    pub platforms_json: &'a str,
+    pub min_devices: Option<u32>,
+    pub now: Timestamp,
+}
+
+/// Starts an active round, numbered one past the org's highest. Safe without retries
+/// because every write runs on the one writer connection, in its own transaction.
+pub fn insert(conn: &Connection, new: &NewRound<'_>) -> Result<Round, StoreError> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "INSERT INTO rounds (id, org_id, number, model_id, platforms, min_devices, status, \
+             created_at, updated_at) \
+             SELECT ?1, ?2, coalesce(max(number), 0) + 1, ?3, ?4, ?5, 'active', ?6, ?6 \
+             FROM rounds WHERE org_id = ?2 \
+             RETURNING {ROUND_COLUMNS}"
+        ))?
+        .query_row(
+            params![
+                new.id,
+                new.org_id,
+                new.model_id,
+                new.platforms_json,
+                new.min_devices,
+                new.now.0
+            ],
+            round_from_row,
+        )?)
+}
+
+/// Finds a round of `org_id` by its UUID `id` or its number in the org.
+pub fn find(conn: &Connection, org_id: &str, reference: &str) -> Result<Option<Round>, StoreError> {
+    if let Ok(uuid) = uuid::Uuid::try_parse(reference) {
+        return Ok(conn
+            .prepare_cached(&format!(
+                "SELECT {ROUND_COLUMNS} FROM rounds WHERE id = ?1 AND org_id = ?2"
+            ))?
+            .query_row(
+                params![uuid.hyphenated().to_string(), org_id],
+                round_from_row,
+            )
+            .optional()?);
+    }
+    let Ok(number) = reference.parse::<i64>() else {
+        return Ok(None);
+    };
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {ROUND_COLUMNS} FROM rounds WHERE org_id = ?1 AND number = ?2"
+        ))?
+        .query_row(params![org_id, number], round_from_row)
+        .optional()?)
+}
+
+/// Which rounds of an org a list asks for, and which page.
+pub struct ListQuery<'a> {
+    pub org_id: &'a str,
+    pub status: Option<RoundStatus>,
+    /// Only rounds a device of this platform may join.
+    pub platform: Option<&'a str>,
+    pub limit: u32,
+    pub offset: u64,
+}
+
+/// One page of an org's rounds, oldest (lowest number) first, and how many match in all,
+/// from one read transaction.
+pub fn list(conn: &Connection, query: &ListQuery<'_>) -> Result<(Vec<Round>, u64), StoreError> {
+    let mut filter = String::from("org_id = ?1");
+    let mut args: Vec<&dyn rusqlite::ToSql> = vec![&query.org_id];
+    let status = query.status.map(RoundStatus::as_str);
+    if let Some(status) = &status {
+        args.push(status);
+        filter.push_str(&format!(" AND status = ?{}", args.len()));
+    }
+    if let Some(platform) = &query.platform {
+        args.push(platform);
+        filter.push_str(&format!(" AND {}", targets_platform(args.len())));
+    }
+
+    let tx = conn.unchecked_transaction()?;
+    let total: i64 = tx
+        .prepare_cached(&format!("SELECT count(*) FROM rounds WHERE {filter}"))?
+        .query_row(args.as_slice(), |r| r.get(0))?;
+    let limit = i64::from(query.limit);
+    let offset = i64::try_from(query.offset).unwrap_or(i64::MAX);
+    args.push(&limit);
+    args.push(&offset);
+    let page_sql = format!(
+        "SELECT {ROUND_COLUMNS} FROM rounds WHERE {filter} ORDER BY number LIMIT ?{} OFFSET ?{}",
+        args.len() - 1,
+        args.len()
+    );
+    let rounds = tx
+        .prepare_cached(&page_sql)?
+        .query_map(args.as_slice(), round_from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    tx.finish()?;
+    Ok((rounds, u64::try_from(total).unwrap_or(0)))
+}
+
+/// Records that device `device_id` (its UUID) joined round `round_id` (its UUID) and
+/// returns when it joined. A second join keeps the first time and changes nothing.
+pub fn join(
+    conn: &Connection,
+    round_id: &str,
+    device_id: &str,
+    now: Timestamp,
+) -> Result<Timestamp, StoreError> {
+    let added = conn
+        .prepare_cached(
+            "INSERT INTO round_participants (round_id, device_id, joined_at) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (round_id, device_id) DO NOTHING",
+        )?
+        .execute(params![round_id, device_id, now.0])?;
+    if added == 1 {
+        conn.prepare_cached(
+            "UPDATE rounds SET participant_count = participant_count + 1 WHERE id = ?1",
+        )?
+        .execute([round_id])?;
+        return Ok(now);
+    }
+    Ok(Timestamp(
+        conn.prepare_cached(
+            "SELECT joined_at FROM round_participants WHERE round_id = ?1 AND device_id = ?2",
+        )?
+        .query_row([round_id, device_id], |r| r.get(0))?,
+    ))
+}
+
+/// Ends active round `round_id` as `status` (completed or cancelled). `None` when the
+/// round is not active (already ended), and then nothing changes.
+pub fn finish(
+    conn: &Connection,
+    round_id: &str,
+    status: RoundStatus,
+    now: Timestamp,
+) -> Result<Option<Round>, StoreError> {
+    debug_assert!(
+        status != RoundStatus::Active,
+        "a round ends as completed or cancelled"
+    );
+    Ok(conn
+        .prepare_cached(&format!(
+            "UPDATE rounds SET status = ?2, updated_at = ?3, ended_at = ?3 \
+             WHERE id = ?1 AND status = 'active' RETURNING {ROUND_COLUMNS}"
+        ))?
+        .query_row(params![round_id, status.as_str(), now.0], round_from_row)
+        .optional()?)
+}
+
+/// The round a device should be told about: the org's oldest active round that targets
+/// the device's platform and that the device has not joined. Returns its id and number.
+///
+/// One statement: it walks `rounds_by_org_status` over the org's active rounds in number
+/// order and stops at the first that qualifies, probing `round_participants` by primary
+/// key for each. Its cost grows with the active rounds it skips (joined, or aimed at other
+/// platforms), never with devices or with ended rounds.
+pub fn pending_for(
+    conn: &Connection,
+    org_id: &str,
+    device_id: &str,
+    platform: &str,
+) -> Result<Option<(String, i64)>, StoreError> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT r.id, r.number FROM rounds AS r \
+             WHERE r.org_id = ?1 AND r.status = 'active' AND {} \
+             AND NOT EXISTS (SELECT 1 FROM round_participants AS p \
+                             WHERE p.round_id = r.id AND p.device_id = ?2) \
+             ORDER BY r.number LIMIT 1",
+            targets_platform(3)
+        ))?
+        .query_row(params![org_id, device_id, platform], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Db;
+
+    #[test]
+    fn pending_lookup_walks_the_status_index_and_probes_participants_by_key() {
+        let db = Db::open(crate::store::MEMORY, 1).unwrap();
+        let plan: Vec<String> = db
+            .read_sync(|conn| {
+                let sql = format!(
+                    "EXPLAIN QUERY PLAN SELECT r.id, r.number FROM rounds AS r \
+                     WHERE r.org_id = ?1 AND r.status = 'active' AND {} \
+                     AND NOT EXISTS (SELECT 1 FROM round_participants AS p \
+                                     WHERE p.round_id = r.id AND p.device_id = ?2) \
+                     ORDER BY r.number LIMIT 1",
+                    targets_platform(3)
+                );
+                let mut stmt = conn.prepare(&sql)?;
+                let rows = stmt
+                    .query_map(params!["org_demo", "d", "ios"], |r| r.get::<_, String>(3))?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                Ok(rows)
+            })
+            .unwrap();
+        let plan = plan.join("\n");
+        assert!(
+            plan.contains("USING INDEX rounds_by_org_status (org_id=? AND status=?)"),
+            "{plan}"
+        );
+        assert!(
+            plan.contains("USING PRIMARY KEY (round_id=? AND device_id=?)"),
+            "{plan}"
+        );
+        assert!(!plan.contains("TEMP B-TREE"), "no sort: {plan}");
+    }
+}
