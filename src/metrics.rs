@@ -16,6 +16,13 @@ use prometheus::{
 pub const HEARTBEAT_ROUTE: &str = "/api/v1/devices/{device_id}/heartbeat";
 pub const REGISTER_ROUTE: &str = "/api/v1/devices/register";
 
+/// What the database reports at a scrape.
+pub struct DatabaseFigures {
+    pub errors: u64,
+    pub commits: u64,
+    pub devices: u64,
+}
+
 /// One server's metrics, in a registry of its own (several servers may share a process).
 pub struct Metrics {
     registry: Registry,
@@ -24,9 +31,10 @@ pub struct Metrics {
     heartbeats: IntCounter,
     registrations: IntCounter,
     rate_limited: IntCounter,
-    /// Mirrors the database's own error count; the mutex keeps two renders from both
-    /// adding the same errors.
+    /// Mirror the database's own counts; the mutex keeps two renders from both adding
+    /// the same increase.
     database_errors: Mutex<IntCounter>,
+    database_commits: Mutex<IntCounter>,
     devices: IntGauge,
 }
 
@@ -71,6 +79,11 @@ impl Metrics {
                 "devreg_database_errors_total",
                 "Database operations that failed (not counting refused duplicates).",
             )),
+            database_commits: Mutex::new(counter(
+                "devreg_database_commits_total",
+                "Write transactions committed; each holds every write queued while the \
+                 previous one committed (group commit).",
+            )),
             devices: gauge("devreg_devices", "Registered devices, all orgs."),
             requests,
             latency,
@@ -83,6 +96,7 @@ impl Metrics {
             Box::new(metrics.registrations.clone()),
             Box::new(metrics.rate_limited.clone()),
             Box::new(metrics.database_errors.lock().unwrap().clone()),
+            Box::new(metrics.database_commits.lock().unwrap().clone()),
             Box::new(metrics.devices.clone()),
         ] {
             metrics
@@ -118,16 +132,16 @@ impl Metrics {
         }
     }
 
-    /// The text exposition, with the database's error count and device gauge as read
-    /// just now.
-    pub fn render(&self, database_errors: u64, devices: u64) -> String {
-        {
-            let counted = self
-                .database_errors
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            counted.inc_by(database_errors.saturating_sub(counted.get()));
+    /// The text exposition, with the database's counts and device gauge as read just now.
+    pub fn render(&self, db: DatabaseFigures) -> String {
+        for (mirror, now) in [
+            (&self.database_errors, db.errors),
+            (&self.database_commits, db.commits),
+        ] {
+            let counted = mirror.lock().unwrap_or_else(|e| e.into_inner());
+            counted.inc_by(now.saturating_sub(counted.get()));
         }
+        let devices = db.devices;
         self.devices.set(i64::try_from(devices).unwrap_or(i64::MAX));
         let mut out = Vec::new();
         TextEncoder::new()

@@ -6,6 +6,7 @@ use actix_web::{HttpResponse, web};
 use crate::app::AppState;
 use crate::domain::now;
 use crate::error::ApiError;
+use crate::metrics::DatabaseFigures;
 use crate::store::devices;
 
 /// `GET /healthz`: the process is up and serving HTTP.
@@ -41,5 +42,9 @@ pub async fn get_metrics(state: web::Data<AppState>) -> Result<HttpResponse, Api
     let devices = state.db.read(devices::count_all).await?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(state.metrics.render(state.db.error_count(), devices)))
+        .body(state.metrics.render(DatabaseFigures {
+            errors: state.db.error_count(),
+            commits: state.db.commit_count(),
+            devices,
+        })))
 }

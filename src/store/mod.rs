@@ -10,6 +10,7 @@ pub mod devices;
 pub mod keys;
 pub mod orgs;
 pub mod rounds;
+mod writer;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -78,7 +79,11 @@ pub struct Db {
 }
 
 struct Inner {
-    writer: Mutex<Connection>,
+    /// The writer connection: the writer thread's, and [`Db::write_sync`]'s between its
+    /// batches.
+    writer: Arc<Mutex<Connection>>,
+    /// The queue into the group-commit thread, for [`Db::write`].
+    queue: writer::Writer,
     /// Failed operations, for metrics; refused duplicates are answers, not failures.
     errors: AtomicU64,
     /// `None` for an in-memory database, whose reads go through the writer.
@@ -101,13 +106,7 @@ impl Db {
             let conn = Connection::open_in_memory()?;
             conn.execute_batch(CONNECTION_PRAGMAS)?;
             apply_schema(&conn, path)?;
-            return Ok(Db {
-                inner: Arc::new(Inner {
-                    errors: AtomicU64::new(0),
-                    writer: Mutex::new(conn),
-                    readers: None,
-                }),
-            });
+            return Db::assemble(conn, None);
         }
 
         let unusable = |what: &str, err: &dyn std::fmt::Display| {
@@ -144,11 +143,20 @@ impl Db {
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(10))
             .build(manager)?;
+        Db::assemble(writer, Some(readers))
+    }
+
+    fn assemble(
+        writer: Connection,
+        readers: Option<r2d2::Pool<SqliteConnectionManager>>,
+    ) -> Result<Db, StoreError> {
+        let writer = Arc::new(Mutex::new(writer));
         Ok(Db {
             inner: Arc::new(Inner {
+                queue: writer::Writer::start(writer.clone())?,
+                writer,
                 errors: AtomicU64::new(0),
-                writer: Mutex::new(writer),
-                readers: Some(readers),
+                readers,
             }),
         })
     }
@@ -181,6 +189,12 @@ impl Db {
         if matches!(result, Err(e) if !matches!(e, StoreError::Duplicate)) {
             self.inner.errors.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// How many group-commit transactions the writer thread has committed: fewer than
+    /// the writes when writes share commits.
+    pub fn commit_count(&self) -> u64 {
+        self.inner.queue.commits()
     }
 
     /// How many database operations have failed since the server started.
@@ -220,16 +234,17 @@ impl Db {
         result
     }
 
-    /// [`Db::write_sync`] on the blocking pool, off the async worker threads.
+    /// Runs `f` on the writer thread, in a savepoint of a transaction shared with the
+    /// writes queued beside it (group commit), and answers once that transaction has
+    /// committed. A failing `f` rolls back only its own changes.
     pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Transaction) -> Result<T, StoreError> + Send + 'static,
     {
-        let db = self.clone();
-        actix_web::web::block(move || db.write_sync(f))
-            .await
-            .map_err(|e| StoreError::Blocking(e.to_string()))?
+        let result = self.inner.queue.write(f).await;
+        self.count_failure(&result);
+        result
     }
 
     /// [`Db::read_sync`] on the blocking pool, off the async worker threads.
@@ -320,4 +335,135 @@ pub(crate) fn raw_json(text: String) -> rusqlite::Result<Box<serde_json::value::
     serde_json::value::RawValue::from_string(text).map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db_with_table() -> Db {
+        let db = Db::open(MEMORY, 1).unwrap();
+        db.write_sync(|tx| {
+            tx.execute_batch("CREATE TABLE t (name TEXT PRIMARY KEY)")?;
+            Ok(())
+        })
+        .unwrap();
+        db
+    }
+
+    fn names(db: &Db) -> Vec<String> {
+        db.read_sync(|conn| {
+            let mut stmt = conn.prepare("SELECT name FROM t ORDER BY name")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            Ok(rows.collect::<Result<Vec<String>, _>>()?)
+        })
+        .unwrap()
+    }
+
+    type Pending = std::pin::Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send>>;
+
+    /// A write of `f`, not yet sent.
+    fn write(
+        db: &Db,
+        f: impl FnOnce(&Transaction) -> Result<(), StoreError> + Send + 'static,
+    ) -> Pending {
+        let db = db.clone();
+        Box::pin(async move { db.write(f).await })
+    }
+
+    fn insert(db: &Db, name: &'static str) -> Pending {
+        write(db, move |tx| {
+            tx.execute("INSERT INTO t VALUES (?1)", [name])?;
+            Ok(())
+        })
+    }
+
+    /// Queues `writes` while the writer connection is held, so the writer thread takes
+    /// them as one batch once it is released.
+    async fn in_one_batch(db: &Db, writes: Vec<Pending>) -> Vec<Result<(), StoreError>> {
+        let held = db.inner.writer.lock().unwrap();
+        let tasks: Vec<_> = writes.into_iter().map(tokio::spawn).collect();
+        // Every task sends its job on its first poll, on the runtime's other worker;
+        // give them that poll (blocking this worker, so the guard stays put).
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        drop(held);
+        let mut outcomes = Vec::new();
+        for task in tasks {
+            outcomes.push(task.await.unwrap());
+        }
+        outcomes
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writes_queued_together_share_one_commit() {
+        let db = db_with_table();
+        let before = db.commit_count();
+
+        let outcomes = in_one_batch(
+            &db,
+            vec![insert(&db, "a"), insert(&db, "b"), insert(&db, "c")],
+        )
+        .await;
+
+        assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+        assert_eq!(names(&db), ["a", "b", "c"]);
+        assert_eq!(db.commit_count() - before, 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_write_rolls_back_only_itself() {
+        let db = db_with_table();
+        let panicking = write(&db, |tx| {
+            tx.execute("INSERT INTO t VALUES ('from-the-panic')", [])?;
+            panic!("boom")
+        });
+
+        let outcomes = in_one_batch(
+            &db,
+            vec![
+                insert(&db, "a"),
+                insert(&db, "a"),
+                panicking,
+                insert(&db, "b"),
+            ],
+        )
+        .await;
+
+        assert!(outcomes[0].is_ok());
+        assert!(
+            matches!(outcomes[1], Err(StoreError::Duplicate)),
+            "{:?}",
+            outcomes[1]
+        );
+        assert!(matches!(&outcomes[2], Err(StoreError::Blocking(m)) if m.contains("boom")));
+        assert!(outcomes[3].is_ok());
+        assert_eq!(names(&db), ["a", "b"]);
+        // The writer thread survived the panic.
+        insert(&db, "c").await.unwrap();
+        assert_eq!(names(&db), ["a", "b", "c"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_commit_fails_every_write_of_its_batch() {
+        let db = db_with_table();
+        // A deferred foreign key fails only at COMMIT, failing the whole batch.
+        db.write_sync(|tx| {
+            tx.execute_batch(
+                "CREATE TABLE child (parent TEXT REFERENCES t(name) DEFERRABLE INITIALLY DEFERRED)",
+            )?;
+            Ok(())
+        })
+        .unwrap();
+        let orphan = write(&db, |tx| {
+            tx.execute("INSERT INTO child VALUES ('nobody')", [])?;
+            Ok(())
+        });
+
+        let outcomes = in_one_batch(&db, vec![insert(&db, "a"), orphan]).await;
+
+        assert!(outcomes.iter().all(Result::is_err), "{outcomes:?}");
+        assert!(names(&db).is_empty());
+        insert(&db, "b").await.unwrap();
+        assert_eq!(names(&db), ["b"]);
+    }
 }

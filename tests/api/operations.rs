@@ -51,6 +51,7 @@ async fn metrics_count_requests_by_route_and_never_name_a_device_or_key() {
         "devreg_database_errors_total 0",
         "devreg_rate_limited_total 0",
         "# TYPE devreg_database_errors_total counter",
+        "# TYPE devreg_database_commits_total counter",
         "# TYPE devreg_devices gauge",
     ] {
         assert!(

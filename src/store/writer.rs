@@ -1,0 +1,182 @@
+//! Group commit: one thread owns the writer connection and commits the writes that queued
+//! while it was busy in one transaction, so one WAL sync covers a whole batch.
+//!
+//! Each write runs inside its own `SAVEPOINT`, so a write that fails (a duplicate
+//! identifier, a panic) rolls back only itself and the rest of its batch still commits.
+//! A write is answered only after the `COMMIT` that holds it returned: a success the
+//! caller sees is durable. If that `COMMIT` fails, every write of the batch gets the
+//! error and nothing of it was kept.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+use tokio::sync::oneshot;
+
+use super::StoreError;
+
+/// The most writes one transaction takes; a bound on how long the first one waits.
+const MAX_BATCH: usize = 256;
+
+/// One queued write: runs inside the batch's transaction, then hears how it ended.
+trait Job: Send {
+    /// Runs the write inside a savepoint, which it rolls back if the write fails.
+    fn run(&mut self, tx: &Transaction);
+    /// Sends the answer: the write's own result once the batch committed, or the
+    /// commit's failure.
+    fn finish(self: Box<Self>, committed: Result<(), &StoreError>);
+}
+
+struct Write<T, F> {
+    work: Option<F>,
+    outcome: Option<Result<T, StoreError>>,
+    reply: oneshot::Sender<Result<T, StoreError>>,
+}
+
+impl<T, F> Job for Write<T, F>
+where
+    T: Send,
+    F: FnOnce(&Transaction) -> Result<T, StoreError> + Send,
+{
+    fn run(&mut self, tx: &Transaction) {
+        let work = self.work.take().expect("a job runs once");
+        self.outcome = Some(savepoint(tx, work));
+    }
+
+    fn finish(self: Box<Self>, committed: Result<(), &StoreError>) {
+        let outcome = match (committed, self.outcome) {
+            (_, Some(Err(own))) => Err(own),
+            (Ok(()), Some(Ok(value))) => Ok(value),
+            (Err(commit), _) => Err(commit.duplicate()),
+            (Ok(()), None) => Err(StoreError::Blocking("the write never ran".to_owned())),
+        };
+        // The caller may have gone (a client that hung up); nothing is owed to it.
+        let _ = self.reply.send(outcome);
+    }
+}
+
+/// Runs `work` between `SAVEPOINT` and `RELEASE`, rolling back to the savepoint when it
+/// fails or panics.
+fn savepoint<T>(
+    tx: &Transaction,
+    work: impl FnOnce(&Transaction) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    tx.execute_batch("SAVEPOINT job")?;
+    let outcome = catch_unwind(AssertUnwindSafe(|| work(tx))).unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(StoreError::Blocking(format!("a write panicked: {what}")))
+    });
+    match outcome {
+        Ok(value) => {
+            tx.execute_batch("RELEASE job")?;
+            Ok(value)
+        }
+        Err(err) => {
+            tx.execute_batch("ROLLBACK TO job; RELEASE job")?;
+            Err(err)
+        }
+    }
+}
+
+impl StoreError {
+    /// The same failure again, for each write of a batch whose commit failed.
+    fn duplicate(&self) -> StoreError {
+        match self {
+            StoreError::Duplicate => StoreError::Duplicate,
+            StoreError::Busy(m) => StoreError::Busy(m.clone()),
+            StoreError::Full => StoreError::Full,
+            other => StoreError::Blocking(format!("commit failed: {other}")),
+        }
+    }
+}
+
+/// The queue into the writer thread. Dropping the last one ends the thread.
+pub(super) struct Writer {
+    jobs: Mutex<Sender<Box<dyn Job>>>,
+    /// Transactions committed, each holding one batch.
+    commits: Arc<AtomicU64>,
+}
+
+impl Writer {
+    /// Starts the thread that commits writes on `conn`, locking it per batch (so
+    /// [`super::Db::write_sync`] can use it in between).
+    pub(super) fn start(conn: Arc<Mutex<Connection>>) -> Result<Writer, StoreError> {
+        let (jobs, queue) = channel::<Box<dyn Job>>();
+        let commits = Arc::new(AtomicU64::new(0));
+        let counted = commits.clone();
+        std::thread::Builder::new()
+            .name("devreg-writer".to_owned())
+            .spawn(move || commit_batches(&conn, &queue, &counted))
+            .map_err(|e| StoreError::Blocking(format!("cannot start the writer thread: {e}")))?;
+        Ok(Writer {
+            jobs: Mutex::new(jobs),
+            commits,
+        })
+    }
+
+    /// How many batches have been committed.
+    pub(super) fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
+    }
+
+    /// Queues `work` and waits for the commit that holds it.
+    pub(super) async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job = Box::new(Write {
+            work: Some(work),
+            outcome: None,
+            reply,
+        });
+        let gone = || StoreError::Blocking("the writer thread has stopped".to_owned());
+        self.jobs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .send(job)
+            .map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
+    }
+}
+
+/// The writer thread: waits for a write, takes every write queued behind it (up to
+/// [`MAX_BATCH`]), commits them together, answers them, and goes on until every
+/// [`Writer`] is dropped.
+fn commit_batches(conn: &Mutex<Connection>, queue: &Receiver<Box<dyn Job>>, commits: &AtomicU64) {
+    let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
+    while let Ok(first) = queue.recv() {
+        batch.push(first);
+        // Writes that arrive while the connection is busy elsewhere join this batch.
+        let mut conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let committed = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(StoreError::from)
+            .and_then(|tx| {
+                for job in &mut batch {
+                    job.run(&tx);
+                }
+                tx.commit().map_err(StoreError::from)
+            });
+        drop(conn);
+        if committed.is_ok() {
+            commits.fetch_add(1, Ordering::Relaxed);
+        }
+        for job in batch.drain(..) {
+            job.finish(committed.as_ref().map(|_| ()));
+        }
+    }
+}
