@@ -27,7 +27,11 @@ LOADGEN=target/release/examples/loadgen
 
 WORK=$(mktemp -d)
 SERVER_PID=
-cleanup() { [[ -n "$SERVER_PID" ]] && kill "$SERVER_PID" 2>/dev/null; rm -rf "$WORK"; }
+# DEVREG_BENCH_KEEP=1 keeps the work directory (database, wrk outputs, server log).
+cleanup() {
+    [[ -n "$SERVER_PID" ]] && kill "$SERVER_PID" 2>/dev/null
+    if [[ -n "${DEVREG_BENCH_KEEP:-}" ]]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
+}
 trap cleanup EXIT
 DB="$WORK/bench.db"
 
@@ -74,11 +78,15 @@ echo "registrations" >&2
 wrk_run register -t2 -c$CONNS -d${DURATION}s -s bench/register.lua "$URL" -- "$SECRET"
 
 PEAK_RSS_MB=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$SERVER_PID/status")
-NON2XX=0
+NON2XX=0 NON2XX_RUNS=
 for run in ceiling heartbeat list_first list_first-bg list_deep list_deep-bg register; do
-    NON2XX=$(( NON2XX + $(non2xx $run) ))
+    n=$(non2xx $run)
+    NON2XX=$(( NON2XX + n ))
+    (( n > 0 )) && NON2XX_RUNS+=" $run:$n"
 done
-NON2XX=$(( NON2XX + $(field open non2xx) ))
+n=$(field open non2xx)
+NON2XX=$(( NON2XX + n ))
+(( n > 0 )) && NON2XX_RUNS+=" open-loop:$n"
 CEIL=$(rps ceiling)
 
 printf '\ndevreg benchmark, %s mode: %s devices, %ss runs, %s connections, %s, %s cores, %s\n' \
@@ -95,4 +103,4 @@ printf '| list, offset %s, under load | %s req/s, p50 %s ms, p99 %s ms |\n' \
     "$DEEP_OFFSET" "$(rps list_deep)" "$(field list_deep p50_ms)" "$(field list_deep p99_ms)"
 printf '| registrations | %s req/s, p99 %s ms |\n' "$(rps register)" "$(field register p99_ms)"
 printf '| server peak RSS | %s MB |\n' "$PEAK_RSS_MB"
-printf '| non-2xx responses, all runs | %s |\n' "$NON2XX"
+printf '| non-2xx responses, all runs | %s%s |\n' "$NON2XX" "${NON2XX_RUNS:+ (${NON2XX_RUNS# })}"

@@ -12,7 +12,7 @@ use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
 use crate::app::AppState;
 use crate::domain::{ApiKey, KeyKind};
 use crate::error::ApiError;
-use crate::store::keys;
+use crate::store::{StoreError, keys};
 
 /// A valid, unrevoked key and what it belongs to.
 #[derive(Debug, Clone)]
@@ -31,11 +31,7 @@ pub struct Caller(pub Option<Credential>);
 impl Caller {
     /// The credential, or 401 for an anonymous request.
     pub fn require(self) -> Result<Credential, ApiError> {
-        self.0.ok_or_else(|| {
-            ApiError::Unauthorized(
-                "an API key is required: send it as Authorization: Bearer <key>".to_owned(),
-            )
-        })
+        self.0.ok_or_else(key_required)
     }
 }
 
@@ -82,11 +78,20 @@ pub(crate) fn presented_key(req: &HttpRequest) -> Result<Option<&str>, ApiError>
 async fn authenticate(state: &AppState, text: &str) -> Result<Credential, ApiError> {
     let key = ApiKey::parse(text).map_err(ApiError::Unauthorized)?;
     let digest = key.digest();
-    let stored = state
+    state
         .db
-        .read(move |conn| keys::find_by_digest(conn, &digest))
-        .await?;
-    match stored {
+        .read(move |conn| credential_for(conn, &digest))
+        .await?
+}
+
+/// The credential a key digest stands for, looked up on `conn`: the inner `Err` is the
+/// 401 for an unknown or revoked key. For handlers that authenticate inside their own
+/// database work instead of through [`Caller`].
+pub fn credential_for(
+    conn: &rusqlite::Connection,
+    digest: &[u8; 32],
+) -> Result<Result<Credential, ApiError>, StoreError> {
+    Ok(match keys::find_by_digest(conn, digest)? {
         Some(stored) if !stored.revoked => Ok(Credential {
             key_id: stored.id,
             org_id: stored.org_id,
@@ -99,7 +104,20 @@ async fn authenticate(state: &AppState, text: &str) -> Result<Credential, ApiErr
         None => Err(ApiError::Unauthorized(
             "the API key is not known to this server".to_owned(),
         )),
-    }
+    })
+}
+
+/// The key a request presents, parsed but not looked up: 401 if there is none or it is
+/// malformed. [`Caller`] without the database.
+pub fn presented_api_key(req: &HttpRequest) -> Result<ApiKey, ApiError> {
+    let text = presented_key(req)?.ok_or_else(key_required)?;
+    ApiKey::parse(text).map_err(ApiError::Unauthorized)
+}
+
+fn key_required() -> ApiError {
+    ApiError::Unauthorized(
+        "an API key is required: send it as Authorization: Bearer <key>".to_owned(),
+    )
 }
 
 impl FromRequest for Caller {

@@ -229,7 +229,6 @@ pub fn list(
 
 /// What one heartbeat records.
 pub struct Heartbeat<'a> {
-    pub device_id: &'a str,
     pub status: DeviceStatus,
     pub metrics_json: &'a str,
     /// A JSON object merged into the device's metadata (`sdk_version` and the like), or
@@ -238,25 +237,74 @@ pub struct Heartbeat<'a> {
     pub now: Timestamp,
 }
 
-/// Records a heartbeat of the device whose UUID is `device_id`: its status, its metrics
-/// snapshot (replacing the previous one), its time.
-pub fn record_heartbeat(conn: &Connection, beat: &Heartbeat<'_>) -> Result<Device, StoreError> {
-    Ok(conn
-        .prepare_cached(&format!(
-            "UPDATE devices SET status = ?2, metrics = ?3, last_heartbeat = ?4, updated_at = ?4, \
-             metadata = CASE WHEN ?5 IS NULL THEN metadata ELSE json_patch(metadata, ?5) END \
-             WHERE id = ?1 RETURNING {DEVICE_COLUMNS}"
-        ))?
+/// What a heartbeat's answer needs of the device it updated.
+#[derive(Debug)]
+pub struct Beaten {
+    pub id: String,
+    pub identifier: String,
+    pub platform: String,
+    pub status: String,
+    pub last_heartbeat: Option<Timestamp>,
+}
+
+/// Which device a heartbeat is for: device `device_id` of `org_id` (a device key's own),
+/// if `reference` in the request path names it (its UUID, else its identifier, as
+/// [`find`] reads it).
+pub struct BeatTarget<'a> {
+    pub org_id: &'a str,
+    pub device_id: &'a str,
+    pub reference: &'a str,
+}
+
+/// Records a heartbeat: the device's status, its metrics snapshot (replacing the previous
+/// one), its time, in one statement found by primary key. `None` if `target` does not
+/// hold (the path names another device, or none).
+pub fn record_heartbeat(
+    conn: &Connection,
+    target: &BeatTarget<'_>,
+    beat: &Heartbeat<'_>,
+) -> Result<Option<Beaten>, StoreError> {
+    // A UUID that is some device's id names that device, even if another device has it
+    // as its identifier (as in `find`). `status` is left out of the SET: it is in two
+    // indexes, which SQLite rewrites whenever a SET names their columns, and a heartbeat
+    // almost never changes it; the rare one that does takes a second statement.
+    const SQL: &str = "UPDATE devices SET metrics = ?4, last_heartbeat = ?5, updated_at = ?5, \
+         metadata = CASE WHEN ?6 IS NULL THEN metadata ELSE json_patch(metadata, ?6) END \
+         WHERE id = ?3 AND org_id = ?1 AND (id = ?2 OR (identifier = ?2 \
+           AND NOT EXISTS (SELECT 1 FROM devices AS other WHERE other.id = ?2 \
+                                                          AND other.org_id = ?1))) \
+         RETURNING id, identifier, platform, status, last_heartbeat";
+    let beaten = conn
+        .prepare_cached(SQL)?
         .query_row(
             params![
-                beat.device_id,
-                beat.status.as_str(),
+                target.org_id,
+                target.reference,
+                target.device_id,
                 beat.metrics_json,
                 beat.now.0,
                 beat.metadata_patch_json
             ],
-            device_from_row,
-        )?)
+            |row| {
+                Ok(Beaten {
+                    id: row.get(0)?,
+                    identifier: row.get(1)?,
+                    platform: row.get(2)?,
+                    status: row.get(3)?,
+                    last_heartbeat: row.get::<_, Option<i64>>(4)?.map(Timestamp),
+                })
+            },
+        )
+        .optional()?;
+    let Some(mut beaten) = beaten else {
+        return Ok(None);
+    };
+    if beaten.status != beat.status.as_str() {
+        conn.prepare_cached("UPDATE devices SET status = ?2 WHERE id = ?1")?
+            .execute(params![beaten.id, beat.status.as_str()])?;
+        beat.status.as_str().clone_into(&mut beaten.status);
+    }
+    Ok(Some(beaten))
 }
 
 /// Every registered device, all orgs: for the metrics gauge.

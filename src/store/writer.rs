@@ -63,7 +63,8 @@ fn savepoint<T>(
     tx: &Transaction,
     work: impl FnOnce(&Transaction) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
-    tx.execute_batch("SAVEPOINT job")?;
+    // Cached statements: a batch runs these for every write.
+    tx.prepare_cached("SAVEPOINT job")?.execute([])?;
     let outcome = catch_unwind(AssertUnwindSafe(|| work(tx))).unwrap_or_else(|panic| {
         let what = panic
             .downcast_ref::<&str>()
@@ -74,11 +75,12 @@ fn savepoint<T>(
     });
     match outcome {
         Ok(value) => {
-            tx.execute_batch("RELEASE job")?;
+            tx.prepare_cached("RELEASE job")?.execute([])?;
             Ok(value)
         }
         Err(err) => {
-            tx.execute_batch("ROLLBACK TO job; RELEASE job")?;
+            tx.prepare_cached("ROLLBACK TO job")?.execute([])?;
+            tx.prepare_cached("RELEASE job")?.execute([])?;
             Err(err)
         }
     }
@@ -98,7 +100,9 @@ impl StoreError {
 
 /// The queue into the writer thread. Dropping the last one ends the thread.
 pub(super) struct Writer {
-    jobs: Mutex<Sender<Box<dyn Job>>>,
+    /// `None` only while dropping.
+    jobs: Mutex<Option<Sender<Box<dyn Job>>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
     /// Transactions committed, each holding one batch.
     commits: Arc<AtomicU64>,
 }
@@ -110,12 +114,13 @@ impl Writer {
         let (jobs, queue) = channel::<Box<dyn Job>>();
         let commits = Arc::new(AtomicU64::new(0));
         let counted = commits.clone();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("devreg-writer".to_owned())
             .spawn(move || commit_batches(&conn, &queue, &counted))
             .map_err(|e| StoreError::Blocking(format!("cannot start the writer thread: {e}")))?;
         Ok(Writer {
-            jobs: Mutex::new(jobs),
+            jobs: Mutex::new(Some(jobs)),
+            thread: Some(thread),
             commits,
         })
     }
@@ -141,9 +146,29 @@ impl Writer {
         self.jobs
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .as_ref()
+            .ok_or_else(gone)?
             .send(job)
             .map_err(|_| gone())?;
         answer.await.map_err(|_| gone())?
+    }
+}
+
+impl Drop for Writer {
+    /// Closes the queue and waits for the thread to answer what was queued and release
+    /// the connection, so a dropped database has let go of its file.
+    fn drop(&mut self) {
+        self.jobs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        // (A write that held the last handle is dropped on the thread itself, which
+        // cannot wait for itself; it ends on its own once this returns.)
+        if let Some(thread) = self.thread.take()
+            && thread.thread().id() != std::thread::current().id()
+        {
+            let _ = thread.join();
+        }
     }
 }
 
