@@ -19,7 +19,8 @@ DEEP_OFFSET=$(( DEVICES * 9 / 10 ))
 
 if ! command -v wrk >/dev/null; then
     echo "installing wrk (Debian package)" >&2
-    apt-get update -qq && apt-get install -y -qq wrk >/dev/null
+    sudo=; [[ $(id -u) -eq 0 ]] || sudo=sudo
+    $sudo apt-get update -qq && $sudo apt-get install -y -qq wrk >/dev/null
 fi
 cargo build --release --quiet --bin devreg --example loadgen
 BIN=target/release/devreg
@@ -74,12 +75,18 @@ echo "list, first page with platform and status filters and total, under heartbe
 list_under_load list_first "/api/v1/devices?org_id=org_bench&platform=ios&status=active&limit=100"
 echo "list, offset $DEEP_OFFSET, under heartbeat load" >&2
 list_under_load list_deep "/api/v1/devices?org_id=org_bench&limit=100&offset=$DEEP_OFFSET"
+# Keyset pagination: the same page as offset DEEP_OFFSET, named by the device before it.
+AFTER=$(curl -sf -H "Authorization: Bearer $SECRET" \
+    "$URL/api/v1/devices?org_id=org_bench&limit=1&offset=$(( DEEP_OFFSET - 1 ))" |
+    grep -o '"id":"[^"]*"' | head -1 | cut -d'"' -f4)
+echo "list, after the device at $DEEP_OFFSET (keyset), under heartbeat load" >&2
+list_under_load list_after "/api/v1/devices?org_id=org_bench&limit=100&after=$AFTER"
 echo "registrations" >&2
 wrk_run register -t2 -c$CONNS -d${DURATION}s -s bench/register.lua "$URL" -- "$SECRET"
 
 PEAK_RSS_MB=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$SERVER_PID/status")
 NON2XX=0 NON2XX_RUNS=
-for run in ceiling heartbeat list_first list_first-bg list_deep list_deep-bg register; do
+for run in ceiling heartbeat list_first list_first-bg list_deep list_deep-bg list_after list_after-bg register; do
     n=$(non2xx $run)
     NON2XX=$(( NON2XX + n ))
     (( n > 0 )) && NON2XX_RUNS+=" $run:$n"
@@ -101,6 +108,8 @@ printf '| list, first page, platform+status+total, under load | %s req/s, p50 %s
     "$(rps list_first)" "$(field list_first p50_ms)" "$(field list_first p99_ms)"
 printf '| list, offset %s, under load | %s req/s, p50 %s ms, p99 %s ms |\n' \
     "$DEEP_OFFSET" "$(rps list_deep)" "$(field list_deep p50_ms)" "$(field list_deep p99_ms)"
+printf '| list, same page by keyset (after=), under load | %s req/s, p50 %s ms, p99 %s ms |\n' \
+    "$(rps list_after)" "$(field list_after p50_ms)" "$(field list_after p99_ms)"
 printf '| registrations | %s req/s, p99 %s ms |\n' "$(rps register)" "$(field register p99_ms)"
 printf '| server peak RSS | %s MB |\n' "$PEAK_RSS_MB"
 printf '| non-2xx responses, all runs | %s%s |\n' "$NON2XX" "${NON2XX_RUNS:+ (${NON2XX_RUNS# })}"

@@ -241,6 +241,8 @@ struct ListParams {
     status: Option<String>,
     limit: Option<String>,
     offset: Option<String>,
+    /// Keyset pagination: the `id` of the last device of the previous page.
+    after: Option<String>,
 }
 
 struct ListFilter {
@@ -249,6 +251,7 @@ struct ListFilter {
     status: Option<DeviceStatus>,
     limit: Limit,
     offset: Offset,
+    after: Option<uuid::Uuid>,
 }
 
 impl TryFrom<ListParams> for ListFilter {
@@ -278,6 +281,17 @@ impl TryFrom<ListParams> for ListFilter {
             status,
             limit: Limit::parse(params.limit.as_deref()).map_err(bad)?,
             offset: Offset::parse(params.offset.as_deref()).map_err(bad)?,
+            after: params
+                .after
+                .map(|after| {
+                    uuid::Uuid::try_parse(&after).map_err(|_| {
+                        bad(format!(
+                            "after {after:?} is not a device id: give the id (a UUID) of the \
+                             last device of the previous page"
+                        ))
+                    })
+                })
+                .transpose()?,
         })
     }
 }
@@ -325,6 +339,7 @@ pub async fn list_devices(
     }
 
     let (limit, offset) = (filter.limit.get(), filter.offset.get());
+    let after = filter.after.map(|id| id.hyphenated().to_string());
     let (devices, total) = state
         .db
         .read(move |conn| {
@@ -336,10 +351,18 @@ pub async fn list_devices(
                     status: filter.status,
                     limit,
                     offset,
+                    after: after.as_deref(),
                 },
             )
         })
-        .await?;
+        .await?
+        .ok_or_else(|| {
+            ApiError::BadRequest(
+                "after names no device of this org: give the id of the last device of the \
+                 previous page"
+                    .to_owned(),
+            )
+        })?;
     Ok(HttpResponse::Ok().json(DeviceList {
         devices: devices
             .into_iter()

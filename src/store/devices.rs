@@ -176,14 +176,17 @@ pub struct ListQuery<'a> {
     pub status: Option<DeviceStatus>,
     pub limit: u32,
     pub offset: u64,
+    /// Keyset pagination: only devices registered after the device with this `id`.
+    pub after: Option<&'a str>,
 }
 
 /// One page of an org's devices in registration order, and how many match in all. Both
-/// come from one read transaction, so the total agrees with the page.
+/// come from one read transaction, so the total agrees with the page. `None` when
+/// `query.after` names no device of the org.
 pub fn list(
     conn: &Connection,
     query: &ListQuery<'_>,
-) -> Result<(Vec<DeviceSummary>, u64), StoreError> {
+) -> Result<Option<(Vec<DeviceSummary>, u64)>, StoreError> {
     let mut filter = String::from("org_id = ?1");
     let mut args: Vec<&dyn rusqlite::ToSql> = vec![&query.org_id];
     if let Some(platform) = &query.platform {
@@ -197,16 +200,39 @@ pub fn list(
     }
 
     let tx = conn.unchecked_transaction()?;
+    // The triggers in schema.sql keep device_counts, whose columns are the filters'.
     let total: i64 = tx
-        .prepare_cached(&format!("SELECT count(*) FROM devices WHERE {filter}"))?
+        .prepare_cached(&format!(
+            "SELECT coalesce(sum(n), 0) FROM device_counts WHERE {filter}"
+        ))?
         .query_row(args.as_slice(), |r| r.get(0))?;
+    // The total counts every match; `after` only moves where the page starts.
+    let after_seq: i64;
+    let mut page_filter = filter.clone();
+    if let Some(after) = query.after {
+        let Some(seq) = tx
+            .prepare_cached("SELECT seq FROM devices WHERE id = ?1 AND org_id = ?2")?
+            .query_row(params![after, query.org_id], |r| r.get(0))
+            .optional()?
+        else {
+            return Ok(None);
+        };
+        after_seq = seq;
+        args.push(&after_seq);
+        page_filter.push_str(&format!(" AND seq > ?{}", args.len()));
+    }
     let limit = i64::from(query.limit);
     let offset = i64::try_from(query.offset).unwrap_or(i64::MAX);
     args.push(&limit);
     args.push(&offset);
+    // The offset is skipped in the inner query, over an index that holds every column it
+    // reads (the filters and `seq`), so skipped devices cost an index entry each and not
+    // a row; only the page's rows are read from the table.
     let page_sql = format!(
         "SELECT id, identifier, org_id, platform, status, last_heartbeat FROM devices \
-         WHERE {filter} ORDER BY seq LIMIT ?{} OFFSET ?{}",
+         WHERE seq IN (SELECT seq FROM devices WHERE {page_filter} \
+                       ORDER BY seq LIMIT ?{} OFFSET ?{}) \
+         ORDER BY seq",
         args.len() - 1,
         args.len()
     );
@@ -224,7 +250,7 @@ pub fn list(
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     tx.finish()?;
-    Ok((devices, u64::try_from(total).unwrap_or(0)))
+    Ok(Some((devices, u64::try_from(total).unwrap_or(0))))
 }
 
 /// What one heartbeat records.

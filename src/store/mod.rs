@@ -21,7 +21,7 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 /// The schema this binary writes; `PRAGMA user_version` of a devreg database.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 const SCHEMA: &str = include_str!("../../schema.sql");
 
 /// The database path that means "in memory, gone when the process exits".
@@ -288,18 +288,43 @@ fn check_version(conn: &Connection, path: &str) -> Result<(), StoreError> {
 }
 
 /// Brings the schema to [`SCHEMA_VERSION`]. Every statement of `schema.sql` is
-/// idempotent, so applying it to a current database changes nothing.
+/// idempotent, so applying it to a current database changes nothing; what an older
+/// version lacks is filled in by [`MIGRATIONS`], in the same transaction.
 fn apply_schema(conn: &Connection, path: &str) -> Result<(), StoreError> {
-    conn.execute_batch(&format!(
-        "BEGIN IMMEDIATE; {SCHEMA}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-    ))
-    .map_err(|e| {
+    let failed = |e: rusqlite::Error| {
         let _ = conn.execute_batch("ROLLBACK");
         StoreError::Unusable(format!(
             "cannot use database {path}: applying the schema failed ({e})"
         ))
-    })
+    };
+    conn.execute_batch("BEGIN IMMEDIATE").map_err(failed)?;
+    let before: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(failed)?;
+    let mut batch = String::from(SCHEMA);
+    // A new database (version 0) has nothing to migrate.
+    if before > 0 {
+        for (version, sql) in MIGRATIONS {
+            if before < *version {
+                batch.push_str(sql);
+            }
+        }
+    }
+    batch.push_str(&format!(
+        "; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+    ));
+    conn.execute_batch(&batch).map_err(failed)
 }
+
+/// What a database of an older version needs beyond `schema.sql`'s new tables: the SQL
+/// that brings its data to the version given.
+const MIGRATIONS: &[(i64, &str)] = &[(
+    2,
+    "; DELETE FROM device_counts;
+     INSERT INTO device_counts (org_id, platform, status, n)
+         SELECT org_id, platform, status, count(*) FROM devices
+         GROUP BY org_id, platform, status;",
+)];
 
 /// Writes a consistent copy of the database at `path` to the new file `out` while
 /// servers may go on writing (`VACUUM INTO` reads one snapshot). Refuses to overwrite.

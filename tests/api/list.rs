@@ -1,4 +1,4 @@
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::helpers::spawn_app;
@@ -139,4 +139,125 @@ async fn list_refuses_bad_parameters_with_a_message_naming_them() {
         let message = reply.assert_error(400, "bad_request");
         assert!(message.contains(expected), "{query}: {message}");
     }
+}
+
+#[tokio::test]
+async fn totals_agree_with_the_devices_listed_for_every_filter() {
+    let app = spawn_app().await;
+    let mut devices = Vec::new();
+    for i in 0..30 {
+        let platform = ["ios", "android", "python"][i % 3];
+        devices.push(
+            app.register_device_with(
+                app.secret_key(),
+                json!({"device_id": format!("count-{i}"), "platform": platform}),
+            )
+            .await,
+        );
+    }
+    for (i, device) in devices.iter().enumerate().take(12) {
+        app.heartbeat(
+            Some(&device.key),
+            &device.id,
+            Some(json!({"status": "inactive"})),
+        )
+        .await;
+        if i % 4 == 0 {
+            app.heartbeat(
+                Some(&device.key),
+                &device.id,
+                Some(json!({"status": "active"})),
+            )
+            .await;
+        }
+    }
+
+    for platform in ["", "&platform=ios", "&platform=android", "&platform=python"] {
+        for status in ["", "&status=active", "&status=inactive"] {
+            let query = format!("org_id=org_demo&limit=1000{platform}{status}");
+            let reply = app.list(Some(app.secret_key()), &query).await;
+            let listed = reply.body["devices"].as_array().unwrap().len();
+            assert_eq!(reply.body["total"], listed, "{query}: {}", reply.body);
+        }
+    }
+    let inactive = app
+        .list(Some(app.secret_key()), "org_id=org_demo&status=inactive")
+        .await;
+    assert_eq!(inactive.body["total"], 9, "{}", inactive.body);
+    app.send(Method::POST, "/_devreg/reset?org_id=org_demo", None, None)
+        .await;
+    let after_reset = app.list(Some(app.secret_key()), "org_id=org_demo").await;
+    assert_eq!(after_reset.body["total"], 0, "{}", after_reset.body);
+}
+
+#[tokio::test]
+async fn after_walks_every_page_in_order_with_filters() {
+    let app = spawn_app().await;
+    let mut ios = Vec::new();
+    for i in 0..7 {
+        let platform = if i % 2 == 0 { "ios" } else { "android" };
+        let device = app
+            .register_device_with(
+                app.secret_key(),
+                json!({"device_id": format!("page-{i}"), "platform": platform}),
+            )
+            .await;
+        if platform == "ios" {
+            ios.push(device.id);
+        }
+    }
+
+    let mut walked = Vec::new();
+    let mut query = "org_id=org_demo&platform=ios&limit=3".to_owned();
+    loop {
+        let reply = app.list(Some(app.secret_key()), &query).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        assert_eq!(reply.body["total"], 4, "the total counts every match");
+        let page: Vec<String> = reply.body["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["id"].as_str().unwrap().to_owned())
+            .collect();
+        let Some(last) = page.last().cloned() else {
+            break;
+        };
+        walked.extend(page);
+        query = format!("org_id=org_demo&platform=ios&limit=3&after={last}");
+    }
+
+    assert_eq!(walked, ios);
+    let skipped = app
+        .list(
+            Some(app.secret_key()),
+            &format!("org_id=org_demo&limit=1&offset=1&after={}", ios[0]),
+        )
+        .await;
+    assert_eq!(skipped.body["devices"][0]["device_id"], "page-2");
+}
+
+#[tokio::test]
+async fn after_must_be_a_device_id_of_the_org() {
+    let app = spawn_app().await;
+    let other = app.create_org("org_other");
+    let theirs = app
+        .register_device_with(&other.secret_key, json!({"device_id": "theirs"}))
+        .await;
+
+    let not_a_uuid = app
+        .list(Some(app.secret_key()), "org_id=org_demo&after=page-1")
+        .await;
+    let other_org = app
+        .list(
+            Some(app.secret_key()),
+            &format!("org_id=org_demo&after={}", theirs.id),
+        )
+        .await;
+
+    assert!(
+        not_a_uuid
+            .assert_error(400, "bad_request")
+            .contains("after")
+    );
+    assert!(other_org.assert_error(400, "bad_request").contains("after"));
 }

@@ -83,3 +83,57 @@ async fn keys_are_stored_only_as_digests() {
         assert!(!text.contains(&key[..key.len() - 4]));
     }
 }
+
+#[tokio::test]
+async fn a_version_1_database_is_counted_when_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("devreg.db");
+    let db = path.to_str().unwrap().to_owned();
+    let secret = format!("edg_live_{}", "S3cr3t".repeat(5));
+    let config = move |c: &mut devreg::Config| {
+        c.ephemeral = false;
+        c.db = db.clone();
+        c.secret_key = Some(secret.clone());
+        c.publishable_key = Some(format!("oct_pub_live_{}", "Publ1c".repeat(5)));
+    };
+    let first = crate::helpers::spawn_app_with(config.clone()).await;
+    for (name, platform) in [("v1-a", "ios"), ("v1-b", "ios"), ("v1-c", "android")] {
+        first
+            .register_device_with(
+                first.secret_key(),
+                json!({"device_id": name, "platform": platform}),
+            )
+            .await;
+    }
+    first.server.stop().await;
+    // What a version-1 database is: the same tables, no counts.
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(
+            "DROP TRIGGER devices_count_insert; DROP TRIGGER devices_count_delete;
+             DROP TRIGGER devices_count_update; DROP TABLE device_counts;
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+
+    let second = crate::helpers::spawn_app_with(config).await;
+    let all = second
+        .list(Some(second.secret_key()), "org_id=org_demo")
+        .await;
+    let ios = second
+        .list(Some(second.secret_key()), "org_id=org_demo&platform=ios")
+        .await;
+    second.register_device("after-upgrade").await;
+    let after = second
+        .list(Some(second.secret_key()), "org_id=org_demo")
+        .await;
+
+    assert_eq!(all.body["total"], 3, "{}", all.body);
+    assert_eq!(ios.body["total"], 2, "{}", ios.body);
+    assert_eq!(after.body["total"], 4, "{}", after.body);
+    let version: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, devreg::store::SCHEMA_VERSION);
+}
