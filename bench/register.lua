@@ -4,8 +4,13 @@ local auth
 local counter = 0
 
 
+local threads = 0
+
+-- Each thread's identifiers carry the time and the thread's number, so no two runs or
+-- threads register the same identifier (which would be a 409).
 function setup(thread)
-  thread:set("tag", tostring(math.random(1, 1e9)))
+  threads = threads + 1
+  thread:set("tag", os.time() .. "-" .. threads)
 end
 
 function init(args)
