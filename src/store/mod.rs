@@ -136,7 +136,10 @@ impl Db {
             .with_flags(OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
             .with_init(|c| {
                 c.execute_batch(CONNECTION_PRAGMAS)?;
-                c.execute_batch("PRAGMA query_only = ON;")
+                // Readers look up keys and walk list indexes; the OS page cache holds the
+                // file anyway, and 4 MiB each (against the writer's 16) keeps the server
+                // within its memory budget with a full pool.
+                c.execute_batch("PRAGMA query_only = ON; PRAGMA cache_size = -4000;")
             });
         let readers = r2d2::Pool::builder()
             .max_size(read_pool_size.max(1))
