@@ -240,3 +240,64 @@ fn help_documents_every_setting_and_its_environment_variable() {
         assert!(top.contains(command), "{command} missing from --help");
     }
 }
+
+#[tokio::test]
+async fn seed_registers_devices_whose_written_keys_heartbeat() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("seeded.db").to_str().unwrap().to_owned();
+    let keys = dir.path().join("keys.csv");
+    let created = devreg(&["org", "create", "org_load", "--db", &db]);
+    let secret = key_after(&stdout(&created), "edg_live_");
+
+    let seeded = devreg(&[
+        "seed",
+        "--devices",
+        "25",
+        "--org",
+        "org_load",
+        "--keys-out",
+        keys.to_str().unwrap(),
+        "--keys-limit",
+        "10",
+        "--db",
+        &db,
+    ]);
+    let refused = devreg(&["seed", "--devices", "1", "--org", "org_nope", "--db", &db]);
+
+    assert!(seeded.status.success(), "{}", stderr(&seeded));
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("org_nope"),
+        "{}",
+        stderr(&refused)
+    );
+    let lines: Vec<(String, String)> = std::fs::read_to_string(&keys)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let (id, key) = l.split_once(',').unwrap();
+            (id.to_owned(), key.to_owned())
+        })
+        .collect();
+    assert_eq!(lines.len(), 10);
+    let db_for_server = db.clone();
+    let app = spawn_app_with(move |c| {
+        c.ephemeral = false;
+        c.db = db_for_server;
+        c.secret_key = Some(format!("edg_live_{}", "S3cr3t".repeat(5)));
+        c.publishable_key = Some(format!("oct_pub_live_{}", "Publ1c".repeat(5)));
+    })
+    .await;
+    for (id, key) in &lines {
+        let beat = app.heartbeat(Some(key), id, None).await;
+        assert_eq!(beat.status.as_u16(), 200, "{}", beat.body);
+    }
+    let all = app.list(Some(&secret), "org_id=org_load").await;
+    let inactive = app
+        .list(Some(&secret), "org_id=org_load&status=inactive")
+        .await;
+    assert_eq!(all.body["total"], 25, "{}", all.body);
+    // Every fifth seeded device starts inactive; the heartbeats above made the ones
+    // among the first ten (seed-0 and seed-5) active.
+    assert_eq!(inactive.body["total"], 3, "{}", inactive.body);
+}
