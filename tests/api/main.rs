@@ -7,6 +7,7 @@ mod errors;
 mod heartbeat;
 mod helpers;
 mod list;
+mod openapi;
 mod operations;
 mod persistence;
 mod rate_limits;
