@@ -9,6 +9,7 @@ mod helpers;
 mod list;
 mod openapi;
 mod operations;
+mod parsers;
 mod persistence;
 mod rate_limits;
 mod reference_examples;
