@@ -534,14 +534,23 @@ impl Modify for OneIdentifier {
         };
         let rule = schema(json!({ "oneOf": [given("device_id"), given("device_identifier")] }));
         for name in ["RegisterRequest", "JoinRequest"] {
-            if let Some(derived) = components.schemas.remove(name) {
-                let combined = utoipa::openapi::schema::AllOfBuilder::new()
+            let combined = match components.schemas.remove(name) {
+                // Register's derived schema is already an allOf (its flattened SDK fields):
+                // one more member, not an allOf nested in an allOf, which some client
+                // generators cannot read.
+                Some(RefOr::T(Schema::AllOf(mut all_of))) => {
+                    all_of.items.push(rule.clone());
+                    all_of
+                }
+                Some(derived) => utoipa::openapi::schema::AllOfBuilder::new()
                     .item(derived)
-                    .item(rule.clone());
-                components
-                    .schemas
-                    .insert(name.to_owned(), RefOr::T(Schema::AllOf(combined.build())));
-            }
+                    .item(rule.clone())
+                    .build(),
+                None => continue,
+            };
+            components
+                .schemas
+                .insert(name.to_owned(), RefOr::T(Schema::AllOf(combined)));
         }
     }
 }
