@@ -77,19 +77,51 @@ use crate::routes::{control, devices, health, rounds};
 )]
 struct ApiDoc;
 
-/// The document as a value.
-pub fn document() -> Document {
-    ApiDoc::openapi()
+/// The document as JSON.
+pub fn document() -> Value {
+    let mut document = serde_json::to_value(ApiDoc::openapi()).expect("the document serializes");
+    require_headers(&mut document);
+    document
 }
 
 /// The document as pretty-printed JSON, built once.
 pub fn json() -> &'static str {
     static JSON: OnceLock<String> = OnceLock::new();
     JSON.get_or_init(|| {
-        document()
-            .to_pretty_json()
-            .expect("the OpenAPI document serializes")
+        serde_json::to_string_pretty(&document()).expect("the OpenAPI document serializes")
     })
+}
+
+/// Response headers the server always sends where they are documented. utoipa's header
+/// model has no `required`, so it is added to the JSON.
+const ALWAYS_SENT: &[&str] = &[
+    "X-Request-Id",
+    "Location",
+    "Retry-After",
+    "WWW-Authenticate",
+    "Allow",
+];
+
+fn require_headers(document: &mut Value) {
+    let Some(paths) = document["paths"].as_object_mut() else {
+        return;
+    };
+    let responses = paths
+        .values_mut()
+        .filter_map(Value::as_object_mut)
+        .flat_map(|item| item.values_mut())
+        .filter_map(|operation| operation.get_mut("responses")?.as_object_mut())
+        .flat_map(|responses| responses.values_mut());
+    for response in responses {
+        let Some(headers) = response.get_mut("headers").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        for (name, header) in headers.iter_mut() {
+            if ALWAYS_SENT.contains(&name.as_str()) {
+                header["required"] = Value::Bool(true);
+            }
+        }
+    }
 }
 
 /// `GET /openapi.json`
