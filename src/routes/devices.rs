@@ -351,7 +351,8 @@ struct ListParams {
     /// Devices to skip.
     #[param(schema_with = openapi::offset_schema, required = false)]
     offset: Option<String>,
-    /// Keyset pagination: the `id` of the last device of the previous page.
+    /// Keyset pagination: the `id` of the last device of the previous page; the page
+    /// starts after it (and `offset` counts from there).
     #[param(value_type = uuid::Uuid, required = false)]
     after: Option<String>,
 }
@@ -446,7 +447,9 @@ struct DeviceListItem {
     tag = "devices",
     summary = "List devices",
     description = "Returns an org's devices, oldest registration first (ties by `id`), with \
-        optional filters. `total` counts every match.\n\nCredentials: the org's secret key.",
+        optional filters. `total` counts every match. Page with `offset`, or with `after`: \
+        the `id` of the last device of the previous page.\n\n\
+        Credentials: the org's secret key.",
     params(ListParams),
     responses(
         (status = 200, description = "A page of devices.", body = DeviceList,
@@ -470,6 +473,7 @@ struct DeviceListItem {
             body = ErrorBody),
         (status = 403, description = "Not the org's secret key, or `org_id` is another org.",
             body = ErrorBody),
+        (status = 404, description = "`after` names no device of the org.", body = ErrorBody),
         (status = 503, description = "The database is busy; retry later.", body = ErrorBody),
     ),
     security(("bearer" = []), ("api_key" = [])),
@@ -516,7 +520,7 @@ pub async fn list_devices(
         })
         .await?
         .ok_or_else(|| {
-            ApiError::BadRequest(
+            ApiError::NotFound(
                 "after names no device of this org: give the id of the last device of the \
                  previous page"
                     .to_owned(),
