@@ -15,6 +15,7 @@ use crate::admin::{self, AdminError, Bootstrap};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::openapi;
 use crate::ratelimit::{self, RateLimits};
 use crate::routes::{control, devices, health, rounds};
 use crate::seed::Seed;
@@ -224,58 +225,53 @@ impl Server {
     }
 }
 
-/// The route table: every endpoint devreg serves.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/api/v1/devices").route(web::get().to(devices::list_devices)))
-        // Only POST is registration: `GET /api/v1/devices/register` retrieves a device whose
-        // identifier is "register".
-        .service(
-            web::resource("/api/v1/devices/register")
-                .guard(guard::Post())
-                .route(web::post().to(devices::register_device)),
-        )
-        .service(
-            web::resource("/api/v1/devices/{device_id}").route(web::get().to(devices::get_device)),
-        )
-        .service(
-            web::resource("/api/v1/devices/{device_id}/heartbeat")
-                .route(web::put().to(devices::record_heartbeat))
-                .route(web::post().to(devices::record_heartbeat)),
-        )
-        .service(
-            web::resource("/api/v1/training/rounds")
-                .route(web::get().to(rounds::list_rounds))
-                .route(web::post().to(rounds::start_round)),
-        )
-        .service(
-            web::resource("/api/v1/training/rounds/{round_id}")
-                .route(web::get().to(rounds::get_round)),
-        )
-        .service(
-            web::resource("/api/v1/training/rounds/{round_id}/join")
-                .route(web::post().to(rounds::join_round)),
-        )
-        .service(
-            web::resource("/api/v1/training/rounds/{round_id}/complete")
-                .route(web::post().to(rounds::complete_round)),
-        )
-        .service(
-            web::resource("/api/v1/training/rounds/{round_id}/cancel")
-                .route(web::post().to(rounds::cancel_round)),
-        )
-        .service(web::resource("/healthz").route(web::get().to(health::get_health)))
-        .service(web::resource("/readyz").route(web::get().to(health::get_readiness)))
-        .service(web::resource("/metrics").route(web::get().to(health::get_metrics)))
-        // Test control: only in ephemeral mode; elsewhere the guard fails and it is a 404.
-        .service(
-            web::resource("/_devreg/reset")
-                .guard(guard::fn_guard(|ctx| {
-                    ctx.app_data::<web::Data<AppState>>()
-                        .is_some_and(|state| state.baseline.is_some())
-                }))
-                .route(web::post().to(control::reset_state)),
-        )
-        .default_service(web::to(not_found));
+/// Declares the route table once and derives from it both [`routes`], which registers it,
+/// and [`ROUTES`], the list of what it serves that the OpenAPI document is checked against.
+/// Each entry is a path, optionally a guard on its resource, and its methods and handlers.
+macro_rules! route_table {
+    ($( $path:literal $([$guard:expr])? => { $( $method:ident => $handler:path ),+ $(,)? } )*) => {
+        /// Every (method, path pattern) the route table serves, methods in lowercase as
+        /// OpenAPI writes them.
+        pub const ROUTES: &[(&str, &str)] = &[ $( $( (stringify!($method), $path) ),+ ),* ];
+
+        /// The route table: every endpoint devreg serves.
+        pub fn routes(cfg: &mut web::ServiceConfig) {
+            $(
+                cfg.service(
+                    web::resource($path)
+                        $( .guard($guard) )?
+                        $( .route(web::$method().to($handler)) )+
+                );
+            )*
+            cfg.default_service(web::to(not_found));
+        }
+    };
+}
+
+route_table! {
+    "/api/v1/devices" => { get => devices::list_devices }
+    // Only POST is registration: `GET /api/v1/devices/register` retrieves a device whose
+    // identifier is "register".
+    "/api/v1/devices/register" [guard::Post()] => { post => devices::register_device }
+    "/api/v1/devices/{device_id}" => { get => devices::get_device }
+    "/api/v1/devices/{device_id}/heartbeat" => {
+        put => devices::record_heartbeat,
+        post => devices::record_heartbeat,
+    }
+    "/api/v1/training/rounds" => { get => rounds::list_rounds, post => rounds::start_round }
+    "/api/v1/training/rounds/{round_id}" => { get => rounds::get_round }
+    "/api/v1/training/rounds/{round_id}/join" => { post => rounds::join_round }
+    "/api/v1/training/rounds/{round_id}/complete" => { post => rounds::complete_round }
+    "/api/v1/training/rounds/{round_id}/cancel" => { post => rounds::cancel_round }
+    "/healthz" => { get => health::get_health }
+    "/readyz" => { get => health::get_readiness }
+    "/metrics" => { get => health::get_metrics }
+    "/openapi.json" => { get => openapi::get_openapi }
+    // Test control: only in ephemeral mode; elsewhere the guard fails and it is a 404.
+    "/_devreg/reset" [guard::fn_guard(|ctx| {
+        ctx.app_data::<web::Data<AppState>>()
+            .is_some_and(|state| state.baseline.is_some())
+    })] => { post => control::reset_state }
 }
 
 /// Whether `text` is `*` or an origin a browser sends: `scheme://host[:port]`.

@@ -50,6 +50,9 @@ pub enum Command {
         #[command(flatten)]
         db: DbArg,
     },
+    /// Print the OpenAPI 3.1 document of the HTTP API (what `GET /openapi.json` serves) and
+    /// exit, without starting a server.
+    Openapi,
     /// Write a consistent copy of the database to a new file, safe while a server runs.
     Backup {
         /// Where to write the copy; must not exist yet.
@@ -168,6 +171,12 @@ pub fn run(cli: Cli) -> Result<(), String> {
             sink.flush()
                 .map_err(|e| format!("writing keys failed: {e}"))?;
             Ok(())
+        }
+        Command::Openapi => {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{}", crate::openapi::json())
+                .and_then(|()| out.flush())
+                .map_err(|e| format!("cannot write the document to stdout: {e}"))
         }
         Command::Backup { out, db } => {
             crate::store::backup(&db.db, &out).map_err(|e| e.to_string())?;

@@ -40,11 +40,18 @@ pub enum ApiError {
 }
 
 /// The body of every error response.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody<'a> {
+    #[schema(schema_with = crate::openapi::error_code_schema)]
     pub error: &'static str,
+    /// A sentence for a person, naming the field and what was wrong.
+    #[schema(examples("limit must be an integer from 1 to 1000, got \"5000\""))]
     pub message: &'a str,
+    /// The response's HTTP status.
+    #[schema(minimum = 400, maximum = 599, examples(400))]
     pub status_code: u16,
+    /// The request's id, as in the `X-Request-Id` header and the server's log line.
+    #[schema(examples("req_11168a77c1964ccbb16d3f52edd4f797"))]
     pub request_id: &'a str,
 }
 

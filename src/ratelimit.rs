@@ -210,6 +210,10 @@ fn check_optional<K: std::hash::Hash + Eq + Clone>(
         .map_or(Decision::Unlimited, |b| b.check(key))
 }
 
+/// Paths never rate limited. Health checks and metric scrapes are the operator's, not
+/// clients': they must not fail because clients are busy.
+pub const UNLIMITED_PATHS: &[&str] = &["/healthz", "/readyz", "/metrics"];
+
 /// Every bucket of a server, and the addresses caught guessing keys.
 pub struct RateLimits {
     device: Option<Bucket<KeyTag>>,
@@ -310,9 +314,7 @@ impl RateLimits {
     /// Decides whether a request may go on, before any database work. `Err` is the 429.
     pub fn admit(&self, req: &HttpRequest) -> Result<Ticket, ApiError> {
         let addr = self.client_address(req);
-        // Health checks and metric scrapes are the operator's, not clients': they must not
-        // fail because clients are busy.
-        if matches!(req.path(), "/healthz" | "/readyz" | "/metrics") {
+        if UNLIMITED_PATHS.contains(&req.path()) {
             return Ok(Ticket {
                 addr,
                 keyed: false,

@@ -149,7 +149,14 @@ impl TryFrom<Value> for MinDevices {
             Value::Number(n) => n.to_string(),
             other => json_kind(other).to_owned(),
         };
-        match value.as_u64() {
+        // JSON Schema, and so every generated client, counts 5.0 as the integer 5.
+        let whole = value.as_u64().or_else(|| {
+            value
+                .as_f64()
+                .filter(|f| f.fract() == 0.0 && (1.0..=f64::from(Self::MAX)).contains(f))
+                .map(|f| f as u64)
+        });
+        match whole {
             Some(n) if (1..=u64::from(Self::MAX)).contains(&n) => Ok(MinDevices(n as u32)),
             _ => Err(format!(
                 "must be an integer from 1 to {}, got {shown}",
@@ -193,7 +200,17 @@ mod tests {
     #[test]
     fn min_devices_is_a_positive_integer() {
         assert_eq!(serde_json::from_str::<MinDevices>("5").unwrap().get(), 5);
-        for bad in ["0", "-1", "2.5", "\"5\"", "1000001"] {
+        assert_eq!(serde_json::from_str::<MinDevices>("5.0").unwrap().get(), 5);
+        for bad in [
+            "0",
+            "-1",
+            "2.5",
+            "\"5\"",
+            "1000001",
+            "1000001.0",
+            "0.0",
+            "1e300",
+        ] {
             assert!(serde_json::from_str::<MinDevices>(bad).is_err(), "{bad}");
         }
         assert_eq!(

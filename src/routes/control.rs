@@ -4,18 +4,24 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::app::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::store::{devices, orgs};
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ResetParams {
+    /// Reset only this org's devices; without it, everything.
+    #[param(value_type = String, required = false, example = "org_demo")]
     org_id: Option<String>,
 }
 
-#[derive(Serialize)]
+/// What a reset did.
+#[derive(Serialize, ToSchema)]
 struct ResetDone<'a> {
+    /// Always true.
     reset: bool,
     /// The org that was reset, or null for the whole database.
     org_id: Option<&'a str>,
@@ -25,6 +31,28 @@ struct ResetDone<'a> {
 /// and stores the seeded state again (`org_demo` with the keys printed at start, then the
 /// seed file). With `org_id`, deletes that org's devices and their keys and registers its
 /// seeded devices again; its org keys stay.
+#[utoipa::path(
+    post,
+    path = "/_devreg/reset",
+    tag = "testing",
+    summary = "Reset to the seeded state (ephemeral mode only)",
+    description = "**Exists only on a server started with `devreg serve --ephemeral` (and in \
+        `TestServer`); anywhere else this path is a 404.** Without `org_id`, deletes every \
+        org, key and device and stores the seeded state again: `org_demo` with the keys of the \
+        ready line, then the seed file. With `org_id`, deletes that org's devices and their \
+        keys and registers its seeded devices again; its org keys stay. No key needed.",
+    params(ResetParams),
+    responses(
+        (status = 200, description = "Reset.", body = ResetDone,
+            example = json!({"reset": true, "org_id": "org_demo"})),
+        (status = 400, description = "The query string could not be read.", body = ErrorBody),
+        (status = 404, description = "`org_id` names no org; or the server is not in \
+            ephemeral mode.", body = ErrorBody),
+        (status = 503, description = "The database is busy; retry later.", body = ErrorBody),
+    ),
+    security(()),
+    extensions(("x-credential-kinds" = json!([]))),
+)]
 pub async fn reset_state(
     state: web::Data<AppState>,
     req: HttpRequest,

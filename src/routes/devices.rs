@@ -6,6 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
 
 use super::parse_json_object;
 use crate::app::AppState;
@@ -14,7 +15,8 @@ use crate::domain::{
     ApiKey, DeviceIdentifier, DeviceStatus, JsonObject, KeyKind, Limit, Offset, OrgId, Platform,
     Timestamp, now,
 };
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
+use crate::openapi;
 use crate::store::{StoreError, devices, rounds};
 
 /// Fields the SDKs send at registration that are kept as the device's `metadata`.
@@ -66,16 +68,38 @@ const HEARTBEAT_METADATA_FIELDS: &[&str] = &["sdk_version", "os_version", "app_v
 // ---------------------------------------------------------------------------------------
 // Register
 
-#[derive(Debug, Deserialize)]
+/// A device to register. `device_id` or its SDK alias `device_identifier` is required;
+/// when both are sent they must be equal. Unknown fields are ignored.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(examples(json!({
+    "device_id": "laptop-001",
+    "platform": "python",
+    "capabilities": {"cpu": "4-core", "memory_gb": 8, "gpu": false}
+})))]
 struct RegisterRequest {
+    /// The device's identifier, unique within its org (the reference's name).
     device_id: Option<DeviceIdentifier>,
+    /// The same identifier under the SDKs' name.
     device_identifier: Option<DeviceIdentifier>,
+    /// Default `python`.
     platform: Option<Platform>,
+    /// Free-form JSON describing the device's hardware. Default `{}`.
     capabilities: Option<JsonObject>,
+    /// Without a key, the org to join, which must exist (default `org_demo`); with a key,
+    /// the device joins the key's org and this is only informative.
     org_id: Option<String>,
+    /// Kept as the device's metadata, with the SDK fields below merged in.
     metadata: Option<JsonObject>,
     #[serde(flatten)]
+    #[schema(schema_with = register_sdk_fields)]
     other: Map<String, Value>,
+}
+
+fn register_sdk_fields() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+    openapi::sdk_fields_schema(&[(
+        SDK_METADATA_FIELDS,
+        "Sent by the SDKs; any JSON value, kept in the device's metadata (null is ignored).",
+    )])
 }
 
 /// A registration as the store needs it, every field parsed.
@@ -125,24 +149,99 @@ fn missing_identifier() -> ApiError {
     )
 }
 
-#[derive(Serialize)]
+/// A registered device, with its key: shown this once, never again.
+#[derive(Serialize, ToSchema)]
 struct RegisteredDevice<'a> {
+    /// The server-generated UUID; the SDKs use it in paths.
+    #[schema(format = Uuid)]
     id: &'a str,
+    #[schema(value_type = DeviceIdentifier)]
     device_id: &'a str,
+    /// The same as `device_id`, under the SDKs' name.
+    #[schema(value_type = DeviceIdentifier)]
     device_identifier: &'a str,
+    #[schema(value_type = OrgId)]
     org_id: &'a str,
+    /// The device's own key (`edg_dev_…`): heartbeat and retrieve this device.
+    #[schema(examples("edg_dev_c7501lyv5D4HOLnXTzTdUPF1CmOInkwN"))]
     api_key: &'a str,
+    /// The same as `api_key`, under the name some SDKs read.
     access_token: &'a str,
+    #[schema(value_type = Platform)]
     platform: &'a str,
+    #[schema(value_type = Object)]
     capabilities: &'a RawValue,
+    /// `active`.
+    #[schema(value_type = DeviceStatus)]
     status: &'a str,
     created_at: Timestamp,
+    /// The same as `created_at`.
     registered_at: Timestamp,
     updated_at: Timestamp,
+    /// Seconds between heartbeats that the server asks for.
+    #[schema(minimum = 1)]
     heartbeat_interval_seconds: u32,
 }
 
 /// `POST /api/v1/devices/register`
+#[utoipa::path(
+    post,
+    path = "/api/v1/devices/register",
+    tag = "devices",
+    summary = "Register a device",
+    description = "Registers a device and returns its API key, shown this once. With a secret \
+        or publishable key the device joins the key's org; without a key (open registration, \
+        the default) it joins the body's `org_id` if that org exists, else `org_demo`. A second \
+        registration of the same identifier in the same org is a 409 and changes nothing.\n\n\
+        Credentials: secret key, publishable key, or none while open registration is on.",
+    request_body(content = RegisterRequest, description = "The device."),
+    responses(
+        (status = 201, description = "Registered; `Location` is the device's URL.",
+            body = RegisteredDevice,
+            headers(("Location" = String, description = "`/api/v1/devices/{id}`")),
+            links(
+                ("RetrieveDevice" = (operation_id = "get_device",
+                    parameters(("device_id" = "$response.body#/id")),
+                    description = "Retrieve the device just registered.")),
+                ("SendHeartbeat" = (operation_id = "record_heartbeat",
+                    parameters(("device_id" = "$response.body#/id")),
+                    description = "Heartbeat the device just registered.")),
+                ("SendHeartbeatByPost" = (operation_id = "record_heartbeat_post",
+                    parameters(("device_id" = "$response.body#/id")),
+                    description = "Heartbeat it as the Python SDK does.")),
+                ("ListDevices" = (operation_id = "list_devices",
+                    parameters(("org_id" = "$response.body#/org_id")),
+                    description = "List the devices of its org."))
+            ),
+            example = json!({
+                "id": "01a2147f-daeb-7763-909c-9e315a041b31",
+                "device_id": "laptop-001",
+                "device_identifier": "laptop-001",
+                "org_id": "org_demo",
+                "api_key": "edg_dev_c7501lyv5D4HOLnXTzTdUPF1CmOInkwN",
+                "access_token": "edg_dev_c7501lyv5D4HOLnXTzTdUPF1CmOInkwN",
+                "platform": "python",
+                "capabilities": {"cpu": "4-core", "memory_gb": 8, "gpu": false},
+                "status": "active",
+                "created_at": "2026-11-25T20:57:33Z",
+                "registered_at": "2026-11-25T20:57:33Z",
+                "updated_at": "2026-11-25T20:57:33Z",
+                "heartbeat_interval_seconds": 60
+            })),
+        (status = 400, description = "A field is missing or invalid.", body = ErrorBody),
+        (status = 401, description = "The key is malformed, unknown or revoked; or there is \
+            none and open registration is off.", body = ErrorBody),
+        (status = 403, description = "A device key cannot register devices.", body = ErrorBody),
+        (status = 404, description = "Without a key: the body's `org_id` names no org.",
+            body = ErrorBody),
+        (status = 409, description = "The identifier is taken in the org.", body = ErrorBody),
+        (status = 413, description = "The body is over 64 KiB.", body = ErrorBody),
+        (status = 503, description = "The database is busy or full; retry later.",
+            body = ErrorBody),
+    ),
+    security((), ("bearer" = []), ("api_key" = [])),
+    extensions(("x-credential-kinds" = json!(["secret", "publishable", "none"]))),
+)]
 pub async fn register_device(
     state: web::Data<AppState>,
     caller: Caller,
@@ -234,14 +333,27 @@ pub async fn register_device(
 // List
 
 /// The list query as sent: text, so a bad value's error can quote it.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListParams {
+    /// The org whose devices to list: the key's org (another org's is a 403).
+    #[param(required = true, value_type = String, min_length = 1, example = "org_demo")]
     org_id: Option<String>,
+    /// Only devices of this platform.
+    #[param(value_type = Platform, required = false)]
     platform: Option<String>,
+    /// Only devices with this status.
+    #[param(value_type = DeviceStatus, required = false)]
     status: Option<String>,
+    /// Most devices to return.
+    #[param(schema_with = openapi::limit_schema, required = false)]
     limit: Option<String>,
+    /// Devices to skip.
+    #[param(schema_with = openapi::offset_schema, required = false)]
     offset: Option<String>,
-    /// Keyset pagination: the `id` of the last device of the previous page.
+    /// Keyset pagination: the `id` of the last device of the previous page; the page
+    /// starts after it (and `offset` counts from there).
+    #[param(value_type = uuid::Uuid, required = false)]
     after: Option<String>,
 }
 
@@ -296,26 +408,77 @@ impl TryFrom<ListParams> for ListFilter {
     }
 }
 
-#[derive(Serialize)]
+/// A page of an org's devices, in registration order.
+#[derive(Serialize, ToSchema)]
 struct DeviceList {
     devices: Vec<DeviceListItem>,
+    /// Every device that matches the filters, on all pages.
     total: u64,
+    /// The `limit` applied.
     limit: u32,
+    /// The `offset` applied.
     offset: u64,
 }
 
-#[derive(Serialize)]
+/// A device as the list shows it.
+#[derive(Serialize, ToSchema)]
 struct DeviceListItem {
+    #[schema(format = Uuid)]
     id: String,
+    #[schema(value_type = DeviceIdentifier)]
     device_identifier: String,
+    /// The same as `device_identifier`, under the reference's name.
+    #[schema(value_type = DeviceIdentifier)]
     device_id: String,
+    #[schema(value_type = OrgId)]
     org_id: String,
+    #[schema(value_type = Platform)]
     platform: String,
+    #[schema(value_type = DeviceStatus)]
     status: String,
+    /// The last heartbeat; null before the first.
     last_seen_at: Option<Timestamp>,
 }
 
 /// `GET /api/v1/devices`
+#[utoipa::path(
+    get,
+    path = "/api/v1/devices",
+    tag = "devices",
+    summary = "List devices",
+    description = "Returns an org's devices, oldest registration first (ties by `id`), with \
+        optional filters. `total` counts every match. Page with `offset`, or with `after`: \
+        the `id` of the last device of the previous page.\n\n\
+        Credentials: the org's secret key.",
+    params(ListParams),
+    responses(
+        (status = 200, description = "A page of devices.", body = DeviceList,
+            example = json!({
+                "devices": [{
+                    "id": "01a2147f-daeb-7763-909c-9e315a041b31",
+                    "device_identifier": "iphone-001",
+                    "device_id": "iphone-001",
+                    "org_id": "org_demo",
+                    "platform": "ios",
+                    "status": "active",
+                    "last_seen_at": "2026-02-23T16:30:00Z"
+                }],
+                "total": 1,
+                "limit": 20,
+                "offset": 0
+            })),
+        (status = 400, description = "`org_id` is missing, or a filter, `limit` or `offset` \
+            is invalid.", body = ErrorBody),
+        (status = 401, description = "No key, or a malformed, unknown or revoked one.",
+            body = ErrorBody),
+        (status = 403, description = "Not the org's secret key, or `org_id` is another org.",
+            body = ErrorBody),
+        (status = 404, description = "`after` names no device of the org.", body = ErrorBody),
+        (status = 503, description = "The database is busy; retry later.", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+    extensions(("x-credential-kinds" = json!(["secret"]))),
+)]
 pub async fn list_devices(
     state: web::Data<AppState>,
     caller: Caller,
@@ -357,7 +520,7 @@ pub async fn list_devices(
         })
         .await?
         .ok_or_else(|| {
-            ApiError::BadRequest(
+            ApiError::NotFound(
                 "after names no device of this org: give the id of the last device of the \
                  previous page"
                     .to_owned(),
@@ -385,17 +548,31 @@ pub async fn list_devices(
 // ---------------------------------------------------------------------------------------
 // Retrieve
 
-#[derive(Serialize)]
+/// A device in full.
+#[derive(Serialize, ToSchema)]
 struct DeviceDetail<'a> {
+    #[schema(format = Uuid)]
     id: &'a str,
+    #[schema(value_type = DeviceIdentifier)]
     device_id: &'a str,
+    /// The same as `device_id`, under the SDKs' name.
+    #[schema(value_type = DeviceIdentifier)]
     device_identifier: &'a str,
+    #[schema(value_type = OrgId)]
     org_id: &'a str,
+    #[schema(value_type = Platform)]
     platform: &'a str,
+    #[schema(value_type = Object)]
     capabilities: &'a RawValue,
+    /// What the SDKs sent about the device at registration and in heartbeats.
+    #[schema(value_type = Object)]
     metadata: &'a RawValue,
+    #[schema(value_type = DeviceStatus)]
     status: &'a str,
+    /// Null before the first heartbeat.
     last_heartbeat: Option<Timestamp>,
+    /// The latest heartbeat's metrics snapshot; null before the first heartbeat.
+    #[schema(value_type = Option<Object>)]
     metrics: Option<&'a RawValue>,
     created_at: Timestamp,
     updated_at: Timestamp,
@@ -412,6 +589,52 @@ fn owns(credential: &Credential, device: &devices::Device) -> bool {
 }
 
 /// `GET /api/v1/devices/{device_id}`
+#[utoipa::path(
+    get,
+    path = "/api/v1/devices/{device_id}",
+    tag = "devices",
+    summary = "Retrieve a device",
+    description = "A device of the key's org, by its identifier or its UUID `id`.\n\n\
+        Credentials: the org's secret key, or the device's own key.",
+    params(("device_id" = String, Path, min_length = 1,
+        description = "The device's identifier or its UUID `id`.", example = "laptop-001")),
+    responses(
+        (status = 200, description = "The device.", body = DeviceDetail,
+            links(
+                ("SendHeartbeat" = (operation_id = "record_heartbeat",
+                    parameters(("device_id" = "$response.body#/id")),
+                    description = "Heartbeat this device.")),
+                ("SendHeartbeatByPost" = (operation_id = "record_heartbeat_post",
+                    parameters(("device_id" = "$response.body#/id")),
+                    description = "Heartbeat it as the Python SDK does.")),
+                ("ListDevices" = (operation_id = "list_devices",
+                    parameters(("org_id" = "$response.body#/org_id")),
+                    description = "List the devices of its org."))
+            ),
+            example = json!({
+                "id": "a1b2c3d4-e5f6-7890-abcd-ef1234567890",
+                "device_id": "laptop-001",
+                "device_identifier": "laptop-001",
+                "org_id": "org_demo",
+                "platform": "python",
+                "capabilities": {"cpu": "4-core", "memory_gb": 8, "gpu": false},
+                "metadata": {},
+                "status": "active",
+                "last_heartbeat": "2025-07-01T12:05:00Z",
+                "metrics": {"cpu_usage_percent": 42.5, "battery_level": 85},
+                "created_at": "2025-07-01T12:00:00Z",
+                "updated_at": "2025-07-01T12:05:00Z"
+            })),
+        (status = 401, description = "No key, or a malformed, unknown or revoked one.",
+            body = ErrorBody),
+        (status = 403, description = "A publishable key cannot read devices.", body = ErrorBody),
+        (status = 404, description = "No such device in the key's org (or, for a device key, \
+            another device).", body = ErrorBody),
+        (status = 503, description = "The database is busy; retry later.", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+    extensions(("x-credential-kinds" = json!(["secret", "device"]))),
+)]
 pub async fn get_device(
     state: web::Data<AppState>,
     caller: Caller,
@@ -453,14 +676,38 @@ pub async fn get_device(
 // ---------------------------------------------------------------------------------------
 // Heartbeat
 
-#[derive(Debug, Default, Deserialize)]
+/// A heartbeat; every field is optional and the body may be empty. Unknown fields are
+/// ignored.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(examples(json!({
+    "status": "active",
+    "metrics": {"cpu_usage_percent": 42.5, "memory_usage_percent": 61.0, "battery_level": 85}
+})))]
 struct HeartbeatRequest {
+    /// The status the device reports. Default `active`.
     status: Option<DeviceStatus>,
+    /// A metrics snapshot (`cpu_usage_percent`, `memory_usage_percent`, `battery_level`, …);
+    /// it replaces the previous heartbeat's.
     metrics: Option<JsonObject>,
     /// The Python SDK puts battery and network here; its members join the metrics.
     metadata: Option<JsonObject>,
     #[serde(flatten)]
+    #[schema(schema_with = heartbeat_sdk_fields)]
     other: Map<String, Value>,
+}
+
+fn heartbeat_sdk_fields() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+    openapi::sdk_fields_schema(&[
+        (
+            HEARTBEAT_TELEMETRY_FIELDS,
+            "Telemetry the SDKs send at the top level; any JSON value, it joins the metrics \
+             snapshot (`metrics` wins where names collide).",
+        ),
+        (
+            HEARTBEAT_METADATA_FIELDS,
+            "Any JSON value; updates the device's metadata (null is ignored).",
+        ),
+    ])
 }
 
 /// A heartbeat as the store needs it.
@@ -497,17 +744,30 @@ impl From<HeartbeatRequest> for Beat {
     }
 }
 
-#[derive(Serialize)]
+/// A heartbeat's answer: the fields every SDK reads, and the pending training round.
+#[derive(Serialize, ToSchema)]
 struct HeartbeatAck<'a> {
+    /// The device's status after this heartbeat.
+    #[schema(value_type = DeviceStatus)]
     status: &'a str,
+    /// This heartbeat's time.
     last_heartbeat: Option<Timestamp>,
+    /// The training round waiting for this device, or null.
+    #[schema(format = Uuid)]
     pending_round_id: Option<String>,
+    /// A sentence about the pending round for a person, or null.
     message: Option<String>,
+    #[schema(format = Uuid)]
     id: &'a str,
+    #[schema(value_type = DeviceIdentifier)]
     device_id: &'a str,
+    #[schema(value_type = DeviceIdentifier)]
     device_identifier: &'a str,
     server_time: Timestamp,
+    /// Always true.
     acknowledged: bool,
+    /// Seconds until the next heartbeat the server asks for.
+    #[schema(minimum = 1)]
     heartbeat_interval_seconds: u32,
 }
 
@@ -515,6 +775,49 @@ struct HeartbeatAck<'a> {
 ///
 /// The hot path: the key is looked up inside the write itself, so a heartbeat costs one
 /// trip to the writer thread and one `UPDATE` by primary key (for a device key).
+#[utoipa::path(
+    method(put, post),
+    path = "/api/v1/devices/{device_id}/heartbeat",
+    tag = "devices",
+    operation_id = "record_heartbeat",
+    summary = "Send a heartbeat",
+    description = "Records that the device is alive, with its status and a metrics snapshot. \
+        The answer names the oldest active training round that targets the device's platform \
+        and that it has not joined, if the device is active. PUT is the reference's method; \
+        POST, which the Python SDK sends, is the same.\n\n\
+        Credentials: the device's own key, a publishable key of its org, or the org's secret \
+        key.",
+    params(("device_id" = String, Path, min_length = 1,
+        description = "The device's identifier or its UUID `id`.", example = "laptop-001")),
+    request_body(content = Option<HeartbeatRequest>,
+        description = "Optional: an empty body is a heartbeat with status `active`."),
+    responses(
+        (status = 200, description = "Recorded.", body = HeartbeatAck,
+            example = json!({
+                "status": "active",
+                "last_heartbeat": "2025-07-01T12:10:00Z",
+                "pending_round_id": "f47ac10b-58cc-4372-a567-0e02b2c3d479",
+                "message": "Training round 18 is awaiting your participation.",
+                "id": "a1b2c3d4-e5f6-7890-abcd-ef1234567890",
+                "device_id": "laptop-001",
+                "device_identifier": "laptop-001",
+                "server_time": "2025-07-01T12:10:00Z",
+                "acknowledged": true,
+                "heartbeat_interval_seconds": 60
+            })),
+        (status = 400, description = "The body is not a JSON object, or a field is invalid.",
+            body = ErrorBody),
+        (status = 401, description = "No key, or a malformed, unknown or revoked one.",
+            body = ErrorBody),
+        (status = 404, description = "No such device in the key's org (or, for a device key, \
+            another device).", body = ErrorBody),
+        (status = 413, description = "The body is over 64 KiB.", body = ErrorBody),
+        (status = 503, description = "The database is busy or full; retry later.",
+            body = ErrorBody),
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+    extensions(("x-credential-kinds" = json!(["device", "publishable", "secret"]))),
+)]
 pub async fn record_heartbeat(
     state: web::Data<AppState>,
     req: HttpRequest,

@@ -2,19 +2,55 @@
 //! None of them needs a key, and none of them says anything about a particular device.
 
 use actix_web::{HttpResponse, web};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::domain::now;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::metrics::DatabaseFigures;
 use crate::store::devices;
 
+/// What `/healthz` and `/readyz` answer when all is well.
+#[derive(Serialize, ToSchema)]
+struct Health {
+    /// `ok` from `/healthz`, `ready` from `/readyz`.
+    #[schema(value_type = String, pattern = "^(ok|ready)$")]
+    status: &'static str,
+}
+
 /// `GET /healthz`: the process is up and serving HTTP.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    summary = "Liveness",
+    description = "200 while the process serves HTTP. Never rate limited; no key needed.",
+    responses((status = 200, description = "Serving.", body = Health,
+        example = json!({"status": "ok"}))),
+    security(()),
+    extensions(("x-credential-kinds" = json!([]))),
+)]
 pub async fn get_health() -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+    HttpResponse::Ok().json(Health { status: "ok" })
 }
 
 /// `GET /readyz`: the database commits a write transaction.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    summary = "Readiness",
+    description = "200 when the database commits a write transaction, else 503. Never rate \
+        limited; no key needed.",
+    responses(
+        (status = 200, description = "Ready.", body = Health,
+            example = json!({"status": "ready"})),
+        (status = 503, description = "The database cannot commit a write.", body = ErrorBody),
+    ),
+    security(()),
+    extensions(("x-credential-kinds" = json!([]))),
+)]
 pub async fn get_readiness(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let now = now();
     state
@@ -34,10 +70,26 @@ pub async fn get_readiness(state: web::Data<AppState>) -> Result<HttpResponse, A
                 "the database cannot commit a write; see the server log".to_owned(),
             )
         })?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "ready" })))
+    Ok(HttpResponse::Ok().json(Health { status: "ready" }))
 }
 
 /// `GET /metrics`: Prometheus text format.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    summary = "Prometheus metrics",
+    description = "Request counts and latencies by route pattern, heartbeats, registrations, \
+        rate-limited requests, database errors and the number of devices, in Prometheus text \
+        format 0.0.4. Never rate limited; no key needed.",
+    responses(
+        (status = 200, description = "The metrics.", content_type = "text/plain", body = String,
+            example = "# TYPE devreg_devices gauge\ndevreg_devices 1\n"),
+        (status = 503, description = "The database is busy; retry later.", body = ErrorBody),
+    ),
+    security(()),
+    extensions(("x-credential-kinds" = json!([]))),
+)]
 pub async fn get_metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let devices = state.db.read(devices::count_all).await?;
     Ok(HttpResponse::Ok()

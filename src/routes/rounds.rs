@@ -9,30 +9,56 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::parse_json_object;
 use crate::app::AppState;
 use crate::auth::{Caller, Credential};
 use crate::domain::{
-    DeviceIdentifier, KeyKind, Limit, MinDevices, ModelId, Offset, RoundStatus, TargetPlatforms,
-    Timestamp, now,
+    DeviceIdentifier, KeyKind, Limit, MinDevices, ModelId, Offset, OrgId, Platform, RoundStatus,
+    TargetPlatforms, Timestamp, now,
 };
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
+use crate::openapi;
 use crate::store::{devices, rounds};
 
-/// A round as every endpoint shows it.
-#[derive(Serialize)]
+/// A training round as every endpoint shows it.
+#[derive(Serialize, ToSchema)]
+#[schema(examples(json!({
+    "id": "f47ac10b-58cc-4372-a567-0e02b2c3d479",
+    "org_id": "org_demo",
+    "number": 18,
+    "model_id": "keyboard-next-word-v3",
+    "platforms": ["ios", "android"],
+    "min_devices": 10,
+    "status": "active",
+    "participant_count": 0,
+    "created_at": "2026-02-23T16:30:00Z",
+    "updated_at": "2026-02-23T16:30:00Z",
+    "ended_at": null
+})))]
 struct RoundBody {
+    #[schema(format = Uuid)]
     id: String,
+    #[schema(value_type = OrgId)]
     org_id: String,
+    /// 1, 2, 3, … within the org; usable in paths instead of `id`.
+    #[schema(minimum = 1)]
     number: i64,
+    #[schema(value_type = Option<ModelId>)]
     model_id: Option<String>,
+    /// The platforms the round wants; empty means every platform.
+    #[schema(value_type = Vec<Platform>)]
     platforms: Vec<String>,
+    #[schema(value_type = Option<MinDevices>)]
     min_devices: Option<u32>,
+    #[schema(value_type = RoundStatus)]
     status: &'static str,
+    /// Devices that joined.
     participant_count: u64,
     created_at: Timestamp,
     updated_at: Timestamp,
+    /// When it was completed or cancelled; null while active.
     ended_at: Option<Timestamp>,
 }
 
@@ -107,15 +133,60 @@ fn own_device(
 // ---------------------------------------------------------------------------------------
 // Start
 
-#[derive(Debug, Default, Deserialize)]
+/// A round to start; every field is optional and the body may be empty. Unknown fields are
+/// ignored.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(examples(json!({
+    "model_id": "keyboard-next-word-v3",
+    "platforms": ["ios", "android"],
+    "min_devices": 10
+})))]
 struct StartRequest {
     model_id: Option<ModelId>,
+    /// Absent or empty: every platform.
     platforms: Option<TargetPlatforms>,
     min_devices: Option<MinDevices>,
+    /// The key's org, if given (another org's is a 403).
     org_id: Option<String>,
 }
 
 /// `POST /api/v1/training/rounds`
+#[utoipa::path(
+    post,
+    path = "/api/v1/training/rounds",
+    tag = "training rounds",
+    summary = "Start a training round",
+    description = "Starts an active round in the key's org. While it is active, heartbeats of \
+        the active devices it targets name it in `pending_round_id`.\n\n\
+        Credentials: the org's secret key.",
+    request_body(content = Option<StartRequest>, description = "Optional."),
+    responses(
+        (status = 201, description = "Started; `Location` is the round's URL.", body = RoundBody,
+            headers(("Location" = String, description = "`/api/v1/training/rounds/{id}`")),
+            links(
+                ("RetrieveRound" = (operation_id = "get_round",
+                    parameters(("round_id" = "$response.body#/id")),
+                    description = "Retrieve the round just started.")),
+                ("CompleteRound" = (operation_id = "complete_round",
+                    parameters(("round_id" = "$response.body#/id")),
+                    description = "Complete it.")),
+                ("CancelRound" = (operation_id = "cancel_round",
+                    parameters(("round_id" = "$response.body#/id")),
+                    description = "Cancel it."))
+            )),
+        (status = 400, description = "The body is not a JSON object, or a field is invalid.",
+            body = ErrorBody),
+        (status = 401, description = "No key, or a malformed, unknown or revoked one.",
+            body = ErrorBody),
+        (status = 403, description = "Not the org's secret key, or `org_id` is another org.",
+            body = ErrorBody),
+        (status = 413, description = "The body is over 64 KiB.", body = ErrorBody),
+        (status = 503, description = "The database is busy or full; retry later.",
+            body = ErrorBody),
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+    extensions(("x-credential-kinds" = json!(["secret"]))),
+)]
 pub async fn start_round(
     state: web::Data<AppState>,
     caller: Caller,
@@ -165,12 +236,24 @@ pub async fn start_round(
 // List
 
 /// The list query as sent: text, so a bad value's error can quote it.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListParams {
+    /// The key's org, if given (another org's is a 403).
+    #[param(value_type = String, required = false, example = "org_demo")]
     org_id: Option<String>,
+    /// Only rounds with this status.
+    #[param(value_type = RoundStatus, required = false)]
     status: Option<String>,
+    /// Only the rounds this device (identifier or `id`) may join. With a device key, its
+    /// own device.
+    #[param(value_type = String, required = false, example = "laptop-001")]
     device_id: Option<String>,
+    /// Most rounds to return.
+    #[param(schema_with = openapi::limit_schema, required = false)]
     limit: Option<String>,
+    /// Rounds to skip.
+    #[param(schema_with = openapi::offset_schema, required = false)]
     offset: Option<String>,
 }
 
@@ -202,17 +285,46 @@ impl TryFrom<ListParams> for ListFilter {
     }
 }
 
-#[derive(Serialize)]
+/// A page of rounds, oldest first.
+#[derive(Serialize, ToSchema)]
 struct RoundList {
     rounds: Vec<RoundBody>,
+    /// Every round that matches, on all pages.
     total: u64,
+    /// The `limit` applied.
     limit: u32,
+    /// The `offset` applied.
     offset: u64,
 }
 
 /// `GET /api/v1/training/rounds`: with the secret key, the org's rounds (only those a
 /// device may join when `device_id` names one); with a device key, the rounds its device
 /// may join.
+#[utoipa::path(
+    get,
+    path = "/api/v1/training/rounds",
+    tag = "training rounds",
+    summary = "List training rounds",
+    description = "The org's rounds, oldest first. With a device key, only the rounds its \
+        device may join (its org's, aimed at its platform or at every platform): what the SDKs \
+        poll with `?device_id=…&status=active`.\n\n\
+        Credentials: the org's secret key, or a device key.",
+    params(ListParams),
+    responses(
+        (status = 200, description = "A page of rounds.", body = RoundList),
+        (status = 400, description = "`status`, `limit` or `offset` is invalid.",
+            body = ErrorBody),
+        (status = 401, description = "No key, or a malformed, unknown or revoked one; or a \
+            device key whose device is gone.", body = ErrorBody),
+        (status = 403, description = "A publishable key, or `org_id` is another org.",
+            body = ErrorBody),
+        (status = 404, description = "`device_id` names no device the key can see.",
+            body = ErrorBody),
+        (status = 503, description = "The database is busy; retry later.", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+    extensions(("x-credential-kinds" = json!(["secret", "device"]))),
+)]
 pub async fn list_rounds(
     state: web::Data<AppState>,
     caller: Caller,
@@ -280,6 +392,35 @@ pub async fn list_rounds(
 // Retrieve
 
 /// `GET /api/v1/training/rounds/{round_id}`: `round_id` is the UUID or the org's number.
+#[utoipa::path(
+    get,
+    path = "/api/v1/training/rounds/{round_id}",
+    tag = "training rounds",
+    summary = "Retrieve a training round",
+    description = "A round of the key's org, by its `id` or its `number`. A device key sees \
+        only the rounds its device may join.\n\n\
+        Credentials: the org's secret key, or a device key.",
+    params(("round_id" = String, Path, min_length = 1,
+        description = "The round's `id`, or its `number` in the org.", example = "1")),
+    responses(
+        (status = 200, description = "The round.", body = RoundBody,
+            links(
+                ("CompleteRound" = (operation_id = "complete_round",
+                    parameters(("round_id" = "$response.body#/id")),
+                    description = "Complete it.")),
+                ("CancelRound" = (operation_id = "cancel_round",
+                    parameters(("round_id" = "$response.body#/id")),
+                    description = "Cancel it."))
+            )),
+        (status = 401, description = "No key, or a malformed, unknown or revoked one.",
+            body = ErrorBody),
+        (status = 403, description = "A publishable key.", body = ErrorBody),
+        (status = 404, description = "No such round that the key can see.", body = ErrorBody),
+        (status = 503, description = "The database is busy; retry later.", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+    extensions(("x-credential-kinds" = json!(["secret", "device"]))),
+)]
 pub async fn get_round(
     state: web::Data<AppState>,
     caller: Caller,
@@ -311,26 +452,68 @@ pub async fn get_round(
 // ---------------------------------------------------------------------------------------
 // Join
 
-#[derive(Debug, Default, Deserialize)]
+/// The device that joins. Required with the org's secret key; a device key joins its own
+/// device and may send an empty body. When both names are sent they must be equal.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(examples(json!({"device_id": "laptop-001"})))]
 struct JoinRequest {
+    /// The device's identifier or its `id`.
     device_id: Option<DeviceIdentifier>,
+    /// The same, under the SDKs' name.
     device_identifier: Option<DeviceIdentifier>,
 }
 
-#[derive(Serialize)]
+/// A device's part in a round.
+#[derive(Serialize, ToSchema)]
 struct Participation {
+    #[schema(format = Uuid)]
     round_id: String,
+    #[schema(minimum = 1)]
     round_number: i64,
     /// The device's server UUID, as in the heartbeat's path.
+    #[schema(format = Uuid)]
     id: String,
+    #[schema(value_type = DeviceIdentifier)]
     device_id: String,
+    #[schema(value_type = DeviceIdentifier)]
     device_identifier: String,
+    /// When the device first joined.
     joined_at: Timestamp,
     round: RoundBody,
 }
 
 /// `POST /api/v1/training/rounds/{round_id}/join`: the device's own key, or the secret key
 /// with the device named in the body. Joining again changes nothing.
+#[utoipa::path(
+    post,
+    path = "/api/v1/training/rounds/{round_id}/join",
+    tag = "training rounds",
+    summary = "Join a training round",
+    description = "Records that a device takes part in an active round. Joining again \
+        changes nothing; joining a completed or cancelled round is a 409.\n\n\
+        Credentials: the device's own key, or the org's secret key with the device named in \
+        the body.",
+    params(("round_id" = String, Path, min_length = 1,
+        description = "The round's `id`, or its `number` in the org.", example = "1")),
+    request_body(content = JoinRequest, description = "The device that joins."),
+    responses(
+        (status = 200, description = "Joined.", body = Participation),
+        (status = 400, description = "The body is not a JSON object, a field is invalid, or \
+            the secret key named no device.", body = ErrorBody),
+        (status = 401, description = "No key, or a malformed, unknown or revoked one; or a \
+            device key whose device is gone.", body = ErrorBody),
+        (status = 403, description = "A publishable key.", body = ErrorBody),
+        (status = 404, description = "No such round or device that the key can see.",
+            body = ErrorBody),
+        (status = 409, description = "The round has ended, or is not for the device's \
+            platform.", body = ErrorBody),
+        (status = 413, description = "The body is over 64 KiB.", body = ErrorBody),
+        (status = 503, description = "The database is busy or full; retry later.",
+            body = ErrorBody),
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+    extensions(("x-credential-kinds" = json!(["device", "secret"]))),
+)]
 pub async fn join_round(
     state: web::Data<AppState>,
     caller: Caller,
@@ -427,6 +610,28 @@ pub async fn join_round(
 // Complete, cancel
 
 /// `POST /api/v1/training/rounds/{round_id}/complete`
+#[utoipa::path(
+    post,
+    path = "/api/v1/training/rounds/{round_id}/complete",
+    tag = "training rounds",
+    summary = "Complete a training round",
+    description = "Ends an active round as `completed`. A round already ended is a 409 and stays \
+        as it was. No body is read.\n\nCredentials: the org's secret key.",
+    params(("round_id" = String, Path, min_length = 1,
+        description = "The round's `id`, or its `number` in the org.", example = "1")),
+    responses(
+        (status = 200, description = "The round, now completed.", body = RoundBody),
+        (status = 401, description = "No key, or a malformed, unknown or revoked one.",
+            body = ErrorBody),
+        (status = 403, description = "Not the org's secret key.", body = ErrorBody),
+        (status = 404, description = "No such round in the key's org.", body = ErrorBody),
+        (status = 409, description = "The round has already ended.", body = ErrorBody),
+        (status = 503, description = "The database is busy or full; retry later.",
+            body = ErrorBody),
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+    extensions(("x-credential-kinds" = json!(["secret"]))),
+)]
 pub async fn complete_round(
     state: web::Data<AppState>,
     caller: Caller,
@@ -436,6 +641,28 @@ pub async fn complete_round(
 }
 
 /// `POST /api/v1/training/rounds/{round_id}/cancel`
+#[utoipa::path(
+    post,
+    path = "/api/v1/training/rounds/{round_id}/cancel",
+    tag = "training rounds",
+    summary = "Cancel a training round",
+    description = "Ends an active round as `cancelled`. A round already ended is a 409 and stays \
+        as it was. No body is read.\n\nCredentials: the org's secret key.",
+    params(("round_id" = String, Path, min_length = 1,
+        description = "The round's `id`, or its `number` in the org.", example = "1")),
+    responses(
+        (status = 200, description = "The round, now cancelled.", body = RoundBody),
+        (status = 401, description = "No key, or a malformed, unknown or revoked one.",
+            body = ErrorBody),
+        (status = 403, description = "Not the org's secret key.", body = ErrorBody),
+        (status = 404, description = "No such round in the key's org.", body = ErrorBody),
+        (status = 409, description = "The round has already ended.", body = ErrorBody),
+        (status = 503, description = "The database is busy or full; retry later.",
+            body = ErrorBody),
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+    extensions(("x-credential-kinds" = json!(["secret"]))),
+)]
 pub async fn cancel_round(
     state: web::Data<AppState>,
     caller: Caller,

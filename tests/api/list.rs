@@ -237,7 +237,7 @@ async fn after_walks_every_page_in_order_with_filters() {
 }
 
 #[tokio::test]
-async fn after_must_be_a_device_id_of_the_org() {
+async fn after_must_be_a_device_id_and_another_orgs_device_is_as_if_it_did_not_exist() {
     let app = spawn_app().await;
     let other = app.create_org("org_other");
     let theirs = app
@@ -259,5 +259,5 @@ async fn after_must_be_a_device_id_of_the_org() {
             .assert_error(400, "bad_request")
             .contains("after")
     );
-    assert!(other_org.assert_error(400, "bad_request").contains("after"));
+    assert!(other_org.assert_error(404, "not_found").contains("after"));
 }

@@ -269,3 +269,26 @@ async fn fifty_concurrent_registrations_of_one_identifier_give_one_201_and_49_40
     );
     assert_eq!(app.device_count().await, 1);
 }
+
+#[tokio::test]
+async fn capabilities_numbers_come_back_exactly_as_sent() {
+    let app = spawn_app().await;
+    // A float that serde_json's default (fast, approximate) parser reads one ulp off.
+    let sent = r#"{"device_id": "float-001", "capabilities": {"x": -5.535787672834034e172}}"#;
+
+    let reply = app
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/devices/register",
+            Some(app.secret_key()),
+            Some(sent),
+        )
+        .await;
+
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    let stored = app.get_device(Some(app.secret_key()), "float-001").await;
+    assert_eq!(
+        stored.body["capabilities"]["x"].as_f64(),
+        Some(-5.535787672834034e172)
+    );
+}
