@@ -177,9 +177,10 @@ const SEED_PLATFORMS: [&str; 4] = ["python", "ios", "android", "edge"];
 
 /// Registers `count` devices named `{prefix}-{n}` into `org` quickly (10,000 per
 /// transaction), for benchmarks and load tests. Every fifth device is marked inactive so
-/// status filters have something to filter. Each device's id and key are written to
-/// `keys_out` as `id,key` lines, for the first `keys_wanted` devices. A progress line
-/// goes to stderr every 100,000 devices.
+/// status filters have something to filter. Device ids and keys are written to
+/// `keys_out` as `id,key` lines for `keys_wanted` devices spread evenly over all of them
+/// (every `count / keys_wanted`-th), so load driven with them reaches the whole database,
+/// not only its first pages. A progress line goes to stderr every 100,000 devices.
 pub fn seed_devices(
     db: &Db,
     org: &str,
@@ -193,6 +194,8 @@ pub fn seed_devices(
     if !db.read_sync(|c| orgs::exists(c, org))? {
         return Err(AdminError::Invalid(format!("org {org} does not exist")));
     }
+    let stride = (count / keys_wanted.max(1)).max(1);
+    let mut keys_written = 0;
     let started = std::time::Instant::now();
     let mut done = 0;
     while done < count {
@@ -245,7 +248,8 @@ pub fn seed_devices(
             other => other.into(),
         })?;
         for (n, (id, _, key)) in (done..).zip(&batch) {
-            if n < keys_wanted {
+            if n % stride == 0 && keys_written < keys_wanted {
+                keys_written += 1;
                 writeln!(keys_out, "{id},{}", key.expose())
                     .map_err(|e| AdminError::Invalid(format!("writing keys failed: {e}")))?;
             }

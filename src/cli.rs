@@ -44,7 +44,7 @@ pub enum Command {
         /// Write `id,key` lines for the devices to this file (keys are not kept anywhere else).
         #[arg(long)]
         keys_out: Option<std::path::PathBuf>,
-        /// Write keys for only the first N devices.
+        /// Write keys for only N devices, spread evenly over all of them.
         #[arg(long, default_value_t = u64::MAX)]
         keys_limit: u64,
         #[command(flatten)]

@@ -292,12 +292,15 @@ async fn seed_registers_devices_whose_written_keys_heartbeat() {
         let beat = app.heartbeat(Some(key), id, None).await;
         assert_eq!(beat.status.as_u16(), 200, "{}", beat.body);
     }
+    let last = app.get_device(Some(&secret), &lines[9].0).await;
+    assert_eq!(last.body["device_id"], "seed-18", "keys spread over all devices");
     let all = app.list(Some(&secret), "org_id=org_load").await;
     let inactive = app
         .list(Some(&secret), "org_id=org_load&status=inactive")
         .await;
     assert_eq!(all.body["total"], 25, "{}", all.body);
-    // Every fifth seeded device starts inactive; the heartbeats above made the ones
-    // among the first ten (seed-0 and seed-5) active.
+    // Keys are written for every second device (25 / 10), ten in all. Every fifth
+    // seeded device starts inactive (seed-4, -9, -14, -19, -24); the heartbeats above made
+    // the keyed ones among them (seed-4 and seed-14) active again.
     assert_eq!(inactive.body["total"], 3, "{}", inactive.body);
 }
