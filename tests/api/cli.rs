@@ -293,7 +293,10 @@ async fn seed_registers_devices_whose_written_keys_heartbeat() {
         assert_eq!(beat.status.as_u16(), 200, "{}", beat.body);
     }
     let last = app.get_device(Some(&secret), &lines[9].0).await;
-    assert_eq!(last.body["device_id"], "seed-18", "keys spread over all devices");
+    assert_eq!(
+        last.body["device_id"], "seed-18",
+        "keys spread over all devices"
+    );
     let all = app.list(Some(&secret), "org_id=org_load").await;
     let inactive = app
         .list(Some(&secret), "org_id=org_load&status=inactive")
