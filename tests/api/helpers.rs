@@ -288,6 +288,13 @@ impl TestApp {
         Pending::from_heartbeat(&reply.body)
     }
 
+    /// The text of `GET /metrics`.
+    pub async fn metrics(&self) -> String {
+        let reply = self.client.get(self.url("/metrics")).send().await.unwrap();
+        assert_eq!(reply.status(), StatusCode::OK);
+        reply.text().await.unwrap()
+    }
+
     /// Creates another org on the same server, as `devreg org create` does.
     pub fn create_org(&self, name: &str) -> Org {
         let keys = devreg::admin::create_org(self.server.db(), name).expect("create org");

@@ -31,15 +31,7 @@ async fn metrics_count_requests_by_route_and_never_name_a_device_or_key() {
         .await;
     app.send(Method::GET, "/no-such-route", None, None).await;
 
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics().await;
 
     for line in [
         r#"devreg_http_requests_total{method="POST",route="/api/v1/devices/register",status="201"} 1"#,
@@ -104,15 +96,7 @@ async fn a_full_database_refuses_writes_with_503_keeps_reads_and_recovers() {
         )
         .await;
     assert_eq!(again.status, StatusCode::CREATED, "{}", again.body);
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics
             .lines()

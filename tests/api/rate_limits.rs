@@ -95,15 +95,7 @@ async fn an_anonymous_registration_over_quota_registers_nothing() {
     assert_eq!(app.device_count().await, 1);
     let missing = app.get_device(Some(app.secret_key()), "second").await;
     missing.assert_error(404, "not_found");
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     for line in [
         "devreg_rate_limited_total 1",
         r#"devreg_http_requests_total{method="POST",route="/api/v1/devices/register",status="429"} 1"#,
