@@ -333,10 +333,11 @@ pub fn record_heartbeat(
     Ok(Some(beaten))
 }
 
-/// Every registered device, all orgs: for the metrics gauge.
+/// Every registered device, all orgs: for the metrics gauge. Summed from the counts the
+/// triggers keep, so a scrape does not count a million rows.
 pub fn count_all(conn: &Connection) -> Result<u64, StoreError> {
     let n: i64 = conn
-        .prepare_cached("SELECT count(*) FROM devices")?
+        .prepare_cached("SELECT coalesce(sum(n), 0) FROM device_counts")?
         .query_row([], |r| r.get(0))?;
     Ok(u64::try_from(n).unwrap_or(0))
 }
