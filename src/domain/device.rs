@@ -7,6 +7,22 @@ use serde_json::{Map, Value};
 
 /// The user-chosen identifier of a device (`device_id` in the reference,
 /// `device_identifier` in the SDKs): 1–255 characters, no control characters, no `/`.
+/// The rule device identifiers and model ids share: 1 to `max_chars` characters, none
+/// of them a control character.
+pub(crate) fn check_name_text(value: &str, max_chars: usize) -> Result<(), String> {
+    let chars = value.chars().count();
+    if chars == 0 || chars > max_chars {
+        return Err(format!("must be 1 to {max_chars} characters, got {chars}"));
+    }
+    if let Some(c) = value.chars().find(|c| c.is_control()) {
+        return Err(format!(
+            "must not contain control characters, found U+{:04X}",
+            c as u32
+        ));
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct DeviceIdentifier(String);
@@ -23,19 +39,7 @@ impl TryFrom<String> for DeviceIdentifier {
     type Error = String;
 
     fn try_from(value: String) -> Result<Self, Self::Error> {
-        let chars = value.chars().count();
-        if chars == 0 || chars > Self::MAX_CHARS {
-            return Err(format!(
-                "must be 1 to {} characters, got {chars}",
-                Self::MAX_CHARS
-            ));
-        }
-        if let Some(c) = value.chars().find(|c| c.is_control()) {
-            return Err(format!(
-                "must not contain control characters, found U+{:04X}",
-                c as u32
-            ));
-        }
+        check_name_text(&value, Self::MAX_CHARS)?;
         if value.contains('/') {
             return Err("must not contain '/'".to_owned());
         }

@@ -104,19 +104,7 @@ impl TryFrom<String> for ModelId {
     type Error = String;
 
     fn try_from(value: String) -> Result<Self, Self::Error> {
-        let chars = value.chars().count();
-        if chars == 0 || chars > Self::MAX_CHARS {
-            return Err(format!(
-                "must be 1 to {} characters, got {chars}",
-                Self::MAX_CHARS
-            ));
-        }
-        if let Some(c) = value.chars().find(|c| c.is_control()) {
-            return Err(format!(
-                "must not contain control characters, found U+{:04X}",
-                c as u32
-            ));
-        }
+        super::device::check_name_text(&value, Self::MAX_CHARS)?;
         Ok(ModelId(value))
     }
 }
