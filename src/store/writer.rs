@@ -49,7 +49,7 @@ where
         let outcome = match (committed, self.outcome) {
             (_, Some(Err(own))) => Err(own),
             (Ok(()), Some(Ok(value))) => Ok(value),
-            (Err(commit), _) => Err(commit.duplicate()),
+            (Err(commit), _) => Err(commit.again()),
             (Ok(()), None) => Err(StoreError::Blocking("the write never ran".to_owned())),
         };
         // The caller may have gone (a client that hung up); nothing is owed to it.
@@ -88,7 +88,7 @@ fn savepoint<T>(
 
 impl StoreError {
     /// The same failure again, for each write of a batch whose commit failed.
-    fn duplicate(&self) -> StoreError {
+    fn again(&self) -> StoreError {
         match self {
             StoreError::Duplicate => StoreError::Duplicate,
             StoreError::Busy(m) => StoreError::Busy(m.clone()),
