@@ -9,7 +9,7 @@ use actix_cors::Cors;
 use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Condition;
-use actix_web::{App, HttpMessage, HttpRequest, HttpServer, guard, web};
+use actix_web::{App, HttpMessage, HttpRequest, HttpServer, web};
 
 use crate::admin::{self, AdminError, Bootstrap};
 use crate::config::Config;
@@ -17,23 +17,13 @@ use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::openapi;
 use crate::ratelimit::{self, RateLimits};
-use crate::routes::{control, devices, health, rounds};
+use crate::routes;
 use crate::seed::Seed;
+use crate::state::AppState;
 use crate::store::{Db, MEMORY, StoreError};
 
 /// The largest request body accepted (CONTRACT.md: 413 above it).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
-
-/// What every handler can reach.
-pub struct AppState {
-    pub db: Db,
-    pub metrics: Metrics,
-    pub open_registration: bool,
-    pub heartbeat_interval_seconds: u32,
-    /// In ephemeral mode, the state `POST /_devreg/reset` returns to; `None` otherwise,
-    /// and the reset routes do not exist.
-    pub baseline: Option<Arc<Seed>>,
-}
 
 /// Why a server could not start, in words for the operator.
 #[derive(Debug, thiserror::Error)]
@@ -128,6 +118,7 @@ impl Server {
             metrics: Metrics::new(),
             open_registration: config.open_registration,
             heartbeat_interval_seconds: config.heartbeat_interval,
+            openapi_json: openapi::json(baseline.is_some()),
             baseline,
         });
         limits.start_cleanup(ratelimit::CLEANUP_EVERY);
@@ -136,7 +127,7 @@ impl Server {
             App::new()
                 .app_data(state.clone())
                 .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
-                .configure(routes)
+                .configure(routes::configure)
                 // Inside the request-id middleware, so a 429 gets the JSON body and the id;
                 // outside the routes, so it runs before any extractor touches the database.
                 .wrap_fn(move |req, srv| {
@@ -225,55 +216,6 @@ impl Server {
     }
 }
 
-/// Declares the route table once and derives from it both [`routes`], which registers it,
-/// and [`ROUTES`], the list of what it serves that the OpenAPI document is checked against.
-/// Each entry is a path, optionally a guard on its resource, and its methods and handlers.
-macro_rules! route_table {
-    ($( $path:literal $([$guard:expr])? => { $( $method:ident => $handler:path ),+ $(,)? } )*) => {
-        /// Every (method, path pattern) the route table serves, methods in lowercase as
-        /// OpenAPI writes them.
-        pub const ROUTES: &[(&str, &str)] = &[ $( $( (stringify!($method), $path) ),+ ),* ];
-
-        /// The route table: every endpoint devreg serves.
-        pub fn routes(cfg: &mut web::ServiceConfig) {
-            $(
-                cfg.service(
-                    web::resource($path)
-                        $( .guard($guard) )?
-                        $( .route(web::$method().to($handler)) )+
-                );
-            )*
-            cfg.default_service(web::to(not_found));
-        }
-    };
-}
-
-route_table! {
-    "/api/v1/devices" => { get => devices::list_devices }
-    // Only POST is registration: `GET /api/v1/devices/register` retrieves a device whose
-    // identifier is "register".
-    "/api/v1/devices/register" [guard::Post()] => { post => devices::register_device }
-    "/api/v1/devices/{device_id}" => { get => devices::get_device }
-    "/api/v1/devices/{device_id}/heartbeat" => {
-        put => devices::record_heartbeat,
-        post => devices::record_heartbeat,
-    }
-    "/api/v1/training/rounds" => { get => rounds::list_rounds, post => rounds::start_round }
-    "/api/v1/training/rounds/{round_id}" => { get => rounds::get_round }
-    "/api/v1/training/rounds/{round_id}/join" => { post => rounds::join_round }
-    "/api/v1/training/rounds/{round_id}/complete" => { post => rounds::complete_round }
-    "/api/v1/training/rounds/{round_id}/cancel" => { post => rounds::cancel_round }
-    "/healthz" => { get => health::get_health }
-    "/readyz" => { get => health::get_readiness }
-    "/metrics" => { get => health::get_metrics }
-    "/openapi.json" => { get => openapi::get_openapi }
-    // Test control: only in ephemeral mode; elsewhere the guard fails and it is a 404.
-    "/_devreg/reset" [guard::fn_guard(|ctx| {
-        ctx.app_data::<web::Data<AppState>>()
-            .is_some_and(|state| state.baseline.is_some())
-    })] => { post => control::reset_state }
-}
-
 /// Whether `text` is `*` or an origin a browser sends: `scheme://host[:port]`.
 fn is_origin(text: &str) -> bool {
     text == "*"
@@ -301,14 +243,6 @@ fn cors(origins: &[String]) -> Cors {
         };
     }
     cors
-}
-
-async fn not_found(req: HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
-    Err(ApiError::from_status(
-        actix_web::http::StatusCode::NOT_FOUND,
-        req.method().as_str(),
-        req.path(),
-    ))
 }
 
 /// The id of one request, in the `X-Request-Id` header and every error body.

@@ -1,4 +1,5 @@
-//! Who is calling: the key a request presents, turned into a [`Credential`] or refused.
+//! Who is calling, and whether they may: the key a request presents, turned into a
+//! [`Credential`] or refused, and the [`Access`] rule each operation declares once.
 //!
 //! Keys arrive as `Authorization: Bearer <key>` or `X-API-Key: <key>`. A request with no
 //! key is anonymous (open registration may still serve it); a key that is malformed,
@@ -9,19 +10,161 @@ use std::pin::Pin;
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
 
-use crate::app::AppState;
-use crate::domain::{ApiKey, KeyKind};
+use crate::domain::{ApiKey, KeyKind, OrgId};
 use crate::error::ApiError;
-use crate::store::{StoreError, keys};
+use crate::state::AppState;
+use crate::store::keys;
 
 /// A valid, unrevoked key and what it belongs to.
 #[derive(Debug, Clone)]
 pub struct Credential {
     pub key_id: String,
-    pub org_id: String,
+    pub org_id: OrgId,
     pub kind: KeyKind,
     /// The device a device key belongs to.
     pub device_id: Option<String>,
+}
+
+/// A kind of caller an operation may serve: a key of one kind, or no key at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Allow {
+    Secret,
+    Publishable,
+    Device,
+    /// A request without a key.
+    Anonymous,
+}
+
+impl Allow {
+    /// Every kind of caller, in the order the credential matrix walks them.
+    pub const ALL: [Allow; 4] = [
+        Allow::Secret,
+        Allow::Publishable,
+        Allow::Device,
+        Allow::Anonymous,
+    ];
+
+    /// The name the OpenAPI document's `x-credential-kinds` uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            Allow::Secret => "secret",
+            Allow::Publishable => "publishable",
+            Allow::Device => "device",
+            Allow::Anonymous => "none",
+        }
+    }
+
+    /// How a sentence names it.
+    fn phrase(self) -> &'static str {
+        match self {
+            Allow::Secret => "the org's secret key",
+            Allow::Publishable => "a publishable key",
+            Allow::Device => "the device's own key",
+            Allow::Anonymous => "no key",
+        }
+    }
+
+    fn of(kind: KeyKind) -> Allow {
+        match kind {
+            KeyKind::Secret => Allow::Secret,
+            KeyKind::Publishable => Allow::Publishable,
+            KeyKind::Device => Allow::Device,
+        }
+    }
+}
+
+/// Who may call one operation, declared once as a `pub const ACCESS` beside its handler.
+/// The handler's first line asks it; the route table carries it to the OpenAPI document,
+/// whose `x-credential-kinds`, security, 401 and 403 responses and "Credentials:" line
+/// are generated from it. What a kind alone cannot say (a device key acts only on its
+/// own device; anonymous registration only while it is open) stays an explicit second
+/// step in the handler.
+#[derive(Debug)]
+pub struct Access {
+    /// What the operation does, for the 403's sentence: "listing devices".
+    pub action: &'static str,
+    /// The callers it serves; empty for an operation that reads no key at all.
+    pub allows: &'static [Allow],
+}
+
+impl Access {
+    /// An operation that reads no key (health, metrics, the document): a key sent is
+    /// ignored, not checked.
+    pub const PUBLIC: Access = Access {
+        action: "",
+        allows: &[],
+    };
+
+    /// Whether the operation reads no key at all.
+    pub fn is_public(&self) -> bool {
+        self.allows.is_empty()
+    }
+
+    pub fn allows(&self, caller: Allow) -> bool {
+        self.is_public() || self.allows.contains(&caller)
+    }
+
+    /// The caller's credential if this operation serves it: 401 when it needs a key and
+    /// none was sent, 403 when it refuses the key's kind. `None` only for an anonymous
+    /// caller of an operation that serves one.
+    pub fn check(&self, caller: Caller) -> Result<Option<Credential>, ApiError> {
+        match caller.0 {
+            None if self.allows(Allow::Anonymous) => Ok(None),
+            None => Err(key_required()),
+            Some(credential) => {
+                self.check_kind(credential.kind)?;
+                Ok(Some(credential))
+            }
+        }
+    }
+
+    /// [`Access::check`] for an operation that always needs a key.
+    pub fn require(&self, caller: Caller) -> Result<Credential, ApiError> {
+        self.check(caller)?.ok_or_else(key_required)
+    }
+
+    /// The same rule on a key's kind alone: for the heartbeat, which looks its key up
+    /// inside its own write.
+    pub fn check_kind(&self, kind: KeyKind) -> Result<(), ApiError> {
+        if self.allows(Allow::of(kind)) {
+            return Ok(());
+        }
+        Err(ApiError::Forbidden(format!(
+            "{} needs {}; a {} key cannot",
+            self.action,
+            self.keys_phrase(),
+            kind.as_str()
+        )))
+    }
+
+    /// "the org's secret key or the device's own key": the keys the operation takes.
+    pub fn keys_phrase(&self) -> String {
+        let keys: Vec<&str> = self
+            .allows
+            .iter()
+            .filter(|a| **a != Allow::Anonymous)
+            .map(|a| a.phrase())
+            .collect();
+        join_or(&keys)
+    }
+
+    /// The sentence the operation's description ends with in the document.
+    pub fn credentials_line(&self) -> String {
+        if self.is_public() {
+            return "Credentials: none; no key is read.".to_owned();
+        }
+        let callers: Vec<&str> = self.allows.iter().map(|a| a.phrase()).collect();
+        format!("Credentials: {}.", join_or(&callers))
+    }
+}
+
+/// "a", "a or b", "a, b or c".
+fn join_or(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => (*one).to_owned(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
 }
 
 /// The extractor handlers take: `Caller(None)` for a request without a key.
@@ -81,17 +224,17 @@ async fn authenticate(state: &AppState, text: &str) -> Result<Credential, ApiErr
     state
         .db
         .read(move |conn| credential_for(conn, &digest))
-        .await?
+        .await
 }
 
-/// The credential a key digest stands for, looked up on `conn`: the inner `Err` is the
-/// 401 for an unknown or revoked key. For handlers that authenticate inside their own
-/// database work instead of through [`Caller`].
+/// The credential a key digest stands for, looked up on `conn`: 401 for an unknown or
+/// revoked key. For handlers that authenticate inside their own database work instead of
+/// through [`Caller`].
 pub fn credential_for(
     conn: &rusqlite::Connection,
     digest: &[u8; 32],
-) -> Result<Result<Credential, ApiError>, StoreError> {
-    Ok(match keys::find_by_digest(conn, digest)? {
+) -> Result<Credential, ApiError> {
+    match keys::find_by_digest(conn, digest)? {
         Some(stored) if !stored.revoked => Ok(Credential {
             key_id: stored.id,
             org_id: stored.org_id,
@@ -104,7 +247,7 @@ pub fn credential_for(
         None => Err(ApiError::Unauthorized(
             "the API key is not known to this server".to_owned(),
         )),
-    })
+    }
 }
 
 /// The key a request presents, parsed but not looked up: 401 if there is none or it is

@@ -52,7 +52,11 @@ pub enum Command {
     },
     /// Print the OpenAPI 3.1 document of the HTTP API (what `GET /openapi.json` serves) and
     /// exit, without starting a server.
-    Openapi,
+    Openapi {
+        /// The document of an ephemeral server, which adds the test-control routes.
+        #[arg(long)]
+        ephemeral: bool,
+    },
     /// Write a consistent copy of the database to a new file, safe while a server runs.
     Backup {
         /// Where to write the copy; must not exist yet.
@@ -172,9 +176,9 @@ pub fn run(cli: Cli) -> Result<(), String> {
                 .map_err(|e| format!("writing keys failed: {e}"))?;
             Ok(())
         }
-        Command::Openapi => {
+        Command::Openapi { ephemeral } => {
             let mut out = std::io::stdout().lock();
-            writeln!(out, "{}", crate::openapi::json())
+            writeln!(out, "{}", crate::openapi::json(ephemeral))
                 .and_then(|()| out.flush())
                 .map_err(|e| format!("cannot write the document to stdout: {e}"))
         }

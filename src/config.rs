@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::builder::ArgPredicate;
 use clap::{ArgAction, Args};
 
-use crate::ratelimit::RateLimitClock;
+use crate::clock::RateLimitClock;
 
 /// How a devreg server runs.
 #[derive(Debug, Clone, Args)]

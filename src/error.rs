@@ -9,6 +9,8 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
+use crate::store::{Failure, StoreError};
+
 /// Everything a request can fail with. The variant decides the status and the code; the
 /// string is the sentence for a person.
 #[derive(Debug, thiserror::Error)]
@@ -32,8 +34,16 @@ pub enum ApiError {
         message: String,
         retry_after_secs: u64,
     },
+    /// `cause`, when there is one, is for the log only.
+    #[error("{message}")]
+    ServiceUnavailable {
+        message: String,
+        cause: Option<String>,
+    },
+    /// The database failed: a 503 when it is busy or full, else a 500. The cause is
+    /// logged under the request id; the client gets a sentence without it.
     #[error("{0}")]
-    ServiceUnavailable(String),
+    Store(StoreError),
     /// The cause is for the log only; the client gets a fixed sentence.
     #[error("internal error: {0}")]
     Internal(String),
@@ -42,7 +52,7 @@ pub enum ApiError {
 /// The body of every error response.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody<'a> {
-    #[schema(schema_with = crate::openapi::error_code_schema)]
+    #[schema(schema_with = error_code_schema)]
     pub error: &'static str,
     /// A sentence for a person, naming the field and what was wrong.
     #[schema(examples("limit must be an integer from 1 to 1000, got \"5000\""))]
@@ -59,6 +69,35 @@ const INTERNAL_MESSAGE: &str =
     "The server hit an unexpected error; the log has the details under this request id.";
 
 impl ApiError {
+    /// One of each error the server sends, with the message its example shows.
+    pub fn examples() -> [ApiError; 10] {
+        [
+            ApiError::BadRequest("limit must be an integer from 1 to 1000, got \"5000\"".to_owned()),
+            ApiError::Unauthorized(
+                "an API key is required: send it as Authorization: Bearer <key>".to_owned(),
+            ),
+            ApiError::Forbidden(
+                "listing devices needs the org's secret key; a publishable key cannot".to_owned(),
+            ),
+            ApiError::NotFound("no device \"laptop-002\" in this key's org".to_owned()),
+            ApiError::MethodNotAllowed(
+                "DELETE is not allowed on /api/v1/devices; the Allow header lists the methods that are"
+                    .to_owned(),
+            ),
+            ApiError::Conflict(
+                "a device with device_id \"laptop-001\" is already registered in org org_demo"
+                    .to_owned(),
+            ),
+            ApiError::PayloadTooLarge("request body is larger than the 64 KiB limit".to_owned()),
+            ApiError::RateLimited {
+                message: "too many requests for this key; retry after 1 second".to_owned(),
+                retry_after_secs: 1,
+            },
+            ApiError::Internal(String::new()),
+            ApiError::Store(StoreError::Busy(String::new())),
+        ]
+    }
+
     /// The contract's machine-readable code for this error.
     pub fn code(&self) -> &'static str {
         match self {
@@ -70,15 +109,22 @@ impl ApiError {
             ApiError::Conflict(_) => "conflict",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::RateLimited { .. } => "rate_limited",
-            ApiError::ServiceUnavailable(_) => "service_unavailable",
-            ApiError::Internal(_) => "internal_error",
+            ApiError::ServiceUnavailable { .. } => "service_unavailable",
+            ApiError::Store(cause) if store_unavailable(cause) => "service_unavailable",
+            ApiError::Store(_) | ApiError::Internal(_) => "internal_error",
         }
     }
 
     /// The sentence the client sees; never an internal cause.
     pub fn public_message(&self) -> String {
         match self {
-            ApiError::Internal(_) => INTERNAL_MESSAGE.to_owned(),
+            ApiError::Store(StoreError::Busy(_)) => {
+                "the database is busy; retry shortly".to_owned()
+            }
+            ApiError::Store(StoreError::Full) => {
+                "the database is out of space; writes fail until an operator frees some".to_owned()
+            }
+            ApiError::Store(_) | ApiError::Internal(_) => INTERNAL_MESSAGE.to_owned(),
             other => other.to_string(),
         }
     }
@@ -86,8 +132,16 @@ impl ApiError {
     /// Builds the response for this error, carrying `request_id` in the body. The
     /// `X-Request-Id` header is added by the middleware that owns the id.
     pub fn render(&self, request_id: &str) -> HttpResponse {
-        if let ApiError::Internal(cause) = self {
-            log::error!("request {request_id} failed: {cause}");
+        match self {
+            ApiError::Internal(cause) => log::error!("request {request_id} failed: {cause}"),
+            ApiError::Store(cause @ StoreError::Busy(_)) => {
+                log::warn!("request {request_id}: {cause}");
+            }
+            ApiError::Store(cause) => log::error!("request {request_id} failed: {cause}"),
+            ApiError::ServiceUnavailable {
+                cause: Some(cause), ..
+            } => log::warn!("request {request_id}: {cause}"),
+            _ => {}
         }
         let message = self.public_message();
         let status = self.status_code();
@@ -131,6 +185,15 @@ impl ApiError {
     }
 }
 
+/// The `error` member of [`ErrorBody`]: every code the server sends.
+fn error_code_schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+    crate::schema::schema(serde_json::json!({
+        "type": "string",
+        "enum": ApiError::examples().iter().map(ApiError::code).collect::<Vec<_>>(),
+        "description": "The machine-readable error code; it follows from the status.",
+    }))
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
@@ -142,8 +205,9 @@ impl ResponseError for ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::ServiceUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Store(cause) if store_unavailable(cause) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Store(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -154,21 +218,26 @@ impl ResponseError for ApiError {
     }
 }
 
-impl From<crate::store::StoreError> for ApiError {
-    fn from(err: crate::store::StoreError) -> Self {
-        use crate::store::StoreError;
+/// Busy and full are passing states an operator or a retry can end: 503, not 500.
+fn store_unavailable(cause: &StoreError) -> bool {
+    matches!(cause, StoreError::Busy(_) | StoreError::Full)
+}
+
+impl From<StoreError> for ApiError {
+    /// A refused constraint that no caller mapped with `on_duplicate` is still a 409;
+    /// everything else is the database failing.
+    fn from(err: StoreError) -> Self {
         match err {
-            StoreError::Busy(cause) => {
-                log::warn!("database busy: {cause}");
-                ApiError::ServiceUnavailable("the database is busy; retry shortly".to_owned())
-            }
-            StoreError::Full => ApiError::ServiceUnavailable(
-                "the database is out of space; writes fail until an operator frees some".to_owned(),
-            ),
             StoreError::Duplicate => {
                 ApiError::Conflict("a resource with that identifier already exists".to_owned())
             }
-            other => ApiError::Internal(other.to_string()),
+            other => ApiError::Store(other),
         }
+    }
+}
+
+impl Failure for ApiError {
+    fn is_database_failure(&self) -> bool {
+        matches!(self, ApiError::Store(_))
     }
 }

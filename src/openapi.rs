@@ -1,26 +1,29 @@
-//! The OpenAPI 3.1 document of everything devreg serves, generated from the code: the
-//! handlers' `#[utoipa::path]` attributes, the request and response types' `ToSchema`
-//! derives, and the schemas of the domain types below, whose limits are the constants the
-//! parsers use. `GET /openapi.json` serves it and `devreg openapi` prints it; a test checks
-//! that it names exactly the routes of [`crate::app::ROUTES`].
+//! The OpenAPI 3.1 document of everything a devreg server serves, generated from the code:
+//! the handlers' `#[utoipa::path]` attributes (only what is particular to each), the
+//! request and response types' `ToSchema` derives, the domain types' schemas in
+//! [`crate::schema`], and the route table's [`Access`] rules, from which every
+//! operation's credentials, security and 401/403 responses come. Responses every
+//! operation of a kind shares are added by rule, below. `GET /openapi.json` serves it and
+//! `devreg openapi` prints it; a test checks that it names exactly the routes of
+//! [`crate::routes::ROUTES`].
 
 use std::sync::OnceLock;
 
+use actix_web::ResponseError;
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, ResponseError};
 use serde_json::{Value, json};
+use utoipa::openapi::extensions::ExtensionsBuilder;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::Response;
+use utoipa::openapi::security::SecurityRequirement;
 use utoipa::openapi::{OpenApi as Document, RefOr, Schema};
-use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
+use utoipa::{Modify, OpenApi};
 
-use crate::domain::{
-    DeviceIdentifier, DeviceStatus, JsonObject, Limit, MinDevices, ModelId, Offset, OrgId,
-    Platform, RoundStatus, TargetPlatforms, Timestamp,
-};
+use crate::auth::{Access, Allow};
 use crate::error::{ApiError, ErrorBody};
 use crate::ratelimit::UNLIMITED_PATHS;
-use crate::routes::{control, devices, health, rounds};
+use crate::routes::{ROUTES, control, devices, ops, rounds};
+use crate::schema::schema;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -43,27 +46,29 @@ use crate::routes::{control, devices, health, rounds};
             Bodies over 64 KiB are a 413. Times are RFC 3339 UTC with whole seconds and a `Z`.",
     ),
     paths(
-        devices::list_devices,
-        devices::register_device,
-        devices::get_device,
-        devices::record_heartbeat,
-        rounds::list_rounds,
-        rounds::start_round,
-        rounds::get_round,
-        rounds::join_round,
-        rounds::complete_round,
-        rounds::cancel_round,
-        health::get_health,
-        health::get_readiness,
-        health::get_metrics,
-        get_openapi,
-        control::reset_state,
+        devices::list::list_devices,
+        devices::register::register_device,
+        devices::get::get_device,
+        devices::heartbeat::record_heartbeat,
+        rounds::list::list_rounds,
+        rounds::start::start_round,
+        rounds::get::get_round,
+        rounds::join::join_round,
+        rounds::complete::complete_round,
+        rounds::cancel::cancel_round,
+        ops::health::get_health,
+        ops::readiness::get_readiness,
+        ops::metrics::get_metrics,
+        ops::document::get_openapi,
+        control::reset::reset_state,
     ),
     components(schemas(ErrorBody)),
     modifiers(
+        &HeartbeatByPost,
+        &AccessRules,
         &CommonResponses,
         &SecuritySchemes,
-        &HeartbeatByPost,
+        &Links,
         &OneIdentifier,
         &OptionalBodies,
         &RegisterIsAlsoADevice,
@@ -77,18 +82,27 @@ use crate::routes::{control, devices, health, rounds};
 )]
 struct ApiDoc;
 
-/// The document as JSON.
-pub fn document() -> Value {
+/// Paths that exist only on an ephemeral server (`devreg serve --ephemeral`,
+/// `TestServer`); another server's document leaves them out, as its routes do.
+const TEST_CONTROL_PREFIX: &str = "/_devreg/";
+
+/// The document of a server, ephemeral or not, as JSON.
+pub fn document(ephemeral: bool) -> Value {
     let mut document = serde_json::to_value(ApiDoc::openapi()).expect("the document serializes");
+    if !ephemeral && let Some(paths) = document["paths"].as_object_mut() {
+        paths.retain(|path, _| !path.starts_with(TEST_CONTROL_PREFIX));
+    }
     require_headers(&mut document);
     document
 }
 
-/// The document as pretty-printed JSON, built once.
-pub fn json() -> &'static str {
-    static JSON: OnceLock<String> = OnceLock::new();
-    JSON.get_or_init(|| {
-        serde_json::to_string_pretty(&document()).expect("the OpenAPI document serializes")
+/// The document as pretty-printed JSON, built once per kind of server.
+pub fn json(ephemeral: bool) -> &'static str {
+    static EPHEMERAL: OnceLock<String> = OnceLock::new();
+    static SERVER: OnceLock<String> = OnceLock::new();
+    let cell = if ephemeral { &EPHEMERAL } else { &SERVER };
+    cell.get_or_init(|| {
+        serde_json::to_string_pretty(&document(ephemeral)).expect("the document serializes")
     })
 }
 
@@ -124,256 +138,100 @@ fn require_headers(document: &mut Value) {
     }
 }
 
-/// `GET /openapi.json`
-#[utoipa::path(
-    get,
-    path = "/openapi.json",
-    tag = "operations",
-    summary = "This OpenAPI document",
-    description = "The OpenAPI 3.1 document of this server, the same that `devreg openapi` \
-        prints. No key needed.",
-    responses(
-        (status = 200, description = "The OpenAPI document.", content_type = "application/json",
-            body = Object),
-    ),
-    security(()),
-    extensions(("x-credential-kinds" = json!([]))),
-)]
-pub async fn get_openapi() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/json")
-        .body(json())
-}
-
-// ---------------------------------------------------------------------------------------
-// Schemas of the domain types, from the same constants their parsers use.
-
-fn schema(value: Value) -> RefOr<Schema> {
-    RefOr::T(serde_json::from_value(value).expect("a valid schema literal"))
-}
-
-/// Rust's `char::is_control` is Unicode's Cc category: U+0000–U+001F and U+007F–U+009F.
-const NO_CONTROL_CHARACTERS: &str = r"^[^\u0000-\u001F\u007F-\u009F]*$";
-
-impl PartialSchema for DeviceIdentifier {
-    fn schema() -> RefOr<Schema> {
-        schema(json!({
-            "type": "string",
-            "minLength": 1,
-            "maxLength": DeviceIdentifier::MAX_CHARS,
-            "pattern": r"^[^/\u0000-\u001F\u007F-\u009F]*$",
-            "description": "A device's user-chosen identifier, unique within its org: 1 to 255 \
-                characters (not bytes), no control characters, no `/`.",
-            "examples": ["laptop-001"],
-        }))
+/// The operation of `item` for `method` (lowercase, as the route table writes it).
+fn operation_mut<'a>(
+    item: &'a mut utoipa::openapi::PathItem,
+    method: &str,
+) -> Option<&'a mut Operation> {
+    match method {
+        "get" => item.get.as_mut(),
+        "put" => item.put.as_mut(),
+        "post" => item.post.as_mut(),
+        "delete" => item.delete.as_mut(),
+        "patch" => item.patch.as_mut(),
+        _ => None,
     }
 }
-impl ToSchema for DeviceIdentifier {}
 
-impl PartialSchema for Platform {
-    fn schema() -> RefOr<Schema> {
-        schema(json!({
-            "type": "string",
-            "minLength": 1,
-            "maxLength": Platform::MAX_CHARS,
-            "pattern": "^[a-z0-9_-]+$",
-            "description": "The platform a device runs on: a lowercase token of 1 to 32 \
-                characters `[a-z0-9_-]`. The reference names `python`, `ios`, `android` and \
-                `edge`; the SDKs also send `macos`, `linux`, `windows` and `browser`.",
-            "examples": ["python", "ios", "android", "edge"],
-        }))
-    }
-}
-impl ToSchema for Platform {}
+/// Each operation's credentials, from its route's [`Access`]: the `x-credential-kinds`
+/// extension, the security requirements, the 401 and 403 responses (unless the handler
+/// describes its own) and the "Credentials:" line its description ends with.
+struct AccessRules;
 
-impl PartialSchema for DeviceStatus {
-    fn schema() -> RefOr<Schema> {
-        let names = [DeviceStatus::Active, DeviceStatus::Inactive].map(DeviceStatus::as_str);
-        schema(json!({
-            "type": "string",
-            "enum": names,
-            "description": "Whether a device is taking part: `active` or `inactive`.",
-        }))
-    }
-}
-impl ToSchema for DeviceStatus {}
-
-impl PartialSchema for RoundStatus {
-    fn schema() -> RefOr<Schema> {
-        let names = [
-            RoundStatus::Active,
-            RoundStatus::Completed,
-            RoundStatus::Cancelled,
-        ]
-        .map(RoundStatus::as_str);
-        schema(json!({
-            "type": "string",
-            "enum": names,
-            "description": "Where a training round is in its life: `active` until the org \
-                completes or cancels it.",
-        }))
-    }
-}
-impl ToSchema for RoundStatus {}
-
-impl PartialSchema for JsonObject {
-    fn schema() -> RefOr<Schema> {
-        schema(json!({
-            "type": "object",
-            "additionalProperties": true,
-            "description": "A free-form JSON object.",
-        }))
-    }
-}
-impl ToSchema for JsonObject {}
-
-impl PartialSchema for Timestamp {
-    fn schema() -> RefOr<Schema> {
-        schema(json!({
-            "type": "string",
-            "format": "date-time",
-            "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$",
-            "description": "RFC 3339 UTC with whole seconds and a `Z`.",
-            "examples": ["2026-02-23T16:30:00Z"],
-        }))
-    }
-}
-impl ToSchema for Timestamp {}
-
-impl PartialSchema for ModelId {
-    fn schema() -> RefOr<Schema> {
-        schema(json!({
-            "type": "string",
-            "minLength": 1,
-            "maxLength": ModelId::MAX_CHARS,
-            "pattern": NO_CONTROL_CHARACTERS,
-            "description": "The model a round trains: free text, 1 to 255 characters, no \
-                control characters.",
-            "examples": ["keyboard-next-word-v3"],
-        }))
-    }
-}
-impl ToSchema for ModelId {}
-
-impl PartialSchema for TargetPlatforms {
-    fn schema() -> RefOr<Schema> {
-        schema(json!({
-            "type": "array",
-            "items": Platform::schema(),
-            "description": "The platforms a round wants; empty means every platform. A \
-                platform given twice counts once.",
-            "examples": [["ios", "android"]],
-        }))
-    }
-}
-impl ToSchema for TargetPlatforms {}
-
-impl PartialSchema for MinDevices {
-    fn schema() -> RefOr<Schema> {
-        schema(json!({
-            "type": "integer",
-            "minimum": 1,
-            "maximum": MinDevices::MAX,
-            "description": "How many devices the round wants: recorded and shown, not enforced.",
-            "examples": [10],
-        }))
-    }
-}
-impl ToSchema for MinDevices {}
-
-impl PartialSchema for OrgId {
-    fn schema() -> RefOr<Schema> {
-        schema(json!({
-            "type": "string",
-            "minLength": 1,
-            "maxLength": OrgId::MAX_CHARS,
-            "pattern": "^[A-Za-z0-9_-]+$",
-            "description": "An organization's id, such as `org_demo`: 1 to 64 characters \
-                `[A-Za-z0-9_-]`.",
-            "examples": ["org_demo"],
-        }))
-    }
-}
-impl ToSchema for OrgId {}
-
-/// The `limit` query parameter of the list endpoints.
-pub fn limit_schema() -> RefOr<Schema> {
-    schema(json!({
-        "type": "integer",
-        "minimum": 1,
-        "maximum": Limit::MAX,
-        "default": Limit::DEFAULT,
-        "description": "Most records to return.",
-    }))
-}
-
-/// The `offset` query parameter of the list endpoints.
-pub fn offset_schema() -> RefOr<Schema> {
-    schema(json!({
-        "type": "integer",
-        "minimum": 0,
-        "maximum": Offset::MAX,
-        "default": 0,
-        "description": "Records to skip.",
-    }))
-}
-
-/// The `error` member of [`ErrorBody`]: every code the server sends.
-pub fn error_code_schema() -> RefOr<Schema> {
-    schema(json!({
-        "type": "string",
-        "enum": errors().iter().map(ApiError::code).collect::<Vec<_>>(),
-        "description": "The machine-readable error code; it follows from the status.",
-    }))
-}
-
-/// Free-form fields the SDKs send beside the documented ones: groups of field names, each
-/// with what becomes of them. Any JSON value each; other unknown fields are ignored.
-pub fn sdk_fields_schema(groups: &[(&[&str], &str)]) -> RefOr<Schema> {
-    use utoipa::openapi::schema::{ObjectBuilder, SchemaType};
-    let mut object = ObjectBuilder::new();
-    for (fields, description) in groups {
-        for field in *fields {
-            // Typeless: the server takes any JSON value here.
-            let any = ObjectBuilder::new()
-                .schema_type(SchemaType::AnyValue)
-                .description(Some(*description));
-            object = object.property(*field, any);
+impl Modify for AccessRules {
+    fn modify(&self, openapi: &mut Document) {
+        for route in ROUTES {
+            let Some(operation) = openapi
+                .paths
+                .paths
+                .get_mut(route.path)
+                .and_then(|item| operation_mut(item, route.method))
+            else {
+                continue;
+            };
+            describe_access(operation, route.access);
         }
     }
-    RefOr::T(Schema::Object(object.build()))
 }
 
-// ---------------------------------------------------------------------------------------
-// Error responses: the one body, and what every operation shares.
-
-/// One of each error the server sends, with the message its example shows.
-fn errors() -> [ApiError; 10] {
-    [
-        ApiError::BadRequest("limit must be an integer from 1 to 1000, got \"5000\"".to_owned()),
-        ApiError::Unauthorized(
-            "an API key is required: send it as Authorization: Bearer <key>".to_owned(),
-        ),
-        ApiError::Forbidden(
-            "listing devices needs the org's secret key; a publishable key cannot".to_owned(),
-        ),
-        ApiError::NotFound("no device \"laptop-002\" in this key's org".to_owned()),
-        ApiError::MethodNotAllowed(
-            "DELETE is not allowed on /api/v1/devices; the Allow header lists the methods that are"
-                .to_owned(),
-        ),
-        ApiError::Conflict(
-            "a device with device_id \"laptop-001\" is already registered in org org_demo"
-                .to_owned(),
-        ),
-        ApiError::PayloadTooLarge("request body is larger than the 64 KiB limit".to_owned()),
-        ApiError::RateLimited {
-            message: "too many requests for this key; retry after 1 second".to_owned(),
-            retry_after_secs: 1,
-        },
-        ApiError::Internal(String::new()),
-        ApiError::ServiceUnavailable("the database is busy; retry shortly".to_owned()),
-    ]
+fn describe_access(operation: &mut Operation, access: &Access) {
+    let kinds: Vec<&str> = access.allows.iter().map(|a| a.name()).collect();
+    operation
+        .extensions
+        .get_or_insert_with(Default::default)
+        .merge(
+            ExtensionsBuilder::new()
+                .add("x-credential-kinds", json!(kinds))
+                .build(),
+        );
+    let keyed = || {
+        [
+            SecurityRequirement::new("bearer", Vec::<String>::new()),
+            SecurityRequirement::new("api_key", Vec::<String>::new()),
+        ]
+    };
+    operation.security = Some(if access.is_public() {
+        vec![SecurityRequirement::default()]
+    } else if access.allows(Allow::Anonymous) {
+        std::iter::once(SecurityRequirement::default())
+            .chain(keyed())
+            .collect()
+    } else {
+        keyed().into()
+    });
+    let description = operation.description.get_or_insert_with(String::new);
+    if !description.is_empty() {
+        description.push_str("\n\n");
+    }
+    description.push_str(&access.credentials_line());
+    if access.is_public() {
+        return;
+    }
+    let responses = &mut operation.responses.responses;
+    let unauthorized = if access.allows(Allow::Anonymous) {
+        "The key is malformed, unknown or revoked."
+    } else {
+        "No key, or a malformed, unknown or revoked one."
+    };
+    responses
+        .entry("401".to_owned())
+        .or_insert_with(|| RefOr::T(Response::new(unauthorized)));
+    let refused: Vec<&str> = [Allow::Secret, Allow::Publishable, Allow::Device]
+        .into_iter()
+        .filter(|a| !access.allows(*a))
+        .map(|a| a.name())
+        .collect();
+    if !refused.is_empty() {
+        let forbidden = format!(
+            "A {} key: {} needs {}.",
+            refused.join(" or "),
+            access.action,
+            access.keys_phrase()
+        );
+        responses
+            .entry("403".to_owned())
+            .or_insert_with(|| RefOr::T(Response::new(forbidden)));
+    }
 }
 
 /// A text response header; `require_headers` marks the ones always sent as required.
@@ -381,9 +239,13 @@ fn header(description: &str) -> Value {
     json!({ "description": description, "schema": { "type": "string" } })
 }
 
+/// Operations that never touch the database, and so are never a 503.
+const NO_DATABASE: &[&str] = &["/healthz", "/openapi.json"];
+
 /// Gives every response the headers the middleware adds, and every error response the error
-/// body, its example and its headers; adds the errors any request can meet: 429 where the
-/// rate limiter applies, 500 everywhere.
+/// body, its example and its headers; adds the errors whole kinds of operation share: 400
+/// and 413 where there is a body, 503 where there is a database, 429 where the rate
+/// limiter applies, 500 everywhere.
 struct CommonResponses;
 
 impl Modify for CommonResponses {
@@ -397,6 +259,24 @@ impl Modify for CommonResponses {
                             "Rate limited: the key's (or, without a key, the client address's) \
                              bucket is empty. Retry after `Retry-After` seconds.",
                         ))
+                    });
+                }
+                if operation.request_body.is_some() {
+                    for (status, description) in [
+                        (
+                            "400",
+                            "The body is not a JSON object, or a field is invalid.",
+                        ),
+                        ("413", "The body is over 64 KiB."),
+                    ] {
+                        responses
+                            .entry(status.to_owned())
+                            .or_insert_with(|| RefOr::T(Response::new(description)));
+                    }
+                }
+                if !NO_DATABASE.contains(&path.as_str()) {
+                    responses.entry("503".to_owned()).or_insert_with(|| {
+                        RefOr::T(Response::new("The database is busy or full; retry later."))
                     });
                 }
                 responses.entry("500".to_owned()).or_insert_with(|| {
@@ -440,7 +320,7 @@ fn complete_response(status: &str, response: &mut Response) {
         .or_insert_with(|| json!({}));
     headers["X-Request-Id"] =
         header("The request's id, also in the server's log line and in error bodies.");
-    let error = errors()
+    let error = ApiError::examples()
         .into_iter()
         .find(|e| e.status_code().as_str() == status);
     if let Some(error) = error {
@@ -520,6 +400,148 @@ impl Modify for SecuritySchemes {
                 name.clone(),
                 serde_json::from_value(scheme.clone()).expect("a valid security scheme"),
             );
+        }
+    }
+}
+
+/// The links between operations, in one place: (operation, status, link name, target
+/// operation, target parameter, where its value comes from, description).
+const LINKS: &[(&str, &str, &str, &str, &str, &str, &str)] = &[
+    (
+        "register_device",
+        "201",
+        "RetrieveDevice",
+        "get_device",
+        "device_id",
+        "$response.body#/id",
+        "Retrieve the device just registered.",
+    ),
+    (
+        "register_device",
+        "201",
+        "SendHeartbeat",
+        "record_heartbeat",
+        "device_id",
+        "$response.body#/id",
+        "Heartbeat the device just registered.",
+    ),
+    (
+        "register_device",
+        "201",
+        "SendHeartbeatByPost",
+        "record_heartbeat_post",
+        "device_id",
+        "$response.body#/id",
+        "Heartbeat it as the Python SDK does.",
+    ),
+    (
+        "register_device",
+        "201",
+        "ListDevices",
+        "list_devices",
+        "org_id",
+        "$response.body#/org_id",
+        "List the devices of its org.",
+    ),
+    (
+        "get_device",
+        "200",
+        "SendHeartbeat",
+        "record_heartbeat",
+        "device_id",
+        "$response.body#/id",
+        "Heartbeat this device.",
+    ),
+    (
+        "get_device",
+        "200",
+        "SendHeartbeatByPost",
+        "record_heartbeat_post",
+        "device_id",
+        "$response.body#/id",
+        "Heartbeat it as the Python SDK does.",
+    ),
+    (
+        "get_device",
+        "200",
+        "ListDevices",
+        "list_devices",
+        "org_id",
+        "$response.body#/org_id",
+        "List the devices of its org.",
+    ),
+    (
+        "start_round",
+        "201",
+        "RetrieveRound",
+        "get_round",
+        "round_id",
+        "$response.body#/id",
+        "Retrieve the round just started.",
+    ),
+    (
+        "start_round",
+        "201",
+        "CompleteRound",
+        "complete_round",
+        "round_id",
+        "$response.body#/id",
+        "Complete it.",
+    ),
+    (
+        "start_round",
+        "201",
+        "CancelRound",
+        "cancel_round",
+        "round_id",
+        "$response.body#/id",
+        "Cancel it.",
+    ),
+    (
+        "get_round",
+        "200",
+        "CompleteRound",
+        "complete_round",
+        "round_id",
+        "$response.body#/id",
+        "Complete it.",
+    ),
+    (
+        "get_round",
+        "200",
+        "CancelRound",
+        "cancel_round",
+        "round_id",
+        "$response.body#/id",
+        "Cancel it.",
+    ),
+];
+
+struct Links;
+
+impl Modify for Links {
+    fn modify(&self, openapi: &mut Document) {
+        for item in openapi.paths.paths.values_mut() {
+            for operation in operations(item) {
+                let id = operation.operation_id.clone().unwrap_or_default();
+                for (_, status, name, target, parameter, value, description) in
+                    LINKS.iter().filter(|link| link.0 == id)
+                {
+                    let Some(RefOr::T(response)) = operation.responses.responses.get_mut(*status)
+                    else {
+                        continue;
+                    };
+                    let link = json!({
+                        "operationId": target,
+                        "parameters": { (*parameter): value },
+                        "description": description,
+                    });
+                    response.links.insert(
+                        (*name).to_owned(),
+                        RefOr::T(serde_json::from_value(link).expect("a valid link")),
+                    );
+                }
+            }
         }
     }
 }
@@ -637,12 +659,11 @@ impl Modify for RegisterIsAlsoADevice {
         };
         get.operation_id = Some("get_device_named_register".to_owned());
         get.summary = Some("Retrieve the device whose identifier is `register`".to_owned());
-        get.description = Some(
-            "`GET /api/v1/devices/{device_id}` with `register` as the identifier: only POST to \
-             this path registers a device.\n\nCredentials: the org's secret key, or the \
-             device's own key."
-                .to_owned(),
-        );
+        get.description = Some(format!(
+            "`GET /api/v1/devices/{{device_id}}` with `register` as the identifier: only POST \
+             to this path registers a device.\n\n{}",
+            devices::get::ACCESS.credentials_line()
+        ));
         get.parameters = None;
         // Its links would make it look like an entry point to link-following clients; the
         // operation it copies has them.

@@ -30,11 +30,10 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, OnceLock, Weak};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix_web::HttpRequest;
 use actix_web::dev::ServiceResponse;
@@ -48,45 +47,13 @@ use governor::state::keyed::DashMapStateStore;
 use governor::{Quota, RateLimiter};
 
 use crate::auth;
+pub use crate::clock::RateLimitClock;
 use crate::config::Config;
 use crate::domain::{ApiKey, KeyKind};
 use crate::error::ApiError;
 
 /// How often buckets that are full again are dropped.
 pub const CLEANUP_EVERY: Duration = Duration::from_secs(30);
-
-/// The clock buckets are measured by: monotonic time plus an offset that tests advance, so
-/// a test can wait out a `Retry-After` without sleeping. Clones share the offset.
-#[derive(Debug, Clone)]
-pub struct RateLimitClock {
-    start: Instant,
-    offset_nanos: Arc<AtomicU64>,
-}
-
-impl Default for RateLimitClock {
-    fn default() -> Self {
-        RateLimitClock {
-            start: Instant::now(),
-            offset_nanos: Arc::new(AtomicU64::new(0)),
-        }
-    }
-}
-
-impl RateLimitClock {
-    /// Moves this clock (and its clones) forward by `by`.
-    pub fn advance(&self, by: Duration) {
-        let nanos = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
-        self.offset_nanos.fetch_add(nanos, Ordering::Relaxed);
-    }
-}
-
-impl Clock for RateLimitClock {
-    type Instant = Nanos;
-
-    fn now(&self) -> Nanos {
-        Nanos::from(self.start.elapsed()) + Nanos::from(self.offset_nanos.load(Ordering::Relaxed))
-    }
-}
 
 /// A credential's bucket key: the first 16 bytes of the key's SHA-256.
 type KeyTag = [u8; 16];

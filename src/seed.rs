@@ -202,7 +202,7 @@ impl Seed {
             }
             for key in org.secret_key.iter().chain(&org.publishable_key) {
                 match keys::find_by_digest(conn, &key.digest())? {
-                    Some(stored) if stored.org_id == org.id.as_str() => {}
+                    Some(stored) if stored.org_id == org.id => {}
                     Some(_) => return Err(StoreError::Duplicate),
                     None => {
                         orgs::add_key(conn, &org.id, key, now)?;

@@ -165,7 +165,7 @@ impl TestServer {
             .expect("the test server's org exists");
         RegisteredDevice {
             id: device.id,
-            device_id: device.identifier,
+            device_id: device.identifier.into(),
             api_key: key.expose().to_owned(),
         }
     }

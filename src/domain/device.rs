@@ -30,6 +30,11 @@ pub struct DeviceIdentifier(String);
 impl DeviceIdentifier {
     pub const MAX_CHARS: usize = 255;
 
+    /// An identifier read back from the database (see `domain::sql`).
+    pub(super) fn stored(text: String) -> DeviceIdentifier {
+        DeviceIdentifier(text)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -6,6 +6,7 @@ mod key;
 mod org;
 mod paging;
 mod round;
+mod sql;
 mod time;
 
 pub use device::{DeviceIdentifier, DeviceStatus, JsonObject, Platform, json_kind};

@@ -1,14 +1,99 @@
-//! HTTP handlers, one file per resource, and the body parsing they share.
+//! HTTP handlers, one file per operation in a folder per resource, the one route table,
+//! and what the handlers share: body and query parsing, the identifier pair, the
+//! other-org check, the 404 for an unseen device.
 
 pub mod control;
 pub mod devices;
-pub mod health;
+pub mod ops;
 pub mod rounds;
 
+use actix_web::{HttpRequest, guard, web};
 use serde::de::DeserializeOwned;
 
-use crate::domain::json_kind;
+use crate::auth::{Access, Credential};
+use crate::domain::{DeviceIdentifier, json_kind};
 use crate::error::ApiError;
+use crate::state::AppState;
+
+/// One entry of the route table: a method, a path pattern, and who may call it.
+#[derive(Debug)]
+pub struct Route {
+    /// Lowercase, as OpenAPI writes methods.
+    pub method: &'static str,
+    pub path: &'static str,
+    pub access: &'static Access,
+}
+
+/// Declares the route table once and derives from it both [`configure`], which registers
+/// it, and [`ROUTES`], which the OpenAPI document is generated and checked against. Each
+/// entry is a path, optionally a guard on its resource, and its methods, each with the
+/// handler `group::operation::handler` whose module declares the operation's `ACCESS`.
+macro_rules! route_table {
+    ($( $path:literal $([$guard:expr])? => {
+        $( $method:ident => $group:ident :: $op:ident :: $handler:ident ),+ $(,)?
+    } )*) => {
+        /// Every (method, path pattern, access) the route table serves.
+        pub const ROUTES: &[Route] = &[ $( $( Route {
+            method: stringify!($method),
+            path: $path,
+            access: &$group::$op::ACCESS,
+        } ),+ ),* ];
+
+        /// Registers every endpoint devreg serves, and the JSON 404 for the rest.
+        pub fn configure(cfg: &mut web::ServiceConfig) {
+            $(
+                cfg.service(
+                    web::resource($path)
+                        $( .guard($guard) )?
+                        $( .route(web::$method().to($group::$op::$handler)) )+
+                );
+            )*
+            cfg.default_service(web::to(not_found));
+        }
+    };
+}
+
+route_table! {
+    "/api/v1/devices" => { get => devices::list::list_devices }
+    // Only POST is registration: `GET /api/v1/devices/register` retrieves a device whose
+    // identifier is "register".
+    "/api/v1/devices/register" [guard::Post()] => { post => devices::register::register_device }
+    "/api/v1/devices/{device_id}" => { get => devices::get::get_device }
+    "/api/v1/devices/{device_id}/heartbeat" => {
+        put => devices::heartbeat::record_heartbeat,
+        post => devices::heartbeat::record_heartbeat,
+    }
+    "/api/v1/training/rounds" => {
+        get => rounds::list::list_rounds,
+        post => rounds::start::start_round,
+    }
+    "/api/v1/training/rounds/{round_id}" => { get => rounds::get::get_round }
+    "/api/v1/training/rounds/{round_id}/join" => { post => rounds::join::join_round }
+    "/api/v1/training/rounds/{round_id}/complete" => {
+        post => rounds::complete::complete_round
+    }
+    "/api/v1/training/rounds/{round_id}/cancel" => { post => rounds::cancel::cancel_round }
+    "/healthz" => { get => ops::health::get_health }
+    "/readyz" => { get => ops::readiness::get_readiness }
+    "/metrics" => { get => ops::metrics::get_metrics }
+    "/openapi.json" => { get => ops::document::get_openapi }
+    // Test control: only in ephemeral mode; elsewhere the guard fails and it is a 404.
+    "/_devreg/reset" [guard::fn_guard(is_ephemeral)] => { post => control::reset::reset_state }
+}
+
+/// Whether the server is ephemeral: only then do the test-control routes exist.
+fn is_ephemeral(ctx: &guard::GuardContext<'_>) -> bool {
+    ctx.app_data::<web::Data<AppState>>()
+        .is_some_and(|state| state.baseline.is_some())
+}
+
+async fn not_found(req: HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::from_status(
+        actix_web::http::StatusCode::NOT_FOUND,
+        req.method().as_str(),
+        req.path(),
+    ))
+}
 
 /// Parses a JSON body whatever its Content-Type. An empty body is `None`; anything but a
 /// JSON object is a 400 saying what was sent; a field of the wrong type or value is a 400
@@ -51,4 +136,51 @@ pub fn parse_json_object<T: DeserializeOwned>(body: &[u8]) -> Result<Option<T>, 
                 ApiError::BadRequest(format!("{path}: {message}"))
             }
         })
+}
+
+/// Parses the query string into `T`, text fields kept as text so a bad value's error can
+/// quote it.
+pub fn parse_query<T: DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
+    serde_urlencoded::from_str(req.query_string())
+        .map_err(|e| ApiError::BadRequest(format!("the query string could not be read: {e}")))
+}
+
+/// A device named under either of its names, `device_id` (the reference's) or
+/// `device_identifier` (the SDKs'): both may be sent only if they agree.
+pub fn one_identifier(
+    device_id: Option<DeviceIdentifier>,
+    device_identifier: Option<DeviceIdentifier>,
+) -> Result<Option<DeviceIdentifier>, ApiError> {
+    match (device_id, device_identifier) {
+        (Some(a), Some(b)) if a != b => Err(ApiError::BadRequest(format!(
+            "device_id ({}) and device_identifier ({}) must agree when both are sent",
+            quoted(a.as_str()),
+            quoted(b.as_str())
+        ))),
+        (Some(id), _) | (None, Some(id)) => Ok(Some(id)),
+        (None, None) => Ok(None),
+    }
+}
+
+/// 403 when a request names an org (`org_id` in a query or body) other than its key's:
+/// "this key belongs to org A; it cannot list the devices of org B".
+pub fn same_org(credential: &Credential, named: Option<&str>, doing: &str) -> Result<(), ApiError> {
+    match named {
+        Some(org) if org != credential.org_id.as_str() => Err(ApiError::Forbidden(format!(
+            "this key belongs to org {}; it cannot {doing} org {org}",
+            credential.org_id
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// The 404 for a device the caller cannot see, whether it exists elsewhere or not at all.
+pub fn device_not_found(reference: &str) -> ApiError {
+    ApiError::NotFound(format!("no device {} in this key's org", quoted(reference)))
+}
+
+/// `text` in double quotes, with quotes and control characters escaped as JSON does:
+/// what a message shows of a value the client sent.
+pub fn quoted(text: &str) -> String {
+    serde_json::Value::from(text).to_string()
 }

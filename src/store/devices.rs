@@ -4,16 +4,16 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::value::RawValue;
 
 use super::{StoreError, keys, orgs, raw_json};
-use crate::domain::{ApiKey, DeviceIdentifier, DeviceStatus, KeyKind, Platform, Timestamp};
+use crate::domain::{ApiKey, DeviceIdentifier, DeviceStatus, KeyKind, OrgId, Platform, Timestamp};
 
 /// A device as stored. JSON columns stay raw text: they go to the client as they are.
 #[derive(Debug)]
 pub struct Device {
     pub id: String,
-    pub org_id: String,
-    pub identifier: String,
-    pub platform: String,
-    pub status: String,
+    pub org_id: OrgId,
+    pub identifier: DeviceIdentifier,
+    pub platform: Platform,
+    pub status: DeviceStatus,
     pub capabilities: Box<RawValue>,
     pub metadata: Box<RawValue>,
     pub metrics: Option<Box<RawValue>>,
@@ -35,9 +35,9 @@ fn device_from_row(row: &Row<'_>) -> rusqlite::Result<Device> {
         capabilities: raw_json(row.get(5)?)?,
         metadata: raw_json(row.get(6)?)?,
         metrics: row.get::<_, Option<String>>(7)?.map(raw_json).transpose()?,
-        last_heartbeat: row.get::<_, Option<i64>>(8)?.map(Timestamp),
-        created_at: Timestamp(row.get(9)?),
-        updated_at: Timestamp(row.get(10)?),
+        last_heartbeat: row.get(8)?,
+        created_at: row.get(9)?,
+        updated_at: row.get(10)?,
     })
 }
 
@@ -70,7 +70,7 @@ pub fn insert(conn: &Connection, new: &NewDevice<'_>) -> Result<Device, StoreErr
                 new.platform,
                 new.capabilities_json,
                 new.metadata_json,
-                new.now.0
+                new.now
             ],
             device_from_row,
         )?;
@@ -162,17 +162,17 @@ pub fn find(
 #[derive(Debug)]
 pub struct DeviceSummary {
     pub id: String,
-    pub identifier: String,
-    pub org_id: String,
-    pub platform: String,
-    pub status: String,
+    pub identifier: DeviceIdentifier,
+    pub org_id: OrgId,
+    pub platform: Platform,
+    pub status: DeviceStatus,
     pub last_heartbeat: Option<Timestamp>,
 }
 
 /// Which devices of an org a list asks for, and which page.
 pub struct ListQuery<'a> {
     pub org_id: &'a str,
-    pub platform: Option<&'a str>,
+    pub platform: Option<&'a Platform>,
     pub status: Option<DeviceStatus>,
     pub limit: u32,
     pub offset: u64,
@@ -193,8 +193,7 @@ pub fn list(
         args.push(platform);
         filter.push_str(&format!(" AND platform = ?{}", args.len()));
     }
-    let status = query.status.map(DeviceStatus::as_str);
-    if let Some(status) = &status {
+    if let Some(status) = &query.status {
         args.push(status);
         filter.push_str(&format!(" AND status = ?{}", args.len()));
     }
@@ -245,7 +244,7 @@ pub fn list(
                 org_id: row.get(2)?,
                 platform: row.get(3)?,
                 status: row.get(4)?,
-                last_heartbeat: row.get::<_, Option<i64>>(5)?.map(Timestamp),
+                last_heartbeat: row.get(5)?,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -265,18 +264,18 @@ pub struct Heartbeat<'a> {
 
 /// What a heartbeat's answer needs of the device it updated.
 #[derive(Debug)]
-pub struct Beaten {
+pub struct HeartbeatRecorded {
     pub id: String,
-    pub identifier: String,
-    pub platform: String,
-    pub status: String,
+    pub identifier: DeviceIdentifier,
+    pub platform: Platform,
+    pub status: DeviceStatus,
     pub last_heartbeat: Option<Timestamp>,
 }
 
 /// Which device a heartbeat is for: device `device_id` of `org_id` (a device key's own),
 /// if `reference` in the request path names it (its UUID, else its identifier, as
 /// [`find`] reads it).
-pub struct BeatTarget<'a> {
+pub struct HeartbeatTarget<'a> {
     pub org_id: &'a str,
     pub device_id: &'a str,
     pub reference: &'a str,
@@ -287,9 +286,9 @@ pub struct BeatTarget<'a> {
 /// hold (the path names another device, or none).
 pub fn record_heartbeat(
     conn: &Connection,
-    target: &BeatTarget<'_>,
-    beat: &Heartbeat<'_>,
-) -> Result<Option<Beaten>, StoreError> {
+    target: &HeartbeatTarget<'_>,
+    heartbeat: &Heartbeat<'_>,
+) -> Result<Option<HeartbeatRecorded>, StoreError> {
     // A UUID that is some device's id names that device, even if another device has it
     // as its identifier (as in `find`). `status` is left out of the SET: it is in two
     // indexes, which SQLite rewrites whenever a SET names their columns, and a heartbeat
@@ -300,37 +299,37 @@ pub fn record_heartbeat(
            AND NOT EXISTS (SELECT 1 FROM devices AS other WHERE other.id = ?2 \
                                                           AND other.org_id = ?1))) \
          RETURNING id, identifier, platform, status, last_heartbeat";
-    let beaten = conn
+    let recorded = conn
         .prepare_cached(SQL)?
         .query_row(
             params![
                 target.org_id,
                 target.reference,
                 target.device_id,
-                beat.metrics_json,
-                beat.now.0,
-                beat.metadata_patch_json
+                heartbeat.metrics_json,
+                heartbeat.now,
+                heartbeat.metadata_patch_json
             ],
             |row| {
-                Ok(Beaten {
+                Ok(HeartbeatRecorded {
                     id: row.get(0)?,
                     identifier: row.get(1)?,
                     platform: row.get(2)?,
                     status: row.get(3)?,
-                    last_heartbeat: row.get::<_, Option<i64>>(4)?.map(Timestamp),
+                    last_heartbeat: row.get(4)?,
                 })
             },
         )
         .optional()?;
-    let Some(mut beaten) = beaten else {
+    let Some(mut recorded) = recorded else {
         return Ok(None);
     };
-    if beaten.status != beat.status.as_str() {
+    if recorded.status != heartbeat.status {
         conn.prepare_cached("UPDATE devices SET status = ?2 WHERE id = ?1")?
-            .execute(params![beaten.id, beat.status.as_str()])?;
-        beat.status.as_str().clone_into(&mut beaten.status);
+            .execute(params![recorded.id, heartbeat.status])?;
+        recorded.status = heartbeat.status;
     }
-    Ok(Some(beaten))
+    Ok(Some(recorded))
 }
 
 /// Every registered device, all orgs: for the metrics gauge. Summed from the counts the

@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::StoreError;
-use crate::domain::{KeyKind, Timestamp};
+use crate::domain::{KeyKind, OrgId, Timestamp};
 
 /// A key to store: everything but the key itself.
 pub struct NewKey<'a> {
@@ -29,7 +29,7 @@ pub fn insert(conn: &Connection, key: &NewKey<'_>) -> Result<(), StoreError> {
         key.device_id,
         key.prefix,
         &key.digest[..],
-        key.now.0
+        key.now
     ])?;
     Ok(())
 }
@@ -38,7 +38,7 @@ pub fn insert(conn: &Connection, key: &NewKey<'_>) -> Result<(), StoreError> {
 #[derive(Debug, Clone)]
 pub struct StoredKey {
     pub id: String,
-    pub org_id: String,
+    pub org_id: OrgId,
     pub kind: KeyKind,
     pub device_id: Option<String>,
     pub revoked: bool,
@@ -55,24 +55,16 @@ pub fn find_by_digest(
              WHERE digest = ?1",
         )?
         .query_row([&digest[..]], |row| {
-            Ok((
-                row.get::<_, String>(0)?,
-                row.get::<_, String>(1)?,
-                row.get::<_, String>(2)?,
-                row.get::<_, Option<String>>(3)?,
-                row.get::<_, bool>(4)?,
-            ))
+            Ok(StoredKey {
+                id: row.get(0)?,
+                org_id: row.get(1)?,
+                kind: row.get(2)?,
+                device_id: row.get(3)?,
+                revoked: row.get(4)?,
+            })
         })
         .optional()?;
-    Ok(found.and_then(|(id, org_id, kind, device_id, revoked)| {
-        Some(StoredKey {
-            id,
-            org_id,
-            kind: KeyKind::from_db(&kind)?,
-            device_id,
-            revoked,
-        })
-    }))
+    Ok(found)
 }
 
 /// A key as the command line lists it.
@@ -107,7 +99,7 @@ pub fn find_for_revoke(
 pub fn revoke(conn: &Connection, id: &str, now: Timestamp) -> Result<bool, StoreError> {
     let changed = conn
         .prepare_cached("UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL")?
-        .execute(params![id, now.0])?;
+        .execute(params![id, now])?;
     Ok(changed == 1)
 }
 

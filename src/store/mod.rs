@@ -72,6 +72,20 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
+/// What the closures given to [`Db`] may fail with: a [`StoreError`] or the caller's own
+/// error type, which turns storage failures into its answers with `?` and knows which of
+/// its values are the database failing (counted for `/metrics`) rather than an answer.
+pub trait Failure: From<StoreError> {
+    /// Whether this error is a failure of the database, not a refusal such as a duplicate.
+    fn is_database_failure(&self) -> bool;
+}
+
+impl Failure for StoreError {
+    fn is_database_failure(&self) -> bool {
+        !matches!(self, StoreError::Duplicate)
+    }
+}
+
 /// A handle on the database: cheap to clone, shared by every worker.
 #[derive(Clone)]
 pub struct Db {
@@ -188,8 +202,8 @@ impl Db {
         result
     }
 
-    fn count_failure<T>(&self, result: &Result<T, StoreError>) {
-        if matches!(result, Err(e) if !matches!(e, StoreError::Duplicate)) {
+    fn count_failure<T, E: Failure>(&self, result: &Result<T, E>) {
+        if matches!(result, Err(e) if e.is_database_failure()) {
             self.inner.errors.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -220,13 +234,22 @@ impl Db {
         Ok(())
     }
 
-    /// Runs `f` on a read connection, on the calling thread.
+    /// Runs `f` on a read connection, on the calling thread. For the command line;
+    /// handlers use [`Db::read`].
     pub fn read_sync<T>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        self.read_on(f)
+    }
+
+    /// Runs `f` on a read connection (the writer's, in memory) and counts its failure.
+    fn read_on<T, E: Failure>(&self, f: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E> {
         let result = match &self.inner.readers {
-            Some(pool) => pool.get().map_err(StoreError::from).and_then(|c| f(&c)),
+            Some(pool) => match pool.get() {
+                Ok(conn) => f(&conn),
+                Err(e) => Err(StoreError::from(e).into()),
+            },
             None => f(&self
                 .inner
                 .writer
@@ -239,11 +262,13 @@ impl Db {
 
     /// Runs `f` on the writer thread, in a savepoint of a transaction shared with the
     /// writes queued beside it (group commit), and answers once that transaction has
-    /// committed. A failing `f` rolls back only its own changes.
-    pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    /// committed. A failing `f` rolls back only its own changes. `f` fails with the
+    /// caller's error type, so a handler answers from inside its transaction with `?`.
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
         T: Send + 'static,
-        F: FnOnce(&Transaction) -> Result<T, StoreError> + Send + 'static,
+        E: Failure + Send + 'static,
+        F: FnOnce(&Transaction) -> Result<T, E> + Send + 'static,
     {
         let result = self.inner.queue.write(f).await;
         self.count_failure(&result);
@@ -251,15 +276,31 @@ impl Db {
     }
 
     /// [`Db::read_sync`] on the blocking pool, off the async worker threads.
-    pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        E: Failure + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
     {
         let db = self.clone();
-        actix_web::web::block(move || db.read_sync(f))
+        actix_web::web::block(move || db.read_on(f))
             .await
             .map_err(|e| StoreError::Blocking(e.to_string()))?
+    }
+}
+
+/// The one way a refused unique constraint becomes the caller's answer (a 409 naming what
+/// is taken, an operator's message): `devices::register(..).on_duplicate(|| ...)?`.
+pub trait OnDuplicate<T> {
+    fn on_duplicate<E: From<StoreError>>(self, answer: impl FnOnce() -> E) -> Result<T, E>;
+}
+
+impl<T> OnDuplicate<T> for Result<T, StoreError> {
+    fn on_duplicate<E: From<StoreError>>(self, answer: impl FnOnce() -> E) -> Result<T, E> {
+        self.map_err(|err| match err {
+            StoreError::Duplicate => answer(),
+            other => other.into(),
+        })
     }
 }
 

@@ -8,7 +8,7 @@ use crate::domain::{ApiKey, KeyKind, OrgId, Timestamp};
 /// Creates org `id`. [`StoreError::Duplicate`] when it exists.
 pub fn insert(conn: &Connection, id: &OrgId, now: Timestamp) -> Result<(), StoreError> {
     conn.prepare_cached("INSERT INTO orgs (id, created_at) VALUES (?1, ?2)")?
-        .execute(params![id.as_str(), now.0])?;
+        .execute(params![id, now])?;
     Ok(())
 }
 

@@ -4,17 +4,17 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::StoreError;
-use crate::domain::{RoundStatus, Timestamp};
+use crate::domain::{OrgId, Platform, RoundStatus, Timestamp};
 
 /// A round as stored.
 #[derive(Debug)]
 pub struct Round {
     pub id: String,
-    pub org_id: String,
+    pub org_id: OrgId,
     pub number: i64,
     pub model_id: Option<String>,
     /// The target platforms; empty for every platform.
-    pub platforms: Vec<String>,
+    pub platforms: Vec<Platform>,
     pub min_devices: Option<u32>,
     pub status: RoundStatus,
     pub participant_count: u64,
@@ -31,7 +31,6 @@ fn round_from_row(row: &Row<'_>) -> rusqlite::Result<Round> {
         rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e)
     };
     let platforms: String = row.get(4)?;
-    let status: String = row.get(6)?;
     Ok(Round {
         id: row.get(0)?,
         org_id: row.get(1)?,
@@ -39,12 +38,11 @@ fn round_from_row(row: &Row<'_>) -> rusqlite::Result<Round> {
         model_id: row.get(3)?,
         platforms: serde_json::from_str(&platforms).map_err(|e| conversion(4, e.into()))?,
         min_devices: row.get(5)?,
-        status: RoundStatus::from_db(&status)
-            .ok_or_else(|| conversion(6, format!("unknown round status {status:?}").into()))?,
+        status: row.get(6)?,
         participant_count: u64::try_from(row.get::<_, i64>(7)?).unwrap_or(0),
-        created_at: Timestamp(row.get(8)?),
-        updated_at: Timestamp(row.get(9)?),
-        ended_at: row.get::<_, Option<i64>>(10)?.map(Timestamp),
+        created_at: row.get(8)?,
+        updated_at: row.get(9)?,
+        ended_at: row.get(10)?,
     })
 }
 
@@ -82,7 +80,7 @@ pub fn insert(conn: &Connection, new: &NewRound<'_>) -> Result<Round, StoreError
                 new.model_id,
                 new.platforms_json,
                 new.min_devices,
-                new.now.0
+                new.now
             ],
             round_from_row,
         )?)
@@ -171,7 +169,7 @@ pub fn join(
             "INSERT INTO round_participants (round_id, device_id, joined_at) VALUES (?1, ?2, ?3) \
              ON CONFLICT (round_id, device_id) DO NOTHING",
         )?
-        .execute(params![round_id, device_id, now.0])?;
+        .execute(params![round_id, device_id, now])?;
     if added == 1 {
         conn.prepare_cached(
             "UPDATE rounds SET participant_count = participant_count + 1 WHERE id = ?1",
@@ -204,7 +202,7 @@ pub fn finish(
             "UPDATE rounds SET status = ?2, updated_at = ?3, ended_at = ?3 \
              WHERE id = ?1 AND status = 'active' RETURNING {ROUND_COLUMNS}"
         ))?
-        .query_row(params![round_id, status.as_str(), now.0], round_from_row)
+        .query_row(params![round_id, status, now], round_from_row)
         .optional()?)
 }
 

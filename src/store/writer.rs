@@ -29,16 +29,17 @@ trait Job: Send {
     fn finish(self: Box<Self>, committed: Result<(), &StoreError>);
 }
 
-struct Write<T, F> {
+struct Write<T, E, F> {
     work: Option<F>,
-    outcome: Option<Result<T, StoreError>>,
-    reply: oneshot::Sender<Result<T, StoreError>>,
+    outcome: Option<Result<T, E>>,
+    reply: oneshot::Sender<Result<T, E>>,
 }
 
-impl<T, F> Job for Write<T, F>
+impl<T, E, F> Job for Write<T, E, F>
 where
     T: Send,
-    F: FnOnce(&Transaction) -> Result<T, StoreError> + Send,
+    E: From<StoreError> + Send,
+    F: FnOnce(&Transaction) -> Result<T, E> + Send,
 {
     fn run(&mut self, tx: &Transaction) {
         let work = self.work.take().expect("a job runs once");
@@ -49,8 +50,8 @@ where
         let outcome = match (committed, self.outcome) {
             (_, Some(Err(own))) => Err(own),
             (Ok(()), Some(Ok(value))) => Ok(value),
-            (Err(commit), _) => Err(commit.again()),
-            (Ok(()), None) => Err(StoreError::Blocking("the write never ran".to_owned())),
+            (Err(commit), _) => Err(commit.again().into()),
+            (Ok(()), None) => Err(StoreError::Blocking("the write never ran".to_owned()).into()),
         };
         // The caller may have gone (a client that hung up); nothing is owed to it.
         let _ = self.reply.send(outcome);
@@ -59,31 +60,36 @@ where
 
 /// Runs `work` between `SAVEPOINT` and `RELEASE`, rolling back to the savepoint when it
 /// fails or panics.
-fn savepoint<T>(
+fn savepoint<T, E: From<StoreError>>(
     tx: &Transaction,
-    work: impl FnOnce(&Transaction) -> Result<T, StoreError>,
-) -> Result<T, StoreError> {
-    // Cached statements: a batch runs these for every write.
-    tx.prepare_cached("SAVEPOINT job")?.execute([])?;
+    work: impl FnOnce(&Transaction) -> Result<T, E>,
+) -> Result<T, E> {
+    release(tx, "SAVEPOINT job")?;
     let outcome = catch_unwind(AssertUnwindSafe(|| work(tx))).unwrap_or_else(|panic| {
         let what = panic
             .downcast_ref::<&str>()
             .map(|s| (*s).to_owned())
             .or_else(|| panic.downcast_ref::<String>().cloned())
             .unwrap_or_default();
-        Err(StoreError::Blocking(format!("a write panicked: {what}")))
+        Err(StoreError::Blocking(format!("a write panicked: {what}")).into())
     });
     match outcome {
         Ok(value) => {
-            tx.prepare_cached("RELEASE job")?.execute([])?;
+            release(tx, "RELEASE job")?;
             Ok(value)
         }
         Err(err) => {
-            tx.prepare_cached("ROLLBACK TO job")?.execute([])?;
-            tx.prepare_cached("RELEASE job")?.execute([])?;
+            release(tx, "ROLLBACK TO job")?;
+            release(tx, "RELEASE job")?;
             Err(err)
         }
     }
+}
+
+/// Runs one of the savepoint statements, cached: a batch runs them for every write.
+fn release(tx: &Transaction, sql: &str) -> Result<(), StoreError> {
+    tx.prepare_cached(sql)?.execute([])?;
+    Ok(())
 }
 
 impl StoreError {
@@ -131,10 +137,11 @@ impl Writer {
     }
 
     /// Queues `work` and waits for the commit that holds it.
-    pub(super) async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
+    pub(super) async fn write<T, E, F>(&self, work: F) -> Result<T, E>
     where
         T: Send + 'static,
-        F: FnOnce(&Transaction) -> Result<T, StoreError> + Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&Transaction) -> Result<T, E> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
         let job = Box::new(Write {

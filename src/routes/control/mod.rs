@@ -1,0 +1,3 @@
+//! Test control, served only in ephemeral mode.
+
+pub mod reset;

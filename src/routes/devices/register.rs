@@ -1,0 +1,241 @@
+//! `POST /api/v1/devices/register`
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use crate::auth::{Access, Allow, Caller};
+use crate::domain::{
+    ApiKey, DeviceIdentifier, DeviceStatus, JsonObject, KeyKind, OrgId, Platform, Timestamp, now,
+};
+use crate::error::ApiError;
+use crate::routes::{one_identifier, parse_json_object, quoted};
+use crate::schema;
+use crate::state::AppState;
+use crate::store::{OnDuplicate, devices};
+
+pub const ACCESS: Access = Access {
+    action: "registering a device",
+    allows: &[Allow::Secret, Allow::Publishable, Allow::Anonymous],
+};
+
+/// Fields the SDKs send at registration that are kept as the device's `metadata`.
+const SDK_METADATA_FIELDS: &[&str] = &[
+    "os_version",
+    "sdk_version",
+    "app_version",
+    "manufacturer",
+    "model",
+    "cpu_architecture",
+    "gpu_available",
+    "total_memory_mb",
+    "available_storage_mb",
+    "battery_pct",
+    "charging",
+    "locale",
+    "region",
+    "timezone",
+    "installation_id",
+    "app_id",
+    "device_info",
+];
+
+/// A device to register. `device_id` or its SDK alias `device_identifier` is required;
+/// when both are sent they must be equal. Unknown fields are ignored.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(examples(json!({
+    "device_id": "laptop-001",
+    "platform": "python",
+    "capabilities": {"cpu": "4-core", "memory_gb": 8, "gpu": false}
+})))]
+struct RegisterRequest {
+    /// The device's identifier, unique within its org (the reference's name).
+    device_id: Option<DeviceIdentifier>,
+    /// The same identifier under the SDKs' name.
+    device_identifier: Option<DeviceIdentifier>,
+    /// Default `python`.
+    platform: Option<Platform>,
+    /// Free-form JSON describing the device's hardware. Default `{}`.
+    capabilities: Option<JsonObject>,
+    /// Without a key, the org to join, which must exist (default `org_demo`); with a key,
+    /// the device joins the key's org and this is only informative.
+    org_id: Option<String>,
+    /// Kept as the device's metadata, with the SDK fields below merged in.
+    metadata: Option<JsonObject>,
+    #[serde(flatten)]
+    #[schema(schema_with = register_sdk_fields)]
+    other: Map<String, Value>,
+}
+
+fn register_sdk_fields() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+    schema::sdk_fields_schema(&[(
+        SDK_METADATA_FIELDS,
+        "Sent by the SDKs; any JSON value, kept in the device's metadata (null is ignored).",
+    )])
+}
+
+impl RegisterRequest {
+    /// The device's metadata: the `metadata` object with the SDK fields merged in.
+    fn metadata(&mut self) -> Map<String, Value> {
+        let mut metadata = self.metadata.take().map(|m| m.0).unwrap_or_default();
+        for field in SDK_METADATA_FIELDS {
+            if let Some(value) = self.other.remove(*field).filter(|v| !v.is_null()) {
+                metadata.insert((*field).to_owned(), value);
+            }
+        }
+        metadata
+    }
+}
+
+fn missing_identifier() -> ApiError {
+    ApiError::BadRequest(
+        "device_id is required (the SDKs' name device_identifier is accepted too): a string of \
+         1 to 255 characters"
+            .to_owned(),
+    )
+}
+
+/// A registered device, with its key: shown this once, never again.
+#[derive(Serialize, ToSchema)]
+#[schema(examples(json!({
+    "id": "01a2147f-daeb-7763-909c-9e315a041b31",
+    "device_id": "laptop-001",
+    "device_identifier": "laptop-001",
+    "org_id": "org_demo",
+    "api_key": "edg_dev_c7501lyv5D4HOLnXTzTdUPF1CmOInkwN",
+    "access_token": "edg_dev_c7501lyv5D4HOLnXTzTdUPF1CmOInkwN",
+    "platform": "python",
+    "capabilities": {"cpu": "4-core", "memory_gb": 8, "gpu": false},
+    "status": "active",
+    "created_at": "2026-11-25T20:57:33Z",
+    "registered_at": "2026-11-25T20:57:33Z",
+    "updated_at": "2026-11-25T20:57:33Z",
+    "heartbeat_interval_seconds": 60
+})))]
+struct RegisteredDevice<'a> {
+    /// The server-generated UUID; the SDKs use it in paths.
+    #[schema(format = Uuid)]
+    id: &'a str,
+    device_id: &'a DeviceIdentifier,
+    /// The same as `device_id`, under the SDKs' name.
+    device_identifier: &'a DeviceIdentifier,
+    org_id: &'a OrgId,
+    /// The device's own key (`edg_dev_…`): heartbeat and retrieve this device.
+    #[schema(examples("edg_dev_c7501lyv5D4HOLnXTzTdUPF1CmOInkwN"))]
+    api_key: &'a str,
+    /// The same as `api_key`, under the name some SDKs read.
+    access_token: &'a str,
+    platform: &'a Platform,
+    #[schema(value_type = Object)]
+    capabilities: &'a RawValue,
+    /// `active`.
+    status: DeviceStatus,
+    created_at: Timestamp,
+    /// The same as `created_at`.
+    registered_at: Timestamp,
+    updated_at: Timestamp,
+    /// Seconds between heartbeats that the server asks for.
+    #[schema(minimum = 1)]
+    heartbeat_interval_seconds: u32,
+}
+
+/// Register a device
+///
+/// Registers a device and returns its API key, shown this once. With a secret or
+/// publishable key the device joins the key's org; without a key (open registration, the
+/// default) it joins the body's `org_id` if that org exists, else `org_demo`. A second
+/// registration of the same identifier in the same org is a 409 and changes nothing.
+#[utoipa::path(post, path = "/api/v1/devices/register", tag = "devices",
+    request_body(content = RegisterRequest, description = "The device."),
+    responses(
+        (status = 201, description = "Registered; `Location` is the device's URL.",
+            body = RegisteredDevice,
+            headers(("Location" = String, description = "`/api/v1/devices/{id}`"))),
+        (status = 401, description = "The key is malformed, unknown or revoked; or there is \
+            none and open registration is off."),
+        (status = 404, description = "Without a key: the body's `org_id` names no org."),
+        (status = 409, description = "The identifier is taken in the org."),
+    ),
+)]
+pub async fn register_device(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let credential = ACCESS.check(caller)?;
+    let mut request: RegisterRequest = parse_json_object(&body)?.ok_or_else(missing_identifier)?;
+    let identifier = one_identifier(request.device_id.take(), request.device_identifier.take())?
+        .ok_or_else(missing_identifier)?;
+    let org_id = match credential {
+        Some(credential) => credential.org_id.as_str().to_owned(),
+        // Anonymous registration is served only while open registration is on.
+        None if !state.open_registration => {
+            return Err(ApiError::Unauthorized(
+                "open registration is off on this server: send the org's secret or publishable \
+                 key as Authorization: Bearer <key>"
+                    .to_owned(),
+            ));
+        }
+        None => request
+            .org_id
+            .clone()
+            .unwrap_or_else(|| OrgId::demo().as_str().to_owned()),
+    };
+    let platform = request.platform.take().unwrap_or_default();
+    let capabilities_json = Value::Object(request.capabilities.take().unwrap_or_default().0);
+    let metadata_json = Value::Object(request.metadata()).to_string();
+
+    let key = ApiKey::generate(KeyKind::Device);
+    let stored_key = key.clone();
+    let registering = org_id.clone();
+    let device = state
+        .db
+        .write(move |tx| {
+            devices::register(
+                tx,
+                &devices::Registration {
+                    org_id: &registering,
+                    identifier: &identifier,
+                    platform: &platform,
+                    capabilities_json: &capabilities_json.to_string(),
+                    metadata_json: &metadata_json,
+                    key: &stored_key,
+                },
+                now(),
+            )
+            .on_duplicate(|| {
+                ApiError::Conflict(format!(
+                    "a device with device_id {} is already registered in org {registering}",
+                    quoted(identifier.as_str())
+                ))
+            })
+        })
+        .await?
+        .ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "org {org_id} does not exist; send the org_id of an existing org, or none to join \
+                 org_demo"
+            ))
+        })?;
+
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/api/v1/devices/{}", device.id)))
+        .json(RegisteredDevice {
+            id: &device.id,
+            device_id: &device.identifier,
+            device_identifier: &device.identifier,
+            org_id: &device.org_id,
+            api_key: key.expose(),
+            access_token: key.expose(),
+            platform: &device.platform,
+            capabilities: &device.capabilities,
+            status: device.status,
+            created_at: device.created_at,
+            registered_at: device.created_at,
+            updated_at: device.updated_at,
+            heartbeat_interval_seconds: state.heartbeat_interval_seconds,
+        }))
+}

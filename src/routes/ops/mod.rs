@@ -1,0 +1,19 @@
+//! Health, readiness, metrics and the OpenAPI document, for load balancers, fly.io's
+//! checks, Prometheus and client generators. None of them reads a key, and none of them
+//! says anything about a particular device.
+
+pub mod document;
+pub mod health;
+pub mod metrics;
+pub mod readiness;
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// What `/healthz` and `/readyz` answer when all is well.
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    /// `ok` from `/healthz`, `ready` from `/readyz`.
+    #[schema(value_type = String, pattern = "^(ok|ready)$")]
+    pub status: &'static str,
+}

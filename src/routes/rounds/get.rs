@@ -1,0 +1,51 @@
+//! `GET /api/v1/training/rounds/{round_id}`
+
+use actix_web::{HttpResponse, web};
+
+use super::{RoundBody, own_device, round_not_found, targets};
+use crate::auth::{Access, Allow, Caller};
+use crate::domain::KeyKind;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::rounds;
+
+pub const ACCESS: Access = Access {
+    action: "reading a training round",
+    allows: &[Allow::Secret, Allow::Device],
+};
+
+/// Retrieve a training round
+///
+/// A round of the key's org, by its `id` or its `number`. A device key sees only the
+/// rounds its device may join.
+#[utoipa::path(get, path = "/api/v1/training/rounds/{round_id}", tag = "training rounds",
+    params(("round_id" = String, Path, min_length = 1,
+        description = "The round's `id`, or its `number` in the org.", example = "1")),
+    responses(
+        (status = 200, description = "The round.", body = RoundBody),
+        (status = 404, description = "No such round that the key can see."),
+    ),
+)]
+pub async fn get_round(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let credential = ACCESS.require(caller)?;
+    let reference = path.into_inner();
+    let round = state
+        .db
+        .read(move |conn| {
+            let round = rounds::find(conn, credential.org_id.as_str(), &reference)?
+                .ok_or_else(|| round_not_found(&reference))?;
+            // The own-device rule: a device sees only the rounds it may join.
+            if credential.kind == KeyKind::Device
+                && !own_device(conn, &credential).is_ok_and(|d| targets(&round, &d.platform))
+            {
+                return Err(round_not_found(&reference));
+            }
+            Ok(round)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(RoundBody::from(round)))
+}

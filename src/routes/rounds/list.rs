@@ -1,0 +1,149 @@
+//! `GET /api/v1/training/rounds`
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{RoundBody, own_device};
+use crate::auth::{Access, Allow, Caller};
+use crate::domain::{KeyKind, Limit, Offset, RoundStatus};
+use crate::error::ApiError;
+use crate::routes::{device_not_found, parse_query, same_org};
+use crate::schema;
+use crate::state::AppState;
+use crate::store::{devices, rounds};
+
+pub const ACCESS: Access = Access {
+    action: "listing training rounds",
+    allows: &[Allow::Secret, Allow::Device],
+};
+
+/// The list query as sent: text, so a bad value's error can quote it.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ListParams {
+    /// The key's org, if given (another org's is a 403).
+    #[param(value_type = String, required = false, example = "org_demo")]
+    org_id: Option<String>,
+    /// Only rounds with this status.
+    #[param(value_type = RoundStatus, required = false)]
+    status: Option<String>,
+    /// Only the rounds this device (identifier or `id`) may join. With a device key, its
+    /// own device.
+    #[param(value_type = String, required = false, example = "laptop-001")]
+    device_id: Option<String>,
+    /// Most rounds to return.
+    #[param(schema_with = schema::limit_schema, required = false)]
+    limit: Option<String>,
+    /// Rounds to skip.
+    #[param(schema_with = schema::offset_schema, required = false)]
+    offset: Option<String>,
+}
+
+struct ListFilter {
+    org_id: Option<String>,
+    status: Option<RoundStatus>,
+    device_id: Option<String>,
+    limit: Limit,
+    offset: Offset,
+}
+
+impl TryFrom<ListParams> for ListFilter {
+    type Error = ApiError;
+
+    fn try_from(params: ListParams) -> Result<Self, ApiError> {
+        let bad = ApiError::BadRequest;
+        let status = params
+            .status
+            .map(RoundStatus::try_from)
+            .transpose()
+            .map_err(|e| bad(format!("status {e}")))?;
+        Ok(ListFilter {
+            org_id: params.org_id.filter(|o| !o.is_empty()),
+            status,
+            device_id: params.device_id.filter(|d| !d.is_empty()),
+            limit: Limit::parse(params.limit.as_deref()).map_err(bad)?,
+            offset: Offset::parse(params.offset.as_deref()).map_err(bad)?,
+        })
+    }
+}
+
+/// A page of rounds, oldest first.
+#[derive(Serialize, ToSchema)]
+struct RoundList {
+    rounds: Vec<RoundBody>,
+    /// Every round that matches, on all pages.
+    total: u64,
+    /// The `limit` applied.
+    limit: u32,
+    /// The `offset` applied.
+    offset: u64,
+}
+
+/// List training rounds
+///
+/// The org's rounds, oldest first. With a device key, only the rounds its device may join
+/// (its org's, aimed at its platform or at every platform): what the SDKs poll with
+/// `?device_id=…&status=active`.
+#[utoipa::path(get, path = "/api/v1/training/rounds", tag = "training rounds",
+    params(ListParams),
+    responses(
+        (status = 200, description = "A page of rounds.", body = RoundList),
+        (status = 400, description = "`status`, `limit` or `offset` is invalid."),
+        (status = 401, description = "No key, or a malformed, unknown or revoked one; or a \
+            device key whose device is gone."),
+        (status = 403, description = "A publishable key, or `org_id` is another org."),
+        (status = 404, description = "`device_id` names no device the key can see."),
+    ),
+)]
+pub async fn list_rounds(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let credential = ACCESS.require(caller)?;
+    let filter = ListFilter::try_from(parse_query::<ListParams>(&req)?)?;
+    same_org(&credential, filter.org_id.as_deref(), "list the rounds of")?;
+
+    let (limit, offset) = (filter.limit.get(), filter.offset.get());
+    let (rounds, total) = state
+        .db
+        .read(move |conn| {
+            // The device whose platform picks the rounds: none for the secret key alone.
+            let device = match (&credential.kind, &filter.device_id) {
+                // The own-device rule: a device key lists for its own device only.
+                (KeyKind::Device, reference) => {
+                    let device = own_device(conn, &credential)?;
+                    if let Some(reference) = reference
+                        && *reference != device.id
+                        && *reference != device.identifier.as_str()
+                    {
+                        return Err(device_not_found(reference));
+                    }
+                    Some(device)
+                }
+                (_, Some(reference)) => Some(
+                    devices::find(conn, credential.org_id.as_str(), reference)?
+                        .ok_or_else(|| device_not_found(reference))?,
+                ),
+                (_, None) => None,
+            };
+            Ok::<_, ApiError>(rounds::list(
+                conn,
+                &rounds::ListQuery {
+                    org_id: credential.org_id.as_str(),
+                    status: filter.status,
+                    platform: device.as_ref().map(|d| d.platform.as_str()),
+                    limit,
+                    offset,
+                },
+            )?)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(RoundList {
+        rounds: rounds.into_iter().map(RoundBody::from).collect(),
+        total,
+        limit,
+        offset,
+    }))
+}

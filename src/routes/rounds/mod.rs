@@ -1,0 +1,131 @@
+//! Training rounds: an org starts a round, its devices learn of it from their heartbeat
+//! (or by polling the list), join it, and the org completes or cancels it.
+//!
+//! Who may do what: the org's secret key manages rounds and sees all of them; a device key
+//! sees and joins only the rounds its device may take part in (its org's, aimed at its
+//! platform or at every platform), and any other round is a 404 to it; a publishable key
+//! has no business here (403).
+
+pub mod cancel;
+pub mod complete;
+pub mod get;
+pub mod join;
+pub mod list;
+pub mod start;
+
+use actix_web::{HttpResponse, web};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::auth::{Access, Caller, Credential};
+use crate::domain::{MinDevices, ModelId, OrgId, Platform, RoundStatus, Timestamp, now};
+use crate::error::ApiError;
+use crate::routes::quoted;
+use crate::state::AppState;
+use crate::store::{devices, rounds};
+
+/// A training round as every endpoint shows it.
+#[derive(Serialize, ToSchema)]
+#[schema(examples(json!({
+    "id": "f47ac10b-58cc-4372-a567-0e02b2c3d479",
+    "org_id": "org_demo",
+    "number": 18,
+    "model_id": "keyboard-next-word-v3",
+    "platforms": ["ios", "android"],
+    "min_devices": 10,
+    "status": "active",
+    "participant_count": 0,
+    "created_at": "2026-02-23T16:30:00Z",
+    "updated_at": "2026-02-23T16:30:00Z",
+    "ended_at": null
+})))]
+pub struct RoundBody {
+    #[schema(format = Uuid)]
+    id: String,
+    org_id: OrgId,
+    /// 1, 2, 3, … within the org; usable in paths instead of `id`.
+    #[schema(minimum = 1)]
+    number: i64,
+    #[schema(value_type = Option<ModelId>)]
+    model_id: Option<String>,
+    /// The platforms the round wants; empty means every platform.
+    platforms: Vec<Platform>,
+    #[schema(value_type = Option<MinDevices>)]
+    min_devices: Option<u32>,
+    status: RoundStatus,
+    /// Devices that joined.
+    participant_count: u64,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+    /// When it was completed or cancelled; null while active.
+    ended_at: Option<Timestamp>,
+}
+
+impl From<rounds::Round> for RoundBody {
+    fn from(round: rounds::Round) -> Self {
+        RoundBody {
+            id: round.id,
+            org_id: round.org_id,
+            number: round.number,
+            model_id: round.model_id,
+            platforms: round.platforms,
+            min_devices: round.min_devices,
+            status: round.status,
+            participant_count: round.participant_count,
+            created_at: round.created_at,
+            updated_at: round.updated_at,
+            ended_at: round.ended_at,
+        }
+    }
+}
+
+/// The 404 for a round the caller cannot see, whether it exists elsewhere or not at all.
+fn round_not_found(reference: &str) -> ApiError {
+    ApiError::NotFound(format!(
+        "no training round {} that this key can see",
+        quoted(reference)
+    ))
+}
+
+/// Whether `round` is aimed at devices of `platform`.
+fn targets(round: &rounds::Round, platform: &Platform) -> bool {
+    round.platforms.is_empty() || round.platforms.contains(platform)
+}
+
+/// The device whose key made the request, read on `conn`. A device key whose device is
+/// gone is as good as unknown.
+fn own_device(
+    conn: &rusqlite::Connection,
+    credential: &Credential,
+) -> Result<devices::Device, ApiError> {
+    let id = credential.device_id.as_deref().unwrap_or_default();
+    devices::find(conn, credential.org_id.as_str(), id)?
+        .ok_or_else(|| ApiError::Unauthorized("the API key's device no longer exists".into()))
+}
+
+/// Ends an active round as `status`; a round already ended is a 409 and stays as it was.
+async fn end_round(
+    access: &Access,
+    state: web::Data<AppState>,
+    caller: Caller,
+    reference: String,
+    status: RoundStatus,
+) -> Result<HttpResponse, ApiError> {
+    let credential = access.require(caller)?;
+    let round = state
+        .db
+        .write(move |tx| {
+            let round = rounds::find(tx, credential.org_id.as_str(), &reference)?
+                .ok_or_else(|| round_not_found(&reference))?;
+            rounds::finish(tx, &round.id, status, now())?.ok_or_else(|| {
+                ApiError::Conflict(format!(
+                    "training round {} is already {}; only an active round can be {}",
+                    round.number,
+                    round.status.as_str(),
+                    status.as_str()
+                ))
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(RoundBody::from(round)))
+}

@@ -1,0 +1,199 @@
+//! JSON Schemas of the domain types, from the same constants their parsers use, and the
+//! schema helpers request types share. Below the routes, which derive their schemas with
+//! these, and the document, which collects them.
+
+use serde_json::{Value, json};
+use utoipa::openapi::{RefOr, Schema};
+use utoipa::{PartialSchema, ToSchema};
+
+use crate::domain::{
+    DeviceIdentifier, DeviceStatus, JsonObject, Limit, MinDevices, ModelId, Offset, OrgId,
+    Platform, RoundStatus, TargetPlatforms, Timestamp,
+};
+
+pub(crate) fn schema(value: Value) -> RefOr<Schema> {
+    RefOr::T(serde_json::from_value(value).expect("a valid schema literal"))
+}
+
+/// Rust's `char::is_control` is Unicode's Cc category: U+0000–U+001F and U+007F–U+009F.
+const NO_CONTROL_CHARACTERS: &str = r"^[^\u0000-\u001F\u007F-\u009F]*$";
+
+impl PartialSchema for DeviceIdentifier {
+    fn schema() -> RefOr<Schema> {
+        schema(json!({
+            "type": "string",
+            "minLength": 1,
+            "maxLength": DeviceIdentifier::MAX_CHARS,
+            "pattern": r"^[^/\u0000-\u001F\u007F-\u009F]*$",
+            "description": "A device's user-chosen identifier, unique within its org: 1 to 255 \
+                characters (not bytes), no control characters, no `/`.",
+            "examples": ["laptop-001"],
+        }))
+    }
+}
+impl ToSchema for DeviceIdentifier {}
+
+impl PartialSchema for Platform {
+    fn schema() -> RefOr<Schema> {
+        schema(json!({
+            "type": "string",
+            "minLength": 1,
+            "maxLength": Platform::MAX_CHARS,
+            "pattern": "^[a-z0-9_-]+$",
+            "description": "The platform a device runs on: a lowercase token of 1 to 32 \
+                characters `[a-z0-9_-]`. The reference names `python`, `ios`, `android` and \
+                `edge`; the SDKs also send `macos`, `linux`, `windows` and `browser`.",
+            "examples": ["python", "ios", "android", "edge"],
+        }))
+    }
+}
+impl ToSchema for Platform {}
+
+impl PartialSchema for DeviceStatus {
+    fn schema() -> RefOr<Schema> {
+        let names = [DeviceStatus::Active, DeviceStatus::Inactive].map(DeviceStatus::as_str);
+        schema(json!({
+            "type": "string",
+            "enum": names,
+            "description": "Whether a device is taking part: `active` or `inactive`.",
+        }))
+    }
+}
+impl ToSchema for DeviceStatus {}
+
+impl PartialSchema for RoundStatus {
+    fn schema() -> RefOr<Schema> {
+        let names = [
+            RoundStatus::Active,
+            RoundStatus::Completed,
+            RoundStatus::Cancelled,
+        ]
+        .map(RoundStatus::as_str);
+        schema(json!({
+            "type": "string",
+            "enum": names,
+            "description": "Where a training round is in its life: `active` until the org \
+                completes or cancels it.",
+        }))
+    }
+}
+impl ToSchema for RoundStatus {}
+
+impl PartialSchema for JsonObject {
+    fn schema() -> RefOr<Schema> {
+        schema(json!({
+            "type": "object",
+            "additionalProperties": true,
+            "description": "A free-form JSON object.",
+        }))
+    }
+}
+impl ToSchema for JsonObject {}
+
+impl PartialSchema for Timestamp {
+    fn schema() -> RefOr<Schema> {
+        schema(json!({
+            "type": "string",
+            "format": "date-time",
+            "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$",
+            "description": "RFC 3339 UTC with whole seconds and a `Z`.",
+            "examples": ["2026-02-23T16:30:00Z"],
+        }))
+    }
+}
+impl ToSchema for Timestamp {}
+
+impl PartialSchema for ModelId {
+    fn schema() -> RefOr<Schema> {
+        schema(json!({
+            "type": "string",
+            "minLength": 1,
+            "maxLength": ModelId::MAX_CHARS,
+            "pattern": NO_CONTROL_CHARACTERS,
+            "description": "The model a round trains: free text, 1 to 255 characters, no \
+                control characters.",
+            "examples": ["keyboard-next-word-v3"],
+        }))
+    }
+}
+impl ToSchema for ModelId {}
+
+impl PartialSchema for TargetPlatforms {
+    fn schema() -> RefOr<Schema> {
+        schema(json!({
+            "type": "array",
+            "items": Platform::schema(),
+            "description": "The platforms a round wants; empty means every platform. A \
+                platform given twice counts once.",
+            "examples": [["ios", "android"]],
+        }))
+    }
+}
+impl ToSchema for TargetPlatforms {}
+
+impl PartialSchema for MinDevices {
+    fn schema() -> RefOr<Schema> {
+        schema(json!({
+            "type": "integer",
+            "minimum": 1,
+            "maximum": MinDevices::MAX,
+            "description": "How many devices the round wants: recorded and shown, not enforced.",
+            "examples": [10],
+        }))
+    }
+}
+impl ToSchema for MinDevices {}
+
+impl PartialSchema for OrgId {
+    fn schema() -> RefOr<Schema> {
+        schema(json!({
+            "type": "string",
+            "minLength": 1,
+            "maxLength": OrgId::MAX_CHARS,
+            "pattern": "^[A-Za-z0-9_-]+$",
+            "description": "An organization's id, such as `org_demo`: 1 to 64 characters \
+                `[A-Za-z0-9_-]`.",
+            "examples": ["org_demo"],
+        }))
+    }
+}
+impl ToSchema for OrgId {}
+
+/// The `limit` query parameter of the list endpoints.
+pub fn limit_schema() -> RefOr<Schema> {
+    schema(json!({
+        "type": "integer",
+        "minimum": 1,
+        "maximum": Limit::MAX,
+        "default": Limit::DEFAULT,
+        "description": "Most records to return.",
+    }))
+}
+
+/// The `offset` query parameter of the list endpoints.
+pub fn offset_schema() -> RefOr<Schema> {
+    schema(json!({
+        "type": "integer",
+        "minimum": 0,
+        "maximum": Offset::MAX,
+        "default": 0,
+        "description": "Records to skip.",
+    }))
+}
+
+/// Free-form fields the SDKs send beside the documented ones: groups of field names, each
+/// with what becomes of them. Any JSON value each; other unknown fields are ignored.
+pub fn sdk_fields_schema(groups: &[(&[&str], &str)]) -> RefOr<Schema> {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType};
+    let mut object = ObjectBuilder::new();
+    for (fields, description) in groups {
+        for field in *fields {
+            // Typeless: the server takes any JSON value here.
+            let any = ObjectBuilder::new()
+                .schema_type(SchemaType::AnyValue)
+                .description(Some(*description));
+            object = object.property(*field, any);
+        }
+    }
+    RefOr::T(Schema::Object(object.build()))
+}

@@ -1,0 +1,20 @@
+//! What every handler can reach: the one [`AppState`] a server builds at start.
+
+use std::sync::Arc;
+
+use crate::metrics::Metrics;
+use crate::seed::Seed;
+use crate::store::Db;
+
+/// What every handler can reach.
+pub struct AppState {
+    pub db: Db,
+    pub metrics: Metrics,
+    pub open_registration: bool,
+    pub heartbeat_interval_seconds: u32,
+    /// In ephemeral mode, the state `POST /_devreg/reset` returns to; `None` otherwise,
+    /// and the reset routes do not exist.
+    pub baseline: Option<Arc<Seed>>,
+    /// This server's OpenAPI document, as `GET /openapi.json` serves it.
+    pub openapi_json: &'static str,
+}
