@@ -120,3 +120,38 @@ CREATE TABLE IF NOT EXISTS round_participants (
     joined_at   INTEGER NOT NULL,
     PRIMARY KEY (round_id, device_id)
 ) WITHOUT ROWID;
+
+-- The event log: every change to a device, key, deployment or round, written in the
+-- same transaction as the change. `seq` counts each org's events from 1, strictly
+-- increasing; event_seqs keeps the last one given, so retention deleting old events
+-- never lets a number be given twice.
+CREATE TABLE IF NOT EXISTS events (
+    org_id      TEXT NOT NULL,
+    seq         INTEGER NOT NULL,
+    type        TEXT NOT NULL,
+    -- The device's server UUID, for events about one device.
+    device_id   TEXT,
+    at          INTEGER NOT NULL,
+    -- A JSON object.
+    data        TEXT NOT NULL DEFAULT '{}',
+    PRIMARY KEY (org_id, seq)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS event_seqs (
+    org_id      TEXT PRIMARY KEY,
+    last_seq    INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- A device's labels: at most 32 `key: value` pairs. `device_seq` is the device's
+-- registration order, so a label filter walks (org, key, value) in list order.
+CREATE TABLE IF NOT EXISTS device_labels (
+    device_id   TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+    org_id      TEXT NOT NULL,
+    device_seq  INTEGER NOT NULL,
+    key         TEXT NOT NULL,
+    value       TEXT NOT NULL,
+    PRIMARY KEY (device_id, key)
+) WITHOUT ROWID;
+
+CREATE INDEX IF NOT EXISTS device_labels_by_value
+    ON device_labels (org_id, key, value, device_seq);

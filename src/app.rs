@@ -115,6 +115,8 @@ impl Server {
 
         let state = web::Data::new(AppState {
             db: db.clone(),
+            clock: config.clock.clone(),
+            rate_limit_clock: config.rate_limit_clock.clone(),
             metrics: Metrics::new(),
             open_registration: config.open_registration,
             heartbeat_interval_seconds: config.heartbeat_interval,

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::builder::ArgPredicate;
 use clap::{ArgAction, Args};
 
-use crate::clock::RateLimitClock;
+use crate::clock::{Clock, RateLimitClock};
 
 /// How a devreg server runs.
 #[derive(Debug, Clone, Args)]
@@ -179,6 +179,11 @@ pub struct Config {
     #[arg(skip)]
     pub rate_limit_clock: RateLimitClock,
 
+    /// The server's clock. Not a flag: ephemeral servers and tests move it forward
+    /// (`POST /_devreg/clock`, `TestServer::advance_clock`) instead of sleeping.
+    #[arg(skip)]
+    pub clock: Clock,
+
     /// Whether SIGINT/SIGTERM stop the server. The command line always listens; a server
     /// inside a test process does not, so Ctrl-C still ends the test run.
     #[arg(skip = true)]
@@ -212,6 +217,7 @@ impl Default for Config {
             rate_limit_anonymous_burst: None,
             trust_proxy_headers: false,
             rate_limit_clock: RateLimitClock::default(),
+            clock: Clock::default(),
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::clock::{Clock, RateLimitClock};
 use crate::metrics::Metrics;
 use crate::seed::Seed;
 use crate::store::Db;
@@ -9,6 +10,10 @@ use crate::store::Db;
 /// What every handler can reach.
 pub struct AppState {
     pub db: Db,
+    /// What every time-dependent rule reads; see [`Clock`].
+    pub clock: Clock,
+    /// The rate limiter's clock, moved with [`AppState::clock`] by test control.
+    pub rate_limit_clock: RateLimitClock,
     pub metrics: Metrics,
     pub open_registration: bool,
     pub heartbeat_interval_seconds: u32,

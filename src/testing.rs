@@ -36,8 +36,9 @@
 //! false).start().await`.
 
 use crate::app::Server;
+use crate::clock::{Clock, RateLimitClock};
 use crate::config::Config;
-use crate::domain::{ApiKey, DeviceIdentifier, KeyKind, Platform, now};
+use crate::domain::{ApiKey, DeviceIdentifier, KeyKind, Platform, Timestamp};
 use crate::store::{Db, devices};
 
 /// A running server; dropping it stops the server.
@@ -47,13 +48,15 @@ pub struct TestServer {
     secret_key: String,
     publishable_key: String,
     db: Db,
+    clock: Clock,
+    rate_limit_clock: RateLimitClock,
     handle: actix_web::dev::ServerHandle,
 }
 
 /// A device [`TestServer::register_device`] registered: its server id, its identifier and
 /// its key.
 #[derive(Debug, Clone)]
-pub struct RegisteredDevice {
+pub struct TestDevice {
     /// The server-generated UUID, what the SDKs put in paths.
     pub id: String,
     /// The identifier it was registered with.
@@ -95,6 +98,8 @@ impl TestServerBuilder {
                 &self.config.publishable_key,
             ),
             db: server.db().clone(),
+            clock: self.config.clock.clone(),
+            rate_limit_clock: self.config.rate_limit_clock.clone(),
             handle: server.handle(),
         };
         tokio::spawn(server.run());
@@ -131,6 +136,32 @@ impl TestServer {
         &self.publishable_key
     }
 
+    /// The time as the server sees it.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// Moves the server's clock (and its rate limiter's) forward by `secs`, as
+    /// `POST /_devreg/clock {"advance_seconds": secs}` does: for a test that would
+    /// otherwise sleep.
+    pub fn advance_clock(&self, secs: u64) {
+        self.clock.advance(secs);
+        self.rate_limit_clock
+            .advance(std::time::Duration::from_secs(secs));
+    }
+
+    /// Moves the server's clock forward to `to`; panics if `to` is before its present.
+    pub fn set_clock(&self, to: Timestamp) {
+        let before = self.clock.now();
+        self.clock
+            .set(to)
+            .unwrap_or_else(|now| panic!("the clock only moves forward; it is at {now:?}"));
+        self.rate_limit_clock
+            .advance(std::time::Duration::from_secs(
+                u64::try_from(to.0 - before.0).unwrap_or(0),
+            ));
+    }
+
     /// The server's database, for operator actions such as creating another org.
     pub fn db(&self) -> &Db {
         &self.db
@@ -139,11 +170,12 @@ impl TestServer {
     /// Registers `identifier` (platform `python`, no capabilities) into the server's org,
     /// exactly as `POST /api/v1/devices/register` does but without an HTTP client.
     /// Panics when it cannot: an invalid or already registered identifier.
-    pub async fn register_device(&self, identifier: &str) -> RegisteredDevice {
+    pub async fn register_device(&self, identifier: &str) -> TestDevice {
         let parsed = DeviceIdentifier::try_from(identifier.to_owned())
             .unwrap_or_else(|e| panic!("device identifier {identifier:?} {e}"));
         let key = ApiKey::generate(KeyKind::Device);
         let (org_id, stored_key) = (self.org_id.clone(), key.clone());
+        let now = self.clock.now();
         let device = self
             .db
             .write(move |tx| {
@@ -157,13 +189,13 @@ impl TestServer {
                         metadata_json: "{}",
                         key: &stored_key,
                     },
-                    now(),
+                    now,
                 )
             })
             .await
             .unwrap_or_else(|e| panic!("registering {identifier:?} failed: {e}"))
             .expect("the test server's org exists");
-        RegisteredDevice {
+        TestDevice {
             id: device.id,
             device_id: device.identifier.into(),
             api_key: key.expose().to_owned(),

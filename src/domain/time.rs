@@ -24,6 +24,21 @@ impl Timestamp {
     }
 }
 
+impl Timestamp {
+    /// Parses RFC 3339 (`2026-02-23T16:30:00Z`, fractions and offsets accepted, kept to
+    /// the whole second).
+    pub fn parse_rfc3339(text: &str) -> Result<Timestamp, String> {
+        OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+            .map(|t| Timestamp(t.unix_timestamp()))
+            .map_err(|_| {
+                format!(
+                    "must be an RFC 3339 time such as 2026-02-23T16:30:00Z, got {}",
+                    serde_json::Value::from(text)
+                )
+            })
+    }
+}
+
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&self.to_rfc3339())

@@ -7,6 +7,7 @@
 //! writer. An in-memory database has no file to share, so it is one connection for both.
 
 pub mod devices;
+pub mod events;
 pub mod keys;
 pub mod orgs;
 pub mod rounds;

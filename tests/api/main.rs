@@ -1,6 +1,7 @@
 //! The API tests: one binary, a fresh in-memory devreg per test.
 
 mod cli;
+mod clock;
 mod crash;
 mod credentials;
 mod errors;

@@ -1,3 +1,4 @@
 //! Test control, served only in ephemeral mode.
 
+pub mod clock;
 pub mod reset;

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use crate::auth::{self, Access, Allow};
-use crate::domain::{DeviceIdentifier, DeviceStatus, JsonObject, KeyKind, Timestamp, now};
+use crate::domain::{DeviceIdentifier, DeviceStatus, JsonObject, KeyKind, Timestamp};
 use crate::error::ApiError;
 use crate::routes::{device_not_found, parse_json_object};
 use crate::schema;
@@ -186,7 +186,7 @@ pub async fn record_heartbeat(
     let (status, metrics_json, metadata_patch_json) = request.into_snapshot();
     let reference = path.into_inner();
     let lookup = reference.clone();
-    let now = now();
+    let now = state.clock.now();
     let (device, pending) = state
         .db
         .write(move |tx| {

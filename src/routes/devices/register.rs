@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use crate::auth::{Access, Allow, Caller};
 use crate::domain::{
-    ApiKey, DeviceIdentifier, DeviceStatus, JsonObject, KeyKind, OrgId, Platform, Timestamp, now,
+    ApiKey, DeviceIdentifier, DeviceStatus, JsonObject, KeyKind, OrgId, Platform, Timestamp,
 };
 use crate::error::ApiError;
 use crate::routes::{one_identifier, parse_json_object, quoted};
@@ -191,6 +191,7 @@ pub async fn register_device(
     let key = ApiKey::generate(KeyKind::Device);
     let stored_key = key.clone();
     let registering = org_id.clone();
+    let now = state.clock.now();
     let device = state
         .db
         .write(move |tx| {
@@ -204,7 +205,7 @@ pub async fn register_device(
                     metadata_json: &metadata_json,
                     key: &stored_key,
                 },
-                now(),
+                now,
             )
             .on_duplicate(|| {
                 ApiError::Conflict(format!(

@@ -4,7 +4,6 @@ use actix_web::{HttpResponse, web};
 
 use super::Health;
 use crate::auth::Access;
-use crate::domain::now;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -22,7 +21,7 @@ pub const ACCESS: Access = Access::PUBLIC;
     ),
 )]
 pub async fn get_readiness(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let now = now();
+    let now = state.clock.now();
     state
         .db
         .write(move |tx| {

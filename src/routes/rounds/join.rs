@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use super::{RoundBody, own_device, round_not_found, targets};
 use crate::auth::{Access, Allow, Caller};
-use crate::domain::{DeviceIdentifier, KeyKind, RoundStatus, Timestamp, now};
+use crate::domain::{DeviceIdentifier, KeyKind, RoundStatus, Timestamp};
 use crate::error::ApiError;
 use crate::routes::{device_not_found, one_identifier, parse_json_object};
 use crate::state::AppState;
@@ -83,6 +83,7 @@ pub async fn join_round(
     }
 
     let reference = path.into_inner();
+    let now = state.clock.now();
     let participation = state
         .db
         .write(move |tx| {
@@ -129,7 +130,7 @@ pub async fn join_round(
                     round.status.as_str()
                 )));
             }
-            let joined_at = rounds::join(tx, &round.id, &device.id, now())?;
+            let joined_at = rounds::join(tx, &round.id, &device.id, now)?;
             let round = rounds::find(tx, org_id, &round.id)?
                 .expect("the round was read in this transaction");
             Ok(Participation {

@@ -18,7 +18,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::auth::{Access, Caller, Credential};
-use crate::domain::{MinDevices, ModelId, OrgId, Platform, RoundStatus, Timestamp, now};
+use crate::domain::{MinDevices, ModelId, OrgId, Platform, RoundStatus, Timestamp};
 use crate::error::ApiError;
 use crate::routes::quoted;
 use crate::state::AppState;
@@ -112,12 +112,13 @@ async fn end_round(
     status: RoundStatus,
 ) -> Result<HttpResponse, ApiError> {
     let credential = access.require(caller)?;
+    let now = state.clock.now();
     let round = state
         .db
         .write(move |tx| {
             let round = rounds::find(tx, credential.org_id.as_str(), &reference)?
                 .ok_or_else(|| round_not_found(&reference))?;
-            rounds::finish(tx, &round.id, status, now())?.ok_or_else(|| {
+            rounds::finish(tx, &round.id, status, now)?.ok_or_else(|| {
                 ApiError::Conflict(format!(
                     "training round {} is already {}; only an active round can be {}",
                     round.number,

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use super::RoundBody;
 use crate::auth::{Access, Allow, Caller};
-use crate::domain::{MinDevices, ModelId, TargetPlatforms, now};
+use crate::domain::{MinDevices, ModelId, TargetPlatforms};
 use crate::error::ApiError;
 use crate::routes::{parse_json_object, same_org};
 use crate::state::AppState;
@@ -58,6 +58,7 @@ pub async fn start_round(
 
     let id = uuid::Uuid::new_v4().hyphenated().to_string();
     let platforms_json = request.platforms.unwrap_or_default().to_json();
+    let now = state.clock.now();
     let round = state
         .db
         .write(move |tx| {
@@ -69,7 +70,7 @@ pub async fn start_round(
                     model_id: request.model_id.as_ref().map(ModelId::as_str),
                     platforms_json: &platforms_json,
                     min_devices: request.min_devices.map(MinDevices::get),
-                    now: now(),
+                    now,
                 },
             )
         })
