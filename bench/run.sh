@@ -37,7 +37,7 @@ trap cleanup EXIT
 DB="$WORK/bench.db"
 
 echo "seeding $DEVICES devices ($MODE mode)" >&2
-SECRET=$("$BIN" org create org_bench --db "$DB" | awk '/secret key:/ {print $3}')
+SECRET=$("$BIN" org create org_bench --create --db "$DB" | awk '/secret key:/ {print $3}')
 "$BIN" seed --devices "$DEVICES" --org org_bench --db "$DB" \
     --keys-out "$WORK/keys.csv" --keys-limit 100000
 

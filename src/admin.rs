@@ -44,6 +44,18 @@ pub fn create_org(db: &Db, name: &str) -> Result<OrgKeys, AdminError> {
     })
 }
 
+/// Refuses an org that does not exist, saying how to create it.
+pub fn require_org(db: &Db, org: &str) -> Result<(), AdminError> {
+    if db.read_sync(|c| orgs::exists(c, org))? {
+        return Ok(());
+    }
+    Err(AdminError::Invalid(missing_org(org)))
+}
+
+fn missing_org(org: &str) -> String {
+    format!("org {org} does not exist; create it first with `devreg org create {org}`")
+}
+
 /// Creates a new key of `kind` (secret or publishable) for an existing org.
 pub fn create_key(db: &Db, org: &str, kind: KeyKind) -> Result<ApiKey, AdminError> {
     if kind == KeyKind::Device {
@@ -62,7 +74,7 @@ pub fn create_key(db: &Db, org: &str, kind: KeyKind) -> Result<ApiKey, AdminErro
         Ok(true)
     })?
     .then_some(key)
-    .ok_or_else(|| AdminError::Invalid(format!("org {org_id} does not exist")))
+    .ok_or_else(|| AdminError::Invalid(missing_org(org_id.as_str())))
 }
 
 /// Revokes the one key named by its id, its display prefix (or the start of it), or the
@@ -191,9 +203,7 @@ pub fn seed_devices(
 ) -> Result<(), AdminError> {
     use crate::store::devices;
     const CHUNK: u64 = 10_000;
-    if !db.read_sync(|c| orgs::exists(c, org))? {
-        return Err(AdminError::Invalid(format!("org {org} does not exist")));
-    }
+    require_org(db, org)?;
     let stride = (count / keys_wanted.max(1)).max(1);
     let mut keys_written = 0;
     let started = std::time::Instant::now();

@@ -76,6 +76,11 @@ pub enum OrgCommand {
     Create {
         /// The org's id, such as org_acme: 1 to 64 characters [A-Za-z0-9_-].
         name: String,
+        /// Create the database file if it does not exist yet (as `serve` would, but
+        /// without org_demo). Without it a missing file is an error, so a mistyped --db
+        /// does not make a new, empty database.
+        #[arg(long)]
+        create: bool,
         #[command(flatten)]
         db: DbArg,
     },
@@ -159,6 +164,8 @@ pub fn run(cli: Cli) -> Result<(), String> {
             db,
         } => {
             let db = open(&db)?;
+            // Before the keys file is created, so a refused seed leaves no empty file.
+            admin::require_org(&db, &org).map_err(|e| e.to_string())?;
             let mut sink: Box<dyn Write> = match &keys_out {
                 Some(path) => Box::new(std::io::BufWriter::new(
                     std::fs::File::create(path)
@@ -183,8 +190,13 @@ pub fn run(cli: Cli) -> Result<(), String> {
             println!("Backed up {} to {}.", db.db, out.display());
             Ok(())
         }
-        Command::Org(OrgCommand::Create { name, db }) => {
-            let keys = admin::create_org(&open(&db)?, &name).map_err(|e| e.to_string())?;
+        Command::Org(OrgCommand::Create { name, create, db }) => {
+            let db = if create {
+                Db::open(&db.db, 1).map_err(|e| e.to_string())?
+            } else {
+                open(&db)?
+            };
+            let keys = admin::create_org(&db, &name).map_err(|e| e.to_string())?;
             print_org_keys(&keys, &format!("Created org {}.", keys.org_id));
             Ok(())
         }
@@ -243,8 +255,9 @@ pub fn run(cli: Cli) -> Result<(), String> {
     }
 }
 
+/// Opens the database of an operator command: one that exists already.
 fn open(db: &DbArg) -> Result<Db, String> {
-    Db::open(&db.db, 1).map_err(|e| e.to_string())
+    Db::open_existing(&db.db, 1).map_err(|e| e.to_string())
 }
 
 fn print_org_keys(keys: &OrgKeys, headline: &str) {

@@ -35,7 +35,7 @@ async fn org_and_key_commands_create_keys_that_the_server_accepts_and_revoke_ref
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("ops.db").to_str().unwrap().to_owned();
 
-    let created = devreg(&["org", "create", "org_acme", "--db", &db]);
+    let created = devreg(&["org", "create", "org_acme", "--create", "--db", &db]);
     assert!(created.status.success(), "{}", stderr(&created));
     let secret = key_after(&stdout(&created), "edg_live_");
     let publishable = key_after(&stdout(&created), "oct_pub_live_");
@@ -63,6 +63,11 @@ async fn org_and_key_commands_create_keys_that_the_server_accepts_and_revoke_ref
         "key", "create", "--org", "org_nope", "--kind", "secret", "--db", &db,
     ]);
     assert!(stderr(&missing_org).contains("org org_nope does not exist"));
+    assert!(
+        stderr(&missing_org).contains("devreg org create org_nope"),
+        "{}",
+        stderr(&missing_org)
+    );
 
     let listing = devreg(&["key", "list", "--db", &db]);
     let listing_text = stdout(&listing);
@@ -104,7 +109,7 @@ async fn org_and_key_commands_create_keys_that_the_server_accepts_and_revoke_ref
 fn revoking_an_ambiguous_prefix_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("ops.db").to_str().unwrap().to_owned();
-    devreg(&["org", "create", "org_a", "--db", &db]);
+    devreg(&["org", "create", "org_a", "--create", "--db", &db]);
 
     let output = devreg(&["key", "revoke", "edg_live_", "--db", &db]);
     let nothing = devreg(&["key", "revoke", "edg_live_zzzzzz", "--db", &db]);
@@ -246,7 +251,7 @@ async fn seed_registers_devices_whose_written_keys_heartbeat() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("seeded.db").to_str().unwrap().to_owned();
     let keys = dir.path().join("keys.csv");
-    let created = devreg(&["org", "create", "org_load", "--db", &db]);
+    let created = devreg(&["org", "create", "org_load", "--create", "--db", &db]);
     let secret = key_after(&stdout(&created), "edg_live_");
 
     let seeded = devreg(&[
@@ -306,4 +311,97 @@ async fn seed_registers_devices_whose_written_keys_heartbeat() {
     // seeded device starts inactive (seed-4, -9, -14, -19, -24); the heartbeats above made
     // the keyed ones among them (seed-4 and seed-14) active again.
     assert_eq!(inactive.body["total"], 3, "{}", inactive.body);
+}
+
+#[test]
+fn operator_commands_refuse_a_database_file_that_does_not_exist_and_create_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mistyped.db");
+    let db = path.to_str().unwrap();
+    let keys = dir.path().join("keys.csv");
+    let backup = dir.path().join("copy.db");
+
+    for args in [
+        vec!["key", "list", "--db", db],
+        vec!["key", "revoke", "edg_live_AbCdEf", "--db", db],
+        vec![
+            "key", "create", "--org", "org_demo", "--kind", "secret", "--db", db,
+        ],
+        vec!["org", "create", "org_acme", "--db", db],
+        vec![
+            "seed",
+            "--devices",
+            "1",
+            "--keys-out",
+            keys.to_str().unwrap(),
+            "--db",
+            db,
+        ],
+        vec!["backup", backup.to_str().unwrap(), "--db", db],
+    ] {
+        let output = devreg(&args);
+
+        assert!(!output.status.success(), "{args:?} succeeded");
+        assert!(
+            stderr(&output).contains(&format!("database file {db} does not exist")),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(!path.exists(), "{args:?} created {db}");
+        assert!(!keys.exists(), "{args:?} created the keys file");
+    }
+    let created = devreg(&["org", "create", "org_acme", "--create", "--db", db]);
+    assert!(created.status.success(), "{}", stderr(&created));
+    assert!(path.exists());
+}
+
+#[test]
+fn seed_into_a_missing_org_says_what_to_run_and_writes_no_keys_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ops.db").to_str().unwrap().to_owned();
+    let keys = dir.path().join("keys.csv");
+    devreg(&["org", "create", "org_a", "--create", "--db", &db]);
+
+    let refused = devreg(&[
+        "seed",
+        "--devices",
+        "3",
+        "--org",
+        "org_nope",
+        "--keys-out",
+        keys.to_str().unwrap(),
+        "--db",
+        &db,
+    ]);
+
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("create it first with `devreg org create org_nope`"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(!keys.exists(), "a refused seed left {}", keys.display());
+}
+
+#[test]
+fn a_database_in_a_missing_directory_is_refused_naming_the_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-dir");
+    let db = missing.join("devreg.db");
+    let db = db.to_str().unwrap();
+
+    let serve = devreg(&["serve", "--bind", "127.0.0.1:0", "--db", db]);
+    let list = devreg(&["key", "list", "--db", db]);
+    let create = devreg(&["org", "create", "org_a", "--create", "--db", db]);
+
+    let expected = format!("the directory {} does not exist", missing.display());
+    for (what, output) in [("serve", serve), ("key list", list), ("org create", create)] {
+        assert!(!output.status.success(), "{what} succeeded");
+        assert!(
+            stderr(&output).contains(&expected),
+            "{what}: {}",
+            stderr(&output)
+        );
+    }
+    assert!(!missing.exists());
 }
