@@ -405,3 +405,71 @@ fn a_database_in_a_missing_directory_is_refused_naming_the_directory() {
     }
     assert!(!missing.exists());
 }
+
+#[test]
+fn key_revoke_takes_the_prefix_as_key_list_prints_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ops.db").to_str().unwrap().to_owned();
+    devreg(&["org", "create", "org_a", "--create", "--db", &db]);
+    let listing = stdout(&devreg(&["key", "list", "--db", &db]));
+    // The PREFIX column, ellipsis and all, as a user copies it.
+    let shown = key_after(&listing, "edg_live_");
+    assert!(shown.ends_with('…'), "{listing}");
+
+    let revoked = devreg(&["key", "revoke", &shown, "--db", &db]);
+    let dotted = devreg(&[
+        "key",
+        "revoke",
+        &format!(
+            "{}...",
+            key_after(&listing, "oct_pub_live_").trim_end_matches('…')
+        ),
+        "--db",
+        &db,
+    ]);
+
+    assert!(revoked.status.success(), "{}", stderr(&revoked));
+    assert!(stdout(&revoked).contains("Revoked secret key"));
+    assert!(dotted.status.success(), "{}", stderr(&dotted));
+    let after = stdout(&devreg(&["key", "list", "--db", &db]));
+    // Both keys now show a revocation time instead of "-".
+    assert!(
+        after.lines().skip(1).all(|l| !l.trim_end().ends_with(" -")),
+        "{after}"
+    );
+}
+
+#[test]
+fn an_ambiguous_prefix_lists_the_keys_it_matches() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ops.db").to_str().unwrap().to_owned();
+    devreg(&["org", "create", "org_a", "--create", "--db", &db]);
+    devreg(&["org", "create", "org_b", "--db", &db]);
+    let listing = stdout(&devreg(&["key", "list", "--db", &db]));
+    let ids: Vec<&str> = listing
+        .lines()
+        .filter(|l| l.contains(" secret "))
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2, "{listing}");
+
+    let ambiguous = devreg(&["key", "revoke", "edg_live_…", "--db", &db]);
+    let none = devreg(&["key", "revoke", "edg_live_zzzzzz…", "--db", &db]);
+
+    assert!(!ambiguous.status.success());
+    let message = stderr(&ambiguous);
+    assert!(message.contains("matches 2 keys"), "{message}");
+    for id in ids {
+        assert!(message.contains(id), "{id} missing from: {message}");
+    }
+    assert!(
+        message.contains("org_a") && message.contains("org_b"),
+        "{message}"
+    );
+    assert!(!none.status.success());
+    assert!(
+        stderr(&none).contains("no key has the id or prefix \"edg_live_zzzzzz\""),
+        "{}",
+        stderr(&none)
+    );
+}
