@@ -9,7 +9,7 @@ use crate::admin::{self, OrgKeys};
 use crate::app::Server;
 use crate::config::Config;
 use crate::domain::KeyKind;
-use crate::store::Db;
+use crate::store::{Db, ServeLock};
 
 /// devreg: a self-hosted server for the Devices API (register devices, list and retrieve
 /// them, take their heartbeats) over one SQLite file.
@@ -274,8 +274,17 @@ fn print_org_keys(keys: &OrgKeys, headline: &str) {
 }
 
 fn serve(config: Config) -> Result<(), String> {
+    // Taken before the database is opened, so a second server changes nothing in it.
+    let lock = if config.ephemeral {
+        None
+    } else {
+        ServeLock::acquire(&config.db).map_err(|e| e.to_string())?
+    };
     actix_web::rt::System::new().block_on(async move {
         let server = Server::build(&config).map_err(|e| e.to_string())?;
+        if let Some(lock) = &lock {
+            lock.describe(Some(&format!("http://{}", server.addr())));
+        }
         stop_on_signals(server.handle())?;
         let bootstrap = server.bootstrap();
         if config.ephemeral {
@@ -321,6 +330,7 @@ fn serve(config: Config) -> Result<(), String> {
         db.checkpoint()
             .map_err(|e| format!("checkpoint at shutdown failed: {e}"))?;
         log::info!("devreg stopped");
+        drop(lock);
         Ok(())
     })
 }

@@ -8,9 +8,12 @@
 
 pub mod devices;
 pub mod keys;
+mod lock;
 pub mod orgs;
 pub mod rounds;
 mod writer;
+
+pub use lock::ServeLock;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};

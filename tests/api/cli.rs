@@ -473,3 +473,59 @@ fn an_ambiguous_prefix_lists_the_keys_it_matches() {
         stderr(&none)
     );
 }
+
+/// Starts `devreg serve` with `args` and returns it once it logs that it listens.
+fn serve_until_listening(args: &[&str]) -> std::process::Child {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_devreg"))
+        .arg("serve")
+        .args(args)
+        .env_remove("DEVREG_DB")
+        .env_remove("DEVREG_SECRET_KEY")
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn devreg serve");
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    for line in stderr.lines() {
+        let line = line.expect("read stderr");
+        if line.contains("listening on") {
+            return child;
+        }
+        assert!(!line.contains("devreg:"), "serve failed: {line}");
+    }
+    panic!("devreg serve exited before listening");
+}
+
+#[test]
+fn a_second_server_on_the_same_file_refuses_naming_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shared.db").to_str().unwrap().to_owned();
+    let mut first = serve_until_listening(&["--bind", "127.0.0.1:0", "--db", &db]);
+
+    let second = devreg(&["serve", "--bind", "127.0.0.1:0", "--db", &db]);
+    // In memory there is nothing to share: two such servers run side by side.
+    let mut memory_a = serve_until_listening(&["--bind", "127.0.0.1:0", "--db", ":memory:"]);
+    let mut memory_b = serve_until_listening(&["--bind", "127.0.0.1:0", "--db", ":memory:"]);
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let mut third = serve_until_listening(&["--bind", "127.0.0.1:0", "--db", &db]);
+
+    assert!(!second.status.success());
+    let message = stderr(&second);
+    assert!(
+        message.contains(&format!(
+            "database {db} is already served by devreg serve (pid {}",
+            first.id()
+        )),
+        "{message}"
+    );
+    assert!(message.contains(&format!("{db}.lock")), "{message}");
+    assert!(message.contains("http://127.0.0.1:"), "{message}");
+    // The lock went with the killed process: the third server started.
+    for child in [&mut third, &mut memory_a, &mut memory_b] {
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+}
