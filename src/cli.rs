@@ -9,6 +9,7 @@ use crate::admin::{self, OrgKeys};
 use crate::app::Server;
 use crate::config::Config;
 use crate::domain::KeyKind;
+use crate::logging::LogFormat;
 use crate::store::{Db, ServeLock};
 
 /// devreg: a self-hosted server for the Devices API (register devices, list and retrieve
@@ -18,6 +19,21 @@ use crate::store::{Db, ServeLock};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// What to log, in RUST_LOG's syntax (`warn`, `info,devreg::request=off`); replaces
+    /// RUST_LOG when given. Default: RUST_LOG, else `info`. A directive that is neither a
+    /// level nor MODULE=LEVEL is ignored with a warning.
+    #[arg(long, global = true, env = "DEVREG_LOG_LEVEL", value_name = "FILTER")]
+    pub log_level: Option<String>,
+    /// How log lines look on stderr: `text`, or `json` (one object a line: time, level,
+    /// target, message).
+    #[arg(
+        long,
+        global = true,
+        env = "DEVREG_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Text
+    )]
+    pub log_format: LogFormat,
 }
 
 #[derive(Debug, Subcommand)]

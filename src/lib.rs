@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod logging;
 pub mod metrics;
 pub mod openapi;
 pub mod ratelimit;

@@ -529,3 +529,59 @@ fn a_second_server_on_the_same_file_refuses_naming_the_first() {
         child.wait().unwrap();
     }
 }
+
+/// Runs `devreg serve --ephemeral` with `args` (global flags first) and `rust_log`,
+/// and returns its stderr once it stopped at the end of its standard input.
+fn ephemeral_log(args: &[&str], rust_log: Option<&str>) -> String {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_devreg"));
+    command
+        .args(args)
+        .args(["serve", "--ephemeral", "--exit-on-stdin-close"])
+        .env_remove("DEVREG_LOG_LEVEL")
+        .env_remove("DEVREG_LOG_FORMAT")
+        .stdin(Stdio::null());
+    match rust_log {
+        Some(filter) => command.env("RUST_LOG", filter),
+        None => command.env_remove("RUST_LOG"),
+    };
+    let output = command.output().expect("run devreg serve");
+    assert!(output.status.success(), "{}", stderr(&output));
+    stderr(&output)
+}
+
+#[test]
+fn log_level_and_log_format_flags_set_the_log_beside_rust_log() {
+    let quiet = ephemeral_log(&["--log-level", "warn"], Some("info"));
+    let loud = ephemeral_log(&["--log-level", "info"], Some("error"));
+    let json = ephemeral_log(&["--log-format", "json"], None);
+
+    assert!(!quiet.contains("listening on"), "{quiet}");
+    assert!(loud.contains("listening on"), "{loud}");
+    let lines: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let listening = lines
+        .iter()
+        .find(|l| l["message"].as_str().unwrap().contains("listening on"))
+        .unwrap_or_else(|| panic!("{json}"));
+    assert_eq!(listening["level"], "INFO");
+    assert_eq!(listening["target"], "devreg::cli");
+    assert!(listening["time"].as_str().unwrap().ends_with('Z'));
+}
+
+#[test]
+fn an_invalid_log_filter_is_a_warning_and_logging_goes_on_at_info() {
+    let from_env = ephemeral_log(&[], Some("verbose"));
+    let from_flag = ephemeral_log(&["--log-level", "devreg=loud"], None);
+
+    for (log, bad) in [(&from_env, "\"verbose\""), (&from_flag, "\"devreg=loud\"")] {
+        assert!(
+            log.lines()
+                .next()
+                .is_some_and(|l| l.contains("warning") && l.contains(bad)),
+            "{log}"
+        );
+        assert!(log.contains("listening on"), "{log}");
+    }
+}
