@@ -11,12 +11,23 @@ use crate::error::{ApiError, ErrorBody};
 use crate::metrics::DatabaseFigures;
 use crate::store::devices;
 
-/// What `/healthz` and `/readyz` answer when all is well.
+/// What `/readyz` answers when all is well.
 #[derive(Serialize, ToSchema)]
 struct Health {
-    /// `ok` from `/healthz`, `ready` from `/readyz`.
-    #[schema(value_type = String, pattern = "^(ok|ready)$")]
+    /// `ready`.
+    #[schema(value_type = String, pattern = "^ready$")]
     status: &'static str,
+}
+
+/// What `/healthz` answers: alive, and which devreg this is.
+#[derive(Serialize, ToSchema)]
+struct Liveness {
+    /// Always `ok`.
+    #[schema(value_type = String, pattern = "^ok$")]
+    status: &'static str,
+    /// The devreg version serving, as `devreg --version` prints it.
+    #[schema(example = "0.1.0")]
+    version: &'static str,
 }
 
 /// `GET /healthz`: the process is up and serving HTTP.
@@ -25,14 +36,18 @@ struct Health {
     path = "/healthz",
     tag = "operations",
     summary = "Liveness",
-    description = "200 while the process serves HTTP. Never rate limited; no key needed.",
-    responses((status = 200, description = "Serving.", body = Health,
-        example = json!({"status": "ok"}))),
+    description = "200 while the process serves HTTP, with the devreg version. Never rate \
+        limited; no key needed.",
+    responses((status = 200, description = "Serving.", body = Liveness,
+        example = json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))),
     security(()),
     extensions(("x-credential-kinds" = json!([]))),
 )]
 pub async fn get_health() -> HttpResponse {
-    HttpResponse::Ok().json(Health { status: "ok" })
+    HttpResponse::Ok().json(Liveness {
+        status: "ok",
+        version: env!("CARGO_PKG_VERSION"),
+    })
 }
 
 /// `GET /readyz`: the database commits a write transaction.
