@@ -207,13 +207,13 @@ pub fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Org(OrgCommand::Create { name, create, db }) => {
-            let db = if create {
+            let db_handle = if create {
                 Db::open(&db.db, 1).map_err(|e| e.to_string())?
             } else {
                 open(&db)?
             };
-            let keys = admin::create_org(&db, &name).map_err(|e| e.to_string())?;
-            print_org_keys(&keys, &format!("Created org {}.", keys.org_id));
+            let keys = admin::create_org(&db_handle, &name).map_err(|e| e.to_string())?;
+            print_org_keys(&keys, &format!("Created org {}.", keys.org_id), &db.db);
             Ok(())
         }
         Command::Key(KeyCommand::Create { org, kind, db }) => {
@@ -276,8 +276,18 @@ fn open(db: &DbArg) -> Result<Db, String> {
     Db::open_existing(&db.db, 1).map_err(|e| e.to_string())
 }
 
-fn print_org_keys(keys: &OrgKeys, headline: &str) {
-    println!("{headline} Its keys are shown this once and never again; store them now.");
+/// Prints an org's new keys with what to do about them: store them (a file database
+/// keeps only their digests), or know they go with the process (in memory), and how to
+/// get another key if one is lost.
+fn print_org_keys(keys: &OrgKeys, headline: &str, db: &str) {
+    if db == crate::store::MEMORY {
+        println!(
+            "{headline} The database is in memory: these keys, like everything in it, last \
+             until this server stops."
+        );
+    } else {
+        println!("{headline} Its keys are shown this once and never again; store them now.");
+    }
     println!("  org_id:          {}", keys.org_id);
     println!(
         "  secret key:      {}  (list, retrieve, register, heartbeat)",
@@ -287,6 +297,13 @@ fn print_org_keys(keys: &OrgKeys, headline: &str) {
         "  publishable key: {}  (register and heartbeat; safe inside an app)",
         keys.publishable_key.expose()
     );
+    if db != crate::store::MEMORY {
+        println!(
+            "  Lost one? `devreg key create --org {} --kind secret --db {db}` (or --kind \
+             publishable) makes a new one; `devreg key revoke PREFIX --db {db}` retires the old.",
+            keys.org_id
+        );
+    }
 }
 
 fn serve(config: Config) -> Result<(), String> {
@@ -312,6 +329,7 @@ fn serve(config: Config) -> Result<(), String> {
             print_org_keys(
                 keys,
                 "First start on an empty database: created org org_demo.",
+                &config.db,
             );
             if bootstrap.secret_preset || bootstrap.publishable_preset {
                 println!(

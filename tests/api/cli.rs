@@ -147,6 +147,31 @@ fn first_start_prints_the_demo_keys_once_and_later_starts_do_not() {
     assert!(!second.contains("edg_live_"), "{second}");
 }
 
+#[test]
+fn the_banner_says_how_to_replace_a_lost_key_and_an_in_memory_one_not_never_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("first.db").to_str().unwrap().to_owned();
+
+    let on_file = start_and_read_banner(&db);
+    let in_memory = start_and_read_banner(":memory:");
+
+    let command = format!("devreg key create --org org_demo --kind secret --db {db}");
+    assert!(on_file.contains(&command), "{on_file}");
+    assert!(on_file.contains("never again"), "{on_file}");
+    key_after(&in_memory, "edg_live_");
+    assert!(!in_memory.contains("never again"), "{in_memory}");
+    assert!(
+        in_memory.contains("in memory") && in_memory.contains("until this server stops"),
+        "{in_memory}"
+    );
+    // The command the banner gives works, and its key is a new one.
+    let shown = key_after(&on_file, "edg_live_");
+    let args: Vec<&str> = command.split_whitespace().skip(1).collect();
+    let created = devreg(&args);
+    assert!(created.status.success(), "{}", stderr(&created));
+    assert_ne!(key_after(&stdout(&created), "edg_live_"), shown);
+}
+
 /// Starts `devreg serve` on `db`, returns what it printed on stdout before it was ready.
 fn start_and_read_banner(db: &str) -> String {
     let mut child = Command::new(env!("CARGO_BIN_EXE_devreg"))
