@@ -513,14 +513,17 @@ fn serve_until_listening(args: &[&str]) -> std::process::Child {
         .spawn()
         .expect("spawn devreg serve");
     let stderr = BufReader::new(child.stderr.take().unwrap());
-    for line in stderr.lines() {
-        let line = line.expect("read stderr");
+    let mut seen = String::new();
+    for line in stderr.lines().map_while(Result::ok) {
         if line.contains("listening on") {
             return child;
         }
-        assert!(!line.contains("devreg:"), "serve failed: {line}");
+        seen.push_str(&line);
+        seen.push('\n');
     }
-    panic!("devreg serve exited before listening");
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("devreg serve exited before listening:\n{seen}");
 }
 
 #[test]
