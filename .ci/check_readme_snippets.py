@@ -1,16 +1,139 @@
-"""Checks that each README code block marked `<!-- snippet: PATH -->` is exactly the file
-at PATH, so the snippets CI runs are the ones the README shows."""
+"""Checks the README and docs/ against what CI runs and what a newcomer will type.
+
+- Each code block marked `<!-- snippet: PATH -->` in README.md or docs/*.md is exactly the
+  file at PATH, so the snippets CI runs are the ones the documents show.
+- The README stays a short entry point: at most MAX_README_LINES lines, a quick start
+  whose one block is `cargo run -- serve` and `cargo test`, and a link to every file of
+  docs/ (every relative link in the documents names a file that exists).
+- Commands work in the order written: the README runs devreg only through `cargo run --`
+  (nothing is installed yet); a document that runs `devreg` bare says how to install it;
+  no two servers of the documents listen on one port, and every curl goes to a port a
+  server of its own document (or the README's quick start) listens on.
+"""
 
 import pathlib
 import re
 import sys
 
+MAX_README_LINES = 200
+QUICK_START = ["cargo run -- serve", "cargo test"]
+DEFAULT_PORT = "8080"
+
 root = pathlib.Path(__file__).resolve().parent.parent
-readme = (root / "README.md").read_text()
-marked = re.findall(r"<!-- snippet: (\S+) -->\n```\w*\n(.*?)```", readme, re.S)
-if not marked:
-    sys.exit("README.md has no <!-- snippet: PATH --> blocks")
-stale = [path for path, block in marked if (root / path).read_text() != block]
-if stale:
-    sys.exit(f"README.md snippets differ from their files: {', '.join(stale)}")
-print(f"{len(marked)} README snippets match their files")
+documents = [root / "README.md"] + sorted((root / "docs").glob("*.md"))
+texts = {path: path.read_text() for path in documents}
+problems = []
+
+
+def name(path):
+    return str(path.relative_to(root))
+
+
+def shell_blocks(text):
+    """The code blocks of shell commands: ```sh, ```bash and ```console."""
+    return re.findall(r"```(?:sh|bash|console)\n(.*?)```", text, re.S)
+
+
+def commands(block):
+    """The commands of a block, continuation lines joined, prompts and comments dropped.
+    In a console block only `$ ` lines are commands; the rest is output."""
+    console = any(line.startswith("$ ") for line in block.splitlines())
+    joined, pending = [], ""
+    for line in block.splitlines():
+        if console and not pending:
+            if not line.startswith("$ "):
+                continue
+            line = line[2:]
+        line = pending + line
+        if line.endswith("\\"):
+            pending = line[:-1] + " "
+            continue
+        pending = ""
+        line = re.sub(r"\s+#.*$", "", line).strip()
+        if line and not line.startswith("#"):
+            joined.append(line)
+    return joined
+
+
+# Snippets are their files.
+snippets = 0
+for path, text in texts.items():
+    for snippet, block in re.findall(
+        r"<!-- snippet: (\S+) -->\n```\w*\n(.*?)```", text, re.S
+    ):
+        snippets += 1
+        if not (root / snippet).is_file():
+            problems.append(f"{name(path)}: snippet {snippet} names no file")
+        elif (root / snippet).read_text() != block:
+            problems.append(f"{name(path)}: snippet differs from its file {snippet}")
+if not snippets:
+    problems.append("no <!-- snippet: PATH --> blocks in README.md or docs/")
+
+# The README is short, starts with the quick start, and links every document.
+readme = texts[root / "README.md"]
+if len(readme.splitlines()) > MAX_README_LINES:
+    problems.append(
+        f"README.md has {len(readme.splitlines())} lines, more than {MAX_README_LINES}: "
+        "move reference material into docs/"
+    )
+quick = re.search(r"## Quick start\n(.*?)\n## ", readme, re.S)
+quick_blocks = shell_blocks(quick.group(1)) if quick else []
+if [commands(b) for b in quick_blocks] != [QUICK_START]:
+    problems.append(f"README.md: the quick start's one block must be {QUICK_START}")
+for doc in documents[1:]:
+    if f"](docs/{doc.name})" not in readme:
+        problems.append(f"README.md does not link docs/{doc.name}")
+for path, text in texts.items():
+    for target in re.findall(r"\]\(([^)#:\s]+\.md)(?:#[^)]*)?\)", text):
+        if not (path.parent / target).is_file():
+            problems.append(f"{name(path)}: link to {target}, which does not exist")
+
+# Commands work in the order written.
+INSTALL = "cargo install --path ."
+serve_ports = {}  # port -> the document whose server listens on it
+for path, text in texts.items():
+    ports = []
+    for block in shell_blocks(text):
+        for command in commands(block):
+            bare = re.match(r"(\S+=\S+ )*devreg\b", command)
+            if bare and path.name == "README.md":
+                problems.append(
+                    f"README.md runs `{command}`: nothing is installed at that point; "
+                    "write `cargo run --` for `devreg`"
+                )
+            elif bare and INSTALL not in text:
+                problems.append(
+                    f"{name(path)} runs `{command}` without saying how to install devreg "
+                    f"({INSTALL}) or to write `cargo run --` instead"
+                )
+            if re.search(r"(devreg|cargo run --) serve\b", command) and (
+                "--ephemeral" not in command
+            ):
+                bind = re.search(r"--bind\s+\S*:(\d+)", command)
+                ports.append(bind.group(1) if bind else DEFAULT_PORT)
+    for port in ports:
+        if port in serve_ports:
+            problems.append(
+                f"{name(path)} starts a server on port {port}, as "
+                f"{name(serve_ports[port])} does already: the second would not start "
+                "while the first runs; give it another --bind"
+            )
+        serve_ports.setdefault(port, path)
+    reachable = set(ports) | {DEFAULT_PORT}
+    for block in shell_blocks(text):
+        for command in commands(block):
+            if not command.startswith("curl"):
+                continue
+            for port in re.findall(r"(?:localhost|127\.0\.0\.1):(\d+)", command):
+                if port not in reachable:
+                    problems.append(
+                        f"{name(path)}: `{command[:60]}…` goes to port {port}, where no "
+                        "server of this document or the quick start listens"
+                    )
+
+if problems:
+    sys.exit("\n".join(problems))
+print(
+    f"{snippets} snippets match their files; README.md ({len(readme.splitlines())} lines) "
+    f"and {len(documents) - 1} docs/ files pass"
+)

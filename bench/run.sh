@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# devreg's benchmark: one command, one table. See README "Performance".
+# devreg's benchmark: one command, one table. See docs/performance.md.
 #
 #   bench/run.sh           quick mode: 100,000 devices, 5 s runs (for development)
-#   bench/run.sh --full    full mode: 1,000,000 devices, 20 s runs (for the README table)
+#   bench/run.sh --full    full mode: 1,000,000 devices, 20 s runs (for the table in docs/performance.md)
 #
 # Builds release, seeds a file database, starts `devreg serve` on it, drives load over
 # loopback with wrk (installed from Debian if missing) and examples/loadgen.rs (open loop),
@@ -37,7 +37,7 @@ trap cleanup EXIT
 DB="$WORK/bench.db"
 
 echo "seeding $DEVICES devices ($MODE mode)" >&2
-SECRET=$("$BIN" org create org_bench --db "$DB" | awk '/secret key:/ {print $3}')
+SECRET=$("$BIN" org create org_bench --create --db "$DB" | awk '/secret key:/ {print $3}')
 "$BIN" seed --devices "$DEVICES" --org org_bench --db "$DB" \
     --keys-out "$WORK/keys.csv" --keys-limit 100000
 

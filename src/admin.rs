@@ -44,6 +44,18 @@ pub fn create_org(db: &Db, name: &str) -> Result<OrgKeys, AdminError> {
     })
 }
 
+/// Refuses an org that does not exist, saying how to create it.
+pub fn require_org(db: &Db, org: &str) -> Result<(), AdminError> {
+    if db.read_sync(|c| orgs::exists(c, org))? {
+        return Ok(());
+    }
+    Err(AdminError::Invalid(missing_org(org)))
+}
+
+fn missing_org(org: &str) -> String {
+    format!("org {org} does not exist; create it first with `devreg org create {org}`")
+}
+
 /// Creates a new key of `kind` (secret or publishable) for an existing org.
 pub fn create_key(db: &Db, org: &str, kind: KeyKind) -> Result<ApiKey, AdminError> {
     if kind == KeyKind::Device {
@@ -62,17 +74,26 @@ pub fn create_key(db: &Db, org: &str, kind: KeyKind) -> Result<ApiKey, AdminErro
         Ok(true)
     })?
     .then_some(key)
-    .ok_or_else(|| AdminError::Invalid(format!("org {org_id} does not exist")))
+    .ok_or_else(|| AdminError::Invalid(missing_org(org_id.as_str())))
 }
 
 /// Revokes the one key named by its id, its display prefix (or the start of it), or the
-/// whole key. Refuses a prefix that names more than one key.
+/// whole key. Refuses a prefix that names more than one key, listing them. The prefix may
+/// end with the ellipsis `key list` prints after it (`edg_live_VOHiR3…`, or `...`), so
+/// what the listing shows can be pasted back.
 pub fn revoke_key(db: &Db, needle: &str) -> Result<keys::KeyListing, AdminError> {
+    let needle = needle.trim();
+    let needle = needle
+        .strip_suffix('…')
+        .or_else(|| needle.strip_suffix("..."))
+        .unwrap_or(needle);
     let digest = ApiKey::parse(needle).ok().map(|k| k.digest());
     db.write_sync(|tx| {
         let mut found = keys::find_for_revoke(tx, needle, digest.as_ref())?;
         match found.len() {
-            0 => Ok(Err(format!("no key has the id or prefix {needle:?}"))),
+            0 => Ok(Err(format!(
+                "no key has the id or prefix {needle:?}; `devreg key list` shows the org keys"
+            ))),
             1 => {
                 let key = found.remove(0);
                 if key.revoked_at.is_some() {
@@ -82,12 +103,23 @@ pub fn revoke_key(db: &Db, needle: &str) -> Result<keys::KeyListing, AdminError>
                 Ok(Ok(key))
             }
             n => Ok(Err(format!(
-                "{needle:?} matches {n} keys ({}); give more of the prefix or the key id",
+                "{needle:?} matches {n} keys; give the id of the one to revoke:\n{}",
                 found
                     .iter()
-                    .map(|k| k.id.as_str())
+                    .map(|k| format!(
+                        "  {}  {} key {}… of org {}{}",
+                        k.id,
+                        k.kind,
+                        k.prefix,
+                        k.org_id,
+                        if k.revoked_at.is_some() {
+                            " (revoked)"
+                        } else {
+                            ""
+                        }
+                    ))
                     .collect::<Vec<_>>()
-                    .join(", ")
+                    .join("\n")
             ))),
         }
     })?
@@ -191,9 +223,7 @@ pub fn seed_devices(
 ) -> Result<(), AdminError> {
     use crate::store::devices;
     const CHUNK: u64 = 10_000;
-    if !db.read_sync(|c| orgs::exists(c, org))? {
-        return Err(AdminError::Invalid(format!("org {org} does not exist")));
-    }
+    require_org(db, org)?;
     let stride = (count / keys_wanted.max(1)).max(1);
     let mut keys_written = 0;
     let started = std::time::Instant::now();

@@ -9,7 +9,8 @@ use crate::admin::{self, OrgKeys};
 use crate::app::Server;
 use crate::config::Config;
 use crate::domain::KeyKind;
-use crate::store::Db;
+use crate::logging::LogFormat;
+use crate::store::{Db, ServeLock};
 
 /// devreg: a self-hosted server for the Devices API (register devices, list and retrieve
 /// them, take their heartbeats) over one SQLite file.
@@ -18,6 +19,21 @@ use crate::store::Db;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// What to log, in RUST_LOG's syntax (`warn`, `info,devreg::request=off`); replaces
+    /// RUST_LOG when given. Default: RUST_LOG, else `info`. A directive that is neither a
+    /// level nor MODULE=LEVEL is ignored with a warning.
+    #[arg(long, global = true, env = "DEVREG_LOG_LEVEL", value_name = "FILTER")]
+    pub log_level: Option<String>,
+    /// How log lines look on stderr: `text`, or `json` (one object a line: time, level,
+    /// target, message).
+    #[arg(
+        long,
+        global = true,
+        env = "DEVREG_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Text
+    )]
+    pub log_format: LogFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -80,6 +96,11 @@ pub enum OrgCommand {
     Create {
         /// The org's id, such as org_acme: 1 to 64 characters [A-Za-z0-9_-].
         name: String,
+        /// Create the database file if it does not exist yet (as `serve` would, but
+        /// without org_demo). Without it a missing file is an error, so a mistyped --db
+        /// does not make a new, empty database.
+        #[arg(long)]
+        create: bool,
         #[command(flatten)]
         db: DbArg,
     },
@@ -163,6 +184,8 @@ pub fn run(cli: Cli) -> Result<(), String> {
             db,
         } => {
             let db = open(&db)?;
+            // Before the keys file is created, so a refused seed leaves no empty file.
+            admin::require_org(&db, &org).map_err(|e| e.to_string())?;
             let mut sink: Box<dyn Write> = match &keys_out {
                 Some(path) => Box::new(std::io::BufWriter::new(
                     std::fs::File::create(path)
@@ -187,9 +210,14 @@ pub fn run(cli: Cli) -> Result<(), String> {
             println!("Backed up {} to {}.", db.db, out.display());
             Ok(())
         }
-        Command::Org(OrgCommand::Create { name, db }) => {
-            let keys = admin::create_org(&open(&db)?, &name).map_err(|e| e.to_string())?;
-            print_org_keys(&keys, &format!("Created org {}.", keys.org_id));
+        Command::Org(OrgCommand::Create { name, create, db }) => {
+            let db_handle = if create {
+                Db::open(&db.db, 1).map_err(|e| e.to_string())?
+            } else {
+                open(&db)?
+            };
+            let keys = admin::create_org(&db_handle, &name).map_err(|e| e.to_string())?;
+            print_org_keys(&keys, &format!("Created org {}.", keys.org_id), &db.db);
             Ok(())
         }
         Command::Key(KeyCommand::Create { org, kind, db }) => {
@@ -247,12 +275,23 @@ pub fn run(cli: Cli) -> Result<(), String> {
     }
 }
 
+/// Opens the database of an operator command: one that exists already.
 fn open(db: &DbArg) -> Result<Db, String> {
-    Db::open(&db.db, 1).map_err(|e| e.to_string())
+    Db::open_existing(&db.db, 1).map_err(|e| e.to_string())
 }
 
-fn print_org_keys(keys: &OrgKeys, headline: &str) {
-    println!("{headline} Its keys are shown this once and never again; store them now.");
+/// Prints an org's new keys with what to do about them: store them (a file database
+/// keeps only their digests), or know they go with the process (in memory), and how to
+/// get another key if one is lost.
+fn print_org_keys(keys: &OrgKeys, headline: &str, db: &str) {
+    if db == crate::store::MEMORY {
+        println!(
+            "{headline} The database is in memory: these keys, like everything in it, last \
+             until this server stops."
+        );
+    } else {
+        println!("{headline} Its keys are shown this once and never again; store them now.");
+    }
     println!("  org_id:          {}", keys.org_id);
     println!(
         "  secret key:      {}  (list, retrieve, register, heartbeat)",
@@ -262,11 +301,27 @@ fn print_org_keys(keys: &OrgKeys, headline: &str) {
         "  publishable key: {}  (register and heartbeat; safe inside an app)",
         keys.publishable_key.expose()
     );
+    if db != crate::store::MEMORY {
+        println!(
+            "  Lost one? `devreg key create --org {} --kind secret --db {db}` (or --kind \
+             publishable) makes a new one; `devreg key revoke PREFIX --db {db}` retires the old.",
+            keys.org_id
+        );
+    }
 }
 
 fn serve(config: Config) -> Result<(), String> {
+    // Taken before the database is opened, so a second server changes nothing in it.
+    let lock = if config.ephemeral {
+        None
+    } else {
+        ServeLock::acquire(&config.db).map_err(|e| e.to_string())?
+    };
     actix_web::rt::System::new().block_on(async move {
         let server = Server::build(&config).map_err(|e| e.to_string())?;
+        if let Some(lock) = &lock {
+            lock.describe(Some(&format!("http://{}", server.addr())));
+        }
         stop_on_signals(server.handle())?;
         let bootstrap = server.bootstrap();
         if config.ephemeral {
@@ -278,6 +333,7 @@ fn serve(config: Config) -> Result<(), String> {
             print_org_keys(
                 keys,
                 "First start on an empty database: created org org_demo.",
+                &config.db,
             );
             if bootstrap.secret_preset || bootstrap.publishable_preset {
                 println!(
@@ -312,6 +368,7 @@ fn serve(config: Config) -> Result<(), String> {
         db.checkpoint()
             .map_err(|e| format!("checkpoint at shutdown failed: {e}"))?;
         log::info!("devreg stopped");
+        drop(lock);
         Ok(())
     })
 }

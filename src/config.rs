@@ -34,7 +34,7 @@ pub struct Config {
     pub ephemeral: bool,
 
     /// With --ephemeral: a JSON file of orgs and devices (with known keys if wanted) to
-    /// load at start and to return to at every reset. Its format is in the README.
+    /// load at start and to return to at every reset. Its format is in docs/testing.md.
     #[arg(long, env = "DEVREG_SEED", value_name = "FILE", requires = "ephemeral")]
     pub seed: Option<PathBuf>,
 

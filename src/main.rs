@@ -1,6 +1,6 @@
 fn main() -> std::process::ExitCode {
     let cli = devreg::cli::Cli::parse_args();
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    devreg::logging::init(cli.log_level.as_deref(), cli.log_format);
     match devreg::cli::run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(message) => {

@@ -66,6 +66,17 @@ impl Metrics {
             &["route"],
         )
         .expect("valid metric");
+        // Constant 1, labelled with what is running: the usual Prometheus way to join a
+        // version onto other series.
+        let build_info = IntGauge::with_opts(
+            Opts::new("devreg_build_info", "The devreg build serving; always 1.")
+                .const_label("version", env!("CARGO_PKG_VERSION")),
+        )
+        .expect("valid metric");
+        build_info.set(1);
+        registry
+            .register(Box::new(build_info))
+            .expect("unique metric names");
         let counter = |name: &str, help: &str| IntCounter::new(name, help).expect("valid metric");
         let gauge = |name: &str, help: &str| IntGauge::new(name, help).expect("valid metric");
         let metrics = Metrics {

@@ -1,6 +1,7 @@
-"""The Python client that the README's command generates from devreg's OpenAPI document,
-used against a live devreg: register, heartbeat, retrieve, list, and an error. CI generates
-the client, installs it, and runs this with DEVREG_BIN pointing at the built binary."""
+"""The Python client that docs/api.md's commands (examples/client/generate.sh) generate from
+devreg's OpenAPI document, used against a live devreg: register, heartbeat, retrieve, list,
+and an error. CI generates the client, installs it, and runs this with DEVREG_BIN pointing
+at the built binary."""
 
 import json
 import os

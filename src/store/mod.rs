@@ -9,9 +9,12 @@
 pub mod devices;
 pub mod events;
 pub mod keys;
+mod lock;
 pub mod orgs;
 pub mod rounds;
 mod writer;
+
+pub use lock::ServeLock;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -124,6 +127,7 @@ impl Db {
             return Db::assemble(conn, None);
         }
 
+        check_directory(path)?;
         let unusable = |what: &str, err: &dyn std::fmt::Display| {
             StoreError::Unusable(format!("cannot use database file {path}: {what} ({err})"))
         };
@@ -162,6 +166,14 @@ impl Db {
             .connection_timeout(Duration::from_secs(10))
             .build(manager)?;
         Db::assemble(writer, Some(readers))
+    }
+
+    /// [`Db::open`] for the operator commands, which work on a database a server created:
+    /// refuses a path with no file (a mistyped `--db`, the wrong directory) instead of
+    /// creating an empty database there and then finding nothing in it.
+    pub fn open_existing(path: &str, read_pool_size: u32) -> Result<Db, StoreError> {
+        require_file(path)?;
+        Db::open(path, read_pool_size)
     }
 
     fn assemble(
@@ -305,6 +317,48 @@ impl<T> OnDuplicate<T> for Result<T, StoreError> {
     }
 }
 
+/// Refuses a database path whose directory does not exist, saying so: SQLite's own
+/// message ("unable to open database file") does not say which part is missing.
+pub fn check_directory(path: &str) -> Result<(), StoreError> {
+    let Some(dir) = Path::new(path)
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+    else {
+        return Ok(());
+    };
+    match dir.metadata() {
+        Ok(meta) if meta.is_dir() => Ok(()),
+        Ok(_) => Err(StoreError::Unusable(format!(
+            "cannot use database file {path}: {} is not a directory",
+            dir.display()
+        ))),
+        Err(_) => Err(StoreError::Unusable(format!(
+            "cannot use database file {path}: the directory {} does not exist; create it \
+             first (mkdir -p {}) or give another --db",
+            dir.display(),
+            dir.display()
+        ))),
+    }
+}
+
+/// Refuses a database path that names no file (or names a missing directory).
+fn require_file(path: &str) -> Result<(), StoreError> {
+    if path == MEMORY {
+        return Err(StoreError::Unusable(format!(
+            "{MEMORY} is a new, empty database every time; give the file a server uses \
+             with --db or DEVREG_DB"
+        )));
+    }
+    check_directory(path)?;
+    if Path::new(path).exists() {
+        return Ok(());
+    }
+    Err(StoreError::Unusable(format!(
+        "database file {path} does not exist: give the file a server uses with --db or \
+         DEVREG_DB, or run this where it is (`devreg serve --db {path}` creates a new one)"
+    )))
+}
+
 /// Refuses files that are not devreg databases, are unreadable, or have a schema newer
 /// than this binary's. Only reads.
 fn check_version(conn: &Connection, path: &str) -> Result<(), StoreError> {
@@ -380,11 +434,7 @@ pub fn backup(path: &str, out: &Path) -> Result<(), StoreError> {
             out.display()
         )));
     }
-    if !Path::new(path).exists() {
-        return Err(StoreError::Unusable(format!(
-            "database {path} does not exist"
-        )));
-    }
+    require_file(path)?;
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,

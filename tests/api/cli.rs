@@ -35,7 +35,7 @@ async fn org_and_key_commands_create_keys_that_the_server_accepts_and_revoke_ref
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("ops.db").to_str().unwrap().to_owned();
 
-    let created = devreg(&["org", "create", "org_acme", "--db", &db]);
+    let created = devreg(&["org", "create", "org_acme", "--create", "--db", &db]);
     assert!(created.status.success(), "{}", stderr(&created));
     let secret = key_after(&stdout(&created), "edg_live_");
     let publishable = key_after(&stdout(&created), "oct_pub_live_");
@@ -63,6 +63,11 @@ async fn org_and_key_commands_create_keys_that_the_server_accepts_and_revoke_ref
         "key", "create", "--org", "org_nope", "--kind", "secret", "--db", &db,
     ]);
     assert!(stderr(&missing_org).contains("org org_nope does not exist"));
+    assert!(
+        stderr(&missing_org).contains("devreg org create org_nope"),
+        "{}",
+        stderr(&missing_org)
+    );
 
     let listing = devreg(&["key", "list", "--db", &db]);
     let listing_text = stdout(&listing);
@@ -104,7 +109,7 @@ async fn org_and_key_commands_create_keys_that_the_server_accepts_and_revoke_ref
 fn revoking_an_ambiguous_prefix_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("ops.db").to_str().unwrap().to_owned();
-    devreg(&["org", "create", "org_a", "--db", &db]);
+    devreg(&["org", "create", "org_a", "--create", "--db", &db]);
 
     let output = devreg(&["key", "revoke", "edg_live_", "--db", &db]);
     let nothing = devreg(&["key", "revoke", "edg_live_zzzzzz", "--db", &db]);
@@ -140,6 +145,31 @@ fn first_start_prints_the_demo_keys_once_and_later_starts_do_not() {
     key_after(&first, "edg_live_");
     key_after(&first, "oct_pub_live_");
     assert!(!second.contains("edg_live_"), "{second}");
+}
+
+#[test]
+fn the_banner_says_how_to_replace_a_lost_key_and_an_in_memory_one_not_never_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("first.db").to_str().unwrap().to_owned();
+
+    let on_file = start_and_read_banner(&db);
+    let in_memory = start_and_read_banner(":memory:");
+
+    let command = format!("devreg key create --org org_demo --kind secret --db {db}");
+    assert!(on_file.contains(&command), "{on_file}");
+    assert!(on_file.contains("never again"), "{on_file}");
+    key_after(&in_memory, "edg_live_");
+    assert!(!in_memory.contains("never again"), "{in_memory}");
+    assert!(
+        in_memory.contains("in memory") && in_memory.contains("until this server stops"),
+        "{in_memory}"
+    );
+    // The command the banner gives works, and its key is a new one.
+    let shown = key_after(&on_file, "edg_live_");
+    let args: Vec<&str> = command.split_whitespace().skip(1).collect();
+    let created = devreg(&args);
+    assert!(created.status.success(), "{}", stderr(&created));
+    assert_ne!(key_after(&stdout(&created), "edg_live_"), shown);
 }
 
 /// Starts `devreg serve` on `db`, returns what it printed on stdout before it was ready.
@@ -246,7 +276,7 @@ async fn seed_registers_devices_whose_written_keys_heartbeat() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("seeded.db").to_str().unwrap().to_owned();
     let keys = dir.path().join("keys.csv");
-    let created = devreg(&["org", "create", "org_load", "--db", &db]);
+    let created = devreg(&["org", "create", "org_load", "--create", "--db", &db]);
     let secret = key_after(&stdout(&created), "edg_live_");
 
     let seeded = devreg(&[
@@ -306,4 +336,280 @@ async fn seed_registers_devices_whose_written_keys_heartbeat() {
     // seeded device starts inactive (seed-4, -9, -14, -19, -24); the heartbeats above made
     // the keyed ones among them (seed-4 and seed-14) active again.
     assert_eq!(inactive.body["total"], 3, "{}", inactive.body);
+}
+
+#[test]
+fn operator_commands_refuse_a_database_file_that_does_not_exist_and_create_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mistyped.db");
+    let db = path.to_str().unwrap();
+    let keys = dir.path().join("keys.csv");
+    let backup = dir.path().join("copy.db");
+
+    for args in [
+        vec!["key", "list", "--db", db],
+        vec!["key", "revoke", "edg_live_AbCdEf", "--db", db],
+        vec![
+            "key", "create", "--org", "org_demo", "--kind", "secret", "--db", db,
+        ],
+        vec!["org", "create", "org_acme", "--db", db],
+        vec![
+            "seed",
+            "--devices",
+            "1",
+            "--keys-out",
+            keys.to_str().unwrap(),
+            "--db",
+            db,
+        ],
+        vec!["backup", backup.to_str().unwrap(), "--db", db],
+    ] {
+        let output = devreg(&args);
+
+        assert!(!output.status.success(), "{args:?} succeeded");
+        assert!(
+            stderr(&output).contains(&format!("database file {db} does not exist")),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(!path.exists(), "{args:?} created {db}");
+        assert!(!keys.exists(), "{args:?} created the keys file");
+    }
+    let created = devreg(&["org", "create", "org_acme", "--create", "--db", db]);
+    assert!(created.status.success(), "{}", stderr(&created));
+    assert!(path.exists());
+}
+
+#[test]
+fn seed_into_a_missing_org_says_what_to_run_and_writes_no_keys_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ops.db").to_str().unwrap().to_owned();
+    let keys = dir.path().join("keys.csv");
+    devreg(&["org", "create", "org_a", "--create", "--db", &db]);
+
+    let refused = devreg(&[
+        "seed",
+        "--devices",
+        "3",
+        "--org",
+        "org_nope",
+        "--keys-out",
+        keys.to_str().unwrap(),
+        "--db",
+        &db,
+    ]);
+
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("create it first with `devreg org create org_nope`"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(!keys.exists(), "a refused seed left {}", keys.display());
+}
+
+#[test]
+fn a_database_in_a_missing_directory_is_refused_naming_the_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-dir");
+    let db = missing.join("devreg.db");
+    let db = db.to_str().unwrap();
+
+    let serve = devreg(&["serve", "--bind", "127.0.0.1:0", "--db", db]);
+    let list = devreg(&["key", "list", "--db", db]);
+    let create = devreg(&["org", "create", "org_a", "--create", "--db", db]);
+
+    let expected = format!("the directory {} does not exist", missing.display());
+    for (what, output) in [("serve", serve), ("key list", list), ("org create", create)] {
+        assert!(!output.status.success(), "{what} succeeded");
+        assert!(
+            stderr(&output).contains(&expected),
+            "{what}: {}",
+            stderr(&output)
+        );
+    }
+    assert!(!missing.exists());
+}
+
+#[test]
+fn key_revoke_takes_the_prefix_as_key_list_prints_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ops.db").to_str().unwrap().to_owned();
+    devreg(&["org", "create", "org_a", "--create", "--db", &db]);
+    let listing = stdout(&devreg(&["key", "list", "--db", &db]));
+    // The PREFIX column, ellipsis and all, as a user copies it.
+    let shown = key_after(&listing, "edg_live_");
+    assert!(shown.ends_with('…'), "{listing}");
+
+    let revoked = devreg(&["key", "revoke", &shown, "--db", &db]);
+    let dotted = devreg(&[
+        "key",
+        "revoke",
+        &format!(
+            "{}...",
+            key_after(&listing, "oct_pub_live_").trim_end_matches('…')
+        ),
+        "--db",
+        &db,
+    ]);
+
+    assert!(revoked.status.success(), "{}", stderr(&revoked));
+    assert!(stdout(&revoked).contains("Revoked secret key"));
+    assert!(dotted.status.success(), "{}", stderr(&dotted));
+    let after = stdout(&devreg(&["key", "list", "--db", &db]));
+    // Both keys now show a revocation time instead of "-".
+    assert!(
+        after.lines().skip(1).all(|l| !l.trim_end().ends_with(" -")),
+        "{after}"
+    );
+}
+
+#[test]
+fn an_ambiguous_prefix_lists_the_keys_it_matches() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ops.db").to_str().unwrap().to_owned();
+    devreg(&["org", "create", "org_a", "--create", "--db", &db]);
+    devreg(&["org", "create", "org_b", "--db", &db]);
+    let listing = stdout(&devreg(&["key", "list", "--db", &db]));
+    let ids: Vec<&str> = listing
+        .lines()
+        .filter(|l| l.contains(" secret "))
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2, "{listing}");
+
+    let ambiguous = devreg(&["key", "revoke", "edg_live_…", "--db", &db]);
+    let none = devreg(&["key", "revoke", "edg_live_zzzzzz…", "--db", &db]);
+
+    assert!(!ambiguous.status.success());
+    let message = stderr(&ambiguous);
+    assert!(message.contains("matches 2 keys"), "{message}");
+    for id in ids {
+        assert!(message.contains(id), "{id} missing from: {message}");
+    }
+    assert!(
+        message.contains("org_a") && message.contains("org_b"),
+        "{message}"
+    );
+    assert!(!none.status.success());
+    assert!(
+        stderr(&none).contains("no key has the id or prefix \"edg_live_zzzzzz\""),
+        "{}",
+        stderr(&none)
+    );
+}
+
+/// Starts `devreg serve` with `args` and returns it once it logs that it listens.
+fn serve_until_listening(args: &[&str]) -> std::process::Child {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_devreg"))
+        .arg("serve")
+        .args(args)
+        .env_remove("DEVREG_DB")
+        .env_remove("DEVREG_SECRET_KEY")
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn devreg serve");
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    for line in stderr.lines().map_while(Result::ok) {
+        if line.contains("listening on") {
+            return child;
+        }
+        seen.push_str(&line);
+        seen.push('\n');
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("devreg serve exited before listening:\n{seen}");
+}
+
+#[test]
+fn a_second_server_on_the_same_file_refuses_naming_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shared.db").to_str().unwrap().to_owned();
+    let mut first = serve_until_listening(&["--bind", "127.0.0.1:0", "--db", &db]);
+
+    let second = devreg(&["serve", "--bind", "127.0.0.1:0", "--db", &db]);
+    // In memory there is nothing to share: two such servers run side by side.
+    let mut memory_a = serve_until_listening(&["--bind", "127.0.0.1:0", "--db", ":memory:"]);
+    let mut memory_b = serve_until_listening(&["--bind", "127.0.0.1:0", "--db", ":memory:"]);
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let mut third = serve_until_listening(&["--bind", "127.0.0.1:0", "--db", &db]);
+
+    assert!(!second.status.success());
+    let message = stderr(&second);
+    assert!(
+        message.contains(&format!(
+            "database {db} is already served by devreg serve (pid {}",
+            first.id()
+        )),
+        "{message}"
+    );
+    assert!(message.contains(&format!("{db}.lock")), "{message}");
+    assert!(message.contains("http://127.0.0.1:"), "{message}");
+    // The lock went with the killed process: the third server started.
+    for child in [&mut third, &mut memory_a, &mut memory_b] {
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+}
+
+/// Runs `devreg serve --ephemeral` with `args` (global flags first) and `rust_log`,
+/// and returns its stderr once it stopped at the end of its standard input.
+fn ephemeral_log(args: &[&str], rust_log: Option<&str>) -> String {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_devreg"));
+    command
+        .args(args)
+        .args(["serve", "--ephemeral", "--exit-on-stdin-close"])
+        .env_remove("DEVREG_LOG_LEVEL")
+        .env_remove("DEVREG_LOG_FORMAT")
+        .stdin(Stdio::null());
+    match rust_log {
+        Some(filter) => command.env("RUST_LOG", filter),
+        None => command.env_remove("RUST_LOG"),
+    };
+    let output = command.output().expect("run devreg serve");
+    assert!(output.status.success(), "{}", stderr(&output));
+    stderr(&output)
+}
+
+#[test]
+fn log_level_and_log_format_flags_set_the_log_beside_rust_log() {
+    let quiet = ephemeral_log(&["--log-level", "warn"], Some("info"));
+    let loud = ephemeral_log(&["--log-level", "info"], Some("error"));
+    let json = ephemeral_log(&["--log-format", "json"], None);
+
+    assert!(!quiet.contains("listening on"), "{quiet}");
+    assert!(loud.contains("listening on"), "{loud}");
+    let lines: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let listening = lines
+        .iter()
+        .find(|l| l["message"].as_str().unwrap().contains("listening on"))
+        .unwrap_or_else(|| panic!("{json}"));
+    assert_eq!(listening["level"], "INFO");
+    assert_eq!(listening["target"], "devreg::cli");
+    assert!(listening["time"].as_str().unwrap().ends_with('Z'));
+}
+
+#[test]
+fn an_invalid_log_filter_is_a_warning_and_logging_goes_on_at_info() {
+    let from_env = ephemeral_log(&[], Some("verbose"));
+    let from_flag = ephemeral_log(&["--log-level", "devreg=loud"], None);
+
+    for (log, bad) in [(&from_env, "\"verbose\""), (&from_flag, "\"devreg=loud\"")] {
+        assert!(
+            log.lines()
+                .next()
+                .is_some_and(|l| l.contains("warning") && l.contains(bad)),
+            "{log}"
+        );
+        assert!(log.contains("listening on"), "{log}");
+    }
 }

@@ -1,8 +1,8 @@
 //! Crash safety: SIGKILL the server at random moments under concurrent registrations and
 //! heartbeats; after each restart every acknowledged write must be there.
 //!
-//! `DEVREG_CRASH_ROUNDS` sets the number of kills (default 20, as CI runs it; the README's
-//! long run uses 200). `DEVREG_CRASH_SEED` replays a run; the seed is printed.
+//! `DEVREG_CRASH_ROUNDS` sets the number of kills (default 20, as CI runs it; the long run
+//! in docs/operations.md uses 200). `DEVREG_CRASH_SEED` replays a run; the seed is printed.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

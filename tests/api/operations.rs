@@ -17,7 +17,10 @@ async fn health_and_readiness_answer_without_a_key() {
     let ready = app.send(Method::GET, "/readyz", None, None).await;
 
     assert_eq!(health.status, StatusCode::OK);
-    assert_eq!(health.body, json!({"status": "ok"}));
+    assert_eq!(
+        health.body,
+        json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")})
+    );
     assert_eq!(ready.status, StatusCode::OK);
     assert_eq!(ready.body, json!({"status": "ready"}));
 }
@@ -45,6 +48,10 @@ async fn metrics_count_requests_by_route_and_never_name_a_device_or_key() {
         "# TYPE devreg_database_errors_total counter",
         "# TYPE devreg_database_commits_total counter",
         "# TYPE devreg_devices gauge",
+        &format!(
+            r#"devreg_build_info{{version="{}"}} 1"#,
+            env!("CARGO_PKG_VERSION")
+        ),
     ] {
         assert!(
             text.lines().any(|l| l == line),

@@ -2,18 +2,34 @@
 
 use actix_web::HttpResponse;
 
-use super::Health;
+use serde::Serialize;
+use utoipa::ToSchema;
+
 use crate::auth::Access;
 
 pub const ACCESS: Access = Access::PUBLIC;
 
+/// What `/healthz` answers: alive, and which devreg this is.
+#[derive(Serialize, ToSchema)]
+#[schema(examples(json!({"status": "ok", "version": "0.1.0"})))]
+struct Liveness {
+    /// Always `ok`.
+    #[schema(value_type = String, pattern = "^ok$")]
+    status: &'static str,
+    /// The devreg version serving, as `devreg --version` prints it.
+    #[schema(examples("0.1.0"))]
+    version: &'static str,
+}
+
 /// Liveness
 ///
-/// 200 while the process serves HTTP. Never rate limited.
+/// 200 while the process serves HTTP, with the devreg version. Never rate limited.
 #[utoipa::path(get, path = "/healthz", tag = "operations",
-    responses((status = 200, description = "Serving.", body = Health,
-        example = json!({"status": "ok"}))),
+    responses((status = 200, description = "Serving.", body = Liveness)),
 )]
 pub async fn get_health() -> HttpResponse {
-    HttpResponse::Ok().json(Health { status: "ok" })
+    HttpResponse::Ok().json(Liveness {
+        status: "ok",
+        version: env!("CARGO_PKG_VERSION"),
+    })
 }

@@ -10,10 +10,10 @@ pub mod readiness;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-/// What `/healthz` and `/readyz` answer when all is well.
+/// What `/readyz` answers when all is well.
 #[derive(Serialize, ToSchema)]
 pub struct Health {
-    /// `ok` from `/healthz`, `ready` from `/readyz`.
-    #[schema(value_type = String, pattern = "^(ok|ready)$")]
+    /// `ready`.
+    #[schema(value_type = String, pattern = "^ready$")]
     pub status: &'static str,
 }

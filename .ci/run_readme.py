@@ -1,0 +1,79 @@
+"""Runs the README's shell commands in the order written, as a newcomer would on a fresh
+clone: `cargo run -- serve` in the background (its banner gives the secret key the
+examples export), then each example's curl, each of which must answer JSON that is not an
+error. `cargo test` is skipped (CI has just run it). The server's database goes to a
+temporary directory through DEVREG_DB, so a developer's ./devreg.db is left alone; the
+commands themselves run exactly as the README writes them, from the repository root."""
+
+import json
+import os
+import pathlib
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+root = pathlib.Path(__file__).resolve().parent.parent
+readme = (root / "README.md").read_text()
+blocks = re.findall(r"```(?:sh|bash)\n(.*?)```", readme, re.S)
+
+
+workdir = tempfile.mkdtemp(prefix="devreg-readme-")
+env = dict(os.environ, DEVREG_DB=os.path.join(workdir, "devreg.db"))
+env.pop("DEVREG_SECRET_KEY", None)
+server = None
+secret = None
+ran = 0
+try:
+    for block in blocks:
+        # The quick start's block is two commands; every other block is one command.
+        lines = [re.sub(r"\s+#.*$", "", l).strip() for l in block.strip().splitlines()]
+        for command in lines if "cargo test" in lines else [block.strip()]:
+            if command == "cargo test":
+                continue
+            if command == "cargo run -- serve":
+                server = subprocess.Popen(
+                    ["bash", "-c", command], cwd=root, env=env, stdout=subprocess.PIPE,
+                    text=True, start_new_session=True,
+                )
+                for line in server.stdout:
+                    if "secret key:" in line:
+                        secret = line.split()[2]
+                        break
+                else:
+                    sys.exit("cargo run -- serve printed no secret key")
+                for _ in range(100):
+                    try:
+                        urllib.request.urlopen("http://127.0.0.1:8080/healthz", timeout=1)
+                        break
+                    except OSError:
+                        time.sleep(0.1)
+                continue
+            if re.match(r"export OCTOMIL_API_KEY=\S+(\s+#.*)?$", command):
+                if secret is None:
+                    sys.exit("the README exports the key before any server printed one")
+                env["OCTOMIL_API_KEY"] = secret
+                continue
+            result = subprocess.run(
+                ["bash", "-c", command], cwd=root, env=env, capture_output=True, text=True
+            )
+            ran += 1
+            try:
+                body = json.loads(result.stdout)
+            except ValueError:
+                body = None
+            if result.returncode != 0 or not isinstance(body, dict) or "error" in body:
+                sys.exit(
+                    f"README command failed:\n{command}\nexit {result.returncode}\n"
+                    f"{result.stdout}{result.stderr}"
+                )
+finally:
+    if server is not None:
+        os.killpg(server.pid, signal.SIGINT)
+        server.wait(timeout=30)
+if server is None or ran < 4:
+    sys.exit(f"expected the quick start's server and the four examples; ran {ran} commands")
+print(f"README: the quick start's server and {ran} example commands ran in order")
