@@ -9,7 +9,7 @@ use actix_cors::Cors;
 use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Condition;
-use actix_web::{App, HttpMessage, HttpRequest, HttpServer, web};
+use actix_web::{App, HttpRequest, HttpServer, web};
 
 use crate::admin::{self, AdminError, Bootstrap};
 use crate::config::Config;
@@ -155,8 +155,9 @@ impl Server {
                     let state = state.clone();
                     move |req, srv| {
                         let started = Instant::now();
+                        // The id goes into the response and, with it, into the one log
+                        // line of the request and the log line of any error it met.
                         let request_id = new_request_id();
-                        req.extensions_mut().insert(RequestId(request_id.clone()));
                         let response = srv.call(req);
                         let state = state.clone();
                         // The routing service turns every handler and extractor error into
@@ -247,10 +248,8 @@ fn cors(origins: &[String]) -> Cors {
     cors
 }
 
-/// The id of one request, in the `X-Request-Id` header and every error body.
-#[derive(Debug, Clone)]
-pub struct RequestId(pub String);
-
+/// The id of one request, in the `X-Request-Id` header, every error body and every log
+/// line about the request.
 fn new_request_id() -> String {
     format!("req_{}", uuid::Uuid::new_v4().simple())
 }

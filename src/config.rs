@@ -250,3 +250,32 @@ impl Config {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Serve {
+        #[command(flatten)]
+        config: Config,
+    }
+
+    #[test]
+    fn the_default_config_is_what_the_command_line_gives_with_no_flags() {
+        // The environment could set a flag; these tests must not see one.
+        let set: Vec<String> = std::env::vars()
+            .map(|(k, _)| k)
+            .filter(|k| k.starts_with("DEVREG_") && k != "DEVREG_BIN")
+            .collect();
+        assert!(set.is_empty(), "unset {set:?} to run this test");
+        let mut parsed = Serve::parse_from(["devreg"]).config;
+        let default = Config::default();
+        // The clocks are not flags: each config has its own.
+        parsed.rate_limit_clock = default.rate_limit_clock.clone();
+        parsed.clock = default.clock.clone();
+        assert_eq!(format!("{parsed:?}"), format!("{default:?}"));
+    }
+}

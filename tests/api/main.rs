@@ -1,5 +1,6 @@
 //! The API tests: one binary, a fresh in-memory devreg per test.
 
+mod access;
 mod cli;
 mod clock;
 mod crash;
@@ -8,6 +9,7 @@ mod errors;
 mod heartbeat;
 mod helpers;
 mod list;
+mod modules;
 mod openapi;
 mod operations;
 mod parsers;
