@@ -174,6 +174,44 @@ pub struct Config {
     )]
     pub trust_proxy_headers: bool,
 
+    /// Telemetry events kept per device; beyond it the oldest are deleted (and counted in
+    /// /metrics as devreg_telemetry_dropped_total). 0: no bound.
+    #[arg(
+        long,
+        env = "DEVREG_TELEMETRY_PER_DEVICE",
+        default_value_t = 10_000,
+        value_name = "EVENTS"
+    )]
+    pub telemetry_per_device: u64,
+
+    /// Telemetry events kept per org, across its devices; beyond it the org's oldest are
+    /// deleted (and counted). 0: no bound.
+    #[arg(
+        long,
+        env = "DEVREG_TELEMETRY_PER_ORG",
+        default_value_t = 5_000_000,
+        value_name = "EVENTS"
+    )]
+    pub telemetry_per_org: u64,
+
+    /// Lifetime of a device access token when the bootstrap does not ask for less.
+    #[arg(
+        long,
+        env = "DEVREG_ACCESS_TOKEN_TTL",
+        default_value_t = 3600,
+        value_name = "SECONDS"
+    )]
+    pub access_token_ttl: u32,
+
+    /// Lifetime of a device refresh token (each refresh issues a new one).
+    #[arg(
+        long,
+        env = "DEVREG_REFRESH_TOKEN_TTL",
+        default_value_t = 30 * 24 * 3600,
+        value_name = "SECONDS"
+    )]
+    pub refresh_token_ttl: u32,
+
     /// The clock rate limits are measured by. Not a flag: tests advance it to stand for
     /// time passing without sleeping.
     #[arg(skip)]
@@ -216,6 +254,10 @@ impl Default for Config {
             rate_limit_anonymous: 60,
             rate_limit_anonymous_burst: None,
             trust_proxy_headers: false,
+            telemetry_per_device: 10_000,
+            telemetry_per_org: 5_000_000,
+            access_token_ttl: 3600,
+            refresh_token_ttl: 30 * 24 * 3600,
             rate_limit_clock: RateLimitClock::default(),
             clock: Clock::default(),
         }
