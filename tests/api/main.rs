@@ -20,3 +20,5 @@ mod rounds;
 mod testing_child;
 mod testing_control;
 mod testing_servers;
+mod telemetry;
+mod tokens;
