@@ -261,9 +261,11 @@ pub fn run(cli: Cli) -> Result<(), String> {
             max_uses,
             db,
         }) => {
-            let (ttl, max_uses) =
-                crate::routes::tokens::mint::limits(Some(ttl), Some(max_uses))
-                    .map_err(|why| why.replace("ttl_seconds", "--ttl").replace("max_uses", "--max-uses"))?;
+            let (ttl, max_uses) = crate::routes::tokens::mint::limits(Some(ttl), Some(max_uses))
+                .map_err(|why| {
+                    why.replace("ttl_seconds", "--ttl")
+                        .replace("max_uses", "--max-uses")
+                })?;
             let db = open(&db)?;
             admin::require_org(&db, &org).map_err(|e| e.to_string())?;
             let now = crate::domain::now();

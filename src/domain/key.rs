@@ -115,9 +115,11 @@ impl ApiKey {
                     "a {} is not an API key: {}",
                     kind.name(),
                     match kind {
-                        TokenKind::Refresh => "send it to POST /api/v1/device-auth/refresh and \
+                        TokenKind::Refresh =>
+                            "send it to POST /api/v1/device-auth/refresh and \
                                                use the access token it returns",
-                        _ => "send it to POST /api/v1/device-auth/bootstrap and use the access \
+                        _ =>
+                            "send it to POST /api/v1/device-auth/bootstrap and use the access \
                               token it returns",
                     }
                 ));

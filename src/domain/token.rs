@@ -107,7 +107,9 @@ impl Token {
                     && body[..DEVICE_CHARS]
                         .bytes()
                         .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-                    && body[DEVICE_CHARS..].bytes().all(|b| b.is_ascii_alphanumeric())
+                    && body[DEVICE_CHARS..]
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric())
             }
             _ => body.len() == RANDOM_CHARS && body.bytes().all(|b| b.is_ascii_alphanumeric()),
         };
@@ -181,7 +183,12 @@ mod tests {
 
     #[test]
     fn malformed_tokens_are_refused() {
-        for bad in ["", "edg_rt_short", "edg_at_zz", "edg_bt_abcdefghijklmnopqrstuvwxyz01234!"] {
+        for bad in [
+            "",
+            "edg_rt_short",
+            "edg_at_zz",
+            "edg_bt_abcdefghijklmnopqrstuvwxyz01234!",
+        ] {
             assert!(Token::parse(bad).is_err(), "{bad}");
         }
     }

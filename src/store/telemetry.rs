@@ -52,7 +52,9 @@ pub fn device_in_org(
         return Ok(Some(found));
     }
     Ok(conn
-        .prepare_cached("SELECT seq, id, org_id FROM devices WHERE org_id = ?1 AND identifier = ?2")?
+        .prepare_cached(
+            "SELECT seq, id, org_id FROM devices WHERE org_id = ?1 AND identifier = ?2",
+        )?
         .query_row(params![org_id, reference], device_ref)
         .optional()?)
 }

@@ -50,7 +50,9 @@ pub fn check_bootstrap(
         .prepare_cached(
             "SELECT org_id, max_uses, uses, expires_at FROM bootstrap_tokens WHERE digest = ?1",
         )?
-        .query_row([&digest[..]], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .query_row([&digest[..]], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
         .optional()?;
     Ok(match row {
         None => Err(BootstrapRefusal::Unknown),
@@ -167,7 +169,11 @@ pub fn find(conn: &Connection, digest: &[u8; 32]) -> Result<Option<StoredToken>,
 }
 
 /// Revokes every token of `family_id` not revoked yet; how many.
-pub fn revoke_family(conn: &Connection, family_id: &str, now: Timestamp) -> Result<usize, StoreError> {
+pub fn revoke_family(
+    conn: &Connection,
+    family_id: &str,
+    now: Timestamp,
+) -> Result<usize, StoreError> {
     Ok(conn
         .prepare_cached(
             "UPDATE device_tokens SET revoked_at = ?2 WHERE family_id = ?1 AND revoked_at IS NULL",
@@ -191,7 +197,10 @@ pub fn mark_used(
 }
 
 /// The device's current (unrevoked) device key id, the newest if several.
-pub fn current_device_key(conn: &Connection, device_id: &str) -> Result<Option<String>, StoreError> {
+pub fn current_device_key(
+    conn: &Connection,
+    device_id: &str,
+) -> Result<Option<String>, StoreError> {
     Ok(conn
         .prepare_cached(
             "SELECT id FROM api_keys WHERE device_id = ?1 AND revoked_at IS NULL \

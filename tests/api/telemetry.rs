@@ -69,14 +69,22 @@ fn batch(device: &str, batch_id: &str, first: i64, last: i64, event_type: &str) 
 
 async fn events(app: &TestApp, device: &str, query: &str) -> Vec<Value> {
     let reply = app
-        .send(Method::GET, &format!("/api/v1/devices/{device}/telemetry?{query}"), Some(app.secret_key()), None)
+        .send(
+            Method::GET,
+            &format!("/api/v1/devices/{device}/telemetry?{query}"),
+            Some(app.secret_key()),
+            None,
+        )
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     reply.body["events"].as_array().unwrap().clone()
 }
 
 fn types(events: &[Value]) -> Vec<&str> {
-    events.iter().map(|e| e["event_type"].as_str().unwrap()).collect()
+    events
+        .iter()
+        .map(|e| e["event_type"].as_str().unwrap())
+        .collect()
 }
 
 fn metric(text: &str, series: &str) -> u64 {
@@ -89,7 +97,16 @@ fn metric(text: &str, series: &str) -> u64 {
 async fn otlp_records_are_stored_with_their_resource_and_attributes() {
     let app = spawn_app().await;
     let device = app.register_device("phone").await;
-    let reply = post(&app, OTLP, Some(&device.key), &otlp("ignored-with-a-device-key", &["inference.started", "inference.completed"])).await;
+    let reply = post(
+        &app,
+        OTLP,
+        Some(&device.key),
+        &otlp(
+            "ignored-with-a-device-key",
+            &["inference.started", "inference.completed"],
+        ),
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     assert_eq!(reply.body["accepted"], 2);
     assert_eq!(reply.body["needs_registration"], false);
@@ -112,7 +129,10 @@ async fn otlp_records_are_stored_with_their_resource_and_attributes() {
 async fn an_org_key_names_the_device_in_the_resource_by_identifier_or_uuid() {
     let app = spawn_app().await;
     let device = app.register_device("phone").await;
-    for (key, name) in [(app.publishable_key(), "phone"), (app.secret_key(), device.id.as_str())] {
+    for (key, name) in [
+        (app.publishable_key(), "phone"),
+        (app.secret_key(), device.id.as_str()),
+    ] {
         let reply = post(&app, OTLP, Some(key), &otlp(name, &["funnel.app_open"])).await;
         assert_eq!(reply.body["accepted"], 1, "{}", reply.body);
     }
@@ -122,14 +142,32 @@ async fn an_org_key_names_the_device_in_the_resource_by_identifier_or_uuid() {
 #[tokio::test]
 async fn an_unknown_device_gets_the_needs_registration_signal_and_nothing_is_stored() {
     let app = spawn_app().await;
-    let reply = post(&app, OTLP, Some(app.publishable_key()), &otlp("never-seen", &["funnel.app_open"])).await;
+    let reply = post(
+        &app,
+        OTLP,
+        Some(app.publishable_key()),
+        &otlp("never-seen", &["funnel.app_open"]),
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.header("x-device-needs-registration"), Some("true"));
     assert_eq!(reply.body["needs_registration"], true);
     assert_eq!(reply.body["accepted"], 0);
-    assert_eq!(metric(&app.metrics().await, "devreg_telemetry_unknown_device_total"), 1);
+    assert_eq!(
+        metric(
+            &app.metrics().await,
+            "devreg_telemetry_unknown_device_total"
+        ),
+        1
+    );
 
-    let reply = post(&app, BATCHES, Some(app.secret_key()), &batch("never-seen", "b1", 1, 2, "x")).await;
+    let reply = post(
+        &app,
+        BATCHES,
+        Some(app.secret_key()),
+        &batch("never-seen", "b1", 1, 2, "x"),
+    )
+    .await;
     reply.assert_error(404, "not_found");
     assert_eq!(reply.header("x-device-needs-registration"), Some("true"));
 }
@@ -139,19 +177,38 @@ async fn malformed_otlp_is_a_400_naming_the_path_and_stores_nothing() {
     let app = spawn_app().await;
     let device = app.register_device("phone").await;
     let mut body = otlp("phone", &["a", "b"]);
-    body["resourceLogs"][0]["scopeLogs"][0]["logRecords"][1]["attributes"][0]["value"] = json!({"intValue": "twelve"});
-    let message = post(&app, OTLP, Some(&device.key), &body).await.assert_error(400, "bad_request").to_owned();
-    assert!(message.starts_with("resourceLogs[0].scopeLogs[0].logRecords[1].attributes[0].value.intValue"), "{message}");
+    body["resourceLogs"][0]["scopeLogs"][0]["logRecords"][1]["attributes"][0]["value"] =
+        json!({"intValue": "twelve"});
+    let message = post(&app, OTLP, Some(&device.key), &body)
+        .await
+        .assert_error(400, "bad_request")
+        .to_owned();
+    assert!(
+        message
+            .starts_with("resourceLogs[0].scopeLogs[0].logRecords[1].attributes[0].value.intValue"),
+        "{message}"
+    );
     for (bad, path) in [
         (json!({"resourceLogs": {}}), "resourceLogs must be an array"),
-        (json!({"resourceLogs": [{"scopeLogs": [{"logRecords": [{"timeUnixNano": "soon"}]}]}]}), "resourceLogs[0].scopeLogs[0].logRecords[0].timeUnixNano"),
-        (json!({"resourceLogs": [{"resource": {"attributes": [{"value": {}}]}}]}), "resourceLogs[0].resource.attributes[0].key"),
+        (
+            json!({"resourceLogs": [{"scopeLogs": [{"logRecords": [{"timeUnixNano": "soon"}]}]}]}),
+            "resourceLogs[0].scopeLogs[0].logRecords[0].timeUnixNano",
+        ),
+        (
+            json!({"resourceLogs": [{"resource": {"attributes": [{"value": {}}]}}]}),
+            "resourceLogs[0].resource.attributes[0].key",
+        ),
         (json!({"logs": []}), "resourceLogs is required"),
     ] {
-        let message = post(&app, OTLP, Some(&device.key), &bad).await.assert_error(400, "bad_request").to_owned();
+        let message = post(&app, OTLP, Some(&device.key), &bad)
+            .await
+            .assert_error(400, "bad_request")
+            .to_owned();
         assert!(message.starts_with(path), "{message}");
     }
-    let reply = app.send(Method::POST, OTLP, Some(&device.key), Some("{not json")).await;
+    let reply = app
+        .send(Method::POST, OTLP, Some(&device.key), Some("{not json"))
+        .await;
     reply.assert_error(400, "bad_request");
     assert!(events(&app, &device.id, "").await.is_empty());
 }
@@ -171,7 +228,13 @@ async fn a_batch_is_stored_once_and_acked_even_when_resent_under_a_new_batch_id(
     assert_eq!(again.body["duplicate_batch"], true);
     assert_eq!(again.body["accepted"], 0);
     // The uploader's retry: the same events under a new batch_id.
-    let retry = post(&app, BATCHES, Some(&device.key), &batch(&device.id, "b2", 1, 4, "artifact.download_started")).await;
+    let retry = post(
+        &app,
+        BATCHES,
+        Some(&device.key),
+        &batch(&device.id, "b2", 1, 4, "artifact.download_started"),
+    )
+    .await;
     assert_eq!(retry.body["accepted"], 1, "{}", retry.body);
     assert_eq!(retry.body["duplicates"], 3);
     assert_eq!(retry.body["ackedThroughSeq"], 4);
@@ -186,7 +249,10 @@ async fn a_batch_is_stored_once_and_acked_even_when_resent_under_a_new_batch_id(
     assert_eq!(first["resource"]["boot_id"], "boot-1");
     assert_eq!(first["occurred_at_ms"], 1_771_864_200_123i64);
     let text = app.metrics().await;
-    assert_eq!(metric(&text, "devreg_telemetry_events_total{source=\"batch\"}"), 4);
+    assert_eq!(
+        metric(&text, "devreg_telemetry_events_total{source=\"batch\"}"),
+        4
+    );
     assert_eq!(metric(&text, "devreg_telemetry_duplicates_total"), 6);
 }
 
@@ -195,22 +261,33 @@ async fn batch_limits_and_bad_fields_are_refused_and_store_nothing() {
     let app = spawn_app().await;
     let device = app.register_device("agent").await;
     let key = Some(device.key.as_str());
-    let message = post(&app, BATCHES, key, &batch(&device.id, "big", 1, 101, "x")).await.assert_error(400, "bad_request").to_owned();
+    let message = post(&app, BATCHES, key, &batch(&device.id, "big", 1, 101, "x"))
+        .await
+        .assert_error(400, "bad_request")
+        .to_owned();
     assert!(message.contains("at most 100"), "{message}");
 
     let mut bad_time = batch(&device.id, "t", 1, 2, "x");
     bad_time["events"][1]["occurred_at"] = json!("yesterday");
-    let message = post(&app, BATCHES, key, &bad_time).await.assert_error(400, "bad_request").to_owned();
+    let message = post(&app, BATCHES, key, &bad_time)
+        .await
+        .assert_error(400, "bad_request")
+        .to_owned();
     assert!(message.starts_with("events[1].occurred_at"), "{message}");
 
     let mut bad_type = batch(&device.id, "t", 1, 2, "x");
     bad_type["events"][0]["sequence_no"] = json!("one");
-    let message = post(&app, BATCHES, key, &bad_type).await.assert_error(400, "bad_request").to_owned();
+    let message = post(&app, BATCHES, key, &bad_type)
+        .await
+        .assert_error(400, "bad_request")
+        .to_owned();
     assert!(message.starts_with("events[0].sequence_no"), "{message}");
 
     let mut missing = batch(&device.id, "t", 1, 1, "x");
     missing.as_object_mut().unwrap().remove("batch_id");
-    post(&app, BATCHES, key, &missing).await.assert_error(400, "bad_request");
+    post(&app, BATCHES, key, &missing)
+        .await
+        .assert_error(400, "bad_request");
 
     // Over 256 KiB of events (and the envelope's allowance): 413, not the 64 KiB limit.
     let mut huge = batch(&device.id, "h", 1, 90, "x");
@@ -219,13 +296,18 @@ async fn batch_limits_and_bad_fields_are_refused_and_store_nothing() {
     }
     let size = huge.to_string().len();
     assert!(size > 260 * 1024 && size < 300 * 1024, "{size}");
-    post(&app, BATCHES, key, &huge).await.assert_error(413, "payload_too_large");
+    post(&app, BATCHES, key, &huge)
+        .await
+        .assert_error(413, "payload_too_large");
     // 200 KiB is fine here, though over the server-wide 64 KiB.
     let mut large = batch(&device.id, "l", 1, 70, "x");
     for event in large["events"].as_array_mut().unwrap() {
         event["payload_json"] = json!("y".repeat(3000));
     }
-    assert_eq!(post(&app, BATCHES, key, &large).await.status, StatusCode::OK);
+    assert_eq!(
+        post(&app, BATCHES, key, &large).await.status,
+        StatusCode::OK
+    );
     assert_eq!(events(&app, &device.id, "limit=1000").await.len(), 70);
 }
 
@@ -234,46 +316,129 @@ async fn telemetry_credentials_follow_the_contract() {
     let app = spawn_app().await;
     let device = app.register_device("agent").await;
     let neighbour = app.register_device("neighbour").await;
-    post(&app, BATCHES, None, &batch("agent", "b", 1, 1, "x")).await.assert_error(401, "unauthorized");
-    post(&app, OTLP, None, &otlp("agent", &["x"])).await.assert_error(401, "unauthorized");
+    post(&app, BATCHES, None, &batch("agent", "b", 1, 1, "x"))
+        .await
+        .assert_error(401, "unauthorized");
+    post(&app, OTLP, None, &otlp("agent", &["x"]))
+        .await
+        .assert_error(401, "unauthorized");
     for key in [app.publishable_key(), app.secret_key(), device.key.as_str()] {
-        let reply = post(&app, BATCHES, Some(key), &batch("agent", &format!("b-{key}"), 1, 1, "x")).await;
+        let reply = post(
+            &app,
+            BATCHES,
+            Some(key),
+            &batch("agent", &format!("b-{key}"), 1, 1, "x"),
+        )
+        .await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     }
     // A device key's batch is its own, whatever device_id says.
-    post(&app, BATCHES, Some(&neighbour.key), &batch("agent", "n", 5, 5, "x")).await;
+    post(
+        &app,
+        BATCHES,
+        Some(&neighbour.key),
+        &batch("agent", "n", 5, 5, "x"),
+    )
+    .await;
     assert_eq!(events(&app, "agent", "").await.len(), 1);
     assert_eq!(events(&app, "neighbour", "").await.len(), 1);
     // Reading: the secret key or the device itself.
     let path = format!("/api/v1/devices/{}/telemetry", device.id);
-    assert_eq!(app.send(Method::GET, &path, Some(&device.key), None).await.status, StatusCode::OK);
-    app.send(Method::GET, &path, Some(&neighbour.key), None).await.assert_error(404, "not_found");
-    app.send(Method::GET, &path, Some(app.publishable_key()), None).await.assert_error(403, "forbidden");
+    assert_eq!(
+        app.send(Method::GET, &path, Some(&device.key), None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    app.send(Method::GET, &path, Some(&neighbour.key), None)
+        .await
+        .assert_error(404, "not_found");
+    app.send(Method::GET, &path, Some(app.publishable_key()), None)
+        .await
+        .assert_error(403, "forbidden");
     let other = app.create_org("org_other");
-    app.send(Method::GET, &path, Some(&other.secret_key), None).await.assert_error(404, "not_found");
+    app.send(Method::GET, &path, Some(&other.secret_key), None)
+        .await
+        .assert_error(404, "not_found");
 }
 
 #[tokio::test]
 async fn the_listing_pages_with_after_and_filters_by_event_type() {
     let app = spawn_app().await;
     let device = app.register_device("agent").await;
-    post(&app, BATCHES, Some(&device.key), &batch(&device.id, "a", 1, 5, "serving.request_completed")).await;
-    post(&app, OTLP, Some(&device.key), &otlp("agent", &["inference.started", "inference.completed"])).await;
+    post(
+        &app,
+        BATCHES,
+        Some(&device.key),
+        &batch(&device.id, "a", 1, 5, "serving.request_completed"),
+    )
+    .await;
+    post(
+        &app,
+        OTLP,
+        Some(&device.key),
+        &otlp("agent", &["inference.started", "inference.completed"]),
+    )
+    .await;
 
     let path = format!("/api/v1/devices/{}/telemetry", device.id);
-    let page = app.send(Method::GET, &format!("{path}?limit=3"), Some(app.secret_key()), None).await;
+    let page = app
+        .send(
+            Method::GET,
+            &format!("{path}?limit=3"),
+            Some(app.secret_key()),
+            None,
+        )
+        .await;
     assert_eq!(page.body["events"].as_array().unwrap().len(), 3);
-    let after = page.body["next_after"].as_i64().expect("a full page has next_after");
-    let rest = app.send(Method::GET, &format!("{path}?limit=3&after={after}"), Some(app.secret_key()), None).await;
+    let after = page.body["next_after"]
+        .as_i64()
+        .expect("a full page has next_after");
+    let rest = app
+        .send(
+            Method::GET,
+            &format!("{path}?limit=3&after={after}"),
+            Some(app.secret_key()),
+            None,
+        )
+        .await;
     assert_eq!(rest.body["events"].as_array().unwrap().len(), 3);
-    let last = app.send(Method::GET, &format!("{path}?limit=3&after={}", rest.body["next_after"]), Some(app.secret_key()), None).await;
+    let last = app
+        .send(
+            Method::GET,
+            &format!("{path}?limit=3&after={}", rest.body["next_after"]),
+            Some(app.secret_key()),
+            None,
+        )
+        .await;
     assert_eq!(last.body["events"].as_array().unwrap().len(), 1);
     assert!(last.body["next_after"].is_null());
 
-    assert_eq!(types(&events(&app, "agent", "event_type=inference.completed").await), ["inference.completed"]);
-    assert!(events(&app, "agent", "event_type=nothing.like.it").await.is_empty());
-    app.send(Method::GET, &format!("{path}?limit=0"), Some(app.secret_key()), None).await.assert_error(400, "bad_request");
-    app.send(Method::GET, &format!("{path}?after=-1"), Some(app.secret_key()), None).await.assert_error(400, "bad_request");
+    assert_eq!(
+        types(&events(&app, "agent", "event_type=inference.completed").await),
+        ["inference.completed"]
+    );
+    assert!(
+        events(&app, "agent", "event_type=nothing.like.it")
+            .await
+            .is_empty()
+    );
+    app.send(
+        Method::GET,
+        &format!("{path}?limit=0"),
+        Some(app.secret_key()),
+        None,
+    )
+    .await
+    .assert_error(400, "bad_request");
+    app.send(
+        Method::GET,
+        &format!("{path}?after=-1"),
+        Some(app.secret_key()),
+        None,
+    )
+    .await
+    .assert_error(400, "bad_request");
 }
 
 #[tokio::test]
@@ -283,29 +448,72 @@ async fn retrieve_shows_the_latest_telemetry_summary() {
     let before = app.get_device(Some(app.secret_key()), "agent").await;
     assert!(before.body["telemetry"].is_null());
     assert!(before.body["metadata"].is_object(), "existing fields stay");
-    post(&app, BATCHES, Some(&device.key), &batch(&device.id, "a", 1, 2, "model.loaded")).await;
-    post(&app, OTLP, Some(&device.key), &otlp("agent", &["inference.completed"])).await;
+    post(
+        &app,
+        BATCHES,
+        Some(&device.key),
+        &batch(&device.id, "a", 1, 2, "model.loaded"),
+    )
+    .await;
+    post(
+        &app,
+        OTLP,
+        Some(&device.key),
+        &otlp("agent", &["inference.completed"]),
+    )
+    .await;
     let summary = app.get_device(Some(&device.key), "agent").await.body["telemetry"].clone();
     assert_eq!(summary["received"], 3);
     assert_eq!(summary["stored"], 3);
     assert_eq!(summary["by_type"]["model.loaded"]["count"], 2);
     assert_eq!(summary["by_type"]["inference.completed"]["count"], 1);
     assert_eq!(summary["last_event_at"], "2026-02-23T16:30:00Z");
-    assert_eq!(summary["last_received_at"], app.server.now().to_rfc3339().as_str());
+    assert_eq!(
+        summary["last_received_at"],
+        app.server.now().to_rfc3339().as_str()
+    );
 }
 
 #[tokio::test]
 async fn retention_per_device_drops_the_oldest_and_counts_them() {
     let app = spawn_app_with(|c| c.telemetry_per_device = 5).await;
     let device = app.register_device("agent").await;
-    post(&app, BATCHES, Some(&device.key), &batch(&device.id, "a", 1, 4, "x")).await;
-    post(&app, BATCHES, Some(&device.key), &batch(&device.id, "b", 5, 7, "x")).await;
+    post(
+        &app,
+        BATCHES,
+        Some(&device.key),
+        &batch(&device.id, "a", 1, 4, "x"),
+    )
+    .await;
+    post(
+        &app,
+        BATCHES,
+        Some(&device.key),
+        &batch(&device.id, "b", 5, 7, "x"),
+    )
+    .await;
     let stored = events(&app, "agent", "").await;
-    let seqs: Vec<i64> = stored.iter().map(|e| e["sequence_no"].as_i64().unwrap()).collect();
+    let seqs: Vec<i64> = stored
+        .iter()
+        .map(|e| e["sequence_no"].as_i64().unwrap())
+        .collect();
     assert_eq!(seqs, [3, 4, 5, 6, 7]);
-    assert_eq!(metric(&app.metrics().await, "devreg_telemetry_dropped_total{bound=\"device\"}"), 2);
+    assert_eq!(
+        metric(
+            &app.metrics().await,
+            "devreg_telemetry_dropped_total{bound=\"device\"}"
+        ),
+        2
+    );
     let summary = app.get_device(Some(app.secret_key()), "agent").await.body["telemetry"].clone();
-    assert_eq!((summary["received"].as_i64(), summary["stored"].as_i64(), summary["dropped"].as_i64()), (Some(7), Some(5), Some(2)));
+    assert_eq!(
+        (
+            summary["received"].as_i64(),
+            summary["stored"].as_i64(),
+            summary["dropped"].as_i64()
+        ),
+        (Some(7), Some(5), Some(2))
+    );
 }
 
 #[tokio::test]
@@ -314,15 +522,40 @@ async fn retention_per_org_drops_the_orgs_oldest_across_devices() {
     let one = app.register_device("one").await;
     let two = app.register_device("two").await;
     let other = app.create_org("org_other");
-    let theirs = app.register_device_with(&other.secret_key, json!({"device_id": "theirs"})).await;
-    post(&app, BATCHES, Some(&theirs.key), &batch("theirs", "t", 1, 3, "x")).await;
+    let theirs = app
+        .register_device_with(&other.secret_key, json!({"device_id": "theirs"}))
+        .await;
+    post(
+        &app,
+        BATCHES,
+        Some(&theirs.key),
+        &batch("theirs", "t", 1, 3, "x"),
+    )
+    .await;
     post(&app, BATCHES, Some(&one.key), &batch("one", "a", 1, 3, "x")).await;
     post(&app, BATCHES, Some(&two.key), &batch("two", "b", 1, 3, "x")).await;
-    assert_eq!(events(&app, "one", "").await.len(), 1, "one's two oldest went");
+    assert_eq!(
+        events(&app, "one", "").await.len(),
+        1,
+        "one's two oldest went"
+    );
     assert_eq!(events(&app, "two", "").await.len(), 3);
-    assert_eq!(metric(&app.metrics().await, "devreg_telemetry_dropped_total{bound=\"org\"}"), 2);
+    assert_eq!(
+        metric(
+            &app.metrics().await,
+            "devreg_telemetry_dropped_total{bound=\"org\"}"
+        ),
+        2
+    );
     // The other org's events are its own.
-    let reply = app.send(Method::GET, "/api/v1/devices/theirs/telemetry", Some(&other.secret_key), None).await;
+    let reply = app
+        .send(
+            Method::GET,
+            "/api/v1/devices/theirs/telemetry",
+            Some(&other.secret_key),
+            None,
+        )
+        .await;
     assert_eq!(reply.body["events"].as_array().unwrap().len(), 3);
 }
 
@@ -331,8 +564,17 @@ async fn rows_stay_small() {
     let app = spawn_app().await;
     let device = app.register_device("agent").await;
     for b in 0..10 {
-        let body = batch(&device.id, &format!("b{b}"), b * 100 + 1, b * 100 + 100, "serving.request_completed");
-        assert_eq!(post(&app, BATCHES, Some(&device.key), &body).await.status, StatusCode::OK);
+        let body = batch(
+            &device.id,
+            &format!("b{b}"),
+            b * 100 + 1,
+            b * 100 + 100,
+            "serving.request_completed",
+        );
+        assert_eq!(
+            post(&app, BATCHES, Some(&device.key), &body).await.status,
+            StatusCode::OK
+        );
     }
     let bytes: i64 = app
         .server

@@ -110,7 +110,9 @@ fn events_of(batch: &BatchRequest, now_ms: i64) -> Result<Vec<NewEvent>, ApiErro
         )));
     }
     if batch.batch_id.is_empty() {
-        return Err(ApiError::BadRequest("batch_id must not be empty".to_owned()));
+        return Err(ApiError::BadRequest(
+            "batch_id must not be empty".to_owned(),
+        ));
     }
     batch
         .events
@@ -119,7 +121,9 @@ fn events_of(batch: &BatchRequest, now_ms: i64) -> Result<Vec<NewEvent>, ApiErro
         .map(|(i, event)| {
             let path = format!("events[{i}]");
             if event.event_id.is_empty() {
-                return Err(ApiError::BadRequest(format!("{path}.event_id must not be empty")));
+                return Err(ApiError::BadRequest(format!(
+                    "{path}.event_id must not be empty"
+                )));
             }
             let chars = event.event_type.chars().count();
             if chars == 0 || chars > 200 || event.event_type.chars().any(char::is_control) {
@@ -157,9 +161,9 @@ fn events_of(batch: &BatchRequest, now_ms: i64) -> Result<Vec<NewEvent>, ApiErro
             }
             let payload = match (&event.payload, &event.payload_json) {
                 (Some(value), _) => Some(value.clone()),
-                (None, Some(text)) => Some(
-                    serde_json::from_str::<Value>(text).unwrap_or_else(|_| json!(text)),
-                ),
+                (None, Some(text)) => {
+                    Some(serde_json::from_str::<Value>(text).unwrap_or_else(|_| json!(text)))
+                }
                 (None, None) => None,
             };
             if let Some(payload) = payload {

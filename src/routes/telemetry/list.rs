@@ -97,9 +97,15 @@ pub async fn list_telemetry(
     let limit = Limit::parse(query.limit.as_deref()).map_err(ApiError::BadRequest)?;
     let after = match query.after.as_deref() {
         None => 0,
-        Some(text) => text.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
-            ApiError::BadRequest(format!("after must be an integer of 0 or more, got {text:?}"))
-        })?,
+        Some(text) => text
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "after must be an integer of 0 or more, got {text:?}"
+                ))
+            })?,
     };
     let reference = path.into_inner();
     let lookup = reference.clone();

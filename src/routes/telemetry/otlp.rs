@@ -176,9 +176,13 @@ fn unix_nano_ms(value: Option<&Value>, path: &str) -> Result<Option<i64>, ApiErr
                 Value::from(text.as_str())
             ))
         })?,
-        Some(Value::Number(n)) => n
-            .as_u64()
-            .ok_or_else(|| bad(path, "nanoseconds since the Unix epoch", &Value::Number(n.clone())))?,
+        Some(Value::Number(n)) => n.as_u64().ok_or_else(|| {
+            bad(
+                path,
+                "nanoseconds since the Unix epoch",
+                &Value::Number(n.clone()),
+            )
+        })?,
         Some(other) => return Err(bad(path, "nanoseconds since the Unix epoch", other)),
     };
     Ok((nanos > 0).then_some((nanos / 1_000_000) as i64))
@@ -216,13 +220,18 @@ fn parse(body: &[u8], now_ms: i64) -> Result<Vec<Group>, ApiError> {
                 )?
             }
         };
-        let device = DEVICE_ATTRIBUTES.iter().find_map(|name| match attributes.get(*name) {
-            Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
-            _ => None,
-        });
+        let device = DEVICE_ATTRIBUTES
+            .iter()
+            .find_map(|name| match attributes.get(*name) {
+                Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+                _ => None,
+            });
         let resource_json = Value::Object(attributes).to_string();
         let mut events = Vec::new();
-        for (s, scope_log) in optional_array(resource_log, "scopeLogs", &path)?.iter().enumerate() {
+        for (s, scope_log) in optional_array(resource_log, "scopeLogs", &path)?
+            .iter()
+            .enumerate()
+        {
             let spath = format!("{path}.scopeLogs[{s}]");
             let scope_log = object(scope_log, &spath)?;
             let scope = match scope_log.get("scope") {
@@ -232,7 +241,10 @@ fn parse(body: &[u8], now_ms: i64) -> Result<Vec<Group>, ApiError> {
                     scope.get("name").and_then(Value::as_str).map(str::to_owned)
                 }
             };
-            for (l, record) in optional_array(scope_log, "logRecords", &spath)?.iter().enumerate() {
+            for (l, record) in optional_array(scope_log, "logRecords", &spath)?
+                .iter()
+                .enumerate()
+            {
                 let lpath = format!("{spath}.logRecords[{l}]");
                 records += 1;
                 if records > MAX_RECORDS {
@@ -240,7 +252,13 @@ fn parse(body: &[u8], now_ms: i64) -> Result<Vec<Group>, ApiError> {
                         "a request may carry at most {MAX_RECORDS} log records"
                     )));
                 }
-                events.push(log_record(record, &lpath, scope.as_deref(), &resource_json, now_ms)?);
+                events.push(log_record(
+                    record,
+                    &lpath,
+                    scope.as_deref(),
+                    &resource_json,
+                    now_ms,
+                )?);
             }
         }
         groups.push(Group { device, events });
@@ -276,7 +294,12 @@ fn log_record(
     let event_type = text("eventName")?
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
-        .or_else(|| attributes.get("event.name").and_then(Value::as_str).map(str::to_owned))
+        .or_else(|| {
+            attributes
+                .get("event.name")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
         .or_else(|| body.as_str().map(str::to_owned))
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "log".to_owned());

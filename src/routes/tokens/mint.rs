@@ -111,7 +111,11 @@ pub async fn mint_bootstrap_token(
 ) -> Result<HttpResponse, ApiError> {
     let credential = ACCESS.require(caller)?;
     let request: MintRequest = parse_json_object(&body)?.unwrap_or_default();
-    same_org(&credential, request.org_id.as_deref(), "mint bootstrap tokens for")?;
+    same_org(
+        &credential,
+        request.org_id.as_deref(),
+        "mint bootstrap tokens for",
+    )?;
     let (ttl, max_uses) =
         limits(request.ttl_seconds, request.max_uses).map_err(ApiError::BadRequest)?;
     let now = state.clock.now();

@@ -65,7 +65,11 @@ async fn refresh(
                 return Err(unknown());
             }
             if let Some(credential) = &credential {
-                same_org(credential, Some(stored.org_id.as_str()), "refresh tokens of")?;
+                same_org(
+                    credential,
+                    Some(stored.org_id.as_str()),
+                    "refresh tokens of",
+                )?;
             }
             if stored.key_revoked {
                 return Err(ApiError::Unauthorized(
