@@ -22,12 +22,12 @@ pub const ACCESS: Access = Access {
 #[into_params(parameter_in = Query)]
 struct TelemetryQuery {
     /// Only events after this `seq` (the previous page's `next_after`). Default 0.
-    #[param(minimum = 0)]
+    #[param(value_type = Option<i64>, minimum = 0, required = false)]
     after: Option<String>,
-    /// Most events to return: 1 to 1000, default 100.
-    #[param(minimum = 1, maximum = 1000)]
+    #[param(schema_with = crate::schema::limit_schema, required = false)]
     limit: Option<String>,
     /// Only events of this type.
+    #[param(required = false)]
     event_type: Option<String>,
 }
 
