@@ -155,3 +155,116 @@ CREATE TABLE IF NOT EXISTS device_labels (
 
 CREATE INDEX IF NOT EXISTS device_labels_by_value
     ON device_labels (org_id, key, value, device_seq);
+
+-- Device tokens (issue 16). Only SHA-256 digests are stored, as for keys.
+-- Bootstrap tokens: minted with an org's secret key, traded by an app for a device's
+-- first access and refresh tokens (registering the device if it is new).
+CREATE TABLE IF NOT EXISTS bootstrap_tokens (
+    digest      BLOB PRIMARY KEY,
+    org_id      TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+    prefix      TEXT NOT NULL,
+    max_uses    INTEGER NOT NULL,
+    uses        INTEGER NOT NULL DEFAULT 0,
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- Access and refresh tokens. A family is everything one bootstrap started: each refresh
+-- marks its refresh token used and adds a new pair to the family; presenting a used
+-- refresh token again revokes the whole family. A token hangs off the device key that was
+-- current when it was issued, so revoking that key (or deleting the device) ends it.
+CREATE TABLE IF NOT EXISTS device_tokens (
+    digest      BLOB PRIMARY KEY,
+    kind        TEXT NOT NULL CHECK (kind IN ('access', 'refresh')),
+    family_id   TEXT NOT NULL,
+    device_id   TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+    key_id      TEXT NOT NULL REFERENCES api_keys(id) ON DELETE CASCADE,
+    org_id      TEXT NOT NULL,
+    -- A JSON array of the scopes asked for at bootstrap, echoed back; not enforced.
+    scopes      TEXT NOT NULL DEFAULT '[]',
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    used_at     INTEGER,
+    revoked_at  INTEGER
+) WITHOUT ROWID;
+
+CREATE INDEX IF NOT EXISTS device_tokens_by_family ON device_tokens (family_id);
+CREATE INDEX IF NOT EXISTS device_tokens_by_device ON device_tokens (device_id);
+CREATE INDEX IF NOT EXISTS device_tokens_by_key ON device_tokens (key_id);
+
+-- Telemetry (issue 16): many times the heartbeat volume, so rows are small. Events point
+-- at their device by its integer `seq` (not the 36-character UUID), their type and their
+-- OTLP resource (or batch boot) by interned integers; the rest of an event is one
+-- compact JSON object. Deleting a device deletes its telemetry (ON DELETE CASCADE).
+CREATE TABLE IF NOT EXISTS telemetry_types (
+    id      INTEGER PRIMARY KEY,
+    name    TEXT NOT NULL UNIQUE
+);
+
+CREATE TABLE IF NOT EXISTS telemetry_resources (
+    id          INTEGER PRIMARY KEY,
+    device_seq  INTEGER NOT NULL REFERENCES devices(seq) ON DELETE CASCADE,
+    digest      INTEGER NOT NULL,
+    -- A JSON object: the OTLP resource's attributes, or a batch's boot id.
+    attrs       TEXT NOT NULL,
+    UNIQUE (device_seq, digest)
+);
+
+CREATE TABLE IF NOT EXISTS telemetry_events (
+    -- Arrival order across the server: the `after` cursor of the listing.
+    seq         INTEGER PRIMARY KEY,
+    device_seq  INTEGER NOT NULL REFERENCES devices(seq) ON DELETE CASCADE,
+    type_id     INTEGER NOT NULL,
+    -- When the event happened, Unix milliseconds.
+    at_ms       INTEGER NOT NULL,
+    resource_id INTEGER,
+    -- 64 bits of the SHA-256 of a batch event's event_id: the SDK's uploader resends
+    -- events under a new batch_id after a failure, so events dedupe by their own id.
+    event_key   INTEGER,
+    body        TEXT NOT NULL
+);
+
+CREATE INDEX IF NOT EXISTS telemetry_events_by_device ON telemetry_events (device_seq, seq);
+CREATE UNIQUE INDEX IF NOT EXISTS telemetry_events_dedupe
+    ON telemetry_events (device_seq, event_key) WHERE event_key IS NOT NULL;
+
+-- Per device: what is stored (for retention) and the summary retrieve shows.
+CREATE TABLE IF NOT EXISTS telemetry_devices (
+    device_seq      INTEGER PRIMARY KEY REFERENCES devices(seq) ON DELETE CASCADE,
+    org_id          TEXT NOT NULL,
+    stored          INTEGER NOT NULL DEFAULT 0,
+    received        INTEGER NOT NULL DEFAULT 0,
+    dropped         INTEGER NOT NULL DEFAULT 0,
+    last_event_ms   INTEGER,
+    last_received_at INTEGER
+);
+
+CREATE TABLE IF NOT EXISTS telemetry_type_counts (
+    device_seq      INTEGER NOT NULL REFERENCES devices(seq) ON DELETE CASCADE,
+    type_id         INTEGER NOT NULL,
+    received        INTEGER NOT NULL,
+    last_event_ms   INTEGER NOT NULL,
+    PRIMARY KEY (device_seq, type_id)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS telemetry_orgs (
+    org_id  TEXT PRIMARY KEY REFERENCES orgs(id) ON DELETE CASCADE,
+    stored  INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+
+-- Before the cascade removes a device's events, take them off its org's count.
+CREATE TRIGGER IF NOT EXISTS telemetry_forget_device BEFORE DELETE ON devices BEGIN
+    UPDATE telemetry_orgs
+        SET stored = stored - coalesce(
+            (SELECT stored FROM telemetry_devices WHERE device_seq = old.seq), 0)
+        WHERE org_id = old.org_id;
+END;
+
+-- Batches seen in the last day, so one sent again is stored once and acked the same.
+CREATE TABLE IF NOT EXISTS telemetry_batches (
+    device_seq      INTEGER NOT NULL REFERENCES devices(seq) ON DELETE CASCADE,
+    batch_key       INTEGER NOT NULL,
+    acked_through   INTEGER,
+    received_at     INTEGER NOT NULL,
+    PRIMARY KEY (device_seq, batch_key)
+) WITHOUT ROWID;

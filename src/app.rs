@@ -124,6 +124,14 @@ impl Server {
             metrics: Metrics::new(),
             open_registration: config.open_registration,
             heartbeat_interval_seconds: config.heartbeat_interval,
+            telemetry_retention: crate::store::telemetry::Retention {
+                per_device: config.telemetry_per_device,
+                per_org: config.telemetry_per_org,
+            },
+            token_ttls: crate::state::TokenTtls {
+                access: config.access_token_ttl.max(1),
+                refresh: config.refresh_token_ttl.max(1),
+            },
             openapi_json: openapi::json(baseline.is_some()),
             journal: (baseline.is_some() && config.journal_entries > 0)
                 .then(|| Arc::new(Journal::new(config.journal_entries))),
@@ -383,6 +391,7 @@ fn finish_response(response: ServiceResponse, request_id: &str) -> ServiceRespon
             let name_text = name.as_str();
             if name == header::ALLOW
                 || name == header::VARY
+                || name_text == crate::routes::telemetry::otlp::NEEDS_REGISTRATION_HEADER
                 || name_text.starts_with("access-control-")
             {
                 rendered.headers_mut().append(name.clone(), value.clone());

@@ -10,10 +10,10 @@ use std::pin::Pin;
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
 
-use crate::domain::{ApiKey, KeyKind, OrgId};
+use crate::domain::{ApiKey, KeyKind, OrgId, Timestamp};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::keys;
+use crate::store::{keys, tokens};
 
 /// A valid, unrevoked key and what it belongs to.
 #[derive(Debug, Clone)]
@@ -31,25 +31,20 @@ pub enum Allow {
     Secret,
     Publishable,
     Device,
+    /// A bootstrap token (`edg_bt_…`), which only `device-auth/bootstrap` takes.
+    Bootstrap,
     /// A request without a key.
     Anonymous,
 }
 
 impl Allow {
-    /// Every kind of caller, in the order the credential matrix walks them.
-    pub const ALL: [Allow; 4] = [
-        Allow::Secret,
-        Allow::Publishable,
-        Allow::Device,
-        Allow::Anonymous,
-    ];
-
     /// The name the OpenAPI document's `x-credential-kinds` uses.
     pub fn name(self) -> &'static str {
         match self {
             Allow::Secret => "secret",
             Allow::Publishable => "publishable",
             Allow::Device => "device",
+            Allow::Bootstrap => "bootstrap",
             Allow::Anonymous => "none",
         }
     }
@@ -60,6 +55,7 @@ impl Allow {
             Allow::Secret => "the org's secret key",
             Allow::Publishable => "a publishable key",
             Allow::Device => "the device's own key",
+            Allow::Bootstrap => "a bootstrap token",
             Allow::Anonymous => "no key",
         }
     }
@@ -221,20 +217,29 @@ pub(crate) fn presented_key(req: &HttpRequest) -> Result<Option<&str>, ApiError>
 async fn authenticate(state: &AppState, text: &str) -> Result<Credential, ApiError> {
     let key = ApiKey::parse(text).map_err(ApiError::Unauthorized)?;
     let digest = key.digest();
+    let now = state.clock.now();
     state
         .db
-        .read(move |conn| credential_for(conn, &digest))
+        .read(move |conn| credential_for(conn, &digest, now))
         .await
 }
 
 /// The credential a key digest stands for, looked up on `conn`: 401 for an unknown or
-/// revoked key. For handlers that authenticate inside their own database work instead of
-/// through [`Caller`].
+/// revoked key. A device's access token stands for its device key until it expires at
+/// `now` (the server's clock). For handlers that authenticate inside their own database
+/// work instead of through [`Caller`].
 pub fn credential_for(
     conn: &rusqlite::Connection,
     digest: &[u8; 32],
+    now: Timestamp,
 ) -> Result<Credential, ApiError> {
-    match keys::find_by_digest(conn, digest)? {
+    let stored = keys::find_by_digest(conn, digest)?;
+    if stored.is_none()
+        && let Some(token) = tokens::find(conn, digest)?
+    {
+        return access_token_credential(token, now);
+    }
+    match stored {
         Some(stored) if !stored.revoked => Ok(Credential {
             key_id: stored.id,
             org_id: stored.org_id,
@@ -248,6 +253,43 @@ pub fn credential_for(
             "the API key is not known to this server".to_owned(),
         )),
     }
+}
+
+/// An access token's credential: its device key's, unless the token expired, was revoked
+/// (its family was), or its device key was.
+fn access_token_credential(
+    token: tokens::StoredToken,
+    now: Timestamp,
+) -> Result<Credential, ApiError> {
+    if token.kind != "access" {
+        return Err(ApiError::Unauthorized(
+            "a refresh token is not an API key: send it to POST /api/v1/device-auth/refresh"
+                .to_owned(),
+        ));
+    }
+    if token.key_revoked {
+        return Err(ApiError::Unauthorized(
+            "the access token's device key has been revoked, which ends its tokens".to_owned(),
+        ));
+    }
+    if token.revoked {
+        return Err(ApiError::Unauthorized(
+            "the access token has been revoked".to_owned(),
+        ));
+    }
+    if token.expires_at <= now {
+        return Err(ApiError::Unauthorized(format!(
+            "the access token expired at {}; get a new one from POST \
+             /api/v1/device-auth/refresh with the refresh token",
+            token.expires_at.to_rfc3339()
+        )));
+    }
+    Ok(Credential {
+        key_id: token.key_id,
+        org_id: token.org_id,
+        kind: KeyKind::Device,
+        device_id: Some(token.device_id),
+    })
 }
 
 /// The key a request presents, parsed but not looked up: 401 if there is none or it is

@@ -46,6 +46,9 @@ pub enum Command {
     /// Manage an org's secret and publishable keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Mint device tokens for an org's apps.
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Register many devices at once, for benchmarks and load tests.
     Seed {
         /// How many devices to register.
@@ -77,6 +80,25 @@ pub enum Command {
     Backup {
         /// Where to write the copy; must not exist yet.
         out: std::path::PathBuf,
+        #[command(flatten)]
+        db: DbArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Mint a bootstrap token (edg_bt_…) and print it once: an app trades it at POST
+    /// /api/v1/device-auth/bootstrap for a device's access and refresh tokens.
+    Bootstrap {
+        /// The org whose devices it bootstraps.
+        #[arg(long)]
+        org: String,
+        /// Seconds until it expires (1 to 2592000).
+        #[arg(long, default_value_t = crate::routes::tokens::mint::DEFAULT_TTL_SECONDS)]
+        ttl: u32,
+        /// How many devices it may bootstrap.
+        #[arg(long, default_value_t = 1)]
+        max_uses: u32,
         #[command(flatten)]
         db: DbArg,
     },
@@ -231,6 +253,32 @@ pub fn run(cli: Cli) -> Result<(), String> {
                 kind.as_str()
             );
             println!("{}", key.expose());
+            Ok(())
+        }
+        Command::Token(TokenCommand::Bootstrap {
+            org,
+            ttl,
+            max_uses,
+            db,
+        }) => {
+            let (ttl, max_uses) = crate::routes::tokens::mint::limits(Some(ttl), Some(max_uses))
+                .map_err(|why| {
+                    why.replace("ttl_seconds", "--ttl")
+                        .replace("max_uses", "--max-uses")
+                })?;
+            let db = open(&db)?;
+            admin::require_org(&db, &org).map_err(|e| e.to_string())?;
+            let now = crate::domain::now();
+            let (token, expires_at) = db
+                .write_sync(|tx| crate::routes::tokens::mint::mint(tx, &org, ttl, max_uses, now))
+                .map_err(|e| e.to_string())?;
+            println!(
+                "Minted a bootstrap token for org {org} ({max_uses} use{}, expires {}). It is \
+                 shown this once:",
+                if max_uses == 1 { "" } else { "s" },
+                expires_at.to_rfc3339()
+            );
+            println!("{}", token.expose());
             Ok(())
         }
         Command::Key(KeyCommand::Revoke {

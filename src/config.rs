@@ -178,6 +178,43 @@ pub struct Config {
     /// keeps; the oldest go first. 0 turns the journal off.
     #[arg(long, env = "DEVREG_JOURNAL_ENTRIES", default_value_t = crate::journal::DEFAULT_ENTRIES, value_name = "N")]
     pub journal_entries: usize,
+    /// Telemetry events kept per device; beyond it the oldest are deleted (and counted in
+    /// /metrics as devreg_telemetry_dropped_total). 0: no bound.
+    #[arg(
+        long,
+        env = "DEVREG_TELEMETRY_PER_DEVICE",
+        default_value_t = 10_000,
+        value_name = "EVENTS"
+    )]
+    pub telemetry_per_device: u64,
+
+    /// Telemetry events kept per org, across its devices; beyond it the org's oldest are
+    /// deleted (and counted). 0: no bound.
+    #[arg(
+        long,
+        env = "DEVREG_TELEMETRY_PER_ORG",
+        default_value_t = 5_000_000,
+        value_name = "EVENTS"
+    )]
+    pub telemetry_per_org: u64,
+
+    /// Lifetime of a device access token when the bootstrap does not ask for less.
+    #[arg(
+        long,
+        env = "DEVREG_ACCESS_TOKEN_TTL",
+        default_value_t = 3600,
+        value_name = "SECONDS"
+    )]
+    pub access_token_ttl: u32,
+
+    /// Lifetime of a device refresh token (each refresh issues a new one).
+    #[arg(
+        long,
+        env = "DEVREG_REFRESH_TOKEN_TTL",
+        default_value_t = 30 * 24 * 3600,
+        value_name = "SECONDS"
+    )]
+    pub refresh_token_ttl: u32,
 
     /// The clock rate limits are measured by. Not a flag: tests advance it to stand for
     /// time passing without sleeping.
@@ -221,6 +258,10 @@ impl Default for Config {
             rate_limit_anonymous: 60,
             rate_limit_anonymous_burst: None,
             trust_proxy_headers: false,
+            telemetry_per_device: 10_000,
+            telemetry_per_org: 5_000_000,
+            access_token_ttl: 3600,
+            refresh_token_ttl: 30 * 24 * 3600,
             rate_limit_clock: RateLimitClock::default(),
             clock: Clock::default(),
             journal_entries: crate::journal::DEFAULT_ENTRIES,

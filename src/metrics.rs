@@ -36,6 +36,15 @@ pub struct Metrics {
     database_errors: Mutex<IntCounter>,
     database_commits: Mutex<IntCounter>,
     devices: IntGauge,
+    telemetry: TelemetryCounters,
+}
+
+/// Telemetry ingestion: what was stored, what retention dropped, what was refused.
+struct TelemetryCounters {
+    stored: IntCounterVec,
+    duplicates: IntCounter,
+    dropped: IntCounterVec,
+    unknown_device: IntCounter,
 }
 
 impl Default for Metrics {
@@ -96,10 +105,46 @@ impl Metrics {
                  previous one committed (group commit).",
             )),
             devices: gauge("devreg_devices", "Registered devices, all orgs."),
+            telemetry: TelemetryCounters {
+                stored: IntCounterVec::new(
+                    Opts::new(
+                        "devreg_telemetry_events_total",
+                        "Telemetry events stored, by endpoint (otlp, batch).",
+                    ),
+                    &["source"],
+                )
+                .expect("valid metric"),
+                duplicates: counter(
+                    "devreg_telemetry_duplicates_total",
+                    "Telemetry events not stored because they were stored before (same \
+                     batch_id or event_id).",
+                ),
+                dropped: IntCounterVec::new(
+                    Opts::new(
+                        "devreg_telemetry_dropped_total",
+                        "Stored telemetry events deleted by retention, oldest first, by bound \
+                         (device, org).",
+                    ),
+                    &["bound"],
+                )
+                .expect("valid metric"),
+                unknown_device: counter(
+                    "devreg_telemetry_unknown_device_total",
+                    "Telemetry events refused because they named no device known in the \
+                     key's org (answered with the needs-registration signal).",
+                ),
+            },
             requests,
             latency,
             registry,
         };
+        // Zero before the first event, so a scrape shows every series.
+        for source in ["otlp", "batch"] {
+            metrics.telemetry.stored.with_label_values(&[source]);
+        }
+        for bound in ["device", "org"] {
+            metrics.telemetry.dropped.with_label_values(&[bound]);
+        }
         for collector in [
             Box::new(metrics.requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(metrics.latency.clone()),
@@ -109,6 +154,10 @@ impl Metrics {
             Box::new(metrics.database_errors.lock().unwrap().clone()),
             Box::new(metrics.database_commits.lock().unwrap().clone()),
             Box::new(metrics.devices.clone()),
+            Box::new(metrics.telemetry.stored.clone()),
+            Box::new(metrics.telemetry.duplicates.clone()),
+            Box::new(metrics.telemetry.dropped.clone()),
+            Box::new(metrics.telemetry.unknown_device.clone()),
         ] {
             metrics
                 .registry
@@ -141,6 +190,28 @@ impl Metrics {
         if status == 429 {
             self.rate_limited.inc();
         }
+    }
+
+    /// Counts one telemetry request's outcome, after its transaction committed.
+    pub fn telemetry(&self, source: &str, done: &crate::store::telemetry::Ingested) {
+        self.telemetry
+            .stored
+            .with_label_values(&[source])
+            .inc_by(done.stored);
+        self.telemetry.duplicates.inc_by(done.duplicates);
+        self.telemetry
+            .dropped
+            .with_label_values(&["device"])
+            .inc_by(done.dropped_device);
+        self.telemetry
+            .dropped
+            .with_label_values(&["org"])
+            .inc_by(done.dropped_org);
+    }
+
+    /// Counts telemetry events refused for naming no known device.
+    pub fn telemetry_unknown_device(&self, events: u64) {
+        self.telemetry.unknown_device.inc_by(events);
     }
 
     /// The text exposition, with the database's counts and device gauge as read just now.

@@ -22,7 +22,7 @@ use utoipa::{Modify, OpenApi};
 use crate::auth::{Access, Allow};
 use crate::error::{ApiError, ErrorBody};
 use crate::ratelimit::UNLIMITED_PATHS;
-use crate::routes::{ROUTES, control, devices, ops, rounds};
+use crate::routes::{ROUTES, control, devices, ops, rounds, telemetry, tokens};
 use crate::schema::schema;
 
 #[derive(OpenApi)]
@@ -56,6 +56,15 @@ use crate::schema::schema;
         rounds::join::join_round,
         rounds::complete::complete_round,
         rounds::cancel::cancel_round,
+        tokens::mint::mint_bootstrap_token,
+        tokens::bootstrap::bootstrap_device,
+        tokens::refresh::refresh_device_tokens,
+        tokens::revoke::revoke_device_tokens,
+        tokens::refresh::refresh_browser_tokens,
+        tokens::revoke::revoke_browser_tokens,
+        telemetry::otlp::ingest_otlp_logs,
+        telemetry::batch::ingest_telemetry_batch,
+        telemetry::list::list_telemetry,
         ops::health::get_health,
         ops::readiness::get_readiness,
         ops::metrics::get_metrics,

@@ -354,10 +354,8 @@ impl RateLimits {
         let Some(bucket) = bucket else {
             return (None, Decision::Unlimited);
         };
-        let digest = key.digest();
-        let mut tag = KeyTag::default();
-        tag.copy_from_slice(&digest[..16]);
-        (Some(bucket), bucket.check(&tag))
+        // An access token is charged to its device's bucket (ApiKey::bucket_tag).
+        (Some(bucket), bucket.check(&key.bucket_tag()))
     }
 
     /// Charges one request with `key` to its bucket, as a request presenting it would be.

@@ -22,6 +22,17 @@ pub struct AppState {
     pub baseline: Option<Arc<Seed>>,
     /// The request journal; on an ephemeral server only.
     pub journal: Option<Arc<crate::journal::Journal>>,
+    /// How many telemetry events are kept per device and per org.
+    pub telemetry_retention: crate::store::telemetry::Retention,
+    /// Lifetimes of device access and refresh tokens, in seconds.
+    pub token_ttls: TokenTtls,
     /// This server's OpenAPI document, as `GET /openapi.json` serves it.
     pub openapi_json: &'static str,
+}
+
+/// Lifetimes of device tokens, in seconds.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenTtls {
+    pub access: u32,
+    pub refresh: u32,
 }

@@ -6,6 +6,8 @@
 
 use sha2::{Digest, Sha256};
 
+use super::token::{Token, TokenKind};
+
 /// The three kinds of credential of the contract's table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyKind {
@@ -53,11 +55,31 @@ const MAX_BODY_CHARS: usize = 128;
 const DISPLAY_BODY_CHARS: usize = 6;
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
-/// A well-formed key, parsed from what a client or an operator sent.
+/// `chars` base62 characters from the OS random source.
+pub(crate) fn random_base62(chars: usize) -> String {
+    let mut body = String::with_capacity(chars);
+    let mut buf = [0u8; 64];
+    while body.len() < chars {
+        getrandom::fill(&mut buf).expect("the OS random source failed");
+        // 248 = 4 * 62: rejecting bytes at or above it keeps every character equally likely.
+        for b in buf.iter().filter(|&&b| b < 248) {
+            if body.len() == chars {
+                break;
+            }
+            body.push(BASE62[(*b % 62) as usize] as char);
+        }
+    }
+    body
+}
+
+/// A well-formed key, parsed from what a client or an operator sent. A device's access
+/// token (`edg_at_`) parses as a device key too: it works wherever the device's key works.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ApiKey {
     kind: KeyKind,
     text: String,
+    /// An `edg_at_` access token rather than a key.
+    access_token: bool,
 }
 
 impl std::fmt::Debug for ApiKey {
@@ -70,32 +92,47 @@ impl std::fmt::Debug for ApiKey {
 impl ApiKey {
     /// A fresh key of `kind` from the OS random source.
     pub fn generate(kind: KeyKind) -> ApiKey {
-        let mut body = String::with_capacity(BODY_CHARS);
-        let mut buf = [0u8; 64];
-        while body.len() < BODY_CHARS {
-            getrandom::fill(&mut buf).expect("the OS random source failed");
-            // 248 = 4 * 62: rejecting bytes at or above it keeps every character equally likely.
-            for b in buf.iter().filter(|&&b| b < 248) {
-                if body.len() == BODY_CHARS {
-                    break;
-                }
-                body.push(BASE62[(*b % 62) as usize] as char);
-            }
-        }
         ApiKey {
             kind,
-            text: format!("{}{body}", kind.prefix()),
+            text: format!("{}{}", kind.prefix(), random_base62(BODY_CHARS)),
+            access_token: false,
         }
     }
 
     /// Parses a key a client sent: a known prefix followed by 22 to 128 base62 characters.
     pub fn parse(text: &str) -> Result<ApiKey, String> {
+        match TokenKind::of(text) {
+            Some(TokenKind::Access) => {
+                let token = Token::parse(text)?;
+                return Ok(ApiKey {
+                    kind: KeyKind::Device,
+                    text: token.expose().to_owned(),
+                    access_token: true,
+                });
+            }
+            Some(kind @ (TokenKind::Refresh | TokenKind::Bootstrap)) => {
+                return Err(format!(
+                    "a {} is not an API key: {}",
+                    kind.name(),
+                    match kind {
+                        TokenKind::Refresh =>
+                            "send it to POST /api/v1/device-auth/refresh and \
+                                               use the access token it returns",
+                        _ =>
+                            "send it to POST /api/v1/device-auth/bootstrap and use the access \
+                              token it returns",
+                    }
+                ));
+            }
+            None => {}
+        }
         // Longest prefix first would matter if one prefix began another; none does.
         let kind = KeyKind::ALL
             .into_iter()
             .find(|k| text.starts_with(k.prefix()))
             .ok_or_else(|| {
-                "the API key is malformed: it must start with edg_live_, oct_pub_live_ or edg_dev_"
+                "the API key is malformed: it must start with edg_live_, oct_pub_live_ or \
+                 edg_dev_ (or be a device access token, edg_at_)"
                     .to_owned()
             })?;
         let body = &text[kind.prefix().len()..];
@@ -112,7 +149,28 @@ impl ApiKey {
         Ok(ApiKey {
             kind,
             text: text.to_owned(),
+            access_token: false,
         })
+    }
+
+    /// Whether this is a device's access token rather than a key.
+    pub fn is_access_token(&self) -> bool {
+        self.access_token
+    }
+
+    /// The rate limiter's bucket for this credential: the first 16 bytes of the key's
+    /// digest; for an access token, of its device's, so every token of a device shares
+    /// one bucket (see [`Token`]).
+    pub fn bucket_tag(&self) -> [u8; 16] {
+        let digest: [u8; 32] = if self.access_token {
+            let device = &self.text[TokenKind::Access.prefix().len()..][..32];
+            Sha256::digest(format!("device:{device}").as_bytes()).into()
+        } else {
+            self.digest()
+        };
+        let mut tag = [0u8; 16];
+        tag.copy_from_slice(&digest[..16]);
+        tag
     }
 
     pub fn kind(&self) -> KeyKind {
@@ -131,6 +189,9 @@ impl ApiKey {
 
     /// The part of the key safe to store and show: kind prefix and a few body characters.
     pub fn display_prefix(&self) -> &str {
+        if self.access_token {
+            return &self.text[..TokenKind::Access.prefix().len() + DISPLAY_BODY_CHARS];
+        }
         &self.text[..self.kind.prefix().len() + DISPLAY_BODY_CHARS]
     }
 }

@@ -8,6 +8,7 @@ mod paging;
 mod round;
 mod sql;
 mod time;
+mod token;
 
 pub use device::{DeviceIdentifier, DeviceStatus, JsonObject, Platform, json_kind};
 pub use key::{ApiKey, KeyKind};
@@ -15,3 +16,4 @@ pub use org::OrgId;
 pub use paging::{Limit, Offset};
 pub use round::{MinDevices, ModelId, RoundStatus, TargetPlatforms};
 pub use time::{Timestamp, now};
+pub use token::{Token, TokenKind};

@@ -6,6 +6,8 @@ pub mod control;
 pub mod devices;
 pub mod ops;
 pub mod rounds;
+pub mod telemetry;
+pub mod tokens;
 
 use actix_web::{HttpRequest, guard, web};
 use serde::de::DeserializeOwned;
@@ -73,6 +75,15 @@ route_table! {
         post => rounds::complete::complete_round
     }
     "/api/v1/training/rounds/{round_id}/cancel" => { post => rounds::cancel::cancel_round }
+    "/api/v1/device-auth/bootstrap-tokens" => { post => tokens::mint::mint_bootstrap_token }
+    "/api/v1/device-auth/bootstrap" => { post => tokens::bootstrap::bootstrap_device }
+    "/api/v1/device-auth/refresh" => { post => tokens::refresh::refresh_device_tokens }
+    "/api/v1/device-auth/revoke" => { post => tokens::revoke::revoke_device_tokens }
+    "/api/v1/auth/refresh" => { post => tokens::refresh::refresh_browser_tokens }
+    "/api/v1/auth/revoke" => { post => tokens::revoke::revoke_browser_tokens }
+    "/api/v2/telemetry/events" => { post => telemetry::otlp::ingest_otlp_logs }
+    "/api/v1/telemetry/batches" => { post => telemetry::batch::ingest_telemetry_batch }
+    "/api/v1/devices/{device_id}/telemetry" => { get => telemetry::list::list_telemetry }
     "/healthz" => { get => ops::health::get_health }
     "/readyz" => { get => ops::readiness::get_readiness }
     "/metrics" => { get => ops::metrics::get_metrics }

@@ -12,6 +12,8 @@ pub mod keys;
 mod lock;
 pub mod orgs;
 pub mod rounds;
+pub mod telemetry;
+pub mod tokens;
 mod writer;
 
 pub use lock::ServeLock;

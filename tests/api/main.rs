@@ -20,6 +20,8 @@ mod reference_examples;
 mod register;
 mod retrieve;
 mod rounds;
+mod telemetry;
 mod testing_child;
 mod testing_control;
 mod testing_servers;
+mod tokens;

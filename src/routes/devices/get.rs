@@ -11,7 +11,7 @@ use crate::domain::{DeviceIdentifier, DeviceStatus, OrgId, Platform, Timestamp};
 use crate::error::ApiError;
 use crate::routes::device_not_found;
 use crate::state::AppState;
-use crate::store::devices;
+use crate::store::{devices, telemetry};
 
 pub const ACCESS: Access = Access {
     action: "reading a device",
@@ -55,6 +55,52 @@ struct DeviceDetail<'a> {
     metrics: Option<&'a RawValue>,
     created_at: Timestamp,
     updated_at: Timestamp,
+    /// The device's telemetry at a glance; null before its first event.
+    telemetry: Option<TelemetrySummary>,
+}
+
+/// Counts of the telemetry a device sent, and when.
+#[derive(Serialize, ToSchema)]
+#[schema(examples(json!({
+    "received": 3, "stored": 3, "dropped": 0,
+    "last_event_at": "2025-07-01T12:04:59Z", "last_received_at": "2025-07-01T12:05:00Z",
+    "by_type": {"inference.completed": {"count": 2, "last_event_at": "2025-07-01T12:04:59Z"}}
+})))]
+struct TelemetrySummary {
+    /// Events stored since the device's first (duplicates not counted).
+    received: i64,
+    /// Events kept now.
+    stored: i64,
+    /// Events retention deleted.
+    dropped: i64,
+    /// The latest event's time.
+    last_event_at: Option<Timestamp>,
+    /// When the latest telemetry request arrived.
+    last_received_at: Option<Timestamp>,
+    /// Per event type: events received and the latest one's time.
+    #[schema(value_type = Object)]
+    by_type: serde_json::Map<String, serde_json::Value>,
+}
+
+impl From<telemetry::Summary> for TelemetrySummary {
+    fn from(s: telemetry::Summary) -> Self {
+        let at = |ms: i64| Timestamp(ms.div_euclid(1000));
+        TelemetrySummary {
+            received: s.received,
+            stored: s.stored,
+            dropped: s.dropped,
+            last_event_at: s.last_event_ms.map(at),
+            last_received_at: s.last_received_at,
+            by_type: s
+                .by_type
+                .into_iter()
+                .map(|(name, count, last)| {
+                    let entry = serde_json::json!({"count": count, "last_event_at": at(last)});
+                    (name, entry)
+                })
+                .collect(),
+        }
+    }
 }
 
 /// Retrieve a device
@@ -77,11 +123,18 @@ pub async fn get_device(
     let credential = ACCESS.require(caller)?;
     let reference = path.into_inner();
     let (org_id, lookup) = (credential.org_id.clone(), reference.clone());
-    let device = state
+    let (device, summary) = state
         .db
-        .read(move |conn| devices::find(conn, org_id.as_str(), &lookup))
+        .read(move |conn| {
+            let Some(device) =
+                devices::find(conn, org_id.as_str(), &lookup)?.filter(|d| owns(&credential, d))
+            else {
+                return Ok(None);
+            };
+            let summary = telemetry::summary(conn, &device.id)?;
+            Ok::<_, ApiError>(Some((device, summary)))
+        })
         .await?
-        .filter(|d| owns(&credential, d))
         .ok_or_else(|| device_not_found(&reference))?;
     Ok(HttpResponse::Ok().json(DeviceDetail {
         id: &device.id,
@@ -96,5 +149,6 @@ pub async fn get_device(
         metrics: device.metrics.as_deref(),
         created_at: device.created_at,
         updated_at: device.updated_at,
+        telemetry: summary.map(TelemetrySummary::from),
     }))
 }

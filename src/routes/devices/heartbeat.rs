@@ -172,13 +172,14 @@ pub async fn record_heartbeat(
     let key = auth::presented_api_key(&req)?;
     ACCESS.check_kind(key.kind())?;
     let digest = key.digest();
+    let now = state.clock.now();
     let request: HeartbeatRequest = match parse_json_object(&body) {
         Ok(request) => request.unwrap_or_default(),
         // A bad key is the answer before a bad body, as on every other endpoint.
         Err(bad_body) => {
             state
                 .db
-                .read(move |conn| auth::credential_for(conn, &digest))
+                .read(move |conn| auth::credential_for(conn, &digest, now))
                 .await?;
             return Err(bad_body);
         }
@@ -186,11 +187,10 @@ pub async fn record_heartbeat(
     let (status, metrics_json, metadata_patch_json) = request.into_snapshot();
     let reference = path.into_inner();
     let lookup = reference.clone();
-    let now = state.clock.now();
     let (device, pending) = state
         .db
         .write(move |tx| {
-            let credential = auth::credential_for(tx, &digest)?;
+            let credential = auth::credential_for(tx, &digest, now)?;
             // A device key beats for its own device; an org key for any of its org's.
             let device_id = match credential.device_id {
                 Some(own) if credential.kind == KeyKind::Device => own,

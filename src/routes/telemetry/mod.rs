@@ -1,0 +1,43 @@
+//! Device telemetry: OTLP/JSON logs (`POST /api/v2/telemetry/events`, every SDK's
+//! reporter), the Python device agent's batches (`POST /api/v1/telemetry/batches`), and
+//! the listing (`GET /api/v1/devices/{id}/telemetry`).
+//!
+//! Both ingestion routes read their own bodies up to [`MAX_BODY_BYTES`] instead of the
+//! server-wide 64 KiB: the agent's uploader sends up to 256 KB of events a batch.
+
+pub mod batch;
+pub mod list;
+pub mod otlp;
+
+use actix_web::web;
+
+use crate::error::ApiError;
+
+/// The events of one batch may be 256 KiB (the Python uploader trims each batch's events,
+/// measured one by one, to `_DEFAULT_MAX_BATCH_BYTES = 262_144`); the envelope around
+/// them (ids, commas) gets 4 KiB more, so a batch the SDK trimmed to the limit is never
+/// refused and retried forever.
+pub const MAX_EVENTS_BYTES: usize = 256 * 1024;
+pub const MAX_BODY_BYTES: usize = MAX_EVENTS_BYTES + 4 * 1024;
+
+/// Reads a telemetry request's body: 413 beyond [`MAX_BODY_BYTES`].
+pub async fn read_body(payload: web::Payload) -> Result<web::Bytes, ApiError> {
+    match payload.to_bytes_limited(MAX_BODY_BYTES).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(e)) => Err(ApiError::BadRequest(format!(
+            "the request body could not be read: {e}"
+        ))),
+        Err(_) => Err(ApiError::PayloadTooLarge(format!(
+            "the telemetry request body is larger than the {} KiB limit (256 KiB of events \
+             and 4 KiB of envelope); send fewer events per request",
+            MAX_BODY_BYTES / 1024
+        ))),
+    }
+}
+
+/// Unix milliseconds of an RFC 3339 time, fractions and offsets accepted.
+pub fn rfc3339_ms(text: &str) -> Option<i64> {
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+}

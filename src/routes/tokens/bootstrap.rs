@@ -1,0 +1,254 @@
+//! `POST /api/v1/device-auth/bootstrap`
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::{Issued, TokenAnswer};
+use crate::auth::{self, Access, Allow};
+use crate::domain::{ApiKey, DeviceIdentifier, JsonObject, KeyKind, Platform, Token, TokenKind};
+use crate::error::ApiError;
+use crate::routes::{one_identifier, parse_json_object, quoted};
+use crate::state::AppState;
+use crate::store::tokens::{self, BootstrapRefusal, Family};
+use crate::store::{devices, telemetry};
+
+/// No API key: the bootstrap token in `Authorization: Bearer` is the credential, read by
+/// the handler itself.
+pub const ACCESS: Access = Access {
+    action: "bootstrapping a device",
+    allows: &[Allow::Bootstrap],
+};
+
+/// Longest access-token lifetime a bootstrap may ask for is the server's own.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(examples(json!({
+    "org_id": "org_demo",
+    "device_identifier": "laptop-001",
+    "scopes": ["devices:write"],
+    "access_ttl_seconds": 900
+})))]
+struct BootstrapRequest {
+    /// Must be the bootstrap token's org when sent (403 otherwise).
+    org_id: Option<String>,
+    /// The device's identifier; registered into the token's org if new.
+    device_identifier: Option<DeviceIdentifier>,
+    /// The device's UUID `id` or its identifier.
+    #[schema(min_length = 1)]
+    device_id: Option<String>,
+    /// Echoed in the answer; not enforced. Default `["devices:write"]`.
+    scopes: Option<Vec<String>>,
+    /// Seconds the access token lives: 1 to the server's --access-token-ttl (default 3600).
+    #[schema(minimum = 1)]
+    access_ttl_seconds: Option<u32>,
+    /// For a new device; default `python`.
+    platform: Option<Platform>,
+    /// For a new device.
+    capabilities: Option<JsonObject>,
+    /// For a new device.
+    metadata: Option<JsonObject>,
+}
+
+fn bootstrap_token(req: &HttpRequest) -> Result<Token, ApiError> {
+    let needed = || {
+        ApiError::Unauthorized(
+            "a bootstrap token is required: send it as Authorization: Bearer edg_bt_…".to_owned(),
+        )
+    };
+    let text = auth::presented_key(req)?.ok_or_else(needed)?;
+    match Token::parse(text) {
+        Ok(token) if token.kind() == TokenKind::Bootstrap => Ok(token),
+        Ok(_) => Err(needed()),
+        // A valid key of any kind is one this operation does not take: a 403.
+        Err(_) if let Ok(key) = ApiKey::parse(text) => {
+            ACCESS.check_kind(key.kind())?;
+            Err(needed())
+        }
+        Err(why) => Err(ApiError::Unauthorized(why)),
+    }
+}
+
+/// Trade a bootstrap token for device tokens
+///
+/// Presents a bootstrap token (`Authorization: Bearer edg_bt_…`) and the device, and
+/// answers the device's first access token (which works wherever its key works) and
+/// refresh token. A device not yet registered in the token's org is registered. The
+/// Python and iOS SDKs' `DeviceAuthClient` call this. Each success counts one of the
+/// token's uses; a token past its uses or lifetime is a 401; a device of another org is a
+/// 403. Credentials: a bootstrap token.
+#[utoipa::path(post, path = "/api/v1/device-auth/bootstrap", tag = "device tokens",
+    request_body(content = BootstrapRequest, description = "The device."),
+    responses(
+        (status = 200, description = "The device's tokens.", body = TokenAnswer),
+        (status = 401, description = "No bootstrap token, or one unknown, expired or used up."),
+        (status = 403, description = "The device or `org_id` belongs to another org."),
+    ),
+)]
+pub async fn bootstrap_device(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    // No `Caller`: the extractor would refuse the bootstrap token as a malformed API key.
+    // The token is this operation's credential; a key is refused by ACCESS.
+    let token = bootstrap_token(&req)?;
+    let request: BootstrapRequest = parse_json_object(&body)?.ok_or_else(|| {
+        ApiError::BadRequest("device_identifier (or device_id) is required".to_owned())
+    })?;
+    let max_ttl = state.token_ttls.access;
+    let access_ttl = match request.access_ttl_seconds {
+        None => max_ttl,
+        Some(n) if (1..=max_ttl).contains(&n) => n,
+        Some(n) => {
+            return Err(ApiError::BadRequest(format!(
+                "access_ttl_seconds must be an integer from 1 to {max_ttl}, got {n}"
+            )));
+        }
+    };
+    let scopes = request
+        .scopes
+        .clone()
+        .unwrap_or_else(|| vec!["devices:write".to_owned()]);
+    let scopes_json = Value::from(scopes).to_string();
+    // `device_id` is a UUID or an identifier; as an identifier it must agree with
+    // `device_identifier`.
+    let device_uuid = request
+        .device_id
+        .as_deref()
+        .and_then(|d| uuid::Uuid::try_parse(d).ok())
+        .map(|u| u.hyphenated().to_string());
+    let id_as_identifier = match (&device_uuid, &request.device_id) {
+        (None, Some(text)) => Some(
+            DeviceIdentifier::try_from(text.clone())
+                .map_err(|why| ApiError::BadRequest(format!("device_id {why}")))?,
+        ),
+        _ => None,
+    };
+    let identifier = one_identifier(id_as_identifier, request.device_identifier.clone())?;
+    if identifier.is_none() && device_uuid.is_none() {
+        return Err(ApiError::BadRequest(
+            "device_identifier (or device_id) is required".to_owned(),
+        ));
+    }
+    let platform = request.platform.clone().unwrap_or_default();
+    let capabilities_json = Value::Object(
+        request
+            .capabilities
+            .clone()
+            .map(|c| c.0)
+            .unwrap_or_default(),
+    )
+    .to_string();
+    let metadata_json =
+        Value::Object(request.metadata.clone().map(|m| m.0).unwrap_or_default()).to_string();
+    let named_org = request.org_id.clone();
+    let digest = token.digest();
+    let now = state.clock.now();
+    let refresh_ttl = state.token_ttls.refresh;
+
+    let issued = state
+        .db
+        .write(move |tx| {
+            let org_id = match tokens::check_bootstrap(tx, &digest, now)? {
+                Ok(org) => org,
+                Err(refusal) => return Err(refused(refusal)),
+            };
+            if let Some(named) = named_org.as_deref()
+                && named != org_id.as_str()
+            {
+                return Err(ApiError::Forbidden(format!(
+                    "this bootstrap token belongs to org {org_id}; it cannot bootstrap a device \
+                     of org {}",
+                    quoted(named)
+                )));
+            }
+            // A UUID names one device wherever it is: another org's is a 403.
+            let mut existing = None;
+            if let Some(uuid) = device_uuid.as_deref() {
+                match telemetry::device_by_id(tx, uuid)? {
+                    Some(found) if found.org_id != org_id => {
+                        return Err(ApiError::Forbidden(format!(
+                            "device {uuid} belongs to another org; this bootstrap token is \
+                             org {org_id}'s"
+                        )));
+                    }
+                    Some(found) => existing = Some(found.id),
+                    None if identifier.is_none() => {
+                        return Err(ApiError::NotFound(format!(
+                            "no device {uuid} in org {org_id}; send device_identifier to \
+                             register a new one"
+                        )));
+                    }
+                    None => {}
+                }
+            }
+            if existing.is_none()
+                && let Some(identifier) = identifier.as_ref()
+            {
+                existing = devices::find(tx, org_id.as_str(), identifier.as_str())?.map(|d| d.id);
+            }
+            let device_id = match existing {
+                Some(id) => id,
+                None => {
+                    let identifier = identifier.as_ref().expect("checked above");
+                    let key = ApiKey::generate(KeyKind::Device);
+                    devices::register(
+                        tx,
+                        &devices::Registration {
+                            org_id: org_id.as_str(),
+                            identifier,
+                            platform: &platform,
+                            capabilities_json: &capabilities_json,
+                            metadata_json: &metadata_json,
+                            key: &key,
+                        },
+                        now,
+                    )?
+                    .ok_or_else(|| ApiError::NotFound(format!("org {org_id} does not exist")))?
+                    .id
+                }
+            };
+            let key_id = tokens::current_device_key(tx, &device_id)?.ok_or_else(|| {
+                ApiError::Forbidden(format!(
+                    "device {device_id} has no valid key (its keys were revoked); issue it a new \
+                     key before bootstrapping it"
+                ))
+            })?;
+            let family_id = format!("fam_{}", uuid::Uuid::now_v7().simple());
+            let pair = tokens::issue_pair(
+                tx,
+                &Family {
+                    id: &family_id,
+                    org_id: org_id.as_str(),
+                    device_id: &device_id,
+                    key_id: &key_id,
+                    scopes_json: &scopes_json,
+                },
+                i64::from(access_ttl),
+                i64::from(refresh_ttl),
+                now,
+            )?;
+            tokens::count_bootstrap_use(tx, &digest)?;
+            Ok::<_, ApiError>(Issued {
+                identifier: super::identifier_of(tx, &device_id)?,
+                pair,
+                org_id,
+                device_uuid: device_id,
+                now,
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(issued.answer()))
+}
+
+fn refused(refusal: BootstrapRefusal) -> ApiError {
+    ApiError::Unauthorized(match refusal {
+        BootstrapRefusal::Unknown => "the bootstrap token is not known to this server".to_owned(),
+        BootstrapRefusal::Expired => "the bootstrap token has expired".to_owned(),
+        BootstrapRefusal::UsedUp { max_uses } => format!(
+            "the bootstrap token has been used up (it allows {max_uses} bootstrap{})",
+            if max_uses == 1 { "" } else { "s" }
+        ),
+    })
+}

@@ -1,0 +1,171 @@
+//! `POST /api/v1/device-auth/refresh` (Python, iOS) and `POST /api/v1/auth/refresh`
+//! (browser): one refresh, two bodies.
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::{Issued, TokenAnswer};
+use crate::auth::{Access, Allow, Caller};
+use crate::domain::{Token, TokenKind};
+use crate::error::ApiError;
+use crate::routes::{parse_json_object, same_org};
+use crate::state::AppState;
+use crate::store::tokens::{self, Family};
+
+/// The refresh token is the credential. A key may be sent too (the browser sends its
+/// app's key): then it must be of the token's org.
+pub const ACCESS: Access = Access {
+    action: "refreshing device tokens",
+    allows: &[
+        Allow::Anonymous,
+        Allow::Publishable,
+        Allow::Secret,
+        Allow::Device,
+    ],
+};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(examples(json!({"refresh_token": "edg_rt_Kp4mW9xQ2vB7nL1zR8tY3uE6iO0aS5dF"})))]
+struct RefreshRequest {
+    /// The refresh token of the last answer; it is used up by this call.
+    refresh_token: String,
+    /// The browser SDK sends the device's identifier; not needed.
+    #[allow(dead_code)]
+    device_id: Option<serde_json::Value>,
+}
+
+/// What a refresh found.
+enum Outcome {
+    Issued(Box<Issued>),
+    /// Presented again after it was used: the family is revoked now.
+    Reused,
+}
+
+async fn refresh(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let credential = ACCESS.check(caller)?;
+    let request: RefreshRequest = parse_json_object(&body)?
+        .ok_or_else(|| ApiError::BadRequest("refresh_token is required".to_owned()))?;
+    let token = match Token::parse(&request.refresh_token) {
+        Ok(token) if token.kind() == TokenKind::Refresh => token,
+        _ => return Err(unknown()),
+    };
+    let digest = token.digest();
+    let now = state.clock.now();
+    let ttls = state.token_ttls;
+    let outcome = state
+        .db
+        .write(move |tx| {
+            let stored = tokens::find(tx, &digest)?.ok_or_else(unknown)?;
+            if stored.kind != "refresh" {
+                return Err(unknown());
+            }
+            if let Some(credential) = &credential {
+                same_org(
+                    credential,
+                    Some(stored.org_id.as_str()),
+                    "refresh tokens of",
+                )?;
+            }
+            if stored.key_revoked {
+                return Err(ApiError::Unauthorized(
+                    "the device's key has been revoked, which ends its tokens".to_owned(),
+                ));
+            }
+            if stored.revoked {
+                return Err(ApiError::Unauthorized(
+                    "the refresh token has been revoked".to_owned(),
+                ));
+            }
+            if stored.used {
+                // Reuse: someone holds a copy. Revoke the family and commit that; the
+                // answer is the 401 below, after the transaction.
+                tokens::revoke_family(tx, &stored.family_id, now)?;
+                return Ok(Outcome::Reused);
+            }
+            if stored.expires_at <= now {
+                return Err(ApiError::Unauthorized(format!(
+                    "the refresh token expired at {}; bootstrap the device again",
+                    stored.expires_at.to_rfc3339()
+                )));
+            }
+            tokens::mark_used(tx, &digest, &stored.family_id, now)?;
+            let pair = tokens::issue_pair(
+                tx,
+                &Family {
+                    id: &stored.family_id,
+                    org_id: stored.org_id.as_str(),
+                    device_id: &stored.device_id,
+                    key_id: &stored.key_id,
+                    scopes_json: &stored.scopes_json,
+                },
+                i64::from(ttls.access),
+                i64::from(ttls.refresh),
+                now,
+            )?;
+            Ok::<_, ApiError>(Outcome::Issued(Box::new(Issued {
+                identifier: super::identifier_of(tx, &stored.device_id)?,
+                pair,
+                org_id: stored.org_id,
+                device_uuid: stored.device_id,
+                now,
+            })))
+        })
+        .await?;
+    match outcome {
+        Outcome::Issued(issued) => Ok(HttpResponse::Ok().json(issued.answer())),
+        Outcome::Reused => Err(ApiError::Unauthorized(
+            "the refresh token was already used; a reused refresh token revokes every token \
+             issued with it since the bootstrap, so bootstrap the device again"
+                .to_owned(),
+        )),
+    }
+}
+
+fn unknown() -> ApiError {
+    ApiError::Unauthorized("the refresh token is not known to this server".to_owned())
+}
+
+/// Refresh device tokens
+///
+/// Trades a refresh token for a new access token and a new refresh token (rotation): the
+/// one sent is used up. Presenting a used refresh token again revokes its whole family
+/// (every token issued since the bootstrap) and is a 401. The Python and iOS SDKs'
+/// `DeviceAuthClient.refresh` calls this, with no key.
+#[utoipa::path(post, path = "/api/v1/device-auth/refresh", tag = "device tokens",
+    request_body(content = RefreshRequest, description = "The refresh token."),
+    responses(
+        (status = 200, description = "New tokens.", body = TokenAnswer),
+        (status = 401, description = "The refresh token is unknown, used, revoked or expired."),
+    ),
+)]
+pub async fn refresh_device_tokens(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    refresh(state, caller, body).await
+}
+
+/// Refresh device tokens (browser SDK)
+///
+/// The browser SDK's path for the same refresh: body `{refresh_token, device_id}`, sent
+/// with the app's key. It reads `token`, `expires_at` and `refresh_token`.
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "device tokens",
+    request_body(content = RefreshRequest, description = "The refresh token."),
+    responses(
+        (status = 200, description = "New tokens.", body = TokenAnswer),
+        (status = 401, description = "The refresh token is unknown, used, revoked or expired."),
+    ),
+)]
+pub async fn refresh_browser_tokens(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    refresh(state, caller, body).await
+}

@@ -1,0 +1,399 @@
+//! Telemetry events: compact rows, deduplicated, with bounded retention per device and
+//! per org, and the per-device summary retrieve shows. No HTTP here.
+
+use std::collections::HashMap;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use sha2::{Digest, Sha256};
+
+use super::StoreError;
+use crate::domain::{OrgId, Timestamp};
+
+/// 64 bits of the SHA-256 of `text`, as SQLite's integer: a dedupe or intern key.
+pub fn key64(text: &str) -> i64 {
+    let digest = Sha256::digest(text.as_bytes());
+    i64::from_be_bytes(digest[..8].try_into().expect("8 bytes"))
+}
+
+/// The device an event is stored under.
+#[derive(Debug, Clone)]
+pub struct DeviceRef {
+    pub seq: i64,
+    pub id: String,
+    pub org_id: OrgId,
+}
+
+fn device_ref(row: &rusqlite::Row<'_>) -> rusqlite::Result<DeviceRef> {
+    Ok(DeviceRef {
+        seq: row.get(0)?,
+        id: row.get(1)?,
+        org_id: row.get(2)?,
+    })
+}
+
+/// The device whose UUID is `id`.
+pub fn device_by_id(conn: &Connection, id: &str) -> Result<Option<DeviceRef>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT seq, id, org_id FROM devices WHERE id = ?1")?
+        .query_row([id], device_ref)
+        .optional()?)
+}
+
+/// A device of `org_id` by its UUID (in any spelling `uuid` parses) or its identifier.
+pub fn device_in_org(
+    conn: &Connection,
+    org_id: &str,
+    reference: &str,
+) -> Result<Option<DeviceRef>, StoreError> {
+    if let Ok(uuid) = uuid::Uuid::try_parse(reference)
+        && let Some(found) = device_by_id(conn, &uuid.hyphenated().to_string())?
+        && found.org_id.as_str() == org_id
+    {
+        return Ok(Some(found));
+    }
+    Ok(conn
+        .prepare_cached(
+            "SELECT seq, id, org_id FROM devices WHERE org_id = ?1 AND identifier = ?2",
+        )?
+        .query_row(params![org_id, reference], device_ref)
+        .optional()?)
+}
+
+/// One event to store, parsed.
+#[derive(Debug)]
+pub struct NewEvent {
+    pub event_type: String,
+    pub at_ms: i64,
+    /// The OTLP resource's attributes (or a batch's boot id), a JSON object as text.
+    pub resource: Option<String>,
+    /// [`key64`] of the event's own id, when it has one.
+    pub event_key: Option<i64>,
+    /// Everything else about the event, a compact JSON object as text.
+    pub body: String,
+}
+
+/// How many events are kept; 0 means no bound.
+#[derive(Debug, Clone, Copy)]
+pub struct Retention {
+    pub per_device: u64,
+    pub per_org: u64,
+}
+
+/// What one ingest did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Ingested {
+    pub stored: u64,
+    pub duplicates: u64,
+    /// Oldest events deleted because the device was over its bound.
+    pub dropped_device: u64,
+    /// Oldest events of the org deleted because the org was over its bound.
+    pub dropped_org: u64,
+}
+
+fn type_id(conn: &Connection, name: &str) -> Result<i64, StoreError> {
+    conn.prepare_cached("INSERT INTO telemetry_types (name) VALUES (?1) ON CONFLICT DO NOTHING")?
+        .execute([name])?;
+    Ok(conn
+        .prepare_cached("SELECT id FROM telemetry_types WHERE name = ?1")?
+        .query_row([name], |r| r.get(0))?)
+}
+
+fn resource_id(conn: &Connection, device_seq: i64, attrs: &str) -> Result<i64, StoreError> {
+    let digest = key64(attrs);
+    conn.prepare_cached(
+        "INSERT INTO telemetry_resources (device_seq, digest, attrs) VALUES (?1, ?2, ?3) \
+         ON CONFLICT DO NOTHING",
+    )?
+    .execute(params![device_seq, digest, attrs])?;
+    Ok(conn
+        .prepare_cached("SELECT id FROM telemetry_resources WHERE device_seq = ?1 AND digest = ?2")?
+        .query_row(params![device_seq, digest], |r| r.get(0))?)
+}
+
+/// Stores `events` for `device` (those whose event key it already holds are duplicates),
+/// then deletes the oldest events over the device's and the org's bounds.
+pub fn ingest(
+    conn: &Connection,
+    device: &DeviceRef,
+    events: &[NewEvent],
+    retention: Retention,
+    now: Timestamp,
+) -> Result<Ingested, StoreError> {
+    let mut done = Ingested::default();
+    let mut types: HashMap<&str, i64> = HashMap::new();
+    let mut resources: HashMap<&str, i64> = HashMap::new();
+    // Per type: events stored and the latest time among them.
+    let mut per_type: HashMap<i64, (i64, i64)> = HashMap::new();
+    let mut latest: Option<i64> = None;
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO telemetry_events (device_seq, type_id, at_ms, resource_id, event_key, body) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+    )?;
+    for event in events {
+        let type_id = match types.get(event.event_type.as_str()) {
+            Some(id) => *id,
+            None => {
+                let id = type_id(conn, &event.event_type)?;
+                types.insert(&event.event_type, id);
+                id
+            }
+        };
+        let resource = match event.resource.as_deref() {
+            None => None,
+            Some(attrs) => Some(match resources.get(attrs) {
+                Some(id) => *id,
+                None => {
+                    let id = resource_id(conn, device.seq, attrs)?;
+                    resources.insert(attrs, id);
+                    id
+                }
+            }),
+        };
+        let inserted = insert.execute(params![
+            device.seq,
+            type_id,
+            event.at_ms,
+            resource,
+            event.event_key,
+            event.body
+        ])?;
+        if inserted == 0 {
+            done.duplicates += 1;
+            continue;
+        }
+        done.stored += 1;
+        let entry = per_type.entry(type_id).or_insert((0, i64::MIN));
+        entry.0 += 1;
+        entry.1 = entry.1.max(event.at_ms);
+        latest = Some(latest.map_or(event.at_ms, |l: i64| l.max(event.at_ms)));
+    }
+    let stored = done.stored as i64;
+    conn.prepare_cached(
+        "INSERT INTO telemetry_devices (device_seq, org_id, stored, received, last_event_ms, \
+         last_received_at) VALUES (?1, ?2, ?3, ?3, ?4, ?5) \
+         ON CONFLICT (device_seq) DO UPDATE SET stored = stored + ?3, received = received + ?3, \
+         last_event_ms = max(coalesce(last_event_ms, ?4), coalesce(?4, last_event_ms)), \
+         last_received_at = ?5",
+    )?
+    .execute(params![device.seq, device.org_id, stored, latest, now])?;
+    let mut count_type = conn.prepare_cached(
+        "INSERT INTO telemetry_type_counts (device_seq, type_id, received, last_event_ms) \
+         VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO UPDATE SET received = received + ?3, \
+         last_event_ms = max(last_event_ms, ?4)",
+    )?;
+    for (type_id, (n, last)) in &per_type {
+        count_type.execute(params![device.seq, type_id, n, last])?;
+    }
+    conn.prepare_cached(
+        "INSERT INTO telemetry_orgs (org_id, stored) VALUES (?1, ?2) \
+         ON CONFLICT DO UPDATE SET stored = stored + ?2",
+    )?
+    .execute(params![device.org_id, stored])?;
+
+    if retention.per_device > 0 {
+        done.dropped_device = trim_device(conn, device.seq, retention.per_device)?;
+    }
+    if retention.per_org > 0 {
+        done.dropped_org = trim_org(conn, device.org_id.as_str(), retention.per_org)?;
+    }
+    Ok(done)
+}
+
+/// Deletes the device's oldest events beyond `keep`; how many.
+fn trim_device(conn: &Connection, device_seq: i64, keep: u64) -> Result<u64, StoreError> {
+    let stored: i64 = conn
+        .prepare_cached("SELECT stored FROM telemetry_devices WHERE device_seq = ?1")?
+        .query_row([device_seq], |r| r.get(0))?;
+    let excess = stored - i64::try_from(keep).unwrap_or(i64::MAX);
+    if excess <= 0 {
+        return Ok(0);
+    }
+    let deleted = conn
+        .prepare_cached(
+            "DELETE FROM telemetry_events WHERE seq IN (SELECT seq FROM telemetry_events \
+             WHERE device_seq = ?1 ORDER BY seq LIMIT ?2)",
+        )?
+        .execute(params![device_seq, excess])? as i64;
+    conn.prepare_cached(
+        "UPDATE telemetry_devices SET stored = stored - ?2, dropped = dropped + ?2 \
+         WHERE device_seq = ?1",
+    )?
+    .execute(params![device_seq, deleted])?;
+    let org: String = conn
+        .prepare_cached("SELECT org_id FROM telemetry_devices WHERE device_seq = ?1")?
+        .query_row([device_seq], |r| r.get(0))?;
+    conn.prepare_cached("UPDATE telemetry_orgs SET stored = stored - ?2 WHERE org_id = ?1")?
+        .execute(params![org, deleted])?;
+    Ok(deleted as u64)
+}
+
+/// Deletes the org's oldest events (across its devices, in arrival order) beyond `keep`.
+/// The walk goes through arrival order and skips other orgs' events, so it costs the
+/// events it deletes plus the other orgs' events older than them.
+fn trim_org(conn: &Connection, org_id: &str, keep: u64) -> Result<u64, StoreError> {
+    let stored: i64 = conn
+        .prepare_cached("SELECT stored FROM telemetry_orgs WHERE org_id = ?1")?
+        .query_row([org_id], |r| r.get(0))?;
+    let excess = stored - i64::try_from(keep).unwrap_or(i64::MAX);
+    if excess <= 0 {
+        return Ok(0);
+    }
+    let mut per_device: HashMap<i64, i64> = HashMap::new();
+    {
+        let mut delete = conn.prepare_cached(
+            "DELETE FROM telemetry_events WHERE seq IN (SELECT e.seq FROM telemetry_events e \
+             JOIN devices d ON d.seq = e.device_seq WHERE d.org_id = ?1 ORDER BY e.seq LIMIT ?2) \
+             RETURNING device_seq",
+        )?;
+        let mut rows = delete.query(params![org_id, excess])?;
+        while let Some(row) = rows.next()? {
+            *per_device.entry(row.get(0)?).or_default() += 1;
+        }
+    }
+    let mut total = 0;
+    let mut update = conn.prepare_cached(
+        "UPDATE telemetry_devices SET stored = stored - ?2, dropped = dropped + ?2 \
+         WHERE device_seq = ?1",
+    )?;
+    for (device_seq, n) in &per_device {
+        update.execute(params![device_seq, n])?;
+        total += n;
+    }
+    conn.prepare_cached("UPDATE telemetry_orgs SET stored = stored - ?2 WHERE org_id = ?1")?
+        .execute(params![org_id, total])?;
+    Ok(total as u64)
+}
+
+/// How long a batch id is remembered: the SDK's uploader retries within minutes.
+pub const BATCH_MEMORY_SECS: i64 = 24 * 60 * 60;
+
+/// The ack a batch already seen got: `Some(acked)` if `batch_key` was seen for the device.
+pub fn batch_seen(
+    conn: &Connection,
+    device_seq: i64,
+    batch_key: i64,
+) -> Result<Option<Option<i64>>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT acked_through FROM telemetry_batches WHERE device_seq = ?1 AND batch_key = ?2",
+        )?
+        .query_row(params![device_seq, batch_key], |r| r.get(0))
+        .optional()?)
+}
+
+/// Remembers a batch and forgets the device's batches older than [`BATCH_MEMORY_SECS`].
+pub fn remember_batch(
+    conn: &Connection,
+    device_seq: i64,
+    batch_key: i64,
+    acked_through: Option<i64>,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "DELETE FROM telemetry_batches WHERE device_seq = ?1 AND received_at < ?2",
+    )?
+    .execute(params![device_seq, now.0 - BATCH_MEMORY_SECS])?;
+    conn.prepare_cached(
+        "INSERT INTO telemetry_batches (device_seq, batch_key, acked_through, received_at) \
+         VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+    )?
+    .execute(params![device_seq, batch_key, acked_through, now])?;
+    Ok(())
+}
+
+/// A stored event as the listing shows it.
+#[derive(Debug)]
+pub struct StoredEvent {
+    pub seq: i64,
+    pub event_type: String,
+    pub at_ms: i64,
+    pub resource: Option<String>,
+    pub body: String,
+}
+
+/// A page of the device's events after `after`, oldest first, of one type if asked.
+pub fn list(
+    conn: &Connection,
+    device_seq: i64,
+    after: i64,
+    limit: u32,
+    event_type: Option<&str>,
+) -> Result<Vec<StoredEvent>, StoreError> {
+    let type_filter: Option<i64> = match event_type {
+        None => None,
+        Some(name) => {
+            let id = conn
+                .prepare_cached("SELECT id FROM telemetry_types WHERE name = ?1")?
+                .query_row([name], |r| r.get(0))
+                .optional()?;
+            match id {
+                Some(id) => Some(id),
+                None => return Ok(Vec::new()),
+            }
+        }
+    };
+    let mut statement = conn.prepare_cached(
+        "SELECT e.seq, t.name, e.at_ms, r.attrs, e.body FROM telemetry_events e \
+         JOIN telemetry_types t ON t.id = e.type_id \
+         LEFT JOIN telemetry_resources r ON r.id = e.resource_id \
+         WHERE e.device_seq = ?1 AND e.seq > ?2 AND (?3 IS NULL OR e.type_id = ?3) \
+         ORDER BY e.seq LIMIT ?4",
+    )?;
+    let rows = statement.query_map(params![device_seq, after, type_filter, limit], |r| {
+        Ok(StoredEvent {
+            seq: r.get(0)?,
+            event_type: r.get(1)?,
+            at_ms: r.get(2)?,
+            resource: r.get(3)?,
+            body: r.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// A device's telemetry at a glance.
+#[derive(Debug)]
+pub struct Summary {
+    pub received: i64,
+    pub stored: i64,
+    pub dropped: i64,
+    pub last_event_ms: Option<i64>,
+    pub last_received_at: Option<Timestamp>,
+    /// (type, events received, latest event time in ms), by type name.
+    pub by_type: Vec<(String, i64, i64)>,
+}
+
+/// The summary of the device whose UUID is `device_id`; `None` before its first event.
+pub fn summary(conn: &Connection, device_id: &str) -> Result<Option<Summary>, StoreError> {
+    let head = conn
+        .prepare_cached(
+            "SELECT t.device_seq, t.received, t.stored, t.dropped, t.last_event_ms, \
+             t.last_received_at FROM telemetry_devices t JOIN devices d ON d.seq = t.device_seq \
+             WHERE d.id = ?1",
+        )?
+        .query_row([device_id], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                Summary {
+                    received: r.get(1)?,
+                    stored: r.get(2)?,
+                    dropped: r.get(3)?,
+                    last_event_ms: r.get(4)?,
+                    last_received_at: r.get(5)?,
+                    by_type: Vec::new(),
+                },
+            ))
+        })
+        .optional()?;
+    let Some((device_seq, mut summary)) = head else {
+        return Ok(None);
+    };
+    let mut statement = conn.prepare_cached(
+        "SELECT t.name, c.received, c.last_event_ms FROM telemetry_type_counts c \
+         JOIN telemetry_types t ON t.id = c.type_id WHERE c.device_seq = ?1 ORDER BY t.name",
+    )?;
+    summary.by_type = statement
+        .query_map([device_seq], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(Some(summary))
+}
