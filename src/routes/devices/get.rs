@@ -11,7 +11,7 @@ use crate::domain::{DeviceIdentifier, DeviceStatus, OrgId, Platform, Timestamp};
 use crate::error::ApiError;
 use crate::routes::device_not_found;
 use crate::state::AppState;
-use crate::store::devices;
+use crate::store::{desired, devices};
 
 pub const ACCESS: Access = Access {
     action: "reading a device",
@@ -55,6 +55,11 @@ struct DeviceDetail<'a> {
     metrics: Option<&'a RawValue>,
     created_at: Timestamp,
     updated_at: Timestamp,
+    /// What the device last reported it runs (observed-state, or a sync's inventory):
+    /// `{"models": [{model_id, status, installed_version, active_version, reported,
+    /// changed_at}], "updated_at"}`; null before its first report.
+    #[schema(value_type = Option<Object>)]
+    observed_state: serde_json::Value,
 }
 
 /// Retrieve a device
@@ -79,10 +84,17 @@ pub async fn get_device(
     let (org_id, lookup) = (credential.org_id.clone(), reference.clone());
     let device = state
         .db
-        .read(move |conn| devices::find(conn, org_id.as_str(), &lookup))
+        .read(move |conn| {
+            let Some(device) = devices::find(conn, org_id.as_str(), &lookup)? else {
+                return Ok(None);
+            };
+            let observed = desired::observed_state(conn, &device.id)?;
+            Ok::<_, ApiError>(Some((device, observed)))
+        })
         .await?
-        .filter(|d| owns(&credential, d))
+        .filter(|(d, _)| owns(&credential, d))
         .ok_or_else(|| device_not_found(&reference))?;
+    let (device, observed_state) = device;
     Ok(HttpResponse::Ok().json(DeviceDetail {
         id: &device.id,
         device_id: &device.identifier,
@@ -96,5 +108,6 @@ pub async fn get_device(
         metrics: device.metrics.as_deref(),
         created_at: device.created_at,
         updated_at: device.updated_at,
+        observed_state,
     }))
 }
