@@ -278,3 +278,11 @@ impl Refused {
         }
     }
 }
+
+/// The org of deployment `id`, whichever it is: for the operator's command line.
+pub fn org_of(conn: &Connection, id: &str) -> Result<Option<String>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT org_id FROM deployments WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?)
+}
