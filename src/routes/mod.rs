@@ -61,14 +61,14 @@ route_table! {
     // Only POST is registration: `GET /api/v1/devices/register` retrieves a device whose
     // identifier is "register".
     "/api/v1/devices/register" [guard::Post()] => { post => devices::register::register_device }
+    // Only POST is the heartbeat without a path id (Node `configure()`): a GET retrieves
+    // the device whose identifier is "heartbeat".
+    "/api/v1/devices/heartbeat" [guard::Post()] => { post => sdk::heartbeat::record_heartbeat_by_key }
     "/api/v1/devices/{device_id}" => { get => devices::get::get_device }
     "/api/v1/devices/{device_id}/heartbeat" => {
         put => devices::heartbeat::record_heartbeat,
         post => devices::heartbeat::record_heartbeat,
     }
-    // Only POST is the heartbeat without a path id (Node `configure()`): a GET retrieves
-    // the device whose identifier is "heartbeat".
-    "/api/v1/devices/heartbeat" [guard::Post()] => { post => sdk::heartbeat::record_heartbeat_by_key }
     "/api/v1/devices/{device_id}/sync" => { post => sdk::sync::sync_device }
     "/api/v1/devices/{device_id}/desired-state" => {
         get => sdk::desired_get::get_desired_state,

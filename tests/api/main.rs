@@ -4,6 +4,7 @@ mod cli;
 mod clock;
 mod crash;
 mod credentials;
+mod device_loop;
 mod errors;
 mod heartbeat;
 mod helpers;
