@@ -695,10 +695,10 @@ impl Modify for RegisterIsAlsoADevice {
         let mut heartbeat = get.clone();
         heartbeat.operation_id = Some("get_device_named_heartbeat".to_owned());
         heartbeat.summary = Some("Retrieve the device whose identifier is `heartbeat`".to_owned());
-        heartbeat.description = get
-            .description
-            .as_ref()
-            .map(|d| d.replace("`register`", "`heartbeat`").replace("registers a device", "is a heartbeat"));
+        heartbeat.description = get.description.as_ref().map(|d| {
+            d.replace("`register`", "`heartbeat`")
+                .replace("registers a device", "is a heartbeat")
+        });
         if let Some(item) = paths.get_mut("/api/v1/devices/register") {
             item.get = Some(get);
         }

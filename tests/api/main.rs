@@ -18,6 +18,7 @@ mod reference_examples;
 mod register;
 mod retrieve;
 mod rounds;
+mod sdk_replay;
 mod testing_child;
 mod testing_control;
 mod testing_servers;

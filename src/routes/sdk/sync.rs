@@ -18,8 +18,8 @@ pub const ACCESS: Access = Access {
 ///
 /// The unified sync every SDK calls (camelCase body: `schemaVersion, deviceId,
 /// knownStateVersion, modelInventory[{modelId, version, artifactId, status}],
-/// activeVersions[{modelId|model_id, version}]`, ...): the device's inventory, when sent,
-/// replaces its observed state (only what changed is written), and the answer is its
+/// activeVersions[{modelId|model_id, version}]`, ...): the device's inventory, when sent and
+/// not empty, replaces its observed state (only what changed is written), and the answer is its
 /// desired state, both casings. `stateChanged` is false when `knownStateVersion` is the
 /// current `desired_state_version`. An empty body is `{}`.
 #[utoipa::path(post, path = "/api/v1/devices/{device_id}/sync", tag = "device state",
@@ -45,10 +45,14 @@ pub async fn sync_device(
         body.get("activeVersions")
             .or_else(|| body.get("active_versions")),
     )?;
+    // Node and iOS send `modelInventory: []` whenever their caller gave none (control.ts
+    // `request.modelInventory ?? []`, ControlSync.swift's default `[]`): an empty inventory
+    // says nothing, and leaves the observed state alone; `observed-state` with `models: []`
+    // is how a device says it has no models.
     let inventory = body
         .get("modelInventory")
         .or_else(|| body.get("model_inventory"))
-        .filter(|v| !v.is_null());
+        .filter(|v| !v.is_null() && v.as_array().is_none_or(|a| !a.is_empty()));
     let report = match inventory {
         Some(list) => Some(super::observed_models(list, "modelInventory", &active)?),
         // Only active versions: each of those models is active at that version.
