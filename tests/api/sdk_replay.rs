@@ -68,8 +68,11 @@ async fn stage_deployment(app: &TestApp) -> String {
     deployment.body["id"].as_str().unwrap().to_owned()
 }
 
+/// A field's name and the check of its JSON type.
+type Field<'a> = (&'a str, fn(&Value) -> bool);
+
 #[track_caller]
-fn has(body: &Value, fields: &[(&str, fn(&Value) -> bool)], what: &str) {
+fn has(body: &Value, fields: &[Field<'_>], what: &str) {
     for (field, is) in fields {
         assert!(
             body.get(*field).is_some_and(is),

@@ -70,7 +70,9 @@ impl NewVersion {
     }
 
     pub(crate) fn files_json(&self) -> String {
-        Value::from(serde_json::to_value(&self.files).unwrap_or_default()).to_string()
+        serde_json::to_value(&self.files)
+            .unwrap_or(Value::Array(Vec::new()))
+            .to_string()
     }
 }
 
