@@ -268,3 +268,86 @@ CREATE TABLE IF NOT EXISTS telemetry_batches (
     received_at     INTEGER NOT NULL,
     PRIMARY KEY (device_seq, batch_key)
 ) WITHOUT ROWID;
+
+-- Models and their versions (issue 15): a version is an artifact manifest (devreg keeps
+-- the manifest, not the file). `artifact_id` names the artifact to the SDKs.
+CREATE TABLE IF NOT EXISTS models (
+    org_id      TEXT NOT NULL REFERENCES orgs(id),
+    model_id    TEXT NOT NULL,
+    name        TEXT,
+    created_at  INTEGER NOT NULL,
+    PRIMARY KEY (org_id, model_id)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS model_versions (
+    org_id          TEXT NOT NULL,
+    model_id        TEXT NOT NULL,
+    version         TEXT NOT NULL,
+    artifact_id     TEXT NOT NULL UNIQUE,
+    format          TEXT NOT NULL,
+    total_bytes     INTEGER NOT NULL,
+    sha256          TEXT NOT NULL,
+    download_url    TEXT NOT NULL,
+    -- A JSON array of {path, size, sha256}.
+    files           TEXT NOT NULL DEFAULT '[]',
+    created_at      INTEGER NOT NULL,
+    PRIMARY KEY (org_id, model_id, version),
+    FOREIGN KEY (org_id, model_id) REFERENCES models (org_id, model_id)
+) WITHOUT ROWID;
+
+-- Deployments: a model version for the devices a target matches. The target's parts are
+-- JSON ('[]' / '{}' when not given); store::deployments::MATCHES is the one rule.
+CREATE TABLE IF NOT EXISTS deployments (
+    seq                 INTEGER PRIMARY KEY,
+    id                  TEXT NOT NULL UNIQUE,
+    org_id              TEXT NOT NULL REFERENCES orgs(id),
+    model_id            TEXT NOT NULL,
+    version             TEXT NOT NULL,
+    target_devices      TEXT NOT NULL DEFAULT '[]',
+    target_platforms    TEXT NOT NULL DEFAULT '[]',
+    target_labels       TEXT NOT NULL DEFAULT '{}',
+    activation_policy   TEXT NOT NULL,
+    delivery_mode       TEXT NOT NULL,
+    status              TEXT NOT NULL CHECK (status IN ('active', 'cancelled')),
+    created_at          INTEGER NOT NULL,
+    cancelled_at        INTEGER,
+    FOREIGN KEY (org_id, model_id, version) REFERENCES model_versions (org_id, model_id, version)
+);
+
+CREATE INDEX IF NOT EXISTS deployments_by_org_status ON deployments (org_id, status, seq);
+
+-- Each device's desired-state version: `digest` names the deployments its desired models
+-- come from; when what a read computes differs, `version` goes up by one. `refreshed_version`
+-- is the version its last assignments / control-sync fetch saw.
+CREATE TABLE IF NOT EXISTS device_desired_state (
+    device_id           TEXT PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,
+    version             INTEGER NOT NULL,
+    digest              TEXT NOT NULL,
+    refreshed_version   INTEGER NOT NULL DEFAULT 0,
+    changed_at          INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- Which devices fetched a desired state that carried a deployment (rollout `synced`).
+CREATE TABLE IF NOT EXISTS deployment_syncs (
+    deployment_id   TEXT NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,
+    device_id       TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+    synced_at       INTEGER NOT NULL,
+    PRIMARY KEY (deployment_id, device_id)
+) WITHOUT ROWID;
+
+CREATE INDEX IF NOT EXISTS deployment_syncs_by_device ON deployment_syncs (device_id);
+
+-- What each device last reported per model (observed-state, or a sync's inventory),
+-- normalised from the SDKs' shapes; `entry` is the report's own JSON object. A row is
+-- rewritten only when the report changed it.
+CREATE TABLE IF NOT EXISTS observed_models (
+    device_id           TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+    model_id            TEXT NOT NULL,
+    status              TEXT NOT NULL,
+    installed_version   TEXT,
+    active_version      TEXT,
+    failed              INTEGER NOT NULL,
+    entry               TEXT NOT NULL,
+    changed_at          INTEGER NOT NULL,
+    PRIMARY KEY (device_id, model_id)
+) WITHOUT ROWID;

@@ -294,3 +294,207 @@ pub fn seed_devices(
     }
     Ok(())
 }
+
+/// A version to add from the command line: the manifest, with the size and digest read
+/// from a local copy of the file when one is given.
+pub struct VersionToAdd<'a> {
+    pub org: &'a str,
+    pub model_id: &'a str,
+    pub name: Option<&'a str>,
+    pub version: &'a str,
+    pub format: &'a str,
+    pub download_url: &'a str,
+    pub file: Option<&'a std::path::Path>,
+    pub size: Option<u64>,
+    pub sha256: Option<&'a str>,
+}
+
+/// `devreg model add`: adds the model if the org has none of that id, then the version.
+pub fn add_model_version(
+    db: &Db,
+    add: &VersionToAdd<'_>,
+) -> Result<crate::store::models::ModelVersion, AdminError> {
+    use crate::domain::{ModelId, Sha256Hex, VersionName};
+    use crate::store::models;
+    let invalid = AdminError::Invalid;
+    let model_id =
+        ModelId::try_from(add.model_id.to_owned()).map_err(|e| invalid(format!("MODEL_ID {e}")))?;
+    let version = VersionName::try_from(add.version.to_owned())
+        .map_err(|e| invalid(format!("--version {e}")))?;
+    let (size, digest) = match add.file {
+        Some(path) => {
+            let (size, digest) = file_digest(path)?;
+            (
+                add.size.unwrap_or(size),
+                add.sha256.map(str::to_owned).unwrap_or(digest),
+            )
+        }
+        None => match (add.size, add.sha256) {
+            (Some(size), Some(sha)) => (size, sha.to_owned()),
+            _ => {
+                return Err(invalid(
+                    "give --file PATH (its size and SHA-256 are read from it), or both --size and \
+                     --sha256"
+                        .to_owned(),
+                ));
+            }
+        },
+    };
+    let sha256 = Sha256Hex::try_from(digest).map_err(|e| invalid(format!("--sha256 {e}")))?;
+    let total_bytes = i64::try_from(size).map_err(|_| invalid("--size is too large".to_owned()))?;
+    require_org(db, add.org)?;
+    let files = match add.file.and_then(|p| p.file_name()) {
+        Some(name) => serde_json::json!([{"path": name.to_string_lossy(), "size": size,
+            "sha256": sha256.as_str()}])
+        .to_string(),
+        None => "[]".to_owned(),
+    };
+    db.write_sync(|tx| {
+        let now = now();
+        if !models::exists(tx, add.org, model_id.as_str())? {
+            models::insert_model(tx, add.org, model_id.as_str(), add.name, now)?;
+        }
+        let new = models::NewVersion {
+            model_id: model_id.as_str(),
+            version: version.as_str(),
+            format: add.format,
+            total_bytes,
+            sha256: sha256.as_str(),
+            download_url: add.download_url,
+            files_json: &files,
+        };
+        Ok(models::insert_version(tx, add.org, &new, now)?.expect("the model exists"))
+    })
+    .map_err(|e| match e {
+        StoreError::Duplicate => invalid(format!(
+            "model {} already has version {}",
+            model_id.as_str(),
+            version.as_str()
+        )),
+        other => other.into(),
+    })
+}
+
+/// A file's size and SHA-256 (hex), read in pieces.
+fn file_digest(path: &std::path::Path) -> Result<(u64, String), AdminError> {
+    use sha2::Digest;
+    use std::io::Read;
+    let cannot =
+        |e: std::io::Error| AdminError::Invalid(format!("cannot read {}: {e}", path.display()));
+    let mut file = std::fs::File::open(path).map_err(cannot)?;
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut size = 0u64;
+    loop {
+        let n = file.read(&mut buf).map_err(cannot)?;
+        if n == 0 {
+            break;
+        }
+        size += n as u64;
+        hasher.update(&buf[..n]);
+    }
+    let digest = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok((size, digest))
+}
+
+/// A deployment to create from the command line.
+pub struct DeployRequest<'a> {
+    pub org: &'a str,
+    pub model_id: &'a str,
+    pub version: &'a str,
+    pub devices: &'a [String],
+    pub platforms: &'a [String],
+    /// `KEY=VALUE` (or `KEY:VALUE`) pairs.
+    pub labels: &'a [String],
+    pub activation_policy: &'a str,
+    pub delivery_mode: &'a str,
+}
+
+/// `devreg deploy`: what `POST /api/v1/deployments` does, with the same checks.
+pub fn deploy(
+    db: &Db,
+    request: &DeployRequest<'_>,
+) -> Result<
+    (
+        crate::store::deployments::Deployment,
+        crate::store::deployments::Rollout,
+    ),
+    AdminError,
+> {
+    use crate::domain::{DeploymentTarget, PolicyName};
+    use crate::store::deployments;
+    let mut labels = serde_json::Map::new();
+    for pair in request.labels {
+        let (key, value) = pair
+            .split_once('=')
+            .or_else(|| pair.split_once(':'))
+            .ok_or_else(|| AdminError::Invalid(format!("--label {pair:?} must be KEY=VALUE")))?;
+        labels.insert(key.to_owned(), serde_json::Value::from(value));
+    }
+    // The same parse as the API's body, so the command accepts exactly what the API does.
+    let target: DeploymentTarget = serde_json::from_value(serde_json::json!({
+        "devices": request.devices, "platforms": request.platforms, "labels": labels,
+    }))
+    .map_err(|e| AdminError::Invalid(format!("the target is not valid: {e}")))?;
+    for (flag, value) in [
+        ("--activation-policy", request.activation_policy),
+        ("--delivery-mode", request.delivery_mode),
+    ] {
+        PolicyName::try_from(value.to_owned())
+            .map_err(|e| AdminError::Invalid(format!("{flag} {e}")))?;
+    }
+    require_org(db, request.org)?;
+    let devices: Vec<String> = target.devices.into_iter().map(String::from).collect();
+    let platforms: Vec<String> = target.platforms.into_iter().map(String::from).collect();
+    db.write_sync(|tx| {
+        let new = deployments::NewDeployment {
+            org_id: request.org,
+            model_id: request.model_id,
+            version: request.version,
+            devices: &devices,
+            platforms: &platforms,
+            labels: &target.labels,
+            activation_policy: request.activation_policy,
+            delivery_mode: request.delivery_mode,
+        };
+        match deployments::create(tx, &new, now())? {
+            Ok((deployment, _)) => {
+                let rollout = deployments::rollout(tx, &deployment.id)?;
+                Ok(Ok((deployment, rollout)))
+            }
+            Err(refused) => Ok(Err(refused.message(
+                request.org,
+                request.model_id,
+                request.version,
+            ))),
+        }
+    })?
+    .map_err(AdminError::Invalid)
+}
+
+/// `devreg deployment show`: a deployment of any org by its id, with its rollout now.
+pub fn show_deployment(
+    db: &Db,
+    id: &str,
+) -> Result<
+    (
+        crate::store::deployments::Deployment,
+        crate::store::deployments::Rollout,
+    ),
+    AdminError,
+> {
+    use crate::store::deployments;
+    db.read_sync(|conn| {
+        let Some(org) = deployments::org_of(conn, id)? else {
+            return Ok(None);
+        };
+        let deployment = deployments::find(conn, &org, id)?.expect("the deployment of that org");
+        let rollout = deployments::rollout(conn, id)?;
+        Ok(Some((deployment, rollout)))
+    })?
+    .ok_or_else(|| AdminError::Invalid(format!("no deployment {id:?} in this database")))
+}

@@ -76,6 +76,38 @@ pub enum Command {
         #[arg(long)]
         ephemeral: bool,
     },
+    /// Manage models and their versions (artifact manifests).
+    #[command(subcommand)]
+    Model(ModelCommand),
+    /// Deploy a model version to the devices a target matches (every device of the org
+    /// when no --device, --platform or --label is given). Prints the deployment's id.
+    Deploy {
+        /// The model's id.
+        model_id: String,
+        /// The version to deploy.
+        version: String,
+        /// A device's UUID or identifier; repeatable.
+        #[arg(long = "device", value_name = "ID")]
+        devices: Vec<String>,
+        /// A platform (ios, android, python, ...); repeatable.
+        #[arg(long = "platform", value_name = "PLATFORM")]
+        platforms: Vec<String>,
+        /// A label the devices must have, KEY=VALUE; repeatable, all must hold.
+        #[arg(long = "label", value_name = "KEY=VALUE")]
+        labels: Vec<String>,
+        #[arg(long, default_value = "immediate")]
+        activation_policy: String,
+        #[arg(long, default_value = "managed")]
+        delivery_mode: String,
+        /// The org whose devices and model it is.
+        #[arg(long, default_value = "org_demo")]
+        org: String,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Inspect deployments.
+    #[command(subcommand)]
+    Deployment(DeploymentCommand),
     /// Write a consistent copy of the database to a new file, safe while a server runs.
     Backup {
         /// Where to write the copy; must not exist yet.
@@ -123,6 +155,54 @@ pub enum OrgCommand {
         /// does not make a new, empty database.
         #[arg(long)]
         create: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelCommand {
+    /// Add a version of a model (and the model, if the org has none of that id): its
+    /// download URL, format, size and SHA-256, the latter two read from --file if given.
+    Add {
+        /// The model's id.
+        model_id: String,
+        #[arg(long)]
+        version: String,
+        /// Where devices download the artifact (devreg stores the manifest, not the file).
+        #[arg(long)]
+        url: String,
+        /// A local copy of the artifact, to read its size and SHA-256 from.
+        #[arg(long)]
+        file: Option<std::path::PathBuf>,
+        /// The artifact's size in bytes (without --file).
+        #[arg(long)]
+        size: Option<u64>,
+        /// The artifact's SHA-256, 64 hex digits (without --file).
+        #[arg(long)]
+        sha256: Option<String>,
+        /// onnx, tflite, coreml, gguf, ...
+        #[arg(long, default_value = "onnx")]
+        format: String,
+        /// The model's name, for people, when the model is new.
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long, default_value = "org_demo")]
+        org: String,
+        #[command(flatten)]
+        db: DbArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeploymentCommand {
+    /// Show a deployment and its rollout: targeted, synced, active, failed.
+    Show {
+        /// The deployment's id, as `devreg deploy` printed it.
+        id: String,
+        /// Print the deployment as the API's JSON.
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         db: DbArg,
     },
@@ -226,6 +306,109 @@ pub fn run(cli: Cli) -> Result<(), String> {
             writeln!(out, "{}", crate::openapi::json(ephemeral))
                 .and_then(|()| out.flush())
                 .map_err(|e| format!("cannot write the document to stdout: {e}"))
+        }
+        Command::Model(ModelCommand::Add {
+            model_id,
+            version,
+            url,
+            file,
+            size,
+            sha256,
+            format,
+            name,
+            org,
+            db,
+        }) => {
+            let added = admin::add_model_version(
+                &open(&db)?,
+                &admin::VersionToAdd {
+                    org: &org,
+                    model_id: &model_id,
+                    name: name.as_deref(),
+                    version: &version,
+                    format: &format,
+                    download_url: &url,
+                    file: file.as_deref(),
+                    size,
+                    sha256: sha256.as_deref(),
+                },
+            )
+            .map_err(|e| e.to_string())?;
+            println!(
+                "Added {} {} to org {org}: {} bytes, sha256 {}, artifact {}.",
+                added.model_id, added.version, added.total_bytes, added.sha256, added.artifact_id
+            );
+            println!(
+                "Deploy it with `devreg deploy {} {}`.",
+                added.model_id, added.version
+            );
+            Ok(())
+        }
+        Command::Deploy {
+            model_id,
+            version,
+            devices,
+            platforms,
+            labels,
+            activation_policy,
+            delivery_mode,
+            org,
+            db,
+        } => {
+            let (deployment, rollout) = admin::deploy(
+                &open(&db)?,
+                &admin::DeployRequest {
+                    org: &org,
+                    model_id: &model_id,
+                    version: &version,
+                    devices: &devices,
+                    platforms: &platforms,
+                    labels: &labels,
+                    activation_policy: &activation_policy,
+                    delivery_mode: &delivery_mode,
+                },
+            )
+            .map_err(|e| e.to_string())?;
+            println!(
+                "Deployed {model_id} {version} to {} device{} of org {org} (more that match \
+                 later get it too).",
+                rollout.targeted,
+                if rollout.targeted == 1 { "" } else { "s" }
+            );
+            println!("deployment {}", deployment.id);
+            Ok(())
+        }
+        Command::Deployment(DeploymentCommand::Show { id, json, db }) => {
+            let (d, r) = admin::show_deployment(&open(&db)?, &id).map_err(|e| e.to_string())?;
+            if json {
+                let body = crate::routes::deployments::DeploymentBody::of(&d, r);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&body).map_err(|e| e.to_string())?
+                );
+                return Ok(());
+            }
+            println!("deployment  {}", d.id);
+            println!("org         {}", d.org_id);
+            println!("model       {} {}", d.model_id, d.version);
+            println!("status      {}", d.status);
+            println!(
+                "target      devices={} platforms={} labels={}",
+                d.target_devices, d.target_platforms, d.target_labels
+            );
+            println!(
+                "policies    activation={} delivery={}",
+                d.activation_policy, d.delivery_mode
+            );
+            println!("created     {}", d.created_at.to_rfc3339());
+            if let Some(at) = d.cancelled_at {
+                println!("cancelled   {}", at.to_rfc3339());
+            }
+            println!(
+                "rollout     targeted {}  synced {}  active {}  failed {}",
+                r.targeted, r.synced, r.active, r.failed
+            );
+            Ok(())
         }
         Command::Backup { out, db } => {
             crate::store::backup(&db.db, &out).map_err(|e| e.to_string())?;

@@ -22,7 +22,9 @@ use utoipa::{Modify, OpenApi};
 use crate::auth::{Access, Allow};
 use crate::error::{ApiError, ErrorBody};
 use crate::ratelimit::UNLIMITED_PATHS;
-use crate::routes::{ROUTES, control, devices, ops, rounds, telemetry, tokens};
+use crate::routes::{
+    ROUTES, control, deployments, devices, models, ops, rounds, sdk, telemetry, tokens,
+};
 use crate::schema::schema;
 
 #[derive(OpenApi)]
@@ -50,6 +52,20 @@ use crate::schema::schema;
         devices::register::register_device,
         devices::get::get_device,
         devices::heartbeat::record_heartbeat,
+        sdk::heartbeat::record_heartbeat_by_key,
+        sdk::sync::sync_device,
+        sdk::desired_get::get_desired_state,
+        sdk::desired_post::fetch_desired_state,
+        sdk::observed::report_observed_state,
+        sdk::assignments::get_assignments,
+        sdk::control_sync::sync_control,
+        sdk::control_heartbeat::record_control_heartbeat,
+        models::list::list_models,
+        models::create::create_model,
+        models::add_version::add_version,
+        deployments::create::create_deployment,
+        deployments::get::get_deployment,
+        deployments::cancel::cancel_deployment,
         rounds::list::list_rounds,
         rounds::start::start_round,
         rounds::get::get_round,
@@ -88,6 +104,9 @@ use crate::schema::schema;
     ),
     tags(
         (name = "devices", description = "Register, list, retrieve and heartbeat devices."),
+        (name = "device state", description = "What the SDKs call around register and heartbeat: sync, desired and observed state, assignments, iOS control."),
+        (name = "models", description = "Models and their versions' artifact manifests."),
+        (name = "deployments", description = "Model versions deployed to devices, and their rollout."),
         (name = "training rounds", description = "Federated training rounds an org runs and its devices join."),
         (name = "operations", description = "Health, readiness, metrics and this document; no key needed."),
         (name = "testing", description = "Test control, served only by `devreg serve --ephemeral` and `TestServer`."),
@@ -690,8 +709,19 @@ impl Modify for RegisterIsAlsoADevice {
                 response.links.clear();
             }
         }
+        // The same for `POST /api/v1/devices/heartbeat` (Node's heartbeat without an id).
+        let mut heartbeat = get.clone();
+        heartbeat.operation_id = Some("get_device_named_heartbeat".to_owned());
+        heartbeat.summary = Some("Retrieve the device whose identifier is `heartbeat`".to_owned());
+        heartbeat.description = get.description.as_ref().map(|d| {
+            d.replace("`register`", "`heartbeat`")
+                .replace("registers a device", "is a heartbeat")
+        });
         if let Some(item) = paths.get_mut("/api/v1/devices/register") {
             item.get = Some(get);
+        }
+        if let Some(item) = paths.get_mut("/api/v1/devices/heartbeat") {
+            item.get = Some(heartbeat);
         }
     }
 }

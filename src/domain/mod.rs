@@ -1,6 +1,7 @@
 //! Newtypes that parse, not validate: once a value is one of these, nothing downstream
 //! checks it again.
 
+mod deployment;
 mod device;
 mod key;
 mod org;
@@ -10,6 +11,7 @@ mod sql;
 mod time;
 mod token;
 
+pub use deployment::{DeploymentTarget, PolicyName, Sha256Hex, VersionName, check_label};
 pub use device::{DeviceIdentifier, DeviceStatus, JsonObject, Platform, json_kind};
 pub use key::{ApiKey, KeyKind};
 pub use org::OrgId;

@@ -3,11 +3,14 @@
 //! other-org check, the 404 for an unseen device.
 
 pub mod control;
+pub mod deployments;
 pub mod devices;
+pub mod models;
 pub mod ops;
 pub mod rounds;
 pub mod telemetry;
 pub mod tokens;
+pub mod sdk;
 
 use actix_web::{HttpRequest, guard, web};
 use serde::de::DeserializeOwned;
@@ -60,10 +63,34 @@ route_table! {
     // Only POST is registration: `GET /api/v1/devices/register` retrieves a device whose
     // identifier is "register".
     "/api/v1/devices/register" [guard::Post()] => { post => devices::register::register_device }
+    // Only POST is the heartbeat without a path id (Node `configure()`): a GET retrieves
+    // the device whose identifier is "heartbeat".
+    "/api/v1/devices/heartbeat" [guard::Post()] => { post => sdk::heartbeat::record_heartbeat_by_key }
     "/api/v1/devices/{device_id}" => { get => devices::get::get_device }
     "/api/v1/devices/{device_id}/heartbeat" => {
         put => devices::heartbeat::record_heartbeat,
         post => devices::heartbeat::record_heartbeat,
+    }
+    "/api/v1/devices/{device_id}/sync" => { post => sdk::sync::sync_device }
+    "/api/v1/devices/{device_id}/desired-state" => {
+        get => sdk::desired_get::get_desired_state,
+        post => sdk::desired_post::fetch_desired_state,
+    }
+    "/api/v1/devices/{device_id}/observed-state" => {
+        post => sdk::observed::report_observed_state
+    }
+    "/api/v1/devices/{device_id}/assignments" => { get => sdk::assignments::get_assignments }
+    "/api/v1/control/sync" => { get => sdk::control_sync::sync_control }
+    "/api/v1/control/heartbeat" => { post => sdk::control_heartbeat::record_control_heartbeat }
+    "/api/v1/models" => {
+        get => models::list::list_models,
+        post => models::create::create_model,
+    }
+    "/api/v1/models/{model_id}/versions" => { post => models::add_version::add_version }
+    "/api/v1/deployments" => { post => deployments::create::create_deployment }
+    "/api/v1/deployments/{deployment_id}" => { get => deployments::get::get_deployment }
+    "/api/v1/deployments/{deployment_id}/cancel" => {
+        post => deployments::cancel::cancel_deployment
     }
     "/api/v1/training/rounds" => {
         get => rounds::list::list_rounds,

@@ -352,10 +352,19 @@ pub fn delete_org_devices(conn: &Connection, org_id: &str) -> Result<u64, StoreE
     .execute([org_id])?;
     conn.prepare_cached("DELETE FROM rounds WHERE org_id = ?1")?
         .execute([org_id])?;
+    super::models::delete_org(conn, org_id)?;
     conn.prepare_cached("DELETE FROM api_keys WHERE org_id = ?1 AND kind = 'device'")?
         .execute([org_id])?;
     let deleted = conn
         .prepare_cached("DELETE FROM devices WHERE org_id = ?1")?
         .execute([org_id])?;
     Ok(deleted as u64)
+}
+
+/// Moves a device's `last_heartbeat` to `now` and nothing else: iOS's control heartbeat,
+/// which carries no status or metrics.
+pub fn touch(conn: &Connection, device_id: &str, now: Timestamp) -> Result<(), StoreError> {
+    conn.prepare_cached("UPDATE devices SET last_heartbeat = ?2, updated_at = ?2 WHERE id = ?1")?
+        .execute(params![device_id, now])?;
+    Ok(())
 }

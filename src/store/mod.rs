@@ -6,10 +6,13 @@
 //! instead of `SQLITE_BUSY`. Reads use a pool of connections that WAL lets run beside the
 //! writer. An in-memory database has no file to share, so it is one connection for both.
 
+pub mod deployments;
+pub mod desired;
 pub mod devices;
 pub mod events;
 pub mod keys;
 mod lock;
+pub mod models;
 pub mod orgs;
 pub mod rounds;
 pub mod telemetry;

@@ -57,7 +57,9 @@ pub fn add_key(
 pub fn delete_everything(conn: &Connection) -> Result<(), StoreError> {
     conn.execute_batch(
         "DELETE FROM round_participants; DELETE FROM rounds;
-         DELETE FROM api_keys; DELETE FROM devices; DELETE FROM orgs;",
+         DELETE FROM api_keys; DELETE FROM devices;
+         DELETE FROM deployments; DELETE FROM model_versions; DELETE FROM models;
+         DELETE FROM orgs;",
     )?;
     Ok(())
 }

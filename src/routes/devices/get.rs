@@ -11,7 +11,7 @@ use crate::domain::{DeviceIdentifier, DeviceStatus, OrgId, Platform, Timestamp};
 use crate::error::ApiError;
 use crate::routes::device_not_found;
 use crate::state::AppState;
-use crate::store::{devices, telemetry};
+use crate::store::{desired, devices, telemetry};
 
 pub const ACCESS: Access = Access {
     action: "reading a device",
@@ -57,6 +57,11 @@ struct DeviceDetail<'a> {
     updated_at: Timestamp,
     /// The device's telemetry at a glance; null before its first event.
     telemetry: Option<TelemetrySummary>,
+    /// What the device last reported it runs (observed-state, or a sync's inventory):
+    /// `{"models": [{model_id, status, installed_version, active_version, reported,
+    /// changed_at}], "updated_at"}`; null before its first report.
+    #[schema(value_type = Option<Object>)]
+    observed_state: serde_json::Value,
 }
 
 /// Counts of the telemetry a device sent, and when.
@@ -123,7 +128,7 @@ pub async fn get_device(
     let credential = ACCESS.require(caller)?;
     let reference = path.into_inner();
     let (org_id, lookup) = (credential.org_id.clone(), reference.clone());
-    let (device, summary) = state
+    let (device, summary, observed_state) = state
         .db
         .read(move |conn| {
             let Some(device) =
@@ -132,7 +137,8 @@ pub async fn get_device(
                 return Ok(None);
             };
             let summary = telemetry::summary(conn, &device.id)?;
-            Ok::<_, ApiError>(Some((device, summary)))
+            let observed = desired::observed_state(conn, &device.id)?;
+            Ok::<_, ApiError>(Some((device, summary, observed)))
         })
         .await?
         .ok_or_else(|| device_not_found(&reference))?;
@@ -150,5 +156,6 @@ pub async fn get_device(
         created_at: device.created_at,
         updated_at: device.updated_at,
         telemetry: summary.map(TelemetrySummary::from),
+        observed_state,
     }))
 }

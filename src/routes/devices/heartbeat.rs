@@ -169,8 +169,21 @@ pub async fn record_heartbeat(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
+    record(&ACCESS, state, req, Some(path.into_inner()), body).await
+}
+
+/// A heartbeat for the device `reference` names; with no reference (`POST
+/// /api/v1/devices/heartbeat`), for the device the body's `device_identifier` (or
+/// `device_id`) names, else the device key's own device.
+pub(crate) async fn record(
+    access: &Access,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    reference: Option<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
     let key = auth::presented_api_key(&req)?;
-    ACCESS.check_kind(key.kind())?;
+    access.check_kind(key.kind())?;
     let digest = key.digest();
     let now = state.clock.now();
     let request: HeartbeatRequest = match parse_json_object(&body) {
@@ -184,13 +197,27 @@ pub async fn record_heartbeat(
             return Err(bad_body);
         }
     };
+    let mut request = request;
+    let named = match reference {
+        Some(reference) => Some(reference),
+        None => body_identifier(&mut request.other)?,
+    };
     let (status, metrics_json, metadata_patch_json) = request.into_snapshot();
-    let reference = path.into_inner();
-    let lookup = reference.clone();
     let (device, pending) = state
         .db
         .write(move |tx| {
             let credential = auth::credential_for(tx, &digest, now)?;
+            let lookup = match (named, &credential.device_id) {
+                (Some(named), _) => named,
+                (None, Some(own)) if credential.kind == KeyKind::Device => own.clone(),
+                (None, _) => {
+                    return Err(ApiError::BadRequest(
+                        "device_identifier is required in the body when the key is not a \
+                         device's own key: it names the device the heartbeat is for"
+                            .to_owned(),
+                    ));
+                }
+            };
             // A device key beats for its own device; an org key for any of its org's.
             let device_id = match credential.device_id {
                 Some(own) if credential.kind == KeyKind::Device => own,
@@ -241,4 +268,19 @@ pub async fn record_heartbeat(
         acknowledged: true,
         heartbeat_interval_seconds: state.heartbeat_interval_seconds,
     }))
+}
+
+/// The device a body names, under either name (both only if they agree).
+fn body_identifier(other: &mut Map<String, Value>) -> Result<Option<String>, ApiError> {
+    let mut named = |field: &str| -> Result<Option<DeviceIdentifier>, ApiError> {
+        match other.remove(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(value) => serde_json::from_value::<DeviceIdentifier>(value)
+                .map(Some)
+                .map_err(|e| ApiError::BadRequest(format!("{field} {e}"))),
+        }
+    };
+    let device_id = named("device_id")?;
+    let device_identifier = named("device_identifier")?;
+    Ok(crate::routes::one_identifier(device_id, device_identifier)?.map(String::from))
 }

@@ -1,7 +1,7 @@
 //! `POST /api/v1/devices/register`
 
 use actix_web::http::header;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -113,7 +113,8 @@ fn missing_identifier() -> ApiError {
     "created_at": "2026-11-25T20:57:33Z",
     "registered_at": "2026-11-25T20:57:33Z",
     "updated_at": "2026-11-25T20:57:33Z",
-    "heartbeat_interval_seconds": 60
+    "heartbeat_interval_seconds": 60,
+    "expires_at": "2036-11-23T20:57:33Z"
 })))]
 struct RegisteredDevice<'a> {
     /// The server-generated UUID; the SDKs use it in paths.
@@ -140,6 +141,31 @@ struct RegisteredDevice<'a> {
     /// Seconds between heartbeats that the server asks for.
     #[schema(minimum = 1)]
     heartbeat_interval_seconds: u32,
+    /// When `access_token` stops being good, for the Node and browser SDKs' `configure()`,
+    /// which require it: a device key does not expire, so this is ten years on. Absent
+    /// for the Python SDK, whose `configure()` reads it with `float()` and treats absent
+    /// as "does not expire" (see docs/api.md, "Telling the SDKs apart").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_at: Option<Timestamp>,
+}
+
+/// How long the Node and browser SDKs are told a device key lasts: it never expires, and
+/// ten years is a date every parser reads.
+const DEVICE_KEY_EXPIRES_AFTER_SECONDS: i64 = 10 * 365 * 24 * 60 * 60;
+
+/// Whether the registration comes from the Python SDK, which parses `expires_at` with
+/// `float()` (octomil/configure.py `_do_register`): an RFC 3339 string would make it fail
+/// and register again into a 409. Its `configure()` sends `platform: "python"` through
+/// httpx (`User-Agent: python-httpx/…`); Python's other HTTP clients say `python-requests`
+/// and `Python-urllib`. Node (`X-API-Key`, `platform` from `os.platform()`) and the browser
+/// (`platform: "browser"`) are neither.
+fn reads_expiry_as_unix_seconds(req: &HttpRequest, platform: &Platform) -> bool {
+    let user_agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    platform.as_str() == "python" || user_agent.to_ascii_lowercase().starts_with("python-")
 }
 
 /// Register a device
@@ -162,6 +188,7 @@ struct RegisteredDevice<'a> {
 )]
 pub async fn register_device(
     state: web::Data<AppState>,
+    req: HttpRequest,
     caller: Caller,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
@@ -185,6 +212,7 @@ pub async fn register_device(
             .unwrap_or_else(|| OrgId::demo().as_str().to_owned()),
     };
     let platform = request.platform.take().unwrap_or_default();
+    let python = reads_expiry_as_unix_seconds(&req, &platform);
     let capabilities_json = Value::Object(request.capabilities.take().unwrap_or_default().0);
     let metadata_json = Value::Object(request.metadata()).to_string();
 
@@ -238,5 +266,7 @@ pub async fn register_device(
             registered_at: device.created_at,
             updated_at: device.updated_at,
             heartbeat_interval_seconds: state.heartbeat_interval_seconds,
+            expires_at: (!python)
+                .then(|| Timestamp(device.created_at.0 + DEVICE_KEY_EXPIRES_AFTER_SECONDS)),
         }))
 }

@@ -1,0 +1,113 @@
+//! `POST /api/v1/deployments`
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::DeploymentBody;
+use crate::auth::{Access, Allow, Caller};
+use crate::domain::{DeploymentTarget, ModelId, PolicyName, VersionName};
+use crate::error::ApiError;
+use crate::routes::parse_json_object;
+use crate::state::AppState;
+use crate::store::deployments;
+
+pub const ACCESS: Access = Access {
+    action: "creating a deployment",
+    allows: &[Allow::Secret],
+};
+
+/// A deployment to create. Unknown fields are ignored (but not in `target`, where a
+/// misspelt part would silently widen it).
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(examples(json!({
+    "model_id": "kbd-next-word",
+    "version": "1.0.0",
+    "target": {"devices": ["laptop-001"], "platforms": ["ios"], "labels": {"ring": "beta"}},
+    "activation_policy": "immediate",
+    "delivery_mode": "managed"
+})))]
+struct CreateDeployment {
+    #[schema(value_type = String)]
+    model_id: ModelId,
+    #[schema(value_type = String)]
+    version: VersionName,
+    /// `devices` (UUIDs or identifiers), `platforms`, `labels` (`{KEY: VALUE}`): all given
+    /// parts must match; absent or `{}` matches every device of the org.
+    #[schema(value_type = Option<Object>)]
+    target: Option<DeploymentTarget>,
+    /// Default `immediate`.
+    #[schema(value_type = Option<String>)]
+    activation_policy: Option<PolicyName>,
+    /// Default `managed`.
+    #[schema(value_type = Option<String>)]
+    delivery_mode: Option<PolicyName>,
+}
+
+/// Create a deployment
+///
+/// Deploys a model version to the devices its target matches, in the key's org; a
+/// device's desired state is, per model, the newest active deployment that matches it.
+/// A target that matches no device is allowed (`targeted: 0`); devices that register
+/// later and match it get it. An unknown model or version is a 404 naming it.
+#[utoipa::path(post, path = "/api/v1/deployments", tag = "deployments",
+    request_body(content = CreateDeployment, description = "The deployment."),
+    responses(
+        (status = 201, description = "Created; `Location` is its URL.", body = DeploymentBody,
+            headers(("Location" = String, description = "`/api/v1/deployments/{id}`"))),
+        (status = 404, description = "The org has no such model, or the model no such version."),
+    ),
+)]
+pub async fn create_deployment(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let credential = ACCESS.require(caller)?;
+    let request: CreateDeployment = parse_json_object(&body)?
+        .ok_or_else(|| ApiError::BadRequest("model_id and version are required".to_owned()))?;
+    let org_id = credential.org_id.as_str().to_owned();
+    let now = state.clock.now();
+    let (deployment, rollout) = state
+        .db
+        .write(move |tx| {
+            let target = request.target.unwrap_or_default();
+            let devices: Vec<String> = target.devices.into_iter().map(String::from).collect();
+            let platforms: Vec<String> = target.platforms.into_iter().map(String::from).collect();
+            let activation = request
+                .activation_policy
+                .unwrap_or(PolicyName::named("immediate"));
+            let delivery = request
+                .delivery_mode
+                .unwrap_or(PolicyName::named("managed"));
+            let new = deployments::NewDeployment {
+                org_id: &org_id,
+                model_id: request.model_id.as_str(),
+                version: request.version.as_str(),
+                devices: &devices,
+                platforms: &platforms,
+                labels: &target.labels,
+                activation_policy: activation.as_str(),
+                delivery_mode: delivery.as_str(),
+            };
+            match deployments::create(tx, &new, now)? {
+                Ok((deployment, _)) => {
+                    let rollout = deployments::rollout(tx, &deployment.id)?;
+                    Ok((deployment, rollout))
+                }
+                Err(refused) => Err(ApiError::NotFound(refused.message(
+                    &org_id,
+                    new.model_id,
+                    new.version,
+                ))),
+            }
+        })
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header((
+            header::LOCATION,
+            format!("/api/v1/deployments/{}", deployment.id),
+        ))
+        .json(DeploymentBody::of(&deployment, rollout)))
+}

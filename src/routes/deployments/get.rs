@@ -1,0 +1,47 @@
+//! `GET /api/v1/deployments/{deployment_id}`
+
+use actix_web::{HttpResponse, web};
+
+use super::{DeploymentBody, deployment_not_found};
+use crate::auth::{Access, Allow, Caller};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::deployments;
+
+pub const ACCESS: Access = Access {
+    action: "reading a deployment",
+    allows: &[Allow::Secret],
+};
+
+/// Retrieve a deployment
+///
+/// A deployment of the key's org with its rollout counts, counted now: `targeted`,
+/// `synced`, `active`, `failed`.
+#[utoipa::path(get, path = "/api/v1/deployments/{deployment_id}", tag = "deployments",
+    params(("deployment_id" = String, Path, min_length = 1, description = "The deployment's id.")),
+    responses(
+        (status = 200, description = "The deployment.", body = DeploymentBody),
+        (status = 404, description = "No such deployment in the key's org."),
+    ),
+)]
+pub async fn get_deployment(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let credential = ACCESS.require(caller)?;
+    let id = path.into_inner();
+    let (org_id, lookup) = (credential.org_id.clone(), id.clone());
+    let found = state
+        .db
+        .read(move |conn| {
+            let Some(deployment) = deployments::find(conn, org_id.as_str(), &lookup)? else {
+                return Ok(None);
+            };
+            let rollout = deployments::rollout(conn, &deployment.id)?;
+            Ok::<_, ApiError>(Some((deployment, rollout)))
+        })
+        .await?;
+    let (deployment, rollout) = found.ok_or_else(|| deployment_not_found(&id))?;
+    Ok(HttpResponse::Ok().json(DeploymentBody::of(&deployment, rollout)))
+}

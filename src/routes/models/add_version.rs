@@ -1,0 +1,140 @@
+//! `POST /api/v1/models/{model_id}/versions`
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::VersionBody;
+use crate::auth::{Access, Allow, Caller};
+use crate::domain::{Sha256Hex, VersionName};
+use crate::error::ApiError;
+use crate::routes::{parse_json_object, quoted};
+use crate::state::AppState;
+use crate::store::{OnDuplicate, models};
+
+pub const ACCESS: Access = Access {
+    action: "adding a model version",
+    allows: &[Allow::Secret],
+};
+
+/// One file of an artifact.
+#[derive(Debug, Deserialize, serde::Serialize, ToSchema)]
+struct ArtifactFile {
+    path: String,
+    size: u64,
+    #[schema(value_type = String)]
+    sha256: Sha256Hex,
+}
+
+/// A version's artifact manifest. Unknown fields are ignored.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(examples(json!({
+    "version": "1.0.0",
+    "format": "onnx",
+    "total_bytes": 4096,
+    "sha256": "abababababababababababababababababababababababababababababababab",
+    "download_url": "https://cdn.example.com/kbd/1.0.0/model.onnx",
+    "files": [{"path": "model.onnx", "size": 4096,
+        "sha256": "abababababababababababababababababababababababababababababababab"}]
+})))]
+pub(crate) struct NewVersion {
+    /// 1–64 characters, no control characters; unique within the model.
+    #[schema(value_type = String)]
+    pub version: VersionName,
+    /// The artifact's format (`onnx`, `tflite`, `coreml`, `gguf`, ...).
+    pub format: String,
+    pub total_bytes: u64,
+    /// The artifact's SHA-256, 64 hex digits.
+    #[schema(value_type = String)]
+    pub sha256: Sha256Hex,
+    /// Where devices download it; devreg does not serve the file.
+    pub download_url: String,
+    #[serde(default)]
+    files: Vec<ArtifactFile>,
+}
+
+impl NewVersion {
+    /// Checks what serde cannot say, and gives the store's view of it.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        if self.format.is_empty() || self.format.len() > 32 {
+            return Err("format must be 1 to 32 characters, such as onnx".to_owned());
+        }
+        if self.download_url.is_empty() || self.download_url.chars().any(char::is_control) {
+            return Err("download_url must be a URL, with no control characters".to_owned());
+        }
+        if i64::try_from(self.total_bytes).is_err() {
+            return Err("total_bytes is too large".to_owned());
+        }
+        Ok(())
+    }
+
+    pub(crate) fn files_json(&self) -> String {
+        serde_json::to_value(&self.files)
+            .unwrap_or(Value::Array(Vec::new()))
+            .to_string()
+    }
+}
+
+/// Add a model version
+///
+/// Adds a version's artifact manifest (where it is, its size and digest) to a model of
+/// the key's org; devreg stores the manifest, not the file. An unknown model is a 404; a
+/// version the model has already is a 409.
+#[utoipa::path(post, path = "/api/v1/models/{model_id}/versions", tag = "models",
+    params(("model_id" = String, Path, min_length = 1, description = "The model's id.")),
+    request_body(content = NewVersion, description = "The manifest."),
+    responses(
+        (status = 201, description = "Added.", body = VersionBody),
+        (status = 404, description = "The org has no such model."),
+        (status = 409, description = "The model has that version already."),
+    ),
+)]
+pub async fn add_version(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let credential = ACCESS.require(caller)?;
+    let request: NewVersion = parse_json_object(&body)?.ok_or_else(|| {
+        ApiError::BadRequest(
+            "the body must be a manifest: version, format, total_bytes, sha256, download_url"
+                .to_owned(),
+        )
+    })?;
+    request.check().map_err(ApiError::BadRequest)?;
+    let model_id = path.into_inner();
+    let org_id = credential.org_id.as_str().to_owned();
+    let now = state.clock.now();
+    let version = state
+        .db
+        .write(move |tx| {
+            let files = request.files_json();
+            let new = models::NewVersion {
+                model_id: &model_id,
+                version: request.version.as_str(),
+                format: &request.format,
+                total_bytes: request.total_bytes as i64,
+                sha256: request.sha256.as_str(),
+                download_url: &request.download_url,
+                files_json: &files,
+            };
+            models::insert_version(tx, &org_id, &new, now)
+                .on_duplicate(|| {
+                    ApiError::Conflict(format!(
+                        "model {} already has a version {}",
+                        quoted(&model_id),
+                        quoted(request.version.as_str())
+                    ))
+                })?
+                .ok_or_else(|| {
+                    ApiError::NotFound(format!(
+                        "no model {} in org {org_id}; add it first with POST /api/v1/models",
+                        quoted(&model_id)
+                    ))
+                })
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(VersionBody::of(&version)))
+}

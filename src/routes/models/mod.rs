@@ -1,0 +1,83 @@
+//! Models and their versions (artifact manifests): what deployments name. The org's
+//! secret key adds them; any key of the org may read them.
+
+pub mod add_version;
+pub mod create;
+pub mod list;
+
+use serde::Serialize;
+use serde_json::value::RawValue;
+use utoipa::ToSchema;
+
+use crate::domain::Timestamp;
+use crate::store::models::{Model, ModelVersion};
+
+/// A version's artifact manifest.
+#[derive(Serialize, ToSchema)]
+#[schema(examples(json!({
+    "model_id": "kbd-next-word",
+    "version": "1.0.0",
+    "artifact_id": "art_01a2148a6c1e7f3b9d2a4c5e6f708192",
+    "format": "onnx",
+    "total_bytes": 4096,
+    "sha256": "abababababababababababababababababababababababababababababababab",
+    "download_url": "https://cdn.example.com/kbd/1.0.0/model.onnx",
+    "files": [{"path": "model.onnx", "size": 4096,
+        "sha256": "abababababababababababababababababababababababababababababababab"}],
+    "created_at": "2026-11-25T20:57:33Z"
+})))]
+pub struct VersionBody<'a> {
+    model_id: &'a str,
+    version: &'a str,
+    /// The artifact's id, as the SDKs' manifests carry it.
+    artifact_id: &'a str,
+    format: &'a str,
+    total_bytes: i64,
+    sha256: &'a str,
+    download_url: &'a str,
+    #[schema(value_type = Vec<Object>)]
+    files: &'a RawValue,
+    created_at: Timestamp,
+}
+
+impl<'a> VersionBody<'a> {
+    pub fn of(v: &'a ModelVersion) -> VersionBody<'a> {
+        VersionBody {
+            model_id: &v.model_id,
+            version: &v.version,
+            artifact_id: &v.artifact_id,
+            format: &v.format,
+            total_bytes: v.total_bytes,
+            sha256: &v.sha256,
+            download_url: &v.download_url,
+            files: &v.files,
+            created_at: v.created_at,
+        }
+    }
+}
+
+/// A model with its versions, oldest first.
+#[derive(Serialize, ToSchema)]
+#[schema(examples(json!({
+    "model_id": "kbd-next-word",
+    "name": "Keyboard next word",
+    "created_at": "2026-11-25T20:57:33Z",
+    "versions": []
+})))]
+pub struct ModelBody<'a> {
+    model_id: &'a str,
+    name: Option<&'a str>,
+    created_at: Timestamp,
+    versions: Vec<VersionBody<'a>>,
+}
+
+impl<'a> ModelBody<'a> {
+    pub fn of(m: &'a Model) -> ModelBody<'a> {
+        ModelBody {
+            model_id: &m.model_id,
+            name: m.name.as_deref(),
+            created_at: m.created_at,
+            versions: m.versions.iter().map(VersionBody::of).collect(),
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! `GET /api/v1/devices/{device_id}/assignments`
+
+use actix_web::{HttpResponse, web};
+use serde::Serialize;
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+use super::{device_for, fetch};
+use crate::auth::{Access, Caller};
+use crate::domain::Timestamp;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub const ACCESS: Access = Access {
+    action: "reading a device's assignments",
+    allows: super::DEVICE_STATE,
+};
+
+/// One assigned model (Node reads `model_id, version, config`).
+#[derive(Serialize, ToSchema)]
+struct Assignment {
+    model_id: String,
+    version: String,
+    /// `deployment_id, artifact_id, activation_policy, delivery_mode`.
+    #[schema(value_type = Object)]
+    config: Value,
+}
+
+/// What `refresh()` reads (Python, Node, browser).
+#[derive(Serialize, ToSchema)]
+#[schema(examples(json!({
+    "device_id": "01a2147f-daeb-7763-909c-9e315a041b31",
+    "assignments": [{"model_id": "kbd-next-word", "version": "1.0.0",
+        "config": {"deployment_id": "01a21480-0b1c-7d41-8f4a-3c2e9f0d7a11",
+            "artifact_id": "art_01a2148a6c1e7f3b9d2a4c5e6f708192",
+            "activation_policy": "immediate", "delivery_mode": "managed"}}],
+    "config_version": "1",
+    "desired_state_version": 1,
+    "updated": true,
+    "assignments_changed": true,
+    "rollouts_changed": true,
+    "fetched_at": "2026-11-25T20:57:33Z"
+})))]
+struct Assignments {
+    device_id: String,
+    assignments: Vec<Assignment>,
+    /// The `desired_state_version`, as a string.
+    config_version: String,
+    desired_state_version: i64,
+    /// Whether the desired state changed since this device's previous refresh; the same
+    /// value in all three.
+    updated: bool,
+    assignments_changed: bool,
+    rollouts_changed: bool,
+    fetched_at: Timestamp,
+}
+
+/// Read a device's assignments
+///
+/// The device's desired models as assignments, and whether they changed since its
+/// previous refresh (this endpoint or `GET /api/v1/control/sync`).
+#[utoipa::path(get, path = "/api/v1/devices/{device_id}/assignments", tag = "device state",
+    params(("device_id" = String, Path, min_length = 1,
+        description = "The device's UUID `id` or its identifier.")),
+    responses(
+        (status = 200, description = "The assignments.", body = Assignments),
+        (status = 404, description = "No such device in the key's org (or, for a device key, \
+            another device)."),
+    ),
+)]
+pub async fn get_assignments(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let credential = ACCESS.require(caller)?;
+    let device = device_for(&state, &credential, &path).await?;
+    let desired = fetch(&state, &device, None, false, true).await?;
+    let changed = desired.previously_refreshed != desired.version;
+    Ok(HttpResponse::Ok().json(Assignments {
+        device_id: device.id,
+        assignments: desired
+            .models
+            .iter()
+            .map(|(d, v)| Assignment {
+                model_id: d.model_id.clone(),
+                version: d.version.clone(),
+                config: json!({
+                    "deployment_id": d.id,
+                    "artifact_id": v.artifact_id,
+                    "activation_policy": d.activation_policy,
+                    "delivery_mode": d.delivery_mode,
+                }),
+            })
+            .collect(),
+        config_version: desired.version.to_string(),
+        desired_state_version: desired.version,
+        updated: changed,
+        assignments_changed: changed,
+        rollouts_changed: changed,
+        fetched_at: state.clock.now(),
+    }))
+}

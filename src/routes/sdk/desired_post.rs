@@ -1,0 +1,50 @@
+//! `POST /api/v1/devices/{device_id}/desired-state`
+
+use actix_web::{HttpResponse, web};
+use serde_json::{Map, Value};
+
+use super::{DesiredStateAnswer, device_for, fetch, known_state_version};
+use crate::auth::{Access, Caller};
+use crate::error::ApiError;
+use crate::routes::parse_json_object;
+use crate::state::AppState;
+
+pub const ACCESS: Access = Access {
+    action: "reading a device's desired state",
+    allows: super::DEVICE_STATE,
+};
+
+/// Fetch a device's desired state (POST)
+///
+/// The Python SDK's fallback when sync fails (`{deviceId, sdkVersion, platform,
+/// installedModels?, activeVersions?}`): the same answer as the GET. What the body says
+/// about installed models is not stored; sync and observed-state report that.
+#[utoipa::path(post, path = "/api/v1/devices/{device_id}/desired-state", tag = "device state",
+    operation_id = "fetch_desired_state",
+    params(("device_id" = String, Path, min_length = 1,
+        description = "The device's UUID `id` or its identifier.")),
+    request_body(content = Option<Object>, description = "The device's context; optional."),
+    responses(
+        (status = 200, description = "The desired state.", body = DesiredStateAnswer),
+        (status = 404, description = "No such device in the key's org (or, for a device key, \
+            another device)."),
+    ),
+)]
+pub async fn fetch_desired_state(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let credential = ACCESS.require(caller)?;
+    let body: Map<String, Value> = parse_json_object(&body)?.unwrap_or_default();
+    let known = known_state_version(&body)?;
+    let device = device_for(&state, &credential, &path).await?;
+    let desired = fetch(&state, &device, None, true, false).await?;
+    Ok(HttpResponse::Ok().json(DesiredStateAnswer::new(
+        &state,
+        &device,
+        &desired,
+        known.as_deref(),
+    )))
+}

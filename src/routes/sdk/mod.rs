@@ -1,0 +1,416 @@
+//! The endpoints the official SDKs call around register and heartbeat (issue 15): the
+//! heartbeat without a path id, iOS's control heartbeat and sync, assignments, the
+//! unified sync, desired state (GET and POST) and observed state.
+//!
+//! One answer serves every SDK: where they read different casings, both are sent (every
+//! SDK ignores keys it does not know). What each SDK reads is in `SDK-PROTOCOL.md` and
+//! docs/api.md, "The SDK device loop"; the tests in tests/api/sdk_*.rs replay each SDK's
+//! requests.
+
+pub mod assignments;
+pub mod control_heartbeat;
+pub mod control_sync;
+pub mod desired_get;
+pub mod desired_post;
+pub mod heartbeat;
+pub mod observed;
+pub mod sync;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use crate::auth::{Allow, Credential};
+use crate::domain::Timestamp;
+use crate::error::ApiError;
+use crate::routes::devices::owns;
+use crate::routes::{device_not_found, quoted};
+use crate::state::AppState;
+use crate::store::deployments::Deployment;
+use crate::store::desired::{self, DesiredState, Fetch, ObservedModel};
+use crate::store::devices::{self, Device};
+use crate::store::models::ModelVersion;
+
+/// Who may read or report a device's state: the device itself, or the org's secret key.
+/// Not the publishable key: it ships inside every copy of an app, and would let any of
+/// them read and overwrite every device's state (docs/api.md, "Credentials").
+pub const DEVICE_STATE: &[Allow] = &[Allow::Secret, Allow::Device];
+
+/// The contract version the sync answer says it follows (what the SDKs send).
+const SYNC_SCHEMA_VERSION: &str = "1.12.0";
+
+/// The device `reference` names in the caller's org, if the caller may act on it: a 404
+/// for another org's, none, or (for a device key) another device.
+pub async fn device_for(
+    state: &AppState,
+    credential: &Credential,
+    reference: &str,
+) -> Result<Device, ApiError> {
+    let (org_id, lookup) = (credential.org_id.clone(), reference.to_owned());
+    state
+        .db
+        .read(move |conn| devices::find(conn, org_id.as_str(), &lookup))
+        .await?
+        .filter(|d| owns(credential, d))
+        .ok_or_else(|| device_not_found(reference))
+}
+
+/// Computes the device's desired state, recording what the fetch says (a report, that it
+/// was synced or refreshed). A read first; the writer only when something changed.
+pub async fn fetch(
+    state: &AppState,
+    device: &Device,
+    report: Option<Vec<ObservedModel>>,
+    mark_synced: bool,
+    mark_refreshed: bool,
+) -> Result<DesiredState, ApiError> {
+    let now = state.clock.now();
+    let (device_id, org_id) = (device.id.clone(), device.org_id.as_str().to_owned());
+    let run = move |conn: &rusqlite::Connection, write: bool| {
+        desired::reconcile(
+            conn,
+            &Fetch {
+                device_id: &device_id,
+                org_id: &org_id,
+                report: report.as_deref(),
+                mark_synced,
+                mark_refreshed,
+                now,
+            },
+            write,
+        )
+    };
+    let read = run.clone();
+    let (desired, dirty) = state.db.read(move |conn| read(conn, false)).await?;
+    if !dirty {
+        return Ok(desired);
+    }
+    let (desired, _) = state.db.write(move |tx| run(tx, true)).await?;
+    Ok(desired)
+}
+
+/// An artifact manifest in the generated contract's camelCase (iOS, Python, Node, browser).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ArtifactManifest {
+    artifact_id: String,
+    model_id: String,
+    version: String,
+    format: String,
+    total_bytes: i64,
+    /// The same as `totalBytes` (the Node and browser types' name).
+    size_bytes: i64,
+    download_url: String,
+    sha256: String,
+    #[schema(value_type = Vec<Object>)]
+    files: Value,
+}
+
+/// The same manifest in snake_case (Android).
+#[derive(Serialize, ToSchema)]
+pub struct ArtifactManifestSnake {
+    artifact_id: String,
+    model_id: String,
+    version: String,
+    format: String,
+    total_bytes: i64,
+    download_url: String,
+    sha256: String,
+    #[schema(value_type = Vec<Object>)]
+    files: Value,
+}
+
+/// One desired model, in both casings.
+#[derive(Serialize, ToSchema)]
+pub struct DesiredModel {
+    #[serde(rename = "modelId")]
+    model_id_camel: String,
+    model_id: String,
+    #[serde(rename = "desiredVersion")]
+    desired_version_camel: String,
+    desired_version: String,
+    /// `managed` unless the deployment said otherwise.
+    #[serde(rename = "deliveryMode")]
+    delivery_mode_camel: String,
+    delivery_mode: String,
+    /// `immediate` unless the deployment said otherwise.
+    #[serde(rename = "activationPolicy")]
+    activation_policy_camel: String,
+    activation_policy: String,
+    #[serde(rename = "deploymentId")]
+    deployment_id_camel: String,
+    deployment_id: String,
+    /// Always null: iOS requires `allowed` in an engine policy that is present.
+    #[serde(rename = "enginePolicy")]
+    #[schema(value_type = Option<Object>)]
+    engine_policy: Option<Value>,
+    #[serde(rename = "artifactManifest")]
+    artifact_manifest_camel: ArtifactManifest,
+    artifact_manifest: ArtifactManifestSnake,
+}
+
+impl DesiredModel {
+    fn of(deployment: &Deployment, version: &ModelVersion) -> DesiredModel {
+        let files: Value = serde_json::from_str(version.files.get()).unwrap_or(Value::Null);
+        DesiredModel {
+            model_id_camel: deployment.model_id.clone(),
+            model_id: deployment.model_id.clone(),
+            desired_version_camel: deployment.version.clone(),
+            desired_version: deployment.version.clone(),
+            delivery_mode_camel: deployment.delivery_mode.clone(),
+            delivery_mode: deployment.delivery_mode.clone(),
+            activation_policy_camel: deployment.activation_policy.clone(),
+            activation_policy: deployment.activation_policy.clone(),
+            deployment_id_camel: deployment.id.clone(),
+            deployment_id: deployment.id.clone(),
+            engine_policy: None,
+            artifact_manifest_camel: ArtifactManifest {
+                artifact_id: version.artifact_id.clone(),
+                model_id: version.model_id.clone(),
+                version: version.version.clone(),
+                format: version.format.clone(),
+                total_bytes: version.total_bytes,
+                size_bytes: version.total_bytes,
+                download_url: version.download_url.clone(),
+                sha256: version.sha256.clone(),
+                files: files.clone(),
+            },
+            artifact_manifest: ArtifactManifestSnake {
+                artifact_id: version.artifact_id.clone(),
+                model_id: version.model_id.clone(),
+                version: version.version.clone(),
+                format: version.format.clone(),
+                total_bytes: version.total_bytes,
+                download_url: version.download_url.clone(),
+                sha256: version.sha256.clone(),
+                files,
+            },
+        }
+    }
+}
+
+/// The desired state, one answer for sync and desired-state (GET and POST) and every SDK.
+#[derive(Serialize, ToSchema)]
+#[schema(examples(json!({
+    "schemaVersion": "1.12.0",
+    "deviceId": "01a2147f-daeb-7763-909c-9e315a041b31",
+    "device_id": "01a2147f-daeb-7763-909c-9e315a041b31",
+    "stateChanged": true,
+    "desired_state_version": 1,
+    "desiredStateVersion": 1,
+    "models": [{
+        "modelId": "kbd-next-word", "model_id": "kbd-next-word",
+        "desiredVersion": "1.0.0", "desired_version": "1.0.0",
+        "deliveryMode": "managed", "delivery_mode": "managed",
+        "activationPolicy": "immediate", "activation_policy": "immediate",
+        "deploymentId": "01a21480-0b1c-7d41-8f4a-3c2e9f0d7a11",
+        "deployment_id": "01a21480-0b1c-7d41-8f4a-3c2e9f0d7a11",
+        "enginePolicy": null,
+        "artifactManifest": {"artifactId": "art_01a2148a6c1e7f3b9d2a4c5e6f708192",
+            "modelId": "kbd-next-word", "version": "1.0.0", "format": "onnx",
+            "totalBytes": 4096, "sizeBytes": 4096,
+            "downloadUrl": "https://cdn.example.com/kbd/1.0.0/model.onnx",
+            "sha256": "abababababababababababababababababababababababababababababababab",
+            "files": []},
+        "artifact_manifest": {"artifact_id": "art_01a2148a6c1e7f3b9d2a4c5e6f708192",
+            "model_id": "kbd-next-word", "version": "1.0.0", "format": "onnx",
+            "total_bytes": 4096,
+            "download_url": "https://cdn.example.com/kbd/1.0.0/model.onnx",
+            "sha256": "abababababababababababababababababababababababababababababababab",
+            "files": []}
+    }],
+    "gcEligibleArtifactIds": [],
+    "gc_eligible_artifact_ids": [],
+    "nextPollIntervalSeconds": 60,
+    "generatedAt": "2026-11-25T20:57:33Z",
+    "generated_at": "2026-11-25T20:57:33Z",
+    "serverTimestamp": "2026-11-25T20:57:33Z"
+})))]
+pub struct DesiredStateAnswer {
+    #[serde(rename = "schemaVersion")]
+    schema_version: &'static str,
+    /// The device's server UUID.
+    #[serde(rename = "deviceId")]
+    device_id_camel: String,
+    device_id: String,
+    /// False when the request's `knownStateVersion` is the current `desired_state_version`.
+    #[serde(rename = "stateChanged")]
+    state_changed: bool,
+    /// Goes up by one whenever the device's desired models change.
+    desired_state_version: i64,
+    #[serde(rename = "desiredStateVersion")]
+    desired_state_version_camel: i64,
+    models: Vec<DesiredModel>,
+    /// Always empty: devreg does not tell a device to delete artifacts.
+    #[serde(rename = "gcEligibleArtifactIds")]
+    gc_eligible_camel: Vec<String>,
+    gc_eligible_artifact_ids: Vec<String>,
+    /// Whole seconds; the server's heartbeat interval.
+    #[serde(rename = "nextPollIntervalSeconds")]
+    next_poll_interval_seconds: u32,
+    #[serde(rename = "generatedAt")]
+    generated_at_camel: Timestamp,
+    generated_at: Timestamp,
+    #[serde(rename = "serverTimestamp")]
+    server_timestamp: Timestamp,
+}
+
+impl DesiredStateAnswer {
+    pub fn new(
+        state: &AppState,
+        device: &Device,
+        desired: &DesiredState,
+        known: Option<&str>,
+    ) -> DesiredStateAnswer {
+        let now = state.clock.now();
+        DesiredStateAnswer {
+            schema_version: SYNC_SCHEMA_VERSION,
+            device_id_camel: device.id.clone(),
+            device_id: device.id.clone(),
+            state_changed: known != Some(desired.version.to_string().as_str()),
+            desired_state_version: desired.version,
+            desired_state_version_camel: desired.version,
+            models: desired
+                .models
+                .iter()
+                .map(|(d, v)| DesiredModel::of(d, v))
+                .collect(),
+            gc_eligible_camel: Vec::new(),
+            gc_eligible_artifact_ids: Vec::new(),
+            next_poll_interval_seconds: state.heartbeat_interval_seconds,
+            generated_at_camel: now,
+            generated_at: now,
+            server_timestamp: now,
+        }
+    }
+}
+
+/// `knownStateVersion` as the SDKs send it: a string (Python, Node, iOS), or a number.
+pub fn known_state_version(body: &Map<String, Value>) -> Result<Option<String>, ApiError> {
+    match body
+        .get("knownStateVersion")
+        .or_else(|| body.get("known_state_version"))
+    {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(other) => Err(ApiError::BadRequest(format!(
+            "knownStateVersion must be a string or an integer, got {}",
+            crate::domain::json_kind(other)
+        ))),
+    }
+}
+
+/// A text field under either of its names.
+fn text<'a>(entry: &'a Map<String, Value>, names: &[&str]) -> Result<Option<&'a str>, String> {
+    for name in names {
+        match entry.get(*name) {
+            None | Some(Value::Null) => continue,
+            Some(Value::String(s)) => return Ok(Some(s)),
+            Some(other) => {
+                return Err(format!(
+                    "{name} must be a string, got {}",
+                    crate::domain::json_kind(other)
+                ));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Reads a list of observed models in any SDK's shape: Python's device agent
+/// (`modelId, status: "ACTIVE", installedVersion, activeVersion`), Node and the browser
+/// (`modelId, status, version`), iOS and Android (`model_id, artifact_version, status`),
+/// a sync's inventory (`modelId, version, artifactId, status`). `active` maps a model to
+/// its active version from a sync's `activeVersions`. `field` names the list in errors.
+pub fn observed_models(
+    list: &Value,
+    field: &str,
+    active: &Map<String, Value>,
+) -> Result<Vec<ObservedModel>, ApiError> {
+    let Value::Array(items) = list else {
+        return Err(ApiError::BadRequest(format!(
+            "{field} must be an array of objects, got {}",
+            crate::domain::json_kind(list)
+        )));
+    };
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let bad = |why: String| ApiError::BadRequest(format!("{field}[{i}]: {why}"));
+            let Value::Object(entry) = item else {
+                return Err(bad(format!(
+                    "each entry must be an object, got {}",
+                    crate::domain::json_kind(item)
+                )));
+            };
+            let model_id = text(entry, &["modelId", "model_id"])
+                .map_err(bad)?
+                .ok_or_else(|| bad("modelId (or model_id) is required".to_owned()))?
+                .to_owned();
+            let status = text(entry, &["status"])
+                .map_err(bad)?
+                .unwrap_or("unknown")
+                .to_ascii_lowercase();
+            let installed = text(
+                entry,
+                &[
+                    "installedVersion",
+                    "installed_version",
+                    "version",
+                    "artifactVersion",
+                    "artifact_version",
+                ],
+            )
+            .map_err(bad)?
+            .map(str::to_owned);
+            let active_version = text(entry, &["activeVersion", "active_version"])
+                .map_err(bad)?
+                .map(str::to_owned)
+                .or_else(|| {
+                    active
+                        .get(&model_id)
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                })
+                .or_else(|| installed.clone().filter(|_| status == "active"));
+            Ok(ObservedModel {
+                failed: status.contains("failed"),
+                model_id,
+                status,
+                installed_version: installed,
+                active_version,
+                entry: item.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// A sync's `activeVersions` (`[{modelId|model_id, version}]`) as model → version.
+pub fn active_versions(list: Option<&Value>) -> Result<Map<String, Value>, ApiError> {
+    let mut active = Map::new();
+    let Some(list) = list.filter(|v| !v.is_null()) else {
+        return Ok(active);
+    };
+    let Value::Array(items) = list else {
+        return Err(ApiError::BadRequest(format!(
+            "activeVersions must be an array of objects, got {}",
+            crate::domain::json_kind(list)
+        )));
+    };
+    for (i, item) in items.iter().enumerate() {
+        let bad = |why: String| ApiError::BadRequest(format!("activeVersions[{i}]: {why}"));
+        let Value::Object(entry) = item else {
+            return Err(bad("each entry must be an object".to_owned()));
+        };
+        let model_id = text(entry, &["modelId", "model_id"])
+            .map_err(bad)?
+            .ok_or_else(|| bad("modelId (or model_id) is required".to_owned()))?;
+        let version = text(entry, &["version", "activeVersion", "active_version"])
+            .map_err(bad)?
+            .ok_or_else(|| bad(format!("version is required for {}", quoted(model_id))))?;
+        active.insert(model_id.to_owned(), Value::from(version));
+    }
+    Ok(active)
+}

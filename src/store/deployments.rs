@@ -1,0 +1,293 @@
+//! Deployments: a model version for the devices a target matches, and their rollout.
+//!
+//! Which devices a deployment targets is one SQL condition, [`MATCHES`], over a device row
+//! `d` and a deployment row `dep`, used both ways: a device's deployments (its desired
+//! state) and a deployment's devices (its rollout counts). Labels are read from
+//! `device_labels`, whichever branch writes them.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde_json::{Value, json};
+
+use super::StoreError;
+use super::events::{self, NewEvent};
+use super::models::{self, ModelVersion};
+use crate::domain::Timestamp;
+
+/// All the target's given parts hold; a part not given ('[]' or '{}') holds for every
+/// device of the org.
+pub const MATCHES: &str = "
+    (dep.target_devices = '[]' OR EXISTS (SELECT 1 FROM json_each(dep.target_devices) AS t
+        WHERE t.value = d.id OR t.value = d.identifier))
+    AND (dep.target_platforms = '[]' OR EXISTS (SELECT 1 FROM json_each(dep.target_platforms) AS t
+        WHERE t.value = d.platform))
+    AND NOT EXISTS (SELECT 1 FROM json_each(dep.target_labels) AS t
+        WHERE NOT EXISTS (SELECT 1 FROM device_labels AS l
+            WHERE l.device_id = d.id AND l.key = t.key AND l.value = t.value))";
+
+/// A deployment as stored; the target's parts as JSON values.
+#[derive(Debug, Clone)]
+pub struct Deployment {
+    pub id: String,
+    pub org_id: String,
+    pub model_id: String,
+    pub version: String,
+    pub target_devices: Value,
+    pub target_platforms: Value,
+    pub target_labels: Value,
+    pub activation_policy: String,
+    pub delivery_mode: String,
+    pub status: String,
+    pub created_at: Timestamp,
+    pub cancelled_at: Option<Timestamp>,
+}
+
+const COLUMNS: &str = "dep.id, dep.org_id, dep.model_id, dep.version, dep.target_devices, \
+    dep.target_platforms, dep.target_labels, dep.activation_policy, dep.delivery_mode, \
+    dep.status, dep.created_at, dep.cancelled_at";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<Deployment> {
+    let json = |i: usize| -> rusqlite::Result<Value> {
+        let text: String = row.get(i)?;
+        serde_json::from_str(&text).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
+        })
+    };
+    Ok(Deployment {
+        id: row.get(0)?,
+        org_id: row.get(1)?,
+        model_id: row.get(2)?,
+        version: row.get(3)?,
+        target_devices: json(4)?,
+        target_platforms: json(5)?,
+        target_labels: json(6)?,
+        activation_policy: row.get(7)?,
+        delivery_mode: row.get(8)?,
+        status: row.get(9)?,
+        created_at: row.get(10)?,
+        cancelled_at: row.get(11)?,
+    })
+}
+
+/// A deployment to create.
+pub struct NewDeployment<'a> {
+    pub org_id: &'a str,
+    pub model_id: &'a str,
+    pub version: &'a str,
+    /// Device ids or identifiers; empty: any device.
+    pub devices: &'a [String],
+    /// Empty: any platform.
+    pub platforms: &'a [String],
+    /// `KEY: VALUE` pairs that must all hold.
+    pub labels: &'a serde_json::Map<String, Value>,
+    pub activation_policy: &'a str,
+    pub delivery_mode: &'a str,
+}
+
+/// Why a deployment could not be created.
+#[derive(Debug)]
+pub enum Refused {
+    NoModel,
+    NoVersion,
+}
+
+/// Creates a deployment and its `deployment.created` event in the caller's transaction.
+pub fn create(
+    conn: &Connection,
+    new: &NewDeployment<'_>,
+    now: Timestamp,
+) -> Result<Result<(Deployment, ModelVersion), Refused>, StoreError> {
+    if !models::exists(conn, new.org_id, new.model_id)? {
+        return Ok(Err(Refused::NoModel));
+    }
+    let Some(version) = models::find_version(conn, new.org_id, new.model_id, new.version)? else {
+        return Ok(Err(Refused::NoVersion));
+    };
+    let id = uuid::Uuid::now_v7().hyphenated().to_string();
+    let (devices, platforms, labels) = (
+        json!(new.devices),
+        json!(new.platforms),
+        Value::Object(new.labels.clone()),
+    );
+    conn.prepare_cached(
+        "INSERT INTO deployments (id, org_id, model_id, version, target_devices, \
+         target_platforms, target_labels, activation_policy, delivery_mode, status, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'active', ?10)",
+    )?
+    .execute(params![
+        id,
+        new.org_id,
+        new.model_id,
+        new.version,
+        devices.to_string(),
+        platforms.to_string(),
+        labels.to_string(),
+        new.activation_policy,
+        new.delivery_mode,
+        now
+    ])?;
+    let target = json!({"devices": devices, "platforms": platforms, "labels": labels});
+    events::append(
+        conn,
+        &NewEvent {
+            org_id: new.org_id,
+            kind: "deployment.created",
+            device_id: None,
+            at: now,
+            data: &json!({
+                "deployment_id": id,
+                "model_id": new.model_id,
+                "version": new.version,
+                "target": target,
+            }),
+        },
+    )?;
+    let deployment = find(conn, new.org_id, &id)?.expect("the deployment just inserted");
+    Ok(Ok((deployment, version)))
+}
+
+/// A deployment of `org_id` by its id; `None` for another org's or none.
+pub fn find(conn: &Connection, org_id: &str, id: &str) -> Result<Option<Deployment>, StoreError> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM deployments AS dep WHERE dep.id = ?1 AND dep.org_id = ?2"
+        ))?
+        .query_row(params![id, org_id], from_row)
+        .optional()?)
+}
+
+/// Cancels an active deployment, with its `deployment.cancelled` event. `Ok(None)` when
+/// the org has no such deployment; `Ok(Some(Err(d)))` when it was cancelled already.
+pub fn cancel(
+    conn: &Connection,
+    org_id: &str,
+    id: &str,
+    now: Timestamp,
+) -> Result<Option<Result<Deployment, Deployment>>, StoreError> {
+    let Some(deployment) = find(conn, org_id, id)? else {
+        return Ok(None);
+    };
+    if deployment.status != "active" {
+        return Ok(Some(Err(deployment)));
+    }
+    conn.prepare_cached(
+        "UPDATE deployments SET status = 'cancelled', cancelled_at = ?2 WHERE id = ?1",
+    )?
+    .execute(params![id, now])?;
+    events::append(
+        conn,
+        &NewEvent {
+            org_id,
+            kind: "deployment.cancelled",
+            device_id: None,
+            at: now,
+            data: &json!({
+                "deployment_id": id,
+                "model_id": deployment.model_id,
+                "version": deployment.version,
+            }),
+        },
+    )?;
+    Ok(Some(Ok(
+        find(conn, org_id, id)?.expect("the deployment just cancelled")
+    )))
+}
+
+/// A deployment's rollout: the devices its target matches, and of those how many fetched
+/// a desired state carrying it, run its version, or report the model failed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rollout {
+    pub targeted: u64,
+    pub synced: u64,
+    pub active: u64,
+    pub failed: u64,
+}
+
+pub fn rollout(conn: &Connection, id: &str) -> Result<Rollout, StoreError> {
+    let sql = format!(
+        "SELECT count(*),
+           coalesce(sum(EXISTS (SELECT 1 FROM deployment_syncs AS s
+               WHERE s.deployment_id = dep.id AND s.device_id = d.id)), 0),
+           coalesce(sum(EXISTS (SELECT 1 FROM observed_models AS o
+               WHERE o.device_id = d.id AND o.model_id = dep.model_id
+                 AND o.active_version = dep.version)), 0),
+           coalesce(sum(EXISTS (SELECT 1 FROM observed_models AS o
+               WHERE o.device_id = d.id AND o.model_id = dep.model_id AND o.failed
+                 AND o.active_version IS NOT dep.version)), 0)
+         FROM deployments AS dep JOIN devices AS d ON d.org_id = dep.org_id
+         WHERE dep.id = ?1 AND {MATCHES}"
+    );
+    let count = |n: i64| u64::try_from(n).unwrap_or(0);
+    Ok(conn.prepare_cached(&sql)?.query_row([id], |r| {
+        Ok(Rollout {
+            targeted: count(r.get(0)?),
+            synced: count(r.get(1)?),
+            active: count(r.get(2)?),
+            failed: count(r.get(3)?),
+        })
+    })?)
+}
+
+/// The device's desired models: per model, the newest active deployment of its org whose
+/// target matches it, with that version's manifest; ordered by model id.
+pub fn desired_for(
+    conn: &Connection,
+    device_id: &str,
+) -> Result<Vec<(Deployment, ModelVersion)>, StoreError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM devices AS d JOIN deployments AS dep
+             ON dep.org_id = d.org_id AND dep.status = 'active'
+         WHERE d.id = ?1 AND {MATCHES}
+         ORDER BY dep.model_id, dep.seq DESC"
+    );
+    let deployments: Vec<Deployment> = conn
+        .prepare_cached(&sql)?
+        .query_map([device_id], from_row)?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut desired: Vec<(Deployment, ModelVersion)> = Vec::new();
+    for deployment in deployments {
+        if desired
+            .last()
+            .is_some_and(|(d, _)| d.model_id == deployment.model_id)
+        {
+            continue;
+        }
+        let version = models::find_version(
+            conn,
+            &deployment.org_id,
+            &deployment.model_id,
+            &deployment.version,
+        )?
+        .ok_or_else(|| StoreError::Unusable("a deployment names a missing version".into()))?;
+        desired.push((deployment, version));
+    }
+    Ok(desired)
+}
+
+impl Refused {
+    /// The sentence for the 404 (and the command line): which of the two is unknown.
+    pub fn message(&self, org_id: &str, model_id: &str, version: &str) -> String {
+        let quoted = |s: &str| Value::from(s).to_string();
+        match self {
+            Refused::NoModel => format!(
+                "no model {} in org {org_id}; add it first (POST /api/v1/models or \
+                 `devreg model add`)",
+                quoted(model_id)
+            ),
+            Refused::NoVersion => format!(
+                "model {} has no version {}; add it first (POST /api/v1/models/{}/versions or \
+                 `devreg model add`)",
+                quoted(model_id),
+                quoted(version),
+                model_id
+            ),
+        }
+    }
+}
+
+/// The org of deployment `id`, whichever it is: for the operator's command line.
+pub fn org_of(conn: &Connection, id: &str) -> Result<Option<String>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT org_id FROM deployments WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?)
+}

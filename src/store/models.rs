@@ -1,0 +1,181 @@
+//! Models and their versions: the artifact manifests deployments name. devreg stores the
+//! manifest (where the file is, its size and digest), never the file.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde_json::value::RawValue;
+
+use super::{StoreError, raw_json};
+use crate::domain::Timestamp;
+
+/// A model of an org, with its versions oldest first.
+#[derive(Debug)]
+pub struct Model {
+    pub model_id: String,
+    pub name: Option<String>,
+    pub created_at: Timestamp,
+    pub versions: Vec<ModelVersion>,
+}
+
+/// One version's artifact manifest.
+#[derive(Debug, Clone)]
+pub struct ModelVersion {
+    pub model_id: String,
+    pub version: String,
+    pub artifact_id: String,
+    pub format: String,
+    pub total_bytes: i64,
+    pub sha256: String,
+    pub download_url: String,
+    /// A JSON array of `{path, size, sha256}`.
+    pub files: Box<RawValue>,
+    pub created_at: Timestamp,
+}
+
+const VERSION_COLUMNS: &str =
+    "model_id, version, artifact_id, format, total_bytes, sha256, download_url, files, created_at";
+
+fn version_from_row(row: &Row<'_>) -> rusqlite::Result<ModelVersion> {
+    Ok(ModelVersion {
+        model_id: row.get(0)?,
+        version: row.get(1)?,
+        artifact_id: row.get(2)?,
+        format: row.get(3)?,
+        total_bytes: row.get(4)?,
+        sha256: row.get(5)?,
+        download_url: row.get(6)?,
+        files: raw_json(row.get(7)?)?,
+        created_at: row.get(8)?,
+    })
+}
+
+/// Adds model `model_id` to `org_id`: [`StoreError::Duplicate`] when the org has it.
+pub fn insert_model(
+    conn: &Connection,
+    org_id: &str,
+    model_id: &str,
+    name: Option<&str>,
+    now: Timestamp,
+) -> Result<Model, StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO models (org_id, model_id, name, created_at) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![org_id, model_id, name, now])?;
+    Ok(Model {
+        model_id: model_id.to_owned(),
+        name: name.map(str::to_owned),
+        created_at: now,
+        versions: Vec::new(),
+    })
+}
+
+/// Whether `org_id` has model `model_id`.
+pub fn exists(conn: &Connection, org_id: &str, model_id: &str) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM models WHERE org_id = ?1 AND model_id = ?2")?
+        .query_row(params![org_id, model_id], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+/// A version to add: its manifest.
+pub struct NewVersion<'a> {
+    pub model_id: &'a str,
+    pub version: &'a str,
+    pub format: &'a str,
+    pub total_bytes: i64,
+    pub sha256: &'a str,
+    pub download_url: &'a str,
+    /// A JSON array, as text.
+    pub files_json: &'a str,
+}
+
+/// Adds a version to a model of `org_id`. `Ok(None)` when the org has no such model;
+/// [`StoreError::Duplicate`] when the model has the version already.
+pub fn insert_version(
+    conn: &Connection,
+    org_id: &str,
+    new: &NewVersion<'_>,
+    now: Timestamp,
+) -> Result<Option<ModelVersion>, StoreError> {
+    if !exists(conn, org_id, new.model_id)? {
+        return Ok(None);
+    }
+    let artifact_id = format!("art_{}", uuid::Uuid::now_v7().simple());
+    let version = conn
+        .prepare_cached(&format!(
+            "INSERT INTO model_versions (org_id, model_id, version, artifact_id, format, \
+             total_bytes, sha256, download_url, files, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING {VERSION_COLUMNS}"
+        ))?
+        .query_row(
+            params![
+                org_id,
+                new.model_id,
+                new.version,
+                artifact_id,
+                new.format,
+                new.total_bytes,
+                new.sha256,
+                new.download_url,
+                new.files_json,
+                now
+            ],
+            version_from_row,
+        )?;
+    Ok(Some(version))
+}
+
+/// One version of a model of `org_id`.
+pub fn find_version(
+    conn: &Connection,
+    org_id: &str,
+    model_id: &str,
+    version: &str,
+) -> Result<Option<ModelVersion>, StoreError> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {VERSION_COLUMNS} FROM model_versions \
+             WHERE org_id = ?1 AND model_id = ?2 AND version = ?3"
+        ))?
+        .query_row(params![org_id, model_id, version], version_from_row)
+        .optional()?)
+}
+
+/// Every model of `org_id` with its versions, models by id, versions oldest first.
+pub fn list(conn: &Connection, org_id: &str) -> Result<Vec<Model>, StoreError> {
+    let mut models: Vec<Model> = conn
+        .prepare_cached(
+            "SELECT model_id, name, created_at FROM models WHERE org_id = ?1 ORDER BY model_id",
+        )?
+        .query_map([org_id], |row| {
+            Ok(Model {
+                model_id: row.get(0)?,
+                name: row.get(1)?,
+                created_at: row.get(2)?,
+                versions: Vec::new(),
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let versions: Vec<ModelVersion> = conn
+        .prepare_cached(&format!(
+            "SELECT {VERSION_COLUMNS} FROM model_versions WHERE org_id = ?1 \
+             ORDER BY model_id, created_at, version"
+        ))?
+        .query_map([org_id], version_from_row)?
+        .collect::<rusqlite::Result<_>>()?;
+    for version in versions {
+        if let Some(model) = models.iter_mut().find(|m| m.model_id == version.model_id) {
+            model.versions.push(version);
+        }
+    }
+    Ok(models)
+}
+
+/// Deletes an org's deployments, model versions and models: an ephemeral server's reset.
+pub fn delete_org(conn: &Connection, org_id: &str) -> Result<(), StoreError> {
+    for table in ["deployments", "model_versions", "models"] {
+        conn.prepare_cached(&format!("DELETE FROM {table} WHERE org_id = ?1"))?
+            .execute([org_id])?;
+    }
+    Ok(())
+}
