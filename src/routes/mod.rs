@@ -8,9 +8,9 @@ pub mod devices;
 pub mod models;
 pub mod ops;
 pub mod rounds;
+pub mod sdk;
 pub mod telemetry;
 pub mod tokens;
-pub mod sdk;
 
 use actix_web::{HttpRequest, guard, web};
 use serde::de::DeserializeOwned;
