@@ -99,9 +99,9 @@ async fn not_found(req: HttpRequest) -> Result<actix_web::HttpResponse, ApiError
     ))
 }
 
-/// Parses a JSON body whatever its Content-Type. An empty body is `None`; anything but a
-/// JSON object is a 400 saying what was sent; a field of the wrong type or value is a 400
-/// naming the field.
+/// Parses a JSON body whatever its Content-Type. An empty body is `None`; anything but one
+/// JSON object with nothing after it is a 400 saying what was sent; a field of the wrong
+/// type or value is a 400 naming the field.
 pub fn parse_json_object<T: DeserializeOwned>(body: &[u8]) -> Result<Option<T>, ApiError> {
     let trimmed = body.trim_ascii();
     if trimmed.is_empty() {
@@ -116,8 +116,8 @@ pub fn parse_json_object<T: DeserializeOwned>(body: &[u8]) -> Result<Option<T>, 
             Err(e) => ApiError::BadRequest(format!("the request body is not valid JSON: {e}")),
         });
     }
-    let deserializer = &mut serde_json::Deserializer::from_slice(trimmed);
-    serde_path_to_error::deserialize(deserializer)
+    let mut deserializer = serde_json::Deserializer::from_slice(trimmed);
+    let parsed = serde_path_to_error::deserialize(&mut deserializer)
         .map(Some)
         .map_err(|err| {
             let path = err.path().to_string();
@@ -139,7 +139,18 @@ pub fn parse_json_object<T: DeserializeOwned>(body: &[u8]) -> Result<Option<T>, 
             } else {
                 ApiError::BadRequest(format!("{path}: {message}"))
             }
-        })
+        })?;
+    // One object and nothing after it: `{"a":1}{"b":2}` or `{...}garbage` is not a body
+    // whose meaning is clear.
+    deserializer.end().map_err(|err| {
+        ApiError::BadRequest(format!(
+            "the request body must be one JSON object with nothing after it; more follows \
+             it at line {} column {}",
+            err.line(),
+            err.column()
+        ))
+    })?;
+    Ok(parsed)
 }
 
 /// Parses the query string into `T`, text fields kept as text so a bad value's error can
