@@ -12,6 +12,7 @@ use actix_web::middleware::Condition;
 use actix_web::{App, HttpMessage, HttpRequest, HttpServer, web};
 
 use crate::admin::{self, AdminError, Bootstrap};
+use crate::body;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
@@ -76,8 +77,9 @@ impl Server {
         };
         if let Some(bad) = cors_origins.iter().find(|o| !is_origin(o)) {
             return Err(StartError::Invalid(format!(
-                "--cors-origin {bad:?} is not an origin: give scheme://host[:port] with no \
-                 path, such as http://localhost:3000, or * for any origin"
+                "--cors-origin {} is not an origin: give scheme://host[:port] with no \
+                 path, such as http://localhost:3000, or * for any origin",
+                crate::domain::quoted(bad)
             )));
         }
         let limits = Arc::new(RateLimits::from_config(config).map_err(StartError::Invalid)?);
@@ -124,6 +126,7 @@ impl Server {
             baseline,
         });
         limits.start_cleanup(ratelimit::CLEANUP_EVERY);
+        let body_timeout = config.body_timeout;
         let mut http = HttpServer::new(move || {
             let limits = limits.clone();
             App::new()
@@ -153,8 +156,9 @@ impl Server {
                 ))
                 .wrap_fn({
                     let state = state.clone();
-                    move |req, srv| {
+                    move |mut req, srv| {
                         let started = Instant::now();
+                        body::read_within(&mut req, body_timeout);
                         let request_id = new_request_id();
                         req.extensions_mut().insert(RequestId(request_id.clone()));
                         let response = srv.call(req);
@@ -327,11 +331,46 @@ fn framework_error(
     req: &HttpRequest,
     err: &actix_web::Error,
 ) -> ApiError {
+    use actix_web::error::PayloadError;
     use actix_web::http::StatusCode;
+    if let Some(payload) = err.as_error::<PayloadError>() {
+        // actix's own texts are for developers ("payload reached EOF before completing:
+        // None"); these are sentences for the client.
+        return match payload {
+            PayloadError::Io(e) if body::is_timeout(payload) => {
+                ApiError::RequestTimeout(e.to_string())
+            }
+            PayloadError::Overflow => ApiError::from_status(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                req.method().as_str(),
+                req.path(),
+            ),
+            PayloadError::Incomplete(_) => ApiError::BadRequest(
+                "the request body ended before the length its headers announced \
+                 (Content-Length or the chunked framing)"
+                    .to_owned(),
+            ),
+            PayloadError::EncodingCorrupted => ApiError::BadRequest(
+                "the request body could not be decoded: its chunked framing or \
+                 Content-Encoding is corrupt"
+                    .to_owned(),
+            ),
+            PayloadError::UnknownLength => ApiError::BadRequest(
+                "the request body has no length: send Content-Length or chunked transfer \
+                 encoding"
+                    .to_owned(),
+            ),
+            _ => ApiError::BadRequest(
+                "the request body could not be read: the connection failed while it was \
+                 being sent"
+                    .to_owned(),
+            ),
+        };
+    }
     match status {
-        StatusCode::BAD_REQUEST => {
-            ApiError::BadRequest(format!("the request could not be read: {err}"))
-        }
+        StatusCode::BAD_REQUEST => ApiError::BadRequest(
+            "the request could not be read: it is not a well-formed HTTP request".to_owned(),
+        ),
         StatusCode::INTERNAL_SERVER_ERROR => ApiError::Internal(err.to_string()),
         _ => ApiError::from_status(status, req.method().as_str(), req.path()),
     }

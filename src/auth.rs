@@ -178,9 +178,18 @@ impl Caller {
     }
 }
 
-/// The key text a request presents, if any. Both headers at once must agree.
+/// The key text a request presents, if any. Both headers at once must agree; either
+/// header twice is refused, since which of two keys would count is anyone's guess.
 pub(crate) fn presented_key(req: &HttpRequest) -> Result<Option<&str>, ApiError> {
     let malformed = |why: &str| ApiError::Unauthorized(format!("the API key is malformed: {why}"));
+    for name in ["authorization", "x-api-key"] {
+        if req.headers().get_all(name).nth(1).is_some() {
+            return Err(ApiError::Unauthorized(format!(
+                "the request carries more than one {} header; send the key in one",
+                if name == "authorization" { "Authorization" } else { "X-API-Key" }
+            )));
+        }
+    }
     let bearer = match req.headers().get(header::AUTHORIZATION) {
         None => None,
         Some(value) => {

@@ -2,6 +2,7 @@
 //! a `DEVREG_…` environment variable, and the library takes the same struct.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::builder::ArgPredicate;
 use clap::{ArgAction, Args};
@@ -97,6 +98,18 @@ pub struct Config {
     /// HTTP worker threads; defaults to the number of CPU cores.
     #[arg(long, env = "DEVREG_WORKERS", value_name = "N")]
     pub workers: Option<usize>,
+
+    /// Seconds a request's body may take to arrive after its headers (decimals allowed);
+    /// a body still incomplete then is answered with a 408. Headers have actix-web's own
+    /// 5 s limit.
+    #[arg(
+        long,
+        env = "DEVREG_BODY_TIMEOUT",
+        default_value = "15",
+        value_parser = parse_seconds,
+        value_name = "SECONDS"
+    )]
+    pub body_timeout: Duration,
 
     /// Read connections kept open to a file database (writes use one connection of their own).
     #[arg(
@@ -206,6 +219,7 @@ impl Default for Config {
             heartbeat_interval: 60,
             workers: None,
             read_connections: 4,
+            body_timeout: Duration::from_secs(15),
             handle_signals: true,
             rate_limit_device: 100,
             rate_limit_device_burst: None,
@@ -248,5 +262,18 @@ impl Config {
             rate_limit_anonymous: 0,
             ..self
         }
+    }
+}
+
+/// A duration given in seconds, decimals allowed (`15`, `0.5`); more than zero.
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    match text.trim().parse::<f64>() {
+        Ok(secs) if secs > 0.0 && secs.is_finite() && secs <= 86_400.0 => {
+            Ok(Duration::from_secs_f64(secs))
+        }
+        _ => Err(format!(
+            "must be a number of seconds above 0 and at most 86400, such as 15 or 0.5, got {}",
+            crate::domain::quoted(text)
+        )),
     }
 }

@@ -98,8 +98,9 @@ impl TryFrom<String> for Platform {
         } else {
             Err(format!(
                 "must be a lowercase token of 1 to {} characters [a-z0-9_-] such as python, ios, \
-                 android or edge, got {value:?}",
-                Self::MAX_CHARS
+                 android or edge, got {}",
+                Self::MAX_CHARS,
+                super::quoted(&value)
             ))
         }
     }
@@ -136,7 +137,10 @@ impl TryFrom<String> for DeviceStatus {
         match value.as_str() {
             "active" => Ok(DeviceStatus::Active),
             "inactive" => Ok(DeviceStatus::Inactive),
-            _ => Err(format!("must be \"active\" or \"inactive\", got {value:?}")),
+            _ => Err(format!(
+                "must be \"active\" or \"inactive\", got {}",
+                super::quoted(&value)
+            )),
         }
     }
 }

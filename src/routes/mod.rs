@@ -197,5 +197,5 @@ pub fn device_not_found(reference: &str) -> ApiError {
 /// `text` in double quotes, with quotes and control characters escaped as JSON does:
 /// what a message shows of a value the client sent.
 pub fn quoted(text: &str) -> String {
-    serde_json::Value::from(text).to_string()
+    crate::domain::quoted(text)
 }

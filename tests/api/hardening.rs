@@ -3,10 +3,95 @@
 //! JSON object, unambiguous credentials and device paths, look-alike identifiers, slow
 //! bodies, and the readiness probe.
 
-use reqwest::{Method, StatusCode};
-use serde_json::json;
+use std::time::Duration;
 
-use crate::helpers::spawn_app;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::helpers::{TestApp, spawn_app, spawn_app_with};
+
+/// What a raw exchange over one connection got back: the status, the headers (names in
+/// lowercase), the body.
+struct RawReply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl RawReply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Asserts the contract's error body with the `X-Request-Id` header; the message.
+    #[track_caller]
+    fn assert_error(&self, status: u16, code: &str) -> String {
+        assert_eq!(self.status, status, "{}", self.body);
+        let body: Value = serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body));
+        assert_eq!(body["error"], code, "{body}");
+        assert_eq!(body["status_code"], status, "{body}");
+        let id = self.header("x-request-id").expect("X-Request-Id header");
+        assert_eq!(body["request_id"], id);
+        body["message"].as_str().unwrap().to_owned()
+    }
+}
+
+/// Sends `request` as it is on a new connection (half-closing it after when `close`),
+/// and reads the answer until the server closes or `wait` passes without more bytes.
+async fn raw_exchange(app: &TestApp, request: &[u8], close: bool, wait: Duration) -> RawReply {
+    let addr = app.url("").trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    if close {
+        stream.shutdown().await.unwrap();
+    }
+    let mut received = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        match tokio::time::timeout(wait, stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
+            Ok(Ok(n)) => received.extend_from_slice(&buf[..n]),
+        }
+        if complete(&received) {
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&received).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {text:?}"));
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    RawReply {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
+}
+
+/// Whether `received` holds a whole response with a Content-Length body.
+fn complete(received: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(received);
+    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+        return false;
+    };
+    head.lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.trim().parse::<usize>().ok())
+        .is_some_and(|n| body.len() >= n)
+}
 
 #[tokio::test]
 async fn data_after_the_json_object_is_a_400_and_changes_nothing() {
@@ -49,4 +134,85 @@ async fn data_after_the_json_object_is_a_400_and_changes_nothing() {
         )
         .await;
     assert_eq!(spaced.status, StatusCode::OK, "{}", spaced.body);
+}
+
+#[tokio::test]
+async fn two_authorization_or_two_x_api_key_headers_are_a_401_that_says_why() {
+    let app = spawn_app().await;
+    let device = app.register_device("sensor-1").await;
+    let url = app.url(&format!("/api/v1/devices/{}", device.id));
+
+    for (name, first, second) in [
+        ("authorization", format!("Bearer {}", app.secret_key()), "Bearer edg_live_x".to_owned()),
+        ("authorization", format!("Bearer {}", app.secret_key()), format!("Bearer {}", app.secret_key())),
+        ("x-api-key", app.secret_key().to_owned(), device.key.clone()),
+    ] {
+        let response = app
+            .client
+            .get(&url)
+            .header(name, first)
+            .header(name, second)
+            .send()
+            .await
+            .unwrap();
+        let reply = crate::helpers::read(response).await;
+        let message = reply.assert_error(401, "unauthorized");
+        assert!(message.contains("more than one"), "{name}: {message}");
+    }
+}
+
+#[tokio::test]
+async fn a_body_that_stalls_is_answered_with_a_json_408() {
+    let app = spawn_app_with(|c| c.body_timeout = Duration::from_millis(300)).await;
+    let request = format!(
+        "PUT /api/v1/devices/x/heartbeat HTTP/1.1\r\nHost: devreg\r\n\
+         Authorization: Bearer {}\r\nContent-Length: 100\r\n\r\n{{",
+        app.secret_key()
+    );
+
+    let started = std::time::Instant::now();
+    let reply = raw_exchange(&app, request.as_bytes(), false, Duration::from_secs(5)).await;
+
+    let message = reply.assert_error(408, "request_timeout");
+    assert!(message.contains("did not arrive within 0.3 s"), "{message}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
+
+#[tokio::test]
+async fn a_body_cut_short_is_a_400_in_plain_words() {
+    let app = spawn_app().await;
+    let request = format!(
+        "POST /api/v1/devices/register HTTP/1.1\r\nHost: devreg\r\n\
+         Authorization: Bearer {}\r\nContent-Length: 100\r\n\r\n{{\"device_id\"",
+        app.secret_key()
+    );
+
+    let reply = raw_exchange(&app, request.as_bytes(), true, Duration::from_secs(5)).await;
+
+    let message = reply.assert_error(400, "bad_request");
+    assert!(message.contains("ended before the length"), "{message}");
+    assert!(!message.contains("None") && !message.contains("EOF"), "{message}");
+}
+
+#[tokio::test]
+async fn messages_quote_what_was_sent_as_json_never_as_rust_debug_text() {
+    let app = spawn_app().await;
+
+    let platform = app
+        .register(None, json!({"device_id": "d1", "platform": "i\u{200b}OS"}))
+        .await;
+    let status = app
+        .heartbeat(Some(app.secret_key()), "d1", Some(json!({"status": "on\u{7}"})))
+        .await;
+    let limit = app.list(Some(app.secret_key()), "org_id=org_demo&limit=%E2%80%8B5").await;
+
+    for (reply, sent) in [
+        (&platform, "\"i\u{200b}OS\""),
+        (&status, "\"on\\u0007\""),
+        (&limit, "\"\u{200b}5\""),
+    ] {
+        let message = reply.assert_error(400, "bad_request");
+        assert!(message.contains(sent), "{message} should quote {sent}");
+        assert!(!message.contains("\\u{"), "{message}");
+    }
 }
