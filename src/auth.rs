@@ -186,7 +186,11 @@ pub(crate) fn presented_key(req: &HttpRequest) -> Result<Option<&str>, ApiError>
         if req.headers().get_all(name).nth(1).is_some() {
             return Err(ApiError::Unauthorized(format!(
                 "the request carries more than one {} header; send the key in one",
-                if name == "authorization" { "Authorization" } else { "X-API-Key" }
+                if name == "authorization" {
+                    "Authorization"
+                } else {
+                    "X-API-Key"
+                }
             )));
         }
     }

@@ -143,8 +143,16 @@ async fn two_authorization_or_two_x_api_key_headers_are_a_401_that_says_why() {
     let url = app.url(&format!("/api/v1/devices/{}", device.id));
 
     for (name, first, second) in [
-        ("authorization", format!("Bearer {}", app.secret_key()), "Bearer edg_live_x".to_owned()),
-        ("authorization", format!("Bearer {}", app.secret_key()), format!("Bearer {}", app.secret_key())),
+        (
+            "authorization",
+            format!("Bearer {}", app.secret_key()),
+            "Bearer edg_live_x".to_owned(),
+        ),
+        (
+            "authorization",
+            format!("Bearer {}", app.secret_key()),
+            format!("Bearer {}", app.secret_key()),
+        ),
         ("x-api-key", app.secret_key().to_owned(), device.key.clone()),
     ] {
         let response = app
@@ -191,7 +199,10 @@ async fn a_body_cut_short_is_a_400_in_plain_words() {
 
     let message = reply.assert_error(400, "bad_request");
     assert!(message.contains("ended before the length"), "{message}");
-    assert!(!message.contains("None") && !message.contains("EOF"), "{message}");
+    assert!(
+        !message.contains("None") && !message.contains("EOF"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
@@ -202,9 +213,15 @@ async fn messages_quote_what_was_sent_as_json_never_as_rust_debug_text() {
         .register(None, json!({"device_id": "d1", "platform": "i\u{200b}OS"}))
         .await;
     let status = app
-        .heartbeat(Some(app.secret_key()), "d1", Some(json!({"status": "on\u{7}"})))
+        .heartbeat(
+            Some(app.secret_key()),
+            "d1",
+            Some(json!({"status": "on\u{7}"})),
+        )
         .await;
-    let limit = app.list(Some(app.secret_key()), "org_id=org_demo&limit=%E2%80%8B5").await;
+    let limit = app
+        .list(Some(app.secret_key()), "org_id=org_demo&limit=%E2%80%8B5")
+        .await;
 
     for (reply, sent) in [
         (&platform, "\"i\u{200b}OS\""),
@@ -215,4 +232,106 @@ async fn messages_quote_what_was_sent_as_json_never_as_rust_debug_text() {
         assert!(message.contains(sent), "{message} should quote {sent}");
         assert!(!message.contains("\\u{"), "{message}");
     }
+}
+
+/// The spellings of a device's UUID that every route must resolve.
+fn spellings(id: &str) -> Vec<String> {
+    let simple = id.replace('-', "");
+    vec![
+        id.to_owned(),
+        id.to_uppercase(),
+        simple.clone(),
+        simple.to_uppercase(),
+        format!("{{{id}}}"),
+        format!("urn:uuid:{id}"),
+    ]
+}
+
+#[tokio::test]
+async fn every_spelling_of_a_uuid_names_the_device_on_retrieve_and_heartbeat() {
+    let app = spawn_app().await;
+    let device = app.register_device("sensor-1").await;
+
+    for path in spellings(&device.id) {
+        for key in [app.secret_key(), device.key.as_str()] {
+            let got = app.get_device(Some(key), &path).await;
+            assert_eq!(got.status, StatusCode::OK, "GET {path}: {}", got.body);
+            assert_eq!(got.body["id"], device.id);
+            let beat = app.heartbeat(Some(key), &path, None).await;
+            assert_eq!(
+                beat.status,
+                StatusCode::OK,
+                "heartbeat {path}: {}",
+                beat.body
+            );
+            assert_eq!(beat.body["id"], device.id);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_uuid_identifier_is_reachable_and_another_devices_id_cannot_be_registered() {
+    let app = spawn_app().await;
+    // The Python SDK registers its installation id, a UUID, as the identifier.
+    let installation = "0b5e2f7c-1b1a-4c8e-9a51-7a3f0f3b6d21";
+    let by_uuid = app.register_device(installation).await;
+    let other = app.register_device("sensor-2").await;
+
+    for key in [app.secret_key(), by_uuid.key.as_str()] {
+        let got = app.get_device(Some(key), installation).await;
+        assert_eq!(got.body["id"], by_uuid.id, "{}", got.body);
+        let beat = app.heartbeat(Some(key), installation, None).await;
+        assert_eq!(beat.body["id"], by_uuid.id, "{}", beat.body);
+    }
+    for spelling in spellings(&other.id) {
+        let taken = app
+            .register(Some(app.secret_key()), json!({ "device_id": spelling }))
+            .await;
+        let message = taken.assert_error(409, "conflict");
+        assert!(message.contains("as its id"), "{message}");
+    }
+    assert_eq!(app.device_count().await, 2);
+}
+
+#[tokio::test]
+async fn look_alike_identifiers_are_refused_and_nfc_and_nfd_are_one_identifier() {
+    let app = spawn_app().await;
+    for bad in [
+        "laptop\u{200B}001",
+        "laptop\u{200D}001",
+        "\u{FEFF}laptop-001",
+        "laptop-\u{202E}100",
+        "laptop-\u{2067}001",
+        " laptop-001",
+        "laptop-001 ",
+        "laptop\u{00A0}001",
+    ] {
+        let reply = app
+            .register(Some(app.secret_key()), json!({ "device_id": bad }))
+            .await;
+        let message = reply.assert_error(400, "bad_request");
+        assert!(
+            message.starts_with("device_id must not"),
+            "{bad:?}: {message}"
+        );
+    }
+
+    let nfc = "caf\u{00E9}-01";
+    let nfd = "cafe\u{0301}-01";
+    let first = app
+        .register(Some(app.secret_key()), json!({ "device_id": nfd }))
+        .await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    assert_eq!(first.body["device_id"], nfc, "stored in NFC");
+    let again = app
+        .register(Some(app.secret_key()), json!({ "device_id": nfc }))
+        .await;
+    again.assert_error(409, "conflict");
+    for path in ["caf%C3%A9-01", "cafe%CC%81-01"] {
+        let got = app.get_device(Some(app.secret_key()), path).await;
+        assert_eq!(got.status, StatusCode::OK, "{path}: {}", got.body);
+        let beat = app.heartbeat(Some(app.secret_key()), path, None).await;
+        assert_eq!(beat.status, StatusCode::OK, "{path}: {}", beat.body);
+    }
+    assert_eq!(app.device_count().await, 1);
 }

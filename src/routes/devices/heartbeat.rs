@@ -191,10 +191,11 @@ pub async fn record_heartbeat(
         .db
         .write(move |tx| {
             let credential = auth::credential_for(tx, &digest)?;
+            let reference = devices::DeviceRef::parse(&lookup);
             // A device key beats for its own device; an org key for any of its org's.
             let device_id = match credential.device_id {
                 Some(own) if credential.kind == KeyKind::Device => own,
-                _ => match devices::find(tx, credential.org_id.as_str(), &lookup)? {
+                _ => match devices::find_ref(tx, credential.org_id.as_str(), &reference)? {
                     Some(device) => device.id,
                     None => return Err(device_not_found(&lookup)),
                 },
@@ -202,7 +203,7 @@ pub async fn record_heartbeat(
             let target = devices::HeartbeatTarget {
                 org_id: credential.org_id.as_str(),
                 device_id: &device_id,
-                reference: &lookup,
+                reference: &reference,
             };
             let heartbeat = devices::Heartbeat {
                 status,

@@ -209,8 +209,13 @@ pub async fn register_device(
             )
             .on_duplicate(|| {
                 ApiError::Conflict(format!(
-                    "a device with device_id {} is already registered in org {registering}",
-                    quoted(identifier.as_str())
+                    "a device with device_id {} is already registered in org {registering}{}",
+                    quoted(identifier.as_str()),
+                    match uuid::Uuid::try_parse(identifier.as_str()) {
+                        // Its id, in some spelling: a path would name that device.
+                        Ok(_) => " (as its identifier or as its id)",
+                        Err(_) => "",
+                    }
                 ))
             })
         })
