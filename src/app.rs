@@ -20,7 +20,7 @@ use crate::openapi;
 use crate::ratelimit::{self, RateLimits};
 use crate::routes;
 use crate::seed::Seed;
-use crate::state::AppState;
+use crate::state::{AppState, StorageCaps};
 use crate::store::{Db, MEMORY, StoreError};
 
 /// The largest request body accepted (CONTRACT.md: 413 above it).
@@ -122,9 +122,17 @@ impl Server {
             metrics: Metrics::new(),
             open_registration: config.open_registration,
             heartbeat_interval_seconds: config.heartbeat_interval,
+            limits: limits.clone(),
+            caps: StorageCaps {
+                capabilities_bytes: config.max_capabilities_bytes,
+                metadata_bytes: config.max_metadata_bytes,
+                metrics_bytes: config.max_metrics_bytes,
+                devices_per_org: config.max_devices_per_org,
+            },
             openapi_json: openapi::json(baseline.is_some()),
             baseline,
         });
+        state.metrics.set_device_quota(config.max_devices_per_org);
         limits.start_cleanup(ratelimit::CLEANUP_EVERY);
         let body_timeout = config.body_timeout;
         let mut http = HttpServer::new(move || {

@@ -8,7 +8,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, http::header, web};
 
 use crate::domain::{ApiKey, KeyKind, OrgId};
 use crate::error::ApiError;
@@ -230,6 +230,21 @@ pub(crate) fn presented_key(req: &HttpRequest) -> Result<Option<&str>, ApiError>
     }
 }
 
+/// Set on a request whose key was looked up and found valid. The rate limiter charges
+/// every keyed request without it to its client address too ([`crate::ratelimit`]).
+#[derive(Debug, Clone, Copy)]
+pub struct KeyVerified;
+
+/// Marks `req` as carrying a valid key.
+pub fn mark_verified(req: &HttpRequest) {
+    req.extensions_mut().insert(KeyVerified);
+}
+
+/// Whether a handler proved `req`'s key valid.
+pub fn is_verified(req: &HttpRequest) -> bool {
+    req.extensions().contains::<KeyVerified>()
+}
+
 /// Looks a presented key up by its digest.
 async fn authenticate(state: &AppState, text: &str) -> Result<Credential, ApiError> {
     let key = ApiKey::parse(text).map_err(ApiError::Unauthorized)?;
@@ -283,12 +298,17 @@ impl FromRequest for Caller {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let presented = presented_key(req).map(|k| k.map(str::to_owned));
+        let req = req.clone();
         Box::pin(async move {
             let state =
                 state.ok_or_else(|| ApiError::Internal("AppState is not registered".to_owned()))?;
             match presented? {
                 None => Ok(Caller(None)),
-                Some(text) => Ok(Caller(Some(authenticate(&state, &text).await?))),
+                Some(text) => {
+                    let credential = authenticate(&state, &text).await?;
+                    mark_verified(&req);
+                    Ok(Caller(Some(credential)))
+                }
             }
         })
     }

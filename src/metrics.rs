@@ -36,6 +36,8 @@ pub struct Metrics {
     database_errors: Mutex<IntCounter>,
     database_commits: Mutex<IntCounter>,
     devices: IntGauge,
+    device_quota: IntGauge,
+    quota_refusals: IntCounter,
 }
 
 impl Default for Metrics {
@@ -96,6 +98,14 @@ impl Metrics {
                  previous one committed (group commit).",
             )),
             devices: gauge("devreg_devices", "Registered devices, all orgs."),
+            device_quota: gauge(
+                "devreg_org_device_quota",
+                "The most devices one org may have (--max-devices-per-org); 0 is no limit.",
+            ),
+            quota_refusals: counter(
+                "devreg_device_quota_refusals_total",
+                "Registrations refused because the org had reached its device quota.",
+            ),
             requests,
             latency,
             registry,
@@ -109,6 +119,8 @@ impl Metrics {
             Box::new(metrics.database_errors.lock().unwrap().clone()),
             Box::new(metrics.database_commits.lock().unwrap().clone()),
             Box::new(metrics.devices.clone()),
+            Box::new(metrics.device_quota.clone()),
+            Box::new(metrics.quota_refusals.clone()),
         ] {
             metrics
                 .registry
@@ -116,6 +128,17 @@ impl Metrics {
                 .expect("unique metric names");
         }
         metrics
+    }
+
+    /// Reports the per-org device quota the server enforces.
+    pub fn set_device_quota(&self, quota: u64) {
+        self.device_quota
+            .set(i64::try_from(quota).unwrap_or(i64::MAX));
+    }
+
+    /// Counts one registration refused by the device quota.
+    pub fn count_quota_refusal(&self) {
+        self.quota_refusals.inc();
     }
 
     /// Records one finished request. `route` is the matched pattern, if any.

@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use crate::clock::{Clock, RateLimitClock};
+use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::ratelimit::RateLimits;
 use crate::seed::Seed;
 use crate::store::Db;
 
@@ -17,9 +19,38 @@ pub struct AppState {
     pub metrics: Metrics,
     pub open_registration: bool,
     pub heartbeat_interval_seconds: u32,
+    /// The server's rate limits, for the checks that need to know the device first.
+    pub limits: Arc<RateLimits>,
+    /// What one device may store.
+    pub caps: StorageCaps,
     /// In ephemeral mode, the state `POST /_devreg/reset` returns to; `None` otherwise,
     /// and the reset routes do not exist.
     pub baseline: Option<Arc<Seed>>,
     /// This server's OpenAPI document, as `GET /openapi.json` serves it.
     pub openapi_json: &'static str,
+}
+
+/// The most one device may store (`--max-…` flags): what keeps a public publishable key
+/// from filling the disk.
+#[derive(Debug, Clone, Copy)]
+pub struct StorageCaps {
+    pub capabilities_bytes: usize,
+    pub metadata_bytes: usize,
+    pub metrics_bytes: usize,
+    /// 0: no limit.
+    pub devices_per_org: u64,
+}
+
+impl StorageCaps {
+    /// 400 when `json`, the value of `field` as it would be stored, is over `cap` bytes.
+    pub fn check(field: &str, json: &str, cap: usize, flag: &str) -> Result<(), ApiError> {
+        if json.len() <= cap {
+            return Ok(());
+        }
+        Err(ApiError::BadRequest(format!(
+            "{field} must be at most {cap} bytes as JSON, got {}; the server's operator \
+             sets this cap with --{flag}",
+            json.len()
+        )))
+    }
 }

@@ -379,6 +379,14 @@ pub fn record_heartbeat(
     Ok(Some(recorded))
 }
 
+/// How many devices `org_id` has, from the counts the triggers keep.
+pub fn count_in_org(conn: &Connection, org_id: &str) -> Result<u64, StoreError> {
+    let n: i64 = conn
+        .prepare_cached("SELECT coalesce(sum(n), 0) FROM device_counts WHERE org_id = ?1")?
+        .query_row([org_id], |r| r.get(0))?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
 /// Every registered device, all orgs: for the metrics gauge. Summed from the counts the
 /// triggers keep, so a scrape does not count a million rows.
 pub fn count_all(conn: &Connection) -> Result<u64, StoreError> {

@@ -335,3 +335,223 @@ async fn look_alike_identifiers_are_refused_and_nfc_and_nfd_are_one_identifier()
     }
     assert_eq!(app.device_count().await, 1);
 }
+
+#[tokio::test]
+async fn a_made_up_key_is_charged_to_its_address_on_routes_that_never_check_keys() {
+    let app = spawn_app_with(|c| c.rate_limit_anonymous = 3).await;
+    let made_up = |n: usize| format!("edg_live_{}", format!("MadeUp{n:026}"));
+
+    // Each request carries a fresh well-formed key, so no key bucket ever fills.
+    let mut statuses = Vec::new();
+    for (n, (method, path)) in [
+        (Method::GET, "/openapi.json"),
+        (Method::GET, "/no/such/route"),
+        (Method::DELETE, "/api/v1/devices"),
+        (Method::GET, "/openapi.json"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let reply = app.send(method, path, Some(&made_up(n)), None).await;
+        statuses.push(reply.status.as_u16());
+        if n == 3 {
+            reply.assert_error(429, "rate_limited");
+        }
+    }
+    assert_eq!(statuses, [200, 404, 405, 429]);
+    // Guessing marks the address: a keyed request is now refused up front, anywhere.
+    let next = app
+        .send(Method::GET, "/openapi.json", Some(&made_up(9)), None)
+        .await;
+    next.assert_error(429, "rate_limited");
+    // Health checks stay unlimited.
+    let health = app
+        .send(Method::GET, "/healthz", Some(&made_up(10)), None)
+        .await;
+    assert_eq!(health.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_valid_key_is_not_charged_to_its_address() {
+    let app = spawn_app_with(|c| c.rate_limit_anonymous = 2).await;
+    let device = app.register_device("sensor-1").await;
+
+    for _ in 0..5 {
+        let list = app.list(Some(app.secret_key()), "org_id=org_demo").await;
+        assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+        let beat = app.heartbeat(Some(&device.key), &device.id, None).await;
+        assert_eq!(beat.status, StatusCode::OK, "{}", beat.body);
+    }
+}
+
+#[tokio::test]
+async fn a_device_exhausted_on_its_own_key_is_not_served_on_an_org_key() {
+    let app = spawn_app_with(|c| c.rate_limit_device = 2).await;
+    let device = app.register_device("sensor-1").await;
+    let neighbour = app.register_device("sensor-2").await;
+
+    for _ in 0..2 {
+        let beat = app.heartbeat(Some(&device.key), &device.id, None).await;
+        assert_eq!(beat.status, StatusCode::OK, "{}", beat.body);
+    }
+    let on_secret = app
+        .heartbeat(
+            Some(app.secret_key()),
+            &device.id,
+            Some(json!({"metrics": {"n": 3}})),
+        )
+        .await;
+    let on_publishable = app
+        .heartbeat(Some(app.publishable_key()), "sensor-1", None)
+        .await;
+
+    let message = on_secret.assert_error(429, "rate_limited");
+    assert!(message.contains("this device"), "{message}");
+    assert_eq!(on_secret.header("retry-after"), Some("30"));
+    on_publishable.assert_error(429, "rate_limited");
+    let stored = app.get_device(Some(app.secret_key()), &device.id).await;
+    assert_eq!(
+        stored.body["metrics"],
+        json!({}),
+        "the refused heartbeat wrote nothing"
+    );
+    // Other devices, and the org key itself, are still served.
+    let other = app
+        .heartbeat(Some(app.secret_key()), &neighbour.id, None)
+        .await;
+    assert_eq!(other.status, StatusCode::OK, "{}", other.body);
+    // The bucket refills with time, for every key.
+    app.server.advance_clock(30);
+    let later = app
+        .heartbeat(Some(app.secret_key()), &device.id, None)
+        .await;
+    assert_eq!(later.status, StatusCode::OK, "{}", later.body);
+}
+
+#[tokio::test]
+async fn capabilities_metadata_and_metrics_over_their_caps_are_a_400_naming_the_field() {
+    let app = spawn_app_with(|c| {
+        c.max_capabilities_bytes = 100;
+        c.max_metadata_bytes = 100;
+        c.max_metrics_bytes = 100;
+    })
+    .await;
+    let big = "x".repeat(200);
+
+    let capabilities = app
+        .register(
+            None,
+            json!({"device_id": "d1", "capabilities": {"blob": big}}),
+        )
+        .await;
+    let metadata = app
+        .register(None, json!({"device_id": "d1", "metadata": {"blob": big}}))
+        .await;
+    let sdk_field = app
+        .register(
+            None,
+            json!({"device_id": "d1", "device_info": {"blob": big}}),
+        )
+        .await;
+    let device = app.register_device("d2").await;
+    let metrics = app
+        .heartbeat(
+            Some(&device.key),
+            &device.id,
+            Some(json!({"metrics": {"blob": big}})),
+        )
+        .await;
+    let telemetry = app
+        .heartbeat(
+            Some(&device.key),
+            &device.id,
+            Some(json!({"network_type": big})),
+        )
+        .await;
+    let version = app
+        .heartbeat(
+            Some(&device.key),
+            &device.id,
+            Some(json!({"sdk_version": big})),
+        )
+        .await;
+
+    for (reply, field, flag) in [
+        (&capabilities, "capabilities", "--max-capabilities-bytes"),
+        (&metadata, "metadata", "--max-metadata-bytes"),
+        (&sdk_field, "metadata", "--max-metadata-bytes"),
+        (&metrics, "metrics", "--max-metrics-bytes"),
+        (&telemetry, "metrics", "--max-metrics-bytes"),
+        (&version, "sdk_version", "--max-metadata-bytes"),
+    ] {
+        let message = reply.assert_error(400, "bad_request");
+        assert!(message.starts_with(field), "{message}");
+        assert!(
+            message.contains("at most 100 bytes") && message.contains(flag),
+            "{message}"
+        );
+    }
+    assert_eq!(app.device_count().await, 1);
+    let stored = app.get_device(Some(app.secret_key()), &device.id).await;
+    assert_eq!(stored.body["last_heartbeat"], json!(null));
+}
+
+#[tokio::test]
+async fn an_org_at_its_device_quota_refuses_registrations_with_403_and_metrics_say_so() {
+    let app = spawn_app_with(|c| c.max_devices_per_org = 2).await;
+    app.register_device("d1").await;
+    app.register_device("d2").await;
+    let other = app.create_org("org_other");
+
+    let third = app
+        .register(Some(app.publishable_key()), json!({"device_id": "d3"}))
+        .await;
+    let elsewhere = app
+        .register(Some(&other.secret_key), json!({"device_id": "d3"}))
+        .await;
+
+    let message = third.assert_error(403, "forbidden");
+    assert!(message.contains("quota of 2 devices"), "{message}");
+    assert_eq!(
+        elsewhere.status,
+        StatusCode::CREATED,
+        "another org has its own quota"
+    );
+    assert_eq!(app.device_count().await, 2);
+    let metrics = app.metrics().await;
+    assert!(metrics.contains("devreg_org_device_quota 2"), "{metrics}");
+    assert!(
+        metrics.contains("devreg_device_quota_refusals_total 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn publishable_key_registrations_have_their_own_lower_limit() {
+    let app = spawn_app_with(|c| {
+        c.rate_limit_publishable = 100;
+        c.rate_limit_publishable_register = 2;
+    })
+    .await;
+    let key = app.publishable_key().to_owned();
+
+    let first = app
+        .register_device_with(&key, json!({"device_id": "d1"}))
+        .await;
+    app.register_device_with(&key, json!({"device_id": "d2"}))
+        .await;
+    let third = app.register(Some(&key), json!({"device_id": "d3"})).await;
+    let beat = app.heartbeat(Some(&key), &first.id, None).await;
+    let by_secret = app
+        .register(Some(app.secret_key()), json!({"device_id": "d4"}))
+        .await;
+
+    let message = third.assert_error(429, "rate_limited");
+    assert!(message.contains("registrations"), "{message}");
+    assert_eq!(
+        beat.status,
+        StatusCode::OK,
+        "heartbeats use the general bucket"
+    );
+    assert_eq!(by_secret.status, StatusCode::CREATED);
+}

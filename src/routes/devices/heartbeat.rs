@@ -13,7 +13,7 @@ use crate::domain::{DeviceIdentifier, DeviceStatus, JsonObject, KeyKind, Timesta
 use crate::error::ApiError;
 use crate::routes::{device_not_found, parse_json_object};
 use crate::schema;
-use crate::state::AppState;
+use crate::state::{AppState, StorageCaps};
 use crate::store::{devices, rounds};
 
 pub const ACCESS: Access = Access {
@@ -180,14 +180,40 @@ pub async fn record_heartbeat(
                 .db
                 .read(move |conn| auth::credential_for(conn, &digest))
                 .await?;
+            auth::mark_verified(&req);
             return Err(bad_body);
         }
     };
     let (status, metrics_json, metadata_patch_json) = request.into_snapshot();
+    let caps = state.caps;
+    let too_big = StorageCaps::check(
+        "metrics",
+        &metrics_json,
+        caps.metrics_bytes,
+        "max-metrics-bytes",
+    )
+    .and_then(|()| match &metadata_patch_json {
+        Some(patch) => StorageCaps::check(
+            "sdk_version, os_version and app_version",
+            patch,
+            caps.metadata_bytes,
+            "max-metadata-bytes",
+        ),
+        None => Ok(()),
+    });
+    if let Err(too_big) = too_big {
+        state
+            .db
+            .read(move |conn| auth::credential_for(conn, &digest))
+            .await?;
+        auth::mark_verified(&req);
+        return Err(too_big);
+    }
+    let limits = state.limits.clone();
     let reference = path.into_inner();
     let lookup = reference.clone();
     let now = state.clock.now();
-    let (device, pending) = state
+    let written = state
         .db
         .write(move |tx| {
             let credential = auth::credential_for(tx, &digest)?;
@@ -200,6 +226,8 @@ pub async fn record_heartbeat(
                     None => return Err(device_not_found(&lookup)),
                 },
             };
+            // Per device, whatever the key: before anything is written.
+            limits.charge_heartbeat(&device_id)?;
             let target = devices::HeartbeatTarget {
                 org_id: credential.org_id.as_str(),
                 device_id: &device_id,
@@ -225,7 +253,15 @@ pub async fn record_heartbeat(
             };
             Ok::<_, ApiError>((device, pending))
         })
-        .await?;
+        .await;
+    // The key was valid unless the write refused it (or the database failed first).
+    if !matches!(
+        written,
+        Err(ApiError::Unauthorized(_) | ApiError::Store(_) | ApiError::Internal(_))
+    ) {
+        auth::mark_verified(&req);
+    }
+    let (device, pending) = written?;
     let message = pending
         .as_ref()
         .map(|(_, number)| format!("Training round {number} is awaiting your participation."));
