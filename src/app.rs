@@ -123,6 +123,7 @@ impl Server {
             open_registration: config.open_registration,
             heartbeat_interval_seconds: config.heartbeat_interval,
             limits: limits.clone(),
+            readiness: tokio::sync::Mutex::new(None),
             caps: StorageCaps {
                 capabilities_bytes: config.max_capabilities_bytes,
                 metadata_bytes: config.max_metadata_bytes,

@@ -133,6 +133,11 @@ impl ApiError {
             ApiError::Store(StoreError::Full) => {
                 "the database is out of space; writes fail until an operator frees some".to_owned()
             }
+            ApiError::Store(StoreError::Gone(_)) => {
+                "the database file was deleted or replaced while the server runs; writes fail \
+                 until an operator puts it back or restarts the server"
+                    .to_owned()
+            }
             ApiError::Store(_) | ApiError::Internal(_) => INTERNAL_MESSAGE.to_owned(),
             other => other.to_string(),
         }
@@ -143,7 +148,7 @@ impl ApiError {
     pub fn render(&self, request_id: &str) -> HttpResponse {
         match self {
             ApiError::Internal(cause) => log::error!("request {request_id} failed: {cause}"),
-            ApiError::Store(cause @ StoreError::Busy(_)) => {
+            ApiError::Store(cause @ (StoreError::Busy(_) | StoreError::Gone(_))) => {
                 log::warn!("request {request_id}: {cause}");
             }
             ApiError::Store(cause) => log::error!("request {request_id} failed: {cause}"),
@@ -230,7 +235,10 @@ impl ResponseError for ApiError {
 
 /// Busy and full are passing states an operator or a retry can end: 503, not 500.
 fn store_unavailable(cause: &StoreError) -> bool {
-    matches!(cause, StoreError::Busy(_) | StoreError::Full)
+    matches!(
+        cause,
+        StoreError::Busy(_) | StoreError::Full | StoreError::Gone(_)
+    )
 }
 
 impl From<StoreError> for ApiError {

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::clock::{Clock, RateLimitClock};
+use crate::domain::Timestamp;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimits;
@@ -23,6 +24,8 @@ pub struct AppState {
     pub limits: Arc<RateLimits>,
     /// What one device may store.
     pub caps: StorageCaps,
+    /// The last readiness probe: its second and, if it failed, the sentence to answer.
+    pub readiness: tokio::sync::Mutex<Option<(Timestamp, Result<(), String>)>>,
     /// In ephemeral mode, the state `POST /_devreg/reset` returns to; `None` otherwise,
     /// and the reset routes do not exist.
     pub baseline: Option<Arc<Seed>>,

@@ -555,3 +555,67 @@ async fn publishable_key_registrations_have_their_own_lower_limit() {
     );
     assert_eq!(by_secret.status, StatusCode::CREATED);
 }
+
+#[tokio::test]
+async fn readyz_writes_at_most_once_a_second_whatever_the_calls() {
+    let app = spawn_app().await;
+    let db = app.server.db().clone();
+    let before = db.commit_count();
+
+    for _ in 0..20 {
+        let ready = app.send(Method::GET, "/readyz", None, None).await;
+        assert_eq!(ready.status, StatusCode::OK, "{}", ready.body);
+        assert_eq!(ready.body["status"], "ready");
+    }
+    // Twenty calls within well under a second probe once (twice if a second boundary
+    // falls between them).
+    let probes = db.commit_count() - before;
+    assert!((1..=2).contains(&probes), "{probes} probes");
+
+    app.server.advance_clock(1);
+    let before = db.commit_count();
+    app.send(Method::GET, "/readyz", None, None).await;
+    assert_eq!(
+        db.commit_count() - before,
+        1,
+        "a second later it probes again"
+    );
+}
+
+#[tokio::test]
+async fn a_deleted_database_file_refuses_writes_with_503_and_readyz_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("devreg.db");
+    let db_path = path.to_str().unwrap().to_owned();
+    let app = spawn_app_with(move |c| {
+        c.ephemeral = false;
+        c.db = db_path;
+    })
+    .await;
+    let device = app.register_device("sensor-1").await;
+    let ready = app.send(Method::GET, "/readyz", None, None).await;
+    assert_eq!(ready.status, StatusCode::OK);
+
+    std::fs::remove_file(&path).unwrap();
+    app.server.advance_clock(1);
+
+    let beat = app.heartbeat(Some(&device.key), &device.id, None).await;
+    let register = app
+        .register(Some(app.secret_key()), json!({"device_id": "sensor-2"}))
+        .await;
+    let readyz = app.send(Method::GET, "/readyz", None, None).await;
+    let read = app.get_device(Some(app.secret_key()), &device.id).await;
+
+    for reply in [&beat, &register] {
+        let message = reply.assert_error(503, "service_unavailable");
+        assert!(message.contains("deleted or replaced"), "{message}");
+    }
+    let message = readyz.assert_error(503, "service_unavailable");
+    assert!(message.contains("deleted or replaced"), "{message}");
+    assert_eq!(read.status, StatusCode::OK, "reads go on: {}", read.body);
+    assert!(
+        app.metrics()
+            .await
+            .contains("devreg_database_errors_total 2")
+    );
+}
