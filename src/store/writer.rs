@@ -285,3 +285,31 @@ fn identity(path: &str) -> Option<(u64, u64)> {
 fn identity(_path: &str) -> Option<(u64, u64)> {
     None
 }
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_guard_notices_a_deleted_or_replaced_file_and_its_return() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let aside = dir.path().join("aside");
+        std::fs::write(&path, b"x").unwrap();
+        let guard = FileGuard::new(path.to_str().unwrap()).unwrap();
+        assert!(guard.check().is_ok());
+
+        std::fs::rename(&path, &aside).unwrap();
+        assert!(
+            matches!(guard.check(), Err(StoreError::Gone(m)) if m.contains("deleted or replaced"))
+        );
+        std::fs::write(&path, b"x").unwrap();
+        assert!(
+            guard.check().is_err(),
+            "another file at the path is not the open one"
+        );
+
+        std::fs::rename(&aside, &path).unwrap();
+        assert!(guard.check().is_ok(), "the same file back: writes resume");
+    }
+}
