@@ -45,7 +45,7 @@ SECRET=$("$BIN" org create org_bench --create --db "$DB" | awk '/secret key:/ {p
 # what the limiter costs).
 RUST_LOG=warn "$BIN" serve --db "$DB" --bind "127.0.0.1:$PORT" \
     --rate-limit-device 0 --rate-limit-publishable 0 --rate-limit-secret 0 \
-    --rate-limit-anonymous 0 >"$WORK/server.out" 2>"$WORK/server.err" &
+    --rate-limit-anonymous 0 --max-devices-per-org 0 >"$WORK/server.out" 2>"$WORK/server.err" &
 SERVER_PID=$!
 for _ in $(seq 100); do curl -sf "$URL/healthz" >/dev/null && break; sleep 0.1; done
 

@@ -92,7 +92,8 @@ pub fn revoke_key(db: &Db, needle: &str) -> Result<keys::KeyListing, AdminError>
         let mut found = keys::find_for_revoke(tx, needle, digest.as_ref())?;
         match found.len() {
             0 => Ok(Err(format!(
-                "no key has the id or prefix {needle:?}; `devreg key list` shows the org keys"
+                "no key has the id or prefix {}; `devreg key list` shows the org keys",
+                crate::domain::quoted(needle)
             ))),
             1 => {
                 let key = found.remove(0);
@@ -103,7 +104,8 @@ pub fn revoke_key(db: &Db, needle: &str) -> Result<keys::KeyListing, AdminError>
                 Ok(Ok(key))
             }
             n => Ok(Err(format!(
-                "{needle:?} matches {n} keys; give the id of the one to revoke:\n{}",
+                "{} matches {n} keys; give the id of the one to revoke:\n{}",
+                crate::domain::quoted(needle),
                 found
                     .iter()
                     .map(|k| format!(

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use actix_cors::Cors;
-use actix_web::body::{self, BodyStream, BoxBody, MessageBody};
+use actix_web::body::{self as http_body, BodyStream, BoxBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Condition;
@@ -14,6 +14,7 @@ use actix_web::middleware::Next;
 use actix_web::{App, HttpMessage, HttpRequest, HttpServer, web};
 
 use crate::admin::{self, AdminError, Bootstrap};
+use crate::body;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::journal::{self, Journal, JournalEntry};
@@ -22,7 +23,7 @@ use crate::openapi;
 use crate::ratelimit::{self, RateLimits};
 use crate::routes;
 use crate::seed::Seed;
-use crate::state::AppState;
+use crate::state::{AppState, StorageCaps};
 use crate::store::{Db, MEMORY, StoreError};
 
 /// The largest request body accepted (CONTRACT.md: 413 above it).
@@ -80,8 +81,9 @@ impl Server {
         };
         if let Some(bad) = cors_origins.iter().find(|o| !is_origin(o)) {
             return Err(StartError::Invalid(format!(
-                "--cors-origin {bad:?} is not an origin: give scheme://host[:port] with no \
-                 path, such as http://localhost:3000, or * for any origin"
+                "--cors-origin {} is not an origin: give scheme://host[:port] with no \
+                 path, such as http://localhost:3000, or * for any origin",
+                crate::domain::quoted(bad)
             )));
         }
         let limits = Arc::new(RateLimits::from_config(config).map_err(StartError::Invalid)?);
@@ -132,14 +134,25 @@ impl Server {
                 access: config.access_token_ttl.max(1),
                 refresh: config.refresh_token_ttl.max(1),
             },
+            limits: limits.clone(),
+            readiness: tokio::sync::Mutex::new(None),
+            caps: StorageCaps {
+                capabilities_bytes: config.max_capabilities_bytes,
+                metadata_bytes: config.max_metadata_bytes,
+                metrics_bytes: config.max_metrics_bytes,
+                devices_per_org: config.max_devices_per_org,
+            },
+            body_timeout: config.body_timeout,
             openapi_json: openapi::json(baseline.is_some()),
             journal: (baseline.is_some() && config.journal_entries > 0)
                 .then(|| Arc::new(Journal::new(config.journal_entries))),
             baseline,
         });
+        state.metrics.set_device_quota(config.max_devices_per_org);
         limits.start_cleanup(ratelimit::CLEANUP_EVERY);
         let journal = state.journal.clone();
         let journaled = journal.is_some();
+        let body_timeout = config.body_timeout;
         let mut http = HttpServer::new(move || {
             let limits = limits.clone();
             App::new()
@@ -169,10 +182,11 @@ impl Server {
                 ))
                 .wrap_fn({
                     let state = state.clone();
-                    move |req, srv| {
+                    move |mut req, srv| {
                         let started = Instant::now();
                         // The id goes into the response and, with it, into the one log
                         // line of the request and the log line of any error it met.
+                        body::read_within(&mut req, body_timeout);
                         let request_id = new_request_id();
                         let response = srv.call(req);
                         let state = state.clone();
@@ -287,11 +301,16 @@ async fn journal_request(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let journal = req
-        .app_data::<web::Data<AppState>>()
-        .and_then(|state| Some((state.journal.clone()?, state.clock.clone())));
+    let journal = req.app_data::<web::Data<AppState>>().and_then(|state| {
+        Some((
+            state.journal.clone()?,
+            state.clock.clone(),
+            state.body_timeout,
+        ))
+    });
     let path = req.path().to_owned();
-    let Some((journal, clock)) = journal.filter(|_| !path.starts_with("/_devreg/")) else {
+    let Some((journal, clock, body_timeout)) = journal.filter(|_| !path.starts_with("/_devreg/"))
+    else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
     let started = Instant::now();
@@ -302,14 +321,25 @@ async fn journal_request(
         Ok(None) => None,
         Err(_) => Some("(unreadable)".to_owned()),
     };
+    // The body is read here, before the handler, under the same deadline the request-id
+    // layer would put it under: a stalled body is a 408 on an ephemeral server too.
+    body::read_within(&mut req, body_timeout);
     let payload = BodyStream::new(req.take_payload());
-    let request_body = match body::to_bytes_limited(payload, MAX_JOURNALED_BODY).await {
-        Ok(read) => read?,
-        Err(_) => {
-            let refused = ApiError::PayloadTooLarge(format!(
-                "request body is larger than the request journal's {} MiB",
-                MAX_JOURNALED_BODY / 1024 / 1024
-            ));
+    let refused = match http_body::to_bytes_limited(payload, MAX_JOURNALED_BODY).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(unreadable)) => {
+            let err = actix_web::Error::from(unreadable);
+            let status = err.as_response_error().status_code();
+            Err(framework_error(status, req.request(), &err))
+        }
+        Err(_) => Err(ApiError::PayloadTooLarge(format!(
+            "request body is larger than the request journal's {} MiB",
+            MAX_JOURNALED_BODY / 1024 / 1024
+        ))),
+    };
+    let request_body = match refused {
+        Ok(bytes) => bytes,
+        Err(refused) => {
             let id = new_request_id();
             let mut response = refused.render(&id);
             if let Ok(value) = HeaderValue::from_str(&id) {
@@ -317,7 +347,21 @@ async fn journal_request(
                     .headers_mut()
                     .insert(HeaderName::from_static("x-request-id"), value);
             }
-            return Ok(req.into_response(response).map_into_boxed_body());
+            let response = req.into_response(response).map_into_boxed_body();
+            journal.record(JournalEntry {
+                seq: 0,
+                at: clock.now(),
+                request_id: id,
+                method,
+                path,
+                query,
+                credential,
+                status: response.status().as_u16(),
+                duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+                request_body: serde_json::Value::Null,
+                response_body: serde_json::json!({"error": refused.code()}),
+            });
+            return Ok(response);
         }
     };
     req.set_payload(actix_web::dev::Payload::from(request_body.clone()));
@@ -340,7 +384,7 @@ async fn journal_request(
         (res.map_into_boxed_body(), serde_json::Value::Null)
     } else {
         let (head, res_body) = res.into_parts();
-        let bytes = body::to_bytes(res_body)
+        let bytes = http_body::to_bytes(res_body)
             .await
             .map_err(|e| actix_web::error::ErrorInternalServerError(e.into().to_string()))?;
         let kept = journal::body_value(&bytes);
@@ -441,11 +485,46 @@ fn framework_error(
     req: &HttpRequest,
     err: &actix_web::Error,
 ) -> ApiError {
+    use actix_web::error::PayloadError;
     use actix_web::http::StatusCode;
+    if let Some(payload) = err.as_error::<PayloadError>() {
+        // actix's own texts are for developers ("payload reached EOF before completing:
+        // None"); these are sentences for the client.
+        return match payload {
+            PayloadError::Io(e) if body::is_timeout(payload) => {
+                ApiError::RequestTimeout(e.to_string())
+            }
+            PayloadError::Overflow => ApiError::from_status(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                req.method().as_str(),
+                req.path(),
+            ),
+            PayloadError::Incomplete(_) => ApiError::BadRequest(
+                "the request body ended before the length its headers announced \
+                 (Content-Length or the chunked framing)"
+                    .to_owned(),
+            ),
+            PayloadError::EncodingCorrupted => ApiError::BadRequest(
+                "the request body could not be decoded: its chunked framing or \
+                 Content-Encoding is corrupt"
+                    .to_owned(),
+            ),
+            PayloadError::UnknownLength => ApiError::BadRequest(
+                "the request body has no length: send Content-Length or chunked transfer \
+                 encoding"
+                    .to_owned(),
+            ),
+            _ => ApiError::BadRequest(
+                "the request body could not be read: the connection failed while it was \
+                 being sent"
+                    .to_owned(),
+            ),
+        };
+    }
     match status {
-        StatusCode::BAD_REQUEST => {
-            ApiError::BadRequest(format!("the request could not be read: {err}"))
-        }
+        StatusCode::BAD_REQUEST => ApiError::BadRequest(
+            "the request could not be read: it is not a well-formed HTTP request".to_owned(),
+        ),
         StatusCode::INTERNAL_SERVER_ERROR => ApiError::Internal(err.to_string()),
         _ => ApiError::from_status(status, req.method().as_str(), req.path()),
     }

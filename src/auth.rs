@@ -8,10 +8,11 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 
 use crate::domain::{ApiKey, KeyKind, OrgId, Timestamp};
 use crate::error::ApiError;
+pub use crate::presented::{is_verified, mark_verified, presented_key};
 use crate::state::AppState;
 use crate::store::{keys, tokens};
 
@@ -174,45 +175,6 @@ impl Caller {
     }
 }
 
-/// The key text a request presents, if any. Both headers at once must agree.
-pub(crate) fn presented_key(req: &HttpRequest) -> Result<Option<&str>, ApiError> {
-    let malformed = |why: &str| ApiError::Unauthorized(format!("the API key is malformed: {why}"));
-    let bearer = match req.headers().get(header::AUTHORIZATION) {
-        None => None,
-        Some(value) => {
-            let value = value
-                .to_str()
-                .map_err(|_| malformed("the Authorization header is not plain text"))?;
-            let (scheme, token) = value
-                .trim()
-                .split_once(' ')
-                .ok_or_else(|| malformed("the Authorization header must be \"Bearer <key>\""))?;
-            if !scheme.eq_ignore_ascii_case("bearer") {
-                return Err(malformed(
-                    "the Authorization header must use the Bearer scheme",
-                ));
-            }
-            Some(token.trim())
-        }
-    };
-    let api_key_header = match req.headers().get("x-api-key") {
-        None => None,
-        Some(value) => Some(
-            value
-                .to_str()
-                .map_err(|_| malformed("the X-API-Key header is not plain text"))?
-                .trim(),
-        ),
-    };
-    match (bearer, api_key_header) {
-        (Some(a), Some(b)) if a != b => Err(ApiError::Unauthorized(
-            "Authorization and X-API-Key carry different keys; send one".to_owned(),
-        )),
-        (Some(key), _) | (None, Some(key)) => Ok(Some(key)),
-        (None, None) => Ok(None),
-    }
-}
-
 /// Looks a presented key up by its digest.
 async fn authenticate(state: &AppState, text: &str) -> Result<Credential, ApiError> {
     let key = ApiKey::parse(text).map_err(ApiError::Unauthorized)?;
@@ -312,12 +274,17 @@ impl FromRequest for Caller {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let presented = presented_key(req).map(|k| k.map(str::to_owned));
+        let req = req.clone();
         Box::pin(async move {
             let state =
                 state.ok_or_else(|| ApiError::Internal("AppState is not registered".to_owned()))?;
             match presented? {
                 None => Ok(Caller(None)),
-                Some(text) => Ok(Caller(Some(authenticate(&state, &text).await?))),
+                Some(text) => {
+                    let credential = authenticate(&state, &text).await?;
+                    mark_verified(&req);
+                    Ok(Caller(Some(credential)))
+                }
             }
         })
     }

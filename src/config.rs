@@ -2,6 +2,7 @@
 //! a `DEVREG_…` environment variable, and the library takes the same struct.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::builder::ArgPredicate;
 use clap::{ArgAction, Args};
@@ -98,6 +99,18 @@ pub struct Config {
     #[arg(long, env = "DEVREG_WORKERS", value_name = "N")]
     pub workers: Option<usize>,
 
+    /// Seconds a request's body may take to arrive after its headers (decimals allowed);
+    /// a body still incomplete then is answered with a 408. Headers have actix-web's own
+    /// 5 s limit.
+    #[arg(
+        long,
+        env = "DEVREG_BODY_TIMEOUT",
+        default_value = "15",
+        value_parser = parse_seconds,
+        value_name = "SECONDS"
+    )]
+    pub body_timeout: Duration,
+
     /// Read connections kept open to a file database (writes use one connection of their own).
     #[arg(
         long,
@@ -107,7 +120,9 @@ pub struct Config {
     )]
     pub read_connections: u32,
 
-    /// Requests per minute allowed per device key (`edg_dev_…`); 0 turns the limit off.
+    /// Requests per minute allowed per device key (`edg_dev_…`), and heartbeats per device
+    /// whichever key sends them (its own, a publishable or the secret key); 0 turns both
+    /// off.
     #[arg(
         long,
         env = "DEVREG_RATE_LIMIT_DEVICE",
@@ -143,6 +158,62 @@ pub struct Config {
         value_name = "PER_MINUTE"
     )]
     pub rate_limit_secret: u32,
+
+    /// Registrations per minute allowed per publishable key, beside its general quota: a
+    /// publishable key is public by design, so what it may add is kept lower than what it
+    /// may send. 0 turns this limit off.
+    #[arg(
+        long,
+        env = "DEVREG_RATE_LIMIT_PUBLISHABLE_REGISTER",
+        default_value_t = 600,
+        value_name = "PER_MINUTE"
+    )]
+    pub rate_limit_publishable_register: u32,
+
+    /// Burst for registrations per publishable key; defaults to the per-minute quota.
+    #[arg(
+        long,
+        env = "DEVREG_RATE_LIMIT_PUBLISHABLE_REGISTER_BURST",
+        value_name = "N"
+    )]
+    pub rate_limit_publishable_register_burst: Option<u32>,
+
+    /// Most bytes of JSON a device's `capabilities` may take, as stored; larger is a 400.
+    #[arg(
+        long,
+        env = "DEVREG_MAX_CAPABILITIES_BYTES",
+        default_value_t = 8192,
+        value_name = "BYTES"
+    )]
+    pub max_capabilities_bytes: usize,
+
+    /// Most bytes of JSON a device's `metadata` may take at registration (with the SDK
+    /// fields merged in), and a heartbeat's metadata fields (`sdk_version`, ...) together.
+    #[arg(
+        long,
+        env = "DEVREG_MAX_METADATA_BYTES",
+        default_value_t = 8192,
+        value_name = "BYTES"
+    )]
+    pub max_metadata_bytes: usize,
+
+    /// Most bytes of JSON a heartbeat's metrics snapshot may take, as stored.
+    #[arg(
+        long,
+        env = "DEVREG_MAX_METRICS_BYTES",
+        default_value_t = 8192,
+        value_name = "BYTES"
+    )]
+    pub max_metrics_bytes: usize,
+
+    /// Most devices one org may have; a registration past it is a 403. 0 means no limit.
+    #[arg(
+        long,
+        env = "DEVREG_MAX_DEVICES_PER_ORG",
+        default_value_t = 1_000_000,
+        value_name = "N"
+    )]
+    pub max_devices_per_org: u64,
 
     /// Burst for secret keys; defaults to the per-minute quota.
     #[arg(long, env = "DEVREG_RATE_LIMIT_SECRET_BURST", value_name = "N")]
@@ -248,11 +319,18 @@ impl Default for Config {
             heartbeat_interval: 60,
             workers: None,
             read_connections: 4,
+            body_timeout: Duration::from_secs(15),
             handle_signals: true,
             rate_limit_device: 100,
             rate_limit_device_burst: None,
             rate_limit_publishable: 6000,
             rate_limit_publishable_burst: None,
+            rate_limit_publishable_register: 600,
+            rate_limit_publishable_register_burst: None,
+            max_capabilities_bytes: 8192,
+            max_metadata_bytes: 8192,
+            max_metrics_bytes: 8192,
+            max_devices_per_org: 1_000_000,
             rate_limit_secret: 3000,
             rate_limit_secret_burst: None,
             rate_limit_anonymous: 60,
@@ -293,8 +371,22 @@ impl Config {
             rate_limit_publishable: 0,
             rate_limit_secret: 0,
             rate_limit_anonymous: 0,
+            rate_limit_publishable_register: 0,
             ..self
         }
+    }
+}
+
+/// A duration given in seconds, decimals allowed (`15`, `0.5`); more than zero.
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    match text.trim().parse::<f64>() {
+        Ok(secs) if secs > 0.0 && secs.is_finite() && secs <= 86_400.0 => {
+            Ok(Duration::from_secs_f64(secs))
+        }
+        _ => Err(format!(
+            "must be a number of seconds above 0 and at most 86400, such as 15 or 0.5, got {}",
+            crate::domain::quoted(text)
+        )),
     }
 }
 

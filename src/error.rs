@@ -29,6 +29,9 @@ pub enum ApiError {
     Conflict(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// The body did not arrive within the body timeout.
+    #[error("{0}")]
+    RequestTimeout(String),
     #[error("{message}")]
     RateLimited {
         message: String,
@@ -70,7 +73,7 @@ const INTERNAL_MESSAGE: &str =
 
 impl ApiError {
     /// One of each error the server sends, with the message its example shows.
-    pub fn examples() -> [ApiError; 10] {
+    pub fn examples() -> [ApiError; 11] {
         [
             ApiError::BadRequest("limit must be an integer from 1 to 1000, got \"5000\"".to_owned()),
             ApiError::Unauthorized(
@@ -89,6 +92,11 @@ impl ApiError {
                     .to_owned(),
             ),
             ApiError::PayloadTooLarge("request body is larger than the 64 KiB limit".to_owned()),
+            ApiError::RequestTimeout(
+                "the request body did not arrive within 15 s of its headers; send it whole, \
+                 then retry"
+                    .to_owned(),
+            ),
             ApiError::RateLimited {
                 message: "too many requests for this key; retry after 1 second".to_owned(),
                 retry_after_secs: 1,
@@ -108,6 +116,7 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
             ApiError::Conflict(_) => "conflict",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
+            ApiError::RequestTimeout(_) => "request_timeout",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::ServiceUnavailable { .. } => "service_unavailable",
             ApiError::Store(cause) if store_unavailable(cause) => "service_unavailable",
@@ -124,6 +133,11 @@ impl ApiError {
             ApiError::Store(StoreError::Full) => {
                 "the database is out of space; writes fail until an operator frees some".to_owned()
             }
+            ApiError::Store(StoreError::Gone(_)) => {
+                "the database file was deleted or replaced while the server runs; writes fail \
+                 until an operator puts it back or restarts the server"
+                    .to_owned()
+            }
             ApiError::Store(_) | ApiError::Internal(_) => INTERNAL_MESSAGE.to_owned(),
             other => other.to_string(),
         }
@@ -134,7 +148,7 @@ impl ApiError {
     pub fn render(&self, request_id: &str) -> HttpResponse {
         match self {
             ApiError::Internal(cause) => log::error!("request {request_id} failed: {cause}"),
-            ApiError::Store(cause @ StoreError::Busy(_)) => {
+            ApiError::Store(cause @ (StoreError::Busy(_) | StoreError::Gone(_))) => {
                 log::warn!("request {request_id}: {cause}");
             }
             ApiError::Store(cause) => log::error!("request {request_id} failed: {cause}"),
@@ -204,6 +218,7 @@ impl ResponseError for ApiError {
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::ServiceUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Store(cause) if store_unavailable(cause) => StatusCode::SERVICE_UNAVAILABLE,
@@ -220,7 +235,10 @@ impl ResponseError for ApiError {
 
 /// Busy and full are passing states an operator or a retry can end: 503, not 500.
 fn store_unavailable(cause: &StoreError) -> bool {
-    matches!(cause, StoreError::Busy(_) | StoreError::Full)
+    matches!(
+        cause,
+        StoreError::Busy(_) | StoreError::Full | StoreError::Gone(_)
+    )
 }
 
 impl From<StoreError> for ApiError {

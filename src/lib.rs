@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod app;
 pub mod auth;
+pub mod body;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -16,6 +17,7 @@ pub mod journal;
 pub mod logging;
 pub mod metrics;
 pub mod openapi;
+pub mod presented;
 pub mod ratelimit;
 pub mod routes;
 pub mod schema;

@@ -33,8 +33,9 @@ pub fn init(flag: Option<&str>, format: LogFormat) {
         warn_early(
             format,
             &format!(
-                "{source}: {bad:?} is neither a level (off, error, warn, info, debug, trace) \
-                 nor MODULE=LEVEL; ignoring it"
+                "{source}: {} is neither a level (off, error, warn, info, debug, trace) \
+                 nor MODULE=LEVEL; ignoring it",
+                crate::domain::quoted(&bad)
             ),
         );
     }

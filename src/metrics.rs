@@ -36,6 +36,8 @@ pub struct Metrics {
     database_errors: Mutex<IntCounter>,
     database_commits: Mutex<IntCounter>,
     devices: IntGauge,
+    device_quota: IntGauge,
+    quota_refusals: IntCounter,
     telemetry: TelemetryCounters,
 }
 
@@ -134,6 +136,14 @@ impl Metrics {
                      key's org (answered with the needs-registration signal).",
                 ),
             },
+            device_quota: gauge(
+                "devreg_org_device_quota",
+                "The most devices one org may have (--max-devices-per-org); 0 is no limit.",
+            ),
+            quota_refusals: counter(
+                "devreg_device_quota_refusals_total",
+                "Registrations refused because the org had reached its device quota.",
+            ),
             requests,
             latency,
             registry,
@@ -158,6 +168,8 @@ impl Metrics {
             Box::new(metrics.telemetry.duplicates.clone()),
             Box::new(metrics.telemetry.dropped.clone()),
             Box::new(metrics.telemetry.unknown_device.clone()),
+            Box::new(metrics.device_quota.clone()),
+            Box::new(metrics.quota_refusals.clone()),
         ] {
             metrics
                 .registry
@@ -165,6 +177,17 @@ impl Metrics {
                 .expect("unique metric names");
         }
         metrics
+    }
+
+    /// Reports the per-org device quota the server enforces.
+    pub fn set_device_quota(&self, quota: u64) {
+        self.device_quota
+            .set(i64::try_from(quota).unwrap_or(i64::MAX));
+    }
+
+    /// Counts one registration refused by the device quota.
+    pub fn count_quota_refusal(&self) {
+        self.quota_refusals.inc();
     }
 
     /// Records one finished request. `route` is the matched pattern, if any.

@@ -305,6 +305,10 @@ impl Modify for CommonResponses {
                             "The body is not a JSON object, or a field is invalid.",
                         ),
                         ("413", "The body is over 64 KiB."),
+                        (
+                            "408",
+                            "The body did not arrive within the body timeout of its headers.",
+                        ),
                     ] {
                         responses
                             .entry(status.to_owned())

@@ -9,13 +9,19 @@
 //! - A request with no key, a malformed key, or an unreadable auth header is charged to
 //!   its client address (IPv6 addresses share a bucket per /64, since one host usually
 //!   owns the whole /64).
+//! - A keyed request that no handler proved valid ([`presented::is_verified`]: refused with
+//!   401, or sent to a route that reads no key, such as `/openapi.json`, an unknown route
+//!   or a 405) is charged to its address too, after the fact.
+//! - Heartbeats are also charged to the device they name, whatever the key
+//!   ([`RateLimits::charge_heartbeat`]), so an exhausted device is not served on an org
+//!   key; registrations with a publishable key, to a registration bucket of their own.
 //!
 //! # Why key guessing is still limited
 //! Credential buckets are keyed by whatever key text arrives, so a flood of made-up
 //! well-formed keys would each get a fresh bucket. Two things stop that. A request whose
-//! key is refused with 401 is charged to its address too, after the fact (only then do we
-//! know the key was bad, and charging every keyed request to its address would make
-//! devices behind one NAT share one bucket). When that charge finds the address bucket
+//! key was not proven valid is charged to its address too, after the fact (only then do
+//! we know, and charging every keyed request to its address would make devices behind
+//! one NAT share one bucket). When that charge finds the address bucket
 //! empty, the response becomes a 429 and the address is marked as guessing until its
 //! bucket refills: from then on every keyed request from it is refused up front, before
 //! its key is looked up. So an address can try about as many bad keys as the anonymous
@@ -46,17 +52,20 @@ use governor::nanos::Nanos;
 use governor::state::keyed::DashMapStateStore;
 use governor::{Quota, RateLimiter};
 
-use crate::auth;
 pub use crate::clock::RateLimitClock;
 use crate::config::Config;
 use crate::domain::{ApiKey, KeyKind};
 use crate::error::ApiError;
+use crate::presented;
 
 /// How often buckets that are full again are dropped.
 pub const CLEANUP_EVERY: Duration = Duration::from_secs(30);
 
 /// A credential's bucket key: the first 16 bytes of the key's SHA-256.
 type KeyTag = [u8; 16];
+
+/// A device's bucket key: its id.
+type DeviceTag = u128;
 
 /// A client address's bucket key: an IPv4 address (as its IPv4-mapped IPv6 form) or the
 /// /64 network of an IPv6 address.
@@ -177,6 +186,16 @@ fn check_optional<K: std::hash::Hash + Eq + Clone>(
         .map_or(Decision::Unlimited, |b| b.check(key))
 }
 
+/// The registration route, whose publishable-key requests have a bucket of their own.
+const REGISTER_PATH: &str = "/api/v1/devices/register";
+
+/// A key's bucket key.
+/// The bucket a key is charged to: its digest's first 16 bytes, or for an access token
+/// its device's (ApiKey::bucket_tag), so a refresh does not hand out a fresh bucket.
+fn tag(key: &ApiKey) -> KeyTag {
+    key.bucket_tag()
+}
+
 /// Paths never rate limited. Health checks and metric scrapes are the operator's, not
 /// clients': they must not fail because clients are busy.
 pub const UNLIMITED_PATHS: &[&str] = &["/healthz", "/readyz", "/metrics"];
@@ -187,6 +206,10 @@ pub struct RateLimits {
     publishable: Option<Bucket<KeyTag>>,
     secret: Option<Bucket<KeyTag>>,
     address: Option<Bucket<AddrKey>>,
+    /// Heartbeats per device, whatever key sends them.
+    heartbeat: Option<Bucket<DeviceTag>>,
+    /// Registrations per publishable key, beside its general bucket.
+    publishable_register: Option<Bucket<KeyTag>>,
     /// Addresses whose bucket ran out on refused keys, and when they may try keys again.
     guessing: DashMap<AddrKey, Nanos>,
     trust_proxy_headers: bool,
@@ -246,6 +269,20 @@ impl RateLimits {
                 config.rate_limit_anonymous_burst,
                 clock,
             )?,
+            heartbeat: Bucket::new(
+                "device",
+                "rate-limit-device",
+                config.rate_limit_device,
+                config.rate_limit_device_burst,
+                clock,
+            )?,
+            publishable_register: Bucket::new(
+                "publishable key's registrations",
+                "rate-limit-publishable-register",
+                config.rate_limit_publishable_register,
+                config.rate_limit_publishable_register_burst,
+                clock,
+            )?,
             guessing: DashMap::new(),
             trust_proxy_headers: config.trust_proxy_headers,
             clock: clock.clone(),
@@ -288,13 +325,45 @@ impl RateLimits {
                 decision: Decision::Unlimited,
             });
         }
-        let key = match auth::presented_key(req) {
+        let key = match presented::presented_key(req) {
             Ok(Some(text)) => ApiKey::parse(text).ok(),
             _ => None,
         };
         match key {
-            Some(key) => self.admit_key(&key, addr),
+            Some(key) => {
+                let ticket = self.admit_key(&key, addr)?;
+                if key.kind() == KeyKind::Publishable
+                    && req.path() == REGISTER_PATH
+                    && req.method() == actix_web::http::Method::POST
+                    && let Some(bucket) = &self.publishable_register
+                    && let Decision::Limited {
+                        retry_after_secs, ..
+                    } = bucket.check(&tag(&key))
+                {
+                    return Err(bucket.limited(retry_after_secs));
+                }
+                Ok(ticket)
+            }
             None => self.admit_anonymous(addr),
+        }
+    }
+
+    /// Charges one heartbeat to the bucket of the device it is for, whichever key sent
+    /// it: the device's own, a publishable or the secret key. `Err` is the 429. Called
+    /// once the device is known, before anything is written.
+    pub fn charge_heartbeat(&self, device_id: &str) -> Result<(), ApiError> {
+        let Some(bucket) = &self.heartbeat else {
+            return Ok(());
+        };
+        let tag = match uuid::Uuid::try_parse(device_id) {
+            Ok(id) => id.as_u128(),
+            Err(_) => return Ok(()),
+        };
+        match bucket.check(&tag) {
+            Decision::Limited {
+                retry_after_secs, ..
+            } => Err(bucket.limited(retry_after_secs)),
+            _ => Ok(()),
         }
     }
 
@@ -354,8 +423,7 @@ impl RateLimits {
         let Some(bucket) = bucket else {
             return (None, Decision::Unlimited);
         };
-        // An access token is charged to its device's bucket (ApiKey::bucket_tag).
-        (Some(bucket), bucket.check(&key.bucket_tag()))
+        (Some(bucket), bucket.check(&tag(key)))
     }
 
     /// Charges one request with `key` to its bucket, as a request presenting it would be.
@@ -363,21 +431,28 @@ impl RateLimits {
         self.check_credential(key).1
     }
 
-    /// Finishes a request [`RateLimits::admit`] let through: a 401 for its key is charged
-    /// to its address (and becomes a 429 if that bucket is empty); a success gets the
-    /// `X-RateLimit-*` headers of the bucket it was charged to.
-    pub fn settle(&self, ticket: Ticket, mut response: ServiceResponse) -> ServiceResponse {
+    /// Finishes a request [`RateLimits::admit`] let through: a keyed request that no
+    /// handler proved valid (a 401, or a route that reads no key) is charged to its address
+    /// (and becomes a 429 if that bucket is empty); a success gets the `X-RateLimit-*`
+    /// headers of the bucket it was charged to.
+    pub fn settle(&self, mut ticket: Ticket, mut response: ServiceResponse) -> ServiceResponse {
         let status = response.status();
-        if ticket.keyed && status == StatusCode::UNAUTHORIZED {
-            if let Some(bucket) = &self.address
-                && let Decision::Limited {
+        if ticket.keyed
+            && let Some(bucket) = &self.address
+            && !presented::is_verified(response.request())
+        {
+            match bucket.check(&ticket.addr) {
+                Decision::Limited {
                     retry_after_secs,
                     until,
-                } = bucket.check(&ticket.addr)
-            {
-                self.guessing.insert(ticket.addr, until);
-                return response.error_response(bucket.limited(retry_after_secs));
+                } => {
+                    self.guessing.insert(ticket.addr, until);
+                    return response.error_response(bucket.limited(retry_after_secs));
+                }
+                decision => ticket.decision = decision,
             }
+        }
+        if status == StatusCode::UNAUTHORIZED {
             return response;
         }
         if let (true, Decision::Allowed { limit, remaining }) =
@@ -412,13 +487,21 @@ impl RateLimits {
     /// Drops every bucket that is full again and every guessing mark that has expired,
     /// and returns the memory their maps no longer need.
     pub fn cleanup(&self) {
-        for bucket in [&self.device, &self.publishable, &self.secret]
-            .into_iter()
-            .flatten()
+        for bucket in [
+            &self.device,
+            &self.publishable,
+            &self.secret,
+            &self.publishable_register,
+        ]
+        .into_iter()
+        .flatten()
         {
             bucket.cleanup();
         }
         if let Some(bucket) = &self.address {
+            bucket.cleanup();
+        }
+        if let Some(bucket) = &self.heartbeat {
             bucket.cleanup();
         }
         let now = self.clock.now();
@@ -428,12 +511,18 @@ impl RateLimits {
 
     /// How many buckets and guessing marks are held.
     pub fn tracked(&self) -> usize {
-        [&self.device, &self.publishable, &self.secret]
-            .into_iter()
-            .flatten()
-            .map(|b| b.limiter.len())
-            .sum::<usize>()
+        [
+            &self.device,
+            &self.publishable,
+            &self.secret,
+            &self.publishable_register,
+        ]
+        .into_iter()
+        .flatten()
+        .map(|b| b.limiter.len())
+        .sum::<usize>()
             + self.address.as_ref().map_or(0, |b| b.limiter.len())
+            + self.heartbeat.as_ref().map_or(0, |b| b.limiter.len())
             + self.guessing.len()
     }
 }

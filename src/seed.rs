@@ -158,9 +158,9 @@ impl Seed {
             for (j, device) in org.devices.iter().enumerate() {
                 if let Some(first) = devices_seen.insert(device.device_id.as_str(), j) {
                     return Err(format!(
-                        "orgs[{i}].devices[{j}].device_id: {:?} is already given at \
+                        "orgs[{i}].devices[{j}].device_id: {} is already given at \
                          orgs[{i}].devices[{first}]",
-                        device.device_id.as_str()
+                        crate::domain::quoted(device.device_id.as_str())
                     ));
                 }
                 key_once(&device.api_key, format!("orgs[{i}].devices[{j}].api_key"))?;

@@ -3,7 +3,10 @@
 use std::sync::Arc;
 
 use crate::clock::{Clock, RateLimitClock};
+use crate::domain::Timestamp;
+use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::ratelimit::RateLimits;
 use crate::seed::Seed;
 use crate::store::Db;
 
@@ -17,6 +20,12 @@ pub struct AppState {
     pub metrics: Metrics,
     pub open_registration: bool,
     pub heartbeat_interval_seconds: u32,
+    /// The server's rate limits, for the checks that need to know the device first.
+    pub limits: Arc<RateLimits>,
+    /// What one device may store.
+    pub caps: StorageCaps,
+    /// The last readiness probe: its second and, if it failed, the sentence to answer.
+    pub readiness: tokio::sync::Mutex<Option<(Timestamp, Result<(), String>)>>,
     /// In ephemeral mode, the state `POST /_devreg/reset` returns to; `None` otherwise,
     /// and the reset routes do not exist.
     pub baseline: Option<Arc<Seed>>,
@@ -26,6 +35,8 @@ pub struct AppState {
     pub telemetry_retention: crate::store::telemetry::Retention,
     /// Lifetimes of device access and refresh tokens, in seconds.
     pub token_ttls: TokenTtls,
+    /// How long a request body may take after its headers (`--body-timeout`).
+    pub body_timeout: std::time::Duration,
     /// This server's OpenAPI document, as `GET /openapi.json` serves it.
     pub openapi_json: &'static str,
 }
@@ -35,4 +46,29 @@ pub struct AppState {
 pub struct TokenTtls {
     pub access: u32,
     pub refresh: u32,
+}
+
+/// The most one device may store (`--max-…` flags): what keeps a public publishable key
+/// from filling the disk.
+#[derive(Debug, Clone, Copy)]
+pub struct StorageCaps {
+    pub capabilities_bytes: usize,
+    pub metadata_bytes: usize,
+    pub metrics_bytes: usize,
+    /// 0: no limit.
+    pub devices_per_org: u64,
+}
+
+impl StorageCaps {
+    /// 400 when `json`, the value of `field` as it would be stored, is over `cap` bytes.
+    pub fn check(field: &str, json: &str, cap: usize, flag: &str) -> Result<(), ApiError> {
+        if json.len() <= cap {
+            return Ok(());
+        }
+        Err(ApiError::BadRequest(format!(
+            "{field} must be at most {cap} bytes as JSON, got {}; the server's operator \
+             sets this cap with --{flag}",
+            json.len()
+        )))
+    }
 }

@@ -175,9 +175,12 @@ impl TestServer {
     /// Moves the server's clock forward to `to`; panics if `to` is before its present.
     pub fn set_clock(&self, to: Timestamp) {
         let before = self.clock.now();
-        self.clock
-            .set(to)
-            .unwrap_or_else(|now| panic!("the clock only moves forward; it is at {now:?}"));
+        self.clock.set(to).unwrap_or_else(|now| {
+            panic!(
+                "the clock only moves forward; it is at {}",
+                now.to_rfc3339()
+            )
+        });
         self.rate_limit_clock
             .advance(std::time::Duration::from_secs(
                 u64::try_from(to.0 - before.0).unwrap_or(0),
@@ -193,8 +196,12 @@ impl TestServer {
     /// exactly as `POST /api/v1/devices/register` does but without an HTTP client.
     /// Panics when it cannot: an invalid or already registered identifier.
     pub async fn register_device(&self, identifier: &str) -> TestDevice {
-        let parsed = DeviceIdentifier::try_from(identifier.to_owned())
-            .unwrap_or_else(|e| panic!("device identifier {identifier:?} {e}"));
+        let parsed = DeviceIdentifier::try_from(identifier.to_owned()).unwrap_or_else(|e| {
+            panic!(
+                "device identifier {} {e}",
+                crate::domain::quoted(identifier)
+            )
+        });
         let key = ApiKey::generate(KeyKind::Device);
         let (org_id, stored_key) = (self.org_id.clone(), key.clone());
         let now = self.clock.now();
@@ -215,7 +222,12 @@ impl TestServer {
                 )
             })
             .await
-            .unwrap_or_else(|e| panic!("registering {identifier:?} failed: {e}"))
+            .unwrap_or_else(|e| {
+                panic!(
+                    "registering {} failed: {e}",
+                    crate::domain::quoted(identifier)
+                )
+            })
             .expect("the test server's org exists");
         TestDevice {
             id: device.id,

@@ -19,3 +19,9 @@ pub use paging::{Limit, Offset};
 pub use round::{MinDevices, ModelId, RoundStatus, TargetPlatforms};
 pub use time::{Timestamp, now};
 pub use token::{Token, TokenKind};
+
+/// `text` in double quotes, with quotes and control characters escaped as JSON does:
+/// what a message shows of a value the client sent (never Rust's `{:?}`).
+pub fn quoted(text: &str) -> String {
+    serde_json::Value::from(text).to_string()
+}

@@ -35,8 +35,9 @@ impl TryFrom<String> for OrgId {
             Ok(OrgId(value))
         } else {
             Err(format!(
-                "must be 1 to {} characters [A-Za-z0-9_-] such as org_demo, got {value:?}",
-                Self::MAX_CHARS
+                "must be 1 to {} characters [A-Za-z0-9_-] such as org_demo, got {}",
+                Self::MAX_CHARS,
+                super::quoted(&value)
             ))
         }
     }

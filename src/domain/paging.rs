@@ -20,8 +20,9 @@ impl Limit {
         match text.parse::<u32>() {
             Ok(n) if (1..=Self::MAX).contains(&n) => Ok(Limit(n)),
             _ => Err(format!(
-                "limit must be an integer from 1 to {}, got {text:?}",
-                Self::MAX
+                "limit must be an integer from 1 to {}, got {}",
+                Self::MAX,
+                super::quoted(text)
             )),
         }
     }
@@ -46,7 +47,8 @@ impl Offset {
         match text.parse::<u64>() {
             Ok(n) if n <= Self::MAX => Ok(Offset(n)),
             _ => Err(format!(
-                "offset must be an integer of 0 or more, got {text:?}"
+                "offset must be an integer of 0 or more, got {}",
+                super::quoted(text)
             )),
         }
     }

@@ -39,7 +39,8 @@ impl TryFrom<String> for RoundStatus {
             "completed" => Ok(RoundStatus::Completed),
             "cancelled" => Ok(RoundStatus::Cancelled),
             _ => Err(format!(
-                "must be \"active\", \"completed\" or \"cancelled\", got {value:?}"
+                "must be \"active\", \"completed\" or \"cancelled\", got {}",
+                super::quoted(&value)
             )),
         }
     }

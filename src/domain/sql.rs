@@ -30,7 +30,7 @@ stored_as_text! {
     OrgId => |text| OrgId::try_from(text.to_owned()), |o| o.as_str();
     DeviceStatus => |text| DeviceStatus::try_from(text.to_owned()), |s| s.as_str();
     RoundStatus => |text| RoundStatus::try_from(text.to_owned()), |s| s.as_str();
-    KeyKind => |text| KeyKind::from_db(text).ok_or_else(|| format!("unknown key kind {text:?}")),
+    KeyKind => |text| KeyKind::from_db(text).ok_or_else(|| format!("unknown key kind {}", super::quoted(text))),
         |k| k.as_str();
 }
 

@@ -16,6 +16,7 @@ use actix_web::{HttpRequest, guard, web};
 use serde::de::DeserializeOwned;
 
 use crate::auth::{Access, Credential};
+pub use crate::domain::quoted;
 use crate::domain::{DeviceIdentifier, json_kind};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -141,9 +142,9 @@ async fn not_found(req: HttpRequest) -> Result<actix_web::HttpResponse, ApiError
     ))
 }
 
-/// Parses a JSON body whatever its Content-Type. An empty body is `None`; anything but a
-/// JSON object is a 400 saying what was sent; a field of the wrong type or value is a 400
-/// naming the field.
+/// Parses a JSON body whatever its Content-Type. An empty body is `None`; anything but one
+/// JSON object with nothing after it is a 400 saying what was sent; a field of the wrong
+/// type or value is a 400 naming the field.
 pub fn parse_json_object<T: DeserializeOwned>(body: &[u8]) -> Result<Option<T>, ApiError> {
     let trimmed = body.trim_ascii();
     if trimmed.is_empty() {
@@ -158,8 +159,8 @@ pub fn parse_json_object<T: DeserializeOwned>(body: &[u8]) -> Result<Option<T>, 
             Err(e) => ApiError::BadRequest(format!("the request body is not valid JSON: {e}")),
         });
     }
-    let deserializer = &mut serde_json::Deserializer::from_slice(trimmed);
-    serde_path_to_error::deserialize(deserializer)
+    let mut deserializer = serde_json::Deserializer::from_slice(trimmed);
+    let parsed = serde_path_to_error::deserialize(&mut deserializer)
         .map(Some)
         .map_err(|err| {
             let path = err.path().to_string();
@@ -181,7 +182,18 @@ pub fn parse_json_object<T: DeserializeOwned>(body: &[u8]) -> Result<Option<T>, 
             } else {
                 ApiError::BadRequest(format!("{path}: {message}"))
             }
-        })
+        })?;
+    // One object and nothing after it: `{"a":1}{"b":2}` or `{...}garbage` is not a body
+    // whose meaning is clear.
+    deserializer.end().map_err(|err| {
+        ApiError::BadRequest(format!(
+            "the request body must be one JSON object with nothing after it; more follows \
+             it at line {} column {}",
+            err.line(),
+            err.column()
+        ))
+    })?;
+    Ok(parsed)
 }
 
 /// Parses the query string into `T`, text fields kept as text so a bad value's error can
@@ -223,10 +235,4 @@ pub fn same_org(credential: &Credential, named: Option<&str>, doing: &str) -> Re
 /// The 404 for a device the caller cannot see, whether it exists elsewhere or not at all.
 pub fn device_not_found(reference: &str) -> ApiError {
     ApiError::NotFound(format!("no device {} in this key's org", quoted(reference)))
-}
-
-/// `text` in double quotes, with quotes and control characters escaped as JSON does:
-/// what a message shows of a value the client sent.
-pub fn quoted(text: &str) -> String {
-    serde_json::Value::from(text).to_string()
 }

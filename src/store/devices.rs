@@ -1,5 +1,7 @@
 //! Devices: registration, lookup by identifier or id, listing, heartbeats.
 
+use std::borrow::Cow;
+
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::value::RawValue;
 
@@ -103,6 +105,13 @@ pub fn register(
     if !orgs::exists(conn, registration.org_id)? {
         return Ok(None);
     }
+    // An identifier that is (in any spelling) the id of a device of the org could never be
+    // reached by a path: the id wins (see `find`).
+    if let Some(as_id) = DeviceRef::parse(registration.identifier.as_str()).id
+        && id_exists(conn, registration.org_id, &as_id)?
+    {
+        return Err(StoreError::Duplicate);
+    }
     let id = uuid::Uuid::now_v7().hyphenated().to_string();
     let key_id = format!("key_{}", uuid::Uuid::now_v7().simple());
     let device = insert(
@@ -129,22 +138,59 @@ pub fn register(
     Ok(Some(device))
 }
 
-/// Finds a device of `org_id` by its UUID `id` or its identifier. A UUID that is the `id`
-/// of one device wins over the same text as another device's identifier.
+/// What a `{device_id}` path segment names, by the one rule every route follows
+/// (docs/api.md, "Device paths"): a segment that parses as a UUID in any spelling
+/// (hyphenated or not, any case, braced, `urn:uuid:`) names the device of the org with
+/// that `id` if there is one; otherwise the device whose identifier is the segment
+/// (compared in NFC, as identifiers are stored).
+#[derive(Debug)]
+pub struct DeviceRef<'a> {
+    /// The segment in NFC, for the identifier comparison.
+    pub identifier: Cow<'a, str>,
+    /// The segment as a device id (lowercase, hyphenated), if it parses as a UUID.
+    pub id: Option<String>,
+}
+
+impl<'a> DeviceRef<'a> {
+    pub fn parse(segment: &'a str) -> DeviceRef<'a> {
+        DeviceRef {
+            identifier: DeviceIdentifier::normalized(segment),
+            id: uuid::Uuid::try_parse(segment)
+                .ok()
+                .map(|u| u.hyphenated().to_string()),
+        }
+    }
+}
+
+fn id_exists(conn: &Connection, org_id: &str, id: &str) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM devices WHERE id = ?1 AND org_id = ?2")?
+        .query_row(params![id, org_id], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+/// Finds the device of `org_id` that a path segment names ([`DeviceRef`]'s rule).
 pub fn find(
     conn: &Connection,
     org_id: &str,
     reference: &str,
 ) -> Result<Option<Device>, StoreError> {
-    if let Ok(uuid) = uuid::Uuid::try_parse(reference) {
+    find_ref(conn, org_id, &DeviceRef::parse(reference))
+}
+
+/// [`find`] for a segment already parsed.
+pub fn find_ref(
+    conn: &Connection,
+    org_id: &str,
+    reference: &DeviceRef<'_>,
+) -> Result<Option<Device>, StoreError> {
+    if let Some(id) = &reference.id {
         let by_id = conn
             .prepare_cached(&format!(
                 "SELECT {DEVICE_COLUMNS} FROM devices WHERE id = ?1 AND org_id = ?2"
             ))?
-            .query_row(
-                params![uuid.hyphenated().to_string(), org_id],
-                device_from_row,
-            )
+            .query_row(params![id, org_id], device_from_row)
             .optional()?;
         if by_id.is_some() {
             return Ok(by_id);
@@ -154,7 +200,7 @@ pub fn find(
         .prepare_cached(&format!(
             "SELECT {DEVICE_COLUMNS} FROM devices WHERE org_id = ?1 AND identifier = ?2"
         ))?
-        .query_row(params![org_id, reference], device_from_row)
+        .query_row(params![org_id, reference.identifier], device_from_row)
         .optional()?)
 }
 
@@ -273,12 +319,12 @@ pub struct HeartbeatRecorded {
 }
 
 /// Which device a heartbeat is for: device `device_id` of `org_id` (a device key's own),
-/// if `reference` in the request path names it (its UUID, else its identifier, as
-/// [`find`] reads it).
+/// if `reference` in the request path names it by [`DeviceRef`]'s rule, as [`find`] reads
+/// it.
 pub struct HeartbeatTarget<'a> {
     pub org_id: &'a str,
     pub device_id: &'a str,
-    pub reference: &'a str,
+    pub reference: &'a DeviceRef<'a>,
 }
 
 /// Records a heartbeat: the device's status, its metrics snapshot (replacing the previous
@@ -289,26 +335,27 @@ pub fn record_heartbeat(
     target: &HeartbeatTarget<'_>,
     heartbeat: &Heartbeat<'_>,
 ) -> Result<Option<HeartbeatRecorded>, StoreError> {
-    // A UUID that is some device's id names that device, even if another device has it
-    // as its identifier (as in `find`). `status` is left out of the SET: it is in two
+    // The rule of `DeviceRef` and `find`: a UUID (?7, canonical) that is some device's id
+    // names that device, even if another device has it as its identifier. `status` is left out of the SET: it is in two
     // indexes, which SQLite rewrites whenever a SET names their columns, and a heartbeat
     // almost never changes it; the rare one that does takes a second statement.
     const SQL: &str = "UPDATE devices SET metrics = ?4, last_heartbeat = ?5, updated_at = ?5, \
          metadata = CASE WHEN ?6 IS NULL THEN metadata ELSE json_patch(metadata, ?6) END \
-         WHERE id = ?3 AND org_id = ?1 AND (id = ?2 OR (identifier = ?2 \
-           AND NOT EXISTS (SELECT 1 FROM devices AS other WHERE other.id = ?2 \
-                                                          AND other.org_id = ?1))) \
+         WHERE id = ?3 AND org_id = ?1 AND (id = ?7 OR (identifier = ?2 \
+           AND (?7 IS NULL OR NOT EXISTS (SELECT 1 FROM devices AS other \
+                                          WHERE other.id = ?7 AND other.org_id = ?1)))) \
          RETURNING id, identifier, platform, status, last_heartbeat";
     let recorded = conn
         .prepare_cached(SQL)?
         .query_row(
             params![
                 target.org_id,
-                target.reference,
+                target.reference.identifier,
                 target.device_id,
                 heartbeat.metrics_json,
                 heartbeat.now,
-                heartbeat.metadata_patch_json
+                heartbeat.metadata_patch_json,
+                target.reference.id
             ],
             |row| {
                 Ok(HeartbeatRecorded {
@@ -330,6 +377,14 @@ pub fn record_heartbeat(
         recorded.status = heartbeat.status;
     }
     Ok(Some(recorded))
+}
+
+/// How many devices `org_id` has, from the counts the triggers keep.
+pub fn count_in_org(conn: &Connection, org_id: &str) -> Result<u64, StoreError> {
+    let n: i64 = conn
+        .prepare_cached("SELECT coalesce(sum(n), 0) FROM device_counts WHERE org_id = ?1")?
+        .query_row([org_id], |r| r.get(0))?;
+    Ok(u64::try_from(n).unwrap_or(0))
 }
 
 /// Every registered device, all orgs: for the metrics gauge. Summed from the counts the

@@ -55,6 +55,10 @@ pub enum StoreError {
     /// The database file cannot be used at all; the message names the file and why.
     #[error("{0}")]
     Unusable(String),
+    /// The path no longer names the file the server has open (deleted or replaced): a
+    /// write would land in a file nobody will find again, so writes are refused.
+    #[error("{0}")]
+    Gone(String),
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -111,6 +115,8 @@ struct Inner {
     errors: AtomicU64,
     /// `None` for an in-memory database, whose reads go through the writer.
     readers: Option<r2d2::Pool<SqliteConnectionManager>>,
+    /// Whether the path still names the open file; `None` in memory.
+    guard: Option<Arc<writer::FileGuard>>,
 }
 
 /// Pragmas every connection gets. `synchronous=FULL` syncs the WAL at every commit, so a
@@ -129,7 +135,7 @@ impl Db {
             let conn = Connection::open_in_memory()?;
             conn.execute_batch(CONNECTION_PRAGMAS)?;
             apply_schema(&conn, path)?;
-            return Db::assemble(conn, None);
+            return Db::assemble(conn, None, None);
         }
 
         check_directory(path)?;
@@ -170,7 +176,8 @@ impl Db {
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(10))
             .build(manager)?;
-        Db::assemble(writer, Some(readers))
+        let guard = writer::FileGuard::new(path);
+        Db::assemble(writer, Some(readers), guard)
     }
 
     /// [`Db::open`] for the operator commands, which work on a database a server created:
@@ -184,11 +191,14 @@ impl Db {
     fn assemble(
         writer: Connection,
         readers: Option<r2d2::Pool<SqliteConnectionManager>>,
+        guard: Option<writer::FileGuard>,
     ) -> Result<Db, StoreError> {
         let writer = Arc::new(Mutex::new(writer));
+        let guard = guard.map(Arc::new);
         Ok(Db {
             inner: Arc::new(Inner {
-                queue: writer::Writer::start(writer.clone())?,
+                queue: writer::Writer::start(writer.clone(), guard.clone())?,
+                guard,
                 writer,
                 errors: AtomicU64::new(0),
                 readers,
@@ -230,6 +240,12 @@ impl Db {
     /// the writes when writes share commits.
     pub fn commit_count(&self) -> u64 {
         self.inner.queue.commits()
+    }
+
+    /// `Err(StoreError::Gone)` when the database path no longer names the file the
+    /// server has open (checked now, and before every batch of writes).
+    pub fn check_file(&self) -> Result<(), StoreError> {
+        self.inner.guard.as_ref().map_or(Ok(()), |g| g.check())
     }
 
     /// How many database operations have failed since the server started.

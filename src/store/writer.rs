@@ -8,7 +8,7 @@
 //! error and nothing of it was kept.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 
@@ -99,6 +99,7 @@ impl StoreError {
             StoreError::Duplicate => StoreError::Duplicate,
             StoreError::Busy(m) => StoreError::Busy(m.clone()),
             StoreError::Full => StoreError::Full,
+            StoreError::Gone(m) => StoreError::Gone(m.clone()),
             other => StoreError::Blocking(format!("commit failed: {other}")),
         }
     }
@@ -116,13 +117,16 @@ pub(super) struct Writer {
 impl Writer {
     /// Starts the thread that commits writes on `conn`, locking it per batch (so
     /// [`super::Db::write_sync`] can use it in between).
-    pub(super) fn start(conn: Arc<Mutex<Connection>>) -> Result<Writer, StoreError> {
+    pub(super) fn start(
+        conn: Arc<Mutex<Connection>>,
+        guard: Option<Arc<FileGuard>>,
+    ) -> Result<Writer, StoreError> {
         let (jobs, queue) = channel::<Box<dyn Job>>();
         let commits = Arc::new(AtomicU64::new(0));
         let counted = commits.clone();
         let thread = std::thread::Builder::new()
             .name("devreg-writer".to_owned())
-            .spawn(move || commit_batches(&conn, &queue, &counted))
+            .spawn(move || commit_batches(&conn, &queue, &counted, guard.as_deref()))
             .map_err(|e| StoreError::Blocking(format!("cannot start the writer thread: {e}")))?;
         Ok(Writer {
             jobs: Mutex::new(Some(jobs)),
@@ -182,10 +186,25 @@ impl Drop for Writer {
 /// The writer thread: waits for a write, takes every write queued behind it (up to
 /// [`MAX_BATCH`]), commits them together, answers them, and goes on until every
 /// [`Writer`] is dropped.
-fn commit_batches(conn: &Mutex<Connection>, queue: &Receiver<Box<dyn Job>>, commits: &AtomicU64) {
+fn commit_batches(
+    conn: &Mutex<Connection>,
+    queue: &Receiver<Box<dyn Job>>,
+    commits: &AtomicU64,
+    guard: Option<&FileGuard>,
+) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
     while let Ok(first) = queue.recv() {
         batch.push(first);
+        // One stat per batch: a write to a deleted file would be acknowledged and lost.
+        if let Some(Err(gone)) = guard.map(FileGuard::check) {
+            while let Ok(job) = queue.try_recv() {
+                batch.push(job);
+            }
+            for job in batch.drain(..) {
+                job.finish(Err(&gone));
+            }
+            continue;
+        }
         // Writes that arrive while the connection is busy elsewhere join this batch.
         let mut conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         while batch.len() < MAX_BATCH {
@@ -210,5 +229,87 @@ fn commit_batches(conn: &Mutex<Connection>, queue: &Receiver<Box<dyn Job>>, comm
         for job in batch.drain(..) {
             job.finish(committed.as_ref().map(|_| ()));
         }
+    }
+}
+
+/// Notices when the database path stops naming the file the server has open: deleted
+/// (the writes would go to an unlinked inode, gone at exit) or replaced by another file.
+/// Compares the device and inode numbers of the path with those it had at open.
+pub(super) struct FileGuard {
+    path: String,
+    /// (device, inode) at open.
+    identity: (u64, u64),
+    /// Whether the last check found it gone, so the log says so once per change.
+    gone: AtomicBool,
+}
+
+impl FileGuard {
+    /// `None` where the platform has no inode numbers, or the file cannot be read.
+    pub(super) fn new(path: &str) -> Option<FileGuard> {
+        Some(FileGuard {
+            identity: identity(path)?,
+            path: path.to_owned(),
+            gone: AtomicBool::new(false),
+        })
+    }
+
+    pub(super) fn check(&self) -> Result<(), StoreError> {
+        if identity(&self.path) == Some(self.identity) {
+            if self.gone.swap(false, Ordering::Relaxed) {
+                log::warn!("database file {} is back; writes resume", self.path);
+            }
+            return Ok(());
+        }
+        if !self.gone.swap(true, Ordering::Relaxed) {
+            log::error!(
+                "database file {} was deleted or replaced while the server has it open; \
+                 refusing writes (503) and reporting not ready until the file is back or the \
+                 server restarts",
+                self.path
+            );
+        }
+        Err(StoreError::Gone(format!(
+            "the database file {} was deleted or replaced while the server has it open",
+            self.path
+        )))
+    }
+}
+
+#[cfg(unix)]
+fn identity(path: &str) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+#[cfg(not(unix))]
+fn identity(_path: &str) -> Option<(u64, u64)> {
+    None
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_guard_notices_a_deleted_or_replaced_file_and_its_return() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let aside = dir.path().join("aside");
+        std::fs::write(&path, b"x").unwrap();
+        let guard = FileGuard::new(path.to_str().unwrap()).unwrap();
+        assert!(guard.check().is_ok());
+
+        std::fs::rename(&path, &aside).unwrap();
+        assert!(
+            matches!(guard.check(), Err(StoreError::Gone(m)) if m.contains("deleted or replaced"))
+        );
+        std::fs::write(&path, b"x").unwrap();
+        assert!(
+            guard.check().is_err(),
+            "another file at the path is not the open one"
+        );
+
+        std::fs::rename(&aside, &path).unwrap();
+        assert!(guard.check().is_ok(), "the same file back: writes resume");
     }
 }

@@ -7,6 +7,7 @@ mod crash;
 mod credentials;
 mod device_loop;
 mod errors;
+mod hardening;
 mod heartbeat;
 mod helpers;
 mod journal;

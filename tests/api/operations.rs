@@ -65,7 +65,8 @@ async fn metrics_count_requests_by_route_and_never_name_a_device_or_key() {
 
 #[tokio::test]
 async fn a_full_database_refuses_writes_with_503_keeps_reads_and_recovers() {
-    let app = spawn_app().await;
+    // Big capabilities fill the disk quickly; the cap on them is not what is tested.
+    let app = spawn_app_with(|c| c.max_capabilities_bytes = 64 * 1024).await;
     let device = app.register_device("before-full").await;
     let db = app.server.db().clone();
     let pages: i64 = db

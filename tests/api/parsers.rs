@@ -9,6 +9,16 @@ use devreg::domain::{
 use devreg::routes::parse_json_object;
 use proptest::prelude::*;
 use serde_json::{Map, Value};
+use unicode_normalization::UnicodeNormalization;
+
+/// The characters identifiers refuse as invisible or direction-changing (docs/api.md).
+fn is_invisible(c: char) -> bool {
+    matches!(c as u32,
+        0x00AD | 0x034F | 0x061C | 0x115F | 0x1160 | 0x17B4 | 0x17B5 | 0x180B..=0x180F
+        | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x206F | 0x3164 | 0xFE00..=0xFE0F
+        | 0xFEFF | 0xFFA0 | 0xFFF0..=0xFFF8 | 0x1BCA0..=0x1BCA3 | 0x1D173..=0x1D17A
+        | 0xE0000..=0xE0FFF)
+}
 
 /// Any JSON value, nested a few levels.
 fn json() -> impl Strategy<Value = Value> {
@@ -51,13 +61,19 @@ proptest! {
 
     #[test]
     fn device_identifier_accepts_exactly_1_to_255_chars_without_control_or_slash(s in text()) {
-        let valid = (1..=255).contains(&s.chars().count())
-            && !s.chars().any(char::is_control)
-            && !s.contains('/');
+        // Kept in NFC; the rules apply to that form.
+        let nfc: String = s.nfc().collect();
+        let valid = (1..=255).contains(&nfc.chars().count())
+            && !nfc.chars().any(char::is_control)
+            && !nfc.contains('/')
+            && !nfc.chars().any(|c| c.is_whitespace() && c != ' ')
+            && !nfc.starts_with(' ')
+            && !nfc.ends_with(' ')
+            && !nfc.chars().any(is_invisible);
         match DeviceIdentifier::try_from(s.clone()) {
             Ok(id) => {
                 prop_assert!(valid, "accepted {s:?}");
-                prop_assert_eq!(id.as_str(), s.as_str());
+                prop_assert_eq!(id.as_str(), nfc.as_str());
                 let json = serde_json::to_string(&id).unwrap();
                 prop_assert_eq!(serde_json::from_str::<DeviceIdentifier>(&json).unwrap(), id);
             }
@@ -154,7 +170,7 @@ proptest! {
             }
             Err(message) => {
                 prop_assert!(!s.parse::<u32>().is_ok_and(|n| (1..=1000).contains(&n)));
-                prop_assert!(message.contains(&format!("{s:?}")), "{message}");
+                prop_assert!(message.contains(&devreg::domain::quoted(&s)), "{message}");
             }
         }
     }

@@ -112,16 +112,21 @@ async fn another_credential_is_served_while_one_is_limited() {
     let app = spawn_app_with(|c| c.rate_limit_device = 1).await;
     let noisy = app.register_device("noisy").await;
     let quiet = app.register_device("quiet").await;
+    let third = app.register_device("third").await;
 
     let served = app.heartbeat(Some(&noisy.key), &noisy.id, None).await;
     let limited = app.heartbeat(Some(&noisy.key), &noisy.id, None).await;
     let other_device = app.heartbeat(Some(&quiet.key), &quiet.id, None).await;
-    let org_key = app.heartbeat(Some(app.secret_key()), &noisy.id, None).await;
+    let org_key = app.heartbeat(Some(app.secret_key()), &third.id, None).await;
+    let read = app.get_device(Some(app.secret_key()), &noisy.id).await;
 
     assert_eq!(served.status, StatusCode::OK);
     limited.assert_error(429, "rate_limited");
     assert_eq!(other_device.status, StatusCode::OK, "{}", other_device.body);
+    // The org key is served for a device that is not limited (heartbeats are limited per
+    // device whatever the key: see hardening.rs), and for reads of the limited one.
     assert_eq!(org_key.status, StatusCode::OK, "{}", org_key.body);
+    assert_eq!(read.status, StatusCode::OK, "{}", read.body);
 }
 
 #[tokio::test]

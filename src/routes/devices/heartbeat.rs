@@ -13,7 +13,7 @@ use crate::domain::{DeviceIdentifier, DeviceStatus, JsonObject, KeyKind, Timesta
 use crate::error::ApiError;
 use crate::routes::{device_not_found, parse_json_object};
 use crate::schema;
-use crate::state::AppState;
+use crate::state::{AppState, StorageCaps};
 use crate::store::{devices, rounds};
 
 pub const ACCESS: Access = Access {
@@ -194,6 +194,7 @@ pub(crate) async fn record(
                 .db
                 .read(move |conn| auth::credential_for(conn, &digest, now))
                 .await?;
+            auth::mark_verified(&req);
             return Err(bad_body);
         }
     };
@@ -203,7 +204,32 @@ pub(crate) async fn record(
         None => body_identifier(&mut request.other)?,
     };
     let (status, metrics_json, metadata_patch_json) = request.into_snapshot();
-    let (device, pending) = state
+    let caps = state.caps;
+    let too_big = StorageCaps::check(
+        "metrics",
+        &metrics_json,
+        caps.metrics_bytes,
+        "max-metrics-bytes",
+    )
+    .and_then(|()| match &metadata_patch_json {
+        Some(patch) => StorageCaps::check(
+            "sdk_version, os_version and app_version",
+            patch,
+            caps.metadata_bytes,
+            "max-metadata-bytes",
+        ),
+        None => Ok(()),
+    });
+    if let Err(too_big) = too_big {
+        state
+            .db
+            .read(move |conn| auth::credential_for(conn, &digest, now))
+            .await?;
+        auth::mark_verified(&req);
+        return Err(too_big);
+    }
+    let limits = state.limits.clone();
+    let written = state
         .db
         .write(move |tx| {
             let credential = auth::credential_for(tx, &digest, now)?;
@@ -218,18 +244,21 @@ pub(crate) async fn record(
                     ));
                 }
             };
+            let reference = devices::DeviceRef::parse(&lookup);
             // A device key beats for its own device; an org key for any of its org's.
             let device_id = match credential.device_id {
                 Some(own) if credential.kind == KeyKind::Device => own,
-                _ => match devices::find(tx, credential.org_id.as_str(), &lookup)? {
+                _ => match devices::find_ref(tx, credential.org_id.as_str(), &reference)? {
                     Some(device) => device.id,
                     None => return Err(device_not_found(&lookup)),
                 },
             };
+            // Per device, whatever the key: before anything is written.
+            limits.charge_heartbeat(&device_id)?;
             let target = devices::HeartbeatTarget {
                 org_id: credential.org_id.as_str(),
                 device_id: &device_id,
-                reference: &lookup,
+                reference: &reference,
             };
             let heartbeat = devices::Heartbeat {
                 status,
@@ -251,7 +280,15 @@ pub(crate) async fn record(
             };
             Ok::<_, ApiError>((device, pending))
         })
-        .await?;
+        .await;
+    // The key was valid unless the write refused it (or the database failed first).
+    if !matches!(
+        written,
+        Err(ApiError::Unauthorized(_) | ApiError::Store(_) | ApiError::Internal(_))
+    ) {
+        auth::mark_verified(&req);
+    }
+    let (device, pending) = written?;
     let message = pending
         .as_ref()
         .map(|(_, number)| format!("Training round {number} is awaiting your participation."));

@@ -14,7 +14,7 @@ use crate::domain::{
 use crate::error::ApiError;
 use crate::routes::{one_identifier, parse_json_object, quoted};
 use crate::schema;
-use crate::state::AppState;
+use crate::state::{AppState, StorageCaps};
 use crate::store::{OnDuplicate, devices};
 
 pub const ACCESS: Access = Access {
@@ -213,23 +213,46 @@ pub async fn register_device(
     };
     let platform = request.platform.take().unwrap_or_default();
     let python = reads_expiry_as_unix_seconds(&req, &platform);
-    let capabilities_json = Value::Object(request.capabilities.take().unwrap_or_default().0);
+    let capabilities_json =
+        Value::Object(request.capabilities.take().unwrap_or_default().0).to_string();
     let metadata_json = Value::Object(request.metadata()).to_string();
+    let caps = state.caps;
+    StorageCaps::check(
+        "capabilities",
+        &capabilities_json,
+        caps.capabilities_bytes,
+        "max-capabilities-bytes",
+    )?;
+    StorageCaps::check(
+        "metadata",
+        &metadata_json,
+        caps.metadata_bytes,
+        "max-metadata-bytes",
+    )?;
 
     let key = ApiKey::generate(KeyKind::Device);
     let stored_key = key.clone();
     let registering = org_id.clone();
     let now = state.clock.now();
-    let device = state
+    let registered = state
         .db
         .write(move |tx| {
+            if caps.devices_per_org > 0
+                && devices::count_in_org(tx, &registering)? >= caps.devices_per_org
+            {
+                return Err(ApiError::Forbidden(format!(
+                    "org {registering} has reached its quota of {} devices; delete devices \
+                     or ask the server's operator to raise --max-devices-per-org",
+                    caps.devices_per_org
+                )));
+            }
             devices::register(
                 tx,
                 &devices::Registration {
                     org_id: &registering,
                     identifier: &identifier,
                     platform: &platform,
-                    capabilities_json: &capabilities_json.to_string(),
+                    capabilities_json: &capabilities_json,
                     metadata_json: &metadata_json,
                     key: &stored_key,
                 },
@@ -237,18 +260,26 @@ pub async fn register_device(
             )
             .on_duplicate(|| {
                 ApiError::Conflict(format!(
-                    "a device with device_id {} is already registered in org {registering}",
-                    quoted(identifier.as_str())
+                    "a device with device_id {} is already registered in org {registering}{}",
+                    quoted(identifier.as_str()),
+                    match uuid::Uuid::try_parse(identifier.as_str()) {
+                        // Its id, in some spelling: a path would name that device.
+                        Ok(_) => " (as its identifier or as its id)",
+                        Err(_) => "",
+                    }
                 ))
             })
         })
-        .await?
-        .ok_or_else(|| {
-            ApiError::NotFound(format!(
-                "org {org_id} does not exist; send the org_id of an existing org, or none to join \
+        .await;
+    if let Err(ApiError::Forbidden(_)) = registered {
+        state.metrics.count_quota_refusal();
+    }
+    let device = registered?.ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "org {org_id} does not exist; send the org_id of an existing org, or none to join \
                  org_demo"
-            ))
-        })?;
+        ))
+    })?;
 
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/v1/devices/{}", device.id)))

@@ -12,30 +12,65 @@ pub const ACCESS: Access = Access::PUBLIC;
 
 /// Readiness
 ///
-/// 200 when the database commits a write transaction, else 503. Never rate limited.
+/// 200 when the database commits a write transaction, else 503. The write is a probe run
+/// at most once a second; other calls get the last probe's answer. Never rate limited.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses(
         (status = 200, description = "Ready.", body = Health,
             example = json!({"status": "ready"})),
-        (status = 503, description = "The database cannot commit a write."),
+        (status = 503, description = "The database cannot commit a write, or its file was \
+            deleted or replaced while the server runs."),
     ),
 )]
 pub async fn get_readiness(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
-    state
-        .db
-        .write(move |tx| {
-            tx.prepare_cached(
-                "INSERT INTO readiness (id, checked_at) VALUES (1, ?1) \
-                 ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at",
-            )?
-            .execute([now])?;
-            Ok(())
-        })
-        .await
-        .map_err(|e: StoreError| ApiError::ServiceUnavailable {
-            message: "the database cannot commit a write; see the server log".to_owned(),
-            cause: Some(format!("readiness check failed: {e}")),
-        })?;
-    Ok(HttpResponse::Ok().json(Health { status: "ready" }))
+    // Held across the probe, so callers that arrive meanwhile wait for its answer
+    // instead of probing too.
+    let mut last = state.readiness.lock().await;
+    let outcome = match &*last {
+        Some((at, outcome)) if now <= *at => outcome.clone(),
+        _ => {
+            let outcome = probe(&state, now).await;
+            *last = Some((now, outcome.clone()));
+            outcome
+        }
+    };
+    drop(last);
+    match outcome {
+        Ok(()) => Ok(HttpResponse::Ok().json(Health { status: "ready" })),
+        Err(message) => Err(ApiError::ServiceUnavailable {
+            message,
+            cause: None,
+        }),
+    }
+}
+
+/// Writes the readiness row; the sentence to answer when that fails (the cause goes to
+/// the log).
+async fn probe(state: &AppState, now: crate::domain::Timestamp) -> Result<(), String> {
+    let written = match state.db.check_file() {
+        Err(gone) => Err(gone),
+        Ok(()) => {
+            state
+                .db
+                .write(move |tx| {
+                    tx.prepare_cached(
+                        "INSERT INTO readiness (id, checked_at) VALUES (1, ?1) \
+                         ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at",
+                    )?
+                    .execute([now])?;
+                    Ok(())
+                })
+                .await
+        }
+    };
+    written.map_err(|e: StoreError| {
+        log::warn!("readiness probe failed: {e}");
+        match e {
+            StoreError::Gone(_) => "not ready: the database file was deleted or replaced while \
+                                    the server runs, so writes are refused; see the server log"
+                .to_owned(),
+            _ => "the database cannot commit a write; see the server log".to_owned(),
+        }
+    })
 }
