@@ -50,6 +50,7 @@ pub struct TestServer {
     db: Db,
     clock: Clock,
     rate_limit_clock: RateLimitClock,
+    sweeper: crate::sweep::Sweeper,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -100,6 +101,7 @@ impl TestServerBuilder {
             db: server.db().clone(),
             clock: self.config.clock.clone(),
             rate_limit_clock: self.config.rate_limit_clock.clone(),
+            sweeper: server.sweeper().clone(),
             handle: server.handle(),
         };
         tokio::spawn(server.run());
@@ -162,6 +164,13 @@ impl TestServer {
             ));
     }
 
+    /// Runs a connectivity sweep at the clock's present and waits for it: after
+    /// [`TestServer::advance_clock`], the `device.connectivity_changed` events of the new
+    /// time are in the log once this returns (`POST /_devreg/clock` sweeps by itself).
+    pub async fn sweep(&self) -> crate::sweep::SweepReport {
+        self.sweeper.sweep_now().await.expect("the sweep failed")
+    }
+
     /// The server's database, for operator actions such as creating another org.
     pub fn db(&self) -> &Db {
         &self.db
@@ -187,6 +196,7 @@ impl TestServer {
                         platform: &Platform::default(),
                         capabilities_json: "{}",
                         metadata_json: "{}",
+                        labels: &crate::domain::Labels::default(),
                         key: &stored_key,
                     },
                     now,
