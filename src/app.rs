@@ -13,6 +13,7 @@ use actix_web::{App, HttpMessage, HttpRequest, HttpServer, web};
 
 use crate::admin::{self, AdminError, Bootstrap};
 use crate::config::Config;
+use crate::domain::ConnectivityRule;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::openapi;
@@ -20,7 +21,6 @@ use crate::ratelimit::{self, RateLimits};
 use crate::routes;
 use crate::seed::Seed;
 use crate::state::AppState;
-use crate::domain::ConnectivityRule;
 use crate::store::{Db, MEMORY, StoreError};
 use crate::sweep::{SweepRules, Sweeper};
 

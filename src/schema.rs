@@ -7,8 +7,8 @@ use utoipa::openapi::{RefOr, Schema};
 use utoipa::{PartialSchema, ToSchema};
 
 use crate::domain::{
-    Connectivity, DeviceIdentifier, DeviceStatus, Labels, JsonObject, Limit, MinDevices, ModelId, Offset, OrgId,
-    Platform, RoundStatus, TargetPlatforms, Timestamp,
+    Connectivity, DeviceIdentifier, DeviceStatus, JsonObject, Labels, Limit, MinDevices, ModelId,
+    Offset, OrgId, Platform, RoundStatus, TargetPlatforms, Timestamp,
 };
 
 pub(crate) fn schema(value: Value) -> RefOr<Schema> {

@@ -115,7 +115,10 @@ async fn sweep(db: &Db, clock: &Clock, rules: &SweepRules) -> Result<SweepReport
             })
             .await?;
     }
-    let before = Timestamp(now.0.saturating_sub(i64::try_from(rules.retention_secs).unwrap_or(i64::MAX)));
+    let before = Timestamp(
+        now.0
+            .saturating_sub(i64::try_from(rules.retention_secs).unwrap_or(i64::MAX)),
+    );
     loop {
         let trimmed = db
             .write(move |tx| events::trim(tx, before, TRIM_BATCH))

@@ -269,9 +269,21 @@ mod tests {
         let rule = ConnectivityRule::new(60, 2, 10);
         let now = Timestamp(10_000);
         assert_eq!(rule.of(None, now), Connectivity::Offline);
-        assert_eq!(rule.of(Some(Timestamp(10_000 - 120)), now), Connectivity::Online);
-        assert_eq!(rule.of(Some(Timestamp(10_000 - 121)), now), Connectivity::Stale);
-        assert_eq!(rule.of(Some(Timestamp(10_000 - 600)), now), Connectivity::Stale);
-        assert_eq!(rule.of(Some(Timestamp(10_000 - 601)), now), Connectivity::Offline);
+        assert_eq!(
+            rule.of(Some(Timestamp(10_000 - 120)), now),
+            Connectivity::Online
+        );
+        assert_eq!(
+            rule.of(Some(Timestamp(10_000 - 121)), now),
+            Connectivity::Stale
+        );
+        assert_eq!(
+            rule.of(Some(Timestamp(10_000 - 600)), now),
+            Connectivity::Stale
+        );
+        assert_eq!(
+            rule.of(Some(Timestamp(10_000 - 601)), now),
+            Connectivity::Offline
+        );
     }
 }

@@ -4,7 +4,9 @@
 
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 
-use super::{Connectivity, DeviceIdentifier, DeviceStatus, KeyKind, OrgId, Platform, RoundStatus, Timestamp};
+use super::{
+    Connectivity, DeviceIdentifier, DeviceStatus, KeyKind, OrgId, Platform, RoundStatus, Timestamp,
+};
 
 /// `ToSql`/`FromSql` for a type stored as the text it parses from.
 macro_rules! stored_as_text {

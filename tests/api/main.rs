@@ -5,6 +5,8 @@ mod clock;
 mod crash;
 mod credentials;
 mod errors;
+mod events;
+mod fleet;
 mod heartbeat;
 mod helpers;
 mod list;

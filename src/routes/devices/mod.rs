@@ -6,8 +6,8 @@ pub mod delete;
 pub mod get;
 pub mod heartbeat;
 pub mod list;
-pub mod rekey;
 pub mod register;
+pub mod rekey;
 pub mod update;
 
 use serde::Serialize;

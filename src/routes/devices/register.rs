@@ -9,8 +9,7 @@ use utoipa::ToSchema;
 
 use crate::auth::{Access, Allow, Caller};
 use crate::domain::{
-    ApiKey, DeviceIdentifier, DeviceStatus, JsonObject, KeyKind, Labels, OrgId, Platform,
-    Timestamp,
+    ApiKey, DeviceIdentifier, DeviceStatus, JsonObject, KeyKind, Labels, OrgId, Platform, Timestamp,
 };
 use crate::error::ApiError;
 use crate::routes::{one_identifier, parse_json_object, quoted};

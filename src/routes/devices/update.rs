@@ -102,9 +102,7 @@ pub async fn update_device(
                     } else {
                         Labels::default()
                     };
-                    labels
-                        .apply(&patch, merge)
-                        .map_err(ApiError::BadRequest)?;
+                    labels.apply(&patch, merge).map_err(ApiError::BadRequest)?;
                     Some(labels)
                 }
             };

@@ -59,23 +59,32 @@ impl EventFilter {
         let bad = ApiError::BadRequest;
         same_org(credential, params.org_id.as_deref(), "read the events of")?;
         let after = match last_event_id {
-            Some(id) => id.trim().parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
-                bad(format!(
-                    "the Last-Event-ID header must be the seq (an integer of 0 or more) of the \
-                     last event received, got {}",
-                    quoted(id)
-                ))
-            })?,
-            None => match params.after.as_deref() {
-                None => 0,
-                Some(text) => text.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+            Some(id) => id
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| {
                     bad(format!(
-                        "after must be an integer of 0 or more (the seq of the last event \
-                         read), got {}",
-                        quoted(text)
+                        "the Last-Event-ID header must be the seq (an integer of 0 or more) of the \
+                     last event received, got {}",
+                        quoted(id)
                     ))
                 })?,
-            },
+            None => {
+                match params.after.as_deref() {
+                    None => 0,
+                    Some(text) => text.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(
+                        || {
+                            bad(format!(
+                                "after must be an integer of 0 or more (the seq of the last event \
+                         read), got {}",
+                                quoted(text)
+                            ))
+                        },
+                    )?,
+                }
+            }
         };
         let limit = match params.limit.as_deref() {
             None => 100,

@@ -99,7 +99,11 @@ async fn feed(
     keepalive: Duration,
 ) {
     let mut after = filter.after;
-    if frames.send(Bytes::from_static(b"retry: 1000\n\n")).await.is_err() {
+    if frames
+        .send(Bytes::from_static(b"retry: 1000\n\n"))
+        .await
+        .is_err()
+    {
         return;
     }
     loop {
