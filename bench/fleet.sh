@@ -30,7 +30,7 @@ start() {
     SERVER_PID=$!
     for _ in $(seq 100); do curl -sf "$URL/healthz" >/dev/null && break; sleep 0.1; done
 }
-stop() { kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=; }
+stop() { kill "$SERVER_PID" || cat "$WORK/server.err" >&2; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=; }
 rps() { awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$1"; }
 field() { grep -o "$2=[0-9.]*" "$1" | head -1 | cut -d= -f2; }
 
@@ -52,14 +52,13 @@ list() { # NAME PATH
     printf '%s: %s req/s, p50 %s ms, p99 %s ms\n' "$1" "$(rps "$WORK/$1.txt")" \
         "$(field "$WORK/$1.txt" p50_ms)" "$(field "$WORK/$1.txt" p99_ms)"
 }
-Q="/api/v1/devices?org_id=org_bench&limit=100"
-curl -sf -H "Authorization: Bearer $SECRET" "$Q&label=ring:r3&limit=1" -o /dev/null || true
+Q="/api/v1/devices?org_id=org_bench"
 TOTAL=$(curl -sf -H "Authorization: Bearer $SECRET" "$URL$Q&label=ring:r3&limit=1" | grep -o '"total":[0-9]*')
 echo "label=ring:r3 matches ${TOTAL#*:} devices" >&2
 AFTER=$(curl -sf -H "Authorization: Bearer $SECRET" \
     "$URL$Q&label=ring:r3&limit=1&offset=$(( DEVICES / 20 ))" | grep -o '"id":"[^"]*"' | head -1 | cut -d'"' -f4)
-list "label ring:r3, first page" "$Q&label=ring:r3"
-list "label ring:r3, after= page at half" "$Q&label=ring:r3&after=$AFTER"
-list "label canary (present), first page" "$Q&label=canary"
-list "labels ring:r3 + site:s13 + platform=ios" "$Q&label=ring:r3&label=site:s13&platform=android"
+list "label ring:r3, first page" "$Q&limit=100&label=ring:r3"
+list "label ring:r3, after= page at half" "$Q&limit=100&label=ring:r3&after=$AFTER"
+list "label canary (present), first page" "$Q&limit=100&label=canary"
+list "labels ring:r3 + site:s13 + platform=ios" "$Q&label=ring:r3&label=site:s13&platform=ios"
 stop
