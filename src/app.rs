@@ -16,6 +16,7 @@ use actix_web::{App, HttpMessage, HttpRequest, HttpServer, web};
 use crate::admin::{self, AdminError, Bootstrap};
 use crate::body;
 use crate::config::Config;
+use crate::domain::ConnectivityRule;
 use crate::error::ApiError;
 use crate::journal::{self, Journal, JournalEntry};
 use crate::metrics::Metrics;
@@ -25,6 +26,7 @@ use crate::routes;
 use crate::seed::Seed;
 use crate::state::{AppState, StorageCaps};
 use crate::store::{Db, MEMORY, StoreError};
+use crate::sweep::{SweepRules, Sweeper};
 
 /// The largest request body accepted (CONTRACT.md: 413 above it).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -49,6 +51,7 @@ pub enum StartError {
 pub struct Server {
     addr: SocketAddr,
     db: Db,
+    sweeper: Sweeper,
     bootstrap: Bootstrap,
     journal: Option<Arc<Journal>>,
     server: actix_web::dev::Server,
@@ -62,6 +65,15 @@ impl Server {
             return Err(StartError::Invalid(
                 "--heartbeat-interval must be at least 1 second".to_owned(),
             ));
+        }
+        if config.stale_after_intervals == 0
+            || config.offline_after_intervals <= config.stale_after_intervals
+        {
+            return Err(StartError::Invalid(format!(
+                "--offline-after-intervals ({}) must be greater than --stale-after-intervals \
+                 ({}), which must be at least 1",
+                config.offline_after_intervals, config.stale_after_intervals
+            )));
         }
         if config.seed.is_some() && !config.ephemeral {
             return Err(StartError::Invalid(
@@ -119,6 +131,21 @@ impl Server {
             source,
         })?;
 
+        let connectivity = ConnectivityRule::new(
+            config.heartbeat_interval,
+            config.stale_after_intervals,
+            config.offline_after_intervals,
+        );
+        let sweeper = Sweeper::start(
+            db.clone(),
+            config.clock.clone(),
+            SweepRules {
+                rule: connectivity,
+                retention_secs: config.event_retention,
+                every: (config.sweep_interval > 0)
+                    .then(|| std::time::Duration::from_secs(config.sweep_interval.into())),
+            },
+        )?;
         let state = web::Data::new(AppState {
             db: db.clone(),
             clock: config.clock.clone(),
@@ -143,6 +170,9 @@ impl Server {
                 devices_per_org: config.max_devices_per_org,
             },
             body_timeout: config.body_timeout,
+            connectivity,
+            sweeper: sweeper.clone(),
+            event_keepalive_seconds: config.event_keepalive.max(1),
             openapi_json: openapi::json(baseline.is_some()),
             journal: (baseline.is_some() && config.journal_entries > 0)
                 .then(|| Arc::new(Journal::new(config.journal_entries))),
@@ -224,6 +254,7 @@ impl Server {
         Ok(Server {
             addr,
             db,
+            sweeper,
             bootstrap,
             journal,
             server: http.run(),
@@ -248,6 +279,11 @@ impl Server {
     /// The server's database, for operator actions beside a running server.
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// The server's connectivity sweep, for a test that wants one now.
+    pub fn sweeper(&self) -> &Sweeper {
+        &self.sweeper
     }
 
     /// A handle that stops the server.
@@ -276,7 +312,7 @@ fn is_origin(text: &str) -> bool {
 /// header, and the response headers a browser app needs to read exposed.
 fn cors(origins: &[String]) -> Cors {
     let mut cors = Cors::default()
-        .allowed_methods(["GET", "POST", "PUT", "OPTIONS"])
+        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
         .allow_any_header()
         .expose_headers(["x-request-id", "retry-after", "location"])
         .max_age(3600);

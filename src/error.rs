@@ -32,6 +32,9 @@ pub enum ApiError {
     /// The body did not arrive within the body timeout.
     #[error("{0}")]
     RequestTimeout(String),
+    /// What was asked for existed once and is gone for good (events past retention).
+    #[error("{0}")]
+    Gone(String),
     #[error("{message}")]
     RateLimited {
         message: String,
@@ -73,7 +76,7 @@ const INTERNAL_MESSAGE: &str =
 
 impl ApiError {
     /// One of each error the server sends, with the message its example shows.
-    pub fn examples() -> [ApiError; 11] {
+    pub fn examples() -> [ApiError; 12] {
         [
             ApiError::BadRequest("limit must be an integer from 1 to 1000, got \"5000\"".to_owned()),
             ApiError::Unauthorized(
@@ -97,6 +100,11 @@ impl ApiError {
                  then retry"
                     .to_owned(),
             ),
+            ApiError::Gone(
+                "events of org org_demo up to seq 1200 are past retention; the retained log \
+                 starts after seq 1200: read from after=1200"
+                    .to_owned(),
+            ),
             ApiError::RateLimited {
                 message: "too many requests for this key; retry after 1 second".to_owned(),
                 retry_after_secs: 1,
@@ -117,6 +125,7 @@ impl ApiError {
             ApiError::Conflict(_) => "conflict",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::RequestTimeout(_) => "request_timeout",
+            ApiError::Gone(_) => "gone",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::ServiceUnavailable { .. } => "service_unavailable",
             ApiError::Store(cause) if store_unavailable(cause) => "service_unavailable",
@@ -219,6 +228,7 @@ impl ResponseError for ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            ApiError::Gone(_) => StatusCode::GONE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::ServiceUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Store(cause) if store_unavailable(cause) => StatusCode::SERVICE_UNAVAILABLE,

@@ -23,7 +23,7 @@ use crate::auth::{Access, Allow};
 use crate::error::{ApiError, ErrorBody};
 use crate::ratelimit::UNLIMITED_PATHS;
 use crate::routes::{
-    ROUTES, control, deployments, devices, models, ops, rounds, sdk, telemetry, tokens,
+    ROUTES, control, deployments, devices, events, models, ops, rounds, sdk, telemetry, tokens,
 };
 use crate::schema::schema;
 
@@ -66,6 +66,11 @@ use crate::schema::schema;
         deployments::create::create_deployment,
         deployments::get::get_deployment,
         deployments::cancel::cancel_deployment,
+        devices::update::update_device,
+        devices::delete::delete_device,
+        devices::rekey::issue_device_key,
+        events::list::list_events,
+        events::stream::stream_events,
         rounds::list::list_rounds,
         rounds::start::start_round,
         rounds::get::get_round,
@@ -107,6 +112,7 @@ use crate::schema::schema;
         (name = "device state", description = "What the SDKs call around register and heartbeat: sync, desired and observed state, assignments, iOS control."),
         (name = "models", description = "Models and their versions' artifact manifests."),
         (name = "deployments", description = "Model versions deployed to devices, and their rollout."),
+        (name = "events", description = "The event log of every change, as pages or a stream."),
         (name = "training rounds", description = "Federated training rounds an org runs and its devices join."),
         (name = "operations", description = "Health, readiness, metrics and this document; no key needed."),
         (name = "testing", description = "Test control, served only by `devreg serve --ephemeral` and `TestServer`."),

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::clock::{Clock, RateLimitClock};
+use crate::domain::ConnectivityRule;
 use crate::domain::Timestamp;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
@@ -26,6 +27,12 @@ pub struct AppState {
     pub caps: StorageCaps,
     /// The last readiness probe: its second and, if it failed, the sentence to answer.
     pub readiness: tokio::sync::Mutex<Option<(Timestamp, Result<(), String>)>>,
+    /// The thresholds `connectivity` is computed by.
+    pub connectivity: ConnectivityRule,
+    /// Runs connectivity sweeps; test control asks it for one and waits.
+    pub sweeper: crate::sweep::Sweeper,
+    /// Seconds between keep-alive comments on an idle event stream.
+    pub event_keepalive_seconds: u32,
     /// In ephemeral mode, the state `POST /_devreg/reset` returns to; `None` otherwise,
     /// and the reset routes do not exist.
     pub baseline: Option<Arc<Seed>>,

@@ -3,6 +3,7 @@
 
 mod deployment;
 mod device;
+mod fleet;
 mod key;
 mod org;
 mod paging;
@@ -13,6 +14,9 @@ mod token;
 
 pub use deployment::{DeploymentTarget, PolicyName, Sha256Hex, VersionName, check_label};
 pub use device::{DeviceIdentifier, DeviceStatus, JsonObject, Platform, json_kind};
+pub use fleet::{
+    Connectivity, ConnectivityRule, LabelFilter, Labels, check_label_key, check_label_value,
+};
 pub use key::{ApiKey, KeyKind};
 pub use org::OrgId;
 pub use paging::{Limit, Offset};

@@ -5,6 +5,7 @@
 pub mod control;
 pub mod deployments;
 pub mod devices;
+pub mod events;
 pub mod models;
 pub mod ops;
 pub mod rounds;
@@ -67,7 +68,12 @@ route_table! {
     // Only POST is the heartbeat without a path id (Node `configure()`): a GET retrieves
     // the device whose identifier is "heartbeat".
     "/api/v1/devices/heartbeat" [guard::Post()] => { post => sdk::heartbeat::record_heartbeat_by_key }
-    "/api/v1/devices/{device_id}" => { get => devices::get::get_device }
+    "/api/v1/devices/{device_id}" => {
+        get => devices::get::get_device,
+        patch => devices::update::update_device,
+        delete => devices::delete::delete_device,
+    }
+    "/api/v1/devices/{device_id}/keys" => { post => devices::rekey::issue_device_key }
     "/api/v1/devices/{device_id}/heartbeat" => {
         put => devices::heartbeat::record_heartbeat,
         post => devices::heartbeat::record_heartbeat,
@@ -93,6 +99,8 @@ route_table! {
     "/api/v1/deployments/{deployment_id}/cancel" => {
         post => deployments::cancel::cancel_deployment
     }
+    "/api/v1/events" => { get => events::list::list_events }
+    "/api/v1/events/stream" => { get => events::stream::stream_events }
     "/api/v1/training/rounds" => {
         get => rounds::list::list_rounds,
         post => rounds::start::start_round,

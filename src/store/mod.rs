@@ -117,6 +117,8 @@ struct Inner {
     readers: Option<r2d2::Pool<SqliteConnectionManager>>,
     /// Whether the path still names the open file; `None` in memory.
     guard: Option<Arc<writer::FileGuard>>,
+    /// Bumped after every commit that appended events: what event streams wait on.
+    appended: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 /// Pragmas every connection gets. `synchronous=FULL` syncs the WAL at every commit, so a
@@ -195,13 +197,15 @@ impl Db {
     ) -> Result<Db, StoreError> {
         let writer = Arc::new(Mutex::new(writer));
         let guard = guard.map(Arc::new);
+        let appended = Arc::new(tokio::sync::watch::Sender::new(0));
         Ok(Db {
             inner: Arc::new(Inner {
-                queue: writer::Writer::start(writer.clone(), guard.clone())?,
+                queue: writer::Writer::start(writer.clone(), guard.clone(), appended.clone())?,
                 guard,
                 writer,
                 errors: AtomicU64::new(0),
                 readers,
+                appended,
             }),
         })
     }
@@ -226,8 +230,17 @@ impl Db {
             tx.commit()?;
             Ok(value)
         })();
+        if events::take_appended() && result.is_ok() {
+            self.inner.appended.send_modify(|n| *n += 1);
+        }
         self.count_failure(&result);
         result
+    }
+
+    /// A receiver that sees a change after every commit that appended events: event
+    /// streams wait on it instead of polling.
+    pub fn event_signal(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.appended.subscribe()
     }
 
     fn count_failure<T, E: Failure>(&self, result: &Result<T, E>) {

@@ -352,7 +352,7 @@ pub fn list(
 }
 
 /// A device's telemetry at a glance.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Summary {
     pub received: i64,
     pub stored: i64,

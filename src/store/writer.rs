@@ -120,13 +120,14 @@ impl Writer {
     pub(super) fn start(
         conn: Arc<Mutex<Connection>>,
         guard: Option<Arc<FileGuard>>,
+        appended: Arc<tokio::sync::watch::Sender<u64>>,
     ) -> Result<Writer, StoreError> {
         let (jobs, queue) = channel::<Box<dyn Job>>();
         let commits = Arc::new(AtomicU64::new(0));
         let counted = commits.clone();
         let thread = std::thread::Builder::new()
             .name("devreg-writer".to_owned())
-            .spawn(move || commit_batches(&conn, &queue, &counted, guard.as_deref()))
+            .spawn(move || commit_batches(&conn, &queue, &counted, guard.as_deref(), &appended))
             .map_err(|e| StoreError::Blocking(format!("cannot start the writer thread: {e}")))?;
         Ok(Writer {
             jobs: Mutex::new(Some(jobs)),
@@ -191,6 +192,7 @@ fn commit_batches(
     queue: &Receiver<Box<dyn Job>>,
     commits: &AtomicU64,
     guard: Option<&FileGuard>,
+    appended: &tokio::sync::watch::Sender<u64>,
 ) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
     while let Ok(first) = queue.recv() {
@@ -223,8 +225,14 @@ fn commit_batches(
                 tx.commit().map_err(StoreError::from)
             });
         drop(conn);
+        // Read either way, so a failed batch's flag does not carry into the next.
+        let wrote_events = super::events::take_appended();
         if committed.is_ok() {
             commits.fetch_add(1, Ordering::Relaxed);
+            if wrote_events {
+                // After the commit: a stream woken now reads what was appended.
+                appended.send_modify(|n| *n += 1);
+            }
         }
         for job in batch.drain(..) {
             job.finish(committed.as_ref().map(|_| ()));

@@ -7,6 +7,8 @@ mod crash;
 mod credentials;
 mod device_loop;
 mod errors;
+mod events;
+mod fleet;
 mod hardening;
 mod heartbeat;
 mod helpers;

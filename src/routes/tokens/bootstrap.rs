@@ -7,7 +7,9 @@ use utoipa::ToSchema;
 
 use super::{Issued, TokenAnswer};
 use crate::auth::{self, Access, Allow};
-use crate::domain::{ApiKey, DeviceIdentifier, JsonObject, KeyKind, Platform, Token, TokenKind};
+use crate::domain::{
+    ApiKey, DeviceIdentifier, JsonObject, KeyKind, Labels, Platform, Token, TokenKind,
+};
 use crate::error::ApiError;
 use crate::routes::{one_identifier, parse_json_object, quoted};
 use crate::state::AppState;
@@ -201,6 +203,7 @@ pub async fn bootstrap_device(
                             platform: &platform,
                             capabilities_json: &capabilities_json,
                             metadata_json: &metadata_json,
+                            labels: &Labels::default(),
                             key: &key,
                         },
                         now,
