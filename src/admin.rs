@@ -324,7 +324,10 @@ pub fn add_model_version(
     let (size, digest) = match add.file {
         Some(path) => {
             let (size, digest) = file_digest(path)?;
-            (add.size.unwrap_or(size), add.sha256.map(str::to_owned).unwrap_or(digest))
+            (
+                add.size.unwrap_or(size),
+                add.sha256.map(str::to_owned).unwrap_or(digest),
+            )
         }
         None => match (add.size, add.sha256) {
             (Some(size), Some(sha)) => (size, sha.to_owned()),
@@ -376,7 +379,8 @@ pub fn add_model_version(
 fn file_digest(path: &std::path::Path) -> Result<(u64, String), AdminError> {
     use sha2::Digest;
     use std::io::Read;
-    let cannot = |e: std::io::Error| AdminError::Invalid(format!("cannot read {}: {e}", path.display()));
+    let cannot =
+        |e: std::io::Error| AdminError::Invalid(format!("cannot read {}: {e}", path.display()));
     let mut file = std::fs::File::open(path).map_err(cannot)?;
     let mut hasher = sha2::Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
@@ -389,7 +393,11 @@ fn file_digest(path: &std::path::Path) -> Result<(u64, String), AdminError> {
         size += n as u64;
         hasher.update(&buf[..n]);
     }
-    let digest = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let digest = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     Ok((size, digest))
 }
 
@@ -410,8 +418,13 @@ pub struct DeployRequest<'a> {
 pub fn deploy(
     db: &Db,
     request: &DeployRequest<'_>,
-) -> Result<(crate::store::deployments::Deployment, crate::store::deployments::Rollout), AdminError>
-{
+) -> Result<
+    (
+        crate::store::deployments::Deployment,
+        crate::store::deployments::Rollout,
+    ),
+    AdminError,
+> {
     use crate::domain::{DeploymentTarget, PolicyName};
     use crate::store::deployments;
     let mut labels = serde_json::Map::new();
@@ -431,7 +444,8 @@ pub fn deploy(
         ("--activation-policy", request.activation_policy),
         ("--delivery-mode", request.delivery_mode),
     ] {
-        PolicyName::try_from(value.to_owned()).map_err(|e| AdminError::Invalid(format!("{flag} {e}")))?;
+        PolicyName::try_from(value.to_owned())
+            .map_err(|e| AdminError::Invalid(format!("{flag} {e}")))?;
     }
     require_org(db, request.org)?;
     let devices: Vec<String> = target.devices.into_iter().map(String::from).collect();
@@ -452,7 +466,11 @@ pub fn deploy(
                 let rollout = deployments::rollout(tx, &deployment.id)?;
                 Ok(Ok((deployment, rollout)))
             }
-            Err(refused) => Ok(Err(refused.message(request.org, request.model_id, request.version))),
+            Err(refused) => Ok(Err(refused.message(
+                request.org,
+                request.model_id,
+                request.version,
+            ))),
         }
     })?
     .map_err(AdminError::Invalid)
@@ -462,8 +480,13 @@ pub fn deploy(
 pub fn show_deployment(
     db: &Db,
     id: &str,
-) -> Result<(crate::store::deployments::Deployment, crate::store::deployments::Rollout), AdminError>
-{
+) -> Result<
+    (
+        crate::store::deployments::Deployment,
+        crate::store::deployments::Rollout,
+    ),
+    AdminError,
+> {
     use crate::store::deployments;
     db.read_sync(|conn| {
         let Some(org) = deployments::org_of(conn, id)? else {

@@ -80,6 +80,13 @@ impl Server {
                  path, such as http://localhost:3000, or * for any origin"
             )));
         }
+        if config.upload_part_bytes < 1024 || config.upload_max_bytes < config.upload_part_bytes {
+            return Err(StartError::Invalid(format!(
+                "--upload-part-bytes must be at least 1024 and at most --upload-max-bytes; got \
+                 {} and {}",
+                config.upload_part_bytes, config.upload_max_bytes
+            )));
+        }
         let limits = Arc::new(RateLimits::from_config(config).map_err(StartError::Invalid)?);
         let db_path = if config.ephemeral { MEMORY } else { &config.db };
         let db = Db::open(db_path, config.read_connections)?;
@@ -120,6 +127,10 @@ impl Server {
             metrics: Metrics::new(),
             open_registration: config.open_registration,
             heartbeat_interval_seconds: config.heartbeat_interval,
+            uploads: crate::state::UploadLimits {
+                part_bytes: config.upload_part_bytes,
+                max_bytes: config.upload_max_bytes,
+            },
             openapi_json: openapi::json(baseline.is_some()),
             baseline,
         });

@@ -316,7 +316,10 @@ pub fn run(cli: Cli) -> Result<(), String> {
                 "Added {} {} to org {org}: {} bytes, sha256 {}, artifact {}.",
                 added.model_id, added.version, added.total_bytes, added.sha256, added.artifact_id
             );
-            println!("Deploy it with `devreg deploy {} {}`.", added.model_id, added.version);
+            println!(
+                "Deploy it with `devreg deploy {} {}`.",
+                added.model_id, added.version
+            );
             Ok(())
         }
         Command::Deploy {
@@ -357,7 +360,10 @@ pub fn run(cli: Cli) -> Result<(), String> {
             let (d, r) = admin::show_deployment(&open(&db)?, &id).map_err(|e| e.to_string())?;
             if json {
                 let body = crate::routes::deployments::DeploymentBody::of(&d, r);
-                println!("{}", serde_json::to_string_pretty(&body).map_err(|e| e.to_string())?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&body).map_err(|e| e.to_string())?
+                );
                 return Ok(());
             }
             println!("deployment  {}", d.id);
@@ -368,7 +374,10 @@ pub fn run(cli: Cli) -> Result<(), String> {
                 "target      devices={} platforms={} labels={}",
                 d.target_devices, d.target_platforms, d.target_labels
             );
-            println!("policies    activation={} delivery={}", d.activation_policy, d.delivery_mode);
+            println!(
+                "policies    activation={} delivery={}",
+                d.activation_policy, d.delivery_mode
+            );
             println!("created     {}", d.created_at.to_rfc3339());
             if let Some(at) = d.cancelled_at {
                 println!("cancelled   {}", at.to_rfc3339());

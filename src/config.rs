@@ -174,6 +174,25 @@ pub struct Config {
     )]
     pub trust_proxy_headers: bool,
 
+    /// The largest part of a federated update upload (`PUT` to a part URL), in bytes.
+    /// Parts are not JSON and have their own limit, not the API's 64 KiB.
+    #[arg(
+        long,
+        env = "DEVREG_UPLOAD_PART_BYTES",
+        default_value_t = 8 * 1024 * 1024,
+        value_name = "BYTES"
+    )]
+    pub upload_part_bytes: u64,
+
+    /// The largest federated update upload, all its parts together, in bytes.
+    #[arg(
+        long,
+        env = "DEVREG_UPLOAD_MAX_BYTES",
+        default_value_t = 64 * 1024 * 1024,
+        value_name = "BYTES"
+    )]
+    pub upload_max_bytes: u64,
+
     /// The clock rate limits are measured by. Not a flag: tests advance it to stand for
     /// time passing without sleeping.
     #[arg(skip)]
@@ -216,6 +235,8 @@ impl Default for Config {
             rate_limit_anonymous: 60,
             rate_limit_anonymous_burst: None,
             trust_proxy_headers: false,
+            upload_part_bytes: 8 * 1024 * 1024,
+            upload_max_bytes: 64 * 1024 * 1024,
             rate_limit_clock: RateLimitClock::default(),
             clock: Clock::default(),
         }

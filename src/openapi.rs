@@ -22,7 +22,7 @@ use utoipa::{Modify, OpenApi};
 use crate::auth::{Access, Allow};
 use crate::error::{ApiError, ErrorBody};
 use crate::ratelimit::UNLIMITED_PATHS;
-use crate::routes::{ROUTES, control, deployments, devices, models, ops, rounds, sdk};
+use crate::routes::{ROUTES, control, deployments, devices, federation, models, ops, rounds, sdk};
 use crate::schema::schema;
 
 #[derive(OpenApi)]
@@ -70,6 +70,18 @@ use crate::schema::schema;
         rounds::join::join_round,
         rounds::complete::complete_round,
         rounds::cancel::cancel_round,
+        rounds::result::get_round_result,
+        rounds::status::get_round_status,
+        federation::offers::list_offers,
+        federation::round_offers::list_round_offers,
+        federation::join::join_federated_round,
+        federation::plan::get_plan,
+        federation::heartbeat::record_round_heartbeat,
+        federation::initiate::initiate_upload,
+        federation::initiate::initiate_update,
+        federation::part::put_upload_part,
+        federation::complete::complete_upload,
+        federation::complete::complete_update,
         ops::health::get_health,
         ops::readiness::get_readiness,
         ops::metrics::get_metrics,
@@ -95,6 +107,7 @@ use crate::schema::schema;
         (name = "models", description = "Models and their versions' artifact manifests."),
         (name = "deployments", description = "Model versions deployed to devices, and their rollout."),
         (name = "training rounds", description = "Federated training rounds an org runs and its devices join."),
+        (name = "federation", description = "Federated rounds through the SDKs: offers, join, plans, update uploads in parts, FedAvg."),
         (name = "operations", description = "Health, readiness, metrics and this document; no key needed."),
         (name = "testing", description = "Test control, served only by `devreg serve --ephemeral` and `TestServer`."),
     )
@@ -695,10 +708,10 @@ impl Modify for RegisterIsAlsoADevice {
         let mut heartbeat = get.clone();
         heartbeat.operation_id = Some("get_device_named_heartbeat".to_owned());
         heartbeat.summary = Some("Retrieve the device whose identifier is `heartbeat`".to_owned());
-        heartbeat.description = get
-            .description
-            .as_ref()
-            .map(|d| d.replace("`register`", "`heartbeat`").replace("registers a device", "is a heartbeat"));
+        heartbeat.description = get.description.as_ref().map(|d| {
+            d.replace("`register`", "`heartbeat`")
+                .replace("registers a device", "is a heartbeat")
+        });
         if let Some(item) = paths.get_mut("/api/v1/devices/register") {
             item.get = Some(get);
         }

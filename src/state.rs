@@ -20,6 +20,18 @@ pub struct AppState {
     /// In ephemeral mode, the state `POST /_devreg/reset` returns to; `None` otherwise,
     /// and the reset routes do not exist.
     pub baseline: Option<Arc<Seed>>,
+    /// Bounds on federated update uploads (issue 17).
+    pub uploads: UploadLimits,
     /// This server's OpenAPI document, as `GET /openapi.json` serves it.
     pub openapi_json: &'static str,
+}
+
+/// How large federated update uploads may be, from `--upload-part-bytes` and
+/// `--upload-max-bytes`.
+#[derive(Debug, Clone, Copy)]
+pub struct UploadLimits {
+    /// The largest part body.
+    pub part_bytes: u64,
+    /// The largest upload, all parts together.
+    pub max_bytes: u64,
 }

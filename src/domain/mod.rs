@@ -15,5 +15,8 @@ pub use device::{DeviceIdentifier, DeviceStatus, JsonObject, Platform, json_kind
 pub use key::{ApiKey, KeyKind};
 pub use org::OrgId;
 pub use paging::{Limit, Offset};
-pub use round::{MinDevices, ModelId, RoundStatus, TargetPlatforms};
+pub use round::{
+    ClipNorm, DeadlineSeconds, MaxSteps, MinDevices, ModelId, NoiseSigma, RoundStatus, SampleCount,
+    TargetPlatforms,
+};
 pub use time::{Timestamp, now};

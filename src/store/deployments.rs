@@ -187,7 +187,9 @@ pub fn cancel(
             }),
         },
     )?;
-    Ok(Some(Ok(find(conn, org_id, id)?.expect("the deployment just cancelled"))))
+    Ok(Some(Ok(
+        find(conn, org_id, id)?.expect("the deployment just cancelled")
+    )))
 }
 
 /// A deployment's rollout: the devices its target matches, and of those how many fetched
@@ -243,7 +245,10 @@ pub fn desired_for(
         .collect::<rusqlite::Result<_>>()?;
     let mut desired: Vec<(Deployment, ModelVersion)> = Vec::new();
     for deployment in deployments {
-        if desired.last().is_some_and(|(d, _)| d.model_id == deployment.model_id) {
+        if desired
+            .last()
+            .is_some_and(|(d, _)| d.model_id == deployment.model_id)
+        {
             continue;
         }
         let version = models::find_version(

@@ -96,8 +96,8 @@ pub fn reconcile(
     } else {
         stored.version + 1
     };
-    let mut dirty = version != stored.version
-        || (fetch.mark_refreshed && stored.refreshed_version != version);
+    let mut dirty =
+        version != stored.version || (fetch.mark_refreshed && stored.refreshed_version != version);
     let unsynced: Vec<&str> = if fetch.mark_synced {
         let mut probe = conn.prepare_cached(
             "SELECT 1 FROM deployment_syncs WHERE deployment_id = ?1 AND device_id = ?2",

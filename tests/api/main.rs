@@ -5,6 +5,7 @@ mod clock;
 mod crash;
 mod credentials;
 mod errors;
+mod federation;
 mod heartbeat;
 mod helpers;
 mod list;

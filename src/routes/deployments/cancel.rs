@@ -37,8 +37,8 @@ pub async fn cancel_deployment(
     let now = state.clock.now();
     let (deployment, rollout) = state
         .db
-        .write(move |tx| {
-            match deployments::cancel(tx, org_id.as_str(), &lookup, now)? {
+        .write(
+            move |tx| match deployments::cancel(tx, org_id.as_str(), &lookup, now)? {
                 None => Err(deployment_not_found(&lookup)),
                 Some(Err(_)) => Err(ApiError::Conflict(format!(
                     "deployment {lookup} is cancelled already"
@@ -47,8 +47,8 @@ pub async fn cancel_deployment(
                     let rollout = deployments::rollout(tx, &deployment.id)?;
                     Ok((deployment, rollout))
                 }
-            }
-        })
+            },
+        )
         .await?;
     Ok(HttpResponse::Ok().json(DeploymentBody::of(&deployment, rollout)))
 }

@@ -65,9 +65,8 @@ pub async fn create_deployment(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let credential = ACCESS.require(caller)?;
-    let request: CreateDeployment = parse_json_object(&body)?.ok_or_else(|| {
-        ApiError::BadRequest("model_id and version are required".to_owned())
-    })?;
+    let request: CreateDeployment = parse_json_object(&body)?
+        .ok_or_else(|| ApiError::BadRequest("model_id and version are required".to_owned()))?;
     let org_id = credential.org_id.as_str().to_owned();
     let now = state.clock.now();
     let (deployment, rollout) = state
@@ -76,8 +75,12 @@ pub async fn create_deployment(
             let target = request.target.unwrap_or_default();
             let devices: Vec<String> = target.devices.into_iter().map(String::from).collect();
             let platforms: Vec<String> = target.platforms.into_iter().map(String::from).collect();
-            let activation = request.activation_policy.unwrap_or(PolicyName::named("immediate"));
-            let delivery = request.delivery_mode.unwrap_or(PolicyName::named("managed"));
+            let activation = request
+                .activation_policy
+                .unwrap_or(PolicyName::named("immediate"));
+            let delivery = request
+                .delivery_mode
+                .unwrap_or(PolicyName::named("managed"));
             let new = deployments::NewDeployment {
                 org_id: &org_id,
                 model_id: request.model_id.as_str(),

@@ -54,9 +54,9 @@ pub async fn create_model(
         .db
         .write(move |tx| {
             let id = request.model_id.as_str();
-            models::insert_model(tx, &org_id, id, request.name.as_deref(), now).on_duplicate(
-                || ApiError::Conflict(format!("org {org_id} already has a model {}", quoted(id))),
-            )
+            models::insert_model(tx, &org_id, id, request.name.as_deref(), now).on_duplicate(|| {
+                ApiError::Conflict(format!("org {org_id} already has a model {}", quoted(id)))
+            })
         })
         .await?;
     Ok(HttpResponse::Created().json(ModelBody::of(&model)))

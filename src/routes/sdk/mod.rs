@@ -368,7 +368,12 @@ pub fn observed_models(
             let active_version = text(entry, &["activeVersion", "active_version"])
                 .map_err(bad)?
                 .map(str::to_owned)
-                .or_else(|| active.get(&model_id).and_then(Value::as_str).map(str::to_owned))
+                .or_else(|| {
+                    active
+                        .get(&model_id)
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                })
                 .or_else(|| installed.clone().filter(|_| status == "active"));
             Ok(ObservedModel {
                 failed: status.contains("failed"),
