@@ -891,3 +891,21 @@ async fn the_legacy_status_path_serves_the_round_and_the_weights_path_names_its_
             .contains("/api/v1/federation/rounds/{round_id}/uploads")
     );
 }
+
+#[tokio::test]
+async fn a_legacy_join_counts_as_joining_once_and_the_agent_then_names_its_participation() {
+    let (app, round) = app_with_round(json!({})).await;
+    let device = app.register_device("fl-legacy").await;
+    let legacy = app.join_round(Some(&device.key), &round.id, None).await;
+    assert_eq!(legacy.status, StatusCode::OK, "{}", legacy.body);
+    let agent = join(&app, &device, &round, "agent-pid").await;
+    assert_eq!(agent.status, StatusCode::OK, "{}", agent.body);
+    assert_eq!(agent.body["participation_id"], "agent-pid");
+    assert_eq!(
+        event_types(&app)
+            .iter()
+            .filter(|e| *e == "round.joined")
+            .count(),
+        1
+    );
+}

@@ -134,7 +134,7 @@ pub async fn join_federated_round(
                 )));
             }
             let joined_at = rounds::join(tx, &round.id, &device.id, now)?;
-            if before.joined_at.is_none() || before.participation_id.is_none() {
+            if before.joined_at.is_none() {
                 federation::device_event(
                     tx,
                     &round,

@@ -10,7 +10,7 @@ use crate::domain::{DeviceIdentifier, KeyKind, RoundStatus, Timestamp};
 use crate::error::ApiError;
 use crate::routes::{device_not_found, one_identifier, parse_json_object};
 use crate::state::AppState;
-use crate::store::{devices, rounds};
+use crate::store::{devices, federation, rounds};
 
 pub const ACCESS: Access = Access {
     action: "joining a training round",
@@ -130,7 +130,20 @@ pub async fn join_round(
                     round.status.as_str()
                 )));
             }
+            let first = federation::participation(tx, &round.id, &device.id)?
+                .joined_at
+                .is_none();
             let joined_at = rounds::join(tx, &round.id, &device.id, now)?;
+            if first {
+                federation::device_event(
+                    tx,
+                    &round,
+                    "round.joined",
+                    &device.id,
+                    now,
+                    serde_json::json!({}),
+                )?;
+            }
             let round = rounds::find(tx, org_id, &round.id)?
                 .expect("the round was read in this transaction");
             Ok(Participation {
