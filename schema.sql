@@ -382,3 +382,81 @@ CREATE TABLE IF NOT EXISTS event_retention (
 
 -- Deleting a device finds its round participation here instead of scanning every round's.
 CREATE INDEX IF NOT EXISTS round_participants_by_device ON round_participants (device_id);
+
+-- Federated rounds (issue 17). Everything below belongs to a round (ON DELETE CASCADE from
+-- rounds), and what is a device's to the device.
+--
+-- What a round trains and how: the model version it starts from, its deadline, and the
+-- plan's privacy settings. One row per round started since issue 17; a round without one
+-- has no base version, no deadline and the default plan. A round's plan id is its id.
+CREATE TABLE IF NOT EXISTS round_plans (
+    round_id        TEXT PRIMARY KEY REFERENCES rounds(id) ON DELETE CASCADE,
+    base_version    TEXT,
+    deadline_at     INTEGER,
+    clip_norm       REAL NOT NULL,
+    noise_sigma     REAL NOT NULL,
+    max_steps       INTEGER NOT NULL,
+    -- A JSON object of training hyperparameters, passed to devices as given.
+    hyperparams     TEXT NOT NULL DEFAULT '{}'
+) WITHOUT ROWID;
+
+-- The participation id a device joined a round with through the federation paths (the
+-- Python device agent makes its own and names it at upload).
+CREATE TABLE IF NOT EXISTS round_participations (
+    round_id            TEXT NOT NULL REFERENCES rounds(id) ON DELETE CASCADE,
+    device_id           TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+    participation_id    TEXT NOT NULL,
+    -- The capabilities object the device sent with its join.
+    capabilities        TEXT NOT NULL DEFAULT '{}',
+    PRIMARY KEY (round_id, device_id),
+    UNIQUE (round_id, participation_id)
+) WITHOUT ROWID;
+
+-- An update being uploaded in parts. `part_count` URLs were handed out; completion joins
+-- the parts in order, checks the envelope and deletes the upload whatever the outcome.
+CREATE TABLE IF NOT EXISTS round_uploads (
+    id                  TEXT PRIMARY KEY,
+    round_id            TEXT NOT NULL REFERENCES rounds(id) ON DELETE CASCADE,
+    device_id           TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+    participation_id    TEXT NOT NULL,
+    part_count          INTEGER NOT NULL,
+    -- Bytes stored over all parts, kept by each part's write to bound the upload.
+    stored_bytes        INTEGER NOT NULL DEFAULT 0,
+    -- The initiate request's `meta` object.
+    meta                TEXT NOT NULL DEFAULT '{}',
+    created_at          INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE INDEX IF NOT EXISTS round_uploads_by_round ON round_uploads (round_id, device_id);
+
+-- One part's bytes; a part sent again replaces itself.
+CREATE TABLE IF NOT EXISTS round_upload_parts (
+    upload_id   TEXT NOT NULL REFERENCES round_uploads(id) ON DELETE CASCADE,
+    part        INTEGER NOT NULL,
+    body        BLOB NOT NULL,
+    PRIMARY KEY (upload_id, part)
+) WITHOUT ROWID;
+
+-- The updates a round accepted: at most one per device. The vectors themselves are not
+-- kept: each is added into round_aggregates as it arrives.
+CREATE TABLE IF NOT EXISTS round_updates (
+    round_id        TEXT NOT NULL REFERENCES rounds(id) ON DELETE CASCADE,
+    device_id       TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+    upload_id       TEXT NOT NULL,
+    sample_count    INTEGER NOT NULL,
+    received_at     INTEGER NOT NULL,
+    PRIMARY KEY (round_id, device_id)
+) WITHOUT ROWID;
+
+-- FedAvg as the updates arrive: `weighted_sum` is the sum of sample_count × update
+-- (little-endian f64s, `length` of them), `sample_count` the sum of the weights. When the
+-- round completes, `aggregate` (the same encoding) is weighted_sum / sample_count.
+CREATE TABLE IF NOT EXISTS round_aggregates (
+    round_id        TEXT PRIMARY KEY REFERENCES rounds(id) ON DELETE CASCADE,
+    length          INTEGER NOT NULL,
+    participants    INTEGER NOT NULL,
+    sample_count    INTEGER NOT NULL,
+    weighted_sum    BLOB NOT NULL,
+    aggregate       BLOB,
+    completed_at    INTEGER
+) WITHOUT ROWID;

@@ -98,6 +98,13 @@ impl Server {
                 crate::domain::quoted(bad)
             )));
         }
+        if config.upload_part_bytes < 1024 || config.upload_max_bytes < config.upload_part_bytes {
+            return Err(StartError::Invalid(format!(
+                "--upload-part-bytes must be at least 1024 and at most --upload-max-bytes; got \
+                 {} and {}",
+                config.upload_part_bytes, config.upload_max_bytes
+            )));
+        }
         let limits = Arc::new(RateLimits::from_config(config).map_err(StartError::Invalid)?);
         let db_path = if config.ephemeral { MEMORY } else { &config.db };
         let db = Db::open(db_path, config.read_connections)?;
@@ -173,6 +180,10 @@ impl Server {
             connectivity,
             sweeper: sweeper.clone(),
             event_keepalive_seconds: config.event_keepalive.max(1),
+            uploads: crate::state::UploadLimits {
+                part_bytes: config.upload_part_bytes,
+                max_bytes: config.upload_max_bytes,
+            },
             openapi_json: openapi::json(baseline.is_some()),
             journal: (baseline.is_some() && config.journal_entries > 0)
                 .then(|| Arc::new(Journal::new(config.journal_entries))),

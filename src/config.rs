@@ -336,6 +336,24 @@ pub struct Config {
         value_name = "SECONDS"
     )]
     pub refresh_token_ttl: u32,
+    /// The largest part of a federated update upload (`PUT` to a part URL), in bytes.
+    /// Parts are not JSON and have their own limit, not the API's 64 KiB.
+    #[arg(
+        long,
+        env = "DEVREG_UPLOAD_PART_BYTES",
+        default_value_t = 8 * 1024 * 1024,
+        value_name = "BYTES"
+    )]
+    pub upload_part_bytes: u64,
+
+    /// The largest federated update upload, all its parts together, in bytes.
+    #[arg(
+        long,
+        env = "DEVREG_UPLOAD_MAX_BYTES",
+        default_value_t = 64 * 1024 * 1024,
+        value_name = "BYTES"
+    )]
+    pub upload_max_bytes: u64,
 
     /// The clock rate limits are measured by. Not a flag: tests advance it to stand for
     /// time passing without sleeping.
@@ -395,6 +413,8 @@ impl Default for Config {
             telemetry_per_org: 5_000_000,
             access_token_ttl: 3600,
             refresh_token_ttl: 30 * 24 * 3600,
+            upload_part_bytes: 8 * 1024 * 1024,
+            upload_max_bytes: 64 * 1024 * 1024,
             rate_limit_clock: RateLimitClock::default(),
             clock: Clock::default(),
             journal_entries: crate::journal::DEFAULT_ENTRIES,

@@ -13,6 +13,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod federation;
 pub mod journal;
 pub mod logging;
 pub mod metrics;

@@ -23,7 +23,8 @@ use crate::auth::{Access, Allow};
 use crate::error::{ApiError, ErrorBody};
 use crate::ratelimit::UNLIMITED_PATHS;
 use crate::routes::{
-    ROUTES, control, deployments, devices, events, models, ops, rounds, sdk, telemetry, tokens,
+    ROUTES, control, deployments, devices, events, federation, models, ops, rounds, sdk, telemetry,
+    tokens,
 };
 use crate::schema::schema;
 
@@ -86,6 +87,18 @@ use crate::schema::schema;
         telemetry::otlp::ingest_otlp_logs,
         telemetry::batch::ingest_telemetry_batch,
         telemetry::list::list_telemetry,
+        rounds::result::get_round_result,
+        rounds::status::get_round_status,
+        federation::offers::list_offers,
+        federation::round_offers::list_round_offers,
+        federation::join::join_federated_round,
+        federation::plan::get_plan,
+        federation::heartbeat::record_round_heartbeat,
+        federation::initiate::initiate_upload,
+        federation::initiate::initiate_update,
+        federation::part::put_upload_part,
+        federation::complete::complete_upload,
+        federation::complete::complete_update,
         ops::health::get_health,
         ops::readiness::get_readiness,
         ops::metrics::get_metrics,
@@ -114,6 +127,7 @@ use crate::schema::schema;
         (name = "deployments", description = "Model versions deployed to devices, and their rollout."),
         (name = "events", description = "The event log of every change, as pages or a stream."),
         (name = "training rounds", description = "Federated training rounds an org runs and its devices join."),
+        (name = "federation", description = "Federated rounds through the SDKs: offers, join, plans, update uploads in parts, FedAvg."),
         (name = "operations", description = "Health, readiness, metrics and this document; no key needed."),
         (name = "testing", description = "Test control, served only by `devreg serve --ephemeral` and `TestServer`."),
     )

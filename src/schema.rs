@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use utoipa::openapi::{RefOr, Schema};
 use utoipa::{PartialSchema, ToSchema};
 
+use crate::domain::{ClipNorm, DeadlineSeconds, MaxSteps, NoiseSigma, SampleCount};
 use crate::domain::{
     Connectivity, DeviceIdentifier, DeviceStatus, JsonObject, Labels, Limit, MinDevices, ModelId,
     Offset, OrgId, Platform, RoundStatus, TargetPlatforms, Timestamp,
@@ -176,12 +177,72 @@ impl PartialSchema for MinDevices {
             "type": "integer",
             "minimum": 1,
             "maximum": MinDevices::MAX,
-            "description": "How many devices the round wants: recorded and shown, not enforced.",
+            "description": "How many devices the round wants: it completes (and aggregates) \
+                when this many updates are in.",
             "examples": [10],
         }))
     }
 }
 impl ToSchema for MinDevices {}
+
+/// The schema of a bounded integer newtype.
+macro_rules! integer_schema {
+    ($name:ident, $description:literal, $example:literal) => {
+        impl PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                schema(json!({
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": $name::MAX,
+                    "description": $description,
+                    "examples": [$example],
+                }))
+            }
+        }
+        impl ToSchema for $name {}
+    };
+}
+
+integer_schema!(
+    DeadlineSeconds,
+    "Seconds from the start to the round's deadline, when it completes with the updates it has.",
+    3600
+);
+integer_schema!(
+    MaxSteps,
+    "The most local training steps a device takes.",
+    100
+);
+integer_schema!(
+    SampleCount,
+    "How many samples the update was trained on: its weight in FedAvg.",
+    30
+);
+
+impl PartialSchema for ClipNorm {
+    fn schema() -> RefOr<Schema> {
+        schema(json!({
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "description": "The L2 norm devices clip their update to.",
+            "examples": [1.0],
+        }))
+    }
+}
+impl ToSchema for ClipNorm {}
+
+impl PartialSchema for NoiseSigma {
+    fn schema() -> RefOr<Schema> {
+        schema(json!({
+            "type": "number",
+            "minimum": 0,
+            "description": "The standard deviation of the Gaussian noise devices add to their \
+                update; 0 for none.",
+            "examples": [0.0],
+        }))
+    }
+}
+impl ToSchema for NoiseSigma {}
 
 impl PartialSchema for OrgId {
     fn schema() -> RefOr<Schema> {

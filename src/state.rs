@@ -44,6 +44,8 @@ pub struct AppState {
     pub token_ttls: TokenTtls,
     /// How long a request body may take after its headers (`--body-timeout`).
     pub body_timeout: std::time::Duration,
+    /// Bounds on federated update uploads (issue 17).
+    pub uploads: UploadLimits,
     /// This server's OpenAPI document, as `GET /openapi.json` serves it.
     pub openapi_json: &'static str,
 }
@@ -78,4 +80,14 @@ impl StorageCaps {
             json.len()
         )))
     }
+}
+
+/// How large federated update uploads may be, from `--upload-part-bytes` and
+/// `--upload-max-bytes`.
+#[derive(Debug, Clone, Copy)]
+pub struct UploadLimits {
+    /// The largest part body.
+    pub part_bytes: u64,
+    /// The largest upload, all parts together.
+    pub max_bytes: u64,
 }

@@ -20,7 +20,10 @@ pub use fleet::{
 pub use key::{ApiKey, KeyKind};
 pub use org::OrgId;
 pub use paging::{Limit, Offset};
-pub use round::{MinDevices, ModelId, RoundStatus, TargetPlatforms};
+pub use round::{
+    ClipNorm, DeadlineSeconds, MaxSteps, MinDevices, ModelId, NoiseSigma, RoundStatus, SampleCount,
+    TargetPlatforms,
+};
 pub use time::{Timestamp, now};
 pub use token::{Token, TokenKind};
 

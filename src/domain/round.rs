@@ -116,8 +116,8 @@ impl From<ModelId> for String {
     }
 }
 
-/// How many devices a round wants: an integer from 1 to 1,000,000. Recorded and shown;
-/// devreg does not hold a round back until it is reached.
+/// How many devices a round wants: an integer from 1 to 1,000,000. The round completes
+/// when this many updates are in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "Value", into = "u32")]
 pub struct MinDevices(u32);
@@ -161,6 +161,138 @@ impl From<MinDevices> for u32 {
     }
 }
 
+/// A whole number from 1 to `max`, as JSON Schema counts them (5.0 is 5); the error names
+/// the rule and what was sent.
+fn whole_number(value: &Value, max: u64) -> Result<u64, String> {
+    let shown = match value {
+        Value::Number(n) => n.to_string(),
+        other => json_kind(other).to_owned(),
+    };
+    let whole = value.as_u64().or_else(|| {
+        value
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && (1.0..=max as f64).contains(f))
+            .map(|f| f as u64)
+    });
+    match whole {
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(format!("must be an integer from 1 to {max}, got {shown}")),
+    }
+}
+
+/// A finite number at least `min` (`above`: more than `min`).
+fn finite_number(value: &Value, min: f64, above: bool) -> Result<f64, String> {
+    let rule = if above { "more than" } else { "at least" };
+    match value.as_f64() {
+        Some(f) if f.is_finite() && (f > min || (!above && f == min)) => Ok(f),
+        _ => Err(format!(
+            "must be a number {rule} {min}, got {}",
+            match value {
+                Value::Number(n) => n.to_string(),
+                other => json_kind(other).to_owned(),
+            }
+        )),
+    }
+}
+
+macro_rules! whole_newtype {
+    ($(#[$doc:meta])* $name:ident, $max:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(try_from = "Value", into = "u64")]
+        pub struct $name(u64);
+
+        impl $name {
+            pub const MAX: u64 = $max;
+
+            pub fn get(self) -> u64 {
+                self.0
+            }
+        }
+
+        impl TryFrom<Value> for $name {
+            type Error = String;
+
+            fn try_from(value: Value) -> Result<Self, Self::Error> {
+                whole_number(&value, Self::MAX).map($name)
+            }
+        }
+
+        impl From<$name> for u64 {
+            fn from(value: $name) -> Self {
+                value.0
+            }
+        }
+    };
+}
+
+whole_newtype!(
+    /// Seconds from a round's start to its deadline: 1 to 31,536,000 (a year).
+    DeadlineSeconds,
+    31_536_000
+);
+whole_newtype!(
+    /// The most local training steps a plan allows: 1 to 1,000,000.
+    MaxSteps,
+    1_000_000
+);
+whole_newtype!(
+    /// How many samples an update was trained on, its FedAvg weight: 1 to 10^12.
+    SampleCount,
+    1_000_000_000_000
+);
+
+/// The L2 norm devices clip their update to: a finite number above 0.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "Value", into = "f64")]
+pub struct ClipNorm(f64);
+
+impl ClipNorm {
+    pub fn get(self) -> f64 {
+        self.0
+    }
+}
+
+impl TryFrom<Value> for ClipNorm {
+    type Error = String;
+
+    fn try_from(value: Value) -> Result<Self, Self::Error> {
+        finite_number(&value, 0.0, true).map(ClipNorm)
+    }
+}
+
+impl From<ClipNorm> for f64 {
+    fn from(value: ClipNorm) -> Self {
+        value.0
+    }
+}
+
+/// The standard deviation of the Gaussian noise devices add: a finite number, 0 or more
+/// (0: none).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "Value", into = "f64")]
+pub struct NoiseSigma(f64);
+
+impl NoiseSigma {
+    pub fn get(self) -> f64 {
+        self.0
+    }
+}
+
+impl TryFrom<Value> for NoiseSigma {
+    type Error = String;
+
+    fn try_from(value: Value) -> Result<Self, Self::Error> {
+        finite_number(&value, 0.0, false).map(NoiseSigma)
+    }
+}
+
+impl From<NoiseSigma> for f64 {
+    fn from(value: NoiseSigma) -> Self {
+        value.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,6 +316,26 @@ mod tests {
             serde_json::from_str(r#"["ios","android","ios"]"#).unwrap();
         assert_eq!(platforms.to_json(), r#"["ios","android"]"#);
         assert!(serde_json::from_str::<TargetPlatforms>(r#"["iOS"]"#).is_err());
+    }
+
+    #[test]
+    fn plan_numbers_keep_to_their_ranges() {
+        assert_eq!(
+            serde_json::from_str::<DeadlineSeconds>("60").unwrap().get(),
+            60
+        );
+        assert!(serde_json::from_str::<DeadlineSeconds>("0").is_err());
+        assert_eq!(
+            serde_json::from_str::<SampleCount>("30.0").unwrap().get(),
+            30
+        );
+        assert!(serde_json::from_str::<SampleCount>("-1").is_err());
+        assert!(serde_json::from_str::<ClipNorm>("0").is_err());
+        assert_eq!(serde_json::from_str::<NoiseSigma>("0").unwrap().get(), 0.0);
+        assert_eq!(
+            NoiseSigma::try_from(Value::from(-0.5)).unwrap_err(),
+            "must be a number at least 0, got -0.5"
+        );
     }
 
     #[test]

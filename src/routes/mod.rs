@@ -6,6 +6,7 @@ pub mod control;
 pub mod deployments;
 pub mod devices;
 pub mod events;
+pub mod federation;
 pub mod models;
 pub mod ops;
 pub mod rounds;
@@ -120,6 +121,34 @@ route_table! {
     "/api/v2/telemetry/events" => { post => telemetry::otlp::ingest_otlp_logs }
     "/api/v1/telemetry/batches" => { post => telemetry::batch::ingest_telemetry_batch }
     "/api/v1/devices/{device_id}/telemetry" => { get => telemetry::list::list_telemetry }
+    "/api/v1/training/rounds/{round_id}/result" => { get => rounds::result::get_round_result }
+    "/api/v1/training/rounds/{round_id}/status" => { get => rounds::status::get_round_status }
+    // Federated rounds through the SDKs (issue 17): the device agent's paths and the
+    // generated contract's, over the same rounds.
+    "/api/v1/federation/offers" => { get => federation::offers::list_offers }
+    "/api/v1/federation/rounds/offers" => { get => federation::round_offers::list_round_offers }
+    "/api/v1/federation/rounds/{round_id}/join" => {
+        post => federation::join::join_federated_round
+    }
+    "/api/v1/federation/plans/{plan_id}" => { get => federation::plan::get_plan }
+    "/api/v1/federation/rounds/{round_id}/heartbeat" => {
+        post => federation::heartbeat::record_round_heartbeat
+    }
+    "/api/v1/federation/rounds/{round_id}/uploads" => {
+        post => federation::initiate::initiate_upload
+    }
+    "/api/v1/federation/rounds/{round_id}/updates/initiate" => {
+        post => federation::initiate::initiate_update
+    }
+    "/api/v1/federation/uploads/{upload_id}/parts/{part}" => {
+        put => federation::part::put_upload_part
+    }
+    "/api/v1/federation/rounds/{round_id}/uploads/{upload_id}/complete" => {
+        post => federation::complete::complete_upload
+    }
+    "/api/v1/federation/rounds/{round_id}/updates/{upload_id}/complete" => {
+        post => federation::complete::complete_update
+    }
     "/healthz" => { get => ops::health::get_health }
     "/readyz" => { get => ops::readiness::get_readiness }
     "/metrics" => { get => ops::metrics::get_metrics }
@@ -142,7 +171,24 @@ fn is_ephemeral(ctx: &guard::GuardContext<'_>) -> bool {
         .is_some_and(|state| state.baseline.is_some())
 }
 
+/// Paths older SDKs call that devreg does not serve, and what replaces each: their 404
+/// says so instead of only "no route".
+const REPLACED: &[(&str, &str)] = &[(
+    "/api/v1/training/weights",
+    "the legacy FederatedClient's weight upload is not served: a device sends its update \
+     through POST /api/v1/federation/rounds/{round_id}/uploads, PUTs the parts to the \
+     part_urls it gets and completes with POST \
+     /api/v1/federation/rounds/{round_id}/uploads/{upload_id}/complete (docs/api.md, \
+     \"Federated rounds\")",
+)];
+
 async fn not_found(req: HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
+    if let Some((path, instead)) = REPLACED.iter().find(|(p, _)| *p == req.path()) {
+        return Err(ApiError::NotFound(format!(
+            "{} {path}: {instead}",
+            req.method().as_str()
+        )));
+    }
     Err(ApiError::from_status(
         actix_web::http::StatusCode::NOT_FOUND,
         req.method().as_str(),

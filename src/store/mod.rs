@@ -10,6 +10,7 @@ pub mod deployments;
 pub mod desired;
 pub mod devices;
 pub mod events;
+pub mod federation;
 pub mod keys;
 mod lock;
 pub mod models;

@@ -21,10 +21,18 @@ pub struct Round {
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub ended_at: Option<Timestamp>,
+    /// The model version the round trains from (issue 17), from its plan.
+    pub base_version: Option<String>,
+    /// When the round completes whatever it has, from its plan.
+    pub deadline_at: Option<Timestamp>,
 }
 
+/// The plan's columns come by primary key from `round_plans` (which is not `rounds`, so
+/// starting and finishing a round stay single-table statements with RETURNING).
 const ROUND_COLUMNS: &str = "id, org_id, number, model_id, platforms, min_devices, status, \
-                             participant_count, created_at, updated_at, ended_at";
+                             participant_count, created_at, updated_at, ended_at, \
+                             (SELECT base_version FROM round_plans WHERE round_id = rounds.id), \
+                             (SELECT deadline_at FROM round_plans WHERE round_id = rounds.id)";
 
 fn round_from_row(row: &Row<'_>) -> rusqlite::Result<Round> {
     let conversion = |i: usize, e: Box<dyn std::error::Error + Send + Sync>| {
@@ -43,13 +51,24 @@ fn round_from_row(row: &Row<'_>) -> rusqlite::Result<Round> {
         created_at: row.get(8)?,
         updated_at: row.get(9)?,
         ended_at: row.get(10)?,
+        base_version: row.get(11)?,
+        deadline_at: row.get(12)?,
     })
 }
 
 /// SQL true when the round in scope targets the platform bound as `?{n}`: it names no
 /// platform, or names that one.
-fn targets_platform(n: usize) -> String {
+pub(crate) fn targets_platform(n: usize) -> String {
     format!("(platforms = '[]' OR EXISTS (SELECT 1 FROM json_each(platforms) WHERE value = ?{n}))")
+}
+
+/// SQL true when the round in scope (as `r`) has no deadline, or one after the time bound
+/// as `?{n}`: a round past its deadline is over even before anything marks it completed.
+pub(crate) fn before_deadline(n: usize) -> String {
+    format!(
+        "NOT EXISTS (SELECT 1 FROM round_plans AS rp \
+                     WHERE rp.round_id = r.id AND rp.deadline_at <= ?{n})"
+    )
 }
 
 /// What starting a round stores.
@@ -219,17 +238,19 @@ pub fn pending_for(
     org_id: &str,
     device_id: &str,
     platform: &str,
+    now: Timestamp,
 ) -> Result<Option<(String, i64)>, StoreError> {
     Ok(conn
         .prepare_cached(&format!(
             "SELECT r.id, r.number FROM rounds AS r \
-             WHERE r.org_id = ?1 AND r.status = 'active' AND {} \
+             WHERE r.org_id = ?1 AND r.status = 'active' AND {} AND {} \
              AND NOT EXISTS (SELECT 1 FROM round_participants AS p \
                              WHERE p.round_id = r.id AND p.device_id = ?2) \
              ORDER BY r.number LIMIT 1",
-            targets_platform(3)
+            targets_platform(3),
+            before_deadline(4)
         ))?
-        .query_row(params![org_id, device_id, platform], |r| {
+        .query_row(params![org_id, device_id, platform, now], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })
         .optional()?)

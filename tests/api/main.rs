@@ -8,6 +8,7 @@ mod credentials;
 mod device_loop;
 mod errors;
 mod events;
+mod federation;
 mod fleet;
 mod hardening;
 mod heartbeat;

@@ -275,6 +275,7 @@ pub(crate) async fn record(
                     credential.org_id.as_str(),
                     &device.id,
                     device.platform.as_str(),
+                    now,
                 )?,
                 DeviceStatus::Inactive => None,
             };

@@ -11,7 +11,9 @@ pub mod complete;
 pub mod get;
 pub mod join;
 pub mod list;
+pub mod result;
 pub mod start;
+pub mod status;
 
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
@@ -22,7 +24,7 @@ use crate::domain::{MinDevices, ModelId, OrgId, Platform, RoundStatus, Timestamp
 use crate::error::ApiError;
 use crate::routes::quoted;
 use crate::state::AppState;
-use crate::store::{devices, rounds};
+use crate::store::{devices, federation, rounds};
 
 /// A training round as every endpoint shows it.
 #[derive(Serialize, ToSchema)]
@@ -32,7 +34,10 @@ use crate::store::{devices, rounds};
     "number": 18,
     "model_id": "keyboard-next-word-v3",
     "platforms": ["ios", "android"],
+    "base_version": "1.0.0",
     "min_devices": 10,
+    "deadline_at": null,
+    "plan_id": "f47ac10b-58cc-4372-a567-0e02b2c3d479",
     "status": "active",
     "participant_count": 0,
     "created_at": "2026-02-23T16:30:00Z",
@@ -48,10 +53,17 @@ pub struct RoundBody {
     number: i64,
     #[schema(value_type = Option<ModelId>)]
     model_id: Option<String>,
+    /// The version of `model_id` devices train from; null if the round names none.
+    base_version: Option<String>,
     /// The platforms the round wants; empty means every platform.
     platforms: Vec<Platform>,
     #[schema(value_type = Option<MinDevices>)]
     min_devices: Option<u32>,
+    /// When the round completes with the updates it has; null for no deadline.
+    deadline_at: Option<Timestamp>,
+    /// The id of the round's training plan (`GET /api/v1/federation/plans/{plan_id}`).
+    #[schema(format = Uuid)]
+    plan_id: String,
     status: RoundStatus,
     /// Devices that joined.
     participant_count: u64,
@@ -64,12 +76,15 @@ pub struct RoundBody {
 impl From<rounds::Round> for RoundBody {
     fn from(round: rounds::Round) -> Self {
         RoundBody {
+            plan_id: round.id.clone(),
             id: round.id,
             org_id: round.org_id,
             number: round.number,
             model_id: round.model_id,
+            base_version: round.base_version,
             platforms: round.platforms,
             min_devices: round.min_devices,
+            deadline_at: round.deadline_at,
             status: round.status,
             participant_count: round.participant_count,
             created_at: round.created_at,
@@ -80,7 +95,7 @@ impl From<rounds::Round> for RoundBody {
 }
 
 /// The 404 for a round the caller cannot see, whether it exists elsewhere or not at all.
-fn round_not_found(reference: &str) -> ApiError {
+pub(crate) fn round_not_found(reference: &str) -> ApiError {
     ApiError::NotFound(format!(
         "no training round {} that this key can see",
         quoted(reference)
@@ -88,13 +103,13 @@ fn round_not_found(reference: &str) -> ApiError {
 }
 
 /// Whether `round` is aimed at devices of `platform`.
-fn targets(round: &rounds::Round, platform: &Platform) -> bool {
+pub(crate) fn targets(round: &rounds::Round, platform: &Platform) -> bool {
     round.platforms.is_empty() || round.platforms.contains(platform)
 }
 
 /// The device whose key made the request, read on `conn`. A device key whose device is
 /// gone is as good as unknown.
-fn own_device(
+pub(crate) fn own_device(
     conn: &rusqlite::Connection,
     credential: &Credential,
 ) -> Result<devices::Device, ApiError> {
@@ -142,13 +157,21 @@ async fn end_round(
     status: RoundStatus,
 ) -> Result<HttpResponse, ApiError> {
     let credential = access.require(caller)?;
+    crate::routes::federation::settle_due(&state, credential.org_id.as_str()).await?;
     let now = state.clock.now();
     let round = state
         .db
         .write(move |tx| {
             let round = rounds::find(tx, credential.org_id.as_str(), &reference)?
                 .ok_or_else(|| round_not_found(&reference))?;
-            let ended = rounds::finish(tx, &round.id, status, now)?.ok_or_else(|| {
+            // Completing keeps the FedAvg result of the updates that are in (issue 17).
+            let ended = match status {
+                RoundStatus::Completed => {
+                    federation::complete(tx, &round, federation::Completion::Operator, now)?
+                }
+                _ => rounds::finish(tx, &round.id, status, now)?,
+            };
+            let ended = ended.ok_or_else(|| {
                 ApiError::Conflict(format!(
                     "training round {} is already {}; only an active round can be {}",
                     round.number,
@@ -156,11 +179,11 @@ async fn end_round(
                     status.as_str()
                 ))
             })?;
-            let kind = match status {
-                RoundStatus::Cancelled => "round.cancelled",
-                _ => "round.completed",
-            };
-            round_event(tx, kind, &ended)?;
+            // A completion's `round.completed` (with why and the result) is
+            // federation::complete's; a cancellation's event is written here.
+            if status == RoundStatus::Cancelled {
+                round_event(tx, "round.cancelled", &ended)?;
+            }
             Ok::<_, ApiError>(ended)
         })
         .await?;

@@ -7,11 +7,15 @@ use utoipa::ToSchema;
 
 use super::RoundBody;
 use crate::auth::{Access, Allow, Caller};
-use crate::domain::{MinDevices, ModelId, TargetPlatforms};
+use crate::domain::{
+    ClipNorm, DeadlineSeconds, JsonObject, MaxSteps, MinDevices, ModelId, NoiseSigma,
+    TargetPlatforms, Timestamp, VersionName,
+};
 use crate::error::ApiError;
-use crate::routes::{parse_json_object, same_org};
+use crate::routes::{parse_json_object, quoted, same_org};
 use crate::state::AppState;
-use crate::store::rounds;
+use crate::store::federation::{self, Plan};
+use crate::store::{models, rounds};
 
 pub const ACCESS: Access = Access {
     action: "starting a training round",
@@ -23,11 +27,29 @@ pub const ACCESS: Access = Access {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[schema(examples(json!({
     "model_id": "keyboard-next-word-v3",
+    "base_version": "1.0.0",
     "platforms": ["ios", "android"],
-    "min_devices": 10
+    "min_devices": 10,
+    "deadline_seconds": 3600
 })))]
 struct StartRequest {
     model_id: Option<ModelId>,
+    /// The version of `model_id` devices train from: one of the model's versions
+    /// (`POST /api/v1/models/{model_id}/versions`). Needs `model_id`.
+    #[schema(value_type = Option<String>)]
+    base_version: Option<VersionName>,
+    /// The round completes this many seconds after it starts, with the updates it has.
+    /// Absent: no deadline.
+    deadline_seconds: Option<DeadlineSeconds>,
+    /// The plan's L2 clipping norm; default 1.0.
+    clip_norm: Option<ClipNorm>,
+    /// The plan's Gaussian noise; default 0 (none).
+    noise_sigma: Option<NoiseSigma>,
+    /// The plan's most local steps; default 100.
+    max_steps: Option<MaxSteps>,
+    /// Training hyperparameters passed to devices as given; default `{}`.
+    #[schema(value_type = Option<Object>)]
+    hyperparams: Option<JsonObject>,
     /// Absent or empty: every platform.
     platforms: Option<TargetPlatforms>,
     min_devices: Option<MinDevices>,
@@ -38,13 +60,17 @@ struct StartRequest {
 /// Start a training round
 ///
 /// Starts an active round in the key's org. While it is active, heartbeats of the active
-/// devices it targets name it in `pending_round_id`.
+/// devices it targets name it in `pending_round_id`, and the federation offers list it.
+/// With `model_id` and `base_version` it names the model version devices train from; it
+/// completes when `min_devices` updates are in, at its deadline, or by the operator.
 #[utoipa::path(post, path = "/api/v1/training/rounds", tag = "training rounds",
     request_body(content = Option<StartRequest>, description = "Optional."),
     responses(
         (status = 201, description = "Started; `Location` is the round's URL.", body = RoundBody,
             headers(("Location" = String, description = "`/api/v1/training/rounds/{id}`"))),
         (status = 403, description = "Not the org's secret key, or `org_id` is another org."),
+        (status = 404, description = "`base_version` is not a version of `model_id` in the \
+            key's org."),
     ),
 )]
 pub async fn start_round(
@@ -55,13 +81,47 @@ pub async fn start_round(
     let credential = ACCESS.require(caller)?;
     let request: StartRequest = parse_json_object(&body)?.unwrap_or_default();
     same_org(&credential, request.org_id.as_deref(), "start rounds in")?;
+    if request.base_version.is_some() && request.model_id.is_none() {
+        return Err(ApiError::BadRequest(
+            "base_version needs model_id: the model whose version devices train from".to_owned(),
+        ));
+    }
 
     let id = uuid::Uuid::new_v4().hyphenated().to_string();
     let platforms_json = request.platforms.unwrap_or_default().to_json();
     let now = state.clock.now();
+    let deadline_at = request
+        .deadline_seconds
+        .map(|s| Timestamp(now.0 + s.get() as i64));
+    let plan = Plan {
+        clip_norm: request
+            .clip_norm
+            .map_or(Plan::DEFAULT_CLIP_NORM, ClipNorm::get),
+        noise_sigma: request
+            .noise_sigma
+            .map_or(Plan::DEFAULT_NOISE_SIGMA, NoiseSigma::get),
+        max_steps: request
+            .max_steps
+            .map_or(Plan::DEFAULT_MAX_STEPS, |m| m.get() as i64),
+        hyperparams: serde_json::value::to_raw_value(
+            &request.hyperparams.map(|h| h.0).unwrap_or_default(),
+        )
+        .map_err(|e| ApiError::Internal(e.to_string()))?,
+    };
     let round = state
         .db
         .write(move |tx| {
+            let org_id = credential.org_id.as_str();
+            if let (Some(model), Some(version)) = (&request.model_id, &request.base_version)
+                && models::find_version(tx, org_id, model.as_str(), version.as_str())?.is_none()
+            {
+                return Err(ApiError::NotFound(format!(
+                    "no version {} of model {} in this key's org: add it with POST \
+                     /api/v1/models/{{model_id}}/versions first",
+                    quoted(version.as_str()),
+                    quoted(model.as_str())
+                )));
+            }
             let round = rounds::insert(
                 tx,
                 &rounds::NewRound {
@@ -73,8 +133,16 @@ pub async fn start_round(
                     now,
                 },
             )?;
+            federation::insert_plan(
+                tx,
+                &round.id,
+                request.base_version.as_ref().map(VersionName::as_str),
+                deadline_at,
+                &plan,
+            )?;
+            let round = rounds::find(tx, org_id, &round.id)?.expect("the round was inserted above");
             super::round_event(tx, "round.started", &round)?;
-            Ok::<_, crate::store::StoreError>(round)
+            Ok::<_, ApiError>(round)
         })
         .await?;
     Ok(HttpResponse::Created()

@@ -1,0 +1,269 @@
+//! `POST /api/v1/federation/rounds/{round_id}/uploads` (the Python device agent's) and
+//! `POST /api/v1/federation/rounds/{round_id}/updates/initiate` (the generated contract's)
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::{base_url, device_of, past_deadline, round_ended, round_for, settle_due};
+use crate::auth::{Access, Allow, Caller};
+use crate::domain::{JsonObject, RoundStatus};
+use crate::error::ApiError;
+use crate::routes::{parse_json_object, quoted};
+use crate::state::{AppState, UploadLimits};
+use crate::store::federation::{self, Upload};
+
+pub const ACCESS: Access = Access {
+    action: "uploading a federated update",
+    allows: &[Allow::Device],
+};
+
+/// Room for the envelope's members besides `data` (format, sha256, size), which
+/// `meta.size` does not count.
+const ENVELOPE_SLACK: u64 = 64 * 1024;
+
+/// The device agent's `{participation_id, meta}`; the generated contract's body is the
+/// app's, read the same way.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(examples(json!({
+    "participation_id": "0b6f0d56-2f4e-4a47-9a7e-8f3c1d2e4b5a",
+    "meta": {"sample_count": 30, "size": 2048, "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}
+})))]
+struct InitiateRequest {
+    /// The id the device joined with, if it sends one: it must be that one.
+    participation_id: Option<String>,
+    #[serde(rename = "participationId")]
+    participation_id_camel: Option<String>,
+    /// Kept with the upload. `sample_count` (the update's FedAvg weight, unless completion
+    /// gives one) and `size` (bytes of the envelope's `data`, to size the parts) are read.
+    #[schema(value_type = Option<Object>)]
+    meta: Option<JsonObject>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct UploadTicket {
+    #[schema(format = Uuid)]
+    upload_id: String,
+    #[serde(rename = "uploadId")]
+    #[schema(format = Uuid)]
+    upload_id_camel: String,
+    /// Where to `PUT` the envelope's consecutive slices, in order of the list, with the
+    /// device's credential. Never empty.
+    part_urls: Vec<String>,
+    #[serde(rename = "partUrls")]
+    part_urls_camel: Vec<String>,
+    /// The largest part accepted, in bytes.
+    max_part_bytes: u64,
+    /// The largest upload, all parts together, in bytes.
+    max_bytes: u64,
+}
+
+/// How many parts an upload gets: enough that the SDK's even split (`len // N`, the last
+/// part taking the rest) keeps every part well under the part limit for an envelope whose
+/// `data` is `size` bytes; with no size, enough for the largest upload.
+fn part_count(size: Option<u64>, limits: UploadLimits) -> u64 {
+    let target = (limits.part_bytes * 3 / 4).max(1);
+    let bytes = size.map_or(limits.max_bytes, |s| s + ENVELOPE_SLACK);
+    bytes
+        .div_ceil(target)
+        .clamp(1, limits.max_bytes.div_ceil(target).max(1))
+}
+
+/// Start an update upload (device agent)
+///
+/// Starts the upload of a device's update to a round it joined, and hands out the
+/// `part_urls` (on devreg itself) to `PUT` the envelope's parts to. The device is the
+/// key's; `participation_id`, when sent, must be the one it joined with. A round not
+/// joined, ended, or that has the device's update already is a 409.
+#[utoipa::path(post, path = "/api/v1/federation/rounds/{round_id}/uploads", tag = "federation",
+    params(("round_id" = String, Path, min_length = 1,
+        description = "The round's `id`, or its `number` in the org.", example = "1")),
+    request_body(content = Option<InitiateRequest>, description = "Optional."),
+    responses(
+        (status = 200, description = "The upload and its part URLs.", body = UploadTicket),
+        (status = 404, description = "No such round that the key can see."),
+        (status = 409, description = "The device did not join the round (or under another \
+            participation id), the round has ended, or the device's update is in."),
+        (status = 413, description = "`meta.size` is over the upload limit."),
+    ),
+)]
+pub async fn initiate_upload(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let credential = ACCESS.require(caller)?;
+    initiate(state, credential, path.into_inner(), req, body).await
+}
+
+/// Start an update upload
+///
+/// The generated contract's `federation.upload_initiate`: the same as `POST
+/// /api/v1/federation/rounds/{round_id}/uploads`.
+#[utoipa::path(post, path = "/api/v1/federation/rounds/{round_id}/updates/initiate",
+    tag = "federation",
+    params(("round_id" = String, Path, min_length = 1,
+        description = "The round's `id`, or its `number` in the org.", example = "1")),
+    request_body(content = Option<InitiateRequest>, description = "Optional."),
+    responses(
+        (status = 200, description = "The upload and its part URLs.", body = UploadTicket),
+        (status = 404, description = "No such round that the key can see."),
+        (status = 409, description = "The device did not join the round (or under another \
+            participation id), the round has ended, or the device's update is in."),
+        (status = 413, description = "`meta.size` is over the upload limit."),
+    ),
+)]
+pub async fn initiate_update(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let credential = ACCESS.require(caller)?;
+    initiate(state, credential, path.into_inner(), req, body).await
+}
+
+async fn initiate(
+    state: web::Data<AppState>,
+    credential: crate::auth::Credential,
+    reference: String,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let request: InitiateRequest = parse_json_object(&body)?.unwrap_or_default();
+    let named_pid = super::either_name(request.participation_id, request.participation_id_camel)
+        .map_err(|_| {
+            ApiError::BadRequest(
+                "participation_id and participationId must agree when both are sent".to_owned(),
+            )
+        })?;
+    let meta = request.meta.map(|m| m.0).unwrap_or_default();
+    let size = match meta.get("size") {
+        None | Some(Value::Null) => None,
+        Some(value) => Some(value.as_u64().ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "meta.size must be a whole number of bytes, got {value}"
+            ))
+        })?),
+    };
+    let limits = state.uploads;
+    if let Some(size) = size
+        && size > limits.max_bytes
+    {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "meta.size is {size} bytes; an update upload may hold at most {} bytes \
+             (--upload-max-bytes)",
+            limits.max_bytes
+        )));
+    }
+    let meta =
+        serde_json::value::to_raw_value(&meta).map_err(|e| ApiError::Internal(e.to_string()))?;
+    settle_due(&state, credential.org_id.as_str()).await?;
+
+    let parts = part_count(size, limits);
+    let upload_id = uuid::Uuid::new_v4().hyphenated().to_string();
+    let now = state.clock.now();
+    let upload_for_urls = upload_id.clone();
+    state
+        .db
+        .write(move |tx| {
+            let device = device_of(tx, &credential, None)?;
+            let round = round_for(tx, &device, &reference)?;
+            if round.status != RoundStatus::Active || past_deadline(&round, now) {
+                return Err(round_ended(&round, "sent updates"));
+            }
+            let participation = federation::participation(tx, &round.id, &device.id)?;
+            if participation.joined_at.is_none() {
+                return Err(ApiError::Conflict(format!(
+                    "device {} has not joined training round {}: join it first (POST \
+                     /api/v1/federation/rounds/{}/join)",
+                    quoted(device.identifier.as_str()),
+                    round.number,
+                    round.id
+                )));
+            }
+            if participation.update_received {
+                return Err(ApiError::Conflict(format!(
+                    "device {} has already sent its update to training round {}",
+                    quoted(device.identifier.as_str()),
+                    round.number
+                )));
+            }
+            let pid = match (named_pid, participation.participation_id) {
+                (Some(named), Some(joined)) if named != joined => {
+                    return Err(ApiError::Conflict(format!(
+                        "participation_id {} is not the one device {} joined training round {} \
+                         with",
+                        quoted(&named),
+                        quoted(device.identifier.as_str()),
+                        round.number
+                    )));
+                }
+                (Some(named), None) => {
+                    federation::set_participation(tx, &round.id, &device.id, &named, "{}")?;
+                    named
+                }
+                (_, Some(joined)) => joined,
+                (None, None) => String::new(),
+            };
+            federation::insert_upload(
+                tx,
+                &Upload {
+                    id: upload_id,
+                    round_id: round.id,
+                    device_id: device.id,
+                    part_count: parts as i64,
+                    stored_bytes: 0,
+                    meta,
+                },
+                &pid,
+                now,
+            )?;
+            Ok(())
+        })
+        .await?;
+    let base = base_url(&req);
+    let urls: Vec<String> = (0..parts)
+        .map(|n| format!("{base}/api/v1/federation/uploads/{upload_for_urls}/parts/{n}"))
+        .collect();
+    Ok(HttpResponse::Ok().json(UploadTicket {
+        upload_id_camel: upload_for_urls.clone(),
+        upload_id: upload_for_urls,
+        part_urls_camel: urls.clone(),
+        part_urls: urls,
+        max_part_bytes: limits.part_bytes,
+        max_bytes: limits.max_bytes,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_keep_the_sdks_even_split_under_the_part_limit() {
+        let limits = UploadLimits {
+            part_bytes: 1024 * 1024,
+            max_bytes: 64 * 1024 * 1024,
+        };
+        for size in [0, 10, 700_000, 5_000_000, 64 * 1024 * 1024] {
+            let n = part_count(Some(size), limits);
+            let len = size + 200; // the envelope around `data`
+            let chunk = (len / n).max(1);
+            let last = len.saturating_sub((n - 1) * chunk);
+            assert!(
+                chunk <= limits.part_bytes && last <= limits.part_bytes,
+                "{size}: {n}"
+            );
+        }
+        assert_eq!(part_count(Some(10), limits), 1);
+        assert_eq!(
+            part_count(None, limits),
+            part_count(Some(64 * 1024 * 1024), limits)
+        );
+    }
+}

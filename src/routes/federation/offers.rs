@@ -1,0 +1,60 @@
+//! `GET /api/v1/federation/offers` (the Python device agent's)
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::{Offer, either_name, offers_for};
+use crate::auth::{Access, Allow, Caller};
+use crate::error::ApiError;
+use crate::routes::parse_query;
+use crate::state::AppState;
+
+pub const ACCESS: Access = Access {
+    action: "listing federated round offers",
+    allows: &[Allow::Device, Allow::Secret],
+};
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct OffersParams {
+    /// The device (its `id` or identifier). Required with the secret key; a device key's
+    /// own device otherwise, and another device is a 404.
+    #[param(example = "laptop-001")]
+    device_id: Option<String>,
+    /// The same, as the generated contract names it.
+    #[serde(rename = "deviceId")]
+    #[param(rename = "deviceId")]
+    device_id_camel: Option<String>,
+}
+
+impl OffersParams {
+    pub(super) fn device(self) -> Result<Option<String>, ApiError> {
+        either_name(self.device_id, self.device_id_camel)
+    }
+}
+
+/// List a device's round offers (device agent)
+///
+/// The rounds a device may take part in now, oldest first, as a JSON **list** (what
+/// `DeviceFederatedClient.check_offers` needs): its org's active rounds aimed at its
+/// platform, before their deadline, that have no update from it yet. Each offer carries
+/// the `plan_id` to fetch. An inactive device is offered nothing.
+#[utoipa::path(get, path = "/api/v1/federation/offers", tag = "federation",
+    params(OffersParams),
+    responses(
+        (status = 200, description = "The offers.", body = Vec<Offer>),
+        (status = 400, description = "The secret key named no device."),
+        (status = 404, description = "No such device that the key can see."),
+    ),
+)]
+pub async fn list_offers(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let credential = ACCESS.require(caller)?;
+    let named = parse_query::<OffersParams>(&req)?.device()?;
+    let offers = offers_for(&state, credential, named).await?;
+    Ok(HttpResponse::Ok().json(offers))
+}

@@ -1,0 +1,121 @@
+//! `PUT /api/v1/federation/uploads/{upload_id}/parts/{part}`
+
+use actix_web::{HttpResponse, web};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::auth::{Access, Allow, Caller};
+use crate::domain::RoundStatus;
+use crate::error::ApiError;
+use crate::routes::quoted;
+use crate::state::AppState;
+use crate::store::{federation, rounds};
+
+pub const ACCESS: Access = Access {
+    action: "uploading a federated update",
+    allows: &[Allow::Device],
+};
+
+#[derive(Serialize, ToSchema)]
+struct PartStored {
+    #[schema(format = Uuid)]
+    upload_id: String,
+    part: i64,
+    /// This part's bytes.
+    bytes: u64,
+    /// The upload's bytes over all its parts so far.
+    stored_bytes: u64,
+}
+
+/// The 404 for an upload the caller cannot see.
+pub(super) fn upload_not_found(upload_id: &str) -> ApiError {
+    ApiError::NotFound(format!(
+        "no upload {} in progress for this key's device",
+        quoted(upload_id)
+    ))
+}
+
+/// Upload a part of an update
+///
+/// One slice of the update envelope, as raw bytes (any Content-Type, or none), to a part
+/// URL that starting the upload handed out. Parts may come in any order; a part sent again
+/// replaces itself, so it is stored once. A part may be empty, and may be up to
+/// `--upload-part-bytes` (not the API's 64 KiB); the upload's parts together may be up to
+/// `--upload-max-bytes`.
+#[utoipa::path(put, path = "/api/v1/federation/uploads/{upload_id}/parts/{part}",
+    tag = "federation",
+    params(
+        ("upload_id" = String, Path, format = Uuid, description = "The upload's id."),
+        ("part" = i64, Path, minimum = 0, description = "The part's place in `part_urls`, from 0."),
+    ),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream",
+        description = "The part's bytes."),
+    responses(
+        (status = 200, description = "Stored.", body = PartStored),
+        (status = 404, description = "No such upload of the key's device, or no such part."),
+        (status = 409, description = "The upload's round has ended."),
+        (status = 413, description = "The part is over the part limit, or the upload over its \
+            limit."),
+    ),
+)]
+pub async fn put_upload_part(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let credential = ACCESS.require(caller)?;
+    let (upload_id, part_text) = path.into_inner();
+    let limits = state.uploads;
+    let body = payload
+        .to_bytes_limited(usize::try_from(limits.part_bytes).unwrap_or(usize::MAX))
+        .await
+        .map_err(|_| {
+            ApiError::PayloadTooLarge(format!(
+                "an upload part may be at most {} bytes (--upload-part-bytes)",
+                limits.part_bytes
+            ))
+        })?
+        .map_err(|e| ApiError::BadRequest(format!("the part's body could not be read: {e}")))?;
+    let now = state.clock.now();
+    let stored = state
+        .db
+        .write(move |tx| {
+            let upload = federation::find_upload(tx, &upload_id)?
+                .filter(|u| credential.device_id.as_deref() == Some(u.device_id.as_str()))
+                .ok_or_else(|| upload_not_found(&upload_id))?;
+            let part = part_text
+                .parse::<i64>()
+                .ok()
+                .filter(|p| (0..upload.part_count).contains(p))
+                .ok_or_else(|| {
+                    ApiError::NotFound(format!(
+                        "upload {} has parts 0 to {}; there is no part {}",
+                        quoted(&upload_id),
+                        upload.part_count - 1,
+                        quoted(&part_text)
+                    ))
+                })?;
+            let round = rounds::find(tx, credential.org_id.as_str(), &upload.round_id)?
+                .ok_or_else(|| upload_not_found(&upload_id))?;
+            if round.status != RoundStatus::Active || super::past_deadline(&round, now) {
+                return Err(super::round_ended(&round, "sent updates"));
+            }
+            match federation::put_part(tx, &upload, part, &body, limits.max_bytes)? {
+                Ok(stored_bytes) => Ok(PartStored {
+                    stored_bytes,
+                    upload_id,
+                    part,
+                    bytes: body.len() as u64,
+                }),
+                Err(total) => Err(ApiError::PayloadTooLarge(format!(
+                    "with this part upload {} would hold {total} bytes; an upload may hold at \
+                     most {} bytes (--upload-max-bytes)",
+                    quoted(&upload_id),
+                    limits.max_bytes
+                ))),
+            }
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(stored))
+}

@@ -1,0 +1,46 @@
+//! `GET /api/v1/federation/rounds/offers` (the generated contract's)
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::offers::OffersParams;
+use super::{Offer, offers_for};
+use crate::auth::{Access, Allow, Caller};
+use crate::error::ApiError;
+use crate::routes::parse_query;
+use crate::state::AppState;
+
+pub const ACCESS: Access = Access {
+    action: "listing federated round offers",
+    allows: &[Allow::Device, Allow::Secret],
+};
+
+/// The offers, in an object (Node's typed answer is a record).
+#[derive(Serialize, ToSchema)]
+struct OfferList {
+    offers: Vec<Offer>,
+}
+
+/// List a device's round offers
+///
+/// The same offers as `GET /api/v1/federation/offers`, as `{"offers": [...]}`: the
+/// generated contract's `federation.offers` (`?deviceId=`).
+#[utoipa::path(get, path = "/api/v1/federation/rounds/offers", tag = "federation",
+    params(OffersParams),
+    responses(
+        (status = 200, description = "The offers.", body = OfferList),
+        (status = 400, description = "The secret key named no device."),
+        (status = 404, description = "No such device that the key can see."),
+    ),
+)]
+pub async fn list_round_offers(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let credential = ACCESS.require(caller)?;
+    let named = parse_query::<OffersParams>(&req)?.device()?;
+    let offers = offers_for(&state, credential, named).await?;
+    Ok(HttpResponse::Ok().json(OfferList { offers }))
+}
