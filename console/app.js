@@ -14,6 +14,7 @@ const stream = new EventStream();
 const context = { stream, ephemeral: false, flash: null, refreshClock };
 let cleanup = null;
 let signInMessage = null;
+let rendered = false;
 
 /** Which view a #fragment shows: `#/devices/abc?x=1` → devices/abc with its params. */
 function route() {
@@ -46,6 +47,10 @@ async function render() {
   const flash = context.flash;
   context.flash = null;
   if (flash) view.append(notice(flash.text, flash.kind));
+  // A new view takes the focus, so the keyboard starts from its content (not on first
+  // load, where the page's top is the start).
+  if (rendered) view.focus({ preventScroll: true });
+  rendered = true;
   try {
     cleanup = (await found.view.render(view, parts, params, context)) ?? null;
   } catch (error) {

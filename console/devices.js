@@ -5,13 +5,12 @@ import { connectivityBadge, debounce, h, labelChips, notice, number, show, statu
 
 const PAGE = 25;
 const FILTERS = ["q", "platform", "status", "connectivity", "label"];
-// The cursors of the pages before this one, for "Previous".
-let previous = [];
 
 export async function render(view, _parts, params, { stream, refreshClock }) {
   const filters = Object.fromEntries(FILTERS.map((f) => [f, params.get(f) ?? ""]));
-  const after = params.get("after") ?? "";
-  if (!after) previous = [];
+  let after = params.get("after") ?? "";
+  // The cursors of the pages before this one, for "Previous".
+  const previous = [];
 
   const field = (name, label, control) => h("div", { class: "field" }, h("label", { for: `filter-${name}` }, label), control);
   const input = (name, placeholder) => h("input", { id: `filter-${name}`, name, value: filters[name], placeholder,
@@ -29,14 +28,20 @@ export async function render(view, _parts, params, { stream, refreshClock }) {
       h("button", { type: "submit" }, "Apply"),
       h("button", { type: "button", class: "quiet", onclick: () => { form.reset(); for (const c of form.elements) if (c.name) c.value = ""; apply(); } }, "Clear")));
 
+  // Filters and pages change the table in place (the form keeps the focus) and the URL
+  // with it, so a reload or a shared link shows the same.
   function apply() {
+    for (const name of FILTERS) filters[name] = form.elements[name].value.trim();
+    previous.length = 0;
+    go("");
+  }
+  function go(cursor) {
+    after = cursor;
     const next = new URLSearchParams();
-    for (const name of FILTERS) {
-      const value = form.elements[name].value.trim();
-      if (value) next.set(name, value);
-    }
-    previous = [];
-    location.hash = `#/devices${next.toString() ? `?${next}` : ""}`;
+    for (const name of FILTERS) if (filters[name]) next.set(name, filters[name]);
+    if (after) next.set("after", after);
+    history.replaceState(null, "", `#/devices${next.toString() ? `?${next}` : ""}`);
+    load();
   }
   for (const control of form.querySelectorAll("select")) control.addEventListener("change", apply);
   const typed = debounce(apply, 500);
@@ -49,12 +54,11 @@ export async function render(view, _parts, params, { stream, refreshClock }) {
   const refresh = h("button", { type: "button", class: "quiet", onclick: () => load() }, "Refresh");
   view.append(h("div", { class: "view-head" }, h("h1", {}, "Devices"), refresh), form, message, summary, table, pager);
 
-  const query = {
-    q: filters.q, platform: filters.platform, status: filters.status, connectivity: filters.connectivity,
-    label: filters.label.split(/\s+/).filter(Boolean), after, limit: PAGE,
-  };
-
   async function load() {
+    const query = {
+      q: filters.q, platform: filters.platform, status: filters.status, connectivity: filters.connectivity,
+      label: filters.label.split(/\s+/).filter(Boolean), after, limit: PAGE,
+    };
     let page;
     try {
       page = await api("GET", orgUrl("/api/v1/devices", query));
@@ -68,14 +72,10 @@ export async function render(view, _parts, params, { stream, refreshClock }) {
       shown && page.total > shown ? ` · showing ${number(shown)}` : "",
       FILTERS.some((f) => filters[f]) ? " matching the filters" : "");
     show(table, page.devices.length ? deviceTable(page.devices) : h("p", { class: "empty" }, "No devices match."));
-    const pageParams = (cursor) => {
-      const p = new URLSearchParams(params);
-      if (cursor) p.set("after", cursor); else p.delete("after");
-      return `#/devices?${p}`;
-    };
+    const last = page.devices.at(-1)?.id;
     show(pager,
-      after ? h("a", { href: pageParams(previous.at(-1) ?? ""), class: "button quiet", onclick: () => { previous.pop(); } }, "← Previous") : null,
-      shown === PAGE ? h("a", { href: pageParams(page.devices.at(-1).id), class: "button quiet", onclick: () => { previous.push(after); } }, "Next →") : null);
+      after ? h("button", { type: "button", class: "quiet", onclick: () => go(previous.pop() ?? "") }, "← Previous") : null,
+      shown === PAGE ? h("button", { type: "button", class: "quiet", onclick: () => { previous.push(after); go(last); } }, "Next →") : null);
   }
 
   await load();
