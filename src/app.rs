@@ -6,14 +6,17 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use actix_cors::Cors;
-use actix_web::dev::{Service, ServiceResponse};
+use actix_web::body::{self, BodyStream, BoxBody, MessageBody};
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Condition;
-use actix_web::{App, HttpRequest, HttpServer, web};
+use actix_web::middleware::Next;
+use actix_web::{App, HttpMessage, HttpRequest, HttpServer, web};
 
 use crate::admin::{self, AdminError, Bootstrap};
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::journal::{self, Journal, JournalEntry};
 use crate::metrics::Metrics;
 use crate::openapi;
 use crate::ratelimit::{self, RateLimits};
@@ -46,6 +49,7 @@ pub struct Server {
     addr: SocketAddr,
     db: Db,
     bootstrap: Bootstrap,
+    journal: Option<Arc<Journal>>,
     server: actix_web::dev::Server,
 }
 
@@ -121,9 +125,13 @@ impl Server {
             open_registration: config.open_registration,
             heartbeat_interval_seconds: config.heartbeat_interval,
             openapi_json: openapi::json(baseline.is_some()),
+            journal: (baseline.is_some() && config.journal_entries > 0)
+                .then(|| Arc::new(Journal::new(config.journal_entries))),
             baseline,
         });
         limits.start_cleanup(ratelimit::CLEANUP_EVERY);
+        let journal = state.journal.clone();
+        let journaled = journal.is_some();
         let mut http = HttpServer::new(move || {
             let limits = limits.clone();
             App::new()
@@ -171,6 +179,12 @@ impl Server {
                         }
                     }
                 })
+                // Outermost: the journal sees the request as it came and the answer as it
+                // left, request id and error body included.
+                .wrap(Condition::new(
+                    journaled,
+                    actix_web::middleware::from_fn(journal_request),
+                ))
         })
         .listen(listener)
         .map_err(|source| StartError::Bind {
@@ -189,6 +203,7 @@ impl Server {
             addr,
             db,
             bootstrap,
+            journal,
             server: http.run(),
         })
     }
@@ -201,6 +216,11 @@ impl Server {
     /// What first start did: the demo org's keys when it created them.
     pub fn bootstrap(&self) -> &Bootstrap {
         &self.bootstrap
+    }
+
+    /// The request journal, on an ephemeral server.
+    pub fn journal(&self) -> Option<&Arc<Journal>> {
+        self.journal.as_ref()
     }
 
     /// The server's database, for operator actions beside a running server.
@@ -246,6 +266,92 @@ fn cors(origins: &[String]) -> Cors {
         };
     }
     cors
+}
+
+/// The most of a request body the journal reads before the handler does; a body larger
+/// than anything an operation takes is refused with a 413 by the journal itself.
+const MAX_JOURNALED_BODY: usize = 4 * 1024 * 1024;
+
+/// Records a request and its answer in the request journal of an ephemeral server.
+/// Outside the request-id layer, so the entry has the final status, body and id. Test
+/// control and the console are not API requests and are not recorded.
+async fn journal_request(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let journal = req
+        .app_data::<web::Data<AppState>>()
+        .and_then(|state| Some((state.journal.clone()?, state.clock.clone())));
+    let path = req.path().to_owned();
+    let Some((journal, clock)) = journal.filter(|_| !path.starts_with("/_devreg/")) else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    let started = Instant::now();
+    let method = req.method().to_string();
+    let query = journal::redact_text(req.query_string());
+    let credential = match crate::auth::presented_key(req.request()) {
+        Ok(Some(key)) => Some(journal::redact_secret(key)),
+        Ok(None) => None,
+        Err(_) => Some("(unreadable)".to_owned()),
+    };
+    let payload = BodyStream::new(req.take_payload());
+    let request_body = match body::to_bytes_limited(payload, MAX_JOURNALED_BODY).await {
+        Ok(read) => read?,
+        Err(_) => {
+            let refused = ApiError::PayloadTooLarge(format!(
+                "request body is larger than the request journal's {} MiB",
+                MAX_JOURNALED_BODY / 1024 / 1024
+            ));
+            let id = new_request_id();
+            let mut response = refused.render(&id);
+            if let Ok(value) = HeaderValue::from_str(&id) {
+                response
+                    .headers_mut()
+                    .insert(HeaderName::from_static("x-request-id"), value);
+            }
+            return Ok(req.into_response(response).map_into_boxed_body());
+        }
+    };
+    req.set_payload(actix_web::dev::Payload::from(request_body.clone()));
+
+    let response = next.call(req).await?;
+    let streaming = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+    let status = response.status().as_u16();
+    let request_id = response
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let (http_req, res) = response.into_parts();
+    // A stream (Server-Sent Events) goes on after the entry is written: its body is not kept.
+    let (res, kept) = if streaming {
+        (res.map_into_boxed_body(), serde_json::Value::Null)
+    } else {
+        let (head, res_body) = res.into_parts();
+        let bytes = body::to_bytes(res_body)
+            .await
+            .map_err(|e| actix_web::error::ErrorInternalServerError(e.into().to_string()))?;
+        let kept = journal::body_value(&bytes);
+        (head.set_body(BoxBody::new(bytes)), kept)
+    };
+    journal.record(JournalEntry {
+        seq: 0,
+        at: clock.now(),
+        request_id,
+        method,
+        path,
+        query,
+        credential,
+        status,
+        duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+        request_body: journal::body_value(&request_body),
+        response_body: kept,
+    });
+    Ok(ServiceResponse::new(http_req, res))
 }
 
 /// The id of one request, in the `X-Request-Id` header, every error body and every log

@@ -174,6 +174,11 @@ pub struct Config {
     )]
     pub trust_proxy_headers: bool,
 
+    /// With --ephemeral: how many requests the request journal (`GET /_devreg/requests`)
+    /// keeps; the oldest go first. 0 turns the journal off.
+    #[arg(long, env = "DEVREG_JOURNAL_ENTRIES", default_value_t = crate::journal::DEFAULT_ENTRIES, value_name = "N")]
+    pub journal_entries: usize,
+
     /// The clock rate limits are measured by. Not a flag: tests advance it to stand for
     /// time passing without sleeping.
     #[arg(skip)]
@@ -218,6 +223,7 @@ impl Default for Config {
             trust_proxy_headers: false,
             rate_limit_clock: RateLimitClock::default(),
             clock: Clock::default(),
+            journal_entries: crate::journal::DEFAULT_ENTRIES,
         }
     }
 }

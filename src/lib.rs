@@ -12,6 +12,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod journal;
 pub mod logging;
 pub mod metrics;
 pub mod openapi;

@@ -63,6 +63,8 @@ use crate::schema::schema;
         control::reset::reset_state,
         control::clock::get_clock,
         control::clock::move_clock,
+        control::requests::list_requests,
+        control::requests::clear_requests,
     ),
     components(schemas(ErrorBody)),
     modifiers(
@@ -242,7 +244,12 @@ fn header(description: &str) -> Value {
 }
 
 /// Operations that never touch the database, and so are never a 503.
-const NO_DATABASE: &[&str] = &["/healthz", "/openapi.json", "/_devreg/clock"];
+const NO_DATABASE: &[&str] = &[
+    "/healthz",
+    "/openapi.json",
+    "/_devreg/clock",
+    "/_devreg/requests",
+];
 
 /// Gives every response the headers the middleware adds, and every error response the error
 /// body, its example and its headers; adds the errors whole kinds of operation share: 400

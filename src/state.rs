@@ -20,6 +20,8 @@ pub struct AppState {
     /// In ephemeral mode, the state `POST /_devreg/reset` returns to; `None` otherwise,
     /// and the reset routes do not exist.
     pub baseline: Option<Arc<Seed>>,
+    /// The request journal; on an ephemeral server only.
+    pub journal: Option<Arc<crate::journal::Journal>>,
     /// This server's OpenAPI document, as `GET /openapi.json` serves it.
     pub openapi_json: &'static str,
 }

@@ -36,9 +36,12 @@
 //! false).start().await`.
 
 use crate::app::Server;
+use std::sync::Arc;
+
 use crate::clock::{Clock, RateLimitClock};
 use crate::config::Config;
 use crate::domain::{ApiKey, DeviceIdentifier, KeyKind, Platform, Timestamp};
+use crate::journal::{Journal, JournalEntry};
 use crate::store::{Db, devices};
 
 /// A running server; dropping it stops the server.
@@ -50,6 +53,7 @@ pub struct TestServer {
     db: Db,
     clock: Clock,
     rate_limit_clock: RateLimitClock,
+    journal: Option<Arc<Journal>>,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -100,6 +104,7 @@ impl TestServerBuilder {
             db: server.db().clone(),
             clock: self.config.clock.clone(),
             rate_limit_clock: self.config.rate_limit_clock.clone(),
+            journal: server.journal().cloned(),
             handle: server.handle(),
         };
         tokio::spawn(server.run());
@@ -134,6 +139,23 @@ impl TestServer {
 
     pub fn publishable_key(&self) -> &str {
         &self.publishable_key
+    }
+
+    /// Every API request the server has served so far (the request journal, as
+    /// `GET /_devreg/requests` shows it), oldest first: what the app under test sent and
+    /// what it was answered. Empty when the journal is off (`journal_entries: 0`).
+    pub fn requests(&self) -> Vec<JournalEntry> {
+        self.journal
+            .as_ref()
+            .map(|j| j.page(0, usize::MAX).requests)
+            .unwrap_or_default()
+    }
+
+    /// Empties the request journal.
+    pub fn clear_requests(&self) {
+        if let Some(journal) = &self.journal {
+            journal.clear();
+        }
     }
 
     /// The time as the server sees it.

@@ -1,7 +1,7 @@
 //! Timestamps: stored as Unix seconds, shown as RFC 3339 UTC with a `Z` and whole seconds
 //! (`2026-02-23T16:30:00Z`), because some SDK date parsers reject fractions.
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use time::OffsetDateTime;
 use time::macros::format_description;
 
@@ -42,6 +42,14 @@ impl Timestamp {
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&self.to_rfc3339())
+    }
+}
+
+/// Reads the RFC 3339 text it is written as (what a client of the API reads back).
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Timestamp::parse_rfc3339(&text).map_err(serde::de::Error::custom)
     }
 }
 

@@ -103,6 +103,10 @@ route_table! {
     "/openapi.json" => { get => ops::document::get_openapi }
     // Test control: only in ephemeral mode; elsewhere the guard fails and it is a 404.
     "/_devreg/reset" [guard::fn_guard(is_ephemeral)] => { post => control::reset::reset_state }
+    "/_devreg/requests" [guard::fn_guard(is_ephemeral)] => {
+        get => control::requests::list_requests,
+        delete => control::requests::clear_requests,
+    }
     "/_devreg/clock" [guard::fn_guard(is_ephemeral)] => {
         get => control::clock::get_clock,
         post => control::clock::move_clock,

@@ -9,6 +9,7 @@ mod credentials;
 mod errors;
 mod heartbeat;
 mod helpers;
+mod journal;
 mod list;
 mod modules;
 mod openapi;

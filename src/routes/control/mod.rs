@@ -1,4 +1,5 @@
 //! Test control, served only in ephemeral mode.
 
 pub mod clock;
+pub mod requests;
 pub mod reset;
