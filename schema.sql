@@ -155,3 +155,35 @@ CREATE TABLE IF NOT EXISTS device_labels (
 
 CREATE INDEX IF NOT EXISTS device_labels_by_value
     ON device_labels (org_id, key, value, device_seq);
+
+-- A label filter `label=KEY` (present, any value) walks this in list order.
+CREATE INDEX IF NOT EXISTS device_labels_by_key
+    ON device_labels (org_id, key, device_seq);
+
+-- The connectivity the event log last announced for each device that is not `online`
+-- (`stale` or `offline`; a new device starts `offline`). A device without a row was last
+-- announced online. The heartbeat probes it by primary key inside its own UPDATE, so a
+-- device coming back writes `device.connectivity_changed` in the heartbeat's transaction;
+-- the connectivity sweep adds and moves rows as devices go quiet.
+CREATE TABLE IF NOT EXISTS device_connectivity (
+    device_id   TEXT PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,
+    org_id      TEXT NOT NULL,
+    state       TEXT NOT NULL CHECK (state IN ('stale', 'offline'))
+) WITHOUT ROWID;
+
+CREATE INDEX IF NOT EXISTS device_connectivity_by_state ON device_connectivity (state);
+
+-- Events by device (the `device_id=` filter) and by time (retention trims the oldest).
+CREATE INDEX IF NOT EXISTS events_by_device ON events (org_id, device_id, seq)
+    WHERE device_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_by_time ON events (at);
+
+-- Where each org's retained log starts: events up to `trimmed_through` were removed by
+-- retention, so a reader asking for events after an older seq is told it missed some.
+CREATE TABLE IF NOT EXISTS event_retention (
+    org_id          TEXT PRIMARY KEY,
+    trimmed_through INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- Deleting a device finds its round participation here instead of scanning every round's.
+CREATE INDEX IF NOT EXISTS round_participants_by_device ON round_participants (device_id);

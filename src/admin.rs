@@ -126,6 +126,98 @@ pub fn revoke_key(db: &Db, needle: &str) -> Result<keys::KeyListing, AdminError>
     .map_err(AdminError::Invalid)
 }
 
+/// A device as `devreg device show` prints it.
+#[derive(Debug)]
+pub struct DeviceShown {
+    pub device: crate::store::devices::Device,
+    pub labels: crate::domain::Labels,
+}
+
+fn missing_device(org: &str, reference: &str) -> AdminError {
+    AdminError::Invalid(format!(
+        "org {org} has no device {reference:?}; `devreg device list --org {org}` lists them"
+    ))
+}
+
+/// A page of an org's devices, oldest first, from `after` (a device id) on.
+pub fn list_devices(
+    db: &Db,
+    org: &str,
+    limit: u32,
+    after: Option<&str>,
+) -> Result<(Vec<crate::store::devices::DeviceSummary>, u64), AdminError> {
+    use crate::store::devices;
+    require_org(db, org)?;
+    db.read_sync(|conn| {
+        devices::list(
+            conn,
+            &devices::ListQuery {
+                org_id: org,
+                platform: None,
+                status: None,
+                labels: &[],
+                connectivity: None,
+                last_seen_before: None,
+                last_seen_after: None,
+                prefix: None,
+                rule: crate::domain::ConnectivityRule::new(60, 2, 10),
+                now: now(),
+                limit,
+                offset: 0,
+                after,
+            },
+        )
+    })?
+    .ok_or_else(|| missing_device(org, after.unwrap_or_default()))
+}
+
+/// One device of `org`, by its id or identifier.
+pub fn show_device(db: &Db, org: &str, reference: &str) -> Result<DeviceShown, AdminError> {
+    use crate::store::devices;
+    require_org(db, org)?;
+    db.read_sync(|conn| {
+        let Some(device) = devices::find(conn, org, reference)? else {
+            return Ok(None);
+        };
+        let labels = devices::labels_of(conn, &device.id)?;
+        Ok(Some(DeviceShown { device, labels }))
+    })?
+    .ok_or_else(|| missing_device(org, reference))
+}
+
+/// Deletes a device of `org` and everything of it, as `DELETE /api/v1/devices/{id}` does.
+pub fn delete_device(
+    db: &Db,
+    org: &str,
+    reference: &str,
+) -> Result<crate::store::devices::Device, AdminError> {
+    require_org(db, org)?;
+    db.write_sync(|tx| crate::store::devices::delete(tx, org, reference, now()))?
+        .ok_or_else(|| missing_device(org, reference))
+}
+
+/// Issues a new key for a device of `org` and revokes its old ones, as
+/// `POST /api/v1/devices/{id}/keys` does. The key is for showing once.
+pub fn rekey_device(
+    db: &Db,
+    org: &str,
+    reference: &str,
+) -> Result<(crate::store::devices::Device, ApiKey), AdminError> {
+    use crate::store::devices;
+    require_org(db, org)?;
+    let key = ApiKey::generate(KeyKind::Device);
+    let device = db
+        .write_sync(|tx| {
+            let Some(device) = devices::find(tx, org, reference)? else {
+                return Ok(None);
+            };
+            devices::rekey(tx, &device, &key, now())?;
+            Ok(Some(device))
+        })?
+        .ok_or_else(|| missing_device(org, reference))?;
+    Ok((device, key))
+}
+
 /// What first start did to the database.
 #[derive(Debug, Default)]
 pub struct Bootstrap {
@@ -207,6 +299,22 @@ pub fn bootstrap(
 /// Platforms that seeded devices cycle through, as a fleet would mix them.
 const SEED_PLATFORMS: [&str; 4] = ["python", "ios", "android", "edge"];
 
+/// The labels `devreg seed --labels` gives device `n`: `ring` one of `r0`..`r9`, `site`
+/// one of `s0`..`s99`, and `canary` on every hundredth.
+fn seed_labels(n: u64, with_labels: bool) -> crate::domain::Labels {
+    if !with_labels {
+        return crate::domain::Labels::default();
+    }
+    let mut pairs = vec![
+        ("ring".to_owned(), format!("r{}", n % 10)),
+        ("site".to_owned(), format!("s{}", n % 100)),
+    ];
+    if n % 100 == 0 {
+        pairs.push(("canary".to_owned(), String::new()));
+    }
+    crate::domain::Labels::stored(pairs)
+}
+
 /// Registers `count` devices named `{prefix}-{n}` into `org` quickly (10,000 per
 /// transaction), for benchmarks and load tests. Every fifth device is marked inactive so
 /// status filters have something to filter. Device ids and keys are written to
@@ -220,6 +328,7 @@ pub fn seed_devices(
     count: u64,
     keys_out: &mut dyn std::io::Write,
     keys_wanted: u64,
+    with_labels: bool,
 ) -> Result<(), AdminError> {
     use crate::store::devices;
     const CHUNK: u64 = 10_000;
@@ -252,6 +361,7 @@ pub fn seed_devices(
                         platform: SEED_PLATFORMS[(n % 4) as usize],
                         capabilities_json: "{}",
                         metadata_json: "{}",
+                        labels: &seed_labels(n, with_labels),
                         key: keys::NewKey {
                             id: &key_id,
                             org_id: org,

@@ -15,6 +15,7 @@ use actix_web::{App, HttpMessage, HttpRequest, HttpServer, web};
 
 use crate::admin::{self, AdminError, Bootstrap};
 use crate::config::Config;
+use crate::domain::ConnectivityRule;
 use crate::error::ApiError;
 use crate::journal::{self, Journal, JournalEntry};
 use crate::metrics::Metrics;
@@ -24,6 +25,7 @@ use crate::routes;
 use crate::seed::Seed;
 use crate::state::AppState;
 use crate::store::{Db, MEMORY, StoreError};
+use crate::sweep::{SweepRules, Sweeper};
 
 /// The largest request body accepted (CONTRACT.md: 413 above it).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -48,6 +50,7 @@ pub enum StartError {
 pub struct Server {
     addr: SocketAddr,
     db: Db,
+    sweeper: Sweeper,
     bootstrap: Bootstrap,
     journal: Option<Arc<Journal>>,
     server: actix_web::dev::Server,
@@ -61,6 +64,15 @@ impl Server {
             return Err(StartError::Invalid(
                 "--heartbeat-interval must be at least 1 second".to_owned(),
             ));
+        }
+        if config.stale_after_intervals == 0
+            || config.offline_after_intervals <= config.stale_after_intervals
+        {
+            return Err(StartError::Invalid(format!(
+                "--offline-after-intervals ({}) must be greater than --stale-after-intervals \
+                 ({}), which must be at least 1",
+                config.offline_after_intervals, config.stale_after_intervals
+            )));
         }
         if config.seed.is_some() && !config.ephemeral {
             return Err(StartError::Invalid(
@@ -117,6 +129,21 @@ impl Server {
             source,
         })?;
 
+        let connectivity = ConnectivityRule::new(
+            config.heartbeat_interval,
+            config.stale_after_intervals,
+            config.offline_after_intervals,
+        );
+        let sweeper = Sweeper::start(
+            db.clone(),
+            config.clock.clone(),
+            SweepRules {
+                rule: connectivity,
+                retention_secs: config.event_retention,
+                every: (config.sweep_interval > 0)
+                    .then(|| std::time::Duration::from_secs(config.sweep_interval.into())),
+            },
+        )?;
         let state = web::Data::new(AppState {
             db: db.clone(),
             clock: config.clock.clone(),
@@ -124,6 +151,9 @@ impl Server {
             metrics: Metrics::new(),
             open_registration: config.open_registration,
             heartbeat_interval_seconds: config.heartbeat_interval,
+            connectivity,
+            sweeper: sweeper.clone(),
+            event_keepalive_seconds: config.event_keepalive.max(1),
             openapi_json: openapi::json(baseline.is_some()),
             journal: (baseline.is_some() && config.journal_entries > 0)
                 .then(|| Arc::new(Journal::new(config.journal_entries))),
@@ -202,6 +232,7 @@ impl Server {
         Ok(Server {
             addr,
             db,
+            sweeper,
             bootstrap,
             journal,
             server: http.run(),
@@ -226,6 +257,11 @@ impl Server {
     /// The server's database, for operator actions beside a running server.
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// The server's connectivity sweep, for a test that wants one now.
+    pub fn sweeper(&self) -> &Sweeper {
+        &self.sweeper
     }
 
     /// A handle that stops the server.
@@ -254,7 +290,7 @@ fn is_origin(text: &str) -> bool {
 /// header, and the response headers a browser app needs to read exposed.
 fn cors(origins: &[String]) -> Cors {
     let mut cors = Cors::default()
-        .allowed_methods(["GET", "POST", "PUT", "OPTIONS"])
+        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
         .allow_any_header()
         .expose_headers(["x-request-id", "retry-after", "location"])
         .max_age(3600);
@@ -283,7 +319,10 @@ async fn journal_request(
         .app_data::<web::Data<AppState>>()
         .and_then(|state| Some((state.journal.clone()?, state.clock.clone())));
     let path = req.path().to_owned();
-    let Some((journal, clock)) = journal.filter(|_| !path.starts_with("/_devreg/")) else {
+    // Test control and the console's own files are not what an app under test sent.
+    let Some((journal, clock)) = journal
+        .filter(|_| !path.starts_with("/_devreg/") && !routes::console::is_console_path(&path))
+    else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
     let started = Instant::now();

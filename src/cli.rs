@@ -46,6 +46,9 @@ pub enum Command {
     /// Manage an org's secret and publishable keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// List, show, delete and re-key an org's devices.
+    #[command(subcommand)]
+    Device(DeviceCommand),
     /// Register many devices at once, for benchmarks and load tests.
     Seed {
         /// How many devices to register.
@@ -63,6 +66,10 @@ pub enum Command {
         /// Write keys for only N devices, spread evenly over all of them.
         #[arg(long, default_value_t = u64::MAX)]
         keys_limit: u64,
+        /// Give the devices labels: `ring` r0..r9, `site` s0..s99, and `canary` on every
+        /// hundredth (for label-filter benchmarks).
+        #[arg(long)]
+        labels: bool,
         #[command(flatten)]
         db: DbArg,
     },
@@ -101,6 +108,48 @@ pub enum OrgCommand {
         /// does not make a new, empty database.
         #[arg(long)]
         create: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeviceCommand {
+    /// List an org's devices, oldest first: id, identifier, platform, status, last seen.
+    List {
+        #[arg(long)]
+        org: String,
+        /// Most devices to print.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// Start after this device id (the last line of the previous page).
+        #[arg(long)]
+        after: Option<String>,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Show one device in full, by its id or identifier.
+    Show {
+        device: String,
+        #[arg(long)]
+        org: String,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Delete a device and everything of it (keys, labels, round participation); its
+    /// identifier may be registered again.
+    Delete {
+        device: String,
+        #[arg(long)]
+        org: String,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Issue a new key for a device, print it once, and revoke its old keys.
+    Rekey {
+        device: String,
+        #[arg(long)]
+        org: String,
         #[command(flatten)]
         db: DbArg,
     },
@@ -181,6 +230,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
             prefix,
             keys_out,
             keys_limit,
+            labels,
             db,
         } => {
             let db = open(&db)?;
@@ -193,12 +243,13 @@ pub fn run(cli: Cli) -> Result<(), String> {
                 )),
                 None => Box::new(std::io::sink()),
             };
-            admin::seed_devices(&db, &org, &prefix, devices, &mut sink, keys_limit)
+            admin::seed_devices(&db, &org, &prefix, devices, &mut sink, keys_limit, labels)
                 .map_err(|e| e.to_string())?;
             sink.flush()
                 .map_err(|e| format!("writing keys failed: {e}"))?;
             Ok(())
         }
+        Command::Device(command) => device_command(command),
         Command::Openapi { ephemeral } => {
             let mut out = std::io::stdout().lock();
             writeln!(out, "{}", crate::openapi::json(ephemeral))
@@ -270,6 +321,87 @@ pub fn run(cli: Cli) -> Result<(), String> {
                     k.created_at.to_rfc3339()
                 );
             }
+            Ok(())
+        }
+    }
+}
+
+fn device_command(command: DeviceCommand) -> Result<(), String> {
+    let text = |e: admin::AdminError| e.to_string();
+    match command {
+        DeviceCommand::List {
+            org,
+            limit,
+            after,
+            db,
+        } => {
+            if !(1..=1000).contains(&limit) {
+                return Err(format!("--limit must be from 1 to 1000, got {limit}"));
+            }
+            let (devices, total) =
+                admin::list_devices(&open(&db)?, &org, limit, after.as_deref()).map_err(text)?;
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(
+                out,
+                "{:<36} {:<32} {:<10} {:<9} LAST SEEN",
+                "ID", "DEVICE", "PLATFORM", "STATUS"
+            );
+            for d in &devices {
+                let seen = d
+                    .last_heartbeat
+                    .map(|t| t.to_rfc3339())
+                    .unwrap_or_else(|| "-".into());
+                let _ = writeln!(
+                    out,
+                    "{:<36} {:<32} {:<10} {:<9} {seen}",
+                    d.id,
+                    d.identifier.as_str(),
+                    d.platform.as_str(),
+                    d.status.as_str()
+                );
+            }
+            let _ = writeln!(out, "{} of {total} devices in org {org}", devices.len());
+            Ok(())
+        }
+        DeviceCommand::Show { device, org, db } => {
+            let shown = admin::show_device(&open(&db)?, &org, &device).map_err(text)?;
+            let d = &shown.device;
+            println!("id:             {}", d.id);
+            println!("device_id:      {}", d.identifier.as_str());
+            println!("org_id:         {}", d.org_id);
+            println!("platform:       {}", d.platform.as_str());
+            println!("status:         {}", d.status.as_str());
+            println!("labels:         {}", shown.labels.to_json());
+            println!("capabilities:   {}", d.capabilities.get());
+            println!("metadata:       {}", d.metadata.get());
+            println!(
+                "last_heartbeat: {}",
+                d.last_heartbeat
+                    .map(|t| t.to_rfc3339())
+                    .unwrap_or_else(|| "never".into())
+            );
+            println!("created_at:     {}", d.created_at.to_rfc3339());
+            println!("updated_at:     {}", d.updated_at.to_rfc3339());
+            Ok(())
+        }
+        DeviceCommand::Delete { device, org, db } => {
+            let gone = admin::delete_device(&open(&db)?, &org, &device).map_err(text)?;
+            println!(
+                "Deleted device {} ({}) of org {org}, with its keys and labels.",
+                gone.identifier.as_str(),
+                gone.id
+            );
+            Ok(())
+        }
+        DeviceCommand::Rekey { device, org, db } => {
+            let (d, key) = admin::rekey_device(&open(&db)?, &org, &device).map_err(text)?;
+            println!(
+                "Issued a new key for device {} ({}) of org {org}; its old keys are revoked. \
+                 It is shown this once:",
+                d.identifier.as_str(),
+                d.id
+            );
+            println!("{}", key.expose());
             Ok(())
         }
     }

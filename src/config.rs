@@ -94,6 +94,56 @@ pub struct Config {
     )]
     pub heartbeat_interval: u32,
 
+    /// A device is `stale` once its last heartbeat is more than this many heartbeat
+    /// intervals old.
+    #[arg(
+        long,
+        env = "DEVREG_STALE_AFTER_INTERVALS",
+        default_value_t = 2,
+        value_name = "N"
+    )]
+    pub stale_after_intervals: u32,
+
+    /// A device is `offline` once its last heartbeat is more than this many heartbeat
+    /// intervals old (a device that never sent one is offline from the start).
+    #[arg(
+        long,
+        env = "DEVREG_OFFLINE_AFTER_INTERVALS",
+        default_value_t = 10,
+        value_name = "N"
+    )]
+    pub offline_after_intervals: u32,
+
+    /// Seconds between connectivity sweeps, each of which writes
+    /// `device.connectivity_changed` for the devices that went stale or offline since
+    /// the last one (and trims events past retention).
+    #[arg(
+        long,
+        env = "DEVREG_SWEEP_INTERVAL",
+        default_value_t = 30,
+        value_name = "SECONDS"
+    )]
+    pub sweep_interval: u32,
+
+    /// How long events are kept, in seconds (default 7 days); older ones are removed by
+    /// the sweep, and reading from before them is a 410.
+    #[arg(
+        long,
+        env = "DEVREG_EVENT_RETENTION",
+        default_value_t = 604_800,
+        value_name = "SECONDS"
+    )]
+    pub event_retention: u64,
+
+    /// Seconds between keep-alive comments on an idle event stream.
+    #[arg(
+        long,
+        env = "DEVREG_EVENT_KEEPALIVE",
+        default_value_t = 15,
+        value_name = "SECONDS"
+    )]
+    pub event_keepalive: u32,
+
     /// HTTP worker threads; defaults to the number of CPU cores.
     #[arg(long, env = "DEVREG_WORKERS", value_name = "N")]
     pub workers: Option<usize>,
@@ -209,6 +259,11 @@ impl Default for Config {
             secret_key: None,
             publishable_key: None,
             heartbeat_interval: 60,
+            stale_after_intervals: 2,
+            offline_after_intervals: 10,
+            sweep_interval: 30,
+            event_retention: 604_800,
+            event_keepalive: 15,
             workers: None,
             read_connections: 4,
             handle_signals: true,

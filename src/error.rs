@@ -29,6 +29,9 @@ pub enum ApiError {
     Conflict(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// What was asked for existed once and is gone for good (events past retention).
+    #[error("{0}")]
+    Gone(String),
     #[error("{message}")]
     RateLimited {
         message: String,
@@ -70,7 +73,7 @@ const INTERNAL_MESSAGE: &str =
 
 impl ApiError {
     /// One of each error the server sends, with the message its example shows.
-    pub fn examples() -> [ApiError; 10] {
+    pub fn examples() -> [ApiError; 11] {
         [
             ApiError::BadRequest("limit must be an integer from 1 to 1000, got \"5000\"".to_owned()),
             ApiError::Unauthorized(
@@ -89,6 +92,11 @@ impl ApiError {
                     .to_owned(),
             ),
             ApiError::PayloadTooLarge("request body is larger than the 64 KiB limit".to_owned()),
+            ApiError::Gone(
+                "events of org org_demo up to seq 1200 are past retention; the retained log \
+                 starts after seq 1200: read from after=1200"
+                    .to_owned(),
+            ),
             ApiError::RateLimited {
                 message: "too many requests for this key; retry after 1 second".to_owned(),
                 retry_after_secs: 1,
@@ -108,6 +116,7 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
             ApiError::Conflict(_) => "conflict",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
+            ApiError::Gone(_) => "gone",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::ServiceUnavailable { .. } => "service_unavailable",
             ApiError::Store(cause) if store_unavailable(cause) => "service_unavailable",
@@ -204,6 +213,7 @@ impl ResponseError for ApiError {
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Gone(_) => StatusCode::GONE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::ServiceUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Store(cause) if store_unavailable(cause) => StatusCode::SERVICE_UNAVAILABLE,

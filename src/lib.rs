@@ -22,6 +22,7 @@ pub mod schema;
 pub mod seed;
 pub mod state;
 pub mod store;
+pub mod sweep;
 pub mod testing;
 
 pub use app::Server;

@@ -22,7 +22,7 @@ use utoipa::{Modify, OpenApi};
 use crate::auth::{Access, Allow};
 use crate::error::{ApiError, ErrorBody};
 use crate::ratelimit::UNLIMITED_PATHS;
-use crate::routes::{ROUTES, control, devices, ops, rounds};
+use crate::routes::{ROUTES, control, devices, events, ops, rounds};
 use crate::schema::schema;
 
 #[derive(OpenApi)]
@@ -50,6 +50,11 @@ use crate::schema::schema;
         devices::register::register_device,
         devices::get::get_device,
         devices::heartbeat::record_heartbeat,
+        devices::update::update_device,
+        devices::delete::delete_device,
+        devices::rekey::issue_device_key,
+        events::list::list_events,
+        events::stream::stream_events,
         rounds::list::list_rounds,
         rounds::start::start_round,
         rounds::get::get_round,
@@ -79,6 +84,7 @@ use crate::schema::schema;
     ),
     tags(
         (name = "devices", description = "Register, list, retrieve and heartbeat devices."),
+        (name = "events", description = "The event log of every change, as pages or a stream."),
         (name = "training rounds", description = "Federated training rounds an org runs and its devices join."),
         (name = "operations", description = "Health, readiness, metrics and this document; no key needed."),
         (name = "testing", description = "Test control, served only by `devreg serve --ephemeral` and `TestServer`."),

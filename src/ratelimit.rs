@@ -181,11 +181,6 @@ fn check_optional<K: std::hash::Hash + Eq + Clone>(
 /// clients': they must not fail because clients are busy.
 pub const UNLIMITED_PATHS: &[&str] = &["/healthz", "/readyz", "/metrics"];
 
-/// Whether `path` is the console's page or one of its files (or `/`, which leads there).
-fn is_console(path: &str) -> bool {
-    path == "/" || path == "/console" || path.starts_with("/console/")
-}
-
 /// Every bucket of a server, and the addresses caught guessing keys.
 pub struct RateLimits {
     device: Option<Bucket<KeyTag>>,
@@ -288,7 +283,9 @@ impl RateLimits {
         let addr = self.client_address(req);
         // The console's files are many small anonymous requests per page load; its API
         // calls carry the key and are limited as the key's.
-        if UNLIMITED_PATHS.contains(&req.path()) || is_console(req.path()) {
+        if UNLIMITED_PATHS.contains(&req.path())
+            || crate::routes::console::is_console_path(req.path())
+        {
             return Ok(Ticket {
                 addr,
                 keyed: false,

@@ -7,8 +7,8 @@ use utoipa::openapi::{RefOr, Schema};
 use utoipa::{PartialSchema, ToSchema};
 
 use crate::domain::{
-    DeviceIdentifier, DeviceStatus, JsonObject, Limit, MinDevices, ModelId, Offset, OrgId,
-    Platform, RoundStatus, TargetPlatforms, Timestamp,
+    Connectivity, DeviceIdentifier, DeviceStatus, JsonObject, Labels, Limit, MinDevices, ModelId,
+    Offset, OrgId, Platform, RoundStatus, TargetPlatforms, Timestamp,
 };
 
 pub(crate) fn schema(value: Value) -> RefOr<Schema> {
@@ -60,6 +60,45 @@ impl PartialSchema for DeviceStatus {
     }
 }
 impl ToSchema for DeviceStatus {}
+
+impl PartialSchema for Labels {
+    fn schema() -> RefOr<Schema> {
+        schema(json!({
+            "type": "object",
+            "maxProperties": Labels::MAX,
+            "propertyNames": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": Labels::MAX_KEY_CHARS,
+                "pattern": "^[a-z0-9][a-z0-9._/-]*$",
+            },
+            "additionalProperties": {
+                "type": "string",
+                "maxLength": Labels::MAX_VALUE_CHARS,
+                "pattern": NO_CONTROL_CHARACTERS,
+            },
+            "description": "A device's labels: at most 32 string members; keys 1 to 63 \
+                characters of `[a-z0-9._/-]` starting with a letter or digit, values 0 to 63 \
+                characters with no control characters.",
+            "examples": [{"env": "prod", "ring": "canary"}],
+        }))
+    }
+}
+impl ToSchema for Labels {}
+
+impl PartialSchema for Connectivity {
+    fn schema() -> RefOr<Schema> {
+        let names = Connectivity::ALL.map(Connectivity::as_str);
+        schema(json!({
+            "type": "string",
+            "enum": names,
+            "description": "What the server observes from heartbeats: `online` when the last \
+                heartbeat is at most 2 heartbeat intervals old, `stale` up to 10, else \
+                `offline` (also before the first heartbeat). The multiples are configurable.",
+        }))
+    }
+}
+impl ToSchema for Connectivity {}
 
 impl PartialSchema for RoundStatus {
     fn schema() -> RefOr<Schema> {

@@ -223,6 +223,7 @@ impl Seed {
                         capabilities_json: &Value::Object(device.capabilities.0.clone())
                             .to_string(),
                         metadata_json: &Value::Object(device.metadata.0.clone()).to_string(),
+                        labels: &crate::domain::Labels::default(),
                         key: &key,
                     },
                     now,

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::clock::{Clock, RateLimitClock};
+use crate::domain::ConnectivityRule;
 use crate::metrics::Metrics;
 use crate::seed::Seed;
 use crate::store::Db;
@@ -17,6 +18,12 @@ pub struct AppState {
     pub metrics: Metrics,
     pub open_registration: bool,
     pub heartbeat_interval_seconds: u32,
+    /// The thresholds `connectivity` is computed by.
+    pub connectivity: ConnectivityRule,
+    /// Runs connectivity sweeps; test control asks it for one and waits.
+    pub sweeper: crate::sweep::Sweeper,
+    /// Seconds between keep-alive comments on an idle event stream.
+    pub event_keepalive_seconds: u32,
     /// In ephemeral mode, the state `POST /_devreg/reset` returns to; `None` otherwise,
     /// and the reset routes do not exist.
     pub baseline: Option<Arc<Seed>>,

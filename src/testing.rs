@@ -54,6 +54,7 @@ pub struct TestServer {
     clock: Clock,
     rate_limit_clock: RateLimitClock,
     journal: Option<Arc<Journal>>,
+    sweeper: crate::sweep::Sweeper,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -105,6 +106,7 @@ impl TestServerBuilder {
             clock: self.config.clock.clone(),
             rate_limit_clock: self.config.rate_limit_clock.clone(),
             journal: server.journal().cloned(),
+            sweeper: server.sweeper().clone(),
             handle: server.handle(),
         };
         tokio::spawn(server.run());
@@ -184,6 +186,13 @@ impl TestServer {
             ));
     }
 
+    /// Runs a connectivity sweep at the clock's present and waits for it: after
+    /// [`TestServer::advance_clock`], the `device.connectivity_changed` events of the new
+    /// time are in the log once this returns (`POST /_devreg/clock` sweeps by itself).
+    pub async fn sweep(&self) -> crate::sweep::SweepReport {
+        self.sweeper.sweep_now().await.expect("the sweep failed")
+    }
+
     /// The server's database, for operator actions such as creating another org.
     pub fn db(&self) -> &Db {
         &self.db
@@ -209,6 +218,7 @@ impl TestServer {
                         platform: &Platform::default(),
                         capabilities_json: "{}",
                         metadata_json: "{}",
+                        labels: &crate::domain::Labels::default(),
                         key: &stored_key,
                     },
                     now,

@@ -2,6 +2,7 @@
 //! checks it again.
 
 mod device;
+mod fleet;
 mod key;
 mod org;
 mod paging;
@@ -10,6 +11,9 @@ mod sql;
 mod time;
 
 pub use device::{DeviceIdentifier, DeviceStatus, JsonObject, Platform, json_kind};
+pub use fleet::{
+    Connectivity, ConnectivityRule, LabelFilter, Labels, check_label_key, check_label_value,
+};
 pub use key::{ApiKey, KeyKind};
 pub use org::OrgId;
 pub use paging::{Limit, Offset};

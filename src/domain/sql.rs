@@ -4,7 +4,9 @@
 
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 
-use super::{DeviceIdentifier, DeviceStatus, KeyKind, OrgId, Platform, RoundStatus, Timestamp};
+use super::{
+    Connectivity, DeviceIdentifier, DeviceStatus, KeyKind, OrgId, Platform, RoundStatus, Timestamp,
+};
 
 /// `ToSql`/`FromSql` for a type stored as the text it parses from.
 macro_rules! stored_as_text {
@@ -30,6 +32,7 @@ stored_as_text! {
     OrgId => |text| OrgId::try_from(text.to_owned()), |o| o.as_str();
     DeviceStatus => |text| DeviceStatus::try_from(text.to_owned()), |s| s.as_str();
     RoundStatus => |text| RoundStatus::try_from(text.to_owned()), |s| s.as_str();
+    Connectivity => |text| Connectivity::try_from(text.to_owned()), |c| c.as_str();
     KeyKind => |text| KeyKind::from_db(text).ok_or_else(|| format!("unknown key kind {text:?}")),
         |k| k.as_str();
 }

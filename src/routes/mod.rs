@@ -5,6 +5,7 @@
 pub mod console;
 pub mod control;
 pub mod devices;
+pub mod events;
 pub mod ops;
 pub mod rounds;
 
@@ -82,11 +83,18 @@ route_table! {
     // Only POST is registration: `GET /api/v1/devices/register` retrieves a device whose
     // identifier is "register".
     "/api/v1/devices/register" [guard::Post()] => { post => devices::register::register_device }
-    "/api/v1/devices/{device_id}" => { get => devices::get::get_device }
+    "/api/v1/devices/{device_id}" => {
+        get => devices::get::get_device,
+        patch => devices::update::update_device,
+        delete => devices::delete::delete_device,
+    }
+    "/api/v1/devices/{device_id}/keys" => { post => devices::rekey::issue_device_key }
     "/api/v1/devices/{device_id}/heartbeat" => {
         put => devices::heartbeat::record_heartbeat,
         post => devices::heartbeat::record_heartbeat,
     }
+    "/api/v1/events" => { get => events::list::list_events }
+    "/api/v1/events/stream" => { get => events::stream::stream_events }
     "/api/v1/training/rounds" => {
         get => rounds::list::list_rounds,
         post => rounds::start::start_round,

@@ -1,10 +1,16 @@
-//! Devices: registration, lookup by identifier or id, listing, heartbeats.
+//! Devices: registration, lookup by identifier or id, listing, heartbeats, changes,
+//! re-keying and deletion, and the events each of them writes.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, ToSql, params};
+use serde_json::json;
 use serde_json::value::RawValue;
 
+use super::events::{self, NewEvent};
 use super::{StoreError, keys, orgs, raw_json};
-use crate::domain::{ApiKey, DeviceIdentifier, DeviceStatus, KeyKind, OrgId, Platform, Timestamp};
+use crate::domain::{
+    ApiKey, Connectivity, ConnectivityRule, DeviceIdentifier, DeviceStatus, KeyKind, LabelFilter,
+    Labels, OrgId, Platform, Timestamp,
+};
 
 /// A device as stored. JSON columns stay raw text: they go to the client as they are.
 #[derive(Debug)]
@@ -49,11 +55,12 @@ pub struct NewDevice<'a> {
     pub platform: &'a str,
     pub capabilities_json: &'a str,
     pub metadata_json: &'a str,
+    pub labels: &'a Labels,
     pub key: keys::NewKey<'a>,
     pub now: Timestamp,
 }
 
-/// Inserts a device and its key. [`StoreError::Duplicate`] when the identifier is taken in
+/// Inserts a device, its labels and its key; it starts `offline` (no heartbeat yet). [`StoreError::Duplicate`] when the identifier is taken in
 /// the org; the caller's transaction then stores nothing.
 pub fn insert(conn: &Connection, new: &NewDevice<'_>) -> Result<Device, StoreError> {
     let device = conn
@@ -75,7 +82,40 @@ pub fn insert(conn: &Connection, new: &NewDevice<'_>) -> Result<Device, StoreErr
             device_from_row,
         )?;
     keys::insert(conn, &new.key)?;
+    insert_labels(conn, new.id, new.org_id, new.labels)?;
+    conn.prepare_cached(
+        "INSERT INTO device_connectivity (device_id, org_id, state) VALUES (?1, ?2, 'offline')",
+    )?
+    .execute(params![new.id, new.org_id])?;
     Ok(device)
+}
+
+fn insert_labels(
+    conn: &Connection,
+    device_id: &str,
+    org_id: &str,
+    labels: &Labels,
+) -> Result<(), StoreError> {
+    if labels.is_empty() {
+        return Ok(());
+    }
+    let mut statement = conn.prepare_cached(
+        "INSERT INTO device_labels (device_id, org_id, device_seq, key, value) \
+         SELECT id, org_id, seq, ?3, ?4 FROM devices WHERE id = ?1 AND org_id = ?2",
+    )?;
+    for (key, value) in labels.iter() {
+        statement.execute(params![device_id, org_id, key, value])?;
+    }
+    Ok(())
+}
+
+/// A device's labels.
+pub fn labels_of(conn: &Connection, device_id: &str) -> Result<Labels, StoreError> {
+    let pairs = conn
+        .prepare_cached("SELECT key, value FROM device_labels WHERE device_id = ?1")?
+        .query_map([device_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<Vec<(String, String)>>>()?;
+    Ok(Labels::stored(pairs))
 }
 
 /// A device to register, every field parsed, and the device key it will carry.
@@ -87,11 +127,12 @@ pub struct Registration<'a> {
     pub capabilities_json: &'a str,
     /// A JSON object, as text.
     pub metadata_json: &'a str,
+    pub labels: &'a Labels,
     pub key: &'a ApiKey,
 }
 
-/// Registers a device with its key: the one path the API, seed files and
-/// [`crate::testing::TestServer`] share. `Ok(None)` when the org does not exist;
+/// Registers a device with its key and writes `device.registered`: the one path the API,
+/// seed files and [`crate::testing::TestServer`] share. `Ok(None)` when the org does not exist;
 /// [`StoreError::Duplicate`] when the identifier is taken in the org (or the key is
 /// already stored); the caller's transaction then stores nothing.
 pub fn register(
@@ -114,6 +155,7 @@ pub fn register(
             platform: registration.platform.as_str(),
             capabilities_json: registration.capabilities_json,
             metadata_json: registration.metadata_json,
+            labels: registration.labels,
             key: keys::NewKey {
                 id: &key_id,
                 org_id: registration.org_id,
@@ -124,6 +166,20 @@ pub fn register(
                 now,
             },
             now,
+        },
+    )?;
+    events::append(
+        conn,
+        &NewEvent {
+            org_id: registration.org_id,
+            kind: "device.registered",
+            device_id: Some(&device.id),
+            at: now,
+            data: &json!({
+                "device_id": device.identifier.as_str(),
+                "platform": device.platform.as_str(),
+                "labels": registration.labels.to_json(),
+            }),
         },
     )?;
     Ok(Some(device))
@@ -167,6 +223,8 @@ pub struct DeviceSummary {
     pub platform: Platform,
     pub status: DeviceStatus,
     pub last_heartbeat: Option<Timestamp>,
+    /// A JSON object of the device's labels.
+    pub labels: Box<RawValue>,
 }
 
 /// Which devices of an org a list asks for, and which page.
@@ -174,10 +232,210 @@ pub struct ListQuery<'a> {
     pub org_id: &'a str,
     pub platform: Option<&'a Platform>,
     pub status: Option<DeviceStatus>,
+    /// Every one must hold.
+    pub labels: &'a [LabelFilter],
+    pub connectivity: Option<Connectivity>,
+    pub last_seen_before: Option<Timestamp>,
+    pub last_seen_after: Option<Timestamp>,
+    /// Identifier prefix.
+    pub prefix: Option<&'a str>,
+    /// What connectivity is computed by, and when.
+    pub rule: ConnectivityRule,
+    pub now: Timestamp,
     pub limit: u32,
     pub offset: u64,
     /// Keyset pagination: only devices registered after the device with this `id`.
     pub after: Option<&'a str>,
+}
+
+/// The smallest text greater than every text that starts with `prefix`: the end of the
+/// identifier index's range for a prefix. `None` when no such text exists.
+fn prefix_end(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = (u32::from(last) + 1..=u32::from(char::MAX)).find_map(char::from_u32);
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+/// A list's SQL: what it selects from, its conditions and their arguments, the column
+/// that orders it (`seq` in registration order), and whether `device_counts` can give
+/// its total.
+struct ListSql {
+    from: String,
+    conditions: Vec<String>,
+    args: Vec<Box<dyn ToSql>>,
+    seq: &'static str,
+    counted: bool,
+}
+
+impl ListSql {
+    fn bind(&mut self, value: impl ToSql + 'static) -> String {
+        self.args.push(Box::new(value));
+        format!("?{}", self.args.len())
+    }
+
+    /// Label filters walk the label index in list order (the first filter drives, the
+    /// others probe the device's labels by primary key); the other filters read the
+    /// device row by its `seq`. Without label filters the devices' own indexes serve.
+    fn build(query: &ListQuery<'_>) -> ListSql {
+        let mut sql = ListSql {
+            from: String::new(),
+            conditions: Vec::new(),
+            args: Vec::new(),
+            seq: "d.seq",
+            counted: query.labels.is_empty(),
+        };
+        let org = sql.bind(query.org_id.to_owned());
+        let device_filtered = query.platform.is_some()
+            || query.status.is_some()
+            || query.connectivity.is_some()
+            || query.last_seen_before.is_some()
+            || query.last_seen_after.is_some()
+            || query.prefix.is_some();
+        match query.labels.split_first() {
+            None => {
+                sql.from = "devices AS d".to_owned();
+                sql.conditions.push(format!("d.org_id = {org}"));
+            }
+            Some((first, rest)) => {
+                sql.seq = "l.device_seq";
+                let index = if first.value.is_some() {
+                    "device_labels_by_value"
+                } else {
+                    "device_labels_by_key"
+                };
+                sql.from = format!("device_labels AS l INDEXED BY {index}");
+                if device_filtered {
+                    sql.from
+                        .push_str(" JOIN devices AS d ON d.seq = l.device_seq");
+                }
+                sql.conditions.push(format!("l.org_id = {org}"));
+                let key = sql.bind(first.key.clone());
+                sql.conditions.push(format!("l.key = {key}"));
+                if let Some(value) = &first.value {
+                    let value = sql.bind(value.clone());
+                    sql.conditions.push(format!("l.value = {value}"));
+                }
+                for (i, filter) in rest.iter().enumerate() {
+                    let key = sql.bind(filter.key.clone());
+                    let mut probe = format!(
+                        "EXISTS (SELECT 1 FROM device_labels AS m{i} \
+                         WHERE m{i}.device_id = l.device_id AND m{i}.key = {key}"
+                    );
+                    if let Some(value) = &filter.value {
+                        let value = sql.bind(value.clone());
+                        probe.push_str(&format!(" AND m{i}.value = {value}"));
+                    }
+                    probe.push(')');
+                    sql.conditions.push(probe);
+                }
+            }
+        }
+        if let Some(platform) = query.platform {
+            let p = sql.bind(platform.as_str().to_owned());
+            sql.conditions.push(format!("d.platform = {p}"));
+        }
+        if let Some(status) = query.status {
+            let s = sql.bind(status);
+            sql.conditions.push(format!("d.status = {s}"));
+        }
+        if let Some(connectivity) = query.connectivity {
+            sql.counted = false;
+            let (online_from, stale_from) = query.rule.cutoffs(query.now);
+            let condition = match connectivity {
+                Connectivity::Online => format!("d.last_heartbeat >= {}", sql.bind(online_from)),
+                Connectivity::Stale => format!(
+                    "d.last_heartbeat < {} AND d.last_heartbeat >= {}",
+                    sql.bind(online_from),
+                    sql.bind(stale_from)
+                ),
+                Connectivity::Offline => format!(
+                    "(d.last_heartbeat IS NULL OR d.last_heartbeat < {})",
+                    sql.bind(stale_from)
+                ),
+            };
+            sql.conditions.push(condition);
+        }
+        if let Some(before) = query.last_seen_before {
+            sql.counted = false;
+            let b = sql.bind(before);
+            sql.conditions.push(format!("d.last_heartbeat < {b}"));
+        }
+        if let Some(after) = query.last_seen_after {
+            sql.counted = false;
+            let a = sql.bind(after);
+            sql.conditions.push(format!("d.last_heartbeat > {a}"));
+        }
+        if let Some(prefix) = query.prefix {
+            sql.counted = false;
+            let from = sql.bind(prefix.to_owned());
+            sql.conditions.push(format!("d.identifier >= {from}"));
+            if let Some(end) = prefix_end(prefix) {
+                let end = sql.bind(end);
+                sql.conditions.push(format!("d.identifier < {end}"));
+            }
+        }
+        sql
+    }
+
+    fn filter(&self) -> String {
+        self.conditions.join(" AND ")
+    }
+
+    fn params(&self) -> Vec<&dyn ToSql> {
+        self.args.iter().map(|a| a.as_ref()).collect()
+    }
+
+    /// The statement that counts every match.
+    fn total_sql(&self) -> String {
+        format!("SELECT count(*) FROM {} WHERE {}", self.from, self.filter())
+    }
+
+    /// The statement that reads one page; the offset is skipped in the inner query, over
+    /// an index that holds the filters and `seq`, so skipped devices cost an index entry
+    /// each and only the page's rows are read from the table.
+    fn page_sql(&mut self, after_seq: Option<i64>, limit: u32, offset: u64) -> String {
+        let mut filter = self.filter();
+        if let Some(seq) = after_seq {
+            let after = self.bind(seq);
+            filter.push_str(&format!(" AND {} > {after}", self.seq));
+        }
+        let limit = self.bind(i64::from(limit));
+        let offset = self.bind(i64::try_from(offset).unwrap_or(i64::MAX));
+        format!(
+            "SELECT id, identifier, org_id, platform, status, last_heartbeat, \
+                    (SELECT json_group_object(key, value) FROM device_labels \
+                     WHERE device_id = devices.id) \
+             FROM devices WHERE seq IN (SELECT {seq} FROM {from} WHERE {filter} \
+                                        ORDER BY {seq} LIMIT {limit} OFFSET {offset}) \
+             ORDER BY seq",
+            seq = self.seq,
+            from = self.from,
+        )
+    }
+}
+
+/// The statements a list runs, as `EXPLAIN QUERY PLAN` shows them: the total's, then
+/// the page's. For the test that checks they use the indexes.
+pub fn list_plans(conn: &Connection, query: &ListQuery<'_>) -> Result<Vec<String>, StoreError> {
+    let mut sql = ListSql::build(query);
+    let mut plans = Vec::new();
+    for statement in [
+        sql.total_sql(),
+        sql.page_sql(Some(1), query.limit, query.offset),
+    ] {
+        let mut explain = conn.prepare(&format!("EXPLAIN QUERY PLAN {statement}"))?;
+        let lines = explain
+            .query_map(sql.params().as_slice(), |r| r.get::<_, String>(3))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        plans.push(lines.join("\n"));
+    }
+    Ok(plans)
 }
 
 /// One page of an org's devices in registration order, and how many match in all. Both
@@ -187,57 +445,46 @@ pub fn list(
     conn: &Connection,
     query: &ListQuery<'_>,
 ) -> Result<Option<(Vec<DeviceSummary>, u64)>, StoreError> {
-    let mut filter = String::from("org_id = ?1");
-    let mut args: Vec<&dyn rusqlite::ToSql> = vec![&query.org_id];
-    if let Some(platform) = &query.platform {
-        args.push(platform);
-        filter.push_str(&format!(" AND platform = ?{}", args.len()));
-    }
-    if let Some(status) = &query.status {
-        args.push(status);
-        filter.push_str(&format!(" AND status = ?{}", args.len()));
-    }
-
+    let mut sql = ListSql::build(query);
     let tx = conn.unchecked_transaction()?;
-    // The triggers in schema.sql keep device_counts, whose columns are the filters'.
-    let total: i64 = tx
-        .prepare_cached(&format!(
+    let total: i64 = if sql.counted {
+        // The triggers in schema.sql keep device_counts, whose columns are these filters'.
+        let mut filter = String::from("org_id = ?1");
+        let mut args: Vec<&dyn ToSql> = vec![&query.org_id];
+        if let Some(platform) = &query.platform {
+            args.push(platform);
+            filter.push_str(&format!(" AND platform = ?{}", args.len()));
+        }
+        if let Some(status) = &query.status {
+            args.push(status);
+            filter.push_str(&format!(" AND status = ?{}", args.len()));
+        }
+        tx.prepare_cached(&format!(
             "SELECT coalesce(sum(n), 0) FROM device_counts WHERE {filter}"
         ))?
-        .query_row(args.as_slice(), |r| r.get(0))?;
+        .query_row(args.as_slice(), |r| r.get(0))?
+    } else {
+        tx.prepare_cached(&sql.total_sql())?
+            .query_row(sql.params().as_slice(), |r| r.get(0))?
+    };
     // The total counts every match; `after` only moves where the page starts.
-    let after_seq: i64;
-    let mut page_filter = filter.clone();
-    if let Some(after) = query.after {
-        let Some(seq) = tx
-            .prepare_cached("SELECT seq FROM devices WHERE id = ?1 AND org_id = ?2")?
-            .query_row(params![after, query.org_id], |r| r.get(0))
-            .optional()?
-        else {
-            return Ok(None);
-        };
-        after_seq = seq;
-        args.push(&after_seq);
-        page_filter.push_str(&format!(" AND seq > ?{}", args.len()));
-    }
-    let limit = i64::from(query.limit);
-    let offset = i64::try_from(query.offset).unwrap_or(i64::MAX);
-    args.push(&limit);
-    args.push(&offset);
-    // The offset is skipped in the inner query, over an index that holds every column it
-    // reads (the filters and `seq`), so skipped devices cost an index entry each and not
-    // a row; only the page's rows are read from the table.
-    let page_sql = format!(
-        "SELECT id, identifier, org_id, platform, status, last_heartbeat FROM devices \
-         WHERE seq IN (SELECT seq FROM devices WHERE {page_filter} \
-                       ORDER BY seq LIMIT ?{} OFFSET ?{}) \
-         ORDER BY seq",
-        args.len() - 1,
-        args.len()
-    );
+    let after_seq = match query.after {
+        None => None,
+        Some(after) => {
+            let Some(seq) = tx
+                .prepare_cached("SELECT seq FROM devices WHERE id = ?1 AND org_id = ?2")?
+                .query_row(params![after, query.org_id], |r| r.get(0))
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            Some(seq)
+        }
+    };
+    let page_sql = sql.page_sql(after_seq, query.limit, query.offset);
     let devices = tx
         .prepare_cached(&page_sql)?
-        .query_map(args.as_slice(), |row| {
+        .query_map(sql.params().as_slice(), |row| {
             Ok(DeviceSummary {
                 id: row.get(0)?,
                 identifier: row.get(1)?,
@@ -245,6 +492,7 @@ pub fn list(
                 platform: row.get(3)?,
                 status: row.get(4)?,
                 last_heartbeat: row.get(5)?,
+                labels: raw_json(row.get(6)?)?,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -298,7 +546,8 @@ pub fn record_heartbeat(
          WHERE id = ?3 AND org_id = ?1 AND (id = ?2 OR (identifier = ?2 \
            AND NOT EXISTS (SELECT 1 FROM devices AS other WHERE other.id = ?2 \
                                                           AND other.org_id = ?1))) \
-         RETURNING id, identifier, platform, status, last_heartbeat";
+         RETURNING id, identifier, platform, status, last_heartbeat, \
+           (SELECT state FROM device_connectivity WHERE device_id = devices.id)";
     let recorded = conn
         .prepare_cached(SQL)?
         .query_row(
@@ -311,25 +560,344 @@ pub fn record_heartbeat(
                 heartbeat.metadata_patch_json
             ],
             |row| {
-                Ok(HeartbeatRecorded {
+                let recorded = HeartbeatRecorded {
                     id: row.get(0)?,
                     identifier: row.get(1)?,
                     platform: row.get(2)?,
                     status: row.get(3)?,
                     last_heartbeat: row.get(4)?,
-                })
+                };
+                Ok((recorded, row.get::<_, Option<Connectivity>>(5)?))
             },
         )
         .optional()?;
-    let Some(mut recorded) = recorded else {
+    let Some((mut recorded, announced)) = recorded else {
         return Ok(None);
     };
+    let (org_id, now) = (target.org_id, heartbeat.now);
+    if let Some(was) = announced {
+        conn.prepare_cached("DELETE FROM device_connectivity WHERE device_id = ?1")?
+            .execute([&recorded.id])?;
+        connectivity_changed(
+            conn,
+            org_id,
+            &recorded.id,
+            recorded.identifier.as_str(),
+            (was, Connectivity::Online),
+            recorded.last_heartbeat,
+            now,
+        )?;
+    }
     if recorded.status != heartbeat.status {
         conn.prepare_cached("UPDATE devices SET status = ?2 WHERE id = ?1")?
             .execute(params![recorded.id, heartbeat.status])?;
+        status_changed(
+            conn,
+            org_id,
+            &recorded.id,
+            recorded.identifier.as_str(),
+            (recorded.status, heartbeat.status),
+            now,
+        )?;
         recorded.status = heartbeat.status;
     }
     Ok(Some(recorded))
+}
+
+/// Appends `device.connectivity_changed`.
+pub fn connectivity_changed(
+    conn: &Connection,
+    org_id: &str,
+    id: &str,
+    identifier: &str,
+    (from, to): (Connectivity, Connectivity),
+    last_heartbeat: Option<Timestamp>,
+    now: Timestamp,
+) -> Result<i64, StoreError> {
+    events::append(
+        conn,
+        &NewEvent {
+            org_id,
+            kind: "device.connectivity_changed",
+            device_id: Some(id),
+            at: now,
+            data: &json!({
+                "device_id": identifier,
+                "from": from.as_str(),
+                "to": to.as_str(),
+                "last_heartbeat": last_heartbeat,
+            }),
+        },
+    )
+}
+
+/// Appends `device.status_changed`.
+fn status_changed(
+    conn: &Connection,
+    org_id: &str,
+    id: &str,
+    identifier: &str,
+    (from, to): (DeviceStatus, DeviceStatus),
+    now: Timestamp,
+) -> Result<i64, StoreError> {
+    events::append(
+        conn,
+        &NewEvent {
+            org_id,
+            kind: "device.status_changed",
+            device_id: Some(id),
+            at: now,
+            data: &json!({"device_id": identifier, "from": from.as_str(), "to": to.as_str()}),
+        },
+    )
+}
+
+/// Deletes a device of `org_id` (by id or identifier) and everything of it: its keys,
+/// its round participation (its rounds' counts drop with it), and through `ON DELETE
+/// CASCADE` its labels, connectivity and whatever other tables hold of it. Writes
+/// `device.deleted`; earlier events stay as history. `None` when there is no such
+/// device.
+pub fn delete(
+    conn: &Connection,
+    org_id: &str,
+    reference: &str,
+    now: Timestamp,
+) -> Result<Option<Device>, StoreError> {
+    let Some(device) = find(conn, org_id, reference)? else {
+        return Ok(None);
+    };
+    conn.prepare_cached(
+        "UPDATE rounds SET participant_count = participant_count - 1 \
+         WHERE id IN (SELECT round_id FROM round_participants WHERE device_id = ?1)",
+    )?
+    .execute([&device.id])?;
+    conn.prepare_cached("DELETE FROM round_participants WHERE device_id = ?1")?
+        .execute([&device.id])?;
+    conn.prepare_cached("DELETE FROM api_keys WHERE device_id = ?1")?
+        .execute([&device.id])?;
+    conn.prepare_cached("DELETE FROM devices WHERE id = ?1")?
+        .execute([&device.id])?;
+    events::append(
+        conn,
+        &NewEvent {
+            org_id,
+            kind: "device.deleted",
+            device_id: Some(&device.id),
+            at: now,
+            data: &json!({"device_id": device.identifier.as_str()}),
+        },
+    )?;
+    Ok(Some(device))
+}
+
+/// Revokes every key of `device` and stores `key` as its one device key; writes
+/// `device.key_issued`. Returns the new key's id.
+pub fn rekey(
+    conn: &Connection,
+    device: &Device,
+    key: &ApiKey,
+    now: Timestamp,
+) -> Result<String, StoreError> {
+    debug_assert!(key.kind() == KeyKind::Device);
+    let revoked = conn
+        .prepare_cached(
+            "UPDATE api_keys SET revoked_at = ?2 WHERE device_id = ?1 AND revoked_at IS NULL",
+        )?
+        .execute(params![device.id, now])?;
+    let key_id = format!("key_{}", uuid::Uuid::now_v7().simple());
+    keys::insert(
+        conn,
+        &keys::NewKey {
+            id: &key_id,
+            org_id: device.org_id.as_str(),
+            kind: KeyKind::Device,
+            device_id: Some(&device.id),
+            prefix: key.display_prefix(),
+            digest: &key.digest(),
+            now,
+        },
+    )?;
+    events::append(
+        conn,
+        &NewEvent {
+            org_id: device.org_id.as_str(),
+            kind: "device.key_issued",
+            device_id: Some(&device.id),
+            at: now,
+            data: &json!({
+                "device_id": device.identifier.as_str(),
+                "key_id": key_id,
+                "key_prefix": key.display_prefix(),
+                "revoked_keys": revoked,
+            }),
+        },
+    )?;
+    Ok(key_id)
+}
+
+/// What a `PATCH` changes, every part optional.
+pub struct DevicePatch<'a> {
+    /// The device's labels after the patch (replaced or merged by the caller).
+    pub labels: Option<&'a Labels>,
+    /// A JSON merge patch for the metadata (`null` deletes a member), as text.
+    pub metadata_patch_json: Option<&'a str>,
+    pub status: Option<DeviceStatus>,
+    pub now: Timestamp,
+}
+
+/// Applies `patch` to `device` and writes `device.updated` (naming what changed) and
+/// `device.status_changed` if the status changed. A patch that changes nothing writes
+/// nothing. Returns the device as it is afterwards.
+pub fn patch(
+    conn: &Connection,
+    device: &Device,
+    patch: &DevicePatch<'_>,
+) -> Result<Device, StoreError> {
+    let mut changed: Vec<&str> = Vec::new();
+    let org_id = device.org_id.as_str();
+    if let Some(labels) = patch.labels
+        && *labels != labels_of(conn, &device.id)?
+    {
+        conn.prepare_cached("DELETE FROM device_labels WHERE device_id = ?1")?
+            .execute([&device.id])?;
+        insert_labels(conn, &device.id, org_id, labels)?;
+        changed.push("labels");
+    }
+    if let Some(metadata_patch) = patch.metadata_patch_json {
+        let updated = conn
+            .prepare_cached(
+                "UPDATE devices SET metadata = json_patch(metadata, ?2) \
+                 WHERE id = ?1 AND json_patch(metadata, ?2) IS NOT metadata",
+            )?
+            .execute(params![device.id, metadata_patch])?;
+        if updated > 0 {
+            changed.push("metadata");
+        }
+    }
+    let status_change = patch.status.filter(|s| *s != device.status);
+    if let Some(status) = status_change {
+        conn.prepare_cached("UPDATE devices SET status = ?2 WHERE id = ?1")?
+            .execute(params![device.id, status])?;
+        changed.push("status");
+    }
+    if changed.is_empty() {
+        return Ok(find(conn, org_id, &device.id)?.expect("read in this transaction"));
+    }
+    conn.prepare_cached("UPDATE devices SET updated_at = ?2 WHERE id = ?1")?
+        .execute(params![device.id, patch.now])?;
+    events::append(
+        conn,
+        &NewEvent {
+            org_id,
+            kind: "device.updated",
+            device_id: Some(&device.id),
+            at: patch.now,
+            data: &json!({"device_id": device.identifier.as_str(), "changed": changed}),
+        },
+    )?;
+    if let Some(status) = status_change {
+        status_changed(
+            conn,
+            org_id,
+            &device.id,
+            device.identifier.as_str(),
+            (device.status, status),
+            patch.now,
+        )?;
+    }
+    Ok(find(conn, org_id, &device.id)?.expect("read in this transaction"))
+}
+
+/// A device whose connectivity a sweep found different from what the log last said.
+#[derive(Debug)]
+pub struct Crossing {
+    pub id: String,
+    pub org_id: String,
+    pub identifier: String,
+    pub last_heartbeat: Option<Timestamp>,
+    pub announced: Connectivity,
+}
+
+/// The devices whose connectivity at `now` is not what the log last announced, having
+/// gone quiet: announced online with a heartbeat older than the stale cut-off, and
+/// announced stale with one older than the offline cut-off. On a read connection, so
+/// the writer goes on meanwhile; [`announce`] checks each again inside the write.
+pub fn crossings(
+    conn: &Connection,
+    rule: ConnectivityRule,
+    now: Timestamp,
+) -> Result<Vec<Crossing>, StoreError> {
+    let (online_from, stale_from) = rule.cutoffs(now);
+    let row = |r: &Row<'_>| {
+        Ok(Crossing {
+            id: r.get(0)?,
+            org_id: r.get(1)?,
+            identifier: r.get(2)?,
+            last_heartbeat: r.get(3)?,
+            announced: r.get(4)?,
+        })
+    };
+    let mut found = conn
+        .prepare_cached(
+            "SELECT d.id, d.org_id, d.identifier, d.last_heartbeat, 'online' FROM devices AS d \
+             WHERE d.last_heartbeat < ?1 \
+               AND NOT EXISTS (SELECT 1 FROM device_connectivity AS c WHERE c.device_id = d.id)",
+        )?
+        .query_map([online_from], row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    found.extend(
+        conn.prepare_cached(
+            "SELECT d.id, d.org_id, d.identifier, d.last_heartbeat, c.state \
+             FROM device_connectivity AS c INDEXED BY device_connectivity_by_state \
+             JOIN devices AS d ON d.id = c.device_id \
+             WHERE c.state = 'stale' AND d.last_heartbeat < ?1",
+        )?
+        .query_map([stale_from], row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?,
+    );
+    Ok(found)
+}
+
+/// Announces `crossing` if it still holds inside this write (a heartbeat since the read
+/// may have brought the device back): records its connectivity and appends
+/// `device.connectivity_changed`. Whether it announced.
+pub fn announce(
+    conn: &Connection,
+    crossing: &Crossing,
+    rule: ConnectivityRule,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let current: Option<(Option<Timestamp>, Option<Connectivity>)> = conn
+        .prepare_cached(
+            "SELECT last_heartbeat, \
+                    (SELECT state FROM device_connectivity WHERE device_id = devices.id) \
+             FROM devices WHERE id = ?1",
+        )?
+        .query_row([&crossing.id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((last_heartbeat, announced)) = current else {
+        return Ok(false);
+    };
+    let announced = announced.unwrap_or(Connectivity::Online);
+    let now_is = rule.of(last_heartbeat, now);
+    if announced != crossing.announced || now_is == announced || now_is == Connectivity::Online {
+        return Ok(false);
+    }
+    conn.prepare_cached(
+        "INSERT INTO device_connectivity (device_id, org_id, state) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (device_id) DO UPDATE SET state = excluded.state",
+    )?
+    .execute(params![crossing.id, crossing.org_id, now_is])?;
+    connectivity_changed(
+        conn,
+        &crossing.org_id,
+        &crossing.id,
+        &crossing.identifier,
+        (announced, now_is),
+        last_heartbeat,
+        now,
+    )?;
+    Ok(true)
 }
 
 /// Every registered device, all orgs: for the metrics gauge. Summed from the counts the
@@ -341,10 +909,11 @@ pub fn count_all(conn: &Connection) -> Result<u64, StoreError> {
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
-/// Deletes the devices of `org_id`, their keys and the org's training rounds (not the
-/// org's own keys), and returns how many devices there were: an ephemeral server's reset
+/// Deletes the devices of `org_id`, their keys, the org's training rounds and its events
+/// (not the org's own keys), and returns how many devices there were: an ephemeral server's reset
 /// of one org.
 pub fn delete_org_devices(conn: &Connection, org_id: &str) -> Result<u64, StoreError> {
+    events::delete_org_events(conn, org_id)?;
     conn.prepare_cached(
         "DELETE FROM round_participants
          WHERE round_id IN (SELECT id FROM rounds WHERE org_id = ?1)",

@@ -1,11 +1,45 @@
 //! The event log: one row per change, written by the change's own transaction, so an
 //! event exists exactly when its change committed.
 
-use rusqlite::{Connection, params};
-use serde_json::Value;
+use std::cell::Cell;
 
-use super::StoreError;
-use crate::domain::Timestamp;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use super::{StoreError, raw_json};
+use crate::domain::{OrgId, Timestamp};
+
+/// Every event type the log holds, as `type=` filters name them.
+pub const TYPES: &[&str] = &[
+    "device.registered",
+    "device.updated",
+    "device.deleted",
+    "device.key_issued",
+    "device.status_changed",
+    "device.connectivity_changed",
+    "round.started",
+    "round.joined",
+    "round.update_received",
+    "round.completed",
+    "round.cancelled",
+    "deployment.created",
+    "deployment.cancelled",
+    "device.observed_state_changed",
+];
+
+thread_local! {
+    /// Set by [`append`] on the thread whose transaction appended, so whoever commits
+    /// that transaction knows to wake the event streams ([`take_appended`]).
+    static APPENDED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether this thread appended an event since the last call; clears the flag. A write
+/// that appended and then rolled back leaves it set: a stream woken for nothing finds
+/// nothing new and waits again.
+pub(super) fn take_appended() -> bool {
+    APPENDED.with(|a| a.replace(false))
+}
 
 /// An event to append: its type (`device.registered`, ...), the device it is about (its
 /// server UUID), and its data (a JSON object).
@@ -39,7 +73,108 @@ pub fn append(conn: &Connection, event: &NewEvent<'_>) -> Result<i64, StoreError
         event.at,
         event.data.to_string()
     ])?;
+    APPENDED.with(|a| a.set(true));
     Ok(seq)
+}
+
+/// An event as stored.
+#[derive(Debug, serde::Serialize)]
+pub struct Event {
+    pub seq: i64,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub org_id: OrgId,
+    pub device_id: Option<String>,
+    pub at: Timestamp,
+    pub data: Box<RawValue>,
+}
+
+/// Which events of an org to read: oldest first after `after`.
+pub struct EventQuery<'a> {
+    pub org_id: &'a str,
+    pub after: i64,
+    pub limit: u32,
+    pub kind: Option<&'a str>,
+    pub device_id: Option<&'a str>,
+}
+
+/// Up to `limit` events of the org after seq `after`, oldest first.
+pub fn list(conn: &Connection, query: &EventQuery<'_>) -> Result<Vec<Event>, StoreError> {
+    let mut statement = conn.prepare_cached(
+        "SELECT seq, type, org_id, device_id, at, data FROM events \
+         WHERE org_id = ?1 AND seq > ?2 AND (?3 IS NULL OR type = ?3) \
+           AND (?4 IS NULL OR device_id = ?4) \
+         ORDER BY seq LIMIT ?5",
+    )?;
+    let rows = statement.query_map(
+        params![
+            query.org_id,
+            query.after,
+            query.kind,
+            query.device_id,
+            query.limit
+        ],
+        |row| {
+            Ok(Event {
+                seq: row.get(0)?,
+                kind: row.get(1)?,
+                org_id: row.get(2)?,
+                device_id: row.get(3)?,
+                at: row.get(4)?,
+                data: raw_json(row.get(5)?)?,
+            })
+        },
+    )?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// The last seq retention removed from the org's log (0 when it removed none): a reader
+/// after an older seq has missed events.
+pub fn trimmed_through(conn: &Connection, org_id: &str) -> Result<i64, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT trimmed_through FROM event_retention WHERE org_id = ?1")?
+        .query_row([org_id], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0))
+}
+
+/// The last seq given in the org (0 before its first event).
+pub fn last_seq(conn: &Connection, org_id: &str) -> Result<i64, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT last_seq FROM event_seqs WHERE org_id = ?1")?
+        .query_row([org_id], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0))
+}
+
+/// Removes events older than `before`, at most `max` of them (the caller repeats while
+/// it returns `max`), recording per org where its retained log now starts.
+pub fn trim(conn: &Connection, before: Timestamp, max: u32) -> Result<usize, StoreError> {
+    let doomed: Vec<(String, i64)> = conn
+        .prepare_cached("SELECT org_id, seq FROM events WHERE at < ?1 ORDER BY at LIMIT ?2")?
+        .query_map(params![before, max], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (org_id, seq) in &doomed {
+        conn.prepare_cached("DELETE FROM events WHERE org_id = ?1 AND seq = ?2")?
+            .execute(params![org_id, seq])?;
+        conn.prepare_cached(
+            "INSERT INTO event_retention (org_id, trimmed_through) VALUES (?1, ?2) \
+             ON CONFLICT (org_id) DO UPDATE SET trimmed_through = \
+                 max(trimmed_through, excluded.trimmed_through)",
+        )?
+        .execute(params![org_id, seq])?;
+    }
+    Ok(doomed.len())
+}
+
+/// Forgets an org's events (an ephemeral server's reset). Its seq keeps counting, so no
+/// number is given twice.
+pub fn delete_org_events(conn: &Connection, org_id: &str) -> Result<(), StoreError> {
+    conn.prepare_cached("DELETE FROM events WHERE org_id = ?1")?
+        .execute([org_id])?;
+    conn.prepare_cached("DELETE FROM event_retention WHERE org_id = ?1")?
+        .execute([org_id])?;
+    Ok(())
 }
 
 #[cfg(test)]

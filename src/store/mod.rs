@@ -106,6 +106,8 @@ struct Inner {
     errors: AtomicU64,
     /// `None` for an in-memory database, whose reads go through the writer.
     readers: Option<r2d2::Pool<SqliteConnectionManager>>,
+    /// Bumped after every commit that appended events: what event streams wait on.
+    appended: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 /// Pragmas every connection gets. `synchronous=FULL` syncs the WAL at every commit, so a
@@ -181,12 +183,14 @@ impl Db {
         readers: Option<r2d2::Pool<SqliteConnectionManager>>,
     ) -> Result<Db, StoreError> {
         let writer = Arc::new(Mutex::new(writer));
+        let appended = Arc::new(tokio::sync::watch::Sender::new(0));
         Ok(Db {
             inner: Arc::new(Inner {
-                queue: writer::Writer::start(writer.clone())?,
+                queue: writer::Writer::start(writer.clone(), appended.clone())?,
                 writer,
                 errors: AtomicU64::new(0),
                 readers,
+                appended,
             }),
         })
     }
@@ -211,8 +215,17 @@ impl Db {
             tx.commit()?;
             Ok(value)
         })();
+        if events::take_appended() && result.is_ok() {
+            self.inner.appended.send_modify(|n| *n += 1);
+        }
         self.count_failure(&result);
         result
+    }
+
+    /// A receiver that sees a change after every commit that appended events: event
+    /// streams wait on it instead of polling.
+    pub fn event_signal(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.appended.subscribe()
     }
 
     fn count_failure<T, E: Failure>(&self, result: &Result<T, E>) {

@@ -53,11 +53,13 @@ pub fn add_key(
     Ok(id)
 }
 
-/// Deletes every org, key, device and training round: an ephemeral server's full reset.
+/// Deletes every org, key, device, training round and event (each org's seq keeps
+/// counting): an ephemeral server's full reset.
 pub fn delete_everything(conn: &Connection) -> Result<(), StoreError> {
     conn.execute_batch(
         "DELETE FROM round_participants; DELETE FROM rounds;
-         DELETE FROM api_keys; DELETE FROM devices; DELETE FROM orgs;",
+         DELETE FROM api_keys; DELETE FROM devices; DELETE FROM orgs;
+         DELETE FROM events; DELETE FROM event_retention;",
     )?;
     Ok(())
 }

@@ -157,13 +157,14 @@ pub fn list(conn: &Connection, query: &ListQuery<'_>) -> Result<(Vec<Round>, u64
 }
 
 /// Records that device `device_id` (its UUID) joined round `round_id` (its UUID) and
-/// returns when it joined. A second join keeps the first time and changes nothing.
+/// returns when it joined, and whether it joined now. A second join keeps the first
+/// time and changes nothing.
 pub fn join(
     conn: &Connection,
     round_id: &str,
     device_id: &str,
     now: Timestamp,
-) -> Result<Timestamp, StoreError> {
+) -> Result<(Timestamp, bool), StoreError> {
     let added = conn
         .prepare_cached(
             "INSERT INTO round_participants (round_id, device_id, joined_at) VALUES (?1, ?2, ?3) \
@@ -175,14 +176,14 @@ pub fn join(
             "UPDATE rounds SET participant_count = participant_count + 1 WHERE id = ?1",
         )?
         .execute([round_id])?;
-        return Ok(now);
+        return Ok((now, true));
     }
-    Ok(Timestamp(
-        conn.prepare_cached(
+    let joined_at = conn
+        .prepare_cached(
             "SELECT joined_at FROM round_participants WHERE round_id = ?1 AND device_id = ?2",
         )?
-        .query_row([round_id, device_id], |r| r.get(0))?,
-    ))
+        .query_row([round_id, device_id], |r| r.get(0))?;
+    Ok((Timestamp(joined_at), false))
 }
 
 /// Ends active round `round_id` as `status` (completed or cancelled). `None` when the

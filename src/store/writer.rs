@@ -116,13 +116,16 @@ pub(super) struct Writer {
 impl Writer {
     /// Starts the thread that commits writes on `conn`, locking it per batch (so
     /// [`super::Db::write_sync`] can use it in between).
-    pub(super) fn start(conn: Arc<Mutex<Connection>>) -> Result<Writer, StoreError> {
+    pub(super) fn start(
+        conn: Arc<Mutex<Connection>>,
+        appended: Arc<tokio::sync::watch::Sender<u64>>,
+    ) -> Result<Writer, StoreError> {
         let (jobs, queue) = channel::<Box<dyn Job>>();
         let commits = Arc::new(AtomicU64::new(0));
         let counted = commits.clone();
         let thread = std::thread::Builder::new()
             .name("devreg-writer".to_owned())
-            .spawn(move || commit_batches(&conn, &queue, &counted))
+            .spawn(move || commit_batches(&conn, &queue, &counted, &appended))
             .map_err(|e| StoreError::Blocking(format!("cannot start the writer thread: {e}")))?;
         Ok(Writer {
             jobs: Mutex::new(Some(jobs)),
@@ -182,7 +185,12 @@ impl Drop for Writer {
 /// The writer thread: waits for a write, takes every write queued behind it (up to
 /// [`MAX_BATCH`]), commits them together, answers them, and goes on until every
 /// [`Writer`] is dropped.
-fn commit_batches(conn: &Mutex<Connection>, queue: &Receiver<Box<dyn Job>>, commits: &AtomicU64) {
+fn commit_batches(
+    conn: &Mutex<Connection>,
+    queue: &Receiver<Box<dyn Job>>,
+    commits: &AtomicU64,
+    appended: &tokio::sync::watch::Sender<u64>,
+) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
     while let Ok(first) = queue.recv() {
         batch.push(first);
@@ -204,8 +212,14 @@ fn commit_batches(conn: &Mutex<Connection>, queue: &Receiver<Box<dyn Job>>, comm
                 tx.commit().map_err(StoreError::from)
             });
         drop(conn);
+        // Read either way, so a failed batch's flag does not carry into the next.
+        let wrote_events = super::events::take_appended();
         if committed.is_ok() {
             commits.fetch_add(1, Ordering::Relaxed);
+            if wrote_events {
+                // After the commit: a stream woken now reads what was appended.
+                appended.send_modify(|n| *n += 1);
+            }
         }
         for job in batch.drain(..) {
             job.finish(committed.as_ref().map(|_| ()));

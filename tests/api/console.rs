@@ -173,3 +173,16 @@ async fn loading_the_console_never_spends_the_anonymous_rate_limit() {
     }
     assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
 }
+
+#[tokio::test]
+async fn the_request_journal_keeps_api_requests_but_not_the_console_files() {
+    let app = spawn_app().await;
+
+    for path in ["/", "/console", "/console/app.js"] {
+        app.client.get(app.url(path)).send().await.unwrap();
+    }
+    app.send(Method::GET, "/healthz", None, None).await;
+
+    let paths: Vec<String> = app.server.requests().into_iter().map(|e| e.path).collect();
+    assert_eq!(paths, ["/healthz"]);
+}

@@ -46,6 +46,12 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
      style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; \
      object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
+/// Whether `path` is the console's page or one of its files (or `/`, which leads there):
+/// not API requests, so neither rate limited nor kept in the request journal.
+pub fn is_console_path(path: &str) -> bool {
+    path == "/" || path == "/console" || path.starts_with("/console/")
+}
+
 /// The embedded file called `name`.
 pub fn asset(name: &str) -> Option<&'static Asset> {
     ASSETS.iter().find(|a| a.name == name)

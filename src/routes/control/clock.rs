@@ -56,7 +56,9 @@ pub async fn get_clock(state: web::Data<AppState>) -> HttpResponse {
 /// Move the server's clock forward (ephemeral mode only)
 ///
 /// Moves the clock every time-dependent rule reads, and the rate limiter's with it,
-/// forward by `advance_seconds` or to `now`; never back.
+/// forward by `advance_seconds` or to `now`; never back. Then runs a connectivity sweep
+/// and answers once it is done, so the `device.connectivity_changed` events (and the
+/// retention trim) of the new time are already in the log.
 #[utoipa::path(post, path = "/_devreg/clock", tag = "testing",
     request_body(content = MoveClock, description = "`advance_seconds` or `now`."),
     responses(
@@ -106,5 +108,8 @@ pub async fn move_clock(
             ));
         }
     }
+    // What the new time makes of the fleet is in the event log before the answer, so a
+    // test reads it without waiting.
+    state.sweeper.sweep_now().await?;
     Ok(reading(&state))
 }

@@ -1,13 +1,9 @@
 //! `GET /api/v1/devices/{device_id}`
 
 use actix_web::{HttpResponse, web};
-use serde::Serialize;
-use serde_json::value::RawValue;
-use utoipa::ToSchema;
 
-use super::owns;
+use super::{DeviceDetail, owns};
 use crate::auth::{Access, Allow, Caller};
-use crate::domain::{DeviceIdentifier, DeviceStatus, OrgId, Platform, Timestamp};
 use crate::error::ApiError;
 use crate::routes::device_not_found;
 use crate::state::AppState;
@@ -18,45 +14,6 @@ pub const ACCESS: Access = Access {
     allows: &[Allow::Secret, Allow::Device],
 };
 
-/// A device in full.
-#[derive(Serialize, ToSchema)]
-#[schema(examples(json!({
-    "id": "a1b2c3d4-e5f6-7890-abcd-ef1234567890",
-    "device_id": "laptop-001",
-    "device_identifier": "laptop-001",
-    "org_id": "org_demo",
-    "platform": "python",
-    "capabilities": {"cpu": "4-core", "memory_gb": 8, "gpu": false},
-    "metadata": {},
-    "status": "active",
-    "last_heartbeat": "2025-07-01T12:05:00Z",
-    "metrics": {"cpu_usage_percent": 42.5, "battery_level": 85},
-    "created_at": "2025-07-01T12:00:00Z",
-    "updated_at": "2025-07-01T12:05:00Z"
-})))]
-struct DeviceDetail<'a> {
-    #[schema(format = Uuid)]
-    id: &'a str,
-    device_id: &'a DeviceIdentifier,
-    /// The same as `device_id`, under the SDKs' name.
-    device_identifier: &'a DeviceIdentifier,
-    org_id: &'a OrgId,
-    platform: &'a Platform,
-    #[schema(value_type = Object)]
-    capabilities: &'a RawValue,
-    /// What the SDKs sent about the device at registration and in heartbeats.
-    #[schema(value_type = Object)]
-    metadata: &'a RawValue,
-    status: DeviceStatus,
-    /// Null before the first heartbeat.
-    last_heartbeat: Option<Timestamp>,
-    /// The latest heartbeat's metrics snapshot; null before the first heartbeat.
-    #[schema(value_type = Option<Object>)]
-    metrics: Option<&'a RawValue>,
-    created_at: Timestamp,
-    updated_at: Timestamp,
-}
-
 /// Retrieve a device
 ///
 /// A device of the key's org, by its identifier or its UUID `id`.
@@ -64,7 +21,7 @@ struct DeviceDetail<'a> {
     params(("device_id" = String, Path, min_length = 1,
         description = "The device's identifier or its UUID `id`.", example = "laptop-001")),
     responses(
-        (status = 200, description = "The device.", body = DeviceDetail),
+        (status = 200, description = "The device.", body = super::DeviceDetail),
         (status = 404, description = "No such device in the key's org (or, for a device key, \
             another device)."),
     ),
@@ -77,24 +34,17 @@ pub async fn get_device(
     let credential = ACCESS.require(caller)?;
     let reference = path.into_inner();
     let (org_id, lookup) = (credential.org_id.clone(), reference.clone());
-    let device = state
+    let (device, labels) = state
         .db
-        .read(move |conn| devices::find(conn, org_id.as_str(), &lookup))
+        .read(move |conn| {
+            let Some(device) = devices::find(conn, org_id.as_str(), &lookup)? else {
+                return Ok::<_, ApiError>(None);
+            };
+            let labels = devices::labels_of(conn, &device.id)?;
+            Ok(Some((device, labels)))
+        })
         .await?
-        .filter(|d| owns(&credential, d))
+        .filter(|(d, _)| owns(&credential, d))
         .ok_or_else(|| device_not_found(&reference))?;
-    Ok(HttpResponse::Ok().json(DeviceDetail {
-        id: &device.id,
-        device_id: &device.identifier,
-        device_identifier: &device.identifier,
-        org_id: &device.org_id,
-        platform: &device.platform,
-        capabilities: &device.capabilities,
-        metadata: &device.metadata,
-        status: device.status,
-        last_heartbeat: device.last_heartbeat,
-        metrics: device.metrics.as_deref(),
-        created_at: device.created_at,
-        updated_at: device.updated_at,
-    }))
+    Ok(HttpResponse::Ok().json(DeviceDetail::new(&device, &labels, &state)))
 }

@@ -5,7 +5,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Access, Allow, Caller};
-use crate::domain::{DeviceIdentifier, DeviceStatus, Limit, Offset, OrgId, Platform, Timestamp};
+use crate::domain::{
+    Connectivity, DeviceIdentifier, DeviceStatus, LabelFilter, Labels, Limit, Offset, OrgId,
+    Platform, Timestamp,
+};
 use crate::error::ApiError;
 use crate::routes::{parse_query, same_org};
 use crate::schema;
@@ -40,12 +43,34 @@ struct ListParams {
     /// starts after it (and `offset` counts from there).
     #[param(value_type = uuid::Uuid, required = false)]
     after: Option<String>,
+    /// Only devices with this label: `KEY:VALUE` (that value) or `KEY` (any value).
+    /// Repeat for more; all must hold.
+    #[param(value_type = Option<Vec<String>>, required = false, example = "env:prod")]
+    #[serde(skip)]
+    label: Vec<String>,
+    /// Only devices with this connectivity.
+    #[param(value_type = Connectivity, required = false)]
+    connectivity: Option<String>,
+    /// Only devices whose last heartbeat is before this time (RFC 3339).
+    #[param(value_type = Timestamp, required = false)]
+    last_seen_before: Option<String>,
+    /// Only devices whose last heartbeat is after this time (RFC 3339).
+    #[param(value_type = Timestamp, required = false)]
+    last_seen_after: Option<String>,
+    /// Only devices whose identifier starts with this text.
+    #[param(value_type = String, required = false, example = "laptop-")]
+    q: Option<String>,
 }
 
 struct ListFilter {
     org_id: String,
     platform: Option<Platform>,
     status: Option<DeviceStatus>,
+    labels: Vec<LabelFilter>,
+    connectivity: Option<Connectivity>,
+    last_seen_before: Option<Timestamp>,
+    last_seen_after: Option<Timestamp>,
+    q: Option<String>,
     limit: Limit,
     offset: Offset,
     after: Option<uuid::Uuid>,
@@ -72,10 +97,29 @@ impl TryFrom<ListParams> for ListFilter {
             .map(DeviceStatus::try_from)
             .transpose()
             .map_err(|e| bad(format!("status {e}")))?;
+        let labels = params
+            .label
+            .iter()
+            .map(|l| LabelFilter::parse(l).map_err(bad))
+            .collect::<Result<Vec<_>, _>>()?;
+        let connectivity = params
+            .connectivity
+            .map(Connectivity::try_from)
+            .transpose()
+            .map_err(|e| bad(format!("connectivity {e}")))?;
+        let time = |name: &str, text: Option<String>| {
+            text.map(|t| Timestamp::parse_rfc3339(&t).map_err(|e| bad(format!("{name} {e}"))))
+                .transpose()
+        };
         Ok(ListFilter {
             org_id,
             platform,
             status,
+            labels,
+            connectivity,
+            last_seen_before: time("last_seen_before", params.last_seen_before)?,
+            last_seen_after: time("last_seen_after", params.last_seen_after)?,
+            q: params.q.filter(|q| !q.is_empty()),
             limit: Limit::parse(params.limit.as_deref()).map_err(bad)?,
             offset: Offset::parse(params.offset.as_deref()).map_err(bad)?,
             after: params
@@ -104,7 +148,9 @@ impl TryFrom<ListParams> for ListFilter {
         "org_id": "org_demo",
         "platform": "ios",
         "status": "active",
-        "last_seen_at": "2026-02-23T16:30:00Z"
+        "last_seen_at": "2026-02-23T16:30:00Z",
+        "connectivity": "online",
+        "labels": {"env": "prod"}
     }],
     "total": 1,
     "limit": 20,
@@ -133,11 +179,16 @@ struct DeviceListItem {
     status: DeviceStatus,
     /// The last heartbeat; null before the first.
     last_seen_at: Option<Timestamp>,
+    connectivity: Connectivity,
+    #[schema(value_type = Labels)]
+    labels: Box<serde_json::value::RawValue>,
 }
 
-impl From<devices::DeviceSummary> for DeviceListItem {
-    fn from(d: devices::DeviceSummary) -> Self {
+impl DeviceListItem {
+    fn new(d: devices::DeviceSummary, state: &AppState, now: Timestamp) -> Self {
         DeviceListItem {
+            connectivity: state.connectivity.of(d.last_heartbeat, now),
+            labels: d.labels,
             id: d.id,
             device_id: d.identifier.clone(),
             device_identifier: d.identifier,
@@ -152,7 +203,8 @@ impl From<devices::DeviceSummary> for DeviceListItem {
 /// List devices
 ///
 /// Returns an org's devices, oldest registration first (ties by `id`), with optional
-/// filters. `total` counts every match. Page with `offset`, or with `after`: the `id` of
+/// filters (all must hold: `label` any number of times, `connectivity`, last-seen times,
+/// an identifier prefix `q`). `total` counts every match. Page with `offset`, or with `after`: the `id` of
 /// the last device of the previous page.
 #[utoipa::path(get, path = "/api/v1/devices", tag = "devices", params(ListParams),
     responses(
@@ -169,11 +221,20 @@ pub async fn list_devices(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let credential = ACCESS.require(caller)?;
-    let filter = ListFilter::try_from(parse_query::<ListParams>(&req)?)?;
+    let mut params = parse_query::<ListParams>(&req)?;
+    // Repeatable, which the struct's parser cannot take.
+    params.label = serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
+        .map_err(|e| ApiError::BadRequest(format!("the query string could not be read: {e}")))?
+        .into_iter()
+        .filter(|(name, _)| name == "label")
+        .map(|(_, value)| value)
+        .collect();
+    let filter = ListFilter::try_from(params)?;
     same_org(&credential, Some(&filter.org_id), "list the devices of")?;
 
     let (limit, offset) = (filter.limit.get(), filter.offset.get());
     let after = filter.after.map(|id| id.hyphenated().to_string());
+    let (rule, now) = (state.connectivity, state.clock.now());
     let (devices, total) = state
         .db
         .read(move |conn| {
@@ -183,6 +244,13 @@ pub async fn list_devices(
                     org_id: credential.org_id.as_str(),
                     platform: filter.platform.as_ref(),
                     status: filter.status,
+                    labels: &filter.labels,
+                    connectivity: filter.connectivity,
+                    last_seen_before: filter.last_seen_before,
+                    last_seen_after: filter.last_seen_after,
+                    prefix: filter.q.as_deref(),
+                    rule,
+                    now,
                     limit,
                     offset,
                     after: after.as_deref(),
@@ -198,7 +266,10 @@ pub async fn list_devices(
             )
         })?;
     Ok(HttpResponse::Ok().json(DeviceList {
-        devices: devices.into_iter().map(DeviceListItem::from).collect(),
+        devices: devices
+            .into_iter()
+            .map(|d| DeviceListItem::new(d, &state, now))
+            .collect(),
         total,
         limit,
         offset,

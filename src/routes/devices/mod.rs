@@ -1,17 +1,97 @@
-//! The Devices API: register, list, retrieve, heartbeat. A heartbeat's answer names the
-//! training round pending for the device, if any (see `routes::rounds`).
+//! The Devices API: register, list, retrieve, heartbeat, and an operator's lifecycle
+//! (change, re-key, delete). A heartbeat's answer names the training round pending for
+//! the device, if any (see `routes::rounds`).
 
+pub mod delete;
 pub mod get;
 pub mod heartbeat;
 pub mod list;
 pub mod register;
+pub mod rekey;
+pub mod update;
+
+use serde::Serialize;
+use serde_json::value::RawValue;
+use utoipa::ToSchema;
 
 use crate::auth::Credential;
-use crate::domain::KeyKind;
+use crate::domain::{
+    Connectivity, DeviceIdentifier, DeviceStatus, KeyKind, Labels, OrgId, Platform, Timestamp,
+};
+use crate::state::AppState;
 use crate::store::devices::Device;
 
 /// The own-device rule, the second step after [`crate::auth::Access`]: a device key acts
 /// only on its own device; an org key on any device of its org.
 pub fn owns(credential: &Credential, device: &Device) -> bool {
     credential.kind != KeyKind::Device || credential.device_id.as_deref() == Some(&device.id)
+}
+
+/// A device in full.
+#[derive(Serialize, ToSchema)]
+#[schema(examples(json!({
+    "id": "a1b2c3d4-e5f6-7890-abcd-ef1234567890",
+    "device_id": "laptop-001",
+    "device_identifier": "laptop-001",
+    "org_id": "org_demo",
+    "platform": "python",
+    "capabilities": {"cpu": "4-core", "memory_gb": 8, "gpu": false},
+    "metadata": {},
+    "labels": {"env": "prod", "ring": "canary"},
+    "status": "active",
+    "connectivity": "online",
+    "last_heartbeat": "2025-07-01T12:05:00Z",
+    "metrics": {"cpu_usage_percent": 42.5, "battery_level": 85},
+    "created_at": "2025-07-01T12:00:00Z",
+    "updated_at": "2025-07-01T12:05:00Z"
+})))]
+pub struct DeviceDetail<'a> {
+    #[schema(format = Uuid)]
+    id: &'a str,
+    device_id: &'a DeviceIdentifier,
+    /// The same as `device_id`, under the SDKs' name.
+    device_identifier: &'a DeviceIdentifier,
+    org_id: &'a OrgId,
+    platform: &'a Platform,
+    #[schema(value_type = Object)]
+    capabilities: &'a RawValue,
+    /// What the SDKs sent about the device at registration and in heartbeats.
+    #[schema(value_type = Object)]
+    metadata: &'a RawValue,
+    labels: &'a Labels,
+    status: DeviceStatus,
+    /// What the server observes: `online` when the last heartbeat is at most 2 heartbeat
+    /// intervals old, `stale` up to 10, else `offline` (multiples configurable).
+    connectivity: Connectivity,
+    /// Null before the first heartbeat.
+    last_heartbeat: Option<Timestamp>,
+    /// The latest heartbeat's metrics snapshot; null before the first heartbeat.
+    #[schema(value_type = Option<Object>)]
+    metrics: Option<&'a RawValue>,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+impl<'a> DeviceDetail<'a> {
+    /// `device` as retrieve shows it, its connectivity at the server's present.
+    pub fn new(device: &'a Device, labels: &'a Labels, state: &AppState) -> Self {
+        DeviceDetail {
+            id: &device.id,
+            device_id: &device.identifier,
+            device_identifier: &device.identifier,
+            org_id: &device.org_id,
+            platform: &device.platform,
+            capabilities: &device.capabilities,
+            metadata: &device.metadata,
+            labels,
+            status: device.status,
+            connectivity: state
+                .connectivity
+                .of(device.last_heartbeat, state.clock.now()),
+            last_heartbeat: device.last_heartbeat,
+            metrics: device.metrics.as_deref(),
+            created_at: device.created_at,
+            updated_at: device.updated_at,
+        }
+    }
 }

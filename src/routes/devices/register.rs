@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use crate::auth::{Access, Allow, Caller};
 use crate::domain::{
-    ApiKey, DeviceIdentifier, DeviceStatus, JsonObject, KeyKind, OrgId, Platform, Timestamp,
+    ApiKey, DeviceIdentifier, DeviceStatus, JsonObject, KeyKind, Labels, OrgId, Platform, Timestamp,
 };
 use crate::error::ApiError;
 use crate::routes::{one_identifier, parse_json_object, quoted};
@@ -65,6 +65,9 @@ struct RegisterRequest {
     org_id: Option<String>,
     /// Kept as the device's metadata, with the SDK fields below merged in.
     metadata: Option<JsonObject>,
+    /// The device's labels.
+    #[schema(value_type = Option<Labels>)]
+    labels: Option<Value>,
     #[serde(flatten)]
     #[schema(schema_with = register_sdk_fields)]
     other: Map<String, Value>,
@@ -131,6 +134,7 @@ struct RegisteredDevice<'a> {
     platform: &'a Platform,
     #[schema(value_type = Object)]
     capabilities: &'a RawValue,
+    labels: &'a Labels,
     /// `active`.
     status: DeviceStatus,
     created_at: Timestamp,
@@ -184,6 +188,10 @@ pub async fn register_device(
             .clone()
             .unwrap_or_else(|| OrgId::demo().as_str().to_owned()),
     };
+    let labels = match request.labels.take() {
+        None | Some(Value::Null) => Labels::default(),
+        Some(value) => Labels::parse(&value).map_err(ApiError::BadRequest)?,
+    };
     let platform = request.platform.take().unwrap_or_default();
     let capabilities_json = Value::Object(request.capabilities.take().unwrap_or_default().0);
     let metadata_json = Value::Object(request.metadata()).to_string();
@@ -191,6 +199,7 @@ pub async fn register_device(
     let key = ApiKey::generate(KeyKind::Device);
     let stored_key = key.clone();
     let registering = org_id.clone();
+    let stored_labels = labels.clone();
     let now = state.clock.now();
     let device = state
         .db
@@ -203,6 +212,7 @@ pub async fn register_device(
                     platform: &platform,
                     capabilities_json: &capabilities_json.to_string(),
                     metadata_json: &metadata_json,
+                    labels: &stored_labels,
                     key: &stored_key,
                 },
                 now,
@@ -233,6 +243,7 @@ pub async fn register_device(
             access_token: key.expose(),
             platform: &device.platform,
             capabilities: &device.capabilities,
+            labels: &labels,
             status: device.status,
             created_at: device.created_at,
             registered_at: device.created_at,

@@ -10,6 +10,7 @@ use crate::domain::{DeviceIdentifier, KeyKind, RoundStatus, Timestamp};
 use crate::error::ApiError;
 use crate::routes::{device_not_found, one_identifier, parse_json_object};
 use crate::state::AppState;
+use crate::store::events::{self, NewEvent};
 use crate::store::{devices, rounds};
 
 pub const ACCESS: Access = Access {
@@ -130,7 +131,23 @@ pub async fn join_round(
                     round.status.as_str()
                 )));
             }
-            let joined_at = rounds::join(tx, &round.id, &device.id, now)?;
+            let (joined_at, joined_now) = rounds::join(tx, &round.id, &device.id, now)?;
+            if joined_now {
+                events::append(
+                    tx,
+                    &NewEvent {
+                        org_id,
+                        kind: "round.joined",
+                        device_id: Some(&device.id),
+                        at: now,
+                        data: &serde_json::json!({
+                            "round_id": round.id,
+                            "round_number": round.number,
+                            "device_id": device.identifier.as_str(),
+                        }),
+                    },
+                )?;
+            }
             let round = rounds::find(tx, org_id, &round.id)?
                 .expect("the round was read in this transaction");
             Ok(Participation {

@@ -103,6 +103,36 @@ fn own_device(
         .ok_or_else(|| ApiError::Unauthorized("the API key's device no longer exists".into()))
 }
 
+/// Appends an event about `round` (`round.started`, `round.completed`, ...), written in
+/// the transaction that changed it.
+fn round_event(
+    conn: &rusqlite::Connection,
+    kind: &str,
+    round: &rounds::Round,
+) -> Result<i64, crate::store::StoreError> {
+    let at = if kind == "round.started" {
+        round.created_at
+    } else {
+        round.updated_at
+    };
+    crate::store::events::append(
+        conn,
+        &crate::store::events::NewEvent {
+            org_id: round.org_id.as_str(),
+            kind,
+            device_id: None,
+            at,
+            data: &serde_json::json!({
+                "round_id": round.id,
+                "number": round.number,
+                "model_id": round.model_id,
+                "status": round.status.as_str(),
+                "participant_count": round.participant_count,
+            }),
+        },
+    )
+}
+
 /// Ends an active round as `status`; a round already ended is a 409 and stays as it was.
 async fn end_round(
     access: &Access,
@@ -118,14 +148,20 @@ async fn end_round(
         .write(move |tx| {
             let round = rounds::find(tx, credential.org_id.as_str(), &reference)?
                 .ok_or_else(|| round_not_found(&reference))?;
-            rounds::finish(tx, &round.id, status, now)?.ok_or_else(|| {
+            let ended = rounds::finish(tx, &round.id, status, now)?.ok_or_else(|| {
                 ApiError::Conflict(format!(
                     "training round {} is already {}; only an active round can be {}",
                     round.number,
                     round.status.as_str(),
                     status.as_str()
                 ))
-            })
+            })?;
+            let kind = match status {
+                RoundStatus::Cancelled => "round.cancelled",
+                _ => "round.completed",
+            };
+            round_event(tx, kind, &ended)?;
+            Ok::<_, ApiError>(ended)
         })
         .await?;
     Ok(HttpResponse::Ok().json(RoundBody::from(round)))

@@ -62,7 +62,7 @@ pub async fn start_round(
     let round = state
         .db
         .write(move |tx| {
-            rounds::insert(
+            let round = rounds::insert(
                 tx,
                 &rounds::NewRound {
                     id: &id,
@@ -72,7 +72,9 @@ pub async fn start_round(
                     min_devices: request.min_devices.map(MinDevices::get),
                     now,
                 },
-            )
+            )?;
+            super::round_event(tx, "round.started", &round)?;
+            Ok::<_, crate::store::StoreError>(round)
         })
         .await?;
     Ok(HttpResponse::Created()

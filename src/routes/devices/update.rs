@@ -1,0 +1,124 @@
+//! `PATCH /api/v1/devices/{device_id}`
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::DeviceDetail;
+use crate::auth::{Access, Allow, Caller};
+use crate::domain::{DeviceStatus, JsonObject, Labels, json_kind};
+use crate::error::ApiError;
+use crate::routes::{device_not_found, parse_json_object};
+use crate::state::AppState;
+use crate::store::devices;
+
+pub const ACCESS: Access = Access {
+    action: "changing a device",
+    allows: &[Allow::Secret],
+};
+
+/// What to change; every field is optional. Unknown fields, and server-owned ones (`id`,
+/// `org_id`, `api_key`, `created_at`, ...), are ignored.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(examples(json!({
+    "labels": {"ring": "canary"},
+    "labels_merge": true,
+    "metadata": {"owner": "ops", "old_field": null},
+    "status": "inactive"
+})))]
+struct UpdateRequest {
+    /// The device's labels: replaces them all, or with `labels_merge` sets the members
+    /// given (a `null` member removes that label).
+    #[schema(value_type = Option<Object>)]
+    labels: Option<Value>,
+    /// Merge `labels` into the device's labels instead of replacing them. Default false.
+    #[serde(default)]
+    labels_merge: bool,
+    /// Merged into the device's metadata; a `null` member deletes it.
+    metadata: Option<JsonObject>,
+    status: Option<DeviceStatus>,
+}
+
+/// Change a device
+///
+/// Changes a device's `labels` (replaced, or merged with `labels_merge: true`),
+/// `metadata` (merged; `null` deletes a member) and `status`. Writes `device.updated`
+/// naming what changed (and `device.status_changed`); a change to nothing writes nothing.
+#[utoipa::path(patch, path = "/api/v1/devices/{device_id}", tag = "devices",
+    params(("device_id" = String, Path, min_length = 1,
+        description = "The device's identifier or its UUID `id`.", example = "laptop-001")),
+    request_body(content = Option<UpdateRequest>, description = "What to change."),
+    responses(
+        (status = 200, description = "The device after the change.", body = DeviceDetail),
+        (status = 404, description = "No such device in the key's org."),
+    ),
+)]
+pub async fn update_device(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let credential = ACCESS.require(caller)?;
+    let request: UpdateRequest = parse_json_object(&body)?.unwrap_or_default();
+    // Checked before the transaction, so a bad label is a 400 whether or not the device
+    // exists; merging checks the count again against the device's labels.
+    let labels_patch = match request.labels {
+        None => None,
+        Some(Value::Object(map)) => {
+            if !request.labels_merge {
+                Labels::parse(&Value::Object(map.clone())).map_err(ApiError::BadRequest)?;
+            } else {
+                Labels::default()
+                    .apply(&map, true)
+                    .map_err(ApiError::BadRequest)?;
+            }
+            Some(map)
+        }
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "labels must be an object of string values, got {}",
+                json_kind(&other)
+            )));
+        }
+    };
+    let merge = request.labels_merge;
+    let metadata_patch = request.metadata.map(|m| Value::Object(m.0).to_string());
+    let status = request.status;
+    let reference = path.into_inner();
+    let lookup = reference.clone();
+    let now = state.clock.now();
+    let (device, labels) = state
+        .db
+        .write(move |tx| {
+            let device = devices::find(tx, credential.org_id.as_str(), &lookup)?
+                .ok_or_else(|| device_not_found(&lookup))?;
+            let labels = match labels_patch {
+                None => None,
+                Some(patch) => {
+                    let mut labels = if merge {
+                        devices::labels_of(tx, &device.id)?
+                    } else {
+                        Labels::default()
+                    };
+                    labels.apply(&patch, merge).map_err(ApiError::BadRequest)?;
+                    Some(labels)
+                }
+            };
+            let device = devices::patch(
+                tx,
+                &device,
+                &devices::DevicePatch {
+                    labels: labels.as_ref(),
+                    metadata_patch_json: metadata_patch.as_deref(),
+                    status,
+                    now,
+                },
+            )?;
+            let labels = devices::labels_of(tx, &device.id)?;
+            Ok::<_, ApiError>((device, labels))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(DeviceDetail::new(&device, &labels, &state)))
+}

@@ -1,0 +1,95 @@
+//! `GET /api/v1/events`
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{EventFilter, EventParams};
+use crate::auth::{Access, Allow, Caller};
+use crate::error::ApiError;
+use crate::routes::parse_query;
+use crate::state::AppState;
+use crate::store::events::{self, Event};
+
+pub const ACCESS: Access = Access {
+    action: "reading events",
+    allows: &[Allow::Secret],
+};
+
+/// One event of the log.
+#[derive(Serialize, ToSchema)]
+#[schema(examples(json!({
+    "seq": 42,
+    "type": "device.connectivity_changed",
+    "org_id": "org_demo",
+    "device_id": "01a2147f-daeb-7763-909c-9e315a041b31",
+    "at": "2026-02-23T16:30:00Z",
+    "data": {"device_id": "laptop-001", "from": "online", "to": "stale",
+             "last_heartbeat": "2026-02-23T16:27:00Z"}
+})))]
+pub struct EventBody {
+    /// Strictly increasing within the org.
+    #[schema(minimum = 1)]
+    seq: i64,
+    /// `device.registered`, `device.updated`, `device.deleted`, `device.key_issued`,
+    /// `device.status_changed`, `device.connectivity_changed`, `round.started`,
+    /// `round.joined`, `round.completed`, `round.cancelled`, ...
+    #[serde(rename = "type")]
+    kind: String,
+    org_id: String,
+    /// The UUID of the device it is about; null for round events without one.
+    #[schema(format = Uuid)]
+    device_id: Option<String>,
+    #[schema(value_type = crate::domain::Timestamp)]
+    at: String,
+    /// What changed; its members depend on the type.
+    #[schema(value_type = Object)]
+    data: serde_json::Value,
+}
+
+/// A page of an org's events.
+#[derive(Serialize, ToSchema)]
+struct EventPage {
+    /// Oldest first.
+    #[schema(value_type = Vec<EventBody>)]
+    events: Vec<Event>,
+    /// The seq to pass as `after` for the next page: the last event's, or the `after`
+    /// given when there were none.
+    next_after: i64,
+}
+
+/// List events
+///
+/// An org's events after `after`, oldest first, filtered by `type` and `device_id`. Page
+/// with `after` = the previous page's `next_after`.
+#[utoipa::path(get, path = "/api/v1/events", tag = "events", params(EventParams),
+    responses(
+        (status = 200, description = "A page of events.", body = EventPage),
+        (status = 400, description = "`after`, `limit` or `type` is invalid."),
+        (status = 403, description = "Not the org's secret key, or `org_id` is another org."),
+        (status = 404, description = "`device_id` names no device of the org."),
+        (status = 410, description = "`after` is before the retained log; the message says \
+            where it starts."),
+    ),
+)]
+pub async fn list_events(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let credential = ACCESS.require(caller)?;
+    let mut filter = EventFilter::parse(&credential, parse_query::<EventParams>(&req)?, None)?;
+    let page = state
+        .db
+        .read(move |conn| {
+            filter.check(conn)?;
+            let found = events::list(conn, &filter.query(filter.after, filter.limit))?;
+            let next_after = found.last().map_or(filter.after, |e| e.seq);
+            Ok::<_, ApiError>(EventPage {
+                events: found,
+                next_after,
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(page))
+}

@@ -1,0 +1,162 @@
+//! `GET /api/v1/events/stream`
+//!
+//! Server-Sent Events: `id:` is the event's seq, `event:` its type, `data:` the event as
+//! JSON. A reader that reconnects sends the last seq it got as `Last-Event-ID` (browsers'
+//! `EventSource` does so by itself) and gets exactly the events after it: none skipped,
+//! none twice. The stream reads the log after each commit that appended events (the
+//! writer bumps a watch channel after committing), so it never polls; an idle stream
+//! gets a keep-alive comment every few seconds.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse, http::header, web};
+use tokio::sync::mpsc;
+
+use super::{EventFilter, EventParams};
+use crate::auth::{Access, Allow, Caller};
+use crate::error::ApiError;
+use crate::routes::parse_query;
+use crate::state::AppState;
+use crate::store::events;
+
+pub const ACCESS: Access = Access {
+    action: "reading events",
+    allows: &[Allow::Secret],
+};
+
+/// Events one read takes; a stream far behind catches up in steps of this many.
+const BATCH: u32 = 500;
+
+/// Stream events
+///
+/// The same events as `GET /api/v1/events`, as Server-Sent Events (`text/event-stream`):
+/// first those after `Last-Event-ID` (or `after`), then each new one as it is committed.
+/// `id:` is the seq, `event:` the type, `data:` the event as JSON. Idle streams get a
+/// `: keep-alive` comment. The 4xx answers come before the stream starts, as JSON.
+#[utoipa::path(get, path = "/api/v1/events/stream", tag = "events",
+    params(EventParams,
+        ("Last-Event-ID" = Option<String>, Header,
+            description = "The seq of the last event received: resume after it.")),
+    responses(
+        (status = 200, description = "The stream.", content_type = "text/event-stream",
+            body = String,
+            example = "id: 42\nevent: device.registered\ndata: {\"seq\":42,\"type\":\"device.registered\",\"org_id\":\"org_demo\",\"device_id\":\"01a2147f-daeb-7763-909c-9e315a041b31\",\"at\":\"2026-02-23T16:30:00Z\",\"data\":{\"device_id\":\"laptop-001\"}}\n\n"),
+        (status = 400, description = "`after`, `Last-Event-ID` or `type` is invalid."),
+        (status = 403, description = "Not the org's secret key, or `org_id` is another org."),
+        (status = 404, description = "`device_id` names no device of the org."),
+        (status = 410, description = "The resume point is before the retained log; the \
+            message says where it starts."),
+    ),
+)]
+pub async fn stream_events(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let credential = ACCESS.require(caller)?;
+    let last_event_id = match req.headers().get("last-event-id") {
+        None => None,
+        Some(value) => Some(value.to_str().map_err(|_| {
+            ApiError::BadRequest("the Last-Event-ID header is not plain text".to_owned())
+        })?),
+    };
+    let filter = EventFilter::parse(
+        &credential,
+        parse_query::<EventParams>(&req)?,
+        last_event_id,
+    )?;
+    // Subscribed before the first read: a commit between that read and the first wait
+    // still wakes the stream.
+    let signal = state.db.event_signal();
+    let filter = state
+        .db
+        .read(move |conn| {
+            let mut filter = filter;
+            filter.check(conn)?;
+            Ok::<_, ApiError>(filter)
+        })
+        .await?;
+    let (frames, receiver) = mpsc::channel::<Bytes>(16);
+    let keepalive = Duration::from_secs(state.event_keepalive_seconds.into());
+    actix_web::rt::spawn(feed(state.db.clone(), filter, signal, frames, keepalive));
+    Ok(HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header(("x-accel-buffering", "no"))
+        .streaming(Frames(receiver)))
+}
+
+/// Sends the stream's frames until the reader goes away (a send fails) or the log moved
+/// past the stream's position (retention; the reader's reconnect then gets the 410).
+async fn feed(
+    db: crate::store::Db,
+    filter: EventFilter,
+    mut signal: tokio::sync::watch::Receiver<u64>,
+    frames: mpsc::Sender<Bytes>,
+    keepalive: Duration,
+) {
+    let mut after = filter.after;
+    if frames
+        .send(Bytes::from_static(b"retry: 1000\n\n"))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    loop {
+        signal.borrow_and_update();
+        let mut reading = filter.clone();
+        let batch = db
+            .read(move |conn| {
+                reading.after = after;
+                reading.check(conn)?;
+                Ok::<_, ApiError>(events::list(conn, &reading.query(after, BATCH))?)
+            })
+            .await;
+        let batch = match batch {
+            Ok(batch) => batch,
+            Err(e) => {
+                log::warn!("event stream of org {} ends: {e}", filter.org_id);
+                return;
+            }
+        };
+        if batch.is_empty() {
+            match tokio::time::timeout(keepalive, signal.changed()).await {
+                Ok(Ok(())) => continue,
+                Ok(Err(_)) => return,
+                Err(_) => {
+                    if frames
+                        .send(Bytes::from_static(b": keep-alive\n\n"))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            }
+            continue;
+        }
+        for event in batch {
+            after = event.seq;
+            let json = serde_json::to_string(&event).unwrap_or_else(|_| "{}".to_owned());
+            let frame = format!("id: {}\nevent: {}\ndata: {json}\n\n", event.seq, event.kind);
+            if frames.send(Bytes::from(frame)).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// The response body: the frames [`feed`] sends, as they come.
+struct Frames(mpsc::Receiver<Bytes>);
+
+impl futures_core::Stream for Frames {
+    type Item = Result<Bytes, actix_web::Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.0.poll_recv(cx).map(|frame| frame.map(Ok))
+    }
+}

@@ -1,0 +1,132 @@
+//! The connectivity sweep: a background thread that notices devices whose last heartbeat
+//! crossed a threshold (online → stale → offline) and writes
+//! `device.connectivity_changed` once per transition, and trims events past retention.
+//!
+//! Requests never scan the fleet for this: the sweep reads its candidates on a read
+//! connection (the writer goes on meanwhile) and announces each in a short write that
+//! checks it again. A device coming back online is announced by its own heartbeat (see
+//! `store::devices::record_heartbeat`). Time is the server's [`Clock`], so test control
+//! moves it and asks for a sweep instead of sleeping.
+
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+
+use crate::clock::Clock;
+use crate::domain::{ConnectivityRule, Timestamp};
+use crate::store::{Db, StoreError, devices, events};
+
+/// What one sweep did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct SweepReport {
+    /// Devices announced stale or offline.
+    pub announced: usize,
+    /// Events removed by retention.
+    pub trimmed: usize,
+}
+
+/// Asks the sweep thread for sweeps; the thread ends when every `Sweeper` is dropped.
+#[derive(Debug, Clone)]
+pub struct Sweeper {
+    requests: mpsc::Sender<oneshot::Sender<Result<SweepReport, String>>>,
+}
+
+/// How many devices one write announces: short writes keep heartbeats flowing beside a
+/// sweep that finds many.
+const ANNOUNCE_BATCH: usize = 500;
+const TRIM_BATCH: u32 = 1000;
+
+/// What a sweep reads its rules from.
+#[derive(Clone)]
+pub struct SweepRules {
+    pub rule: ConnectivityRule,
+    pub retention_secs: u64,
+    /// Between sweeps; `None` sweeps only when asked.
+    pub every: Option<Duration>,
+}
+
+impl Sweeper {
+    /// Starts the sweep thread.
+    pub fn start(db: Db, clock: Clock, rules: SweepRules) -> Result<Sweeper, StoreError> {
+        let (requests, queue) = mpsc::channel::<oneshot::Sender<Result<SweepReport, String>>>();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .map_err(|e| StoreError::Blocking(format!("cannot start the sweep runtime: {e}")))?;
+        std::thread::Builder::new()
+            .name("devreg-sweep".to_owned())
+            .spawn(move || {
+                let wait = rules.every.unwrap_or(Duration::from_secs(365 * 86_400));
+                loop {
+                    let reply = match queue.recv_timeout(wait) {
+                        Ok(reply) => Some(reply),
+                        Err(RecvTimeoutError::Timeout) => None,
+                        Err(RecvTimeoutError::Disconnected) => return,
+                    };
+                    let outcome = runtime
+                        .block_on(sweep(&db, &clock, &rules))
+                        .map_err(|e| e.to_string());
+                    match reply {
+                        Some(reply) => {
+                            let _ = reply.send(outcome);
+                        }
+                        None => {
+                            if let Err(e) = outcome {
+                                log::warn!("connectivity sweep failed: {e}");
+                            }
+                        }
+                    }
+                }
+            })
+            .map_err(|e| StoreError::Blocking(format!("cannot start the sweep thread: {e}")))?;
+        Ok(Sweeper { requests })
+    }
+
+    /// Runs a sweep now, at the clock's present, and waits for it: what test control
+    /// calls after moving the clock.
+    pub async fn sweep_now(&self) -> Result<SweepReport, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let gone = || StoreError::Blocking("the sweep thread has stopped".to_owned());
+        self.requests.send(reply).map_err(|_| gone())?;
+        answer
+            .await
+            .map_err(|_| gone())?
+            .map_err(StoreError::Blocking)
+    }
+}
+
+async fn sweep(db: &Db, clock: &Clock, rules: &SweepRules) -> Result<SweepReport, StoreError> {
+    let now = clock.now();
+    let rule = rules.rule;
+    let mut report = SweepReport::default();
+    let found = db
+        .read(move |conn| devices::crossings(conn, rule, now))
+        .await?;
+    let mut found = found.into_iter().peekable();
+    while found.peek().is_some() {
+        let chunk: Vec<_> = found.by_ref().take(ANNOUNCE_BATCH).collect();
+        report.announced += db
+            .write(move |tx| {
+                let mut n = 0;
+                for crossing in &chunk {
+                    n += usize::from(devices::announce(tx, crossing, rule, now)?);
+                }
+                Ok::<_, StoreError>(n)
+            })
+            .await?;
+    }
+    let before = Timestamp(
+        now.0
+            .saturating_sub(i64::try_from(rules.retention_secs).unwrap_or(i64::MAX)),
+    );
+    loop {
+        let trimmed = db
+            .write(move |tx| events::trim(tx, before, TRIM_BATCH))
+            .await?;
+        report.trimmed += trimmed;
+        if trimmed < TRIM_BATCH as usize {
+            break;
+        }
+    }
+    Ok(report)
+}
