@@ -147,6 +147,10 @@ export class EventStream {
             this.listeners.forEach((l) => l(event));
           });
           this.setStatus("connecting");
+        } else if (response.status === 410) {
+          // The resume point fell out of the retained log: start again from what is kept.
+          this.lastId = null;
+          wait = 0;
         } else {
           if (response.status === 401) {
             unauthorizedListeners.forEach((l) => l(new ApiError(401, null)));

@@ -31,6 +31,7 @@ export async function render(view, _parts, _params, context) {
     if (!(await confirm("Clear the journal?", "Every request recorded so far is forgotten.", "Clear"))) return;
     await api("DELETE", "/_devreg/requests");
     entries.clear();
+    drawn.clear();
     draw();
   }
 
@@ -42,7 +43,14 @@ export async function render(view, _parts, _params, context) {
     show(table, list.length ? list.map(entry) : h("p", { class: "empty" }, "No requests yet."));
   }
 
+  // One element per entry, kept across redraws, so an opened entry stays open.
+  const drawn = new Map();
   function entry(e) {
+    if (!drawn.has(e.seq)) drawn.set(e.seq, draft(e));
+    return drawn.get(e.seq);
+  }
+
+  function draft(e) {
     const ok = e.status < 400;
     return h("details", { class: `request ${ok ? "ok" : "failed"}`, dataset: { seq: e.seq } },
       h("summary", {},

@@ -58,6 +58,8 @@ async function heartbeat(device, key = device.api_key, metrics = {}) {
 
 /** Whether this devreg's document has `method path` (features still being built elsewhere). */
 function has(method, path) { return Boolean(documented.paths[path]?.[method]); }
+/** Labels, connectivity and q= came together (issue 14); `connectivity` is documented. */
+function hasFleet() { return listParameter("connectivity"); }
 function listParameter(name) {
   return (documented.paths["/api/v1/devices"].get.parameters ?? []).some((p) => p.name === name);
 }
@@ -154,7 +156,7 @@ describe("the devreg console", () => {
     }
   });
 
-  test("filtering by label shows only the devices that carry it", { skip: !listParameter("label") && "this devreg has no label filter yet" }, async () => {
+  test("filtering by label shows only the devices that carry it", { skip: !hasFleet() && "this devreg has no label filter yet" }, async () => {
     await register("label-canary-1", { labels: { ring: "canary", site: "lab" } });
     await register("label-stable-1", { labels: { ring: "stable" } });
     await signedInPage();
@@ -225,8 +227,9 @@ describe("the devreg console", () => {
 
     await register("journal-probe-1");
 
-    const entry = page.locator("details.request", { hasText: "/api/v1/devices/register" })
-      .filter({ hasText: "201" }).last();
+    // The entry whose (still folded) bodies name the device.
+    const entry = page.locator("details.request", { hasText: "journal-probe-1" })
+      .filter({ hasText: "/api/v1/devices/register" }).filter({ hasText: "201" });
     await entry.waitFor();
     await entry.locator("summary").click();
     await entry.getByText("journal-probe-1").first().waitFor();
@@ -240,7 +243,7 @@ describe("the devreg console", () => {
       ["macbook-ml-11", "macos", { ring: "stable" }, null],
       ["rpi5-kiosk-21", "linux", { site: "berlin" }, { cpu_usage_percent: 17.5 }],
     ];
-    const labels = listParameter("label");
+    const labels = hasFleet();
     const made = [];
     for (const [id, platform, l, metrics] of fleet) {
       const device = await register(id, {
