@@ -309,7 +309,7 @@ fn seed_labels(n: u64, with_labels: bool) -> crate::domain::Labels {
         ("ring".to_owned(), format!("r{}", n % 10)),
         ("site".to_owned(), format!("s{}", n % 100)),
     ];
-    if n % 100 == 0 {
+    if n.is_multiple_of(100) {
         pairs.push(("canary".to_owned(), String::new()));
     }
     crate::domain::Labels::stored(pairs)

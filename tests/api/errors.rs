@@ -24,7 +24,7 @@ async fn a_wrong_method_on_a_known_route_is_a_json_405_with_allow() {
 
     let reply = app
         .send(
-            Method::DELETE,
+            Method::PUT,
             "/api/v1/devices/laptop-001",
             Some(app.secret_key()),
             None,
@@ -35,7 +35,7 @@ async fn a_wrong_method_on_a_known_route_is_a_json_405_with_allow() {
         .await;
 
     reply.assert_error(405, "method_not_allowed");
-    assert_eq!(reply.header("allow"), Some("GET"));
+    assert_eq!(reply.header("allow"), Some("GET, PATCH, DELETE"));
     on_list.assert_error(405, "method_not_allowed");
 }
 

@@ -25,7 +25,9 @@ async fn list_returns_devices_in_registration_order_with_every_field() {
             "org_id": "org_demo",
             "platform": "python",
             "status": "active",
-            "last_seen_at": null
+            "last_seen_at": null,
+            "connectivity": "offline",
+            "labels": {}
         })
     );
     assert_eq!(devices[1]["id"], second.id.as_str());

@@ -7,6 +7,8 @@ mod console;
 mod crash;
 mod credentials;
 mod errors;
+mod events;
+mod fleet;
 mod heartbeat;
 mod helpers;
 mod journal;

@@ -90,7 +90,7 @@ async fn every_documented_operation_reaches_a_handler_on_a_live_server() {
             .await
             .unwrap();
         let status = response.status();
-        // A stream (Server-Sent Events) never ends: its 200 says it was reached.
+        // An event stream never ends; its 200 says it was reached.
         let streaming = response
             .headers()
             .get("content-type")
