@@ -424,12 +424,6 @@ impl ListSql {
 /// the page's. For the test that checks they use the indexes.
 pub fn list_plans(conn: &Connection, query: &ListQuery<'_>) -> Result<Vec<String>, StoreError> {
     let mut plans = Vec::new();
-<<<<<<< HEAD
-    for statement in [
-        sql.total_sql(),
-        sql.page_sql(Some(1), query.limit, query.offset),
-    ] {
-=======
     for page in [false, true] {
         let mut sql = ListSql::build(query);
         let statement = if page {
@@ -437,7 +431,6 @@ pub fn list_plans(conn: &Connection, query: &ListQuery<'_>) -> Result<Vec<String
         } else {
             sql.total_sql()
         };
->>>>>>> fleet
         let mut explain = conn.prepare(&format!("EXPLAIN QUERY PLAN {statement}"))?;
         let lines = explain
             .query_map(sql.params().as_slice(), |r| r.get::<_, String>(3))?
