@@ -356,7 +356,9 @@ async fn journal_request(
         ))
     });
     let path = req.path().to_owned();
-    let Some((journal, clock, body_timeout)) = journal.filter(|_| !path.starts_with("/_devreg/"))
+    // Test control and the console's own files are not what an app under test sent.
+    let Some((journal, clock, body_timeout)) =
+        journal.filter(|_| !path.starts_with("/_devreg/") && !crate::paths::is_console_path(&path))
     else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };

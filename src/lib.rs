@@ -18,6 +18,7 @@ pub mod journal;
 pub mod logging;
 pub mod metrics;
 pub mod openapi;
+pub mod paths;
 pub mod presented;
 pub mod ratelimit;
 pub mod routes;

@@ -2,6 +2,7 @@
 //! and what the handlers share: body and query parsing, the identifier pair, the
 //! other-org check, the 404 for an unseen device.
 
+pub mod console;
 pub mod control;
 pub mod deployments;
 pub mod devices;
@@ -30,32 +31,55 @@ pub struct Route {
     pub method: &'static str,
     pub path: &'static str,
     pub access: &'static Access,
+    /// A page of the console (HTML, CSS, JavaScript for a browser), not an API operation:
+    /// served like every route, left out of the OpenAPI document. The table says which,
+    /// by putting the route under `pages:`.
+    pub page: bool,
 }
 
 /// Declares the route table once and derives from it both [`configure`], which registers
 /// it, and [`ROUTES`], which the OpenAPI document is generated and checked against. Each
 /// entry is a path, optionally a guard on its resource, and its methods, each with the
 /// handler `group::operation::handler` whose module declares the operation's `ACCESS`.
+/// The API's operations come first; the console's pages follow `pages:`.
 macro_rules! route_table {
-    ($( $path:literal $([$guard:expr])? => {
-        $( $method:ident => $group:ident :: $op:ident :: $handler:ident ),+ $(,)?
-    } )*) => {
-        /// Every (method, path pattern, access) the route table serves.
-        pub const ROUTES: &[Route] = &[ $( $( Route {
+    (@route $page:literal $path:literal $method:ident $group:ident $op:ident) => {
+        Route {
             method: stringify!($method),
             path: $path,
             access: &$group::$op::ACCESS,
-        } ),+ ),* ];
+            page: $page,
+        }
+    };
+    (@register $cfg:ident $path:literal [$($guard:expr)?]
+        $( $method:ident => $group:ident :: $op:ident :: $handler:ident ),+) => {
+        $cfg.service(
+            web::resource($path)
+                $( .guard($guard) )?
+                $( .route(web::$method().to($group::$op::$handler)) )+
+        );
+    };
+    (
+        $( $path:literal $([$guard:expr])? => {
+            $( $method:ident => $group:ident :: $op:ident :: $handler:ident ),+ $(,)?
+        } )*
+        pages:
+        $( $page_path:literal => {
+            $( $page_method:ident => $page_group:ident :: $page_op:ident :: $page_handler:ident ),+ $(,)?
+        } )*
+    ) => {
+        /// Every (method, path pattern, access) the route table serves.
+        pub const ROUTES: &[Route] = &[
+            $( $( route_table!(@route false $path $method $group $op), )+ )*
+            $( $( route_table!(@route true $page_path $page_method $page_group $page_op), )+ )*
+        ];
 
-        /// Registers every endpoint devreg serves, and the JSON 404 for the rest.
+        /// Registers every endpoint and page devreg serves, and the JSON 404 for the rest.
         pub fn configure(cfg: &mut web::ServiceConfig) {
-            $(
-                cfg.service(
-                    web::resource($path)
-                        $( .guard($guard) )?
-                        $( .route(web::$method().to($group::$op::$handler)) )+
-                );
-            )*
+            $( route_table!(@register cfg $path [$($guard)?]
+                $( $method => $group::$op::$handler ),+); )*
+            $( route_table!(@register cfg $page_path []
+                $( $page_method => $page_group::$page_op::$page_handler ),+); )*
             cfg.default_service(web::to(not_found));
         }
     };
@@ -163,6 +187,11 @@ route_table! {
         get => control::clock::get_clock,
         post => control::clock::move_clock,
     }
+    pages:
+    "/" => { get => console::pages::redirect_to_console }
+    "/console" => { get => console::pages::get_console }
+    "/console/" => { get => console::pages::get_console }
+    "/console/{file}" => { get => console::pages::get_asset }
 }
 
 /// Whether the server is ephemeral: only then do the test-control routes exist.

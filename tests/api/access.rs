@@ -63,7 +63,9 @@ async fn every_route_serves_and_refuses_each_credential_as_its_document_says() {
         .await
         .body;
     let mut checked = 0;
-    for route in ROUTES {
+    // The console's pages are not in the document; tests/api/console.rs checks them.
+    let operations: Vec<_> = ROUTES.iter().filter(|r| !r.page).collect();
+    for route in &operations {
         let operation = &document["paths"][route.path][route.method];
         let documented: Vec<&str> = operation["x-credential-kinds"]
             .as_array()
@@ -113,7 +115,7 @@ async fn every_route_serves_and_refuses_each_credential_as_its_document_says() {
             route.path
         );
     }
-    assert_eq!(checked, ROUTES.len() * KINDS.len());
+    assert_eq!(checked, operations.len() * KINDS.len());
 }
 
 #[tokio::test]

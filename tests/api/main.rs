@@ -3,6 +3,7 @@
 mod access;
 mod cli;
 mod clock;
+mod console;
 mod crash;
 mod credentials;
 mod device_loop;
