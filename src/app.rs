@@ -25,7 +25,7 @@ use crate::ratelimit::{self, RateLimits};
 use crate::routes;
 use crate::seed::Seed;
 use crate::state::{AppState, StorageCaps};
-use crate::store::{Db, MEMORY, StoreError};
+use crate::store::{Db, StoreError};
 use crate::sweep::{SweepRules, Sweeper};
 
 /// The largest request body accepted (CONTRACT.md: 413 above it).
@@ -86,11 +86,8 @@ impl Server {
             .map(Seed::load)
             .transpose()
             .map_err(StartError::Invalid)?;
-        let cors_origins = if config.ephemeral {
-            vec!["*".to_owned()]
-        } else {
-            config.cors_origins.clone()
-        };
+        let config = &config.resolve();
+        let cors_origins = config.cors_origins.clone();
         if let Some(bad) = cors_origins.iter().find(|o| !is_origin(o)) {
             return Err(StartError::Invalid(format!(
                 "--cors-origin {} is not an origin: give scheme://host[:port] with no \
@@ -106,8 +103,7 @@ impl Server {
             )));
         }
         let limits = Arc::new(RateLimits::from_config(config).map_err(StartError::Invalid)?);
-        let db_path = if config.ephemeral { MEMORY } else { &config.db };
-        let db = Db::open(db_path, config.read_connections)?;
+        let db = Db::open(&config.db, config.read_connections)?;
         let bootstrap = admin::bootstrap(
             &db,
             config.secret_key.as_deref(),

@@ -2,7 +2,6 @@
 
 use std::io::Write;
 
-use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::admin::{self, OrgKeys};
@@ -297,28 +296,15 @@ pub enum KeyCommand {
 }
 
 impl Cli {
-    /// Parses the process's arguments (exiting with clap's message on bad ones), with one
-    /// rule clap cannot say: `serve --ephemeral` turns every rate limit off unless its
-    /// flag or variable was given, since a test suite should not be told to slow down.
+    /// Parses the process's arguments (exiting with clap's message on bad ones). What
+    /// `serve --ephemeral` implies is `Config::resolve`'s, as for the library.
     pub fn parse_args() -> Cli {
         let matches = Cli::command().get_matches();
         let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
         if let (Command::Serve(config), Some(("serve", serve))) =
             (&mut cli.command, matches.subcommand())
-            && config.ephemeral
         {
-            let defaulted = |id: &str| serve.value_source(id) == Some(ValueSource::DefaultValue);
-            // 0 turns a limit off, as `Config::without_rate_limits` does.
-            for (id, quota) in [
-                ("rate_limit_device", &mut config.rate_limit_device),
-                ("rate_limit_publishable", &mut config.rate_limit_publishable),
-                ("rate_limit_secret", &mut config.rate_limit_secret),
-                ("rate_limit_anonymous", &mut config.rate_limit_anonymous),
-            ] {
-                if defaulted(id) {
-                    *quota = 0;
-                }
-            }
+            config.note_rate_limits_given(serve);
         }
         cli
     }

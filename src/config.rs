@@ -360,6 +360,13 @@ pub struct Config {
     #[arg(skip)]
     pub rate_limit_clock: RateLimitClock,
 
+    /// The rate limits (field names) given a value rather than left at their defaults: an
+    /// ephemeral server keeps these and turns the others off ([`Config::resolve`]). Not a
+    /// flag: the command line fills it from what was given; [`Config::ephemeral`] counts
+    /// every limit as set (its values are what the test wants).
+    #[arg(skip)]
+    pub rate_limits_set: Vec<String>,
+
     /// The server's clock. Not a flag: ephemeral servers and tests move it forward
     /// (`POST /_devreg/clock`, `TestServer::advance_clock`) instead of sleeping.
     #[arg(skip)]
@@ -417,6 +424,7 @@ impl Default for Config {
             upload_max_bytes: 64 * 1024 * 1024,
             rate_limit_clock: RateLimitClock::default(),
             clock: Clock::default(),
+            rate_limits_set: Vec::new(),
             journal_entries: crate::journal::DEFAULT_ENTRIES,
         }
     }
@@ -427,7 +435,7 @@ impl Config {
     /// (any CORS origin, the reset routes), with one worker and no signal handling: what
     /// tests want.
     pub fn ephemeral() -> Self {
-        Config {
+        let mut config = Config {
             bind: "127.0.0.1:0".to_owned(),
             db: crate::store::MEMORY.to_owned(),
             ephemeral: true,
@@ -435,7 +443,66 @@ impl Config {
             handle_signals: false,
             ..Config::default()
         }
-        .without_rate_limits()
+        .without_rate_limits();
+        let set = config
+            .rate_limits_mut()
+            .map(|(id, _)| id.to_owned())
+            .to_vec();
+        config.rate_limits_set = set;
+        config
+    }
+
+    /// The config a server runs with: what `--ephemeral` implies, applied in this one
+    /// place for the library and the command line alike. An ephemeral server is in
+    /// memory, allows any CORS origin, and has every rate limit off that was not set
+    /// ([`Config::rate_limits_set`]), so a test suite is not told to slow down unless it
+    /// asks for a limit.
+    pub fn resolve(&self) -> Config {
+        let mut resolved = self.clone();
+        if !self.ephemeral {
+            return resolved;
+        }
+        crate::store::MEMORY.clone_into(&mut resolved.db);
+        resolved.cors_origins = vec!["*".to_owned()];
+        let set = self.rate_limits_set.clone();
+        for (id, quota) in resolved.rate_limits_mut() {
+            if !set.iter().any(|s| s == id) {
+                *quota = 0;
+            }
+        }
+        resolved
+    }
+
+    /// Every rate-limit quota, by its field name (the flag's id).
+    fn rate_limits_mut(&mut self) -> [(&'static str, &mut u32); 5] {
+        [
+            ("rate_limit_device", &mut self.rate_limit_device),
+            ("rate_limit_publishable", &mut self.rate_limit_publishable),
+            (
+                "rate_limit_publishable_register",
+                &mut self.rate_limit_publishable_register,
+            ),
+            ("rate_limit_secret", &mut self.rate_limit_secret),
+            ("rate_limit_anonymous", &mut self.rate_limit_anonymous),
+        ]
+    }
+
+    /// Records which rate limits `matches` (the `serve` command's) gave a value, from a
+    /// flag or the environment: the ones an ephemeral server keeps.
+    pub fn note_rate_limits_given(&mut self, matches: &clap::ArgMatches) {
+        use clap::parser::ValueSource;
+        let given: Vec<String> = self
+            .rate_limits_mut()
+            .into_iter()
+            .map(|(id, _)| id)
+            .filter(|id| {
+                matches
+                    .value_source(id)
+                    .is_some_and(|s| s != ValueSource::DefaultValue)
+            })
+            .map(str::to_owned)
+            .collect();
+        self.rate_limits_set = given;
     }
 
     /// Every rate limit off: what a throwaway server starts with, so a test suite is not
@@ -475,6 +542,48 @@ mod tests {
     struct Serve {
         #[command(flatten)]
         config: Config,
+    }
+
+    /// The config the command line gives for `args`, as `Cli::parse_args` makes it.
+    fn parsed(args: &[&str]) -> Config {
+        use clap::{CommandFactory, FromArgMatches};
+        let matches = Serve::command().get_matches_from(args);
+        let mut config = Serve::from_arg_matches(&matches).unwrap().config;
+        config.note_rate_limits_given(&matches);
+        config
+    }
+
+    #[test]
+    fn an_ephemeral_config_resolves_the_same_from_the_library_and_the_command_line() {
+        let library = Config {
+            ephemeral: true,
+            ..Config::default()
+        }
+        .resolve();
+        let command_line = parsed(&["devreg", "--ephemeral"]).resolve();
+        for resolved in [&library, &command_line] {
+            assert_eq!(resolved.db, crate::store::MEMORY);
+            assert_eq!(resolved.cors_origins, ["*"]);
+            assert_eq!(
+                [
+                    resolved.rate_limit_device,
+                    resolved.rate_limit_publishable,
+                    resolved.rate_limit_publishable_register,
+                    resolved.rate_limit_secret,
+                    resolved.rate_limit_anonymous,
+                ],
+                [0; 5]
+            );
+        }
+        let limited = parsed(&["devreg", "--ephemeral", "--rate-limit-anonymous", "2"]).resolve();
+        assert_eq!(limited.rate_limit_anonymous, 2, "a limit given is kept");
+        assert_eq!(limited.rate_limit_device, 0);
+        let server = Config::default().resolve();
+        assert_eq!(
+            server.rate_limit_device,
+            Config::default().rate_limit_device
+        );
+        assert_eq!(server.db, "devreg.db");
     }
 
     #[test]
