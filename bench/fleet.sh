@@ -34,6 +34,13 @@ stop() { kill "$SERVER_PID" || cat "$WORK/server.err" >&2; wait "$SERVER_PID" 2>
 rps() { awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$1"; }
 field() { grep -o "$2=[0-9.]*" "$1" | head -1 | cut -d= -f2; }
 
+# Warm-up with this tree's binary: every seeded device's first heartbeat is a real
+# offline -> online transition (an event); after it both binaries heartbeat online
+# devices, the steady state a fleet is in.
+start "$BIN"
+wrk -t2 -c64 -d${WARMUP:-$(( DEVICES / 2000 + 5 ))}s -s bench/heartbeat.lua "$URL" -- "$WORK/keys.csv" >/dev/null 2>&1
+stop
+
 for round in 1 2; do
     for which in base new; do
         bin=$BIN; [[ $which == base ]] && bin=$BASE
