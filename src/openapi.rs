@@ -145,7 +145,229 @@ pub fn document(ephemeral: bool) -> Value {
         paths.retain(|path, _| !path.starts_with(TEST_CONTROL_PREFIX));
     }
     require_headers(&mut document);
+    accepted_exactly(&mut document);
     document
+}
+
+/// The rules the parsers enforce that the derived schemas cannot say, added to the JSON so
+/// a client generated from the document (and the fuzzer) sends only what is accepted: a
+/// body is never `null`; cross-field rules (exactly one of, needs, any of) as `oneOf` /
+/// `anyOf`; the domain rules of fields typed as plain strings.
+fn accepted_exactly(document: &mut Value) {
+    // An optional body is an empty one, never `null`.
+    if let Some(paths) = document["paths"].as_object_mut() {
+        for operation in paths.values_mut().filter_map(Value::as_object_mut) {
+            for op in operation.values_mut() {
+                let Some(content) = op
+                    .pointer_mut("/requestBody/content")
+                    .and_then(Value::as_object_mut)
+                else {
+                    continue;
+                };
+                for media in content.values_mut() {
+                    if let Some(kinds) = media
+                        .pointer_mut("/schema/type")
+                        .and_then(Value::as_array_mut)
+                    {
+                        kinds.retain(|k| k != "null");
+                    }
+                }
+            }
+        }
+    }
+    // The event stream's events, as a reader parses them.
+    if let Some(stream) = document.pointer_mut(
+        "/paths/~1api~1v1~1events~1stream/get/responses/200/content/text~1event-stream/schema",
+    ) {
+        *stream = json!({
+            "type": "object",
+            "description": "One Server-Sent Event: `id` its seq, `event` its type, `data` the event as JSON text.",
+            "properties": {
+                "id": {"type": "string"},
+                "event": {"type": "string"},
+                "data": {"type": "string"},
+            },
+        });
+    }
+    // A resume point is a seq.
+    if let Some(params) = document
+        .pointer_mut("/paths/~1api~1v1~1events~1stream/get/parameters")
+        .and_then(Value::as_array_mut)
+    {
+        for param in params.iter_mut().filter(|p| p["name"] == "Last-Event-ID") {
+            param["schema"] = json!({"type": "string", "pattern": "^ *([0-9]{1,18})? *$"});
+        }
+    }
+    // The offers need the device they are for (with the secret key; a device key's own
+    // otherwise): each path documents the name its SDK sends as required.
+    for (path, name) in [
+        (
+            "/paths/~1api~1v1~1federation~1offers/get/parameters",
+            "device_id",
+        ),
+        (
+            "/paths/~1api~1v1~1federation~1rounds~1offers/get/parameters",
+            "deviceId",
+        ),
+    ] {
+        if let Some(params) = document.pointer_mut(path).and_then(Value::as_array_mut) {
+            for param in params.iter_mut().filter(|p| p["name"] == name) {
+                param["required"] = Value::Bool(true);
+            }
+        }
+    }
+    // OTLP/JSON logs: an ExportLogsServiceRequest, which has `resourceLogs`.
+    if let Some(otlp) = document.pointer_mut(
+        "/paths/~1api~1v2~1telemetry~1events/post/requestBody/content/application~1json/schema",
+    ) && let Some(object) = otlp.as_object_mut()
+    {
+        object.insert("required".to_owned(), json!(["resourceLogs"]));
+        object.insert(
+            "properties".to_owned(),
+            json!({"resourceLogs": {"type": "array", "items": {"type": "object"}}}),
+        );
+    }
+    let sha256 = json!({"type": "string", "pattern": "^[0-9a-fA-F]{64}$"});
+    let any_value = json!({"description": "Any JSON value, or null."});
+    // PATCH's labels: a member set to null is removed when merging.
+    let mut patch_labels = document["components"]["schemas"]["Labels"].clone();
+    if let Some(values) = patch_labels.get_mut("additionalProperties") {
+        values["type"] = json!(["string", "null"]);
+    }
+    let schemas = &mut document["components"]["schemas"];
+    let mut set = |schema: &str, pointer: &str, value: Value| {
+        if let Some(slot) = schemas.get_mut(schema).and_then(|s| s.pointer_mut(pointer)) {
+            *slot = value;
+        }
+    };
+    set(
+        "CreateModel",
+        "/properties/model_id",
+        json!({"$ref": "#/components/schemas/ModelId"}),
+    );
+    set(
+        "CreateDeployment",
+        "/properties/model_id",
+        json!({"$ref": "#/components/schemas/ModelId"}),
+    );
+    set(
+        "CreateDeployment",
+        "/properties/version",
+        json!({"type": "string", "minLength": 1, "maxLength": 64, "pattern": crate::schema::NO_CONTROL_CHARACTERS}),
+    );
+    set(
+        "UpdateRequest",
+        "/properties/labels",
+        json!({"oneOf": [patch_labels.clone(), {"type": "null"}]}),
+    );
+    for part in 0..4 {
+        set(
+            "RegisterRequest",
+            &format!("/allOf/{part}/properties/labels"),
+            json!({"oneOf": [patch_labels.clone(), {"type": "null"}]}),
+        );
+    }
+    set(
+        "CreateDeployment",
+        "/properties/target",
+        json!({
+            "type": ["object", "null"],
+            "description": "`devices` (UUIDs or identifiers), `platforms`, `labels` (`{KEY: VALUE}`): all given parts must match; absent or `{}` matches every device of the org. No other member.",
+            "additionalProperties": false,
+            "properties": {
+                "devices": {"type": "array", "items": {"$ref": "#/components/schemas/DeviceIdentifier"}},
+                "platforms": {"type": "array", "items": {"$ref": "#/components/schemas/Platform"}},
+                "labels": {"$ref": "#/components/schemas/Labels"},
+            },
+        }),
+    );
+    set(
+        "NewVersion",
+        "/properties/version",
+        json!({"type": "string", "minLength": 1, "maxLength": 64, "pattern": crate::schema::NO_CONTROL_CHARACTERS}),
+    );
+    set("NewVersion", "/properties/sha256", sha256.clone());
+    set(
+        "NewVersion",
+        "/properties/format",
+        json!({"type": "string", "minLength": 1, "maxLength": 32}),
+    );
+    set(
+        "NewVersion",
+        "/properties/download_url",
+        json!({"type": "string", "minLength": 1, "pattern": crate::schema::NO_CONTROL_CHARACTERS}),
+    );
+    set(
+        "StartRequest",
+        "/properties/base_version",
+        json!({"type": ["string", "null"], "minLength": 1, "maxLength": 64, "pattern": crate::schema::NO_CONTROL_CHARACTERS}),
+    );
+    let policy = json!({"type": ["string", "null"], "pattern": "^[a-z0-9_-]{1,32}$"});
+    set(
+        "CreateDeployment",
+        "/properties/activation_policy",
+        policy.clone(),
+    );
+    set("CreateDeployment", "/properties/delivery_mode", policy);
+    set("ArtifactFile", "/properties/sha256", sha256);
+    set(
+        "BatchEvent",
+        "/properties/occurred_at",
+        json!({"type": ["string", "null"], "format": "date-time"}),
+    );
+    set(
+        "JournalEntry",
+        "/properties/request_body",
+        any_value.clone(),
+    );
+    set("JournalEntry", "/properties/response_body", any_value);
+    let string = json!({"type": "string", "minLength": 1});
+    let required = |name: &str| json!({"required": [name], "properties": {(name): string.clone()}});
+    let mut rule = |schema: &str, keyword: &str, value: Value| {
+        if let Some(object) = schemas.get_mut(schema).and_then(Value::as_object_mut) {
+            object.insert(keyword.to_owned(), value);
+        }
+    };
+    // Exactly one of advance_seconds and now.
+    rule(
+        "MoveClock",
+        "oneOf",
+        json!([
+            {"required": ["advance_seconds"],
+             "properties": {"advance_seconds": {"type": "integer"}, "now": {"type": "null"}}},
+            {"required": ["now"],
+             "properties": {"now": {"type": "string", "format": "date-time"}, "advance_seconds": {"type": "null"}}},
+        ]),
+    );
+    // Revoke names the token, under either name.
+    rule(
+        "RevokeRequest",
+        "anyOf",
+        json!([required("refresh_token"), required("token")]),
+    );
+    // The device, under any of its names: required with the secret key, which the
+    // document cannot tell from a device key.
+    for schema in ["RoundHeartbeat", "FederationJoinRequest"] {
+        rule(
+            schema,
+            "anyOf",
+            json!([
+                required("device_id"),
+                required("deviceId"),
+                required("device_identifier")
+            ]),
+        );
+    }
+    // A base version needs the model it is a version of.
+    rule(
+        "StartRequest",
+        "anyOf",
+        json!([
+            {"not": {"required": ["base_version"]}},
+            {"properties": {"base_version": {"type": "null"}}},
+            {"required": ["model_id"], "properties": {"model_id": {"$ref": "#/components/schemas/ModelId"}}},
+        ]),
+    );
 }
 
 /// The document as pretty-printed JSON, built once per kind of server.
@@ -316,6 +538,14 @@ impl Modify for CommonResponses {
                             "Rate limited: the key's (or, without a key, the client address's) \
                              bucket is empty. Retry after `Retry-After` seconds.",
                         ))
+                    });
+                }
+                let queried = operation.parameters.iter().flatten().any(|p| {
+                    matches!(p, RefOr::T(p) if p.parameter_in == utoipa::openapi::path::ParameterIn::Query)
+                });
+                if queried {
+                    responses.entry("400".to_owned()).or_insert_with(|| {
+                        RefOr::T(Response::new("A query parameter is invalid."))
                     });
                 }
                 if operation.request_body.is_some() {
@@ -712,40 +942,57 @@ struct RegisterIsAlsoADevice;
 impl Modify for RegisterIsAlsoADevice {
     fn modify(&self, openapi: &mut Document) {
         let paths = &mut openapi.paths.paths;
-        let Some(mut get) = paths
-            .get("/api/v1/devices/{device_id}")
-            .and_then(|item| item.get.clone())
-        else {
+        let Some(template) = paths.get("/api/v1/devices/{device_id}").cloned() else {
             return;
         };
-        get.operation_id = Some("get_device_named_register".to_owned());
-        get.summary = Some("Retrieve the device whose identifier is `register`".to_owned());
-        get.description = Some(format!(
-            "`GET /api/v1/devices/{{device_id}}` with `register` as the identifier: only POST \
-             to this path registers a device.\n\n{}",
-            devices::get::ACCESS.credentials_line()
-        ));
-        get.parameters = None;
-        // Its links would make it look like an entry point to link-following clients; the
-        // operation it copies has them.
-        for response in get.responses.responses.values_mut() {
-            if let RefOr::T(response) = response {
-                response.links.clear();
+        // Only POST to these paths is their own operation (registration; Node's heartbeat
+        // without an id); the other methods of `/api/v1/devices/{device_id}` reach them
+        // with the path's last segment as the identifier, and the `Allow` header says so.
+        for (name, own) in [
+            ("register", "registers a device"),
+            ("heartbeat", "is a heartbeat"),
+        ] {
+            let Some(item) = paths.get_mut(&format!("/api/v1/devices/{name}")) else {
+                continue;
+            };
+            for (method, copied, slot, access) in [
+                ("get", &template.get, &mut item.get, &devices::get::ACCESS),
+                (
+                    "patch",
+                    &template.patch,
+                    &mut item.patch,
+                    &devices::update::ACCESS,
+                ),
+                (
+                    "delete",
+                    &template.delete,
+                    &mut item.delete,
+                    &devices::delete::ACCESS,
+                ),
+            ] {
+                let Some(mut operation) = copied.clone() else {
+                    continue;
+                };
+                let verb = operation.summary.clone().unwrap_or_default();
+                operation.operation_id = Some(format!("{method}_device_named_{name}"));
+                operation.summary =
+                    Some(format!("{verb}: the device whose identifier is `{name}`"));
+                operation.description = Some(format!(
+                    "`{} /api/v1/devices/{{device_id}}` with `{name}` as the identifier: only \
+                     POST to this path {own}.\n\n{}",
+                    method.to_uppercase(),
+                    access.credentials_line()
+                ));
+                operation.parameters = None;
+                // Its links would make it look like an entry point to link-following
+                // clients; the operation it copies has them.
+                for response in operation.responses.responses.values_mut() {
+                    if let RefOr::T(response) = response {
+                        response.links.clear();
+                    }
+                }
+                *slot = Some(operation);
             }
-        }
-        // The same for `POST /api/v1/devices/heartbeat` (Node's heartbeat without an id).
-        let mut heartbeat = get.clone();
-        heartbeat.operation_id = Some("get_device_named_heartbeat".to_owned());
-        heartbeat.summary = Some("Retrieve the device whose identifier is `heartbeat`".to_owned());
-        heartbeat.description = get.description.as_ref().map(|d| {
-            d.replace("`register`", "`heartbeat`")
-                .replace("registers a device", "is a heartbeat")
-        });
-        if let Some(item) = paths.get_mut("/api/v1/devices/register") {
-            item.get = Some(get);
-        }
-        if let Some(item) = paths.get_mut("/api/v1/devices/heartbeat") {
-            item.get = Some(heartbeat);
         }
     }
 }

@@ -17,7 +17,7 @@ pub(crate) fn schema(value: Value) -> RefOr<Schema> {
 }
 
 /// Rust's `char::is_control` is Unicode's Cc category: U+0000–U+001F and U+007F–U+009F.
-const NO_CONTROL_CHARACTERS: &str = r"^[^\u0000-\u001F\u007F-\u009F]*$";
+pub const NO_CONTROL_CHARACTERS: &str = r"^[^\u0000-\u001F\u007F-\u009F]*$";
 
 impl PartialSchema for DeviceIdentifier {
     fn schema() -> RefOr<Schema> {
@@ -25,9 +25,18 @@ impl PartialSchema for DeviceIdentifier {
             "type": "string",
             "minLength": 1,
             "maxLength": DeviceIdentifier::MAX_CHARS,
-            "pattern": r"^[^/\u0000-\u001F\u007F-\u009F]*$",
+            // What DeviceIdentifier's parser refuses: control characters, `/`, invisible and
+            // direction-changing characters, spaces but U+0020, a space at either end.
+            "pattern": format!(
+                "{}{}",
+                r"^(?! )(?!.* $)[^/\u0000-\u001F\u007F-\u00A0\u00AD\u034F\u061C\u115F\u1160\u1680\u17B4\u17B5\u180B-\u180F\u2000-\u200F\u2028-\u202F\u205F-\u206F\u3000\u3164\uFE00-\uFE0F\uFEFF\uFFA0\uFFF0-\uFFF8",
+                // Beyond the BMP, as characters: \u escapes name only 16-bit units.
+                "\u{1BCA0}-\u{1BCA3}\u{1D173}-\u{1D17A}\u{E0000}-\u{E0FFF}]*$"
+            ),
             "description": "A device's user-chosen identifier, unique within its org: 1 to 255 \
-                characters (not bytes), no control characters, no `/`.",
+                characters (not bytes, in Unicode NFC), no control characters, no `/`, no \
+                invisible or direction-changing characters, no space but U+0020 and none at \
+                either end.",
             "examples": ["laptop-001"],
         }))
     }

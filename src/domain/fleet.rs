@@ -74,8 +74,9 @@ impl Labels {
         Ok(labels)
     }
 
-    /// Applies a patch: each member sets a label; with `null_deletes`, a `null` member
-    /// removes it. Checks the count after the patch.
+    /// Applies a patch: each member sets a label; a `null` member removes it (replacing
+    /// the labels with `null_deletes` off, that is: the label is not in the new set).
+    /// Checks the count after the patch.
     pub fn apply(&mut self, patch: &Map<String, Value>, null_deletes: bool) -> Result<(), String> {
         for (key, value) in patch {
             check_label_key(key)?;
@@ -84,7 +85,7 @@ impl Labels {
                     check_label_value(key, text)?;
                     self.0.insert(key.clone(), text.clone());
                 }
-                Value::Null if null_deletes => {
+                Value::Null => {
                     self.0.remove(key);
                 }
                 other => {

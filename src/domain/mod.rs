@@ -32,3 +32,42 @@ pub use token::{Token, TokenKind};
 pub fn quoted(text: &str) -> String {
     serde_json::Value::from(text).to_string()
 }
+
+/// An optional whole number as JSON may write it: `5` or `5.0` (JSON Schema's `integer`
+/// includes both); a fraction, or a value out of `T`'s range, is refused naming the value.
+pub fn whole_number<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<u64>,
+{
+    use serde::Deserialize;
+    let Some(value) = Option::<serde_json::Number>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    // At most i64::MAX: what the database stores, and what `format: int64` says.
+    let whole = value
+        .as_u64()
+        .filter(|n| *n <= i64::MAX as u64)
+        .or_else(|| {
+            value
+                .as_f64()
+                .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f < i64::MAX as f64)
+                .map(|f| f as u64)
+        });
+    whole
+        .and_then(|n| T::try_from(n).ok())
+        .map(Some)
+        .ok_or_else(|| {
+            serde::de::Error::custom(format!("must be a whole number in range, got {value}"))
+        })
+}
+
+/// [`whole_number`] for a field that is required.
+pub fn whole<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<u64>,
+{
+    whole_number(deserializer)?
+        .ok_or_else(|| serde::de::Error::custom("must be a whole number, got null"))
+}

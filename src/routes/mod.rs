@@ -229,9 +229,17 @@ async fn not_found(req: HttpRequest) -> Result<actix_web::HttpResponse, ApiError
 /// JSON object with nothing after it is a 400 saying what was sent; a field of the wrong
 /// type or value is a 400 naming the field.
 pub fn parse_json_object<T: DeserializeOwned>(body: &[u8]) -> Result<Option<T>, ApiError> {
+    // No body is none; a body of only whitespace is not JSON.
+    if body.is_empty() {
+        return Ok(None);
+    }
     let trimmed = body.trim_ascii();
     if trimmed.is_empty() {
-        return Ok(None);
+        return Err(ApiError::BadRequest(
+            "the request body is not valid JSON: it holds only whitespace; send a JSON object, \
+             or no body"
+                .to_owned(),
+        ));
     }
     if trimmed[0] != b'{' {
         return Err(match serde_json::from_slice::<serde_json::Value>(trimmed) {

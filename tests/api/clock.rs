@@ -58,7 +58,7 @@ async fn the_clock_moves_to_a_time_but_never_back() {
             Some(&json!({"now": "2020-01-01T00:00:00Z"}).to_string()),
         )
         .await;
-    assert!(back.assert_error(400, "bad_request").contains("forward"));
+    assert!(back.assert_error(409, "conflict").contains("forward"));
     let both = app
         .send(
             Method::POST,

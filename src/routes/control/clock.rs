@@ -20,6 +20,7 @@ pub const ACCESS: Access = Access::PUBLIC;
 struct MoveClock {
     /// Seconds to move forward, 0 to 10 years.
     #[schema(minimum = 0, maximum = 315_360_000)]
+    #[serde(default, deserialize_with = "crate::domain::whole_number")]
     advance_seconds: Option<u64>,
     /// A time to move forward to (RFC 3339); not before the clock's present.
     now: Option<String>,
@@ -63,8 +64,9 @@ pub async fn get_clock(state: web::Data<AppState>) -> HttpResponse {
     request_body(content = MoveClock, description = "`advance_seconds` or `now`."),
     responses(
         (status = 200, description = "The clock after the move.", body = ClockReading),
-        (status = 400, description = "Neither or both given, or `now` is before the clock's \
-            present."),
+        (status = 400, description = "Neither or both given, or a value is invalid."),
+        (status = 409, description = "`now` is before the clock's present: it only moves \
+            forward."),
     ),
 )]
 pub async fn move_clock(
@@ -88,8 +90,9 @@ pub async fn move_clock(
             let to = Timestamp::parse_rfc3339(&text)
                 .map_err(|e| ApiError::BadRequest(format!("now {e}")))?;
             let before = state.clock.now();
+            // A well-formed time the clock has passed conflicts with its present: 409.
             state.clock.set(to).map_err(|now| {
-                ApiError::BadRequest(format!(
+                ApiError::Conflict(format!(
                     "now must not be before the clock's present {}: the clock only moves \
                      forward",
                     now.to_rfc3339()

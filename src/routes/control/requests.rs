@@ -19,7 +19,7 @@ pub const ACCESS: Access = Access::PUBLIC;
 #[into_params(parameter_in = Query)]
 struct JournalParams {
     /// Only entries after this `seq`.
-    #[param(value_type = u64, required = false, minimum = 0)]
+    #[param(value_type = i64, required = false, minimum = 0)]
     after: Option<String>,
     /// Most entries to return.
     #[param(schema_with = schema::limit_schema, required = false)]
@@ -61,12 +61,16 @@ pub async fn list_requests(
     let params: JournalParams = parse_query(&req)?;
     let after = match params.after.as_deref() {
         None | Some("") => 0,
-        Some(text) => text.parse::<u64>().map_err(|_| {
-            ApiError::BadRequest(format!(
-                "after must be the seq of a journal entry (a whole number), got {}",
-                crate::routes::quoted(text)
-            ))
-        })?,
+        Some(text) => text
+            .parse::<i64>()
+            .ok()
+            .and_then(|n| u64::try_from(n).ok())
+            .ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "after must be the seq of a journal entry (a whole number), got {}",
+                    crate::routes::quoted(text)
+                ))
+            })?,
     };
     let limit = Limit::parse(params.limit.as_deref()).map_err(ApiError::BadRequest)?;
     let page = journal(&state)?.page(after, limit.get() as usize);

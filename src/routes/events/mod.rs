@@ -28,13 +28,22 @@ pub struct EventParams {
     #[param(value_type = u32, minimum = 1, maximum = 1000, required = false)]
     limit: Option<String>,
     /// Only events of this type, such as `device.registered`.
-    #[param(value_type = String, required = false, example = "device.connectivity_changed")]
+    #[param(schema_with = event_type_schema, required = false)]
     #[serde(rename = "type")]
     kind: Option<String>,
     /// Only events about this device: its UUID `id` (also for a deleted device), or the
     /// identifier of a device that exists.
     #[param(value_type = String, required = false)]
     device_id: Option<String>,
+}
+
+/// The `type` filter: one of the event types the log writes.
+fn event_type_schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+    crate::schema::schema(serde_json::json!({
+        "type": "string",
+        "enum": crate::store::events::TYPES,
+        "examples": ["device.connectivity_changed"],
+    }))
 }
 
 /// What a reader asked for, parsed.
@@ -58,6 +67,16 @@ impl EventFilter {
     ) -> Result<EventFilter, ApiError> {
         let bad = ApiError::BadRequest;
         same_org(credential, params.org_id.as_deref(), "read the events of")?;
+        // `after` is checked even when Last-Event-ID, which wins over it, is sent.
+        let after_param = match params.after.as_deref() {
+            None => 0,
+            Some(text) => text.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+                bad(format!(
+                    "after must be an integer of 0 or more (the seq of the last event read), got {}",
+                    quoted(text)
+                ))
+            })?,
+        };
         let after = match last_event_id {
             Some(id) => id
                 .trim()
@@ -67,24 +86,11 @@ impl EventFilter {
                 .ok_or_else(|| {
                     bad(format!(
                         "the Last-Event-ID header must be the seq (an integer of 0 or more) of the \
-                     last event received, got {}",
+                         last event received, got {}",
                         quoted(id)
                     ))
                 })?,
-            None => {
-                match params.after.as_deref() {
-                    None => 0,
-                    Some(text) => text.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(
-                        || {
-                            bad(format!(
-                                "after must be an integer of 0 or more (the seq of the last event \
-                         read), got {}",
-                                quoted(text)
-                            ))
-                        },
-                    )?,
-                }
-            }
+            None => after_param,
         };
         let limit = match params.limit.as_deref() {
             None => 100,

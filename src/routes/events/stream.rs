@@ -57,11 +57,13 @@ pub async fn stream_events(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let credential = ACCESS.require(caller)?;
+    // An empty Last-Event-ID is a reader that has received nothing yet.
     let last_event_id = match req.headers().get("last-event-id") {
         None => None,
         Some(value) => Some(value.to_str().map_err(|_| {
             ApiError::BadRequest("the Last-Event-ID header is not plain text".to_owned())
-        })?),
+        })?)
+        .filter(|text| !text.trim().is_empty()),
     };
     let filter = EventFilter::parse(
         &credential,

@@ -26,7 +26,7 @@ pub const ACCESS: Access = Access {
     "device_id": "laptop-001",
     "capabilities": {"ram_mb": 4096}
 })))]
-struct JoinRequest {
+struct FederationJoinRequest {
     /// The device agent's own id for this participation (a UUID it made); it names it
     /// again at upload. Absent: devreg makes one.
     #[schema(max_length = 128)]
@@ -72,7 +72,7 @@ struct Joined {
 #[utoipa::path(post, path = "/api/v1/federation/rounds/{round_id}/join", tag = "federation",
     params(("round_id" = String, Path, min_length = 1,
         description = "The round's `id`, or its `number` in the org.", example = "1")),
-    request_body(content = Option<JoinRequest>, description = "Optional with a device key."),
+    request_body(content = Option<FederationJoinRequest>, description = "Optional with a device key."),
     responses(
         (status = 200, description = "Joined.", body = Joined),
         (status = 404, description = "No such round or device that the key can see."),
@@ -87,7 +87,7 @@ pub async fn join_federated_round(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let credential = ACCESS.require(caller)?;
-    let request: JoinRequest = parse_json_object(&body)?.unwrap_or_default();
+    let request: FederationJoinRequest = parse_json_object(&body)?.unwrap_or_default();
     let named = either_name(request.device_id, request.device_id_camel)?;
     if let Some(pid) = &request.participation_id
         && (pid.is_empty() || pid.len() > 128 || pid.chars().any(char::is_control))

@@ -22,6 +22,7 @@ pub const ACCESS: Access = Access {
 #[derive(Debug, Deserialize, serde::Serialize, ToSchema)]
 struct ArtifactFile {
     path: String,
+    #[serde(deserialize_with = "crate::domain::whole")]
     size: u64,
     #[schema(value_type = String)]
     sha256: Sha256Hex,
@@ -44,6 +45,7 @@ pub(crate) struct NewVersion {
     pub version: VersionName,
     /// The artifact's format (`onnx`, `tflite`, `coreml`, `gguf`, ...).
     pub format: String,
+    #[serde(deserialize_with = "crate::domain::whole")]
     pub total_bytes: u64,
     /// The artifact's SHA-256, 64 hex digits.
     #[schema(value_type = String)]

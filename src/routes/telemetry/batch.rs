@@ -133,7 +133,8 @@ fn events_of(batch: &BatchRequest, now_ms: i64) -> Result<Vec<NewEvent>, ApiErro
                     quoted(&event.event_type)
                 )));
             }
-            let at_ms = match event.occurred_at.as_deref() {
+            // An empty time is no time, as null is.
+            let at_ms = match event.occurred_at.as_deref().filter(|t| !t.is_empty()) {
                 None => now_ms,
                 Some(text) => rfc3339_ms(text).ok_or_else(|| {
                     ApiError::BadRequest(format!(

@@ -27,9 +27,11 @@ pub const MAX_USES: u32 = 1_000_000;
 pub struct MintRequest {
     /// Seconds until the token expires: 1 to 2592000 (30 days). Default 3600.
     #[schema(minimum = 1, maximum = 2592000)]
+    #[serde(default, deserialize_with = "crate::domain::whole_number")]
     ttl_seconds: Option<u32>,
     /// How many bootstraps it may serve: 1 to 1000000. Default 1.
     #[schema(minimum = 1, maximum = 1000000)]
+    #[serde(default, deserialize_with = "crate::domain::whole_number")]
     max_uses: Option<u32>,
     /// Informative; must be the key's org when sent.
     org_id: Option<String>,

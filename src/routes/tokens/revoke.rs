@@ -56,9 +56,9 @@ async fn revoke(
 ) -> Result<HttpResponse, ApiError> {
     let credential = ACCESS.check(caller)?;
     let request: RevokeRequest = parse_json_object(&body)?.unwrap_or_default();
-    let text = request
-        .refresh_token
-        .or(request.token)
+    let given = |t: &Option<String>| t.clone().filter(|t| !t.is_empty());
+    let text = given(&request.refresh_token)
+        .or_else(|| given(&request.token))
         .ok_or_else(|| ApiError::BadRequest("refresh_token (or token) is required".to_owned()))?;
     let Ok(token) = Token::parse(&text) else {
         return Ok(HttpResponse::Ok().json(Revoked { revoked: false }));
