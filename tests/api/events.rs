@@ -135,7 +135,13 @@ async fn the_log_lists_every_change_in_order_filtered_by_type_and_device() {
         )
         .await;
     assert_eq!(page.body["next_after"], 3);
-    for bad in ["type=device.exploded", "after=-1", "limit=0", "after=x"] {
+    for bad in [
+        "type=device.exploded",
+        "type=",
+        "after=-1",
+        "limit=0",
+        "after=x",
+    ] {
         app.send(
             Method::GET,
             &format!("/api/v1/events?{bad}"),

@@ -364,6 +364,15 @@ async fn the_plan_carries_every_field_each_sdk_requires() {
         ]
     );
     assert_eq!(contract.body["privacyConfig"]["mechanism"], "none");
+    for view in ["", "full"] {
+        get(
+            &app,
+            &device.key,
+            &format!("/api/v1/federation/plans/{}?view={view}", round.id),
+        )
+        .await
+        .assert_error(400, "bad_request");
+    }
 }
 
 #[tokio::test]

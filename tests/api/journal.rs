@@ -100,10 +100,11 @@ async fn the_journal_is_served_over_http_in_pages_and_cleared() {
         .await;
     assert_eq!(cleared.body["cleared"], 3);
     assert!(app.server.requests().is_empty());
-    let bad = app
-        .send(Method::GET, "/_devreg/requests?after=x", None, None)
-        .await;
-    bad.assert_error(400, "bad_request");
+    for bad in ["after=x", "after=", "after=-1", "limit=0"] {
+        app.send(Method::GET, &format!("/_devreg/requests?{bad}"), None, None)
+            .await
+            .assert_error(400, "bad_request");
+    }
 }
 
 #[tokio::test]

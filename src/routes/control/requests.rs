@@ -60,7 +60,7 @@ pub async fn list_requests(
 ) -> Result<HttpResponse, ApiError> {
     let params: JournalParams = parse_query(&req)?;
     let after = match params.after.as_deref() {
-        None | Some("") => 0,
+        None => 0,
         Some(text) => text
             .parse::<i64>()
             .ok()

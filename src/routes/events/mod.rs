@@ -106,7 +106,7 @@ impl EventFilter {
                 })?,
         };
         let kind = match params.kind.as_deref() {
-            None | Some("") => None,
+            None => None,
             Some(text) => Some(
                 events::TYPES
                     .iter()

@@ -77,7 +77,7 @@ pub async fn get_plan(
 ) -> Result<HttpResponse, ApiError> {
     let credential = ACCESS.require(caller)?;
     let contract = match parse_query::<PlanParams>(&req)?.view.as_deref() {
-        None | Some("") => false,
+        None => false,
         Some("contract") => true,
         Some(other) => {
             return Err(ApiError::BadRequest(format!(
