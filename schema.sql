@@ -355,6 +355,48 @@ CREATE TABLE IF NOT EXISTS observed_models (
 CREATE INDEX IF NOT EXISTS device_labels_by_key
     ON device_labels (org_id, key, device_seq);
 
+-- How many devices of an org carry each label (key and value), and each key: kept by the
+-- triggers below, so a list filtered by one label has its total without counting, and
+-- a list filtered by several walks the rarest one.
+CREATE TABLE IF NOT EXISTS label_counts (
+    org_id  TEXT NOT NULL,
+    key     TEXT NOT NULL,
+    value   TEXT NOT NULL,
+    n       INTEGER NOT NULL,
+    PRIMARY KEY (org_id, key, value)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS label_key_counts (
+    org_id  TEXT NOT NULL,
+    key     TEXT NOT NULL,
+    n       INTEGER NOT NULL,
+    PRIMARY KEY (org_id, key)
+) WITHOUT ROWID;
+
+CREATE TRIGGER IF NOT EXISTS device_labels_count_insert AFTER INSERT ON device_labels BEGIN
+    INSERT INTO label_counts (org_id, key, value, n) VALUES (new.org_id, new.key, new.value, 1)
+        ON CONFLICT DO UPDATE SET n = n + 1;
+    INSERT INTO label_key_counts (org_id, key, n) VALUES (new.org_id, new.key, 1)
+        ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+
+-- Also fired by the deletes that ON DELETE CASCADE makes when a device goes.
+CREATE TRIGGER IF NOT EXISTS device_labels_count_delete AFTER DELETE ON device_labels BEGIN
+    UPDATE label_counts SET n = n - 1
+        WHERE org_id = old.org_id AND key = old.key AND value = old.value;
+    UPDATE label_key_counts SET n = n - 1 WHERE org_id = old.org_id AND key = old.key;
+END;
+
+CREATE TRIGGER IF NOT EXISTS device_labels_count_update AFTER UPDATE ON device_labels BEGIN
+    UPDATE label_counts SET n = n - 1
+        WHERE org_id = old.org_id AND key = old.key AND value = old.value;
+    UPDATE label_key_counts SET n = n - 1 WHERE org_id = old.org_id AND key = old.key;
+    INSERT INTO label_counts (org_id, key, value, n) VALUES (new.org_id, new.key, new.value, 1)
+        ON CONFLICT DO UPDATE SET n = n + 1;
+    INSERT INTO label_key_counts (org_id, key, n) VALUES (new.org_id, new.key, 1)
+        ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+
 -- The connectivity the event log last announced for each device that is not `online`
 -- (`stale` or `offline`; a new device starts `offline`). A device without a row was last
 -- announced online. The heartbeat probes it by primary key inside its own UPDATE, so a

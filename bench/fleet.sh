@@ -5,7 +5,8 @@
 #
 #   bench/fleet.sh BASELINE_BIN [DEVICES] [SECONDS]
 #
-# BASELINE_BIN: a release `devreg` built from the commit before (same schema version).
+# BASELINE_BIN: a release `devreg` built from the commit before (same schema version), or
+# `none` for the label lists alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BASE=$1 DEVICES=${2:-100000} DURATION=${3:-5}
@@ -41,7 +42,8 @@ start "$BIN"
 wrk -t2 -c64 -d${WARMUP:-$(( DEVICES / 2000 + 5 ))}s -s bench/heartbeat.lua "$URL" -- "$WORK/keys.csv" >/dev/null 2>&1
 stop
 
-for round in 1 2; do
+rounds="1 2"; [[ $BASE == none ]] && rounds=
+for round in $rounds; do
     for which in base new; do
         bin=$BIN; [[ $which == base ]] && bin=$BASE
         start "$bin"

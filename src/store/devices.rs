@@ -274,6 +274,7 @@ pub struct DeviceSummary {
 }
 
 /// Which devices of an org a list asks for, and which page.
+#[derive(Clone, Copy)]
 pub struct ListQuery<'a> {
     pub org_id: &'a str,
     pub platform: Option<&'a Platform>,
@@ -309,14 +310,15 @@ fn prefix_end(prefix: &str) -> Option<String> {
 }
 
 /// A list's SQL: what it selects from, its conditions and their arguments, the column
-/// that orders it (`seq` in registration order), and whether `device_counts` can give
-/// its total.
+/// that orders it (`seq` in registration order), and whether `device_counts` (or, for
+/// one label filter alone, `label_counts`) can give its total.
 struct ListSql {
     from: String,
     conditions: Vec<String>,
     args: Vec<Box<dyn ToSql>>,
     seq: &'static str,
     counted: bool,
+    label_counted: bool,
 }
 
 impl ListSql {
@@ -326,8 +328,9 @@ impl ListSql {
     }
 
     /// Label filters walk the label index in list order (the first filter drives, the
-    /// others probe the device's labels by primary key); the other filters read the
-    /// device row by its `seq`. Without label filters the devices' own indexes serve.
+    /// others probe the device's labels by primary key; [`list`] puts the rarest first);
+    /// the other filters read the device row by its `seq`. Without label filters the
+    /// devices' own indexes serve.
     fn build(query: &ListQuery<'_>) -> ListSql {
         let mut sql = ListSql {
             from: String::new(),
@@ -335,6 +338,7 @@ impl ListSql {
             args: Vec::new(),
             seq: "d.seq",
             counted: query.labels.is_empty(),
+            label_counted: false,
         };
         let org = sql.bind(query.org_id.to_owned());
         let device_filtered = query.platform.is_some()
@@ -343,6 +347,7 @@ impl ListSql {
             || query.last_seen_before.is_some()
             || query.last_seen_after.is_some()
             || query.prefix.is_some();
+        sql.label_counted = query.labels.len() == 1 && !device_filtered;
         match query.labels.split_first() {
             None => {
                 sql.from = "devices AS d".to_owned();
@@ -486,6 +491,24 @@ pub fn list_plans(conn: &Connection, query: &ListQuery<'_>) -> Result<Vec<String
     Ok(plans)
 }
 
+/// How many devices of the org carry the label (its value, or for `label=KEY` its key),
+/// from the counts the triggers in schema.sql keep.
+fn label_count(conn: &Connection, org_id: &str, filter: &LabelFilter) -> Result<i64, StoreError> {
+    let n = match &filter.value {
+        Some(value) => conn
+            .prepare_cached(
+                "SELECT n FROM label_counts WHERE org_id = ?1 AND key = ?2 AND value = ?3",
+            )?
+            .query_row(params![org_id, filter.key, value], |r| r.get(0))
+            .optional()?,
+        None => conn
+            .prepare_cached("SELECT n FROM label_key_counts WHERE org_id = ?1 AND key = ?2")?
+            .query_row(params![org_id, filter.key], |r| r.get(0))
+            .optional()?,
+    };
+    Ok(n.unwrap_or(0))
+}
+
 /// One page of an org's devices in registration order, and how many match in all. Both
 /// come from one read transaction, so the total agrees with the page. `None` when
 /// `query.after` names no device of the org.
@@ -493,9 +516,24 @@ pub fn list(
     conn: &Connection,
     query: &ListQuery<'_>,
 ) -> Result<Option<(Vec<DeviceSummary>, u64)>, StoreError> {
-    let mut sql = ListSql::build(query);
     let tx = conn.unchecked_transaction()?;
-    let total: i64 = if sql.counted {
+    // The rarest label drives the walk, so a filter only few devices match (or none)
+    // costs only what it matches, whichever order the labels were given in.
+    let mut counted = query
+        .labels
+        .iter()
+        .map(|filter| Ok((label_count(&tx, query.org_id, filter)?, filter)))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    counted.sort_by_key(|(n, _)| *n);
+    let labels: Vec<LabelFilter> = counted.iter().map(|(_, f)| (*f).clone()).collect();
+    let query = &ListQuery {
+        labels: &labels,
+        ..*query
+    };
+    let mut sql = ListSql::build(query);
+    let total: i64 = if sql.label_counted {
+        counted[0].0
+    } else if sql.counted {
         // The triggers in schema.sql keep device_counts, whose columns are these filters'.
         let mut filter = String::from("org_id = ?1");
         let mut args: Vec<&dyn ToSql> = vec![&query.org_id];

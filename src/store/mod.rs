@@ -31,7 +31,7 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 /// The schema this binary writes; `PRAGMA user_version` of a devreg database.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 const SCHEMA: &str = include_str!("../../schema.sql");
 
 /// The database path that means "in memory, gone when the process exits".
@@ -452,13 +452,25 @@ fn apply_schema(conn: &Connection, path: &str) -> Result<(), StoreError> {
 
 /// What a database of an older version needs beyond `schema.sql`'s new tables: the SQL
 /// that brings its data to the version given.
-const MIGRATIONS: &[(i64, &str)] = &[(
-    2,
-    "; DELETE FROM device_counts;
-     INSERT INTO device_counts (org_id, platform, status, n)
-         SELECT org_id, platform, status, count(*) FROM devices
-         GROUP BY org_id, platform, status;",
-)];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        2,
+        "; DELETE FROM device_counts;
+         INSERT INTO device_counts (org_id, platform, status, n)
+             SELECT org_id, platform, status, count(*) FROM devices
+             GROUP BY org_id, platform, status;",
+    ),
+    (
+        3,
+        "; DELETE FROM label_counts;
+         INSERT INTO label_counts (org_id, key, value, n)
+             SELECT org_id, key, value, count(*) FROM device_labels
+             GROUP BY org_id, key, value;
+         DELETE FROM label_key_counts;
+         INSERT INTO label_key_counts (org_id, key, n)
+             SELECT org_id, key, count(*) FROM device_labels GROUP BY org_id, key;",
+    ),
+];
 
 /// Writes a consistent copy of the database at `path` to the new file `out` while
 /// servers may go on writing (`VACUUM INTO` reads one snapshot). Refuses to overwrite.

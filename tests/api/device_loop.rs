@@ -538,7 +538,14 @@ async fn observed_state_is_stored_shown_in_retrieve_and_written_only_when_it_cha
     assert_eq!(events(), 1);
 
     app.server.advance_clock(5);
-    post(&app, &path, Some(&device.key), report).await;
+    let commits = app.server.db().commit_count();
+    let again = post(&app, &path, Some(&device.key), report).await;
+    assert_eq!(again.status.as_u16(), 200, "{}", again.body);
+    assert_eq!(
+        app.server.db().commit_count(),
+        commits,
+        "the same report again costs no write"
+    );
     assert_eq!(events(), 1, "the same report again changes nothing");
     let unchanged = app
         .get_device(Some(app.secret_key()), &device.id)

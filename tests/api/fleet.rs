@@ -363,6 +363,54 @@ async fn label_filters_combine_with_each_other_and_the_other_filters_and_total_c
     assert_eq!(next.body["total"], 3, "the total counts every match");
 }
 
+#[tokio::test]
+async fn label_totals_follow_registrations_patches_and_deletes_in_any_filter_order() {
+    let app = spawn_app().await;
+    let key = Some(app.secret_key());
+    for (name, labels) in [
+        ("c0", json!({"env": "prod", "ring": "canary"})),
+        ("c1", json!({"env": "prod", "ring": "stable"})),
+        ("c2", json!({"env": "prod"})),
+        ("c3", json!({"env": "dev", "ring": "canary"})),
+    ] {
+        app.register(key, json!({"device_id": name, "labels": labels}))
+            .await;
+    }
+    let total = |query: &'static str| {
+        let app = &app;
+        async move {
+            let reply = app.list(key, &format!("org_id=org_demo&{query}")).await;
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+            let found: Vec<String> = identifiers(&reply).into_iter().map(str::to_owned).collect();
+            (reply.body["total"].as_u64().unwrap(), found)
+        }
+    };
+    assert_eq!(total("label=env:prod").await.0, 3);
+    assert_eq!(total("label=ring").await.0, 3);
+    // The rarest filter drives the walk; the answer is the same in either order.
+    let canary_prod = (1, vec!["c0".to_owned()]);
+    assert_eq!(total("label=env:prod&label=ring:canary").await, canary_prod);
+    assert_eq!(total("label=ring:canary&label=env:prod").await, canary_prod);
+    assert_eq!(total("label=ring:none&label=env:prod").await, (0, vec![]));
+
+    let moved = app
+        .patch_device(
+            key,
+            "c2",
+            json!({"labels": {"env": "dev", "ring": "canary"}}),
+        )
+        .await;
+    assert_eq!(moved.status, StatusCode::OK, "{}", moved.body);
+    assert_eq!(total("label=env:prod").await.0, 2);
+    assert_eq!(total("label=env:dev").await.0, 2);
+    assert_eq!(total("label=ring").await.0, 4);
+    let deleted = app.delete_device(key, "c3").await;
+    assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.body);
+    assert_eq!(total("label=env:dev").await, (1, vec!["c2".to_owned()]));
+    assert_eq!(total("label=ring:canary").await.0, 2);
+    assert_eq!(total("label=ring").await.0, 3);
+}
+
 #[test]
 fn label_filters_walk_the_label_indexes_and_never_scan_devices() {
     use devreg::domain::{ConnectivityRule, LabelFilter, Platform, Timestamp};

@@ -137,3 +137,55 @@ async fn a_version_1_database_is_counted_when_opened() {
         .unwrap();
     assert_eq!(version, devreg::store::SCHEMA_VERSION);
 }
+
+#[tokio::test]
+async fn a_version_2_database_gets_its_label_counts_when_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("devreg.db");
+    let db = path.to_str().unwrap().to_owned();
+    let secret = format!("edg_live_{}", "S3cr3t".repeat(5));
+    let config = move |c: &mut devreg::Config| {
+        c.ephemeral = false;
+        c.db = db.clone();
+        c.secret_key = Some(secret.clone());
+        c.publishable_key = Some(format!("oct_pub_live_{}", "Publ1c".repeat(5)));
+    };
+    let first = crate::helpers::spawn_app_with(config.clone()).await;
+    for (name, labels) in [
+        ("v2-a", json!({"env": "prod", "ring": "r1"})),
+        ("v2-b", json!({"env": "prod"})),
+        ("v2-c", json!({"env": "dev", "ring": "r1"})),
+    ] {
+        first
+            .register_device_with(
+                first.secret_key(),
+                json!({"device_id": name, "platform": "ios", "labels": labels}),
+            )
+            .await;
+    }
+    first.server.stop().await;
+    // What a version-2 database is: the same tables, no label counts.
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(
+            "DROP TRIGGER device_labels_count_insert; DROP TRIGGER device_labels_count_delete;
+             DROP TRIGGER device_labels_count_update; DROP TABLE label_counts;
+             DROP TABLE label_key_counts; PRAGMA user_version = 2;",
+        )
+        .unwrap();
+
+    let second = crate::helpers::spawn_app_with(config).await;
+    let key = Some(second.secret_key());
+    let prod = second.list(key, "org_id=org_demo&label=env:prod").await;
+    let ring = second.list(key, "org_id=org_demo&label=ring").await;
+    assert_eq!(prod.body["total"], 2, "{}", prod.body);
+    assert_eq!(ring.body["total"], 2, "{}", ring.body);
+    second
+        .register_device_with(
+            second.secret_key(),
+            json!({"device_id": "after-upgrade", "labels": {"env": "prod"}}),
+        )
+        .await;
+    let after = second.list(key, "org_id=org_demo&label=env:prod").await;
+    assert_eq!(after.body["total"], 3, "{}", after.body);
+}
