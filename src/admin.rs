@@ -377,8 +377,10 @@ pub fn seed_devices(
                     },
                 )?;
                 if n % 5 == 4 {
-                    tx.prepare_cached("UPDATE devices SET status = 'inactive' WHERE id = ?1")?
-                        .execute([id])?;
+                    tx.execute(
+                        "UPDATE devices SET status = 'inactive' WHERE id = ?1",
+                        &[id],
+                    )?;
                 }
             }
             Ok(())

@@ -5,9 +5,10 @@
 //! state) and a deployment's devices (its rollout counts). Labels are read from
 //! `device_labels`, whichever branch writes them.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, params};
 use serde_json::{Value, json};
 
+use super::Conn;
 use super::StoreError;
 use super::events::{self, NewEvent};
 use super::models::{self, ModelVersion};
@@ -92,14 +93,17 @@ pub enum Refused {
 
 /// Creates a deployment and its `deployment.created` event in the caller's transaction.
 pub fn create(
-    conn: &Connection,
+    conn: &Conn,
     new: &NewDeployment<'_>,
     now: Timestamp,
 ) -> Result<Result<(Deployment, ModelVersion), Refused>, StoreError> {
-    if !models::exists(conn, new.org_id, new.model_id)? {
+    let conn = conn.sqlite("store::deployments::create")?;
+    if !models::exists(&Conn::from(conn), new.org_id, new.model_id)? {
         return Ok(Err(Refused::NoModel));
     }
-    let Some(version) = models::find_version(conn, new.org_id, new.model_id, new.version)? else {
+    let Some(version) =
+        models::find_version(&Conn::from(conn), new.org_id, new.model_id, new.version)?
+    else {
         return Ok(Err(Refused::NoVersion));
     };
     let id = uuid::Uuid::now_v7().hyphenated().to_string();
@@ -127,7 +131,7 @@ pub fn create(
     ])?;
     let target = json!({"devices": devices, "platforms": platforms, "labels": labels});
     events::append(
-        conn,
+        &Conn::from(conn),
         &NewEvent {
             org_id: new.org_id,
             kind: "deployment.created",
@@ -141,12 +145,14 @@ pub fn create(
             }),
         },
     )?;
-    let deployment = find(conn, new.org_id, &id)?.expect("the deployment just inserted");
+    let deployment =
+        find(&Conn::from(conn), new.org_id, &id)?.expect("the deployment just inserted");
     Ok(Ok((deployment, version)))
 }
 
 /// A deployment of `org_id` by its id; `None` for another org's or none.
-pub fn find(conn: &Connection, org_id: &str, id: &str) -> Result<Option<Deployment>, StoreError> {
+pub fn find(conn: &Conn, org_id: &str, id: &str) -> Result<Option<Deployment>, StoreError> {
+    let conn = conn.sqlite("store::deployments::find")?;
     Ok(conn
         .prepare_cached(&format!(
             "SELECT {COLUMNS} FROM deployments AS dep WHERE dep.id = ?1 AND dep.org_id = ?2"
@@ -158,12 +164,13 @@ pub fn find(conn: &Connection, org_id: &str, id: &str) -> Result<Option<Deployme
 /// Cancels an active deployment, with its `deployment.cancelled` event. `Ok(None)` when
 /// the org has no such deployment; `Ok(Some(Err(d)))` when it was cancelled already.
 pub fn cancel(
-    conn: &Connection,
+    conn: &Conn,
     org_id: &str,
     id: &str,
     now: Timestamp,
 ) -> Result<Option<Result<Deployment, Deployment>>, StoreError> {
-    let Some(deployment) = find(conn, org_id, id)? else {
+    let conn = conn.sqlite("store::deployments::cancel")?;
+    let Some(deployment) = find(&Conn::from(conn), org_id, id)? else {
         return Ok(None);
     };
     if deployment.status != "active" {
@@ -174,7 +181,7 @@ pub fn cancel(
     )?
     .execute(params![id, now])?;
     events::append(
-        conn,
+        &Conn::from(conn),
         &NewEvent {
             org_id,
             kind: "deployment.cancelled",
@@ -188,7 +195,7 @@ pub fn cancel(
         },
     )?;
     Ok(Some(Ok(
-        find(conn, org_id, id)?.expect("the deployment just cancelled")
+        find(&Conn::from(conn), org_id, id)?.expect("the deployment just cancelled")
     )))
 }
 
@@ -202,7 +209,8 @@ pub struct Rollout {
     pub failed: u64,
 }
 
-pub fn rollout(conn: &Connection, id: &str) -> Result<Rollout, StoreError> {
+pub fn rollout(conn: &Conn, id: &str) -> Result<Rollout, StoreError> {
+    let conn = conn.sqlite("store::deployments::rollout")?;
     let sql = format!(
         "SELECT count(*),
            coalesce(sum(EXISTS (SELECT 1 FROM deployment_syncs AS s
@@ -230,9 +238,10 @@ pub fn rollout(conn: &Connection, id: &str) -> Result<Rollout, StoreError> {
 /// The device's desired models: per model, the newest active deployment of its org whose
 /// target matches it, with that version's manifest; ordered by model id.
 pub fn desired_for(
-    conn: &Connection,
+    conn: &Conn,
     device_id: &str,
 ) -> Result<Vec<(Deployment, ModelVersion)>, StoreError> {
+    let conn = conn.sqlite("store::deployments::desired_for")?;
     let sql = format!(
         "SELECT {COLUMNS} FROM devices AS d JOIN deployments AS dep
              ON dep.org_id = d.org_id AND dep.status = 'active'
@@ -252,7 +261,7 @@ pub fn desired_for(
             continue;
         }
         let version = models::find_version(
-            conn,
+            &Conn::from(conn),
             &deployment.org_id,
             &deployment.model_id,
             &deployment.version,
@@ -285,7 +294,8 @@ impl Refused {
 }
 
 /// The org of deployment `id`, whichever it is: for the operator's command line.
-pub fn org_of(conn: &Connection, id: &str) -> Result<Option<String>, StoreError> {
+pub fn org_of(conn: &Conn, id: &str) -> Result<Option<String>, StoreError> {
+    let conn = conn.sqlite("store::deployments::org_of")?;
     Ok(conn
         .prepare_cached("SELECT org_id FROM deployments WHERE id = ?1")?
         .query_row([id], |r| r.get(0))

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Value, json};
 
+use super::Conn;
 use super::StoreError;
 use super::deployments::{self, Deployment};
 use super::events::{self, NewEvent};
@@ -63,11 +64,12 @@ struct Stored {
 /// With `write` false nothing is written and the boolean says whether a write is needed;
 /// with `write` true the changes are written (with their events) and it is false.
 pub fn reconcile(
-    conn: &Connection,
+    conn: &Conn,
     fetch: &Fetch<'_>,
     write: bool,
 ) -> Result<(DesiredState, bool), StoreError> {
-    let models = deployments::desired_for(conn, fetch.device_id)?;
+    let conn = conn.sqlite("store::desired::reconcile")?;
+    let models = deployments::desired_for(&Conn::from(conn), fetch.device_id)?;
     let digest = models
         .iter()
         .map(|(d, _)| d.id.as_str())
@@ -260,7 +262,7 @@ fn write_observed(
         ])?;
     }
     events::append(
-        conn,
+        &Conn::from(conn),
         &NewEvent {
             org_id: fetch.org_id,
             kind: "device.observed_state_changed",
@@ -274,7 +276,8 @@ fn write_observed(
 
 /// What retrieve shows as `observed_state`: `{"models": [...], "updated_at"}`, or null
 /// before the device reported anything.
-pub fn observed_state(conn: &Connection, device_id: &str) -> Result<Value, StoreError> {
+pub fn observed_state(conn: &Conn, device_id: &str) -> Result<Value, StoreError> {
+    let conn = conn.sqlite("store::desired::observed_state")?;
     let rows = conn
         .prepare_cached(
             "SELECT model_id, status, installed_version, active_version, entry, changed_at \

@@ -5,13 +5,13 @@
 //! `round_aggregates.weighted_sum` in the transaction that accepts it, so completing a
 //! round is one division, and the database holds one vector per round, not one per device.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::events::{self, NewEvent};
 use super::rounds::{self, Round};
-use super::{StoreError, raw_json};
+use super::{Conn, StoreError, raw_json};
 use crate::domain::{RoundStatus, Timestamp};
 use crate::federation;
 
@@ -42,12 +42,13 @@ impl Plan {
 
 /// Stores a new round's plan.
 pub fn insert_plan(
-    conn: &Connection,
+    conn: &Conn,
     round_id: &str,
     base_version: Option<&str>,
     deadline_at: Option<Timestamp>,
     plan: &Plan,
 ) -> Result<(), StoreError> {
+    let conn = conn.sqlite("store::federation::insert_plan")?;
     conn.prepare_cached(
         "INSERT INTO round_plans (round_id, base_version, deadline_at, clip_norm, noise_sigma, \
          max_steps, hyperparams) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -65,7 +66,8 @@ pub fn insert_plan(
 }
 
 /// A round's plan, or the default one for a round started before plans existed.
-pub fn plan(conn: &Connection, round_id: &str) -> Result<Plan, StoreError> {
+pub fn plan(conn: &Conn, round_id: &str) -> Result<Plan, StoreError> {
+    let conn = conn.sqlite("store::federation::plan")?;
     Ok(conn
         .prepare_cached(
             "SELECT clip_norm, noise_sigma, max_steps, hyperparams FROM round_plans \
@@ -93,10 +95,11 @@ pub struct Participation {
 }
 
 pub fn participation(
-    conn: &Connection,
+    conn: &Conn,
     round_id: &str,
     device_id: &str,
 ) -> Result<Participation, StoreError> {
+    let conn = conn.sqlite("store::federation::participation")?;
     Ok(conn
         .prepare_cached(
             "SELECT (SELECT joined_at FROM round_participants \
@@ -117,12 +120,13 @@ pub fn participation(
 /// Records the participation id a device joins with. `false` when it already joined
 /// under another one (and nothing changes).
 pub fn set_participation(
-    conn: &Connection,
+    conn: &Conn,
     round_id: &str,
     device_id: &str,
     participation_id: &str,
     capabilities: &str,
 ) -> Result<bool, StoreError> {
+    let conn = conn.sqlite("store::federation::set_participation")?;
     let stored: Option<String> = conn
         .prepare_cached(
             "INSERT INTO round_participations (round_id, device_id, participation_id, \
@@ -140,10 +144,11 @@ pub fn set_participation(
 
 /// The round a participation id names in `round_id`, and its device.
 pub fn participation_device(
-    conn: &Connection,
+    conn: &Conn,
     round_id: &str,
     participation_id: &str,
 ) -> Result<Option<String>, StoreError> {
+    let conn = conn.sqlite("store::federation::participation_device")?;
     Ok(conn
         .prepare_cached(
             "SELECT device_id FROM round_participations \
@@ -157,12 +162,13 @@ pub fn participation_device(
 /// heartbeat's targeting), before their deadline, to which it has not sent an update,
 /// oldest first. Each with whether the device has joined it.
 pub fn offers(
-    conn: &Connection,
+    conn: &Conn,
     org_id: &str,
     device_id: &str,
     platform: &str,
     now: Timestamp,
 ) -> Result<Vec<(Round, bool)>, StoreError> {
+    let conn = conn.sqlite("store::federation::offers")?;
     let ids: Vec<(String, bool)> = conn
         .prepare_cached(&format!(
             "SELECT r.id, EXISTS (SELECT 1 FROM round_participants AS p \
@@ -181,7 +187,7 @@ pub fn offers(
         .collect::<rusqlite::Result<_>>()?;
     let mut out = Vec::with_capacity(ids.len());
     for (id, joined) in ids {
-        if let Some(round) = rounds::find(conn, org_id, &id)? {
+        if let Some(round) = rounds::find(&Conn::from(conn), org_id, &id)? {
             out.push((round, joined));
         }
     }
@@ -201,11 +207,12 @@ pub struct Upload {
 
 /// Starts an upload of `part_count` parts.
 pub fn insert_upload(
-    conn: &Connection,
+    conn: &Conn,
     upload: &Upload,
     participation_id: &str,
     now: Timestamp,
 ) -> Result<(), StoreError> {
+    let conn = conn.sqlite("store::federation::insert_upload")?;
     conn.prepare_cached(
         "INSERT INTO round_uploads (id, round_id, device_id, participation_id, part_count, meta, \
          created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -222,7 +229,8 @@ pub fn insert_upload(
     Ok(())
 }
 
-pub fn find_upload(conn: &Connection, upload_id: &str) -> Result<Option<Upload>, StoreError> {
+pub fn find_upload(conn: &Conn, upload_id: &str) -> Result<Option<Upload>, StoreError> {
+    let conn = conn.sqlite("store::federation::find_upload")?;
     Ok(conn
         .prepare_cached(
             "SELECT id, round_id, device_id, part_count, stored_bytes, meta FROM round_uploads \
@@ -245,12 +253,13 @@ pub fn find_upload(conn: &Connection, upload_id: &str) -> Result<Option<Upload>,
 /// upload's bytes over all parts. `Err(total)` when
 /// the upload's parts would then hold more than `max_bytes` (and nothing changes).
 pub fn put_part(
-    conn: &Connection,
+    conn: &Conn,
     upload: &Upload,
     part: i64,
     body: &[u8],
     max_bytes: u64,
 ) -> Result<Result<u64, u64>, StoreError> {
+    let conn = conn.sqlite("store::federation::put_part")?;
     let before: i64 = conn
         .prepare_cached(
             "SELECT coalesce((SELECT length(body) FROM round_upload_parts \
@@ -272,7 +281,8 @@ pub fn put_part(
 }
 
 /// The parts stored for an upload, in order: (part number, bytes).
-pub fn parts(conn: &Connection, upload_id: &str) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+pub fn parts(conn: &Conn, upload_id: &str) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+    let conn = conn.sqlite("store::federation::parts")?;
     Ok(conn
         .prepare_cached(
             "SELECT part, body FROM round_upload_parts WHERE upload_id = ?1 ORDER BY part",
@@ -282,14 +292,16 @@ pub fn parts(conn: &Connection, upload_id: &str) -> Result<Vec<(i64, Vec<u8>)>, 
 }
 
 /// Deletes an upload and its parts.
-pub fn delete_upload(conn: &Connection, upload_id: &str) -> Result<(), StoreError> {
+pub fn delete_upload(conn: &Conn, upload_id: &str) -> Result<(), StoreError> {
+    let conn = conn.sqlite("store::federation::delete_upload")?;
     conn.prepare_cached("DELETE FROM round_uploads WHERE id = ?1")?
         .execute([upload_id])?;
     Ok(())
 }
 
 /// How many updates a round has accepted.
-pub fn update_count(conn: &Connection, round_id: &str) -> Result<u64, StoreError> {
+pub fn update_count(conn: &Conn, round_id: &str) -> Result<u64, StoreError> {
+    let conn = conn.sqlite("store::federation::update_count")?;
     let n: i64 = conn
         .prepare_cached("SELECT count(*) FROM round_updates WHERE round_id = ?1")?
         .query_row([round_id], |r| r.get(0))?;
@@ -308,13 +320,14 @@ pub enum Refusal {
 /// Adds a device's update into its round's weighted sum and records it; deletes the
 /// upload. Returns how many updates the round now has; a refusal changes nothing.
 pub fn accept_update(
-    conn: &Connection,
+    conn: &Conn,
     round: &Round,
     upload: &Upload,
     sample_count: u64,
     update: &[f64],
     now: Timestamp,
 ) -> Result<Result<u64, Refusal>, StoreError> {
+    let conn = conn.sqlite("store::federation::accept_update")?;
     let already: bool = conn
         .prepare_cached(
             "SELECT EXISTS (SELECT 1 FROM round_updates WHERE round_id = ?1 AND device_id = ?2)",
@@ -375,8 +388,8 @@ pub fn accept_update(
             ])?;
         }
     }
-    delete_upload(conn, &upload.id)?;
-    Ok(Ok(update_count(conn, &round.id)?))
+    delete_upload(&Conn::from(conn), &upload.id)?;
+    Ok(Ok(update_count(&Conn::from(conn), &round.id)?))
 }
 
 /// Why a round completed, as its `round.completed` event says.
@@ -403,12 +416,14 @@ impl Completion {
 /// Completes an active round: marks it completed, keeps its FedAvg result (if any update
 /// came in) and appends `round.completed`. `None` when the round is not active.
 pub fn complete(
-    conn: &Connection,
+    conn: &Conn,
     round: &Round,
     why: Completion,
     now: Timestamp,
 ) -> Result<Option<Round>, StoreError> {
-    let Some(finished) = rounds::finish(conn, &round.id, RoundStatus::Completed, now)? else {
+    let conn = conn.sqlite("store::federation::complete")?;
+    let Some(finished) = rounds::finish(&Conn::from(conn), &round.id, RoundStatus::Completed, now)?
+    else {
         return Ok(None);
     };
     let stored: Option<(i64, i64, Vec<u8>)> = conn
@@ -431,7 +446,7 @@ pub fn complete(
         None => (0, 0),
     };
     events::append(
-        conn,
+        &Conn::from(conn),
         &NewEvent {
             org_id: round.org_id.as_str(),
             kind: "round.completed",
@@ -450,7 +465,8 @@ pub fn complete(
 }
 
 /// Completes every active round of `org_id` whose deadline has passed. Returns how many.
-pub fn complete_due(conn: &Connection, org_id: &str, now: Timestamp) -> Result<u64, StoreError> {
+pub fn complete_due(conn: &Conn, org_id: &str, now: Timestamp) -> Result<u64, StoreError> {
+    let conn = conn.sqlite("store::federation::complete_due")?;
     let due: Vec<String> = conn
         .prepare_cached(
             "SELECT r.id FROM rounds AS r JOIN round_plans AS rp ON rp.round_id = r.id \
@@ -460,8 +476,8 @@ pub fn complete_due(conn: &Connection, org_id: &str, now: Timestamp) -> Result<u
         .collect::<rusqlite::Result<_>>()?;
     let mut completed = 0;
     for id in due {
-        if let Some(round) = rounds::find(conn, org_id, &id)?
-            && complete(conn, &round, Completion::Deadline, now)?.is_some()
+        if let Some(round) = rounds::find(&Conn::from(conn), org_id, &id)?
+            && complete(&Conn::from(conn), &round, Completion::Deadline, now)?.is_some()
         {
             completed += 1;
         }
@@ -471,7 +487,8 @@ pub fn complete_due(conn: &Connection, org_id: &str, now: Timestamp) -> Result<u
 
 /// Whether `org_id` has an active round past its deadline: a read, so requests that find
 /// none need not write.
-pub fn any_due(conn: &Connection, org_id: &str, now: Timestamp) -> Result<bool, StoreError> {
+pub fn any_due(conn: &Conn, org_id: &str, now: Timestamp) -> Result<bool, StoreError> {
+    let conn = conn.sqlite("store::federation::any_due")?;
     Ok(conn
         .prepare_cached(
             "SELECT EXISTS (SELECT 1 FROM rounds AS r JOIN round_plans AS rp \
@@ -491,7 +508,8 @@ pub struct RoundResult {
 }
 
 /// The kept result of a round, once it completed with at least one update.
-pub fn result(conn: &Connection, round_id: &str) -> Result<Option<RoundResult>, StoreError> {
+pub fn result(conn: &Conn, round_id: &str) -> Result<Option<RoundResult>, StoreError> {
+    let conn = conn.sqlite("store::federation::result")?;
     Ok(conn
         .prepare_cached(
             "SELECT participants, sample_count, aggregate, completed_at FROM round_aggregates \
@@ -510,20 +528,21 @@ pub fn result(conn: &Connection, round_id: &str) -> Result<Option<RoundResult>, 
 
 /// Appends a round event about one device.
 pub fn device_event(
-    conn: &Connection,
+    conn: &Conn,
     round: &Round,
     kind: &str,
     device_id: &str,
     now: Timestamp,
     data: Value,
 ) -> Result<(), StoreError> {
+    let conn = conn.sqlite("store::federation::device_event")?;
     let mut data = data;
     if let Some(object) = data.as_object_mut() {
         object.insert("round_id".to_owned(), Value::from(round.id.as_str()));
         object.insert("round_number".to_owned(), Value::from(round.number));
     }
     events::append(
-        conn,
+        &Conn::from(conn),
         &NewEvent {
             org_id: round.org_id.as_str(),
             kind,

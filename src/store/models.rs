@@ -1,10 +1,10 @@
 //! Models and their versions: the artifact manifests deployments name. devreg stores the
 //! manifest (where the file is, its size and digest), never the file.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, params};
 use serde_json::value::RawValue;
 
-use super::{StoreError, raw_json};
+use super::{Conn, StoreError, raw_json};
 use crate::domain::Timestamp;
 
 /// A model of an org, with its versions oldest first.
@@ -50,12 +50,13 @@ fn version_from_row(row: &Row<'_>) -> rusqlite::Result<ModelVersion> {
 
 /// Adds model `model_id` to `org_id`: [`StoreError::Duplicate`] when the org has it.
 pub fn insert_model(
-    conn: &Connection,
+    conn: &Conn,
     org_id: &str,
     model_id: &str,
     name: Option<&str>,
     now: Timestamp,
 ) -> Result<Model, StoreError> {
+    let conn = conn.sqlite("store::models::insert_model")?;
     conn.prepare_cached(
         "INSERT INTO models (org_id, model_id, name, created_at) VALUES (?1, ?2, ?3, ?4)",
     )?
@@ -69,7 +70,8 @@ pub fn insert_model(
 }
 
 /// Whether `org_id` has model `model_id`.
-pub fn exists(conn: &Connection, org_id: &str, model_id: &str) -> Result<bool, StoreError> {
+pub fn exists(conn: &Conn, org_id: &str, model_id: &str) -> Result<bool, StoreError> {
+    let conn = conn.sqlite("store::models::exists")?;
     Ok(conn
         .prepare_cached("SELECT 1 FROM models WHERE org_id = ?1 AND model_id = ?2")?
         .query_row(params![org_id, model_id], |_| Ok(()))
@@ -92,12 +94,13 @@ pub struct NewVersion<'a> {
 /// Adds a version to a model of `org_id`. `Ok(None)` when the org has no such model;
 /// [`StoreError::Duplicate`] when the model has the version already.
 pub fn insert_version(
-    conn: &Connection,
+    conn: &Conn,
     org_id: &str,
     new: &NewVersion<'_>,
     now: Timestamp,
 ) -> Result<Option<ModelVersion>, StoreError> {
-    if !exists(conn, org_id, new.model_id)? {
+    let conn = conn.sqlite("store::models::insert_version")?;
+    if !exists(&Conn::from(conn), org_id, new.model_id)? {
         return Ok(None);
     }
     let artifact_id = format!("art_{}", uuid::Uuid::now_v7().simple());
@@ -127,11 +130,12 @@ pub fn insert_version(
 
 /// One version of a model of `org_id`.
 pub fn find_version(
-    conn: &Connection,
+    conn: &Conn,
     org_id: &str,
     model_id: &str,
     version: &str,
 ) -> Result<Option<ModelVersion>, StoreError> {
+    let conn = conn.sqlite("store::models::find_version")?;
     Ok(conn
         .prepare_cached(&format!(
             "SELECT {VERSION_COLUMNS} FROM model_versions \
@@ -142,7 +146,8 @@ pub fn find_version(
 }
 
 /// Every model of `org_id` with its versions, models by id, versions oldest first.
-pub fn list(conn: &Connection, org_id: &str) -> Result<Vec<Model>, StoreError> {
+pub fn list(conn: &Conn, org_id: &str) -> Result<Vec<Model>, StoreError> {
+    let conn = conn.sqlite("store::models::list")?;
     let mut models: Vec<Model> = conn
         .prepare_cached(
             "SELECT model_id, name, created_at FROM models WHERE org_id = ?1 ORDER BY model_id",
@@ -172,7 +177,8 @@ pub fn list(conn: &Connection, org_id: &str) -> Result<Vec<Model>, StoreError> {
 }
 
 /// Deletes an org's deployments, model versions and models: an ephemeral server's reset.
-pub fn delete_org(conn: &Connection, org_id: &str) -> Result<(), StoreError> {
+pub fn delete_org(conn: &Conn, org_id: &str) -> Result<(), StoreError> {
+    let conn = conn.sqlite("store::models::delete_org")?;
     for table in ["deployments", "model_versions", "models"] {
         conn.prepare_cached(&format!("DELETE FROM {table} WHERE org_id = ?1"))?
             .execute([org_id])?;

@@ -1,8 +1,9 @@
 //! Training rounds: starting them, finding and listing them, devices joining them, ending
 //! them, and the one lookup a heartbeat makes for the round pending for its device.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, params};
 
+use super::Conn;
 use super::StoreError;
 use crate::domain::{OrgId, Platform, RoundStatus, Timestamp};
 
@@ -83,7 +84,8 @@ pub struct NewRound<'a> {
 
 /// Starts an active round, numbered one past the org's highest. Safe without retries
 /// because every write runs on the one writer connection, in its own transaction.
-pub fn insert(conn: &Connection, new: &NewRound<'_>) -> Result<Round, StoreError> {
+pub fn insert(conn: &Conn, new: &NewRound<'_>) -> Result<Round, StoreError> {
+    let conn = conn.sqlite("store::rounds::insert")?;
     Ok(conn
         .prepare_cached(&format!(
             "INSERT INTO rounds (id, org_id, number, model_id, platforms, min_devices, status, \
@@ -106,7 +108,8 @@ pub fn insert(conn: &Connection, new: &NewRound<'_>) -> Result<Round, StoreError
 }
 
 /// Finds a round of `org_id` by its UUID `id` or its number in the org.
-pub fn find(conn: &Connection, org_id: &str, reference: &str) -> Result<Option<Round>, StoreError> {
+pub fn find(conn: &Conn, org_id: &str, reference: &str) -> Result<Option<Round>, StoreError> {
+    let conn = conn.sqlite("store::rounds::find")?;
     if let Ok(uuid) = uuid::Uuid::try_parse(reference) {
         return Ok(conn
             .prepare_cached(&format!(
@@ -141,7 +144,8 @@ pub struct ListQuery<'a> {
 
 /// One page of an org's rounds, oldest (lowest number) first, and how many match in all,
 /// from one read transaction.
-pub fn list(conn: &Connection, query: &ListQuery<'_>) -> Result<(Vec<Round>, u64), StoreError> {
+pub fn list(conn: &Conn, query: &ListQuery<'_>) -> Result<(Vec<Round>, u64), StoreError> {
+    let conn = conn.sqlite("store::rounds::list")?;
     let mut filter = String::from("org_id = ?1");
     let mut args: Vec<&dyn rusqlite::ToSql> = vec![&query.org_id];
     let status = query.status.map(RoundStatus::as_str);
@@ -179,11 +183,12 @@ pub fn list(conn: &Connection, query: &ListQuery<'_>) -> Result<(Vec<Round>, u64
 /// returns when it joined, and whether it joined now. A second join keeps the first
 /// time and changes nothing.
 pub fn join(
-    conn: &Connection,
+    conn: &Conn,
     round_id: &str,
     device_id: &str,
     now: Timestamp,
 ) -> Result<(Timestamp, bool), StoreError> {
+    let conn = conn.sqlite("store::rounds::join")?;
     let added = conn
         .prepare_cached(
             "INSERT INTO round_participants (round_id, device_id, joined_at) VALUES (?1, ?2, ?3) \
@@ -208,11 +213,12 @@ pub fn join(
 /// Ends active round `round_id` as `status` (completed or cancelled). `None` when the
 /// round is not active (already ended), and then nothing changes.
 pub fn finish(
-    conn: &Connection,
+    conn: &Conn,
     round_id: &str,
     status: RoundStatus,
     now: Timestamp,
 ) -> Result<Option<Round>, StoreError> {
+    let conn = conn.sqlite("store::rounds::finish")?;
     debug_assert!(
         status != RoundStatus::Active,
         "a round ends as completed or cancelled"
@@ -234,12 +240,13 @@ pub fn finish(
 /// key for each. Its cost grows with the active rounds it skips (joined, or aimed at other
 /// platforms), never with devices or with ended rounds.
 pub fn pending_for(
-    conn: &Connection,
+    conn: &Conn,
     org_id: &str,
     device_id: &str,
     platform: &str,
     now: Timestamp,
 ) -> Result<Option<(String, i64)>, StoreError> {
+    let conn = conn.sqlite("store::rounds::pending_for")?;
     Ok(conn
         .prepare_cached(&format!(
             "SELECT r.id, r.number FROM rounds AS r \
@@ -274,7 +281,7 @@ mod tests {
                      ORDER BY r.number LIMIT 1",
                     targets_platform(3)
                 );
-                let mut stmt = conn.prepare(&sql)?;
+                let mut stmt = conn.sqlite("the plan test")?.prepare(&sql)?;
                 let rows = stmt
                     .query_map(params!["org_demo", "d", "ios"], |r| r.get::<_, String>(3))?
                     .collect::<rusqlite::Result<Vec<_>>>()?;

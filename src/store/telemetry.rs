@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
+use super::Conn;
 use super::StoreError;
 use crate::domain::{OrgId, Timestamp};
 
@@ -32,7 +33,8 @@ fn device_ref(row: &rusqlite::Row<'_>) -> rusqlite::Result<DeviceRef> {
 }
 
 /// The device whose UUID is `id`.
-pub fn device_by_id(conn: &Connection, id: &str) -> Result<Option<DeviceRef>, StoreError> {
+pub fn device_by_id(conn: &Conn, id: &str) -> Result<Option<DeviceRef>, StoreError> {
+    let conn = conn.sqlite("store::telemetry::device_by_id")?;
     Ok(conn
         .prepare_cached("SELECT seq, id, org_id FROM devices WHERE id = ?1")?
         .query_row([id], device_ref)
@@ -41,12 +43,13 @@ pub fn device_by_id(conn: &Connection, id: &str) -> Result<Option<DeviceRef>, St
 
 /// A device of `org_id` by its UUID (in any spelling `uuid` parses) or its identifier.
 pub fn device_in_org(
-    conn: &Connection,
+    conn: &Conn,
     org_id: &str,
     reference: &str,
 ) -> Result<Option<DeviceRef>, StoreError> {
+    let conn = conn.sqlite("store::telemetry::device_in_org")?;
     if let Ok(uuid) = uuid::Uuid::try_parse(reference)
-        && let Some(found) = device_by_id(conn, &uuid.hyphenated().to_string())?
+        && let Some(found) = device_by_id(&Conn::from(conn), &uuid.hyphenated().to_string())?
         && found.org_id.as_str() == org_id
     {
         return Ok(Some(found));
@@ -113,12 +116,13 @@ fn resource_id(conn: &Connection, device_seq: i64, attrs: &str) -> Result<i64, S
 /// Stores `events` for `device` (those whose event key it already holds are duplicates),
 /// then deletes the oldest events over the device's and the org's bounds.
 pub fn ingest(
-    conn: &Connection,
+    conn: &Conn,
     device: &DeviceRef,
     events: &[NewEvent],
     retention: Retention,
     now: Timestamp,
 ) -> Result<Ingested, StoreError> {
+    let conn = conn.sqlite("store::telemetry::ingest")?;
     let mut done = Ingested::default();
     let mut types: HashMap<&str, i64> = HashMap::new();
     let mut resources: HashMap<&str, i64> = HashMap::new();
@@ -269,10 +273,11 @@ pub const BATCH_MEMORY_SECS: i64 = 24 * 60 * 60;
 
 /// The ack a batch already seen got: `Some(acked)` if `batch_key` was seen for the device.
 pub fn batch_seen(
-    conn: &Connection,
+    conn: &Conn,
     device_seq: i64,
     batch_key: i64,
 ) -> Result<Option<Option<i64>>, StoreError> {
+    let conn = conn.sqlite("store::telemetry::batch_seen")?;
     Ok(conn
         .prepare_cached(
             "SELECT acked_through FROM telemetry_batches WHERE device_seq = ?1 AND batch_key = ?2",
@@ -283,12 +288,13 @@ pub fn batch_seen(
 
 /// Remembers a batch and forgets the device's batches older than [`BATCH_MEMORY_SECS`].
 pub fn remember_batch(
-    conn: &Connection,
+    conn: &Conn,
     device_seq: i64,
     batch_key: i64,
     acked_through: Option<i64>,
     now: Timestamp,
 ) -> Result<(), StoreError> {
+    let conn = conn.sqlite("store::telemetry::remember_batch")?;
     conn.prepare_cached(
         "DELETE FROM telemetry_batches WHERE device_seq = ?1 AND received_at < ?2",
     )?
@@ -313,12 +319,13 @@ pub struct StoredEvent {
 
 /// A page of the device's events after `after`, oldest first, of one type if asked.
 pub fn list(
-    conn: &Connection,
+    conn: &Conn,
     device_seq: i64,
     after: i64,
     limit: u32,
     event_type: Option<&str>,
 ) -> Result<Vec<StoredEvent>, StoreError> {
+    let conn = conn.sqlite("store::telemetry::list")?;
     let type_filter: Option<i64> = match event_type {
         None => None,
         Some(name) => {
@@ -364,7 +371,8 @@ pub struct Summary {
 }
 
 /// The summary of the device whose UUID is `device_id`; `None` before its first event.
-pub fn summary(conn: &Connection, device_id: &str) -> Result<Option<Summary>, StoreError> {
+pub fn summary(conn: &Conn, device_id: &str) -> Result<Option<Summary>, StoreError> {
+    let conn = conn.sqlite("store::telemetry::summary")?;
     let head = conn
         .prepare_cached(
             "SELECT t.device_seq, t.received, t.stored, t.dropped, t.last_event_ms, \

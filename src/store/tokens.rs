@@ -1,8 +1,9 @@
 //! Device tokens, stored as digests: bootstrap tokens, and families of access and
 //! refresh tokens. No HTTP here: outcomes are values the handlers turn into answers.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 
+use super::Conn;
 use super::StoreError;
 use crate::domain::{OrgId, Timestamp, Token, TokenKind};
 
@@ -15,7 +16,8 @@ pub struct NewBootstrap<'a> {
     pub now: Timestamp,
 }
 
-pub fn insert_bootstrap(conn: &Connection, new: &NewBootstrap<'_>) -> Result<(), StoreError> {
+pub fn insert_bootstrap(conn: &Conn, new: &NewBootstrap<'_>) -> Result<(), StoreError> {
+    let conn = conn.sqlite("store::tokens::insert_bootstrap")?;
     conn.prepare_cached(
         "INSERT INTO bootstrap_tokens (digest, org_id, prefix, max_uses, created_at, expires_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -42,10 +44,11 @@ pub enum BootstrapRefusal {
 /// The org of an unexpired bootstrap token with uses left. Does not count a use: see
 /// [`count_bootstrap_use`], called once the bootstrap has succeeded.
 pub fn check_bootstrap(
-    conn: &Connection,
+    conn: &Conn,
     digest: &[u8; 32],
     now: Timestamp,
 ) -> Result<Result<OrgId, BootstrapRefusal>, StoreError> {
+    let conn = conn.sqlite("store::tokens::check_bootstrap")?;
     let row: Option<(OrgId, u32, u32, Timestamp)> = conn
         .prepare_cached(
             "SELECT org_id, max_uses, uses, expires_at FROM bootstrap_tokens WHERE digest = ?1",
@@ -64,7 +67,8 @@ pub fn check_bootstrap(
     })
 }
 
-pub fn count_bootstrap_use(conn: &Connection, digest: &[u8; 32]) -> Result<(), StoreError> {
+pub fn count_bootstrap_use(conn: &Conn, digest: &[u8; 32]) -> Result<(), StoreError> {
+    let conn = conn.sqlite("store::tokens::count_bootstrap_use")?;
     conn.prepare_cached("UPDATE bootstrap_tokens SET uses = uses + 1 WHERE digest = ?1")?
         .execute([&digest[..]])?;
     Ok(())
@@ -91,12 +95,13 @@ pub struct Family<'a> {
 
 /// Issues a new pair into `family`.
 pub fn issue_pair(
-    conn: &Connection,
+    conn: &Conn,
     family: &Family<'_>,
     access_ttl_secs: i64,
     refresh_ttl_secs: i64,
     now: Timestamp,
 ) -> Result<Pair, StoreError> {
+    let conn = conn.sqlite("store::tokens::issue_pair")?;
     let pair = Pair {
         access: Token::generate_access(family.device_id),
         refresh: Token::generate(TokenKind::Refresh),
@@ -143,7 +148,8 @@ pub struct StoredToken {
     pub key_revoked: bool,
 }
 
-pub fn find(conn: &Connection, digest: &[u8; 32]) -> Result<Option<StoredToken>, StoreError> {
+pub fn find(conn: &Conn, digest: &[u8; 32]) -> Result<Option<StoredToken>, StoreError> {
+    let conn = conn.sqlite("store::tokens::find")?;
     Ok(conn
         .prepare_cached(
             "SELECT t.kind, t.family_id, t.device_id, t.key_id, t.org_id, t.scopes, \
@@ -169,11 +175,8 @@ pub fn find(conn: &Connection, digest: &[u8; 32]) -> Result<Option<StoredToken>,
 }
 
 /// Revokes every token of `family_id` not revoked yet; how many.
-pub fn revoke_family(
-    conn: &Connection,
-    family_id: &str,
-    now: Timestamp,
-) -> Result<usize, StoreError> {
+pub fn revoke_family(conn: &Conn, family_id: &str, now: Timestamp) -> Result<usize, StoreError> {
+    let conn = conn.sqlite("store::tokens::revoke_family")?;
     Ok(conn
         .prepare_cached(
             "UPDATE device_tokens SET revoked_at = ?2 WHERE family_id = ?1 AND revoked_at IS NULL",
@@ -184,11 +187,12 @@ pub fn revoke_family(
 /// Marks a refresh token used (rotated), and forgets the family's tokens that have
 /// expired, which nothing can present any more.
 pub fn mark_used(
-    conn: &Connection,
+    conn: &Conn,
     digest: &[u8; 32],
     family_id: &str,
     now: Timestamp,
 ) -> Result<(), StoreError> {
+    let conn = conn.sqlite("store::tokens::mark_used")?;
     conn.prepare_cached("UPDATE device_tokens SET used_at = ?2 WHERE digest = ?1")?
         .execute(params![&digest[..], now])?;
     conn.prepare_cached("DELETE FROM device_tokens WHERE family_id = ?1 AND expires_at <= ?2")?
@@ -197,10 +201,8 @@ pub fn mark_used(
 }
 
 /// The device's current (unrevoked) device key id, the newest if several.
-pub fn current_device_key(
-    conn: &Connection,
-    device_id: &str,
-) -> Result<Option<String>, StoreError> {
+pub fn current_device_key(conn: &Conn, device_id: &str) -> Result<Option<String>, StoreError> {
+    let conn = conn.sqlite("store::tokens::current_device_key")?;
     Ok(conn
         .prepare_cached(
             "SELECT id FROM api_keys WHERE device_id = ?1 AND revoked_at IS NULL \

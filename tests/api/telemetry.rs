@@ -582,7 +582,7 @@ async fn rows_stay_small() {
         .read_sync(|c| {
             Ok(c.query_row(
                 "SELECT sum(length(body)) + 8 * count(*) FROM telemetry_events",
-                [],
+                &[],
                 |r| r.get(0),
             )?)
         })

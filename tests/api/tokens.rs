@@ -483,8 +483,8 @@ async fn deleting_the_device_deletes_its_tokens() {
         app.server
             .db()
             .read_sync(|c| {
-                Ok(c.query_row("SELECT count(*) FROM device_tokens", [], |r| {
-                    r.get::<_, i64>(0)
+                Ok(c.query_row("SELECT count(*) FROM device_tokens", &[], |r| {
+                    r.get::<i64>(0)
                 })?)
             })
             .unwrap()
@@ -494,8 +494,8 @@ async fn deleting_the_device_deletes_its_tokens() {
     app.server
         .db()
         .write_sync(|tx| {
-            tx.execute("DELETE FROM api_keys WHERE device_id = ?1", [&id])?;
-            tx.execute("DELETE FROM devices WHERE id = ?1", [&id])?;
+            tx.execute("DELETE FROM api_keys WHERE device_id = ?1", &[&id])?;
+            tx.execute("DELETE FROM devices WHERE id = ?1", &[&id])?;
             Ok(())
         })
         .unwrap();
@@ -516,6 +516,7 @@ async fn only_digests_of_tokens_are_stored() {
         .server
         .db()
         .read_sync(|c| {
+            let c = c.sqlite("the test's dump of every column")?;
             let mut all = String::new();
             for table in ["device_tokens", "bootstrap_tokens"] {
                 let mut s = c.prepare(&format!("SELECT * FROM {table}"))?;
