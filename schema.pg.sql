@@ -333,7 +333,7 @@ CREATE TABLE IF NOT EXISTS observed_models (
     status              TEXT NOT NULL,
     installed_version   TEXT,
     active_version      TEXT,
-    failed              BIGINT NOT NULL,
+    failed              BOOLEAN NOT NULL,
     entry               TEXT NOT NULL,
     changed_at          BIGINT NOT NULL,
     PRIMARY KEY (device_id, model_id)

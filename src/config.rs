@@ -462,7 +462,11 @@ impl Config {
         if !self.ephemeral {
             return resolved;
         }
-        crate::store::MEMORY.clone_into(&mut resolved.db);
+        // A PostgreSQL database stays: the test suite runs ephemeral servers on one of
+        // their own (tests/api/helpers.rs).
+        if !crate::store::pg::is_url(&self.db) {
+            crate::store::MEMORY.clone_into(&mut resolved.db);
+        }
         resolved.cors_origins = vec!["*".to_owned()];
         let set = self.rate_limits_set.clone();
         for (id, quota) in resolved.rate_limits_mut() {

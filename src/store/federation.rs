@@ -5,13 +5,12 @@
 //! `round_aggregates.weighted_sum` in the transaction that accepts it, so completing a
 //! round is one division, and the database holds one vector per round, not one per device.
 
-use rusqlite::{OptionalExtension, params};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::events::{self, NewEvent};
 use super::rounds::{self, Round};
-use super::{Conn, StoreError, raw_json};
+use super::{Conn, StoreError};
 use crate::domain::{RoundStatus, Timestamp};
 use crate::federation;
 
@@ -48,40 +47,38 @@ pub fn insert_plan(
     deadline_at: Option<Timestamp>,
     plan: &Plan,
 ) -> Result<(), StoreError> {
-    let conn = conn.sqlite("store::federation::insert_plan")?;
-    conn.prepare_cached(
+    conn.execute(
         "INSERT INTO round_plans (round_id, base_version, deadline_at, clip_norm, noise_sigma, \
          max_steps, hyperparams) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?
-    .execute(params![
-        round_id,
-        base_version,
-        deadline_at,
-        plan.clip_norm,
-        plan.noise_sigma,
-        plan.max_steps,
-        plan.hyperparams.get()
-    ])?;
+        &[
+            &round_id,
+            &base_version,
+            &deadline_at,
+            &plan.clip_norm,
+            &plan.noise_sigma,
+            &plan.max_steps,
+            &plan.hyperparams.get(),
+        ],
+    )?;
     Ok(())
 }
 
 /// A round's plan, or the default one for a round started before plans existed.
 pub fn plan(conn: &Conn, round_id: &str) -> Result<Plan, StoreError> {
-    let conn = conn.sqlite("store::federation::plan")?;
     Ok(conn
-        .prepare_cached(
+        .query_opt(
             "SELECT clip_norm, noise_sigma, max_steps, hyperparams FROM round_plans \
              WHERE round_id = ?1",
+            &[&round_id],
+            |r| {
+                Ok(Plan {
+                    clip_norm: r.get(0)?,
+                    noise_sigma: r.get(1)?,
+                    max_steps: r.get(2)?,
+                    hyperparams: r.json(3)?,
+                })
+            },
         )?
-        .query_row([round_id], |r| {
-            Ok(Plan {
-                clip_norm: r.get(0)?,
-                noise_sigma: r.get(1)?,
-                max_steps: r.get(2)?,
-                hyperparams: raw_json(r.get(3)?)?,
-            })
-        })
-        .optional()?
         .unwrap_or_else(Plan::default_plan))
 }
 
@@ -99,22 +96,21 @@ pub fn participation(
     round_id: &str,
     device_id: &str,
 ) -> Result<Participation, StoreError> {
-    let conn = conn.sqlite("store::federation::participation")?;
-    Ok(conn
-        .prepare_cached(
-            "SELECT (SELECT joined_at FROM round_participants \
+    Ok(conn.query_row(
+        "SELECT (SELECT joined_at FROM round_participants \
                      WHERE round_id = ?1 AND device_id = ?2), \
                     (SELECT participation_id FROM round_participations \
                      WHERE round_id = ?1 AND device_id = ?2), \
                     EXISTS (SELECT 1 FROM round_updates WHERE round_id = ?1 AND device_id = ?2)",
-        )?
-        .query_row([round_id, device_id], |r| {
+        &[&round_id, &device_id],
+        |r| {
             Ok(Participation {
                 joined_at: r.get(0)?,
                 participation_id: r.get(1)?,
                 update_received: r.get(2)?,
             })
-        })?)
+        },
+    )?)
 }
 
 /// Records the participation id a device joins with. `false` when it already joined
@@ -126,19 +122,15 @@ pub fn set_participation(
     participation_id: &str,
     capabilities: &str,
 ) -> Result<bool, StoreError> {
-    let conn = conn.sqlite("store::federation::set_participation")?;
-    let stored: Option<String> = conn
-        .prepare_cached(
-            "INSERT INTO round_participations (round_id, device_id, participation_id, \
+    let stored: Option<String> = conn.query_opt(
+        "INSERT INTO round_participations (round_id, device_id, participation_id, \
              capabilities) VALUES (?1, ?2, ?3, ?4) \
-             ON CONFLICT (round_id, device_id) DO UPDATE SET participation_id = participation_id \
+             ON CONFLICT (round_id, device_id) DO UPDATE \
+             SET participation_id = round_participations.participation_id \
              RETURNING participation_id",
-        )?
-        .query_row(
-            params![round_id, device_id, participation_id, capabilities],
-            |r| r.get(0),
-        )
-        .optional()?;
+        &[&round_id, &device_id, &participation_id, &capabilities],
+        |r| r.get(0),
+    )?;
     Ok(stored.as_deref() == Some(participation_id))
 }
 
@@ -148,14 +140,12 @@ pub fn participation_device(
     round_id: &str,
     participation_id: &str,
 ) -> Result<Option<String>, StoreError> {
-    let conn = conn.sqlite("store::federation::participation_device")?;
-    Ok(conn
-        .prepare_cached(
-            "SELECT device_id FROM round_participations \
+    Ok(conn.query_opt(
+        "SELECT device_id FROM round_participations \
              WHERE round_id = ?1 AND participation_id = ?2",
-        )?
-        .query_row([round_id, participation_id], |r| r.get(0))
-        .optional()?)
+        &[&round_id, &participation_id],
+        |r| r.get(0),
+    )?)
 }
 
 /// The rounds offered to a device: its org's active rounds, aimed at its platform (the
@@ -168,9 +158,8 @@ pub fn offers(
     platform: &str,
     now: Timestamp,
 ) -> Result<Vec<(Round, bool)>, StoreError> {
-    let conn = conn.sqlite("store::federation::offers")?;
-    let ids: Vec<(String, bool)> = conn
-        .prepare_cached(&format!(
+    let ids: Vec<(String, bool)> = conn.query_all(
+        &format!(
             "SELECT r.id, EXISTS (SELECT 1 FROM round_participants AS p \
                                   WHERE p.round_id = r.id AND p.device_id = ?2) \
              FROM rounds AS r \
@@ -178,16 +167,15 @@ pub fn offers(
              AND NOT EXISTS (SELECT 1 FROM round_updates AS u \
                              WHERE u.round_id = r.id AND u.device_id = ?2) \
              ORDER BY r.number LIMIT 100",
-            rounds::targets_platform(3),
+            rounds::targets_platform(3, conn.dialect()),
             rounds::before_deadline(4)
-        ))?
-        .query_map(params![org_id, device_id, platform, now], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
+        ),
+        &[&org_id, &device_id, &platform, &now],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
     let mut out = Vec::with_capacity(ids.len());
     for (id, joined) in ids {
-        if let Some(round) = rounds::find(&Conn::from(conn), org_id, &id)? {
+        if let Some(round) = rounds::find(conn, org_id, &id)? {
             out.push((round, joined));
         }
     }
@@ -212,41 +200,38 @@ pub fn insert_upload(
     participation_id: &str,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    let conn = conn.sqlite("store::federation::insert_upload")?;
-    conn.prepare_cached(
+    conn.execute(
         "INSERT INTO round_uploads (id, round_id, device_id, participation_id, part_count, meta, \
          created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?
-    .execute(params![
-        upload.id,
-        upload.round_id,
-        upload.device_id,
-        participation_id,
-        upload.part_count,
-        upload.meta.get(),
-        now
-    ])?;
+        &[
+            &upload.id,
+            &upload.round_id,
+            &upload.device_id,
+            &participation_id,
+            &upload.part_count,
+            &upload.meta.get(),
+            &now,
+        ],
+    )?;
     Ok(())
 }
 
 pub fn find_upload(conn: &Conn, upload_id: &str) -> Result<Option<Upload>, StoreError> {
-    let conn = conn.sqlite("store::federation::find_upload")?;
-    Ok(conn
-        .prepare_cached(
-            "SELECT id, round_id, device_id, part_count, stored_bytes, meta FROM round_uploads \
+    Ok(conn.query_opt(
+        "SELECT id, round_id, device_id, part_count, stored_bytes, meta FROM round_uploads \
              WHERE id = ?1",
-        )?
-        .query_row([upload_id], |r| {
+        &[&upload_id],
+        |r| {
             Ok(Upload {
                 id: r.get(0)?,
                 round_id: r.get(1)?,
                 device_id: r.get(2)?,
                 part_count: r.get(3)?,
                 stored_bytes: r.get(4)?,
-                meta: raw_json(r.get(5)?)?,
+                meta: r.json(5)?,
             })
-        })
-        .optional()?)
+        },
+    )?)
 }
 
 /// Stores part `part` of an upload, replacing the same part sent before, and returns the
@@ -259,52 +244,50 @@ pub fn put_part(
     body: &[u8],
     max_bytes: u64,
 ) -> Result<Result<u64, u64>, StoreError> {
-    let conn = conn.sqlite("store::federation::put_part")?;
-    let before: i64 = conn
-        .prepare_cached(
-            "SELECT coalesce((SELECT length(body) FROM round_upload_parts \
+    let before: i64 = conn.query_row(
+        "SELECT coalesce((SELECT length(body) FROM round_upload_parts \
                               WHERE upload_id = ?1 AND part = ?2), 0)",
-        )?
-        .query_row(params![upload.id, part], |r| r.get(0))?;
+        &[&upload.id, &part],
+        |r| r.get(0),
+    )?;
     let total = u64::try_from(upload.stored_bytes - before).unwrap_or(0) + body.len() as u64;
     if total > max_bytes {
         return Ok(Err(total));
     }
-    conn.prepare_cached(
+    conn.execute(
         "INSERT INTO round_upload_parts (upload_id, part, body) VALUES (?1, ?2, ?3) \
          ON CONFLICT (upload_id, part) DO UPDATE SET body = excluded.body",
-    )?
-    .execute(params![upload.id, part, body])?;
-    conn.prepare_cached("UPDATE round_uploads SET stored_bytes = ?2 WHERE id = ?1")?
-        .execute(params![upload.id, total as i64])?;
+        &[&upload.id, &part, &body],
+    )?;
+    conn.execute(
+        "UPDATE round_uploads SET stored_bytes = ?2 WHERE id = ?1",
+        &[&upload.id, &(total as i64)],
+    )?;
     Ok(Ok(total))
 }
 
 /// The parts stored for an upload, in order: (part number, bytes).
 pub fn parts(conn: &Conn, upload_id: &str) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
-    let conn = conn.sqlite("store::federation::parts")?;
-    Ok(conn
-        .prepare_cached(
-            "SELECT part, body FROM round_upload_parts WHERE upload_id = ?1 ORDER BY part",
-        )?
-        .query_map([upload_id], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?)
+    Ok(conn.query_all(
+        "SELECT part, body FROM round_upload_parts WHERE upload_id = ?1 ORDER BY part",
+        &[&upload_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?)
 }
 
 /// Deletes an upload and its parts.
 pub fn delete_upload(conn: &Conn, upload_id: &str) -> Result<(), StoreError> {
-    let conn = conn.sqlite("store::federation::delete_upload")?;
-    conn.prepare_cached("DELETE FROM round_uploads WHERE id = ?1")?
-        .execute([upload_id])?;
+    conn.execute("DELETE FROM round_uploads WHERE id = ?1", &[&upload_id])?;
     Ok(())
 }
 
 /// How many updates a round has accepted.
 pub fn update_count(conn: &Conn, round_id: &str) -> Result<u64, StoreError> {
-    let conn = conn.sqlite("store::federation::update_count")?;
-    let n: i64 = conn
-        .prepare_cached("SELECT count(*) FROM round_updates WHERE round_id = ?1")?
-        .query_row([round_id], |r| r.get(0))?;
+    let n: i64 = conn.query_row(
+        "SELECT count(*) FROM round_updates WHERE round_id = ?1",
+        &[&round_id],
+        |r| r.get(0),
+    )?;
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
@@ -327,19 +310,19 @@ pub fn accept_update(
     update: &[f64],
     now: Timestamp,
 ) -> Result<Result<u64, Refusal>, StoreError> {
-    let conn = conn.sqlite("store::federation::accept_update")?;
-    let already: bool = conn
-        .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM round_updates WHERE round_id = ?1 AND device_id = ?2)",
-        )?
-        .query_row([&round.id, &upload.device_id], |r| r.get(0))?;
+    let already: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM round_updates WHERE round_id = ?1 AND device_id = ?2)",
+        &[&&round.id, &&upload.device_id],
+        |r| r.get(0),
+    )?;
     if already {
         return Ok(Err(Refusal::AlreadyReceived));
     }
-    let stored: Option<(i64, Vec<u8>)> = conn
-        .prepare_cached("SELECT length, weighted_sum FROM round_aggregates WHERE round_id = ?1")?
-        .query_row([&round.id], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
+    let stored: Option<(i64, Vec<u8>)> = conn.query_opt(
+        "SELECT length, weighted_sum FROM round_aggregates WHERE round_id = ?1",
+        &[&&round.id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
     if let Some((length, _)) = &stored
         && *length as usize != update.len()
     {
@@ -347,49 +330,49 @@ pub fn accept_update(
             expected: *length as usize,
         }));
     }
-    conn.prepare_cached(
+    conn.execute(
         "INSERT INTO round_updates (round_id, device_id, upload_id, sample_count, received_at) \
          VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?
-    .execute(params![
-        round.id,
-        upload.device_id,
-        upload.id,
-        sample_count as i64,
-        now
-    ])?;
+        &[
+            &round.id,
+            &upload.device_id,
+            &upload.id,
+            &(sample_count as i64),
+            &now,
+        ],
+    )?;
     let weight = sample_count as f64;
     match stored {
         Some((_, blob)) => {
             let mut sum = federation::from_blob(&blob);
             federation::add_weighted(&mut sum, update, weight);
-            conn.prepare_cached(
+            conn.execute(
                 "UPDATE round_aggregates SET participants = participants + 1, \
                  sample_count = sample_count + ?2, weighted_sum = ?3 WHERE round_id = ?1",
-            )?
-            .execute(params![
-                round.id,
-                sample_count as i64,
-                federation::to_blob(&sum)
-            ])?;
+                &[
+                    &round.id,
+                    &(sample_count as i64),
+                    &federation::to_blob(&sum),
+                ],
+            )?;
         }
         None => {
             let mut sum = vec![0.0; update.len()];
             federation::add_weighted(&mut sum, update, weight);
-            conn.prepare_cached(
+            conn.execute(
                 "INSERT INTO round_aggregates (round_id, length, participants, sample_count, \
                  weighted_sum) VALUES (?1, ?2, 1, ?3, ?4)",
-            )?
-            .execute(params![
-                round.id,
-                update.len() as i64,
-                sample_count as i64,
-                federation::to_blob(&sum)
-            ])?;
+                &[
+                    &round.id,
+                    &(update.len() as i64),
+                    &(sample_count as i64),
+                    &federation::to_blob(&sum),
+                ],
+            )?;
         }
     }
-    delete_upload(&Conn::from(conn), &upload.id)?;
-    Ok(Ok(update_count(&Conn::from(conn), &round.id)?))
+    delete_upload(conn, &upload.id)?;
+    Ok(Ok(update_count(conn, &round.id)?))
 }
 
 /// Why a round completed, as its `round.completed` event says.
@@ -421,32 +404,29 @@ pub fn complete(
     why: Completion,
     now: Timestamp,
 ) -> Result<Option<Round>, StoreError> {
-    let conn = conn.sqlite("store::federation::complete")?;
-    let Some(finished) = rounds::finish(&Conn::from(conn), &round.id, RoundStatus::Completed, now)?
-    else {
+    let Some(finished) = rounds::finish(conn, &round.id, RoundStatus::Completed, now)? else {
         return Ok(None);
     };
-    let stored: Option<(i64, i64, Vec<u8>)> = conn
-        .prepare_cached(
-            "SELECT participants, sample_count, weighted_sum FROM round_aggregates \
+    let stored: Option<(i64, i64, Vec<u8>)> = conn.query_opt(
+        "SELECT participants, sample_count, weighted_sum FROM round_aggregates \
              WHERE round_id = ?1",
-        )?
-        .query_row([&round.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .optional()?;
+        &[&&round.id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
     let (participants, sample_count) = match stored {
         Some((participants, sample_count, sum)) => {
             let aggregate =
                 federation::mean(&federation::from_blob(&sum), sample_count.max(1) as f64);
-            conn.prepare_cached(
+            conn.execute(
                 "UPDATE round_aggregates SET aggregate = ?2, completed_at = ?3 WHERE round_id = ?1",
-            )?
-            .execute(params![round.id, federation::to_blob(&aggregate), now])?;
+                &[&round.id, &federation::to_blob(&aggregate), &now],
+            )?;
             (participants, sample_count)
         }
         None => (0, 0),
     };
     events::append(
-        &Conn::from(conn),
+        conn,
         &NewEvent {
             org_id: round.org_id.as_str(),
             kind: "round.completed",
@@ -466,18 +446,16 @@ pub fn complete(
 
 /// Completes every active round of `org_id` whose deadline has passed. Returns how many.
 pub fn complete_due(conn: &Conn, org_id: &str, now: Timestamp) -> Result<u64, StoreError> {
-    let conn = conn.sqlite("store::federation::complete_due")?;
-    let due: Vec<String> = conn
-        .prepare_cached(
-            "SELECT r.id FROM rounds AS r JOIN round_plans AS rp ON rp.round_id = r.id \
+    let due: Vec<String> = conn.query_all(
+        "SELECT r.id FROM rounds AS r JOIN round_plans AS rp ON rp.round_id = r.id \
              WHERE r.org_id = ?1 AND r.status = 'active' AND rp.deadline_at <= ?2",
-        )?
-        .query_map(params![org_id, now], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
+        &[&org_id, &now],
+        |r| r.get(0),
+    )?;
     let mut completed = 0;
     for id in due {
-        if let Some(round) = rounds::find(&Conn::from(conn), org_id, &id)?
-            && complete(&Conn::from(conn), &round, Completion::Deadline, now)?.is_some()
+        if let Some(round) = rounds::find(conn, org_id, &id)?
+            && complete(conn, &round, Completion::Deadline, now)?.is_some()
         {
             completed += 1;
         }
@@ -488,14 +466,13 @@ pub fn complete_due(conn: &Conn, org_id: &str, now: Timestamp) -> Result<u64, St
 /// Whether `org_id` has an active round past its deadline: a read, so requests that find
 /// none need not write.
 pub fn any_due(conn: &Conn, org_id: &str, now: Timestamp) -> Result<bool, StoreError> {
-    let conn = conn.sqlite("store::federation::any_due")?;
-    Ok(conn
-        .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM rounds AS r JOIN round_plans AS rp \
+    Ok(conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM rounds AS r JOIN round_plans AS rp \
              ON rp.round_id = r.id WHERE r.org_id = ?1 AND r.status = 'active' \
              AND rp.deadline_at <= ?2)",
-        )?
-        .query_row(params![org_id, now], |r| r.get(0))?)
+        &[&org_id, &now],
+        |r| r.get(0),
+    )?)
 }
 
 /// A completed round's kept FedAvg result.
@@ -509,21 +486,19 @@ pub struct RoundResult {
 
 /// The kept result of a round, once it completed with at least one update.
 pub fn result(conn: &Conn, round_id: &str) -> Result<Option<RoundResult>, StoreError> {
-    let conn = conn.sqlite("store::federation::result")?;
-    Ok(conn
-        .prepare_cached(
-            "SELECT participants, sample_count, aggregate, completed_at FROM round_aggregates \
+    Ok(conn.query_opt(
+        "SELECT participants, sample_count, aggregate, completed_at FROM round_aggregates \
              WHERE round_id = ?1 AND aggregate IS NOT NULL",
-        )?
-        .query_row([round_id], |r| {
+        &[&round_id],
+        |r| {
             Ok(RoundResult {
-                participants: u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0),
-                sample_count: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
-                aggregate: federation::from_blob(&r.get::<_, Vec<u8>>(2)?),
+                participants: u64::try_from(r.get::<i64>(0)?).unwrap_or(0),
+                sample_count: u64::try_from(r.get::<i64>(1)?).unwrap_or(0),
+                aggregate: federation::from_blob(&r.get::<Vec<u8>>(2)?),
                 completed_at: r.get(3)?,
             })
-        })
-        .optional()?)
+        },
+    )?)
 }
 
 /// Appends a round event about one device.
@@ -535,14 +510,13 @@ pub fn device_event(
     now: Timestamp,
     data: Value,
 ) -> Result<(), StoreError> {
-    let conn = conn.sqlite("store::federation::device_event")?;
     let mut data = data;
     if let Some(object) = data.as_object_mut() {
         object.insert("round_id".to_owned(), Value::from(round.id.as_str()));
         object.insert("round_number".to_owned(), Value::from(round.number));
     }
     events::append(
-        &Conn::from(conn),
+        conn,
         &NewEvent {
             org_id: round.org_id.as_str(),
             kind,
