@@ -245,8 +245,8 @@ pub fn put_part(
     max_bytes: u64,
 ) -> Result<Result<u64, u64>, StoreError> {
     let before: i64 = conn.query_row(
-        "SELECT coalesce((SELECT length(body) FROM round_upload_parts \
-                              WHERE upload_id = ?1 AND part = ?2), 0)",
+        "SELECT CAST(coalesce((SELECT length(body) FROM round_upload_parts \
+                              WHERE upload_id = ?1 AND part = ?2), 0) AS BIGINT)",
         &[&upload.id, &part],
         |r| r.get(0),
     )?;

@@ -332,11 +332,12 @@ impl Db {
     }
 
     /// How many group-commit transactions the writer thread has committed: fewer than
-    /// the writes when writes share commits.
+    /// the writes when writes share commits. On PostgreSQL every write is its own
+    /// transaction: how many write transactions committed.
     pub fn commit_count(&self) -> u64 {
         match &self.inner.engine {
             Engine::Sqlite(sqlite) => sqlite.queue.commits(),
-            Engine::Postgres(_) => 0,
+            Engine::Postgres(postgres) => postgres.commits(),
         }
     }
 

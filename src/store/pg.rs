@@ -18,6 +18,7 @@
 
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use postgres::error::SqlState;
@@ -115,6 +116,8 @@ pub(super) struct Postgres {
     pool: Option<r2d2::Pool<Manager>>,
     /// The URL without its password, for messages.
     shown: String,
+    /// Write transactions committed, for [`super::Db::commit_count`].
+    commits: AtomicU64,
 }
 
 impl Drop for Postgres {
@@ -158,8 +161,14 @@ impl Postgres {
             Ok(Postgres {
                 pool: Some(pool),
                 shown: shown.clone(),
+                commits: AtomicU64::new(0),
             })
         })
+    }
+
+    /// How many write transactions have committed.
+    pub(super) fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
     }
 
     fn pool(&self) -> &r2d2::Pool<Manager> {
@@ -194,6 +203,9 @@ impl Postgres {
         match outcome {
             Ok(value) => {
                 conn.batch("COMMIT")?;
+                if !read_only {
+                    self.commits.fetch_add(1, Ordering::Relaxed);
+                }
                 Ok(value)
             }
             Err(err) => {

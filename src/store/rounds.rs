@@ -44,7 +44,9 @@ fn round_from_row(row: &Row<'_>) -> Result<Round, StoreError> {
         number: row.get(2)?,
         model_id: row.get(3)?,
         platforms: serde_json::from_str(&platforms).map_err(|e| conversion(4, e.into()))?,
-        min_devices: row.get(5)?,
+        min_devices: row
+            .get::<Option<i64>>(5)?
+            .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
         status: row.get(6)?,
         participant_count: u64::try_from(row.get::<i64>(7)?).unwrap_or(0),
         created_at: row.get(8)?,
@@ -91,6 +93,15 @@ pub struct NewRound<'a> {
 /// Starts an active round, numbered one past the org's highest. Safe without retries
 /// because every write runs on the one writer connection, in its own transaction.
 pub fn insert(conn: &Conn, new: &NewRound<'_>) -> Result<Round, StoreError> {
+    // SQLite's one writer makes max + 1 safe; PostgreSQL's concurrent transactions (and
+    // instances) take the org's row lock first, so they number one after another.
+    if conn.dialect() == Dialect::Postgres {
+        conn.query_opt(
+            "SELECT 1 FROM orgs WHERE id = ?1 FOR UPDATE",
+            &[&new.org_id],
+            |_| Ok(()),
+        )?;
+    }
     Ok(conn.query_row(
         &format!(
             "INSERT INTO rounds (id, org_id, number, model_id, platforms, min_devices, status, \

@@ -201,10 +201,32 @@ impl Row<'_> {
     }
 }
 
-/// A value a column can be read as, on both databases.
+/// A value a column can be read as, on both databases. Listed, not blanket: PostgreSQL
+/// is strict about widths (its `u32` is an OID, and BIGINT reads only as `i64`), so a
+/// narrower integer is read as `i64` and converted where it is used.
 pub trait Column: rusqlite::types::FromSql + for<'a> postgres::types::FromSql<'a> {}
 
-impl<T: rusqlite::types::FromSql + for<'a> postgres::types::FromSql<'a>> Column for T {}
+macro_rules! column {
+    ($($ty:ty),* $(,)?) => {$(impl Column for $ty {})*};
+}
+
+column! {
+    i64,
+    f64,
+    bool,
+    String,
+    Vec<u8>,
+    crate::domain::Timestamp,
+    crate::domain::OrgId,
+    crate::domain::Platform,
+    crate::domain::DeviceStatus,
+    crate::domain::RoundStatus,
+    crate::domain::Connectivity,
+    crate::domain::KeyKind,
+    crate::domain::DeviceIdentifier,
+}
+
+impl<T: Column> Column for Option<T> {}
 
 /// A value a statement can bind, on both databases, with the PostgreSQL type it binds
 /// as (statements are prepared with these types).

@@ -48,7 +48,12 @@ pub fn check_bootstrap(
     let row: Option<(OrgId, u32, u32, Timestamp)> = conn.query_opt(
         "SELECT org_id, max_uses, uses, expires_at FROM bootstrap_tokens WHERE digest = ?1",
         &[&&digest[..]],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        |r| {
+            let count = |i| -> Result<u32, StoreError> {
+                Ok(u32::try_from(r.get::<i64>(i)?).unwrap_or(u32::MAX))
+            };
+            Ok((r.get(0)?, count(1)?, count(2)?, r.get(3)?))
+        },
     )?;
     Ok(match row {
         None => Err(BootstrapRefusal::Unknown),

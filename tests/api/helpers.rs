@@ -116,6 +116,8 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(edit: impl FnOnce(&mut Config)) -> TestApp {
+    // The server's errors (a 500's cause) in a failing test's output; RUST_LOG for more.
+    let _ = env_logger::builder().is_test(true).try_init();
     let database = TestDatabase::create();
     let url = database.as_ref().map(|d| d.url.clone());
     TestApp {
@@ -139,6 +141,17 @@ pub fn test_postgres() -> Option<String> {
     std::env::var("DEVREG_TEST_DB")
         .ok()
         .filter(|url| url.starts_with("postgres://") || url.starts_with("postgresql://"))
+}
+
+/// `true` when the suite runs on PostgreSQL and the calling test is about SQLite itself
+/// (its pragmas, its files): the test then returns early, saying so on stderr
+/// (`--nocapture` shows it). Every such test names why.
+pub fn sqlite_only(why: &str) -> bool {
+    if test_postgres().is_none() {
+        return false;
+    }
+    eprintln!("skipped on PostgreSQL: {why}");
+    true
 }
 
 /// A fresh database on the `DEVREG_TEST_DB` server for one test.

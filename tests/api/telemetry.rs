@@ -581,7 +581,7 @@ async fn rows_stay_small() {
         .db()
         .read_sync(|c| {
             Ok(c.query_row(
-                "SELECT sum(length(body)) + 8 * count(*) FROM telemetry_events",
+                "SELECT CAST(sum(length(body)) + 8 * count(*) AS BIGINT) FROM telemetry_events",
                 &[],
                 |r| r.get(0),
             )?)

@@ -4,7 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{Reply, TestApp, spawn_app, spawn_app_with};
+use crate::helpers::{Reply, TestApp, spawn_app, spawn_app_with, sqlite_only};
 
 async fn post(app: &TestApp, path: &str, key: Option<&str>, body: Value) -> Reply {
     app.send(Method::POST, path, key, Some(&body.to_string()))
@@ -507,6 +507,9 @@ async fn deleting_the_device_deletes_its_tokens() {
 
 #[tokio::test]
 async fn only_digests_of_tokens_are_stored() {
+    if sqlite_only("dumps every column of the token tables through rusqlite") {
+        return;
+    }
     let app = spawn_app().await;
     let token = mint(&app, json!({})).await;
     let body = bootstrap(&app, &token, json!({"device_identifier": "p"}))
