@@ -33,6 +33,15 @@ $$;
 CREATE OR REPLACE FUNCTION json_patch(target text, patch text) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$ SELECT devreg_merge_patch(target::jsonb, patch::jsonb)::text $$;
 
+-- Leases for work one instance of several does at a time (the periodic connectivity
+-- sweep): `holder` has it until `until_s` (the database's clock, Unix seconds). PostgreSQL
+-- only: a SQLite database has one serving process (its file lock).
+CREATE TABLE IF NOT EXISTS devreg_leases (
+    name        TEXT PRIMARY KEY,
+    holder      TEXT NOT NULL,
+    until_s     BIGINT NOT NULL
+);
+
 CREATE TABLE IF NOT EXISTS orgs (
     id          TEXT PRIMARY KEY,
     created_at  BIGINT NOT NULL

@@ -953,6 +953,15 @@ pub fn announce(
     rule: ConnectivityRule,
     now: Timestamp,
 ) -> Result<bool, StoreError> {
+    // Two PostgreSQL instances sweeping at once: the second waits for the first's commit
+    // here, then reads what it announced and announces nothing (SQLite has one writer).
+    if conn.dialect() == Dialect::Postgres {
+        conn.query_opt(
+            "SELECT 1 FROM devices WHERE id = ?1 FOR UPDATE",
+            &[&crossing.id],
+            |_| Ok(()),
+        )?;
+    }
     let current: Option<(Option<Timestamp>, Option<Connectivity>)> = conn.query_opt(
         "SELECT last_heartbeat, \
                 (SELECT state FROM device_connectivity WHERE device_id = devices.id) \

@@ -40,6 +40,17 @@ pub(super) fn take_appended() -> bool {
     APPENDED.with(|a| a.replace(false))
 }
 
+/// [`take_appended`] under the name the PostgreSQL backend clears it by, before a
+/// transaction.
+pub(super) fn take_appended_flag() -> bool {
+    take_appended()
+}
+
+/// Whether this thread appended an event since the flag was last taken; leaves it.
+pub(super) fn appended_pending() -> bool {
+    APPENDED.with(Cell::get)
+}
+
 /// An event to append: its type (`device.registered`, ...), the device it is about (its
 /// server UUID), and its data (a JSON object).
 pub struct NewEvent<'a> {

@@ -310,6 +310,16 @@ pub fn accept_update(
     update: &[f64],
     now: Timestamp,
 ) -> Result<Result<u64, Refusal>, StoreError> {
+    // The weighted sum is read, added to and written back: on PostgreSQL concurrent
+    // updates (from one instance or several) take the round's row lock first, so none is
+    // lost and the completion that follows sees them all. SQLite has one writer.
+    if conn.dialect() == crate::store::Dialect::Postgres {
+        conn.query_opt(
+            "SELECT 1 FROM rounds WHERE id = ?1 FOR UPDATE",
+            &[&round.id],
+            |_| Ok(()),
+        )?;
+    }
     let already: bool = conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM round_updates WHERE round_id = ?1 AND device_id = ?2)",
         &[&&round.id, &&upload.device_id],

@@ -164,11 +164,12 @@ impl Db {
     /// schema up to date.
     pub fn open(path: &str, read_pool_size: u32) -> Result<Db, StoreError> {
         if pg::is_url(path) {
-            let postgres = pg::Postgres::open(path, read_pool_size)?;
+            let appended = Arc::new(tokio::sync::watch::Sender::new(0));
+            let postgres = pg::Postgres::open(path, read_pool_size, &appended)?;
             return Ok(Db {
                 inner: Arc::new(Inner {
                     errors: AtomicU64::new(0),
-                    appended: Arc::new(tokio::sync::watch::Sender::new(0)),
+                    appended,
                     engine: Engine::Postgres(postgres),
                 }),
             });
@@ -269,6 +270,32 @@ impl Db {
             Dialect::Sqlite => conn.query_row("PRAGMA user_version", &[], |r| r.get(0)),
             Dialect::Postgres => pg::schema_version(conn),
         })
+    }
+
+    /// Whether `holder` leads the work called `name` for the next `ttl_secs` seconds:
+    /// taken when free or expired, renewed by its holder. Always on SQLite, which one
+    /// process serves; on PostgreSQL one instance of several (the database's clock
+    /// decides, so the instances' own clocks do not matter). `false` when the database
+    /// cannot be reached.
+    pub async fn lead(&self, name: &'static str, holder: String, ttl_secs: i64) -> bool {
+        if self.dialect() == Dialect::Sqlite {
+            return true;
+        }
+        self.write(move |conn| {
+            conn.query_opt(
+                "INSERT INTO devreg_leases (name, holder, until_s) \
+                 VALUES (?1, ?2, CAST(extract(epoch FROM clock_timestamp()) AS BIGINT) + ?3) \
+                 ON CONFLICT (name) DO UPDATE \
+                 SET holder = excluded.holder, until_s = excluded.until_s \
+                 WHERE devreg_leases.until_s < CAST(extract(epoch FROM clock_timestamp()) AS BIGINT) \
+                    OR devreg_leases.holder = excluded.holder \
+                 RETURNING holder",
+                &[&name, &holder, &ttl_secs],
+                |_| Ok(()),
+            )
+        })
+        .await
+        .is_ok_and(|led: Option<()>| led.is_some())
     }
 
     /// Wakes this database's event streams after a commit that appended events.
@@ -616,6 +643,22 @@ pub(crate) fn raw_json_text(text: String) -> Result<Box<serde_json::value::RawVa
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_backend_has_every_migration_since_postgresql_support_began() {
+        // PostgreSQL databases start at version 2 (store::pg::MIGRATIONS says why); a
+        // schema change after that adds an entry to both lists with the same version.
+        const POSTGRES_SINCE: i64 = 2;
+        let versions = |list: &[(i64, &str)]| list.iter().map(|(v, _)| *v).collect::<Vec<_>>();
+        let sqlite: Vec<i64> = versions(MIGRATIONS)
+            .into_iter()
+            .filter(|v| *v > POSTGRES_SINCE)
+            .collect();
+        assert_eq!(sqlite, versions(pg::MIGRATIONS));
+        for (version, _) in MIGRATIONS.iter().chain(pg::MIGRATIONS) {
+            assert!(*version <= SCHEMA_VERSION);
+        }
+    }
 
     fn db_with_table() -> Db {
         let db = Db::open(MEMORY, 1).unwrap();

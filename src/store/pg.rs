@@ -19,6 +19,7 @@
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use postgres::error::SqlState;
@@ -133,16 +134,22 @@ impl Drop for Postgres {
 }
 
 impl Postgres {
-    /// Connects to `url`, brings its schema up to date, and opens a pool of `size`
-    /// connections.
-    pub(super) fn open(url: &str, size: u32) -> Result<Postgres, StoreError> {
+    /// Connects to `url`, brings its schema up to date, opens a pool of `size`
+    /// connections, and starts the thread that listens for events appended by any
+    /// instance on this database and bumps `appended` (what event streams wait on).
+    pub(super) fn open(
+        url: &str,
+        size: u32,
+        appended: &Arc<tokio::sync::watch::Sender<u64>>,
+    ) -> Result<Postgres, StoreError> {
         let shown = without_password(url);
         let config: postgres::Config = url.parse().map_err(|e| {
             StoreError::Unusable(format!(
                 "cannot use database {shown}: not a valid URL ({e})"
             ))
         })?;
-        off_runtime(|| {
+        let listen_config = config.clone();
+        let opened = off_runtime(|| {
             let manager = Manager { config };
             let mut first = r2d2::ManageConnection::connect(&manager).map_err(|e| {
                 StoreError::Unusable(format!("cannot connect to database {shown} ({e})"))
@@ -158,12 +165,18 @@ impl Postgres {
                 .map_err(|e| {
                     StoreError::Unusable(format!("cannot connect to database {shown} ({e})"))
                 })?;
-            Ok(Postgres {
+            Ok::<_, StoreError>(Postgres {
                 pool: Some(pool),
                 shown: shown.clone(),
                 commits: AtomicU64::new(0),
             })
-        })
+        })?;
+        let appended = Arc::downgrade(appended);
+        std::thread::Builder::new()
+            .name("devreg-pg-listen".to_owned())
+            .spawn(move || listen(&listen_config, &appended))
+            .map_err(|e| StoreError::Blocking(format!("cannot start the listener: {e}")))?;
+        Ok(opened)
     }
 
     /// How many write transactions have committed.
@@ -191,6 +204,8 @@ impl Postgres {
             "BEGIN"
         };
         conn.batch(begin)?;
+        // Whatever a previous transaction on this thread left, this one starts clean.
+        let _ = super::events::take_appended_flag();
         let outcome = catch_unwind(AssertUnwindSafe(|| f(&Conn::postgres(&mut conn))))
             .unwrap_or_else(|panic| {
                 let what = panic
@@ -202,6 +217,10 @@ impl Postgres {
             });
         match outcome {
             Ok(value) => {
+                if !read_only && super::events::appended_pending() {
+                    // Delivered at commit to every listening instance, this one too.
+                    conn.batch(&format!("NOTIFY {CHANNEL}"))?;
+                }
                 conn.batch("COMMIT")?;
                 if !read_only {
                     self.commits.fetch_add(1, Ordering::Relaxed);
@@ -213,6 +232,67 @@ impl Postgres {
                 // connection fails this too, and the pool drops it.
                 let _ = conn.batch("ROLLBACK");
                 Err(err)
+            }
+        }
+    }
+}
+
+/// The channel commits that appended events notify.
+const CHANNEL: &str = "devreg_events";
+
+/// The listener thread: LISTENs on its own connection and bumps `appended` at every
+/// notification, reconnecting after a lost connection (and bumping once then, for what it
+/// may have missed: a stream woken for nothing reads nothing new and waits again). Ends
+/// when the database is dropped.
+fn listen(config: &postgres::Config, appended: &Weak<tokio::sync::watch::Sender<u64>>) {
+    let bump = || match appended.upgrade() {
+        Some(sender) => {
+            sender.send_modify(|n| *n += 1);
+            true
+        }
+        None => false,
+    };
+    let mut connected_before = false;
+    loop {
+        if appended.strong_count() == 0 {
+            return;
+        }
+        let mut client = match config.connect(NoTls) {
+            Ok(client) => client,
+            Err(_) => {
+                std::thread::sleep(Duration::from_millis(500));
+                continue;
+            }
+        };
+        if client.batch_execute(&format!("LISTEN {CHANNEL}")).is_err() {
+            std::thread::sleep(Duration::from_millis(500));
+            continue;
+        }
+        if connected_before && !bump() {
+            return;
+        }
+        connected_before = true;
+        loop {
+            let next = {
+                let mut notifications = client.notifications();
+                let mut iter = notifications.timeout_iter(Duration::from_millis(500));
+                postgres::fallible_iterator::FallibleIterator::next(&mut iter)
+            };
+            match next {
+                Ok(Some(_)) => {
+                    if !bump() {
+                        return;
+                    }
+                }
+                Ok(None) => {
+                    if appended.strong_count() == 0 {
+                        return;
+                    }
+                    if client.is_closed() {
+                        break;
+                    }
+                }
+                Err(_) => break,
             }
         }
     }

@@ -202,6 +202,15 @@ impl Drop for TestDatabase {
 }
 
 impl TestApp {
+    /// A `TestApp` over a server started elsewhere (a second instance on one database).
+    pub fn over(server: TestServer) -> TestApp {
+        TestApp {
+            server,
+            client: reqwest::Client::new(),
+            _database: None,
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.server.url())
     }
