@@ -168,11 +168,11 @@ pub fn create(
 
 /// A deployment of `org_id` by its id; `None` for another org's or none.
 pub fn find(conn: &Conn, org_id: &str, id: &str) -> Result<Option<Deployment>, StoreError> {
-    Ok(conn.query_opt(
+    conn.query_opt(
         &format!("SELECT {COLUMNS} FROM deployments AS dep WHERE dep.id = ?1 AND dep.org_id = ?2"),
         &[&id, &org_id],
         from_row,
-    )?)
+    )
 }
 
 /// Cancels an active deployment, with its `deployment.cancelled` event. `Ok(None)` when
@@ -238,14 +238,14 @@ pub fn rollout(conn: &Conn, id: &str) -> Result<Rollout, StoreError> {
         matches(conn)
     );
     let count = |n: i64| u64::try_from(n).unwrap_or(0);
-    Ok(conn.query_row(&sql, &[&id], |r| {
+    conn.query_row(&sql, &[&id], |r| {
         Ok(Rollout {
             targeted: count(r.get(0)?),
             synced: count(r.get(1)?),
             active: count(r.get(2)?),
             failed: count(r.get(3)?),
         })
-    })?)
+    })
 }
 
 /// The device's desired models: per model, the newest active deployment of its org whose
@@ -305,9 +305,9 @@ impl Refused {
 
 /// The org of deployment `id`, whichever it is: for the operator's command line.
 pub fn org_of(conn: &Conn, id: &str) -> Result<Option<String>, StoreError> {
-    Ok(conn.query_opt(
+    conn.query_opt(
         "SELECT org_id FROM deployments WHERE id = ?1",
         &[&id],
         |r| r.get(0),
-    )?)
+    )
 }

@@ -96,7 +96,7 @@ pub fn participation(
     round_id: &str,
     device_id: &str,
 ) -> Result<Participation, StoreError> {
-    Ok(conn.query_row(
+    conn.query_row(
         "SELECT (SELECT joined_at FROM round_participants \
                      WHERE round_id = ?1 AND device_id = ?2), \
                     (SELECT participation_id FROM round_participations \
@@ -110,7 +110,7 @@ pub fn participation(
                 update_received: r.get(2)?,
             })
         },
-    )?)
+    )
 }
 
 /// Records the participation id a device joins with. `false` when it already joined
@@ -140,12 +140,12 @@ pub fn participation_device(
     round_id: &str,
     participation_id: &str,
 ) -> Result<Option<String>, StoreError> {
-    Ok(conn.query_opt(
+    conn.query_opt(
         "SELECT device_id FROM round_participations \
              WHERE round_id = ?1 AND participation_id = ?2",
         &[&round_id, &participation_id],
         |r| r.get(0),
-    )?)
+    )
 }
 
 /// The rounds offered to a device: its org's active rounds, aimed at its platform (the
@@ -217,7 +217,7 @@ pub fn insert_upload(
 }
 
 pub fn find_upload(conn: &Conn, upload_id: &str) -> Result<Option<Upload>, StoreError> {
-    Ok(conn.query_opt(
+    conn.query_opt(
         "SELECT id, round_id, device_id, part_count, stored_bytes, meta FROM round_uploads \
              WHERE id = ?1",
         &[&upload_id],
@@ -231,7 +231,7 @@ pub fn find_upload(conn: &Conn, upload_id: &str) -> Result<Option<Upload>, Store
                 meta: r.json(5)?,
             })
         },
-    )?)
+    )
 }
 
 /// Stores part `part` of an upload, replacing the same part sent before, and returns the
@@ -268,11 +268,11 @@ pub fn put_part(
 
 /// The parts stored for an upload, in order: (part number, bytes).
 pub fn parts(conn: &Conn, upload_id: &str) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
-    Ok(conn.query_all(
+    conn.query_all(
         "SELECT part, body FROM round_upload_parts WHERE upload_id = ?1 ORDER BY part",
         &[&upload_id],
         |r| Ok((r.get(0)?, r.get(1)?)),
-    )?)
+    )
 }
 
 /// Deletes an upload and its parts.
@@ -476,13 +476,13 @@ pub fn complete_due(conn: &Conn, org_id: &str, now: Timestamp) -> Result<u64, St
 /// Whether `org_id` has an active round past its deadline: a read, so requests that find
 /// none need not write.
 pub fn any_due(conn: &Conn, org_id: &str, now: Timestamp) -> Result<bool, StoreError> {
-    Ok(conn.query_row(
+    conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM rounds AS r JOIN round_plans AS rp \
              ON rp.round_id = r.id WHERE r.org_id = ?1 AND r.status = 'active' \
              AND rp.deadline_at <= ?2)",
         &[&org_id, &now],
         |r| r.get(0),
-    )?)
+    )
 }
 
 /// A completed round's kept FedAvg result.
@@ -496,7 +496,7 @@ pub struct RoundResult {
 
 /// The kept result of a round, once it completed with at least one update.
 pub fn result(conn: &Conn, round_id: &str) -> Result<Option<RoundResult>, StoreError> {
-    Ok(conn.query_opt(
+    conn.query_opt(
         "SELECT participants, sample_count, aggregate, completed_at FROM round_aggregates \
              WHERE round_id = ?1 AND aggregate IS NOT NULL",
         &[&round_id],
@@ -508,7 +508,7 @@ pub fn result(conn: &Conn, round_id: &str) -> Result<Option<RoundResult>, StoreE
                 completed_at: r.get(3)?,
             })
         },
-    )?)
+    )
 }
 
 /// Appends a round event about one device.

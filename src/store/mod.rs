@@ -16,6 +16,7 @@ pub mod events;
 pub mod federation;
 pub mod keys;
 mod lock;
+pub mod migrate;
 pub mod models;
 pub mod orgs;
 pub mod pg;

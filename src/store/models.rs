@@ -132,14 +132,14 @@ pub fn find_version(
     model_id: &str,
     version: &str,
 ) -> Result<Option<ModelVersion>, StoreError> {
-    Ok(conn.query_opt(
+    conn.query_opt(
         &format!(
             "SELECT {VERSION_COLUMNS} FROM model_versions \
              WHERE org_id = ?1 AND model_id = ?2 AND version = ?3"
         ),
         &[&org_id, &model_id, &version],
         version_from_row,
-    )?)
+    )
 }
 
 /// Every model of `org_id` with its versions, models by id, versions oldest first.

@@ -160,7 +160,7 @@ impl Postgres {
                 .max_size(size.max(1) + 2)
                 .min_idle(Some(1))
                 .test_on_check_out(false)
-                .connection_timeout(Duration::from_secs(5))
+                .connection_timeout(Duration::from_secs(2))
                 .build(manager)
                 .map_err(|e| {
                     StoreError::Unusable(format!("cannot connect to database {shown} ({e})"))

@@ -102,7 +102,7 @@ pub fn insert(conn: &Conn, new: &NewRound<'_>) -> Result<Round, StoreError> {
             |_| Ok(()),
         )?;
     }
-    Ok(conn.query_row(
+    conn.query_row(
         &format!(
             "INSERT INTO rounds (id, org_id, number, model_id, platforms, min_devices, status, \
              created_at, updated_at) \
@@ -119,26 +119,26 @@ pub fn insert(conn: &Conn, new: &NewRound<'_>) -> Result<Round, StoreError> {
             &new.now,
         ],
         round_from_row,
-    )?)
+    )
 }
 
 /// Finds a round of `org_id` by its UUID `id` or its number in the org.
 pub fn find(conn: &Conn, org_id: &str, reference: &str) -> Result<Option<Round>, StoreError> {
     if let Ok(uuid) = uuid::Uuid::try_parse(reference) {
-        return Ok(conn.query_opt(
+        return conn.query_opt(
             &format!("SELECT {ROUND_COLUMNS} FROM rounds WHERE id = ?1 AND org_id = ?2"),
             &[&uuid.hyphenated().to_string(), &org_id],
             round_from_row,
-        )?);
+        );
     }
     let Ok(number) = reference.parse::<i64>() else {
         return Ok(None);
     };
-    Ok(conn.query_opt(
+    conn.query_opt(
         &format!("SELECT {ROUND_COLUMNS} FROM rounds WHERE org_id = ?1 AND number = ?2"),
         &[&org_id, &number],
         round_from_row,
-    )?)
+    )
 }
 
 /// Which rounds of an org a list asks for, and which page.
@@ -231,14 +231,14 @@ pub fn finish(
         status != RoundStatus::Active,
         "a round ends as completed or cancelled"
     );
-    Ok(conn.query_opt(
+    conn.query_opt(
         &format!(
             "UPDATE rounds SET status = ?2, updated_at = ?3, ended_at = ?3 \
              WHERE id = ?1 AND status = 'active' RETURNING {ROUND_COLUMNS}"
         ),
         &[&round_id, &status, &now],
         round_from_row,
-    )?)
+    )
 }
 
 /// The round a device should be told about: the org's oldest active round that targets
@@ -255,7 +255,7 @@ pub fn pending_for(
     platform: &str,
     now: Timestamp,
 ) -> Result<Option<(String, i64)>, StoreError> {
-    Ok(conn.query_opt(
+    conn.query_opt(
         &format!(
             "SELECT r.id, r.number FROM rounds AS r \
              WHERE r.org_id = ?1 AND r.status = 'active' AND {} AND {} \
@@ -267,7 +267,7 @@ pub fn pending_for(
         ),
         &[&org_id, &device_id, &platform, &now],
         |r| Ok((r.get(0)?, r.get(1)?)),
-    )?)
+    )
 }
 
 #[cfg(test)]

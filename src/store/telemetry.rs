@@ -32,11 +32,11 @@ fn device_ref(row: &Row<'_>) -> Result<DeviceRef, StoreError> {
 
 /// The device whose UUID is `id`.
 pub fn device_by_id(conn: &Conn, id: &str) -> Result<Option<DeviceRef>, StoreError> {
-    Ok(conn.query_opt(
+    conn.query_opt(
         "SELECT seq, id, org_id FROM devices WHERE id = ?1",
         &[&id],
         device_ref,
-    )?)
+    )
 }
 
 /// A device of `org_id` by its UUID (in any spelling `uuid` parses) or its identifier.
@@ -51,11 +51,11 @@ pub fn device_in_org(
     {
         return Ok(Some(found));
     }
-    Ok(conn.query_opt(
+    conn.query_opt(
         "SELECT seq, id, org_id FROM devices WHERE org_id = ?1 AND identifier = ?2",
         &[&org_id, &reference],
         device_ref,
-    )?)
+    )
 }
 
 /// One event to store, parsed.
@@ -94,11 +94,11 @@ fn type_id(conn: &Conn, name: &str) -> Result<i64, StoreError> {
         "INSERT INTO telemetry_types (name) VALUES (?1) ON CONFLICT DO NOTHING",
         &[&name],
     )?;
-    Ok(conn.query_row(
+    conn.query_row(
         "SELECT id FROM telemetry_types WHERE name = ?1",
         &[&name],
         |r| r.get(0),
-    )?)
+    )
 }
 
 fn resource_id(conn: &Conn, device_seq: i64, attrs: &str) -> Result<i64, StoreError> {
@@ -108,11 +108,11 @@ fn resource_id(conn: &Conn, device_seq: i64, attrs: &str) -> Result<i64, StoreEr
          ON CONFLICT DO NOTHING",
         &[&device_seq, &digest, &attrs],
     )?;
-    Ok(conn.query_row(
+    conn.query_row(
         "SELECT id FROM telemetry_resources WHERE device_seq = ?1 AND digest = ?2",
         &[&device_seq, &digest],
         |r| r.get(0),
-    )?)
+    )
 }
 
 /// Stores `events` for `device` (those whose event key it already holds are duplicates),
@@ -306,11 +306,11 @@ pub fn batch_seen(
     device_seq: i64,
     batch_key: i64,
 ) -> Result<Option<Option<i64>>, StoreError> {
-    Ok(conn.query_opt(
+    conn.query_opt(
         "SELECT acked_through FROM telemetry_batches WHERE device_seq = ?1 AND batch_key = ?2",
         &[&device_seq, &batch_key],
         |r| r.get(0),
-    )?)
+    )
 }
 
 /// Remembers a batch and forgets the device's batches older than [`BATCH_MEMORY_SECS`].

@@ -147,7 +147,7 @@ pub struct StoredToken {
 }
 
 pub fn find(conn: &Conn, digest: &[u8; 32]) -> Result<Option<StoredToken>, StoreError> {
-    Ok(conn.query_opt(
+    conn.query_opt(
         "SELECT t.kind, t.family_id, t.device_id, t.key_id, t.org_id, t.scopes, \
                     t.expires_at, t.used_at IS NOT NULL, t.revoked_at IS NOT NULL, \
                     k.revoked_at IS NOT NULL \
@@ -167,15 +167,15 @@ pub fn find(conn: &Conn, digest: &[u8; 32]) -> Result<Option<StoredToken>, Store
                 key_revoked: r.get(9)?,
             })
         },
-    )?)
+    )
 }
 
 /// Revokes every token of `family_id` not revoked yet; how many.
 pub fn revoke_family(conn: &Conn, family_id: &str, now: Timestamp) -> Result<usize, StoreError> {
-    Ok(conn.execute(
+    conn.execute(
         "UPDATE device_tokens SET revoked_at = ?2 WHERE family_id = ?1 AND revoked_at IS NULL",
         &[&family_id, &now],
-    )?)
+    )
 }
 
 /// Marks a refresh token used (rotated), and forgets the family's tokens that have
@@ -199,10 +199,10 @@ pub fn mark_used(
 
 /// The device's current (unrevoked) device key id, the newest if several.
 pub fn current_device_key(conn: &Conn, device_id: &str) -> Result<Option<String>, StoreError> {
-    Ok(conn.query_opt(
+    conn.query_opt(
         "SELECT id FROM api_keys WHERE device_id = ?1 AND revoked_at IS NULL \
              ORDER BY created_at DESC, id DESC LIMIT 1",
         &[&device_id],
         |r| r.get(0),
-    )?)
+    )
 }

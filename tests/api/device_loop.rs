@@ -520,11 +520,11 @@ async fn observed_state_is_stored_shown_in_retrieve_and_written_only_when_it_cha
         app.server
             .db()
             .read_sync(|c| {
-                Ok(c.query_row(
+                c.query_row(
                     "SELECT count(*) FROM events WHERE type = 'device.observed_state_changed'",
                     &[],
                     |r| r.get::<i64>(0),
-                )?)
+                )
             })
             .unwrap()
     };

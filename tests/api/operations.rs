@@ -73,7 +73,7 @@ async fn a_full_database_refuses_writes_with_503_keeps_reads_and_recovers() {
     let device = app.register_device("before-full").await;
     let db = app.server.db().clone();
     let pages: i64 = db
-        .write_sync(|tx| Ok(tx.query_row("PRAGMA page_count", &[], |r| r.get(0))?))
+        .write_sync(|tx| tx.query_row("PRAGMA page_count", &[], |r| r.get(0)))
         .unwrap();
     db.write_sync(|tx| {
         tx.query_row(&format!("PRAGMA max_page_count = {pages}"), &[], |_| Ok(()))?;

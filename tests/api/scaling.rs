@@ -135,3 +135,249 @@ async fn one_instances_event_stream_carries_events_written_through_another() {
     assert_eq!(frames[0].event, "device.registered");
     assert_eq!(frames[0].data["data"]["device_id"], "from-the-other-one");
 }
+
+/// A PostgreSQL cluster of the test's own (`.ci/pg` in a temporary directory), which the
+/// test stops and starts again on the same port.
+struct OwnCluster {
+    dir: tempfile::TempDir,
+}
+
+impl OwnCluster {
+    fn script(&self, action: &str) -> String {
+        let out = std::process::Command::new("bash")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/pg"))
+            .arg(action)
+            .arg(self.dir.path())
+            .output()
+            .expect("run .ci/pg");
+        assert!(
+            out.status.success(),
+            ".ci/pg {action} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+}
+
+impl Drop for OwnCluster {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("bash")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/pg"))
+            .arg("stop")
+            .arg(self.dir.path())
+            .output();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_database_is_503_and_readyz_says_so_until_it_is_back_and_then_all_is_200() {
+    if test_postgres().is_none() {
+        eprintln!("the outage test needs PostgreSQL (DEVREG_TEST_DB)");
+        return;
+    }
+    let cluster = OwnCluster {
+        dir: tempfile::tempdir().unwrap(),
+    };
+    // The cluster's owner (not root) must be able to enter the directory.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(cluster.dir.path(), std::fs::Permissions::from_mode(0o777))
+            .unwrap();
+    }
+    let url = cluster.script("start");
+    let app = spawn_app_with(|c| c.db = url.clone()).await;
+    let device = app.register_device("through-the-outage").await;
+    let heartbeat = || app.heartbeat(Some(&device.key), &device.id, None);
+    assert_eq!(heartbeat().await.status, StatusCode::OK);
+
+    // Heartbeats keep coming while the database goes away: each is a 200 (committed) or
+    // a 503 (not), never anything else, and never a hang.
+    let load = async {
+        let mut seen = Vec::new();
+        for _ in 0..20 {
+            let reply = tokio::time::timeout(std::time::Duration::from_secs(10), heartbeat())
+                .await
+                .expect("an answer within 10 s while the database is down");
+            seen.push(reply.status.as_u16());
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        seen
+    };
+    let stop = async {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        tokio::task::block_in_place(|| cluster.script("stop"));
+    };
+    let (seen, _) = tokio::join!(load, stop);
+    assert!(seen.iter().all(|s| *s == 200 || *s == 503), "{seen:?}");
+
+    let down = heartbeat().await;
+    down.assert_error(503, "service_unavailable");
+    app.server.advance_clock(1);
+    let ready = app.send(reqwest::Method::GET, "/readyz", None, None).await;
+    assert_eq!(
+        ready.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        ready.body
+    );
+
+    tokio::task::block_in_place(|| cluster.script("start"));
+    let mut back = None;
+    for _ in 0..100 {
+        let reply = heartbeat().await;
+        if reply.status == StatusCode::OK {
+            back = Some(reply);
+            break;
+        }
+        assert_eq!(
+            reply.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{}",
+            reply.body
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        back.is_some(),
+        "the heartbeat recovers within 10 s of the database"
+    );
+    app.server.advance_clock(1);
+    let ready = app.send(reqwest::Method::GET, "/readyz", None, None).await;
+    assert_eq!(ready.status, StatusCode::OK, "{}", ready.body);
+    assert_eq!(
+        app.device_count().await,
+        1,
+        "what was committed before is there"
+    );
+}
+
+#[tokio::test]
+async fn migrate_copies_a_seeded_sqlite_database_and_the_api_works_on_the_copy() {
+    let Some(target) = TestDatabase::create() else {
+        eprintln!("the migration test needs PostgreSQL (DEVREG_TEST_DB)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("devreg.db");
+    let file_path = file.to_str().unwrap().to_owned();
+    // Seed a file database through the API: devices with labels and heartbeats, a
+    // re-key, a round with a participant, events of every kind these make.
+    let (device, rekeyed, round_id) = {
+        let source = TestApp::over(
+            TestServer::builder()
+                .config(|c| {
+                    c.ephemeral = false;
+                    c.db = file_path.clone();
+                    c.secret_key = Some(CHILD_SECRET.to_owned());
+                    c.publishable_key = Some(PUBLISHABLE.to_owned());
+                })
+                .start()
+                .await,
+        );
+        let device = source
+            .register_device_with(
+                CHILD_SECRET,
+                json!({"device_id": "kept-001", "platform": "ios", "labels": {"ring": "beta"}}),
+            )
+            .await;
+        for i in 0..5 {
+            source.register_device(&format!("more-{i}")).await;
+        }
+        let beat = source
+            .heartbeat(
+                Some(&device.key),
+                &device.id,
+                Some(json!({"metrics": {"battery_pct": 40}})),
+            )
+            .await;
+        assert_eq!(beat.status, StatusCode::OK);
+        let other = source.register_device("rekeyed").await;
+        let rekey = source
+            .send(
+                reqwest::Method::POST,
+                &format!("/api/v1/devices/{}/keys", other.id),
+                Some(CHILD_SECRET),
+                None,
+            )
+            .await;
+        assert_eq!(rekey.status, StatusCode::CREATED, "{}", rekey.body);
+        let rekeyed = crate::helpers::Device {
+            id: other.id,
+            key: rekey.body["api_key"].as_str().unwrap().to_owned(),
+        };
+        let round = source.start_round_ok(json!({"platforms": ["ios"]})).await;
+        let joined = source.join_round(Some(&device.key), &round.id, None).await;
+        assert!(joined.status.is_success(), "{}", joined.body);
+        source.server.db().checkpoint().unwrap();
+        (device, rekeyed, round.id)
+    };
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_devreg"))
+        .args(["migrate", "--from", &file_path, "--to", &target.url])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("  devices: 7 rows"), "{stdout}");
+    assert!(stdout.contains("every count verified"), "{stdout}");
+
+    // A second run refuses: the target is not empty any more.
+    let again = std::process::Command::new(env!("CARGO_BIN_EXE_devreg"))
+        .args(["migrate", "--from", &file_path, "--to", &target.url])
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("is not empty"));
+
+    // The API on the copy: the same keys (digests were copied), devices, labels, rounds
+    // and events, and new writes continue the sequences.
+    let copy = TestApp::over(
+        TestServer::builder()
+            .config(|c| {
+                c.db = target.url.clone();
+                c.secret_key = Some(CHILD_SECRET.to_owned());
+                c.publishable_key = Some(PUBLISHABLE.to_owned());
+            })
+            .start()
+            .await,
+    );
+    let got = copy.get_device(Some(&device.key), &device.id).await;
+    assert_eq!(got.status, StatusCode::OK, "{}", got.body);
+    assert_eq!(got.body["labels"], json!({"ring": "beta"}));
+    assert_eq!(got.body["metrics"]["battery_pct"], 40);
+    let by_new_key = copy.get_device(Some(&rekeyed.key), &rekeyed.id).await;
+    assert_eq!(by_new_key.status, StatusCode::OK, "{}", by_new_key.body);
+    assert_eq!(copy.device_count().await, 7);
+    let labelled = copy
+        .list(Some(CHILD_SECRET), "org_id=org_demo&label=ring:beta")
+        .await;
+    assert_eq!(labelled.body["total"], 1, "{}", labelled.body);
+    let round = copy.get_round(Some(CHILD_SECRET), &round_id).await;
+    assert_eq!(round.body["participant_count"], 1, "{}", round.body);
+    let events = copy
+        .send(
+            reqwest::Method::GET,
+            "/api/v1/events?org_id=org_demo&limit=1000",
+            Some(CHILD_SECRET),
+            None,
+        )
+        .await;
+    let before = events.body["events"].as_array().unwrap().len() as i64;
+    assert!(before >= 10, "{}", events.body);
+    copy.register_device("after-the-move").await;
+    let last = copy
+        .send(
+            reqwest::Method::GET,
+            &format!("/api/v1/events?org_id=org_demo&after={before}"),
+            Some(CHILD_SECRET),
+            None,
+        )
+        .await;
+    assert_eq!(last.body["events"][0]["seq"], before + 1, "{}", last.body);
+    assert_eq!(copy.device_count().await, 8);
+}

@@ -483,9 +483,9 @@ async fn deleting_the_device_deletes_its_tokens() {
         app.server
             .db()
             .read_sync(|c| {
-                Ok(c.query_row("SELECT count(*) FROM device_tokens", &[], |r| {
+                c.query_row("SELECT count(*) FROM device_tokens", &[], |r| {
                     r.get::<i64>(0)
-                })?)
+                })
             })
             .unwrap()
     };
