@@ -23,7 +23,9 @@ pub struct Config {
     pub bind: String,
 
     /// SQLite database file, created if missing. `:memory:` keeps everything in memory
-    /// and loses it at exit. Ignored with --ephemeral, which is always in memory.
+    /// and loses it at exit. A `postgres://` URL runs on that PostgreSQL database
+    /// instead, which several instances may serve (docs/scaling.md). A file is ignored
+    /// with --ephemeral, which is then in memory.
     #[arg(long, env = "DEVREG_DB", default_value = "devreg.db")]
     pub db: String,
 

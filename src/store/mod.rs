@@ -607,6 +607,13 @@ const MIGRATIONS: &[(i64, &str)] = &[(
 /// Writes a consistent copy of the database at `path` to the new file `out` while
 /// servers may go on writing (`VACUUM INTO` reads one snapshot). Refuses to overwrite.
 pub fn backup(path: &str, out: &Path) -> Result<(), StoreError> {
+    if pg::is_url(path) {
+        return Err(StoreError::Unusable(format!(
+            "devreg backup copies a SQLite file; back up {} with PostgreSQL's own tools \
+             (pg_dump, or the service's snapshots)",
+            pg::without_password(path)
+        )));
+    }
     if out.exists() {
         return Err(StoreError::Unusable(format!(
             "{} already exists; a backup never overwrites a file",
