@@ -381,3 +381,50 @@ async fn migrate_copies_a_seeded_sqlite_database_and_the_api_works_on_the_copy()
     assert_eq!(last.body["events"][0]["seq"], before + 1, "{}", last.body);
     assert_eq!(copy.device_count().await, 8);
 }
+
+#[tokio::test]
+async fn one_instance_leads_the_periodic_sweep_and_a_transition_is_announced_once() {
+    let Some((first, second)) = two_instances("the sweep lease").await else {
+        return;
+    };
+    let (a, b) = (first.server.db(), second.server.db());
+    assert!(
+        a.lead("test-lease", "a".to_owned(), 60).await,
+        "a free lease is taken"
+    );
+    assert!(
+        !b.lead("test-lease", "b".to_owned(), 60).await,
+        "held by another: no"
+    );
+    assert!(
+        a.lead("test-lease", "a".to_owned(), 60).await,
+        "its holder renews it"
+    );
+
+    // Both instances sweep at once (as test control may ask either): the device that
+    // went quiet is announced stale once, not once per instance.
+    let device = first.register_device("goes-quiet").await;
+    let beat = first.heartbeat(Some(&device.key), &device.id, None).await;
+    assert_eq!(beat.status, StatusCode::OK);
+    // Past 2 heartbeat intervals (stale), not 10 (offline), on both clocks.
+    first.server.advance_clock(200);
+    second.server.advance_clock(200);
+    let (one, two) = tokio::join!(first.server.sweep(), second.server.sweep());
+    assert_eq!(one.announced + two.announced, 1, "{one:?} {two:?}");
+    let events = first
+        .send(
+            reqwest::Method::GET,
+            "/api/v1/events?org_id=org_demo&type=device.connectivity_changed",
+            Some(CHILD_SECRET),
+            None,
+        )
+        .await;
+    let to: Vec<&str> = events.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["data"]["to"].as_str().unwrap())
+        .collect();
+    // offline → online at the heartbeat, then online → stale once.
+    assert_eq!(to, ["online", "stale"], "{}", events.body);
+}
