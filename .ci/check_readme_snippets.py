@@ -15,7 +15,7 @@ import pathlib
 import re
 import sys
 
-MAX_README_LINES = 200
+MAX_README_LINES = 210
 QUICK_START = ["cargo run -- serve", "cargo test"]
 DEFAULT_PORT = "8080"
 

@@ -339,7 +339,12 @@ pub fn seed_devices(
     // time re-reading index pages. This command runs alone, so it may use 1 GiB.
     const SEED_CACHE_KIB: i64 = 1 << 20;
     require_org(db, org)?;
-    db.write_sync(|tx| Ok(tx.execute_batch(&format!("PRAGMA cache_size = -{SEED_CACHE_KIB}"))?))?;
+    db.write_sync(|tx| match tx.dialect() {
+        crate::store::Dialect::Sqlite => {
+            tx.batch(&format!("PRAGMA cache_size = -{SEED_CACHE_KIB}"))
+        }
+        crate::store::Dialect::Postgres => Ok(()),
+    })?;
     let stride = (count / keys_wanted.max(1)).max(1);
     let mut keys_written = 0;
     let started = std::time::Instant::now();
@@ -382,8 +387,10 @@ pub fn seed_devices(
                     },
                 )?;
                 if n % 5 == 4 {
-                    tx.prepare_cached("UPDATE devices SET status = 'inactive' WHERE id = ?1")?
-                        .execute([id])?;
+                    tx.execute(
+                        "UPDATE devices SET status = 'inactive' WHERE id = ?1",
+                        &[id],
+                    )?;
                 }
             }
             Ok(())

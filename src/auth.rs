@@ -191,7 +191,7 @@ async fn authenticate(state: &AppState, text: &str) -> Result<Credential, ApiErr
 /// `now` (the server's clock). For handlers that authenticate inside their own database
 /// work instead of through [`Caller`].
 pub fn credential_for(
-    conn: &rusqlite::Connection,
+    conn: &crate::store::Conn,
     digest: &[u8; 32],
     now: Timestamp,
 ) -> Result<Credential, ApiError> {

@@ -123,6 +123,18 @@ pub enum Command {
         #[command(flatten)]
         db: DbArg,
     },
+    /// Copy a SQLite database (a server may go on running on it) into an empty PostgreSQL
+    /// database: every table, keys and tokens as their digests. Refuses a target that
+    /// holds orgs, devices, keys or events; prints each table's rows; verifies every
+    /// table's count at the end.
+    Migrate {
+        /// The SQLite database file.
+        #[arg(long, value_name = "FILE")]
+        from: String,
+        /// The PostgreSQL database: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE.
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -447,6 +459,11 @@ pub fn run(cli: Cli) -> Result<(), String> {
                 "rollout     targeted {}  synced {}  active {}  failed {}",
                 r.targeted, r.synced, r.active, r.failed
             );
+            Ok(())
+        }
+        Command::Migrate { from, to } => {
+            crate::store::migrate::migrate(&from, &to, &mut |line| println!("{line}"))
+                .map_err(|e| e.to_string())?;
             Ok(())
         }
         Command::Backup { out, db } => {

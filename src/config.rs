@@ -23,7 +23,9 @@ pub struct Config {
     pub bind: String,
 
     /// SQLite database file, created if missing. `:memory:` keeps everything in memory
-    /// and loses it at exit. Ignored with --ephemeral, which is always in memory.
+    /// and loses it at exit. A `postgres://` URL runs on that PostgreSQL database
+    /// instead, which several instances may serve (docs/scaling.md). A file is ignored
+    /// with --ephemeral, which is then in memory.
     #[arg(long, env = "DEVREG_DB", default_value = "devreg.db")]
     pub db: String,
 
@@ -462,7 +464,11 @@ impl Config {
         if !self.ephemeral {
             return resolved;
         }
-        crate::store::MEMORY.clone_into(&mut resolved.db);
+        // A PostgreSQL database stays: the test suite runs ephemeral servers on one of
+        // their own (tests/api/helpers.rs).
+        if !crate::store::pg::is_url(&self.db) {
+            crate::store::MEMORY.clone_into(&mut resolved.db);
+        }
         resolved.cors_origins = vec!["*".to_owned()];
         let set = self.rate_limits_set.clone();
         for (id, quota) in resolved.rate_limits_mut() {

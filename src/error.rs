@@ -147,6 +147,9 @@ impl ApiError {
                  until an operator puts it back or restarts the server"
                     .to_owned()
             }
+            ApiError::Store(StoreError::Unavailable(_)) => {
+                "the database cannot be reached; retry shortly".to_owned()
+            }
             ApiError::Store(_) | ApiError::Internal(_) => INTERNAL_MESSAGE.to_owned(),
             other => other.to_string(),
         }
@@ -157,7 +160,9 @@ impl ApiError {
     pub fn render(&self, request_id: &str) -> HttpResponse {
         match self {
             ApiError::Internal(cause) => log::error!("request {request_id} failed: {cause}"),
-            ApiError::Store(cause @ (StoreError::Busy(_) | StoreError::Gone(_))) => {
+            ApiError::Store(
+                cause @ (StoreError::Busy(_) | StoreError::Gone(_) | StoreError::Unavailable(_)),
+            ) => {
                 log::warn!("request {request_id}: {cause}");
             }
             ApiError::Store(cause) => log::error!("request {request_id} failed: {cause}"),
@@ -243,11 +248,12 @@ impl ResponseError for ApiError {
     }
 }
 
-/// Busy and full are passing states an operator or a retry can end: 503, not 500.
+/// Busy, full, gone and unreachable are passing states an operator or a retry can end:
+/// 503, not 500.
 fn store_unavailable(cause: &StoreError) -> bool {
     matches!(
         cause,
-        StoreError::Busy(_) | StoreError::Full | StoreError::Gone(_)
+        StoreError::Busy(_) | StoreError::Full | StoreError::Gone(_) | StoreError::Unavailable(_)
     )
 }
 

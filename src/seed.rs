@@ -188,7 +188,7 @@ impl Seed {
     /// a device's identifier or key is taken.
     pub fn apply(
         &self,
-        conn: &rusqlite::Connection,
+        conn: &crate::store::Conn,
         only_org: Option<&str>,
     ) -> Result<(), StoreError> {
         let now = now();

@@ -53,6 +53,14 @@ impl Sweeper {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .map_err(|e| StoreError::Blocking(format!("cannot start the sweep runtime: {e}")))?;
+        // On PostgreSQL several instances may share the database: the periodic sweep runs
+        // on the one holding the lease (store::Db::lead), for three intervals, renewed at
+        // every sweep. A sweep asked for (test control) runs wherever it is asked; either
+        // way a transition is announced once (store::devices::announce locks the device).
+        let holder = uuid::Uuid::new_v4().simple().to_string();
+        let lease_secs = rules.every.map_or(60, |every| {
+            3 * i64::try_from(every.as_secs()).unwrap_or(20).max(1)
+        });
         std::thread::Builder::new()
             .name("devreg-sweep".to_owned())
             .spawn(move || {
@@ -63,6 +71,11 @@ impl Sweeper {
                         Err(RecvTimeoutError::Timeout) => None,
                         Err(RecvTimeoutError::Disconnected) => return,
                     };
+                    if reply.is_none()
+                        && !runtime.block_on(db.lead("sweep", holder.clone(), lease_secs))
+                    {
+                        continue;
+                    }
                     let outcome = runtime
                         .block_on(sweep(&db, &clock, &rules))
                         .map_err(|e| e.to_string());

@@ -51,6 +51,8 @@ pub struct TestServer {
     secret_key: String,
     publishable_key: String,
     db: Db,
+    /// The database it runs on, as `Config::db` gave it.
+    db_url: String,
     clock: Clock,
     rate_limit_clock: RateLimitClock,
     journal: Option<Arc<Journal>>,
@@ -103,6 +105,7 @@ impl TestServerBuilder {
                 &self.config.publishable_key,
             ),
             db: server.db().clone(),
+            db_url: self.config.db.clone(),
             clock: self.config.clock.clone(),
             rate_limit_clock: self.config.rate_limit_clock.clone(),
             journal: server.journal().cloned(),
@@ -194,6 +197,12 @@ impl TestServer {
     /// time are in the log once this returns (`POST /_devreg/clock` sweeps by itself).
     pub async fn sweep(&self) -> crate::sweep::SweepReport {
         self.sweeper.sweep_now().await.expect("the sweep failed")
+    }
+
+    /// The database the server runs on (`Config::db`): `:memory:`, a file, or a
+    /// `postgres://` URL another instance can be started on.
+    pub fn db_url(&self) -> &str {
+        &self.db_url
     }
 
     /// The server's database, for operator actions such as creating another org.

@@ -63,3 +63,82 @@ impl FromSql for DeviceIdentifier {
         Ok(DeviceIdentifier::stored(value.as_str()?.to_owned()))
     }
 }
+
+/// The same types on PostgreSQL: text columns (`TEXT`) and Unix seconds (`BIGINT`).
+mod postgres_types {
+    use std::error::Error;
+
+    use postgres::types::private::BytesMut;
+    use postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
+
+    use super::super::{
+        Connectivity, DeviceIdentifier, DeviceStatus, KeyKind, OrgId, Platform, RoundStatus,
+        Timestamp,
+    };
+
+    type Failure = Box<dyn Error + Sync + Send>;
+
+    macro_rules! stored_as_text {
+        ($($ty:ty => |$text:ident| $parse:expr, |$value:ident| $show:expr;)*) => {$(
+            impl ToSql for $ty {
+                fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, Failure> {
+                    let $value = self;
+                    let text: &str = $show;
+                    text.to_sql(ty, out)
+                }
+
+                fn accepts(ty: &Type) -> bool {
+                    <&str as ToSql>::accepts(ty)
+                }
+
+                to_sql_checked!();
+            }
+
+            impl<'a> FromSql<'a> for $ty {
+                fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, Failure> {
+                    let $text = <&str as FromSql>::from_sql(ty, raw)?;
+                    $parse.map_err(|why: String| why.into())
+                }
+
+                fn accepts(ty: &Type) -> bool {
+                    <&str as FromSql>::accepts(ty)
+                }
+            }
+        )*};
+    }
+
+    stored_as_text! {
+        Platform => |text| Platform::try_from(text.to_owned()), |p| p.as_str();
+        OrgId => |text| OrgId::try_from(text.to_owned()), |o| o.as_str();
+        DeviceStatus => |text| DeviceStatus::try_from(text.to_owned()), |s| s.as_str();
+        RoundStatus => |text| RoundStatus::try_from(text.to_owned()), |s| s.as_str();
+        Connectivity => |text| Connectivity::try_from(text.to_owned()), |c| c.as_str();
+        KeyKind => |text| KeyKind::from_db(text)
+            .ok_or_else(|| format!("unknown key kind {}", super::super::quoted(text))),
+            |k| k.as_str();
+        DeviceIdentifier => |text| Ok::<_, String>(DeviceIdentifier::stored(text.to_owned())),
+            |i| i.as_str();
+    }
+
+    impl ToSql for Timestamp {
+        fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, Failure> {
+            self.0.to_sql(ty, out)
+        }
+
+        fn accepts(ty: &Type) -> bool {
+            <i64 as ToSql>::accepts(ty)
+        }
+
+        to_sql_checked!();
+    }
+
+    impl<'a> FromSql<'a> for Timestamp {
+        fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, Failure> {
+            i64::from_sql(ty, raw).map(Timestamp)
+        }
+
+        fn accepts(ty: &Type) -> bool {
+            <i64 as FromSql>::accepts(ty)
+        }
+    }
+}

@@ -5,12 +5,12 @@
 //! state) and a deployment's devices (its rollout counts). Labels are read from
 //! `device_labels`, whichever branch writes them.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::{Value, json};
 
 use super::StoreError;
 use super::events::{self, NewEvent};
 use super::models::{self, ModelVersion};
+use super::{Conn, Dialect, Row};
 use crate::domain::Timestamp;
 
 /// All the target's given parts hold; a part not given ('[]' or '{}') holds for every
@@ -23,6 +23,26 @@ pub const MATCHES: &str = "
     AND NOT EXISTS (SELECT 1 FROM json_each(dep.target_labels) AS t
         WHERE NOT EXISTS (SELECT 1 FROM device_labels AS l
             WHERE l.device_id = d.id AND l.key = t.key AND l.value = t.value))";
+
+/// [`MATCHES`] on PostgreSQL: the same rule, with its JSON functions.
+pub const MATCHES_PG: &str = "
+    (dep.target_devices = '[]' OR EXISTS (
+        SELECT 1 FROM json_array_elements_text(dep.target_devices::json) AS t(value)
+        WHERE t.value = d.id OR t.value = d.identifier))
+    AND (dep.target_platforms = '[]' OR EXISTS (
+        SELECT 1 FROM json_array_elements_text(dep.target_platforms::json) AS t(value)
+        WHERE t.value = d.platform))
+    AND NOT EXISTS (SELECT 1 FROM json_each_text(dep.target_labels::json) AS t
+        WHERE NOT EXISTS (SELECT 1 FROM device_labels AS l
+            WHERE l.device_id = d.id AND l.key = t.key AND l.value = t.value))";
+
+/// The target rule in `conn`'s dialect.
+fn matches(conn: &Conn) -> &'static str {
+    match conn.dialect() {
+        Dialect::Sqlite => MATCHES,
+        Dialect::Postgres => MATCHES_PG,
+    }
+}
 
 /// A deployment as stored; the target's parts as JSON values.
 #[derive(Debug, Clone)]
@@ -45,11 +65,12 @@ const COLUMNS: &str = "dep.id, dep.org_id, dep.model_id, dep.version, dep.target
     dep.target_platforms, dep.target_labels, dep.activation_policy, dep.delivery_mode, \
     dep.status, dep.created_at, dep.cancelled_at";
 
-fn from_row(row: &Row<'_>) -> rusqlite::Result<Deployment> {
-    let json = |i: usize| -> rusqlite::Result<Value> {
+fn from_row(row: &Row<'_>) -> Result<Deployment, StoreError> {
+    let json = |i: usize| -> Result<Value, StoreError> {
         let text: String = row.get(i)?;
         serde_json::from_str(&text).map_err(|e| {
             rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
+                .into()
         })
     };
     Ok(Deployment {
@@ -92,7 +113,7 @@ pub enum Refused {
 
 /// Creates a deployment and its `deployment.created` event in the caller's transaction.
 pub fn create(
-    conn: &Connection,
+    conn: &Conn,
     new: &NewDeployment<'_>,
     now: Timestamp,
 ) -> Result<Result<(Deployment, ModelVersion), Refused>, StoreError> {
@@ -108,23 +129,23 @@ pub fn create(
         json!(new.platforms),
         Value::Object(new.labels.clone()),
     );
-    conn.prepare_cached(
+    conn.execute(
         "INSERT INTO deployments (id, org_id, model_id, version, target_devices, \
          target_platforms, target_labels, activation_policy, delivery_mode, status, created_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'active', ?10)",
-    )?
-    .execute(params![
-        id,
-        new.org_id,
-        new.model_id,
-        new.version,
-        devices.to_string(),
-        platforms.to_string(),
-        labels.to_string(),
-        new.activation_policy,
-        new.delivery_mode,
-        now
-    ])?;
+        &[
+            &id,
+            &new.org_id,
+            &new.model_id,
+            &new.version,
+            &devices.to_string(),
+            &platforms.to_string(),
+            &labels.to_string(),
+            &new.activation_policy,
+            &new.delivery_mode,
+            &now,
+        ],
+    )?;
     let target = json!({"devices": devices, "platforms": platforms, "labels": labels});
     events::append(
         conn,
@@ -146,19 +167,18 @@ pub fn create(
 }
 
 /// A deployment of `org_id` by its id; `None` for another org's or none.
-pub fn find(conn: &Connection, org_id: &str, id: &str) -> Result<Option<Deployment>, StoreError> {
-    Ok(conn
-        .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM deployments AS dep WHERE dep.id = ?1 AND dep.org_id = ?2"
-        ))?
-        .query_row(params![id, org_id], from_row)
-        .optional()?)
+pub fn find(conn: &Conn, org_id: &str, id: &str) -> Result<Option<Deployment>, StoreError> {
+    conn.query_opt(
+        &format!("SELECT {COLUMNS} FROM deployments AS dep WHERE dep.id = ?1 AND dep.org_id = ?2"),
+        &[&id, &org_id],
+        from_row,
+    )
 }
 
 /// Cancels an active deployment, with its `deployment.cancelled` event. `Ok(None)` when
 /// the org has no such deployment; `Ok(Some(Err(d)))` when it was cancelled already.
 pub fn cancel(
-    conn: &Connection,
+    conn: &Conn,
     org_id: &str,
     id: &str,
     now: Timestamp,
@@ -169,10 +189,10 @@ pub fn cancel(
     if deployment.status != "active" {
         return Ok(Some(Err(deployment)));
     }
-    conn.prepare_cached(
+    conn.execute(
         "UPDATE deployments SET status = 'cancelled', cancelled_at = ?2 WHERE id = ?1",
-    )?
-    .execute(params![id, now])?;
+        &[&id, &now],
+    )?;
     events::append(
         conn,
         &NewEvent {
@@ -202,47 +222,46 @@ pub struct Rollout {
     pub failed: u64,
 }
 
-pub fn rollout(conn: &Connection, id: &str) -> Result<Rollout, StoreError> {
+pub fn rollout(conn: &Conn, id: &str) -> Result<Rollout, StoreError> {
     let sql = format!(
         "SELECT count(*),
-           coalesce(sum(EXISTS (SELECT 1 FROM deployment_syncs AS s
-               WHERE s.deployment_id = dep.id AND s.device_id = d.id)), 0),
-           coalesce(sum(EXISTS (SELECT 1 FROM observed_models AS o
+           coalesce(sum(CASE WHEN EXISTS (SELECT 1 FROM deployment_syncs AS s
+               WHERE s.deployment_id = dep.id AND s.device_id = d.id) THEN 1 ELSE 0 END), 0),
+           coalesce(sum(CASE WHEN EXISTS (SELECT 1 FROM observed_models AS o
                WHERE o.device_id = d.id AND o.model_id = dep.model_id
-                 AND o.active_version = dep.version)), 0),
-           coalesce(sum(EXISTS (SELECT 1 FROM observed_models AS o
+                 AND o.active_version = dep.version) THEN 1 ELSE 0 END), 0),
+           coalesce(sum(CASE WHEN EXISTS (SELECT 1 FROM observed_models AS o
                WHERE o.device_id = d.id AND o.model_id = dep.model_id AND o.failed
-                 AND o.active_version IS NOT dep.version)), 0)
+                 AND o.active_version IS DISTINCT FROM dep.version) THEN 1 ELSE 0 END), 0)
          FROM deployments AS dep JOIN devices AS d ON d.org_id = dep.org_id
-         WHERE dep.id = ?1 AND {MATCHES}"
+         WHERE dep.id = ?1 AND {}",
+        matches(conn)
     );
     let count = |n: i64| u64::try_from(n).unwrap_or(0);
-    Ok(conn.prepare_cached(&sql)?.query_row([id], |r| {
+    conn.query_row(&sql, &[&id], |r| {
         Ok(Rollout {
             targeted: count(r.get(0)?),
             synced: count(r.get(1)?),
             active: count(r.get(2)?),
             failed: count(r.get(3)?),
         })
-    })?)
+    })
 }
 
 /// The device's desired models: per model, the newest active deployment of its org whose
 /// target matches it, with that version's manifest; ordered by model id.
 pub fn desired_for(
-    conn: &Connection,
+    conn: &Conn,
     device_id: &str,
 ) -> Result<Vec<(Deployment, ModelVersion)>, StoreError> {
     let sql = format!(
         "SELECT {COLUMNS} FROM devices AS d JOIN deployments AS dep
              ON dep.org_id = d.org_id AND dep.status = 'active'
-         WHERE d.id = ?1 AND {MATCHES}
-         ORDER BY dep.model_id, dep.seq DESC"
+         WHERE d.id = ?1 AND {}
+         ORDER BY dep.model_id, dep.seq DESC",
+        matches(conn)
     );
-    let deployments: Vec<Deployment> = conn
-        .prepare_cached(&sql)?
-        .query_map([device_id], from_row)?
-        .collect::<rusqlite::Result<_>>()?;
+    let deployments: Vec<Deployment> = conn.query_all(&sql, &[&device_id], from_row)?;
     let mut desired: Vec<(Deployment, ModelVersion)> = Vec::new();
     for deployment in deployments {
         if desired
@@ -285,9 +304,10 @@ impl Refused {
 }
 
 /// The org of deployment `id`, whichever it is: for the operator's command line.
-pub fn org_of(conn: &Connection, id: &str) -> Result<Option<String>, StoreError> {
-    Ok(conn
-        .prepare_cached("SELECT org_id FROM deployments WHERE id = ?1")?
-        .query_row([id], |r| r.get(0))
-        .optional()?)
+pub fn org_of(conn: &Conn, id: &str) -> Result<Option<String>, StoreError> {
+    conn.query_opt(
+        "SELECT org_id FROM deployments WHERE id = ?1",
+        &[&id],
+        |r| r.get(0),
+    )
 }

@@ -9,9 +9,9 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Value, json};
 
+use super::Conn;
 use super::StoreError;
 use super::deployments::{self, Deployment};
 use super::events::{self, NewEvent};
@@ -63,7 +63,7 @@ struct Stored {
 /// With `write` false nothing is written and the boolean says whether a write is needed;
 /// with `write` true the changes are written (with their events) and it is false.
 pub fn reconcile(
-    conn: &Connection,
+    conn: &Conn,
     fetch: &Fetch<'_>,
     write: bool,
 ) -> Result<(DesiredState, bool), StoreError> {
@@ -74,18 +74,18 @@ pub fn reconcile(
         .collect::<Vec<_>>()
         .join(",");
     let stored = conn
-        .prepare_cached(
+        .query_opt(
             "SELECT version, digest, refreshed_version FROM device_desired_state \
              WHERE device_id = ?1",
+            &[&fetch.device_id],
+            |r| {
+                Ok(Stored {
+                    version: r.get(0)?,
+                    digest: r.get(1)?,
+                    refreshed_version: r.get(2)?,
+                })
+            },
         )?
-        .query_row([fetch.device_id], |r| {
-            Ok(Stored {
-                version: r.get(0)?,
-                digest: r.get(1)?,
-                refreshed_version: r.get(2)?,
-            })
-        })
-        .optional()?
         .unwrap_or(Stored {
             version: 0,
             digest: String::new(),
@@ -99,14 +99,14 @@ pub fn reconcile(
     let mut dirty =
         version != stored.version || (fetch.mark_refreshed && stored.refreshed_version != version);
     let unsynced: Vec<&str> = if fetch.mark_synced {
-        let mut probe = conn.prepare_cached(
-            "SELECT 1 FROM deployment_syncs WHERE deployment_id = ?1 AND device_id = ?2",
-        )?;
         let mut missing = Vec::new();
         for (deployment, _) in &models {
-            if probe
-                .query_row(params![deployment.id, fetch.device_id], |_| Ok(()))
-                .optional()?
+            if conn
+                .query_opt(
+                    "SELECT 1 FROM deployment_syncs WHERE deployment_id = ?1 AND device_id = ?2",
+                    &[&deployment.id, &fetch.device_id],
+                    |_| Ok(()),
+                )?
                 .is_none()
             {
                 missing.push(deployment.id.as_str());
@@ -129,26 +129,21 @@ pub fn reconcile(
         } else {
             stored.refreshed_version
         };
-        conn.prepare_cached(
+        conn.execute(
             "INSERT INTO device_desired_state (device_id, version, digest, refreshed_version, \
              changed_at) VALUES (?1, ?2, ?3, ?4, ?5) \
              ON CONFLICT (device_id) DO UPDATE SET version = ?2, digest = ?3, \
              refreshed_version = ?4, \
-             changed_at = CASE WHEN version = ?2 THEN changed_at ELSE ?5 END",
-        )?
-        .execute(params![
-            fetch.device_id,
-            version,
-            digest,
-            refreshed,
-            fetch.now
-        ])?;
-        let mut record = conn.prepare_cached(
-            "INSERT OR IGNORE INTO deployment_syncs (deployment_id, device_id, synced_at) \
-             VALUES (?1, ?2, ?3)",
+             changed_at = CASE WHEN device_desired_state.version = ?2 \
+                 THEN device_desired_state.changed_at ELSE ?5 END",
+            &[&fetch.device_id, &version, &digest, &refreshed, &fetch.now],
         )?;
         for deployment_id in &unsynced {
-            record.execute(params![deployment_id, fetch.device_id, fetch.now])?;
+            conn.execute(
+                "INSERT INTO deployment_syncs (deployment_id, device_id, synced_at) \
+                 VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                &[deployment_id, &fetch.device_id, &fetch.now],
+            )?;
         }
         if let (Some(change), Some(report)) = (&observed_change, fetch.report) {
             write_observed(conn, fetch, report, change)?;
@@ -173,7 +168,7 @@ struct ObservedChange {
 }
 
 fn observed_changes(
-    conn: &Connection,
+    conn: &Conn,
     device_id: &str,
     report: &[ObservedModel],
 ) -> Result<Option<ObservedChange>, StoreError> {
@@ -197,15 +192,14 @@ fn observed_changes(
 }
 
 fn stored_observed(
-    conn: &Connection,
+    conn: &Conn,
     device_id: &str,
 ) -> Result<BTreeMap<String, ObservedModel>, StoreError> {
-    let rows = conn
-        .prepare_cached(
-            "SELECT model_id, status, installed_version, active_version, failed, entry \
+    let rows = conn.query_all(
+        "SELECT model_id, status, installed_version, active_version, failed, entry \
              FROM observed_models WHERE device_id = ?1",
-        )?
-        .query_map([device_id], |r| {
+        &[&device_id],
+        |r| {
             Ok(ObservedModel {
                 model_id: r.get(0)?,
                 status: r.get(1)?,
@@ -214,28 +208,28 @@ fn stored_observed(
                 failed: r.get(4)?,
                 entry: r.get(5)?,
             })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        },
+    )?;
     Ok(rows.into_iter().map(|m| (m.model_id.clone(), m)).collect())
 }
 
 fn write_observed(
-    conn: &Connection,
+    conn: &Conn,
     fetch: &Fetch<'_>,
     report: &[ObservedModel],
     change: &ObservedChange,
 ) -> Result<(), StoreError> {
-    let mut remove =
-        conn.prepare_cached("DELETE FROM observed_models WHERE device_id = ?1 AND model_id = ?2")?;
     for model_id in &change.removed {
-        remove.execute(params![fetch.device_id, model_id])?;
+        conn.execute(
+            "DELETE FROM observed_models WHERE device_id = ?1 AND model_id = ?2",
+            &[&fetch.device_id, model_id],
+        )?;
     }
-    let mut upsert = conn.prepare_cached(
-        "INSERT INTO observed_models (device_id, model_id, status, installed_version, \
-         active_version, failed, entry, changed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+    const UPSERT: &str = "INSERT INTO observed_models (device_id, model_id, status, \
+         installed_version, active_version, failed, entry, changed_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
          ON CONFLICT (device_id, model_id) DO UPDATE SET status = ?3, installed_version = ?4, \
-         active_version = ?5, failed = ?6, entry = ?7, changed_at = ?8",
-    )?;
+         active_version = ?5, failed = ?6, entry = ?7, changed_at = ?8";
     for entry in report.iter().rev() {
         if !change.changed.contains(&entry.model_id) {
             continue;
@@ -248,16 +242,19 @@ fn write_observed(
         {
             continue;
         }
-        upsert.execute(params![
-            fetch.device_id,
-            entry.model_id,
-            entry.status,
-            entry.installed_version,
-            entry.active_version,
-            entry.failed,
-            entry.entry,
-            fetch.now
-        ])?;
+        conn.execute(
+            UPSERT,
+            &[
+                &fetch.device_id,
+                &entry.model_id,
+                &entry.status,
+                &entry.installed_version,
+                &entry.active_version,
+                &entry.failed,
+                &entry.entry,
+                &fetch.now,
+            ],
+        )?;
     }
     events::append(
         conn,
@@ -274,28 +271,27 @@ fn write_observed(
 
 /// What retrieve shows as `observed_state`: `{"models": [...], "updated_at"}`, or null
 /// before the device reported anything.
-pub fn observed_state(conn: &Connection, device_id: &str) -> Result<Value, StoreError> {
-    let rows = conn
-        .prepare_cached(
-            "SELECT model_id, status, installed_version, active_version, entry, changed_at \
+pub fn observed_state(conn: &Conn, device_id: &str) -> Result<Value, StoreError> {
+    let rows = conn.query_all(
+        "SELECT model_id, status, installed_version, active_version, entry, changed_at \
              FROM observed_models WHERE device_id = ?1 ORDER BY model_id",
-        )?
-        .query_map([device_id], |r| {
+        &[&device_id],
+        |r| {
             let entry: String = r.get(4)?;
             let changed_at: Timestamp = r.get(5)?;
             Ok((
                 json!({
-                    "model_id": r.get::<_, String>(0)?,
-                    "status": r.get::<_, String>(1)?,
-                    "installed_version": r.get::<_, Option<String>>(2)?,
-                    "active_version": r.get::<_, Option<String>>(3)?,
+                    "model_id": r.get::<String>(0)?,
+                    "status": r.get::<String>(1)?,
+                    "installed_version": r.get::<Option<String>>(2)?,
+                    "active_version": r.get::<Option<String>>(3)?,
                     "reported": serde_json::from_str::<Value>(&entry).unwrap_or(Value::Null),
                     "changed_at": changed_at,
                 }),
                 changed_at,
             ))
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        },
+    )?;
     let Some(updated_at) = rows.iter().map(|(_, t)| *t).max() else {
         return Ok(Value::Null);
     };

@@ -3,12 +3,11 @@
 
 use std::borrow::Cow;
 
-use rusqlite::{Connection, OptionalExtension, Row, ToSql, params};
 use serde_json::json;
 use serde_json::value::RawValue;
 
 use super::events::{self, NewEvent};
-use super::{StoreError, keys, orgs, raw_json};
+use super::{Conn, Dialect, Param, Row, StoreError, keys, orgs};
 use crate::domain::{
     ApiKey, Connectivity, ConnectivityRule, DeviceIdentifier, DeviceStatus, KeyKind, LabelFilter,
     Labels, OrgId, Platform, Timestamp,
@@ -33,16 +32,16 @@ pub struct Device {
 const DEVICE_COLUMNS: &str = "id, org_id, identifier, platform, status, capabilities, metadata, \
                               metrics, last_heartbeat, created_at, updated_at";
 
-fn device_from_row(row: &Row<'_>) -> rusqlite::Result<Device> {
+fn device_from_row(row: &Row<'_>) -> Result<Device, StoreError> {
     Ok(Device {
         id: row.get(0)?,
         org_id: row.get(1)?,
         identifier: row.get(2)?,
         platform: row.get(3)?,
         status: row.get(4)?,
-        capabilities: raw_json(row.get(5)?)?,
-        metadata: raw_json(row.get(6)?)?,
-        metrics: row.get::<_, Option<String>>(7)?.map(raw_json).transpose()?,
+        capabilities: row.json(5)?,
+        metadata: row.json(6)?,
+        metrics: row.json_opt(7)?,
         last_heartbeat: row.get(8)?,
         created_at: row.get(9)?,
         updated_at: row.get(10)?,
@@ -64,59 +63,57 @@ pub struct NewDevice<'a> {
 
 /// Inserts a device, its labels and its key; it starts `offline` (no heartbeat yet). [`StoreError::Duplicate`] when the identifier is taken in
 /// the org; the caller's transaction then stores nothing.
-pub fn insert(conn: &Connection, new: &NewDevice<'_>) -> Result<Device, StoreError> {
-    let device = conn
-        .prepare_cached(&format!(
-            "INSERT INTO devices (id, org_id, identifier, platform, status, capabilities, \
-             metadata, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, 'active', ?5, ?6, ?7, ?7) \
-             RETURNING {DEVICE_COLUMNS}"
-        ))?
-        .query_row(
-            params![
-                new.id,
-                new.org_id,
-                new.identifier,
-                new.platform,
-                new.capabilities_json,
-                new.metadata_json,
-                new.now
-            ],
-            device_from_row,
-        )?;
+pub fn insert(conn: &Conn, new: &NewDevice<'_>) -> Result<Device, StoreError> {
+    const SQL: &str = "INSERT INTO devices (id, org_id, identifier, platform, status, \
+         capabilities, metadata, created_at, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, 'active', ?5, ?6, ?7, ?7) \
+         RETURNING id, org_id, identifier, platform, status, capabilities, metadata, \
+         metrics, last_heartbeat, created_at, updated_at";
+    let device = conn.query_row(
+        SQL,
+        &[
+            &new.id,
+            &new.org_id,
+            &new.identifier,
+            &new.platform,
+            &new.capabilities_json,
+            &new.metadata_json,
+            &new.now,
+        ],
+        device_from_row,
+    )?;
     keys::insert(conn, &new.key)?;
     insert_labels(conn, new.id, new.org_id, new.labels)?;
-    conn.prepare_cached(
+    conn.execute(
         "INSERT INTO device_connectivity (device_id, org_id, state) VALUES (?1, ?2, 'offline')",
-    )?
-    .execute(params![new.id, new.org_id])?;
+        &[&new.id, &new.org_id],
+    )?;
     Ok(device)
 }
 
 fn insert_labels(
-    conn: &Connection,
+    conn: &Conn,
     device_id: &str,
     org_id: &str,
     labels: &Labels,
 ) -> Result<(), StoreError> {
-    if labels.is_empty() {
-        return Ok(());
-    }
-    let mut statement = conn.prepare_cached(
-        "INSERT INTO device_labels (device_id, org_id, device_seq, key, value) \
-         SELECT id, org_id, seq, ?3, ?4 FROM devices WHERE id = ?1 AND org_id = ?2",
-    )?;
     for (key, value) in labels.iter() {
-        statement.execute(params![device_id, org_id, key, value])?;
+        conn.execute(
+            "INSERT INTO device_labels (device_id, org_id, device_seq, key, value) \
+             SELECT id, org_id, seq, ?3, ?4 FROM devices WHERE id = ?1 AND org_id = ?2",
+            &[&device_id, &org_id, &key, &value],
+        )?;
     }
     Ok(())
 }
 
 /// A device's labels.
-pub fn labels_of(conn: &Connection, device_id: &str) -> Result<Labels, StoreError> {
-    let pairs = conn
-        .prepare_cached("SELECT key, value FROM device_labels WHERE device_id = ?1")?
-        .query_map([device_id], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<Vec<(String, String)>>>()?;
+pub fn labels_of(conn: &Conn, device_id: &str) -> Result<Labels, StoreError> {
+    let pairs = conn.query_all(
+        "SELECT key, value FROM device_labels WHERE device_id = ?1",
+        &[&device_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
     Ok(Labels::stored(pairs))
 }
 
@@ -138,7 +135,7 @@ pub struct Registration<'a> {
 /// [`StoreError::Duplicate`] when the identifier is taken in the org (or the key is
 /// already stored); the caller's transaction then stores nothing.
 pub fn register(
-    conn: &Connection,
+    conn: &Conn,
     registration: &Registration<'_>,
     now: Timestamp,
 ) -> Result<Option<Device>, StoreError> {
@@ -218,46 +215,42 @@ impl<'a> DeviceRef<'a> {
     }
 }
 
-fn id_exists(conn: &Connection, org_id: &str, id: &str) -> Result<bool, StoreError> {
+fn id_exists(conn: &Conn, org_id: &str, id: &str) -> Result<bool, StoreError> {
     Ok(conn
-        .prepare_cached("SELECT 1 FROM devices WHERE id = ?1 AND org_id = ?2")?
-        .query_row(params![id, org_id], |_| Ok(()))
-        .optional()?
+        .query_opt(
+            "SELECT 1 FROM devices WHERE id = ?1 AND org_id = ?2",
+            &[&id, &org_id],
+            |_| Ok(()),
+        )?
         .is_some())
 }
 
 /// Finds the device of `org_id` that a path segment names ([`DeviceRef`]'s rule).
-pub fn find(
-    conn: &Connection,
-    org_id: &str,
-    reference: &str,
-) -> Result<Option<Device>, StoreError> {
+pub fn find(conn: &Conn, org_id: &str, reference: &str) -> Result<Option<Device>, StoreError> {
     find_ref(conn, org_id, &DeviceRef::parse(reference))
 }
 
 /// [`find`] for a segment already parsed.
 pub fn find_ref(
-    conn: &Connection,
+    conn: &Conn,
     org_id: &str,
     reference: &DeviceRef<'_>,
 ) -> Result<Option<Device>, StoreError> {
     if let Some(id) = &reference.id {
-        let by_id = conn
-            .prepare_cached(&format!(
-                "SELECT {DEVICE_COLUMNS} FROM devices WHERE id = ?1 AND org_id = ?2"
-            ))?
-            .query_row(params![id, org_id], device_from_row)
-            .optional()?;
+        let by_id = conn.query_opt(
+            &format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE id = ?1 AND org_id = ?2"),
+            &[id, &org_id],
+            device_from_row,
+        )?;
         if by_id.is_some() {
             return Ok(by_id);
         }
     }
-    Ok(conn
-        .prepare_cached(&format!(
-            "SELECT {DEVICE_COLUMNS} FROM devices WHERE org_id = ?1 AND identifier = ?2"
-        ))?
-        .query_row(params![org_id, reference.identifier], device_from_row)
-        .optional()?)
+    conn.query_opt(
+        &format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE org_id = ?1 AND identifier = ?2"),
+        &[&org_id, &reference.identifier],
+        device_from_row,
+    )
 }
 
 /// One line of a device list.
@@ -315,14 +308,14 @@ fn prefix_end(prefix: &str) -> Option<String> {
 struct ListSql {
     from: String,
     conditions: Vec<String>,
-    args: Vec<Box<dyn ToSql>>,
+    args: Vec<Box<dyn Param>>,
     seq: &'static str,
     counted: bool,
     label_counted: bool,
 }
 
 impl ListSql {
-    fn bind(&mut self, value: impl ToSql + 'static) -> String {
+    fn bind(&mut self, value: impl Param + 'static) -> String {
         self.args.push(Box::new(value));
         format!("?{}", self.args.len())
     }
@@ -331,7 +324,7 @@ impl ListSql {
     /// others probe the device's labels by primary key; [`list`] puts the rarest first);
     /// the other filters read the device row by its `seq`. Without label filters the
     /// devices' own indexes serve.
-    fn build(query: &ListQuery<'_>) -> ListSql {
+    fn build(query: &ListQuery<'_>, dialect: Dialect) -> ListSql {
         let mut sql = ListSql {
             from: String::new(),
             conditions: Vec::new(),
@@ -360,7 +353,11 @@ impl ListSql {
                 } else {
                     "device_labels_by_key"
                 };
-                sql.from = format!("device_labels AS l INDEXED BY {index}");
+                // PostgreSQL has no INDEXED BY; its planner picks the index itself.
+                sql.from = match dialect {
+                    Dialect::Sqlite => format!("device_labels AS l INDEXED BY {index}"),
+                    Dialect::Postgres => "device_labels AS l".to_owned(),
+                };
                 if device_filtered {
                     sql.from
                         .push_str(" JOIN devices AS d ON d.seq = l.device_seq");
@@ -438,7 +435,7 @@ impl ListSql {
         self.conditions.join(" AND ")
     }
 
-    fn params(&self) -> Vec<&dyn ToSql> {
+    fn params(&self) -> Vec<&dyn Param> {
         self.args.iter().map(|a| a.as_ref()).collect()
     }
 
@@ -450,7 +447,13 @@ impl ListSql {
     /// The statement that reads one page; the offset is skipped in the inner query, over
     /// an index that holds the filters and `seq`, so skipped devices cost an index entry
     /// each and only the page's rows are read from the table.
-    fn page_sql(&mut self, after_seq: Option<i64>, limit: u32, offset: u64) -> String {
+    fn page_sql(
+        &mut self,
+        after_seq: Option<i64>,
+        limit: u32,
+        offset: u64,
+        dialect: Dialect,
+    ) -> String {
         let mut filter = self.filter();
         if let Some(seq) = after_seq {
             let after = self.bind(seq);
@@ -458,9 +461,13 @@ impl ListSql {
         }
         let limit = self.bind(i64::from(limit));
         let offset = self.bind(i64::try_from(offset).unwrap_or(i64::MAX));
+        let labels = match dialect {
+            Dialect::Sqlite => "json_group_object(key, value)",
+            Dialect::Postgres => "coalesce(json_object_agg(key, value)::text, '{}')",
+        };
         format!(
             "SELECT id, identifier, org_id, platform, status, last_heartbeat, \
-                    (SELECT json_group_object(key, value) FROM device_labels \
+                    (SELECT {labels} FROM device_labels \
                      WHERE device_id = devices.id) \
              FROM devices WHERE seq IN (SELECT {seq} FROM {from} WHERE {filter} \
                                         ORDER BY {seq} LIMIT {limit} OFFSET {offset}) \
@@ -473,18 +480,23 @@ impl ListSql {
 
 /// The statements a list runs, as `EXPLAIN QUERY PLAN` shows them: the total's, then
 /// the page's. For the test that checks they use the indexes.
-pub fn list_plans(conn: &Connection, query: &ListQuery<'_>) -> Result<Vec<String>, StoreError> {
+pub fn list_plans(conn: &Conn, query: &ListQuery<'_>) -> Result<Vec<String>, StoreError> {
+    let conn = conn.sqlite("store::devices::list_plans (EXPLAIN QUERY PLAN is SQLite's)")?;
     let mut plans = Vec::new();
     for page in [false, true] {
-        let mut sql = ListSql::build(query);
+        let mut sql = ListSql::build(query, Dialect::Sqlite);
         let statement = if page {
-            sql.page_sql(Some(1), query.limit, query.offset)
+            sql.page_sql(Some(1), query.limit, query.offset, Dialect::Sqlite)
         } else {
             sql.total_sql()
         };
         let mut explain = conn.prepare(&format!("EXPLAIN QUERY PLAN {statement}"))?;
+        let params = sql.params();
         let lines = explain
-            .query_map(sql.params().as_slice(), |r| r.get::<_, String>(3))?
+            .query_map(
+                rusqlite::params_from_iter(params.iter().map(|p| p.as_sqlite())),
+                |r| r.get::<_, String>(3),
+            )?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         plans.push(lines.join("\n"));
     }
@@ -493,18 +505,18 @@ pub fn list_plans(conn: &Connection, query: &ListQuery<'_>) -> Result<Vec<String
 
 /// How many devices of the org carry the label (its value, or for `label=KEY` its key),
 /// from the counts the triggers in schema.sql keep.
-fn label_count(conn: &Connection, org_id: &str, filter: &LabelFilter) -> Result<i64, StoreError> {
+fn label_count(conn: &Conn, org_id: &str, filter: &LabelFilter) -> Result<i64, StoreError> {
     let n = match &filter.value {
-        Some(value) => conn
-            .prepare_cached(
-                "SELECT n FROM label_counts WHERE org_id = ?1 AND key = ?2 AND value = ?3",
-            )?
-            .query_row(params![org_id, filter.key, value], |r| r.get(0))
-            .optional()?,
-        None => conn
-            .prepare_cached("SELECT n FROM label_key_counts WHERE org_id = ?1 AND key = ?2")?
-            .query_row(params![org_id, filter.key], |r| r.get(0))
-            .optional()?,
+        Some(value) => conn.query_opt(
+            "SELECT n FROM label_counts WHERE org_id = ?1 AND key = ?2 AND value = ?3",
+            &[&org_id, &filter.key, value],
+            |r| r.get(0),
+        )?,
+        None => conn.query_opt(
+            "SELECT n FROM label_key_counts WHERE org_id = ?1 AND key = ?2",
+            &[&org_id, &filter.key],
+            |r| r.get(0),
+        )?,
     };
     Ok(n.unwrap_or(0))
 }
@@ -513,64 +525,67 @@ fn label_count(conn: &Connection, org_id: &str, filter: &LabelFilter) -> Result<
 /// come from one read transaction, so the total agrees with the page. `None` when
 /// `query.after` names no device of the org.
 pub fn list(
-    conn: &Connection,
+    conn: &Conn,
     query: &ListQuery<'_>,
 ) -> Result<Option<(Vec<DeviceSummary>, u64)>, StoreError> {
-    let tx = conn.unchecked_transaction()?;
-    // The rarest label drives the walk, so a filter only few devices match (or none)
-    // costs only what it matches, whichever order the labels were given in.
-    let mut counted = query
-        .labels
-        .iter()
-        .map(|filter| Ok((label_count(&tx, query.org_id, filter)?, filter)))
-        .collect::<Result<Vec<_>, StoreError>>()?;
-    counted.sort_by_key(|(n, _)| *n);
-    let labels: Vec<LabelFilter> = counted.iter().map(|(_, f)| (*f).clone()).collect();
-    let query = &ListQuery {
-        labels: &labels,
-        ..*query
-    };
-    let mut sql = ListSql::build(query);
-    let total: i64 = if sql.label_counted {
-        counted[0].0
-    } else if sql.counted {
-        // The triggers in schema.sql keep device_counts, whose columns are these filters'.
-        let mut filter = String::from("org_id = ?1");
-        let mut args: Vec<&dyn ToSql> = vec![&query.org_id];
-        if let Some(platform) = &query.platform {
-            args.push(platform);
-            filter.push_str(&format!(" AND platform = ?{}", args.len()));
-        }
-        if let Some(status) = &query.status {
-            args.push(status);
-            filter.push_str(&format!(" AND status = ?{}", args.len()));
-        }
-        tx.prepare_cached(&format!(
-            "SELECT coalesce(sum(n), 0) FROM device_counts WHERE {filter}"
-        ))?
-        .query_row(args.as_slice(), |r| r.get(0))?
-    } else {
-        tx.prepare_cached(&sql.total_sql())?
-            .query_row(sql.params().as_slice(), |r| r.get(0))?
-    };
-    // The total counts every match; `after` only moves where the page starts.
-    let after_seq = match query.after {
-        None => None,
-        Some(after) => {
-            let Some(seq) = tx
-                .prepare_cached("SELECT seq FROM devices WHERE id = ?1 AND org_id = ?2")?
-                .query_row(params![after, query.org_id], |r| r.get(0))
-                .optional()?
-            else {
-                return Ok(None);
-            };
-            Some(seq)
-        }
-    };
-    let page_sql = sql.page_sql(after_seq, query.limit, query.offset);
-    let devices = tx
-        .prepare_cached(&page_sql)?
-        .query_map(sql.params().as_slice(), |row| {
+    let dialect = conn.dialect();
+    conn.snapshot(|| {
+        // The rarest label drives the walk, so a filter only few devices match (or none)
+        // costs only what it matches, whichever order the labels were given in.
+        let mut counted = query
+            .labels
+            .iter()
+            .map(|filter| Ok((label_count(conn, query.org_id, filter)?, filter)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        counted.sort_by_key(|(n, _)| *n);
+        let labels: Vec<LabelFilter> = counted.iter().map(|(_, f)| (*f).clone()).collect();
+        let query = &ListQuery {
+            labels: &labels,
+            ..*query
+        };
+        let mut sql = ListSql::build(query, dialect);
+        let total: i64 = if sql.label_counted {
+            counted[0].0
+        } else if sql.counted {
+            // The triggers in schema.sql keep device_counts, whose columns are these
+            // filters'. (PostgreSQL's sum of BIGINT is NUMERIC: cast back.)
+            let mut filter = String::from("org_id = ?1");
+            let mut args: Vec<&dyn Param> = vec![&query.org_id];
+            if let Some(platform) = &query.platform {
+                args.push(platform);
+                filter.push_str(&format!(" AND platform = ?{}", args.len()));
+            }
+            if let Some(status) = &query.status {
+                args.push(status);
+                filter.push_str(&format!(" AND status = ?{}", args.len()));
+            }
+            conn.query_row(
+                &format!(
+                    "SELECT CAST(coalesce(sum(n), 0) AS BIGINT) FROM device_counts WHERE {filter}"
+                ),
+                &args,
+                |r| r.get(0),
+            )?
+        } else {
+            conn.query_row(&sql.total_sql(), &sql.params(), |r| r.get(0))?
+        };
+        // The total counts every match; `after` only moves where the page starts.
+        let after_seq = match query.after {
+            None => None,
+            Some(after) => {
+                let Some(seq) = conn.query_opt(
+                    "SELECT seq FROM devices WHERE id = ?1 AND org_id = ?2",
+                    &[&after, &query.org_id],
+                    |r| r.get(0),
+                )?
+                else {
+                    return Ok(None);
+                };
+                Some(seq)
+            }
+        };
+        let page_sql = sql.page_sql(after_seq, query.limit, query.offset, dialect);
+        let devices = conn.query_all(&page_sql, &sql.params(), |row| {
             Ok(DeviceSummary {
                 id: row.get(0)?,
                 identifier: row.get(1)?,
@@ -578,12 +593,11 @@ pub fn list(
                 platform: row.get(3)?,
                 status: row.get(4)?,
                 last_heartbeat: row.get(5)?,
-                labels: raw_json(row.get(6)?)?,
+                labels: row.json(6)?,
             })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    tx.finish()?;
-    Ok(Some((devices, u64::try_from(total).unwrap_or(0))))
+        })?;
+        Ok(Some((devices, u64::try_from(total).unwrap_or(0))))
+    })
 }
 
 /// What one heartbeat records.
@@ -619,7 +633,7 @@ pub struct HeartbeatTarget<'a> {
 /// one), its time, in one statement found by primary key. `None` if `target` does not
 /// hold (the path names another device, or none).
 pub fn record_heartbeat(
-    conn: &Connection,
+    conn: &Conn,
     target: &HeartbeatTarget<'_>,
     heartbeat: &Heartbeat<'_>,
 ) -> Result<Option<HeartbeatRecorded>, StoreError> {
@@ -634,37 +648,37 @@ pub fn record_heartbeat(
                                           WHERE other.id = ?7 AND other.org_id = ?1)))) \
          RETURNING id, identifier, platform, status, last_heartbeat, \
            (SELECT state FROM device_connectivity WHERE device_id = devices.id)";
-    let recorded = conn
-        .prepare_cached(SQL)?
-        .query_row(
-            params![
-                target.org_id,
-                target.reference.identifier,
-                target.device_id,
-                heartbeat.metrics_json,
-                heartbeat.now,
-                heartbeat.metadata_patch_json,
-                target.reference.id
-            ],
-            |row| {
-                let recorded = HeartbeatRecorded {
-                    id: row.get(0)?,
-                    identifier: row.get(1)?,
-                    platform: row.get(2)?,
-                    status: row.get(3)?,
-                    last_heartbeat: row.get(4)?,
-                };
-                Ok((recorded, row.get::<_, Option<Connectivity>>(5)?))
-            },
-        )
-        .optional()?;
+    let recorded = conn.query_opt(
+        SQL,
+        &[
+            &target.org_id,
+            &target.reference.identifier,
+            &target.device_id,
+            &heartbeat.metrics_json,
+            &heartbeat.now,
+            &heartbeat.metadata_patch_json,
+            &target.reference.id,
+        ],
+        |row| {
+            let recorded = HeartbeatRecorded {
+                id: row.get(0)?,
+                identifier: row.get(1)?,
+                platform: row.get(2)?,
+                status: row.get(3)?,
+                last_heartbeat: row.get(4)?,
+            };
+            Ok((recorded, row.get::<Option<Connectivity>>(5)?))
+        },
+    )?;
     let Some((mut recorded, announced)) = recorded else {
         return Ok(None);
     };
     let (org_id, now) = (target.org_id, heartbeat.now);
     if let Some(was) = announced {
-        conn.prepare_cached("DELETE FROM device_connectivity WHERE device_id = ?1")?
-            .execute([&recorded.id])?;
+        conn.execute(
+            "DELETE FROM device_connectivity WHERE device_id = ?1",
+            &[&recorded.id],
+        )?;
         connectivity_changed(
             conn,
             org_id,
@@ -676,8 +690,10 @@ pub fn record_heartbeat(
         )?;
     }
     if recorded.status != heartbeat.status {
-        conn.prepare_cached("UPDATE devices SET status = ?2 WHERE id = ?1")?
-            .execute(params![recorded.id, heartbeat.status])?;
+        conn.execute(
+            "UPDATE devices SET status = ?2 WHERE id = ?1",
+            &[&recorded.id, &heartbeat.status],
+        )?;
         status_changed(
             conn,
             org_id,
@@ -692,16 +708,18 @@ pub fn record_heartbeat(
 }
 
 /// How many devices `org_id` has, from the counts the triggers keep.
-pub fn count_in_org(conn: &Connection, org_id: &str) -> Result<u64, StoreError> {
-    let n: i64 = conn
-        .prepare_cached("SELECT coalesce(sum(n), 0) FROM device_counts WHERE org_id = ?1")?
-        .query_row([org_id], |r| r.get(0))?;
+pub fn count_in_org(conn: &Conn, org_id: &str) -> Result<u64, StoreError> {
+    let n: i64 = conn.query_row(
+        "SELECT CAST(coalesce(sum(n), 0) AS BIGINT) FROM device_counts WHERE org_id = ?1",
+        &[&org_id],
+        |r| r.get(0),
+    )?;
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
 /// Appends `device.connectivity_changed`.
 pub fn connectivity_changed(
-    conn: &Connection,
+    conn: &Conn,
     org_id: &str,
     id: &str,
     identifier: &str,
@@ -728,7 +746,7 @@ pub fn connectivity_changed(
 
 /// Appends `device.status_changed`.
 fn status_changed(
-    conn: &Connection,
+    conn: &Conn,
     org_id: &str,
     id: &str,
     identifier: &str,
@@ -753,7 +771,7 @@ fn status_changed(
 /// `device.deleted`; earlier events stay as history. `None` when there is no such
 /// device.
 pub fn delete(
-    conn: &Connection,
+    conn: &Conn,
     org_id: &str,
     reference: &str,
     now: Timestamp,
@@ -761,17 +779,17 @@ pub fn delete(
     let Some(device) = find(conn, org_id, reference)? else {
         return Ok(None);
     };
-    conn.prepare_cached(
+    conn.execute(
         "UPDATE rounds SET participant_count = participant_count - 1 \
          WHERE id IN (SELECT round_id FROM round_participants WHERE device_id = ?1)",
-    )?
-    .execute([&device.id])?;
-    conn.prepare_cached("DELETE FROM round_participants WHERE device_id = ?1")?
-        .execute([&device.id])?;
-    conn.prepare_cached("DELETE FROM api_keys WHERE device_id = ?1")?
-        .execute([&device.id])?;
-    conn.prepare_cached("DELETE FROM devices WHERE id = ?1")?
-        .execute([&device.id])?;
+        &[&device.id],
+    )?;
+    conn.execute(
+        "DELETE FROM round_participants WHERE device_id = ?1",
+        &[&device.id],
+    )?;
+    conn.execute("DELETE FROM api_keys WHERE device_id = ?1", &[&device.id])?;
+    conn.execute("DELETE FROM devices WHERE id = ?1", &[&device.id])?;
     events::append(
         conn,
         &NewEvent {
@@ -788,17 +806,16 @@ pub fn delete(
 /// Revokes every key of `device` and stores `key` as its one device key; writes
 /// `device.key_issued`. Returns the new key's id.
 pub fn rekey(
-    conn: &Connection,
+    conn: &Conn,
     device: &Device,
     key: &ApiKey,
     now: Timestamp,
 ) -> Result<String, StoreError> {
     debug_assert!(key.kind() == KeyKind::Device);
-    let revoked = conn
-        .prepare_cached(
-            "UPDATE api_keys SET revoked_at = ?2 WHERE device_id = ?1 AND revoked_at IS NULL",
-        )?
-        .execute(params![device.id, now])?;
+    let revoked = conn.execute(
+        "UPDATE api_keys SET revoked_at = ?2 WHERE device_id = ?1 AND revoked_at IS NULL",
+        &[&device.id, &now],
+    )?;
     let key_id = format!("key_{}", uuid::Uuid::now_v7().simple());
     keys::insert(
         conn,
@@ -843,43 +860,51 @@ pub struct DevicePatch<'a> {
 /// Applies `patch` to `device` and writes `device.updated` (naming what changed) and
 /// `device.status_changed` if the status changed. A patch that changes nothing writes
 /// nothing. Returns the device as it is afterwards.
-pub fn patch(
-    conn: &Connection,
-    device: &Device,
-    patch: &DevicePatch<'_>,
-) -> Result<Device, StoreError> {
+pub fn patch(conn: &Conn, device: &Device, patch: &DevicePatch<'_>) -> Result<Device, StoreError> {
     let mut changed: Vec<&str> = Vec::new();
     let org_id = device.org_id.as_str();
     if let Some(labels) = patch.labels
         && *labels != labels_of(conn, &device.id)?
     {
-        conn.prepare_cached("DELETE FROM device_labels WHERE device_id = ?1")?
-            .execute([&device.id])?;
+        conn.execute(
+            "DELETE FROM device_labels WHERE device_id = ?1",
+            &[&device.id],
+        )?;
         insert_labels(conn, &device.id, org_id, labels)?;
         changed.push("labels");
     }
     if let Some(metadata_patch) = patch.metadata_patch_json {
-        let updated = conn
-            .prepare_cached(
+        // PostgreSQL's json_patch (schema.pg.sql) prints JSON its own way: compare values.
+        let sql = match conn.dialect() {
+            Dialect::Sqlite => {
                 "UPDATE devices SET metadata = json_patch(metadata, ?2) \
-                 WHERE id = ?1 AND json_patch(metadata, ?2) IS NOT metadata",
-            )?
-            .execute(params![device.id, metadata_patch])?;
+                 WHERE id = ?1 AND json_patch(metadata, ?2) IS NOT metadata"
+            }
+            Dialect::Postgres => {
+                "UPDATE devices SET metadata = json_patch(metadata, ?2) \
+                 WHERE id = ?1 AND json_patch(metadata, ?2)::jsonb IS DISTINCT FROM metadata::jsonb"
+            }
+        };
+        let updated = conn.execute(sql, &[&device.id, &metadata_patch])?;
         if updated > 0 {
             changed.push("metadata");
         }
     }
     let status_change = patch.status.filter(|s| *s != device.status);
     if let Some(status) = status_change {
-        conn.prepare_cached("UPDATE devices SET status = ?2 WHERE id = ?1")?
-            .execute(params![device.id, status])?;
+        conn.execute(
+            "UPDATE devices SET status = ?2 WHERE id = ?1",
+            &[&device.id, &status],
+        )?;
         changed.push("status");
     }
     if changed.is_empty() {
         return Ok(find(conn, org_id, &device.id)?.expect("read in this transaction"));
     }
-    conn.prepare_cached("UPDATE devices SET updated_at = ?2 WHERE id = ?1")?
-        .execute(params![device.id, patch.now])?;
+    conn.execute(
+        "UPDATE devices SET updated_at = ?2 WHERE id = ?1",
+        &[&device.id, &patch.now],
+    )?;
     events::append(
         conn,
         &NewEvent {
@@ -918,12 +943,12 @@ pub struct Crossing {
 /// announced stale with one older than the offline cut-off. On a read connection, so
 /// the writer goes on meanwhile; [`announce`] checks each again inside the write.
 pub fn crossings(
-    conn: &Connection,
+    conn: &Conn,
     rule: ConnectivityRule,
     now: Timestamp,
 ) -> Result<Vec<Crossing>, StoreError> {
     let (online_from, stale_from) = rule.cutoffs(now);
-    let row = |r: &Row<'_>| {
+    let row = |r: &Row<'_>| -> Result<Crossing, StoreError> {
         Ok(Crossing {
             id: r.get(0)?,
             org_id: r.get(1)?,
@@ -932,24 +957,28 @@ pub fn crossings(
             announced: r.get(4)?,
         })
     };
-    let mut found = conn
-        .prepare_cached(
-            "SELECT d.id, d.org_id, d.identifier, d.last_heartbeat, 'online' FROM devices AS d \
-             WHERE d.last_heartbeat < ?1 \
-               AND NOT EXISTS (SELECT 1 FROM device_connectivity AS c WHERE c.device_id = d.id)",
-        )?
-        .query_map([online_from], row)?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    found.extend(
-        conn.prepare_cached(
+    let mut found = conn.query_all(
+        "SELECT d.id, d.org_id, d.identifier, d.last_heartbeat, 'online' FROM devices AS d \
+         WHERE d.last_heartbeat < ?1 \
+           AND NOT EXISTS (SELECT 1 FROM device_connectivity AS c WHERE c.device_id = d.id)",
+        &[&online_from],
+        row,
+    )?;
+    let stale = match conn.dialect() {
+        Dialect::Sqlite => {
             "SELECT d.id, d.org_id, d.identifier, d.last_heartbeat, c.state \
              FROM device_connectivity AS c INDEXED BY device_connectivity_by_state \
              JOIN devices AS d ON d.id = c.device_id \
-             WHERE c.state = 'stale' AND d.last_heartbeat < ?1",
-        )?
-        .query_map([stale_from], row)?
-        .collect::<rusqlite::Result<Vec<_>>>()?,
-    );
+             WHERE c.state = 'stale' AND d.last_heartbeat < ?1"
+        }
+        Dialect::Postgres => {
+            "SELECT d.id, d.org_id, d.identifier, d.last_heartbeat, c.state \
+             FROM device_connectivity AS c \
+             JOIN devices AS d ON d.id = c.device_id \
+             WHERE c.state = 'stale' AND d.last_heartbeat < ?1"
+        }
+    };
+    found.extend(conn.query_all(stale, &[&stale_from], row)?);
     Ok(found)
 }
 
@@ -957,19 +986,27 @@ pub fn crossings(
 /// may have brought the device back): records its connectivity and appends
 /// `device.connectivity_changed`. Whether it announced.
 pub fn announce(
-    conn: &Connection,
+    conn: &Conn,
     crossing: &Crossing,
     rule: ConnectivityRule,
     now: Timestamp,
 ) -> Result<bool, StoreError> {
-    let current: Option<(Option<Timestamp>, Option<Connectivity>)> = conn
-        .prepare_cached(
-            "SELECT last_heartbeat, \
-                    (SELECT state FROM device_connectivity WHERE device_id = devices.id) \
-             FROM devices WHERE id = ?1",
-        )?
-        .query_row([&crossing.id], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
+    // Two PostgreSQL instances sweeping at once: the second waits for the first's commit
+    // here, then reads what it announced and announces nothing (SQLite has one writer).
+    if conn.dialect() == Dialect::Postgres {
+        conn.query_opt(
+            "SELECT 1 FROM devices WHERE id = ?1 FOR UPDATE",
+            &[&crossing.id],
+            |_| Ok(()),
+        )?;
+    }
+    let current: Option<(Option<Timestamp>, Option<Connectivity>)> = conn.query_opt(
+        "SELECT last_heartbeat, \
+                (SELECT state FROM device_connectivity WHERE device_id = devices.id) \
+         FROM devices WHERE id = ?1",
+        &[&crossing.id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
     let Some((last_heartbeat, announced)) = current else {
         return Ok(false);
     };
@@ -978,11 +1015,11 @@ pub fn announce(
     if announced != crossing.announced || now_is == announced || now_is == Connectivity::Online {
         return Ok(false);
     }
-    conn.prepare_cached(
+    conn.execute(
         "INSERT INTO device_connectivity (device_id, org_id, state) VALUES (?1, ?2, ?3) \
          ON CONFLICT (device_id) DO UPDATE SET state = excluded.state",
-    )?
-    .execute(params![crossing.id, crossing.org_id, now_is])?;
+        &[&crossing.id, &crossing.org_id, &now_is],
+    )?;
     connectivity_changed(
         conn,
         &crossing.org_id,
@@ -997,38 +1034,41 @@ pub fn announce(
 
 /// Every registered device, all orgs: for the metrics gauge. Summed from the counts the
 /// triggers keep, so a scrape does not count a million rows.
-pub fn count_all(conn: &Connection) -> Result<u64, StoreError> {
-    let n: i64 = conn
-        .prepare_cached("SELECT coalesce(sum(n), 0) FROM device_counts")?
-        .query_row([], |r| r.get(0))?;
+pub fn count_all(conn: &Conn) -> Result<u64, StoreError> {
+    let n: i64 = conn.query_row(
+        "SELECT CAST(coalesce(sum(n), 0) AS BIGINT) FROM device_counts",
+        &[],
+        |r| r.get(0),
+    )?;
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
 /// Deletes the devices of `org_id`, their keys, the org's training rounds and its events
 /// (not the org's own keys), and returns how many devices there were: an ephemeral server's reset
 /// of one org.
-pub fn delete_org_devices(conn: &Connection, org_id: &str) -> Result<u64, StoreError> {
+pub fn delete_org_devices(conn: &Conn, org_id: &str) -> Result<u64, StoreError> {
     events::delete_org_events(conn, org_id)?;
-    conn.prepare_cached(
+    conn.execute(
         "DELETE FROM round_participants
          WHERE round_id IN (SELECT id FROM rounds WHERE org_id = ?1)",
-    )?
-    .execute([org_id])?;
-    conn.prepare_cached("DELETE FROM rounds WHERE org_id = ?1")?
-        .execute([org_id])?;
+        &[&org_id],
+    )?;
+    conn.execute("DELETE FROM rounds WHERE org_id = ?1", &[&org_id])?;
     super::models::delete_org(conn, org_id)?;
-    conn.prepare_cached("DELETE FROM api_keys WHERE org_id = ?1 AND kind = 'device'")?
-        .execute([org_id])?;
-    let deleted = conn
-        .prepare_cached("DELETE FROM devices WHERE org_id = ?1")?
-        .execute([org_id])?;
+    conn.execute(
+        "DELETE FROM api_keys WHERE org_id = ?1 AND kind = 'device'",
+        &[&org_id],
+    )?;
+    let deleted = conn.execute("DELETE FROM devices WHERE org_id = ?1", &[&org_id])?;
     Ok(deleted as u64)
 }
 
 /// Moves a device's `last_heartbeat` to `now` and nothing else: iOS's control heartbeat,
 /// which carries no status or metrics.
-pub fn touch(conn: &Connection, device_id: &str, now: Timestamp) -> Result<(), StoreError> {
-    conn.prepare_cached("UPDATE devices SET last_heartbeat = ?2, updated_at = ?2 WHERE id = ?1")?
-        .execute(params![device_id, now])?;
+pub fn touch(conn: &Conn, device_id: &str, now: Timestamp) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE devices SET last_heartbeat = ?2, updated_at = ?2 WHERE id = ?1",
+        &[&device_id, &now],
+    )?;
     Ok(())
 }

@@ -3,11 +3,10 @@
 
 use std::cell::Cell;
 
-use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::{StoreError, raw_json};
+use super::{Conn, Dialect, StoreError};
 use crate::domain::{OrgId, Timestamp};
 
 /// Every event type the log holds, as `type=` filters name them.
@@ -41,6 +40,17 @@ pub(super) fn take_appended() -> bool {
     APPENDED.with(|a| a.replace(false))
 }
 
+/// [`take_appended`] under the name the PostgreSQL backend clears it by, before a
+/// transaction.
+pub(super) fn take_appended_flag() -> bool {
+    take_appended()
+}
+
+/// Whether this thread appended an event since the flag was last taken; leaves it.
+pub(super) fn appended_pending() -> bool {
+    APPENDED.with(Cell::get)
+}
+
 /// An event to append: its type (`device.registered`, ...), the device it is about (its
 /// server UUID), and its data (a JSON object).
 pub struct NewEvent<'a> {
@@ -53,26 +63,30 @@ pub struct NewEvent<'a> {
 
 /// Appends an event to its org's log and returns its `seq`: one more than the org's last,
 /// counted in `event_seqs` so a number is never given twice, even after retention.
-pub fn append(conn: &Connection, event: &NewEvent<'_>) -> Result<i64, StoreError> {
-    let seq: i64 = conn
-        .prepare_cached(
-            "INSERT INTO event_seqs (org_id, last_seq) VALUES (?1, 1) \
-             ON CONFLICT (org_id) DO UPDATE SET last_seq = last_seq + 1 \
-             RETURNING last_seq",
-        )?
-        .query_row([event.org_id], |r| r.get(0))?;
-    conn.prepare_cached(
+///
+/// On PostgreSQL the upsert locks the org's `event_seqs` row until the transaction ends,
+/// so the org's events commit in `seq` order, whichever instance writes them: a reader
+/// that has seen seq N has seen every seq below it.
+pub fn append(conn: &Conn, event: &NewEvent<'_>) -> Result<i64, StoreError> {
+    let seq: i64 = conn.query_row(
+        "INSERT INTO event_seqs (org_id, last_seq) VALUES (?1, 1) \
+         ON CONFLICT (org_id) DO UPDATE SET last_seq = event_seqs.last_seq + 1 \
+         RETURNING last_seq",
+        &[&event.org_id],
+        |r| r.get(0),
+    )?;
+    conn.execute(
         "INSERT INTO events (org_id, seq, type, device_id, at, data) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![
-        event.org_id,
-        seq,
-        event.kind,
-        event.device_id,
-        event.at,
-        event.data.to_string()
-    ])?;
+        &[
+            &event.org_id,
+            &seq,
+            &event.kind,
+            &event.device_id,
+            &event.at,
+            &event.data.to_string(),
+        ],
+    )?;
     APPENDED.with(|a| a.set(true));
     Ok(seq)
 }
@@ -99,20 +113,18 @@ pub struct EventQuery<'a> {
 }
 
 /// Up to `limit` events of the org after seq `after`, oldest first.
-pub fn list(conn: &Connection, query: &EventQuery<'_>) -> Result<Vec<Event>, StoreError> {
-    let mut statement = conn.prepare_cached(
+pub fn list(conn: &Conn, query: &EventQuery<'_>) -> Result<Vec<Event>, StoreError> {
+    conn.query_all(
         "SELECT seq, type, org_id, device_id, at, data FROM events \
          WHERE org_id = ?1 AND seq > ?2 AND (?3 IS NULL OR type = ?3) \
            AND (?4 IS NULL OR device_id = ?4) \
          ORDER BY seq LIMIT ?5",
-    )?;
-    let rows = statement.query_map(
-        params![
-            query.org_id,
-            query.after,
-            query.kind,
-            query.device_id,
-            query.limit
+        &[
+            &query.org_id,
+            &query.after,
+            &query.kind,
+            &query.device_id,
+            &i64::from(query.limit),
         ],
         |row| {
             Ok(Event {
@@ -121,59 +133,71 @@ pub fn list(conn: &Connection, query: &EventQuery<'_>) -> Result<Vec<Event>, Sto
                 org_id: row.get(2)?,
                 device_id: row.get(3)?,
                 at: row.get(4)?,
-                data: raw_json(row.get(5)?)?,
+                data: row.json(5)?,
             })
         },
-    )?;
-    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    )
 }
 
 /// The last seq retention removed from the org's log (0 when it removed none): a reader
 /// after an older seq has missed events.
-pub fn trimmed_through(conn: &Connection, org_id: &str) -> Result<i64, StoreError> {
+pub fn trimmed_through(conn: &Conn, org_id: &str) -> Result<i64, StoreError> {
     Ok(conn
-        .prepare_cached("SELECT trimmed_through FROM event_retention WHERE org_id = ?1")?
-        .query_row([org_id], |r| r.get(0))
-        .optional()?
+        .query_opt(
+            "SELECT trimmed_through FROM event_retention WHERE org_id = ?1",
+            &[&org_id],
+            |r| r.get(0),
+        )?
         .unwrap_or(0))
 }
 
 /// The last seq given in the org (0 before its first event).
-pub fn last_seq(conn: &Connection, org_id: &str) -> Result<i64, StoreError> {
+pub fn last_seq(conn: &Conn, org_id: &str) -> Result<i64, StoreError> {
     Ok(conn
-        .prepare_cached("SELECT last_seq FROM event_seqs WHERE org_id = ?1")?
-        .query_row([org_id], |r| r.get(0))
-        .optional()?
+        .query_opt(
+            "SELECT last_seq FROM event_seqs WHERE org_id = ?1",
+            &[&org_id],
+            |r| r.get(0),
+        )?
         .unwrap_or(0))
 }
 
 /// Removes events older than `before`, at most `max` of them (the caller repeats while
 /// it returns `max`), recording per org where its retained log now starts.
-pub fn trim(conn: &Connection, before: Timestamp, max: u32) -> Result<usize, StoreError> {
-    let doomed: Vec<(String, i64)> = conn
-        .prepare_cached("SELECT org_id, seq FROM events WHERE at < ?1 ORDER BY at LIMIT ?2")?
-        .query_map(params![before, max], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    for (org_id, seq) in &doomed {
-        conn.prepare_cached("DELETE FROM events WHERE org_id = ?1 AND seq = ?2")?
-            .execute(params![org_id, seq])?;
-        conn.prepare_cached(
+pub fn trim(conn: &Conn, before: Timestamp, max: u32) -> Result<usize, StoreError> {
+    let doomed: Vec<(String, i64)> = conn.query_all(
+        "SELECT org_id, seq FROM events WHERE at < ?1 ORDER BY at LIMIT ?2",
+        &[&before, &i64::from(max)],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    // SQLite's two-argument max() is PostgreSQL's GREATEST().
+    let upsert = match conn.dialect() {
+        Dialect::Sqlite => {
             "INSERT INTO event_retention (org_id, trimmed_through) VALUES (?1, ?2) \
              ON CONFLICT (org_id) DO UPDATE SET trimmed_through = \
-                 max(trimmed_through, excluded.trimmed_through)",
-        )?
-        .execute(params![org_id, seq])?;
+                 max(trimmed_through, excluded.trimmed_through)"
+        }
+        Dialect::Postgres => {
+            "INSERT INTO event_retention (org_id, trimmed_through) VALUES (?1, ?2) \
+             ON CONFLICT (org_id) DO UPDATE SET trimmed_through = \
+                 GREATEST(event_retention.trimmed_through, excluded.trimmed_through)"
+        }
+    };
+    for (org_id, seq) in &doomed {
+        conn.execute(
+            "DELETE FROM events WHERE org_id = ?1 AND seq = ?2",
+            &[org_id, seq],
+        )?;
+        conn.execute(upsert, &[org_id, seq])?;
     }
     Ok(doomed.len())
 }
 
 /// Forgets an org's events (an ephemeral server's reset). Its seq keeps counting, so no
 /// number is given twice.
-pub fn delete_org_events(conn: &Connection, org_id: &str) -> Result<(), StoreError> {
-    conn.prepare_cached("DELETE FROM events WHERE org_id = ?1")?
-        .execute([org_id])?;
-    conn.prepare_cached("DELETE FROM event_retention WHERE org_id = ?1")?
-        .execute([org_id])?;
+pub fn delete_org_events(conn: &Conn, org_id: &str) -> Result<(), StoreError> {
+    conn.execute("DELETE FROM events WHERE org_id = ?1", &[&org_id])?;
+    conn.execute("DELETE FROM event_retention WHERE org_id = ?1", &[&org_id])?;
     Ok(())
 }
 

@@ -1,7 +1,10 @@
-//! Synchronous SQL over rusqlite, and the one seam that moves it off the async threads.
+//! Synchronous SQL over SQLite (rusqlite) or PostgreSQL, and the one seam that moves it
+//! off the async threads. Store functions take a [`Conn`] (src/store/sql.rs says how one
+//! function runs on both); `--db postgres://…` selects PostgreSQL (src/store/pg.rs),
+//! anything else is a SQLite file.
 //!
-//! All writes go through a single writer connection, each in a `BEGIN IMMEDIATE`
-//! transaction: writers never race each other for SQLite's lock, so a burst of
+//! On SQLite all writes go through a single writer connection, each in a `BEGIN
+//! IMMEDIATE` transaction: writers never race each other for SQLite's lock, so a burst of
 //! conflicting registrations resolves by constraint (one insert, the rest `Duplicate`)
 //! instead of `SQLITE_BUSY`. Reads use a pool of connections that WAL lets run beside the
 //! writer. An in-memory database has no file to share, so it is one connection for both.
@@ -13,14 +16,18 @@ pub mod events;
 pub mod federation;
 pub mod keys;
 mod lock;
+pub mod migrate;
 pub mod models;
 pub mod orgs;
+pub mod pg;
 pub mod rounds;
+mod sql;
 pub mod telemetry;
 pub mod tokens;
 mod writer;
 
 pub use lock::ServeLock;
+pub use sql::{Conn, Dialect, Param, Row};
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,7 +35,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 /// The schema this binary writes; `PRAGMA user_version` of a devreg database.
 pub const SCHEMA_VERSION: i64 = 3;
@@ -60,6 +67,18 @@ pub enum StoreError {
     /// write would land in a file nobody will find again, so writes are refused.
     #[error("{0}")]
     Gone(String),
+    #[error("postgres: {0}")]
+    Postgres(postgres::Error),
+    /// The database server cannot be reached (PostgreSQL down, connection lost): a 503
+    /// until it is back.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// A query the caller knew returns a row returned none.
+    #[error("a query returned no row")]
+    NoRow,
+    /// Store code that runs on SQLite only so far (issue 19 ports it module by module).
+    #[error("{0} is not yet ported to PostgreSQL")]
+    NotPorted(&'static str),
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -106,20 +125,30 @@ pub struct Db {
     inner: Arc<Inner>,
 }
 
+/// What a [`Db`] holds whichever its database.
 struct Inner {
+    /// Failed operations, for metrics; refused duplicates are answers, not failures.
+    errors: AtomicU64,
+    /// Bumped after every commit that appended events: what event streams wait on.
+    appended: Arc<tokio::sync::watch::Sender<u64>>,
+    engine: Engine,
+}
+
+enum Engine {
+    Sqlite(Sqlite),
+    Postgres(pg::Postgres),
+}
+
+struct Sqlite {
     /// The writer connection: the writer thread's, and [`Db::write_sync`]'s between its
     /// batches.
     writer: Arc<Mutex<Connection>>,
     /// The queue into the group-commit thread, for [`Db::write`].
     queue: writer::Writer,
-    /// Failed operations, for metrics; refused duplicates are answers, not failures.
-    errors: AtomicU64,
     /// `None` for an in-memory database, whose reads go through the writer.
     readers: Option<r2d2::Pool<SqliteConnectionManager>>,
     /// Whether the path still names the open file; `None` in memory.
     guard: Option<Arc<writer::FileGuard>>,
-    /// Bumped after every commit that appended events: what event streams wait on.
-    appended: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 /// Pragmas every connection gets. `synchronous=FULL` syncs the WAL at every commit, so a
@@ -144,8 +173,20 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 
 impl Db {
     /// Opens (creating if needed) the database at `path`, or an in-memory one for
-    /// `:memory:`, and brings its schema up to date.
+    /// `:memory:`, or the PostgreSQL database a `postgres://` URL names, and brings its
+    /// schema up to date.
     pub fn open(path: &str, read_pool_size: u32) -> Result<Db, StoreError> {
+        if pg::is_url(path) {
+            let appended = Arc::new(tokio::sync::watch::Sender::new(0));
+            let postgres = pg::Postgres::open(path, read_pool_size, &appended)?;
+            return Ok(Db {
+                inner: Arc::new(Inner {
+                    errors: AtomicU64::new(0),
+                    appended,
+                    engine: Engine::Postgres(postgres),
+                }),
+            });
+        }
         if path == MEMORY {
             let conn = Connection::open_in_memory()?;
             configure(&conn)?;
@@ -197,7 +238,9 @@ impl Db {
     /// refuses a path with no file (a mistyped `--db`, the wrong directory) instead of
     /// creating an empty database there and then finding nothing in it.
     pub fn open_existing(path: &str, read_pool_size: u32) -> Result<Db, StoreError> {
-        require_file(path)?;
+        if !pg::is_url(path) {
+            require_file(path)?;
+        }
         Db::open(path, read_pool_size)
     }
 
@@ -211,33 +254,99 @@ impl Db {
         let appended = Arc::new(tokio::sync::watch::Sender::new(0));
         Ok(Db {
             inner: Arc::new(Inner {
-                queue: writer::Writer::start(writer.clone(), guard.clone(), appended.clone())?,
-                guard,
-                writer,
+                engine: Engine::Sqlite(Sqlite {
+                    queue: writer::Writer::start(writer.clone(), guard.clone(), appended.clone())?,
+                    guard,
+                    writer,
+                    readers,
+                }),
                 errors: AtomicU64::new(0),
-                readers,
                 appended,
             }),
         })
     }
 
+    /// Which dialect this database speaks.
+    pub fn dialect(&self) -> Dialect {
+        match self.inner.engine {
+            Engine::Sqlite(_) => Dialect::Sqlite,
+            Engine::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// The schema version the database records: `PRAGMA user_version` on SQLite, the
+    /// `devreg_schema` row on PostgreSQL. [`SCHEMA_VERSION`] once opened.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        self.read_sync(|conn| match conn.dialect() {
+            Dialect::Sqlite => conn.query_row("PRAGMA user_version", &[], |r| r.get(0)),
+            Dialect::Postgres => pg::schema_version(conn),
+        })
+    }
+
+    /// Whether `holder` leads the work called `name` for the next `ttl_secs` seconds:
+    /// taken when free or expired, renewed by its holder. Always on SQLite, which one
+    /// process serves; on PostgreSQL one instance of several (the database's clock
+    /// decides, so the instances' own clocks do not matter). `false` when the database
+    /// cannot be reached.
+    pub async fn lead(&self, name: &'static str, holder: String, ttl_secs: i64) -> bool {
+        if self.dialect() == Dialect::Sqlite {
+            return true;
+        }
+        self.write(move |conn| {
+            conn.query_opt(
+                "INSERT INTO devreg_leases (name, holder, until_s) \
+                 VALUES (?1, ?2, CAST(extract(epoch FROM clock_timestamp()) AS BIGINT) + ?3) \
+                 ON CONFLICT (name) DO UPDATE \
+                 SET holder = excluded.holder, until_s = excluded.until_s \
+                 WHERE devreg_leases.until_s < CAST(extract(epoch FROM clock_timestamp()) AS BIGINT) \
+                    OR devreg_leases.holder = excluded.holder \
+                 RETURNING holder",
+                &[&name, &holder, &ttl_secs],
+                |_| Ok(()),
+            )
+        })
+        .await
+        .is_ok_and(|led: Option<()>| led.is_some())
+    }
+
+    /// Wakes this database's event streams after a commit that appended events.
+    fn announce_appended(&self) {
+        if events::take_appended() {
+            self.inner.appended.send_modify(|n| *n += 1);
+        }
+    }
+
     /// Runs `f` in a `BEGIN IMMEDIATE` transaction on the writer connection and commits
     /// it, on the calling thread. For the command line and start-up; handlers use
     /// [`Db::write`].
-    pub fn write_sync<T>(
+    pub fn write_sync<T: Send>(
         &self,
-        f: impl FnOnce(&Transaction) -> Result<T, StoreError>,
+        f: impl FnOnce(&Conn) -> Result<T, StoreError> + Send,
     ) -> Result<T, StoreError> {
+        let sqlite = match &self.inner.engine {
+            Engine::Sqlite(sqlite) => sqlite,
+            Engine::Postgres(postgres) => {
+                let result = pg::off_runtime(|| {
+                    let result = postgres.transaction(false, f);
+                    if result.is_ok() {
+                        self.announce_appended();
+                    }
+                    events::take_appended();
+                    result
+                });
+                self.count_failure(&result);
+                return result;
+            }
+        };
         // A panic inside `f` rolls its transaction back while unwinding, so a poisoned
         // lock still guards a consistent connection.
-        let mut conn = self
-            .inner
+        let mut conn = sqlite
             .writer
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let result = (|| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let value = f(&tx)?;
+            let value = f(&Conn::from(&*tx))?;
             tx.commit()?;
             Ok(value)
         })();
@@ -261,15 +370,22 @@ impl Db {
     }
 
     /// How many group-commit transactions the writer thread has committed: fewer than
-    /// the writes when writes share commits.
+    /// the writes when writes share commits. On PostgreSQL every write is its own
+    /// transaction: how many write transactions committed.
     pub fn commit_count(&self) -> u64 {
-        self.inner.queue.commits()
+        match &self.inner.engine {
+            Engine::Sqlite(sqlite) => sqlite.queue.commits(),
+            Engine::Postgres(postgres) => postgres.commits(),
+        }
     }
 
     /// `Err(StoreError::Gone)` when the database path no longer names the file the
     /// server has open (checked now, and before every batch of writes).
     pub fn check_file(&self) -> Result<(), StoreError> {
-        self.inner.guard.as_ref().map_or(Ok(()), |g| g.check())
+        match &self.inner.engine {
+            Engine::Sqlite(sqlite) => sqlite.guard.as_ref().map_or(Ok(()), |g| g.check()),
+            Engine::Postgres(_) => Ok(()),
+        }
     }
 
     /// How many database operations have failed since the server started.
@@ -280,11 +396,13 @@ impl Db {
     /// Copies the WAL into the database file and truncates it: at shutdown, so the file
     /// alone is the whole database. A no-op in memory.
     pub fn checkpoint(&self) -> Result<(), StoreError> {
-        if self.inner.readers.is_none() {
+        let Engine::Sqlite(sqlite) = &self.inner.engine else {
+            return Ok(());
+        };
+        if sqlite.readers.is_none() {
             return Ok(());
         }
-        let conn = self
-            .inner
+        let conn = sqlite
             .writer
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -294,25 +412,33 @@ impl Db {
 
     /// Runs `f` on a read connection, on the calling thread. For the command line;
     /// handlers use [`Db::read`].
-    pub fn read_sync<T>(
+    pub fn read_sync<T: Send>(
         &self,
-        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+        f: impl FnOnce(&Conn) -> Result<T, StoreError> + Send,
     ) -> Result<T, StoreError> {
+        if let Engine::Postgres(_) = &self.inner.engine {
+            return pg::off_runtime(|| self.read_on(f));
+        }
         self.read_on(f)
     }
 
     /// Runs `f` on a read connection (the writer's, in memory) and counts its failure.
-    fn read_on<T, E: Failure>(&self, f: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E> {
-        let result = match &self.inner.readers {
-            Some(pool) => match pool.get() {
-                Ok(conn) => f(&conn),
-                Err(e) => Err(StoreError::from(e).into()),
+    /// On PostgreSQL, on the calling thread, which must not be an async one.
+    fn read_on<T, E: Failure>(&self, f: impl FnOnce(&Conn) -> Result<T, E>) -> Result<T, E> {
+        let result = match &self.inner.engine {
+            Engine::Postgres(postgres) => postgres.transaction(true, f),
+            Engine::Sqlite(sqlite) => match &sqlite.readers {
+                Some(pool) => match pool.get() {
+                    Ok(conn) => f(&Conn::from(&*conn)),
+                    Err(e) => Err(StoreError::from(e).into()),
+                },
+                None => f(&Conn::from(
+                    &*sqlite
+                        .writer
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner()),
+                )),
             },
-            None => f(&self
-                .inner
-                .writer
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())),
         };
         self.count_failure(&result);
         result
@@ -326,9 +452,27 @@ impl Db {
     where
         T: Send + 'static,
         E: Failure + Send + 'static,
-        F: FnOnce(&Transaction) -> Result<T, E> + Send + 'static,
+        F: FnOnce(&Conn) -> Result<T, E> + Send + 'static,
     {
-        let result = self.inner.queue.write(f).await;
+        let result = match &self.inner.engine {
+            Engine::Sqlite(sqlite) => sqlite.queue.write(f).await,
+            Engine::Postgres(_) => {
+                let db = self.clone();
+                actix_web::web::block(move || {
+                    let Engine::Postgres(postgres) = &db.inner.engine else {
+                        unreachable!("a database keeps its engine")
+                    };
+                    let result = postgres.transaction(false, f);
+                    if result.is_ok() {
+                        db.announce_appended();
+                    }
+                    events::take_appended();
+                    result
+                })
+                .await
+                .map_err(|e| StoreError::Blocking(e.to_string()))?
+            }
+        };
         self.count_failure(&result);
         result
     }
@@ -338,7 +482,7 @@ impl Db {
     where
         T: Send + 'static,
         E: Failure + Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        F: FnOnce(&Conn) -> Result<T, E> + Send + 'static,
     {
         let db = self.clone();
         actix_web::web::block(move || db.read_on(f))
@@ -485,6 +629,13 @@ const MIGRATIONS: &[(i64, &str)] = &[
 /// Writes a consistent copy of the database at `path` to the new file `out` while
 /// servers may go on writing (`VACUUM INTO` reads one snapshot). Refuses to overwrite.
 pub fn backup(path: &str, out: &Path) -> Result<(), StoreError> {
+    if pg::is_url(path) {
+        return Err(StoreError::Unusable(format!(
+            "devreg backup copies a SQLite file; back up {} with PostgreSQL's own tools \
+             (pg_dump, or the service's snapshots)",
+            pg::without_password(path)
+        )));
+    }
     if out.exists() {
         return Err(StoreError::Unusable(format!(
             "{} already exists; a backup never overwrites a file",
@@ -514,14 +665,35 @@ pub(crate) fn raw_json(text: String) -> rusqlite::Result<Box<serde_json::value::
     })
 }
 
+/// [`raw_json`] for code on [`Conn`].
+pub(crate) fn raw_json_text(text: String) -> Result<Box<serde_json::value::RawValue>, StoreError> {
+    Ok(raw_json(text)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    #[test]
+    fn each_backend_has_every_migration_since_postgresql_support_began() {
+        // PostgreSQL databases start at version 2 (store::pg::MIGRATIONS says why); a
+        // schema change after that adds an entry to both lists with the same version.
+        const POSTGRES_SINCE: i64 = 2;
+        let versions = |list: &[(i64, &str)]| list.iter().map(|(v, _)| *v).collect::<Vec<_>>();
+        let sqlite: Vec<i64> = versions(MIGRATIONS)
+            .into_iter()
+            .filter(|v| *v > POSTGRES_SINCE)
+            .collect();
+        assert_eq!(sqlite, versions(pg::MIGRATIONS));
+        for (version, _) in MIGRATIONS.iter().chain(pg::MIGRATIONS) {
+            assert!(*version <= SCHEMA_VERSION);
+        }
+    }
+
     fn db_with_table() -> Db {
         let db = Db::open(MEMORY, 1).unwrap();
         db.write_sync(|tx| {
-            tx.execute_batch("CREATE TABLE t (name TEXT PRIMARY KEY)")?;
+            tx.batch("CREATE TABLE t (name TEXT PRIMARY KEY)")?;
             Ok(())
         })
         .unwrap();
@@ -529,28 +701,21 @@ mod tests {
     }
 
     fn names(db: &Db) -> Vec<String> {
-        db.read_sync(|conn| {
-            let mut stmt = conn.prepare("SELECT name FROM t ORDER BY name")?;
-            let rows = stmt.query_map([], |r| r.get(0))?;
-            Ok(rows.collect::<Result<Vec<String>, _>>()?)
-        })
-        .unwrap()
+        db.read_sync(|conn| conn.query_all("SELECT name FROM t ORDER BY name", &[], |r| r.get(0)))
+            .unwrap()
     }
 
     type Pending = std::pin::Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send>>;
 
     /// A write of `f`, not yet sent.
-    fn write(
-        db: &Db,
-        f: impl FnOnce(&Transaction) -> Result<(), StoreError> + Send + 'static,
-    ) -> Pending {
+    fn write(db: &Db, f: impl FnOnce(&Conn) -> Result<(), StoreError> + Send + 'static) -> Pending {
         let db = db.clone();
         Box::pin(async move { db.write(f).await })
     }
 
     fn insert(db: &Db, name: &'static str) -> Pending {
         write(db, move |tx| {
-            tx.execute("INSERT INTO t VALUES (?1)", [name])?;
+            tx.execute("INSERT INTO t VALUES (?1)", &[&name])?;
             Ok(())
         })
     }
@@ -558,7 +723,10 @@ mod tests {
     /// Queues `writes` while the writer connection is held, so the writer thread takes
     /// them as one batch once it is released.
     async fn in_one_batch(db: &Db, writes: Vec<Pending>) -> Vec<Result<(), StoreError>> {
-        let held = db.inner.writer.lock().unwrap();
+        let Engine::Sqlite(sqlite) = &db.inner.engine else {
+            unreachable!("these tests use SQLite")
+        };
+        let held = sqlite.writer.lock().unwrap();
         let tasks: Vec<_> = writes.into_iter().map(tokio::spawn).collect();
         // Every task sends its job on its first poll, on the runtime's other worker;
         // give them that poll (blocking this worker, so the guard stays put).
@@ -591,7 +759,7 @@ mod tests {
     async fn a_failing_write_rolls_back_only_itself() {
         let db = db_with_table();
         let panicking = write(&db, |tx| {
-            tx.execute("INSERT INTO t VALUES ('from-the-panic')", [])?;
+            tx.execute("INSERT INTO t VALUES ('from-the-panic')", &[])?;
             panic!("boom")
         });
 
@@ -633,14 +801,14 @@ mod tests {
         let db = db_with_table();
         // A deferred foreign key fails only at COMMIT, failing the whole batch.
         db.write_sync(|tx| {
-            tx.execute_batch(
+            tx.batch(
                 "CREATE TABLE child (parent TEXT REFERENCES t(name) DEFERRABLE INITIALLY DEFERRED)",
             )?;
             Ok(())
         })
         .unwrap();
         let orphan = write(&db, |tx| {
-            tx.execute("INSERT INTO child VALUES ('nobody')", [])?;
+            tx.execute("INSERT INTO child VALUES ('nobody')", &[])?;
             Ok(())
         });
 

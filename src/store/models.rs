@@ -1,10 +1,9 @@
 //! Models and their versions: the artifact manifests deployments name. devreg stores the
 //! manifest (where the file is, its size and digest), never the file.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::value::RawValue;
 
-use super::{StoreError, raw_json};
+use super::{Conn, Row, StoreError};
 use crate::domain::Timestamp;
 
 /// A model of an org, with its versions oldest first.
@@ -34,7 +33,7 @@ pub struct ModelVersion {
 const VERSION_COLUMNS: &str =
     "model_id, version, artifact_id, format, total_bytes, sha256, download_url, files, created_at";
 
-fn version_from_row(row: &Row<'_>) -> rusqlite::Result<ModelVersion> {
+fn version_from_row(row: &Row<'_>) -> Result<ModelVersion, StoreError> {
     Ok(ModelVersion {
         model_id: row.get(0)?,
         version: row.get(1)?,
@@ -43,23 +42,23 @@ fn version_from_row(row: &Row<'_>) -> rusqlite::Result<ModelVersion> {
         total_bytes: row.get(4)?,
         sha256: row.get(5)?,
         download_url: row.get(6)?,
-        files: raw_json(row.get(7)?)?,
+        files: row.json(7)?,
         created_at: row.get(8)?,
     })
 }
 
 /// Adds model `model_id` to `org_id`: [`StoreError::Duplicate`] when the org has it.
 pub fn insert_model(
-    conn: &Connection,
+    conn: &Conn,
     org_id: &str,
     model_id: &str,
     name: Option<&str>,
     now: Timestamp,
 ) -> Result<Model, StoreError> {
-    conn.prepare_cached(
+    conn.execute(
         "INSERT INTO models (org_id, model_id, name, created_at) VALUES (?1, ?2, ?3, ?4)",
-    )?
-    .execute(params![org_id, model_id, name, now])?;
+        &[&org_id, &model_id, &name, &now],
+    )?;
     Ok(Model {
         model_id: model_id.to_owned(),
         name: name.map(str::to_owned),
@@ -69,11 +68,13 @@ pub fn insert_model(
 }
 
 /// Whether `org_id` has model `model_id`.
-pub fn exists(conn: &Connection, org_id: &str, model_id: &str) -> Result<bool, StoreError> {
+pub fn exists(conn: &Conn, org_id: &str, model_id: &str) -> Result<bool, StoreError> {
     Ok(conn
-        .prepare_cached("SELECT 1 FROM models WHERE org_id = ?1 AND model_id = ?2")?
-        .query_row(params![org_id, model_id], |_| Ok(()))
-        .optional()?
+        .query_opt(
+            "SELECT 1 FROM models WHERE org_id = ?1 AND model_id = ?2",
+            &[&org_id, &model_id],
+            |_| Ok(()),
+        )?
         .is_some())
 }
 
@@ -92,7 +93,7 @@ pub struct NewVersion<'a> {
 /// Adds a version to a model of `org_id`. `Ok(None)` when the org has no such model;
 /// [`StoreError::Duplicate`] when the model has the version already.
 pub fn insert_version(
-    conn: &Connection,
+    conn: &Conn,
     org_id: &str,
     new: &NewVersion<'_>,
     now: Timestamp,
@@ -101,68 +102,68 @@ pub fn insert_version(
         return Ok(None);
     }
     let artifact_id = format!("art_{}", uuid::Uuid::now_v7().simple());
-    let version = conn
-        .prepare_cached(&format!(
+    let version = conn.query_row(
+        &format!(
             "INSERT INTO model_versions (org_id, model_id, version, artifact_id, format, \
              total_bytes, sha256, download_url, files, created_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING {VERSION_COLUMNS}"
-        ))?
-        .query_row(
-            params![
-                org_id,
-                new.model_id,
-                new.version,
-                artifact_id,
-                new.format,
-                new.total_bytes,
-                new.sha256,
-                new.download_url,
-                new.files_json,
-                now
-            ],
-            version_from_row,
-        )?;
+        ),
+        &[
+            &org_id,
+            &new.model_id,
+            &new.version,
+            &artifact_id,
+            &new.format,
+            &new.total_bytes,
+            &new.sha256,
+            &new.download_url,
+            &new.files_json,
+            &now,
+        ],
+        version_from_row,
+    )?;
     Ok(Some(version))
 }
 
 /// One version of a model of `org_id`.
 pub fn find_version(
-    conn: &Connection,
+    conn: &Conn,
     org_id: &str,
     model_id: &str,
     version: &str,
 ) -> Result<Option<ModelVersion>, StoreError> {
-    Ok(conn
-        .prepare_cached(&format!(
+    conn.query_opt(
+        &format!(
             "SELECT {VERSION_COLUMNS} FROM model_versions \
              WHERE org_id = ?1 AND model_id = ?2 AND version = ?3"
-        ))?
-        .query_row(params![org_id, model_id, version], version_from_row)
-        .optional()?)
+        ),
+        &[&org_id, &model_id, &version],
+        version_from_row,
+    )
 }
 
 /// Every model of `org_id` with its versions, models by id, versions oldest first.
-pub fn list(conn: &Connection, org_id: &str) -> Result<Vec<Model>, StoreError> {
-    let mut models: Vec<Model> = conn
-        .prepare_cached(
-            "SELECT model_id, name, created_at FROM models WHERE org_id = ?1 ORDER BY model_id",
-        )?
-        .query_map([org_id], |row| {
+pub fn list(conn: &Conn, org_id: &str) -> Result<Vec<Model>, StoreError> {
+    let mut models: Vec<Model> = conn.query_all(
+        "SELECT model_id, name, created_at FROM models WHERE org_id = ?1 ORDER BY model_id",
+        &[&org_id],
+        |row| {
             Ok(Model {
                 model_id: row.get(0)?,
                 name: row.get(1)?,
                 created_at: row.get(2)?,
                 versions: Vec::new(),
             })
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    let versions: Vec<ModelVersion> = conn
-        .prepare_cached(&format!(
+        },
+    )?;
+    let versions: Vec<ModelVersion> = conn.query_all(
+        &format!(
             "SELECT {VERSION_COLUMNS} FROM model_versions WHERE org_id = ?1 \
              ORDER BY model_id, created_at, version"
-        ))?
-        .query_map([org_id], version_from_row)?
-        .collect::<rusqlite::Result<_>>()?;
+        ),
+        &[&org_id],
+        version_from_row,
+    )?;
     for version in versions {
         if let Some(model) = models.iter_mut().find(|m| m.model_id == version.model_id) {
             model.versions.push(version);
@@ -172,10 +173,12 @@ pub fn list(conn: &Connection, org_id: &str) -> Result<Vec<Model>, StoreError> {
 }
 
 /// Deletes an org's deployments, model versions and models: an ephemeral server's reset.
-pub fn delete_org(conn: &Connection, org_id: &str) -> Result<(), StoreError> {
+pub fn delete_org(conn: &Conn, org_id: &str) -> Result<(), StoreError> {
     for table in ["deployments", "model_versions", "models"] {
-        conn.prepare_cached(&format!("DELETE FROM {table} WHERE org_id = ?1"))?
-            .execute([org_id])?;
+        conn.execute(
+            &format!("DELETE FROM {table} WHERE org_id = ?1"),
+            &[&org_id],
+        )?;
     }
     Ok(())
 }

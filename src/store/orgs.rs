@@ -1,34 +1,32 @@
 //! Organizations, and the org keys made with them.
 
-use rusqlite::{Connection, OptionalExtension, params};
-
-use super::{StoreError, keys};
+use super::{Conn, StoreError, keys};
 use crate::domain::{ApiKey, KeyKind, OrgId, Timestamp};
 
 /// Creates org `id`. [`StoreError::Duplicate`] when it exists.
-pub fn insert(conn: &Connection, id: &OrgId, now: Timestamp) -> Result<(), StoreError> {
-    conn.prepare_cached("INSERT INTO orgs (id, created_at) VALUES (?1, ?2)")?
-        .execute(params![id, now])?;
+pub fn insert(conn: &Conn, id: &OrgId, now: Timestamp) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO orgs (id, created_at) VALUES (?1, ?2)",
+        &[id, &now],
+    )?;
     Ok(())
 }
 
-pub fn exists(conn: &Connection, id: &str) -> Result<bool, StoreError> {
+pub fn exists(conn: &Conn, id: &str) -> Result<bool, StoreError> {
     Ok(conn
-        .prepare_cached("SELECT 1 FROM orgs WHERE id = ?1")?
-        .query_row([id], |_| Ok(()))
-        .optional()?
+        .query_opt("SELECT 1 FROM orgs WHERE id = ?1", &[&id], |_| Ok(()))?
         .is_some())
 }
 
-pub fn count(conn: &Connection) -> Result<u64, StoreError> {
-    let n: i64 = conn.query_row("SELECT count(*) FROM orgs", [], |r| r.get(0))?;
+pub fn count(conn: &Conn) -> Result<u64, StoreError> {
+    let n: i64 = conn.query_row("SELECT count(*) FROM orgs", &[], |r| r.get(0))?;
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
 /// Stores an org key (secret or publishable) for `org_id` and returns its id.
 /// [`StoreError::Duplicate`] when the same key is already stored.
 pub fn add_key(
-    conn: &Connection,
+    conn: &Conn,
     org_id: &OrgId,
     key: &ApiKey,
     now: Timestamp,
@@ -55,8 +53,8 @@ pub fn add_key(
 
 /// Deletes every org, key, device, training round and event (each org's seq keeps
 /// counting): an ephemeral server's full reset.
-pub fn delete_everything(conn: &Connection) -> Result<(), StoreError> {
-    conn.execute_batch(
+pub fn delete_everything(conn: &Conn) -> Result<(), StoreError> {
+    conn.batch(
         "DELETE FROM round_participants; DELETE FROM rounds;
          DELETE FROM api_keys; DELETE FROM devices;
          DELETE FROM deployments; DELETE FROM model_versions; DELETE FROM models;

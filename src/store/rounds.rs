@@ -1,9 +1,8 @@
 //! Training rounds: starting them, finding and listing them, devices joining them, ending
 //! them, and the one lookup a heartbeat makes for the round pending for its device.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
-
 use super::StoreError;
+use super::{Conn, Dialect, Param, Row};
 use crate::domain::{OrgId, Platform, RoundStatus, Timestamp};
 
 /// A round as stored.
@@ -34,7 +33,7 @@ const ROUND_COLUMNS: &str = "id, org_id, number, model_id, platforms, min_device
                              (SELECT base_version FROM round_plans WHERE round_id = rounds.id), \
                              (SELECT deadline_at FROM round_plans WHERE round_id = rounds.id)";
 
-fn round_from_row(row: &Row<'_>) -> rusqlite::Result<Round> {
+fn round_from_row(row: &Row<'_>) -> Result<Round, StoreError> {
     let conversion = |i: usize, e: Box<dyn std::error::Error + Send + Sync>| {
         rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e)
     };
@@ -45,9 +44,11 @@ fn round_from_row(row: &Row<'_>) -> rusqlite::Result<Round> {
         number: row.get(2)?,
         model_id: row.get(3)?,
         platforms: serde_json::from_str(&platforms).map_err(|e| conversion(4, e.into()))?,
-        min_devices: row.get(5)?,
+        min_devices: row
+            .get::<Option<i64>>(5)?
+            .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
         status: row.get(6)?,
-        participant_count: u64::try_from(row.get::<_, i64>(7)?).unwrap_or(0),
+        participant_count: u64::try_from(row.get::<i64>(7)?).unwrap_or(0),
         created_at: row.get(8)?,
         updated_at: row.get(9)?,
         ended_at: row.get(10)?,
@@ -58,8 +59,16 @@ fn round_from_row(row: &Row<'_>) -> rusqlite::Result<Round> {
 
 /// SQL true when the round in scope targets the platform bound as `?{n}`: it names no
 /// platform, or names that one.
-pub(crate) fn targets_platform(n: usize) -> String {
-    format!("(platforms = '[]' OR EXISTS (SELECT 1 FROM json_each(platforms) WHERE value = ?{n}))")
+pub(crate) fn targets_platform(n: usize, dialect: Dialect) -> String {
+    match dialect {
+        Dialect::Sqlite => format!(
+            "(platforms = '[]' OR EXISTS (SELECT 1 FROM json_each(platforms) WHERE value = ?{n}))"
+        ),
+        Dialect::Postgres => format!(
+            "(platforms = '[]' OR EXISTS (SELECT 1 FROM \
+             json_array_elements_text(platforms::json) AS t(value) WHERE t.value = ?{n}))"
+        ),
+    }
 }
 
 /// SQL true when the round in scope (as `r`) has no deadline, or one after the time bound
@@ -83,50 +92,53 @@ pub struct NewRound<'a> {
 
 /// Starts an active round, numbered one past the org's highest. Safe without retries
 /// because every write runs on the one writer connection, in its own transaction.
-pub fn insert(conn: &Connection, new: &NewRound<'_>) -> Result<Round, StoreError> {
-    Ok(conn
-        .prepare_cached(&format!(
+pub fn insert(conn: &Conn, new: &NewRound<'_>) -> Result<Round, StoreError> {
+    // SQLite's one writer makes max + 1 safe; PostgreSQL's concurrent transactions (and
+    // instances) take the org's row lock first, so they number one after another.
+    if conn.dialect() == Dialect::Postgres {
+        conn.query_opt(
+            "SELECT 1 FROM orgs WHERE id = ?1 FOR UPDATE",
+            &[&new.org_id],
+            |_| Ok(()),
+        )?;
+    }
+    conn.query_row(
+        &format!(
             "INSERT INTO rounds (id, org_id, number, model_id, platforms, min_devices, status, \
              created_at, updated_at) \
              SELECT ?1, ?2, coalesce(max(number), 0) + 1, ?3, ?4, ?5, 'active', ?6, ?6 \
              FROM rounds WHERE org_id = ?2 \
              RETURNING {ROUND_COLUMNS}"
-        ))?
-        .query_row(
-            params![
-                new.id,
-                new.org_id,
-                new.model_id,
-                new.platforms_json,
-                new.min_devices,
-                new.now
-            ],
-            round_from_row,
-        )?)
+        ),
+        &[
+            &new.id,
+            &new.org_id,
+            &new.model_id,
+            &new.platforms_json,
+            &new.min_devices.map(i64::from),
+            &new.now,
+        ],
+        round_from_row,
+    )
 }
 
 /// Finds a round of `org_id` by its UUID `id` or its number in the org.
-pub fn find(conn: &Connection, org_id: &str, reference: &str) -> Result<Option<Round>, StoreError> {
+pub fn find(conn: &Conn, org_id: &str, reference: &str) -> Result<Option<Round>, StoreError> {
     if let Ok(uuid) = uuid::Uuid::try_parse(reference) {
-        return Ok(conn
-            .prepare_cached(&format!(
-                "SELECT {ROUND_COLUMNS} FROM rounds WHERE id = ?1 AND org_id = ?2"
-            ))?
-            .query_row(
-                params![uuid.hyphenated().to_string(), org_id],
-                round_from_row,
-            )
-            .optional()?);
+        return conn.query_opt(
+            &format!("SELECT {ROUND_COLUMNS} FROM rounds WHERE id = ?1 AND org_id = ?2"),
+            &[&uuid.hyphenated().to_string(), &org_id],
+            round_from_row,
+        );
     }
     let Ok(number) = reference.parse::<i64>() else {
         return Ok(None);
     };
-    Ok(conn
-        .prepare_cached(&format!(
-            "SELECT {ROUND_COLUMNS} FROM rounds WHERE org_id = ?1 AND number = ?2"
-        ))?
-        .query_row(params![org_id, number], round_from_row)
-        .optional()?)
+    conn.query_opt(
+        &format!("SELECT {ROUND_COLUMNS} FROM rounds WHERE org_id = ?1 AND number = ?2"),
+        &[&org_id, &number],
+        round_from_row,
+    )
 }
 
 /// Which rounds of an org a list asks for, and which page.
@@ -141,9 +153,9 @@ pub struct ListQuery<'a> {
 
 /// One page of an org's rounds, oldest (lowest number) first, and how many match in all,
 /// from one read transaction.
-pub fn list(conn: &Connection, query: &ListQuery<'_>) -> Result<(Vec<Round>, u64), StoreError> {
+pub fn list(conn: &Conn, query: &ListQuery<'_>) -> Result<(Vec<Round>, u64), StoreError> {
     let mut filter = String::from("org_id = ?1");
-    let mut args: Vec<&dyn rusqlite::ToSql> = vec![&query.org_id];
+    let mut args: Vec<&dyn Param> = vec![&query.org_id];
     let status = query.status.map(RoundStatus::as_str);
     if let Some(status) = &status {
         args.push(status);
@@ -151,64 +163,66 @@ pub fn list(conn: &Connection, query: &ListQuery<'_>) -> Result<(Vec<Round>, u64
     }
     if let Some(platform) = &query.platform {
         args.push(platform);
-        filter.push_str(&format!(" AND {}", targets_platform(args.len())));
+        filter.push_str(&format!(
+            " AND {}",
+            targets_platform(args.len(), conn.dialect())
+        ));
     }
 
-    let tx = conn.unchecked_transaction()?;
-    let total: i64 = tx
-        .prepare_cached(&format!("SELECT count(*) FROM rounds WHERE {filter}"))?
-        .query_row(args.as_slice(), |r| r.get(0))?;
     let limit = i64::from(query.limit);
     let offset = i64::try_from(query.offset).unwrap_or(i64::MAX);
-    args.push(&limit);
-    args.push(&offset);
-    let page_sql = format!(
-        "SELECT {ROUND_COLUMNS} FROM rounds WHERE {filter} ORDER BY number LIMIT ?{} OFFSET ?{}",
-        args.len() - 1,
-        args.len()
-    );
-    let rounds = tx
-        .prepare_cached(&page_sql)?
-        .query_map(args.as_slice(), round_from_row)?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    tx.finish()?;
-    Ok((rounds, u64::try_from(total).unwrap_or(0)))
+    conn.snapshot(|| {
+        let total: i64 = conn.query_row(
+            &format!("SELECT count(*) FROM rounds WHERE {filter}"),
+            &args,
+            |r| r.get(0),
+        )?;
+        args.push(&limit);
+        args.push(&offset);
+        let page_sql = format!(
+            "SELECT {ROUND_COLUMNS} FROM rounds WHERE {filter} ORDER BY number \
+             LIMIT ?{} OFFSET ?{}",
+            args.len() - 1,
+            args.len()
+        );
+        let rounds = conn.query_all(&page_sql, &args, round_from_row)?;
+        Ok((rounds, u64::try_from(total).unwrap_or(0)))
+    })
 }
 
 /// Records that device `device_id` (its UUID) joined round `round_id` (its UUID) and
 /// returns when it joined, and whether it joined now. A second join keeps the first
 /// time and changes nothing.
 pub fn join(
-    conn: &Connection,
+    conn: &Conn,
     round_id: &str,
     device_id: &str,
     now: Timestamp,
 ) -> Result<(Timestamp, bool), StoreError> {
-    let added = conn
-        .prepare_cached(
-            "INSERT INTO round_participants (round_id, device_id, joined_at) VALUES (?1, ?2, ?3) \
+    let added = conn.execute(
+        "INSERT INTO round_participants (round_id, device_id, joined_at) VALUES (?1, ?2, ?3) \
              ON CONFLICT (round_id, device_id) DO NOTHING",
-        )?
-        .execute(params![round_id, device_id, now])?;
+        &[&round_id, &device_id, &now],
+    )?;
     if added == 1 {
-        conn.prepare_cached(
+        conn.execute(
             "UPDATE rounds SET participant_count = participant_count + 1 WHERE id = ?1",
-        )?
-        .execute([round_id])?;
+            &[&round_id],
+        )?;
         return Ok((now, true));
     }
-    let joined_at = conn
-        .prepare_cached(
-            "SELECT joined_at FROM round_participants WHERE round_id = ?1 AND device_id = ?2",
-        )?
-        .query_row([round_id, device_id], |r| r.get(0))?;
+    let joined_at = conn.query_row(
+        "SELECT joined_at FROM round_participants WHERE round_id = ?1 AND device_id = ?2",
+        &[&round_id, &device_id],
+        |r| r.get(0),
+    )?;
     Ok((Timestamp(joined_at), false))
 }
 
 /// Ends active round `round_id` as `status` (completed or cancelled). `None` when the
 /// round is not active (already ended), and then nothing changes.
 pub fn finish(
-    conn: &Connection,
+    conn: &Conn,
     round_id: &str,
     status: RoundStatus,
     now: Timestamp,
@@ -217,13 +231,14 @@ pub fn finish(
         status != RoundStatus::Active,
         "a round ends as completed or cancelled"
     );
-    Ok(conn
-        .prepare_cached(&format!(
+    conn.query_opt(
+        &format!(
             "UPDATE rounds SET status = ?2, updated_at = ?3, ended_at = ?3 \
              WHERE id = ?1 AND status = 'active' RETURNING {ROUND_COLUMNS}"
-        ))?
-        .query_row(params![round_id, status, now], round_from_row)
-        .optional()?)
+        ),
+        &[&round_id, &status, &now],
+        round_from_row,
+    )
 }
 
 /// The round a device should be told about: the org's oldest active round that targets
@@ -234,26 +249,25 @@ pub fn finish(
 /// key for each. Its cost grows with the active rounds it skips (joined, or aimed at other
 /// platforms), never with devices or with ended rounds.
 pub fn pending_for(
-    conn: &Connection,
+    conn: &Conn,
     org_id: &str,
     device_id: &str,
     platform: &str,
     now: Timestamp,
 ) -> Result<Option<(String, i64)>, StoreError> {
-    Ok(conn
-        .prepare_cached(&format!(
+    conn.query_opt(
+        &format!(
             "SELECT r.id, r.number FROM rounds AS r \
              WHERE r.org_id = ?1 AND r.status = 'active' AND {} AND {} \
              AND NOT EXISTS (SELECT 1 FROM round_participants AS p \
                              WHERE p.round_id = r.id AND p.device_id = ?2) \
              ORDER BY r.number LIMIT 1",
-            targets_platform(3),
+            targets_platform(3, conn.dialect()),
             before_deadline(4)
-        ))?
-        .query_row(params![org_id, device_id, platform, now], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .optional()?)
+        ),
+        &[&org_id, &device_id, &platform, &now],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
 }
 
 #[cfg(test)]
@@ -272,11 +286,13 @@ mod tests {
                      AND NOT EXISTS (SELECT 1 FROM round_participants AS p \
                                      WHERE p.round_id = r.id AND p.device_id = ?2) \
                      ORDER BY r.number LIMIT 1",
-                    targets_platform(3)
+                    targets_platform(3, Dialect::Sqlite)
                 );
-                let mut stmt = conn.prepare(&sql)?;
+                let mut stmt = conn.sqlite("the plan test")?.prepare(&sql)?;
                 let rows = stmt
-                    .query_map(params!["org_demo", "d", "ios"], |r| r.get::<_, String>(3))?
+                    .query_map(rusqlite::params!["org_demo", "d", "ios"], |r| {
+                        r.get::<_, String>(3)
+                    })?
                     .collect::<rusqlite::Result<Vec<_>>>()?;
                 Ok(rows)
             })

@@ -3,10 +3,9 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
-use super::StoreError;
+use super::{Conn, Dialect, Row, StoreError};
 use crate::domain::{OrgId, Timestamp};
 
 /// 64 bits of the SHA-256 of `text`, as SQLite's integer: a dedupe or intern key.
@@ -23,7 +22,7 @@ pub struct DeviceRef {
     pub org_id: OrgId,
 }
 
-fn device_ref(row: &rusqlite::Row<'_>) -> rusqlite::Result<DeviceRef> {
+fn device_ref(row: &Row<'_>) -> Result<DeviceRef, StoreError> {
     Ok(DeviceRef {
         seq: row.get(0)?,
         id: row.get(1)?,
@@ -32,16 +31,17 @@ fn device_ref(row: &rusqlite::Row<'_>) -> rusqlite::Result<DeviceRef> {
 }
 
 /// The device whose UUID is `id`.
-pub fn device_by_id(conn: &Connection, id: &str) -> Result<Option<DeviceRef>, StoreError> {
-    Ok(conn
-        .prepare_cached("SELECT seq, id, org_id FROM devices WHERE id = ?1")?
-        .query_row([id], device_ref)
-        .optional()?)
+pub fn device_by_id(conn: &Conn, id: &str) -> Result<Option<DeviceRef>, StoreError> {
+    conn.query_opt(
+        "SELECT seq, id, org_id FROM devices WHERE id = ?1",
+        &[&id],
+        device_ref,
+    )
 }
 
 /// A device of `org_id` by its UUID (in any spelling `uuid` parses) or its identifier.
 pub fn device_in_org(
-    conn: &Connection,
+    conn: &Conn,
     org_id: &str,
     reference: &str,
 ) -> Result<Option<DeviceRef>, StoreError> {
@@ -51,12 +51,11 @@ pub fn device_in_org(
     {
         return Ok(Some(found));
     }
-    Ok(conn
-        .prepare_cached(
-            "SELECT seq, id, org_id FROM devices WHERE org_id = ?1 AND identifier = ?2",
-        )?
-        .query_row(params![org_id, reference], device_ref)
-        .optional()?)
+    conn.query_opt(
+        "SELECT seq, id, org_id FROM devices WHERE org_id = ?1 AND identifier = ?2",
+        &[&org_id, &reference],
+        device_ref,
+    )
 }
 
 /// One event to store, parsed.
@@ -90,30 +89,36 @@ pub struct Ingested {
     pub dropped_org: u64,
 }
 
-fn type_id(conn: &Connection, name: &str) -> Result<i64, StoreError> {
-    conn.prepare_cached("INSERT INTO telemetry_types (name) VALUES (?1) ON CONFLICT DO NOTHING")?
-        .execute([name])?;
-    Ok(conn
-        .prepare_cached("SELECT id FROM telemetry_types WHERE name = ?1")?
-        .query_row([name], |r| r.get(0))?)
+fn type_id(conn: &Conn, name: &str) -> Result<i64, StoreError> {
+    conn.execute(
+        "INSERT INTO telemetry_types (name) VALUES (?1) ON CONFLICT DO NOTHING",
+        &[&name],
+    )?;
+    conn.query_row(
+        "SELECT id FROM telemetry_types WHERE name = ?1",
+        &[&name],
+        |r| r.get(0),
+    )
 }
 
-fn resource_id(conn: &Connection, device_seq: i64, attrs: &str) -> Result<i64, StoreError> {
+fn resource_id(conn: &Conn, device_seq: i64, attrs: &str) -> Result<i64, StoreError> {
     let digest = key64(attrs);
-    conn.prepare_cached(
+    conn.execute(
         "INSERT INTO telemetry_resources (device_seq, digest, attrs) VALUES (?1, ?2, ?3) \
          ON CONFLICT DO NOTHING",
-    )?
-    .execute(params![device_seq, digest, attrs])?;
-    Ok(conn
-        .prepare_cached("SELECT id FROM telemetry_resources WHERE device_seq = ?1 AND digest = ?2")?
-        .query_row(params![device_seq, digest], |r| r.get(0))?)
+        &[&device_seq, &digest, &attrs],
+    )?;
+    conn.query_row(
+        "SELECT id FROM telemetry_resources WHERE device_seq = ?1 AND digest = ?2",
+        &[&device_seq, &digest],
+        |r| r.get(0),
+    )
 }
 
 /// Stores `events` for `device` (those whose event key it already holds are duplicates),
 /// then deletes the oldest events over the device's and the org's bounds.
 pub fn ingest(
-    conn: &Connection,
+    conn: &Conn,
     device: &DeviceRef,
     events: &[NewEvent],
     retention: Retention,
@@ -125,10 +130,6 @@ pub fn ingest(
     // Per type: events stored and the latest time among them.
     let mut per_type: HashMap<i64, (i64, i64)> = HashMap::new();
     let mut latest: Option<i64> = None;
-    let mut insert = conn.prepare_cached(
-        "INSERT INTO telemetry_events (device_seq, type_id, at_ms, resource_id, event_key, body) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
-    )?;
     for event in events {
         let type_id = match types.get(event.event_type.as_str()) {
             Some(id) => *id,
@@ -149,14 +150,18 @@ pub fn ingest(
                 }
             }),
         };
-        let inserted = insert.execute(params![
-            device.seq,
-            type_id,
-            event.at_ms,
-            resource,
-            event.event_key,
-            event.body
-        ])?;
+        let inserted = conn.execute(
+            "INSERT INTO telemetry_events (device_seq, type_id, at_ms, resource_id, event_key, \
+             body) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+            &[
+                &device.seq,
+                &type_id,
+                &event.at_ms,
+                &resource,
+                &event.event_key,
+                &event.body,
+            ],
+        )?;
         if inserted == 0 {
             done.duplicates += 1;
             continue;
@@ -168,27 +173,47 @@ pub fn ingest(
         latest = Some(latest.map_or(event.at_ms, |l: i64| l.max(event.at_ms)));
     }
     let stored = done.stored as i64;
-    conn.prepare_cached(
-        "INSERT INTO telemetry_devices (device_seq, org_id, stored, received, last_event_ms, \
-         last_received_at) VALUES (?1, ?2, ?3, ?3, ?4, ?5) \
-         ON CONFLICT (device_seq) DO UPDATE SET stored = stored + ?3, received = received + ?3, \
-         last_event_ms = max(coalesce(last_event_ms, ?4), coalesce(?4, last_event_ms)), \
-         last_received_at = ?5",
-    )?
-    .execute(params![device.seq, device.org_id, stored, latest, now])?;
-    let mut count_type = conn.prepare_cached(
-        "INSERT INTO telemetry_type_counts (device_seq, type_id, received, last_event_ms) \
-         VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO UPDATE SET received = received + ?3, \
-         last_event_ms = max(last_event_ms, ?4)",
+    // Upserts name the table in SET (PostgreSQL finds a bare column ambiguous there), and
+    // SQLite's two-argument max() is PostgreSQL's GREATEST().
+    let (device_sql, type_sql) = match conn.dialect() {
+        Dialect::Sqlite => (
+            "INSERT INTO telemetry_devices (device_seq, org_id, stored, received, last_event_ms, \
+             last_received_at) VALUES (?1, ?2, ?3, ?3, ?4, ?5) \
+             ON CONFLICT (device_seq) DO UPDATE SET stored = telemetry_devices.stored + ?3, \
+             received = telemetry_devices.received + ?3, \
+             last_event_ms = max(coalesce(telemetry_devices.last_event_ms, ?4), \
+                                 coalesce(?4, telemetry_devices.last_event_ms)), \
+             last_received_at = ?5",
+            "INSERT INTO telemetry_type_counts (device_seq, type_id, received, last_event_ms) \
+             VALUES (?1, ?2, ?3, ?4) ON CONFLICT (device_seq, type_id) DO UPDATE \
+             SET received = telemetry_type_counts.received + ?3, \
+             last_event_ms = max(telemetry_type_counts.last_event_ms, ?4)",
+        ),
+        Dialect::Postgres => (
+            "INSERT INTO telemetry_devices (device_seq, org_id, stored, received, last_event_ms, \
+             last_received_at) VALUES (?1, ?2, ?3, ?3, ?4, ?5) \
+             ON CONFLICT (device_seq) DO UPDATE SET stored = telemetry_devices.stored + ?3, \
+             received = telemetry_devices.received + ?3, \
+             last_event_ms = GREATEST(telemetry_devices.last_event_ms, ?4), \
+             last_received_at = ?5",
+            "INSERT INTO telemetry_type_counts (device_seq, type_id, received, last_event_ms) \
+             VALUES (?1, ?2, ?3, ?4) ON CONFLICT (device_seq, type_id) DO UPDATE \
+             SET received = telemetry_type_counts.received + ?3, \
+             last_event_ms = GREATEST(telemetry_type_counts.last_event_ms, ?4)",
+        ),
+    };
+    conn.execute(
+        device_sql,
+        &[&device.seq, &device.org_id, &stored, &latest, &now],
     )?;
     for (type_id, (n, last)) in &per_type {
-        count_type.execute(params![device.seq, type_id, n, last])?;
+        conn.execute(type_sql, &[&device.seq, type_id, n, last])?;
     }
-    conn.prepare_cached(
+    conn.execute(
         "INSERT INTO telemetry_orgs (org_id, stored) VALUES (?1, ?2) \
-         ON CONFLICT DO UPDATE SET stored = stored + ?2",
-    )?
-    .execute(params![device.org_id, stored])?;
+         ON CONFLICT (org_id) DO UPDATE SET stored = telemetry_orgs.stored + ?2",
+        &[&device.org_id, &stored],
+    )?;
 
     if retention.per_device > 0 {
         done.dropped_device = trim_device(conn, device.seq, retention.per_device)?;
@@ -200,67 +225,75 @@ pub fn ingest(
 }
 
 /// Deletes the device's oldest events beyond `keep`; how many.
-fn trim_device(conn: &Connection, device_seq: i64, keep: u64) -> Result<u64, StoreError> {
-    let stored: i64 = conn
-        .prepare_cached("SELECT stored FROM telemetry_devices WHERE device_seq = ?1")?
-        .query_row([device_seq], |r| r.get(0))?;
+fn trim_device(conn: &Conn, device_seq: i64, keep: u64) -> Result<u64, StoreError> {
+    let stored: i64 = conn.query_row(
+        "SELECT stored FROM telemetry_devices WHERE device_seq = ?1",
+        &[&device_seq],
+        |r| r.get(0),
+    )?;
     let excess = stored - i64::try_from(keep).unwrap_or(i64::MAX);
     if excess <= 0 {
         return Ok(0);
     }
-    let deleted = conn
-        .prepare_cached(
-            "DELETE FROM telemetry_events WHERE seq IN (SELECT seq FROM telemetry_events \
+    let deleted = conn.execute(
+        "DELETE FROM telemetry_events WHERE seq IN (SELECT seq FROM telemetry_events \
              WHERE device_seq = ?1 ORDER BY seq LIMIT ?2)",
-        )?
-        .execute(params![device_seq, excess])? as i64;
-    conn.prepare_cached(
+        &[&device_seq, &excess],
+    )? as i64;
+    conn.execute(
         "UPDATE telemetry_devices SET stored = stored - ?2, dropped = dropped + ?2 \
          WHERE device_seq = ?1",
-    )?
-    .execute(params![device_seq, deleted])?;
-    let org: String = conn
-        .prepare_cached("SELECT org_id FROM telemetry_devices WHERE device_seq = ?1")?
-        .query_row([device_seq], |r| r.get(0))?;
-    conn.prepare_cached("UPDATE telemetry_orgs SET stored = stored - ?2 WHERE org_id = ?1")?
-        .execute(params![org, deleted])?;
+        &[&device_seq, &deleted],
+    )?;
+    let org: String = conn.query_row(
+        "SELECT org_id FROM telemetry_devices WHERE device_seq = ?1",
+        &[&device_seq],
+        |r| r.get(0),
+    )?;
+    conn.execute(
+        "UPDATE telemetry_orgs SET stored = stored - ?2 WHERE org_id = ?1",
+        &[&org, &deleted],
+    )?;
     Ok(deleted as u64)
 }
 
 /// Deletes the org's oldest events (across its devices, in arrival order) beyond `keep`.
 /// The walk goes through arrival order and skips other orgs' events, so it costs the
 /// events it deletes plus the other orgs' events older than them.
-fn trim_org(conn: &Connection, org_id: &str, keep: u64) -> Result<u64, StoreError> {
-    let stored: i64 = conn
-        .prepare_cached("SELECT stored FROM telemetry_orgs WHERE org_id = ?1")?
-        .query_row([org_id], |r| r.get(0))?;
+fn trim_org(conn: &Conn, org_id: &str, keep: u64) -> Result<u64, StoreError> {
+    let stored: i64 = conn.query_row(
+        "SELECT stored FROM telemetry_orgs WHERE org_id = ?1",
+        &[&org_id],
+        |r| r.get(0),
+    )?;
     let excess = stored - i64::try_from(keep).unwrap_or(i64::MAX);
     if excess <= 0 {
         return Ok(0);
     }
     let mut per_device: HashMap<i64, i64> = HashMap::new();
-    {
-        let mut delete = conn.prepare_cached(
-            "DELETE FROM telemetry_events WHERE seq IN (SELECT e.seq FROM telemetry_events e \
-             JOIN devices d ON d.seq = e.device_seq WHERE d.org_id = ?1 ORDER BY e.seq LIMIT ?2) \
-             RETURNING device_seq",
-        )?;
-        let mut rows = delete.query(params![org_id, excess])?;
-        while let Some(row) = rows.next()? {
-            *per_device.entry(row.get(0)?).or_default() += 1;
-        }
+    let deleted: Vec<i64> = conn.query_all(
+        "DELETE FROM telemetry_events WHERE seq IN (SELECT e.seq FROM telemetry_events e \
+         JOIN devices d ON d.seq = e.device_seq WHERE d.org_id = ?1 ORDER BY e.seq LIMIT ?2) \
+         RETURNING device_seq",
+        &[&org_id, &excess],
+        |row| row.get(0),
+    )?;
+    for device_seq in deleted {
+        *per_device.entry(device_seq).or_default() += 1;
     }
     let mut total = 0;
-    let mut update = conn.prepare_cached(
-        "UPDATE telemetry_devices SET stored = stored - ?2, dropped = dropped + ?2 \
-         WHERE device_seq = ?1",
-    )?;
     for (device_seq, n) in &per_device {
-        update.execute(params![device_seq, n])?;
+        conn.execute(
+            "UPDATE telemetry_devices SET stored = stored - ?2, dropped = dropped + ?2 \
+             WHERE device_seq = ?1",
+            &[device_seq, n],
+        )?;
         total += n;
     }
-    conn.prepare_cached("UPDATE telemetry_orgs SET stored = stored - ?2 WHERE org_id = ?1")?
-        .execute(params![org_id, total])?;
+    conn.execute(
+        "UPDATE telemetry_orgs SET stored = stored - ?2 WHERE org_id = ?1",
+        &[&org_id, &total],
+    )?;
     Ok(total as u64)
 }
 
@@ -269,35 +302,34 @@ pub const BATCH_MEMORY_SECS: i64 = 24 * 60 * 60;
 
 /// The ack a batch already seen got: `Some(acked)` if `batch_key` was seen for the device.
 pub fn batch_seen(
-    conn: &Connection,
+    conn: &Conn,
     device_seq: i64,
     batch_key: i64,
 ) -> Result<Option<Option<i64>>, StoreError> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT acked_through FROM telemetry_batches WHERE device_seq = ?1 AND batch_key = ?2",
-        )?
-        .query_row(params![device_seq, batch_key], |r| r.get(0))
-        .optional()?)
+    conn.query_opt(
+        "SELECT acked_through FROM telemetry_batches WHERE device_seq = ?1 AND batch_key = ?2",
+        &[&device_seq, &batch_key],
+        |r| r.get(0),
+    )
 }
 
 /// Remembers a batch and forgets the device's batches older than [`BATCH_MEMORY_SECS`].
 pub fn remember_batch(
-    conn: &Connection,
+    conn: &Conn,
     device_seq: i64,
     batch_key: i64,
     acked_through: Option<i64>,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    conn.prepare_cached(
+    conn.execute(
         "DELETE FROM telemetry_batches WHERE device_seq = ?1 AND received_at < ?2",
-    )?
-    .execute(params![device_seq, now.0 - BATCH_MEMORY_SECS])?;
-    conn.prepare_cached(
+        &[&device_seq, &(now.0 - BATCH_MEMORY_SECS)],
+    )?;
+    conn.execute(
         "INSERT INTO telemetry_batches (device_seq, batch_key, acked_through, received_at) \
          VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
-    )?
-    .execute(params![device_seq, batch_key, acked_through, now])?;
+        &[&device_seq, &batch_key, &acked_through, &now],
+    )?;
     Ok(())
 }
 
@@ -313,7 +345,7 @@ pub struct StoredEvent {
 
 /// A page of the device's events after `after`, oldest first, of one type if asked.
 pub fn list(
-    conn: &Connection,
+    conn: &Conn,
     device_seq: i64,
     after: i64,
     limit: u32,
@@ -322,33 +354,34 @@ pub fn list(
     let type_filter: Option<i64> = match event_type {
         None => None,
         Some(name) => {
-            let id = conn
-                .prepare_cached("SELECT id FROM telemetry_types WHERE name = ?1")?
-                .query_row([name], |r| r.get(0))
-                .optional()?;
+            let id = conn.query_opt(
+                "SELECT id FROM telemetry_types WHERE name = ?1",
+                &[&name],
+                |r| r.get(0),
+            )?;
             match id {
                 Some(id) => Some(id),
                 None => return Ok(Vec::new()),
             }
         }
     };
-    let mut statement = conn.prepare_cached(
+    conn.query_all(
         "SELECT e.seq, t.name, e.at_ms, r.attrs, e.body FROM telemetry_events e \
          JOIN telemetry_types t ON t.id = e.type_id \
          LEFT JOIN telemetry_resources r ON r.id = e.resource_id \
          WHERE e.device_seq = ?1 AND e.seq > ?2 AND (?3 IS NULL OR e.type_id = ?3) \
          ORDER BY e.seq LIMIT ?4",
-    )?;
-    let rows = statement.query_map(params![device_seq, after, type_filter, limit], |r| {
-        Ok(StoredEvent {
-            seq: r.get(0)?,
-            event_type: r.get(1)?,
-            at_ms: r.get(2)?,
-            resource: r.get(3)?,
-            body: r.get(4)?,
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        &[&device_seq, &after, &type_filter, &i64::from(limit)],
+        |r| {
+            Ok(StoredEvent {
+                seq: r.get(0)?,
+                event_type: r.get(1)?,
+                at_ms: r.get(2)?,
+                resource: r.get(3)?,
+                body: r.get(4)?,
+            })
+        },
+    )
 }
 
 /// A device's telemetry at a glance.
@@ -364,16 +397,15 @@ pub struct Summary {
 }
 
 /// The summary of the device whose UUID is `device_id`; `None` before its first event.
-pub fn summary(conn: &Connection, device_id: &str) -> Result<Option<Summary>, StoreError> {
-    let head = conn
-        .prepare_cached(
-            "SELECT t.device_seq, t.received, t.stored, t.dropped, t.last_event_ms, \
+pub fn summary(conn: &Conn, device_id: &str) -> Result<Option<Summary>, StoreError> {
+    let head = conn.query_opt(
+        "SELECT t.device_seq, t.received, t.stored, t.dropped, t.last_event_ms, \
              t.last_received_at FROM telemetry_devices t JOIN devices d ON d.seq = t.device_seq \
              WHERE d.id = ?1",
-        )?
-        .query_row([device_id], |r| {
+        &[&device_id],
+        |r| {
             Ok((
-                r.get::<_, i64>(0)?,
+                r.get::<i64>(0)?,
                 Summary {
                     received: r.get(1)?,
                     stored: r.get(2)?,
@@ -383,17 +415,16 @@ pub fn summary(conn: &Connection, device_id: &str) -> Result<Option<Summary>, St
                     by_type: Vec::new(),
                 },
             ))
-        })
-        .optional()?;
+        },
+    )?;
     let Some((device_seq, mut summary)) = head else {
         return Ok(None);
     };
-    let mut statement = conn.prepare_cached(
+    summary.by_type = conn.query_all(
         "SELECT t.name, c.received, c.last_event_ms FROM telemetry_type_counts c \
          JOIN telemetry_types t ON t.id = c.type_id WHERE c.device_seq = ?1 ORDER BY t.name",
+        &[&device_seq],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
     )?;
-    summary.by_type = statement
-        .query_map([device_seq], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(Some(summary))
 }

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use tokio::sync::oneshot;
 
-use super::StoreError;
+use super::{Conn, StoreError};
 
 /// The most writes one transaction takes; a bound on how long the first one waits.
 const MAX_BATCH: usize = 256;
@@ -39,7 +39,7 @@ impl<T, E, F> Job for Write<T, E, F>
 where
     T: Send,
     E: From<StoreError> + Send,
-    F: FnOnce(&Transaction) -> Result<T, E> + Send,
+    F: FnOnce(&Conn) -> Result<T, E> + Send,
 {
     fn run(&mut self, tx: &Transaction) {
         let work = self.work.take().expect("a job runs once");
@@ -62,17 +62,18 @@ where
 /// fails or panics.
 fn savepoint<T, E: From<StoreError>>(
     tx: &Transaction,
-    work: impl FnOnce(&Transaction) -> Result<T, E>,
+    work: impl FnOnce(&Conn) -> Result<T, E>,
 ) -> Result<T, E> {
     release(tx, "SAVEPOINT job")?;
-    let outcome = catch_unwind(AssertUnwindSafe(|| work(tx))).unwrap_or_else(|panic| {
-        let what = panic
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_default();
-        Err(StoreError::Blocking(format!("a write panicked: {what}")).into())
-    });
+    let outcome =
+        catch_unwind(AssertUnwindSafe(|| work(&Conn::from(&**tx)))).unwrap_or_else(|panic| {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(StoreError::Blocking(format!("a write panicked: {what}")).into())
+        });
     match outcome {
         Ok(value) => {
             release(tx, "RELEASE job")?;
@@ -146,7 +147,7 @@ impl Writer {
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
-        F: FnOnce(&Transaction) -> Result<T, E> + Send + 'static,
+        F: FnOnce(&Conn) -> Result<T, E> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
         let job = Box::new(Write {

@@ -10,20 +10,20 @@ use crate::helpers::{TestApp, spawn_app, spawn_app_with};
 
 /// One Server-Sent Event: its id, its type, its data.
 #[derive(Debug, Clone, PartialEq)]
-struct Frame {
-    id: i64,
-    event: String,
-    data: Value,
+pub struct Frame {
+    pub id: i64,
+    pub event: String,
+    pub data: Value,
 }
 
 /// An open event stream and what has been read of it but not yet parsed.
-struct Stream {
+pub struct Stream {
     response: reqwest::Response,
     buffer: String,
 }
 
 impl Stream {
-    async fn open(app: &TestApp, key: &str, last_event_id: Option<i64>) -> Stream {
+    pub async fn open(app: &TestApp, key: &str, last_event_id: Option<i64>) -> Stream {
         let mut request = app
             .client
             .get(app.url("/api/v1/events/stream"))
@@ -45,7 +45,7 @@ impl Stream {
 
     /// The next `n` events, in the order sent (comments skipped). A bound on the wait,
     /// not a sleep: the events arrive as soon as they are committed.
-    async fn next(&mut self, n: usize) -> Vec<Frame> {
+    pub async fn next(&mut self, n: usize) -> Vec<Frame> {
         let mut frames = Vec::new();
         while frames.len() < n {
             if let Some(end) = self.buffer.find("\n\n") {

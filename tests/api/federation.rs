@@ -187,11 +187,7 @@ fn result_path(round: &Round) -> String {
 fn event_types(app: &TestApp) -> Vec<String> {
     app.server
         .db()
-        .read_sync(|conn| {
-            let mut stmt = conn.prepare("SELECT type FROM events ORDER BY seq")?;
-            let rows = stmt.query_map([], |r| r.get(0))?;
-            Ok(rows.collect::<Result<Vec<String>, _>>()?)
-        })
+        .read_sync(|conn| conn.query_all("SELECT type FROM events ORDER BY seq", &[], |r| r.get(0)))
         .unwrap()
 }
 

@@ -1,4 +1,8 @@
-//! `TestApp`: a devreg on a fresh in-memory database and typed helpers to call it.
+//! `TestApp`: a devreg on a fresh database and typed helpers to call it.
+//!
+//! The database is in memory, or, when `DEVREG_TEST_DB` names a PostgreSQL server
+//! (`postgres://…`, as `.ci/pg run` sets it), a new database of its own on that server
+//! for each test: the same suite runs on both backends, not a copy of it.
 
 use devreg::Config;
 use devreg::testing::TestServer;
@@ -8,6 +12,8 @@ use serde_json::{Value, json};
 pub struct TestApp {
     pub server: TestServer,
     pub client: reqwest::Client,
+    /// The PostgreSQL database made for this test, dropped with it.
+    _database: Option<TestDatabase>,
 }
 
 /// A response, read whole: status, headers, and the body as JSON.
@@ -110,13 +116,101 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(edit: impl FnOnce(&mut Config)) -> TestApp {
+    // The server's errors (a 500's cause) in a failing test's output; RUST_LOG for more.
+    let _ = env_logger::builder().is_test(true).try_init();
+    let database = TestDatabase::create();
+    let url = database.as_ref().map(|d| d.url.clone());
     TestApp {
-        server: TestServer::builder().config(edit).start().await,
+        server: TestServer::builder()
+            .config(|config| {
+                if let Some(url) = url {
+                    config.db = url;
+                }
+                edit(config);
+            })
+            .start()
+            .await,
         client: reqwest::Client::new(),
+        _database: database,
+    }
+}
+
+/// The PostgreSQL server the suite runs against, from `DEVREG_TEST_DB`; `None` runs it
+/// on SQLite.
+pub fn test_postgres() -> Option<String> {
+    std::env::var("DEVREG_TEST_DB")
+        .ok()
+        .filter(|url| url.starts_with("postgres://") || url.starts_with("postgresql://"))
+}
+
+/// `true` when the suite runs on PostgreSQL and the calling test is about SQLite itself
+/// (its pragmas, its files): the test then returns early, saying so on stderr
+/// (`--nocapture` shows it). Every such test names why.
+pub fn sqlite_only(why: &str) -> bool {
+    if test_postgres().is_none() {
+        return false;
+    }
+    eprintln!("skipped on PostgreSQL: {why}");
+    true
+}
+
+/// A fresh database on the `DEVREG_TEST_DB` server for one test.
+pub struct TestDatabase {
+    /// The URL of the new database.
+    pub url: String,
+    admin: String,
+    name: String,
+}
+
+impl TestDatabase {
+    /// `None` when the suite runs on SQLite.
+    pub fn create() -> Option<TestDatabase> {
+        let admin = test_postgres()?;
+        let name = format!("devreg_test_{}", uuid::Uuid::new_v4().simple());
+        let (base, _) = admin
+            .rsplit_once('/')
+            .expect("DEVREG_TEST_DB is postgres://USER@HOST:PORT/DATABASE");
+        let url = format!("{base}/{name}");
+        let statement = format!("CREATE DATABASE {name}");
+        // The synchronous client runs a runtime of its own: not on the test's.
+        let created = {
+            let admin = admin.clone();
+            std::thread::spawn(move || {
+                let mut client = postgres::Client::connect(&admin, postgres::NoTls)?;
+                client.batch_execute(&statement)
+            })
+            .join()
+            .expect("the thread creating the test database")
+        };
+        if let Err(e) = created {
+            panic!("cannot create a test database on DEVREG_TEST_DB={admin}: {e}");
+        }
+        Some(TestDatabase { url, admin, name })
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let (admin, name) = (self.admin.clone(), self.name.clone());
+        // Best effort, off the test's runtime; the cluster is a throwaway one anyway.
+        let _ = std::thread::spawn(move || {
+            let mut client = postgres::Client::connect(&admin, postgres::NoTls)?;
+            client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        })
+        .join();
     }
 }
 
 impl TestApp {
+    /// A `TestApp` over a server started elsewhere (a second instance on one database).
+    pub fn over(server: TestServer) -> TestApp {
+        TestApp {
+            server,
+            client: reqwest::Client::new(),
+            _database: None,
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.server.url())
     }

@@ -1,4 +1,5 @@
-//! The API tests: one binary, a fresh in-memory devreg per test.
+//! The API tests: one binary, a fresh devreg per test, on a database of its own (in
+//! memory, or on the PostgreSQL server `DEVREG_TEST_DB` names: tests/api/helpers.rs).
 
 mod access;
 mod cli;
@@ -26,6 +27,7 @@ mod reference_examples;
 mod register;
 mod retrieve;
 mod rounds;
+mod scaling;
 mod sdk_replay;
 mod telemetry;
 mod testing_child;

@@ -4,7 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{Reply, TestApp, spawn_app, spawn_app_with};
+use crate::helpers::{Reply, TestApp, spawn_app, spawn_app_with, sqlite_only};
 
 async fn post(app: &TestApp, path: &str, key: Option<&str>, body: Value) -> Reply {
     app.send(Method::POST, path, key, Some(&body.to_string()))
@@ -483,9 +483,9 @@ async fn deleting_the_device_deletes_its_tokens() {
         app.server
             .db()
             .read_sync(|c| {
-                Ok(c.query_row("SELECT count(*) FROM device_tokens", [], |r| {
-                    r.get::<_, i64>(0)
-                })?)
+                c.query_row("SELECT count(*) FROM device_tokens", &[], |r| {
+                    r.get::<i64>(0)
+                })
             })
             .unwrap()
     };
@@ -494,8 +494,8 @@ async fn deleting_the_device_deletes_its_tokens() {
     app.server
         .db()
         .write_sync(|tx| {
-            tx.execute("DELETE FROM api_keys WHERE device_id = ?1", [&id])?;
-            tx.execute("DELETE FROM devices WHERE id = ?1", [&id])?;
+            tx.execute("DELETE FROM api_keys WHERE device_id = ?1", &[&id])?;
+            tx.execute("DELETE FROM devices WHERE id = ?1", &[&id])?;
             Ok(())
         })
         .unwrap();
@@ -507,6 +507,9 @@ async fn deleting_the_device_deletes_its_tokens() {
 
 #[tokio::test]
 async fn only_digests_of_tokens_are_stored() {
+    if sqlite_only("dumps every column of the token tables through rusqlite") {
+        return;
+    }
     let app = spawn_app().await;
     let token = mint(&app, json!({})).await;
     let body = bootstrap(&app, &token, json!({"device_identifier": "p"}))
@@ -516,6 +519,7 @@ async fn only_digests_of_tokens_are_stored() {
         .server
         .db()
         .read_sync(|c| {
+            let c = c.sqlite("the test's dump of every column")?;
             let mut all = String::new();
             for table in ["device_tokens", "bootstrap_tokens"] {
                 let mut s = c.prepare(&format!("SELECT * FROM {table}"))?;

@@ -90,7 +90,7 @@ pub struct DetailParts {
 
 impl DetailParts {
     /// Reads them for `device` on `conn`.
-    pub fn read(conn: &rusqlite::Connection, device: &Device) -> Result<DetailParts, ApiError> {
+    pub fn read(conn: &crate::store::Conn, device: &Device) -> Result<DetailParts, ApiError> {
         Ok(DetailParts {
             labels: devices::labels_of(conn, &device.id)?,
             telemetry: telemetry::summary(conn, &device.id)?,

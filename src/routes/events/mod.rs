@@ -140,7 +140,7 @@ impl EventFilter {
 
     /// Resolves a device identifier to its UUID (404 when no such device), and refuses
     /// an `after` before the retained log (410, saying where it starts). On `conn`.
-    pub fn check(&mut self, conn: &rusqlite::Connection) -> Result<(), ApiError> {
+    pub fn check(&mut self, conn: &crate::store::Conn) -> Result<(), ApiError> {
         if let Some(reference) = self.device_reference.take() {
             let device = devices::find(conn, &self.org_id, &reference)?
                 .ok_or_else(|| device_not_found(&reference))?;

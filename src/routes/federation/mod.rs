@@ -23,8 +23,8 @@ pub mod part;
 pub mod plan;
 pub mod round_offers;
 
+use crate::store::Conn;
 use actix_web::HttpRequest;
-use rusqlite::Connection;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -60,7 +60,7 @@ pub async fn settle_due(state: &AppState, org_id: &str) -> Result<(), ApiError> 
 /// The device a federation request is about: a device key's own (a `named` device that is
 /// not it is a 404), or the device the secret key names (required).
 pub fn device_of(
-    conn: &Connection,
+    conn: &Conn,
     credential: &Credential,
     named: Option<&str>,
 ) -> Result<Device, ApiError> {
@@ -90,7 +90,7 @@ pub fn device_of(
 
 /// The round `reference` names that `device` may take part in: a 404 for another org's,
 /// none, or one aimed at other platforms.
-pub fn round_for(conn: &Connection, device: &Device, reference: &str) -> Result<Round, ApiError> {
+pub fn round_for(conn: &Conn, device: &Device, reference: &str) -> Result<Round, ApiError> {
     rounds::find(conn, device.org_id.as_str(), reference)?
         .filter(|round| targets(round, &device.platform))
         .ok_or_else(|| round_not_found(reference))
@@ -99,7 +99,7 @@ pub fn round_for(conn: &Connection, device: &Device, reference: &str) -> Result<
 /// The round `reference` names that the caller may see: with a device key, only the
 /// rounds its device may take part in.
 pub fn visible_round(
-    conn: &Connection,
+    conn: &Conn,
     credential: &Credential,
     reference: &str,
 ) -> Result<Round, ApiError> {

@@ -54,11 +54,11 @@ async fn probe(state: &AppState, now: crate::domain::Timestamp) -> Result<(), St
             state
                 .db
                 .write(move |tx| {
-                    tx.prepare_cached(
+                    tx.execute(
                         "INSERT INTO readiness (id, checked_at) VALUES (1, ?1) \
                          ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at",
-                    )?
-                    .execute([now])?;
+                        &[&now],
+                    )?;
                     Ok(())
                 })
                 .await

@@ -110,7 +110,7 @@ pub(crate) fn targets(round: &rounds::Round, platform: &Platform) -> bool {
 /// The device whose key made the request, read on `conn`. A device key whose device is
 /// gone is as good as unknown.
 pub(crate) fn own_device(
-    conn: &rusqlite::Connection,
+    conn: &crate::store::Conn,
     credential: &Credential,
 ) -> Result<devices::Device, ApiError> {
     let id = credential.device_id.as_deref().unwrap_or_default();
@@ -121,7 +121,7 @@ pub(crate) fn own_device(
 /// Appends an event about `round` (`round.started`, `round.completed`, ...), written in
 /// the transaction that changed it.
 fn round_event(
-    conn: &rusqlite::Connection,
+    conn: &crate::store::Conn,
     kind: &str,
     round: &rounds::Round,
 ) -> Result<i64, crate::store::StoreError> {

@@ -66,7 +66,7 @@ pub async fn fetch(
 ) -> Result<DesiredState, ApiError> {
     let now = state.clock.now();
     let (device_id, org_id) = (device.id.clone(), device.org_id.as_str().to_owned());
-    let run = move |conn: &rusqlite::Connection, write: bool| {
+    let run = move |conn: &crate::store::Conn, write: bool| {
         desired::reconcile(
             conn,
             &Fetch {

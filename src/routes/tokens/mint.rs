@@ -75,7 +75,7 @@ pub fn limits(ttl_seconds: Option<u32>, max_uses: Option<u32>) -> Result<(u32, u
 
 /// Stores a new bootstrap token for `org_id`.
 pub fn mint(
-    conn: &rusqlite::Connection,
+    conn: &crate::store::Conn,
     org_id: &str,
     ttl: u32,
     max_uses: u32,

@@ -95,10 +95,12 @@ impl Issued {
 
 /// The identifier of the device whose UUID is `id`.
 pub(crate) fn identifier_of(
-    conn: &rusqlite::Connection,
+    conn: &crate::store::Conn,
     id: &str,
 ) -> Result<DeviceIdentifier, crate::store::StoreError> {
-    Ok(conn
-        .prepare_cached("SELECT identifier FROM devices WHERE id = ?1")?
-        .query_row([id], |r| r.get(0))?)
+    conn.query_row(
+        "SELECT identifier FROM devices WHERE id = ?1",
+        &[&id],
+        |r| r.get(0),
+    )
 }

@@ -1,0 +1,448 @@
+//! The PostgreSQL backend (issue 19): a pool of synchronous `postgres` connections, used
+//! from the same blocking threads the SQLite store runs on, so every store function keeps
+//! its shape (a plain function over [`super::Conn`]).
+//!
+//! Why the synchronous `postgres` crate (which wraps `tokio-postgres`): the store is
+//! synchronous by design (STYLE.md 6), its closures run on `web::block` threads, and the
+//! existing pool is r2d2; an async driver (tokio-postgres with deadpool, or sqlx) would
+//! need every store function made async or a runtime entered per call, for no gain on
+//! these threads. Each `postgres::Client` drives its connection on a small runtime of its
+//! own, so it must never be used (or dropped) on an async thread: [`off_runtime`] and
+//! [`Postgres`]'s `Drop` see to that.
+//!
+//! Writes: each [`super::Db::write`] is its own transaction on a pooled connection; there
+//! is no group commit (PostgreSQL's own WAL flushing groups concurrent commits), and
+//! concurrent writes are ordered by PostgreSQL's row locks and unique constraints, which
+//! also hold across several devreg instances on one database. Reads run in a `REPEATABLE
+//! READ READ ONLY` transaction, so a read closure sees one snapshot as it did on SQLite.
+
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use postgres::error::SqlState;
+use postgres::types::{ToSql, Type};
+use postgres::{NoTls, Statement};
+
+use super::sql::{Param, to_postgres};
+use super::{Conn, StoreError};
+
+/// Whether `db` (the `--db` value) names a PostgreSQL database.
+pub fn is_url(db: &str) -> bool {
+    db.starts_with("postgres://") || db.starts_with("postgresql://")
+}
+
+const SCHEMA: &str = include_str!("../../schema.pg.sql");
+
+/// What a PostgreSQL database of an older version needs beyond `schema.pg.sql`, as
+/// [`super::MIGRATIONS`] is for SQLite: (version, SQL). PostgreSQL support starts at
+/// schema version 2. A schema change adds an entry here and one there, with the same
+/// version.
+pub(super) const MIGRATIONS: &[(i64, &str)] = &[(
+    3,
+    "DELETE FROM label_counts;
+     INSERT INTO label_counts (org_id, key, value, n)
+         SELECT org_id, key, value, count(*) FROM device_labels GROUP BY org_id, key, value;
+     DELETE FROM label_key_counts;
+     INSERT INTO label_key_counts (org_id, key, n)
+         SELECT org_id, key, count(*) FROM device_labels GROUP BY org_id, key;",
+)];
+
+/// A connection with its prepared statements, keyed by the SQL as the store writes it
+/// and the parameter types.
+pub struct PgConn {
+    client: postgres::Client,
+    statements: HashMap<String, Statement>,
+}
+
+impl PgConn {
+    fn statement(&mut self, sql: &str, params: &[&dyn Param]) -> Result<Statement, StoreError> {
+        let types: Vec<Type> = params.iter().map(|p| p.pg_type()).collect();
+        let mut key = String::with_capacity(sql.len() + 6 * types.len());
+        key.push_str(sql);
+        for ty in &types {
+            key.push('\0');
+            key.push_str(&ty.oid().to_string());
+        }
+        if let Some(statement) = self.statements.get(&key) {
+            return Ok(statement.clone());
+        }
+        let statement = self.client.prepare_typed(&to_postgres(sql), &types)?;
+        self.statements.insert(key, statement.clone());
+        Ok(statement)
+    }
+
+    pub(super) fn execute(&mut self, sql: &str, params: &[&dyn Param]) -> Result<u64, StoreError> {
+        let statement = self.statement(sql, params)?;
+        let values: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_postgres()).collect();
+        Ok(self.client.execute(&statement, &values)?)
+    }
+
+    pub(super) fn query(
+        &mut self,
+        sql: &str,
+        params: &[&dyn Param],
+    ) -> Result<Vec<postgres::Row>, StoreError> {
+        let statement = self.statement(sql, params)?;
+        let values: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_postgres()).collect();
+        Ok(self.client.query(&statement, &values)?)
+    }
+
+    pub(super) fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        Ok(self.client.batch_execute(sql)?)
+    }
+}
+
+struct Manager {
+    config: postgres::Config,
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = PgConn;
+    type Error = postgres::Error;
+
+    fn connect(&self) -> Result<PgConn, postgres::Error> {
+        Ok(PgConn {
+            client: self.config.connect(NoTls)?,
+            statements: HashMap::new(),
+        })
+    }
+
+    fn is_valid(&self, conn: &mut PgConn) -> Result<(), postgres::Error> {
+        conn.client.simple_query("").map(|_| ())
+    }
+
+    fn has_broken(&self, conn: &mut PgConn) -> bool {
+        conn.client.is_closed()
+    }
+}
+
+/// The PostgreSQL side of a [`super::Db`].
+pub(super) struct Postgres {
+    /// `None` only while dropping.
+    pool: Option<r2d2::Pool<Manager>>,
+    /// The URL without its password, for messages.
+    shown: String,
+    /// Write transactions committed, for [`super::Db::commit_count`].
+    commits: AtomicU64,
+}
+
+impl Drop for Postgres {
+    /// Each connection owns a runtime, which may not be dropped on an async thread: the
+    /// last handle on a database is often dropped there (a test server stopping).
+    fn drop(&mut self) {
+        if let Some(pool) = self.pool.take() {
+            let _ = std::thread::Builder::new()
+                .name("devreg-pg-close".to_owned())
+                .spawn(move || drop(pool));
+        }
+    }
+}
+
+impl Postgres {
+    /// Connects to `url`, brings its schema up to date, opens a pool of `size`
+    /// connections, and starts the thread that listens for events appended by any
+    /// instance on this database and bumps `appended` (what event streams wait on).
+    pub(super) fn open(
+        url: &str,
+        size: u32,
+        appended: &Arc<tokio::sync::watch::Sender<u64>>,
+    ) -> Result<Postgres, StoreError> {
+        let shown = without_password(url);
+        let config: postgres::Config = url.parse().map_err(|e| {
+            StoreError::Unusable(format!(
+                "cannot use database {shown}: not a valid URL ({e})"
+            ))
+        })?;
+        let listen_config = config.clone();
+        let opened = off_runtime(|| {
+            let manager = Manager { config };
+            let mut first = r2d2::ManageConnection::connect(&manager).map_err(|e| {
+                StoreError::Unusable(format!("cannot connect to database {shown} ({e})"))
+            })?;
+            apply_schema(&mut first, &shown)?;
+            drop(first);
+            let pool = r2d2::Pool::builder()
+                .max_size(size.max(1) + 2)
+                .min_idle(Some(1))
+                .test_on_check_out(false)
+                .connection_timeout(Duration::from_secs(2))
+                .build(manager)
+                .map_err(|e| {
+                    StoreError::Unusable(format!("cannot connect to database {shown} ({e})"))
+                })?;
+            Ok::<_, StoreError>(Postgres {
+                pool: Some(pool),
+                shown: shown.clone(),
+                commits: AtomicU64::new(0),
+            })
+        })?;
+        let appended = Arc::downgrade(appended);
+        std::thread::Builder::new()
+            .name("devreg-pg-listen".to_owned())
+            .spawn(move || listen(&listen_config, &appended))
+            .map_err(|e| StoreError::Blocking(format!("cannot start the listener: {e}")))?;
+        Ok(opened)
+    }
+
+    /// How many write transactions have committed.
+    pub(super) fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
+    }
+
+    fn pool(&self) -> &r2d2::Pool<Manager> {
+        self.pool.as_ref().expect("the pool lives until drop")
+    }
+
+    /// Runs `f` in a transaction and commits it; on the calling thread, which must not be
+    /// an async one (see [`off_runtime`]).
+    pub(super) fn transaction<T, E: From<StoreError>>(
+        &self,
+        read_only: bool,
+        f: impl FnOnce(&Conn) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut conn = self.pool().get().map_err(|e| {
+            StoreError::Unavailable(format!("no connection to {} ({e})", self.shown))
+        })?;
+        let begin = if read_only {
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+        } else {
+            "BEGIN"
+        };
+        conn.batch(begin)?;
+        // Whatever a previous transaction on this thread left, this one starts clean.
+        let _ = super::events::take_appended_flag();
+        let outcome = catch_unwind(AssertUnwindSafe(|| f(&Conn::postgres(&mut conn))))
+            .unwrap_or_else(|panic| {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                Err(StoreError::Blocking(format!("a database task panicked: {what}")).into())
+            });
+        match outcome {
+            Ok(value) => {
+                if !read_only && super::events::appended_pending() {
+                    // Delivered at commit to every listening instance, this one too.
+                    conn.batch(&format!("NOTIFY {CHANNEL}"))?;
+                }
+                conn.batch("COMMIT")?;
+                if !read_only {
+                    self.commits.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(value)
+            }
+            Err(err) => {
+                // A failed statement has aborted the transaction already; a broken
+                // connection fails this too, and the pool drops it.
+                let _ = conn.batch("ROLLBACK");
+                Err(err)
+            }
+        }
+    }
+}
+
+/// The channel commits that appended events notify.
+const CHANNEL: &str = "devreg_events";
+
+/// The listener thread: LISTENs on its own connection and bumps `appended` at every
+/// notification, reconnecting after a lost connection (and bumping once then, for what it
+/// may have missed: a stream woken for nothing reads nothing new and waits again). Ends
+/// when the database is dropped.
+fn listen(config: &postgres::Config, appended: &Weak<tokio::sync::watch::Sender<u64>>) {
+    let bump = || match appended.upgrade() {
+        Some(sender) => {
+            sender.send_modify(|n| *n += 1);
+            true
+        }
+        None => false,
+    };
+    let mut connected_before = false;
+    loop {
+        if appended.strong_count() == 0 {
+            return;
+        }
+        let mut client = match config.connect(NoTls) {
+            Ok(client) => client,
+            Err(_) => {
+                std::thread::sleep(Duration::from_millis(500));
+                continue;
+            }
+        };
+        if client.batch_execute(&format!("LISTEN {CHANNEL}")).is_err() {
+            std::thread::sleep(Duration::from_millis(500));
+            continue;
+        }
+        if connected_before && !bump() {
+            return;
+        }
+        connected_before = true;
+        loop {
+            let next = {
+                let mut notifications = client.notifications();
+                let mut iter = notifications.timeout_iter(Duration::from_millis(500));
+                postgres::fallible_iterator::FallibleIterator::next(&mut iter)
+            };
+            match next {
+                Ok(Some(_)) => {
+                    if !bump() {
+                        return;
+                    }
+                }
+                Ok(None) => {
+                    if appended.strong_count() == 0 {
+                        return;
+                    }
+                    if client.is_closed() {
+                        break;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+    }
+}
+
+/// Runs `f` on a thread outside any async runtime: on this one when it is outside, else on
+/// a scoped thread (start-up and the command line call the synchronous `Db` methods from
+/// inside the runtime).
+pub(super) fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return f();
+    }
+    std::thread::scope(|scope| match scope.spawn(f).join() {
+        Ok(value) => value,
+        Err(panic) => std::panic::resume_unwind(panic),
+    })
+}
+
+/// Brings the schema to [`super::SCHEMA_VERSION`]: `schema.pg.sql` (idempotent) and the
+/// migrations the database's version lacks, in one transaction, under an advisory lock
+/// so instances starting together apply it once.
+fn apply_schema(conn: &mut PgConn, shown: &str) -> Result<(), StoreError> {
+    let failed = |e: StoreError| {
+        StoreError::Unusable(format!(
+            "cannot use database {shown}: applying the schema failed ({e})"
+        ))
+    };
+    let run = |conn: &mut PgConn| -> Result<(), StoreError> {
+        conn.batch(
+            "BEGIN; SET LOCAL client_min_messages = warning; \
+             SELECT pg_advisory_xact_lock(7319001);",
+        )?;
+        conn.batch(
+            "CREATE TABLE IF NOT EXISTS devreg_schema (
+                 id BIGINT PRIMARY KEY CHECK (id = 1),
+                 version BIGINT NOT NULL
+             )",
+        )?;
+        let before: i64 = conn
+            .query("SELECT version FROM devreg_schema", &[])?
+            .first()
+            .map(|r| r.get(0))
+            .unwrap_or(0);
+        if before > super::SCHEMA_VERSION {
+            conn.batch("ROLLBACK")?;
+            return Err(StoreError::Unusable(format!(
+                "its schema version {before} is newer than this devreg's ({}); upgrade devreg",
+                super::SCHEMA_VERSION
+            )));
+        }
+        conn.batch(SCHEMA)?;
+        if before > 0 {
+            for (version, sql) in MIGRATIONS {
+                if before < *version {
+                    conn.batch(sql)?;
+                }
+            }
+        }
+        conn.batch(&format!(
+            "INSERT INTO devreg_schema (id, version) VALUES (1, {v}) \
+             ON CONFLICT (id) DO UPDATE SET version = {v}; COMMIT;",
+            v = super::SCHEMA_VERSION
+        ))?;
+        Ok(())
+    };
+    run(conn).map_err(|e| {
+        let _ = conn.batch("ROLLBACK");
+        match e {
+            StoreError::Unusable(m) => {
+                StoreError::Unusable(format!("cannot use database {shown}: {m}"))
+            }
+            other => failed(other),
+        }
+    })
+}
+
+/// The schema version recorded in the database.
+pub(super) fn schema_version(conn: &Conn) -> Result<i64, StoreError> {
+    conn.query_row("SELECT version FROM devreg_schema", &[], |r| r.get(0))
+}
+
+/// `url` with any password replaced, for messages and logs.
+pub fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((credentials, host)) => {
+            let user = credentials.split(':').next().unwrap_or("");
+            if credentials.contains(':') {
+                format!("{scheme}://{user}:***@{host}{tail}")
+            } else {
+                format!("{scheme}://{user}@{host}{tail}")
+            }
+        }
+        None => url.to_owned(),
+    }
+}
+
+impl From<postgres::Error> for StoreError {
+    fn from(err: postgres::Error) -> Self {
+        match err.code() {
+            Some(code) if *code == SqlState::UNIQUE_VIOLATION => StoreError::Duplicate,
+            Some(code)
+                if *code == SqlState::T_R_SERIALIZATION_FAILURE
+                    || *code == SqlState::T_R_DEADLOCK_DETECTED
+                    || *code == SqlState::LOCK_NOT_AVAILABLE =>
+            {
+                StoreError::Busy(err.to_string())
+            }
+            Some(code) if *code == SqlState::DISK_FULL => StoreError::Full,
+            Some(code)
+                if *code == SqlState::ADMIN_SHUTDOWN
+                    || *code == SqlState::CRASH_SHUTDOWN
+                    || *code == SqlState::CANNOT_CONNECT_NOW =>
+            {
+                StoreError::Unavailable(err.to_string())
+            }
+            None if err.is_closed()
+                || std::error::Error::source(&err).is_some_and(|s| s.is::<std::io::Error>()) =>
+            {
+                StoreError::Unavailable(err.to_string())
+            }
+            _ => StoreError::Postgres(err),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_never_show_a_password() {
+        assert_eq!(
+            without_password("postgres://devreg:s3cret@db.internal:5432/devreg"),
+            "postgres://devreg:***@db.internal:5432/devreg"
+        );
+        assert_eq!(
+            without_password("postgres://postgres@127.0.0.1:5432/postgres"),
+            "postgres://postgres@127.0.0.1:5432/postgres"
+        );
+    }
+}
