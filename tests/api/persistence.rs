@@ -5,6 +5,18 @@ use serde_json::json;
 
 use crate::helpers::TestApp;
 
+/// A server on the database file at `path`, with fixed org keys, to start again on it.
+fn file_server(path: &std::path::Path) -> impl FnOnce(&mut devreg::Config) + Clone + use<> {
+    let db = path.to_str().unwrap().to_owned();
+    let secret = format!("edg_live_{}", "S3cr3t".repeat(5));
+    move |c: &mut devreg::Config| {
+        c.ephemeral = false;
+        c.db = db.clone();
+        c.secret_key = Some(secret.clone());
+        c.publishable_key = Some(format!("oct_pub_live_{}", "Publ1c".repeat(5)));
+    }
+}
+
 #[tokio::test]
 async fn a_device_registered_before_a_restart_is_there_after_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -88,14 +100,7 @@ async fn keys_are_stored_only_as_digests() {
 async fn a_version_1_database_is_counted_when_opened() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("devreg.db");
-    let db = path.to_str().unwrap().to_owned();
-    let secret = format!("edg_live_{}", "S3cr3t".repeat(5));
-    let config = move |c: &mut devreg::Config| {
-        c.ephemeral = false;
-        c.db = db.clone();
-        c.secret_key = Some(secret.clone());
-        c.publishable_key = Some(format!("oct_pub_live_{}", "Publ1c".repeat(5)));
-    };
+    let config = file_server(&path);
     let first = crate::helpers::spawn_app_with(config.clone()).await;
     for (name, platform) in [("v1-a", "ios"), ("v1-b", "ios"), ("v1-c", "android")] {
         first
@@ -142,14 +147,7 @@ async fn a_version_1_database_is_counted_when_opened() {
 async fn a_version_2_database_gets_its_label_counts_when_opened() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("devreg.db");
-    let db = path.to_str().unwrap().to_owned();
-    let secret = format!("edg_live_{}", "S3cr3t".repeat(5));
-    let config = move |c: &mut devreg::Config| {
-        c.ephemeral = false;
-        c.db = db.clone();
-        c.secret_key = Some(secret.clone());
-        c.publishable_key = Some(format!("oct_pub_live_{}", "Publ1c".repeat(5)));
-    };
+    let config = file_server(&path);
     let first = crate::helpers::spawn_app_with(config.clone()).await;
     for (name, labels) in [
         ("v2-a", json!({"env": "prod", "ring": "r1"})),
