@@ -9,6 +9,7 @@
 //! instead of `SQLITE_BUSY`. Reads use a pool of connections that WAL lets run beside the
 //! writer. An in-memory database has no file to share, so it is one connection for both.
 
+mod checkpoint;
 pub mod deployments;
 pub mod desired;
 pub mod devices;
@@ -149,6 +150,8 @@ struct Sqlite {
     readers: Option<r2d2::Pool<SqliteConnectionManager>>,
     /// Whether the path still names the open file; `None` in memory.
     guard: Option<Arc<writer::FileGuard>>,
+    /// The checkpoint thread; `None` in memory, which has no WAL.
+    checkpointer: Option<Arc<checkpoint::Checkpointer>>,
 }
 
 /// Pragmas every connection gets. `synchronous=FULL` syncs the WAL at every commit, so a
@@ -191,7 +194,7 @@ impl Db {
             let conn = Connection::open_in_memory()?;
             configure(&conn)?;
             apply_schema(&conn, path)?;
-            return Db::assemble(conn, None, None);
+            return Db::assemble(conn, None, None, None);
         }
 
         check_directory(path)?;
@@ -231,7 +234,10 @@ impl Db {
             .connection_timeout(Duration::from_secs(10))
             .build(manager)?;
         let guard = writer::FileGuard::new(path);
-        Db::assemble(writer, Some(readers), guard)
+        let checkpointer = checkpoint::Checkpointer::start(path)
+            .map_err(|e| unusable("starting the checkpoint thread failed", &e))?;
+        checkpoint::hand_over(&writer);
+        Db::assemble(writer, Some(readers), guard, Some(checkpointer))
     }
 
     /// [`Db::open`] for the operator commands, which work on a database a server created:
@@ -248,15 +254,23 @@ impl Db {
         writer: Connection,
         readers: Option<r2d2::Pool<SqliteConnectionManager>>,
         guard: Option<writer::FileGuard>,
+        checkpointer: Option<checkpoint::Checkpointer>,
     ) -> Result<Db, StoreError> {
         let writer = Arc::new(Mutex::new(writer));
         let guard = guard.map(Arc::new);
+        let checkpointer = checkpointer.map(Arc::new);
         let appended = Arc::new(tokio::sync::watch::Sender::new(0));
         Ok(Db {
             inner: Arc::new(Inner {
                 engine: Engine::Sqlite(Sqlite {
-                    queue: writer::Writer::start(writer.clone(), guard.clone(), appended.clone())?,
+                    queue: writer::Writer::start(
+                        writer.clone(),
+                        guard.clone(),
+                        checkpointer.clone(),
+                        appended.clone(),
+                    )?,
                     guard,
+                    checkpointer,
                     writer,
                     readers,
                 }),
@@ -348,6 +362,9 @@ impl Db {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let value = f(&Conn::from(&*tx))?;
             tx.commit()?;
+            if let Some(checkpointer) = &sqlite.checkpointer {
+                checkpointer.after_commit(&conn);
+            }
             Ok(value)
         })();
         if events::take_appended() && result.is_ok() {

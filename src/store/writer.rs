@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use tokio::sync::oneshot;
 
+use super::checkpoint::Checkpointer;
 use super::{Conn, StoreError};
 
 /// The most writes one transaction takes; a bound on how long the first one waits.
@@ -121,6 +122,7 @@ impl Writer {
     pub(super) fn start(
         conn: Arc<Mutex<Connection>>,
         guard: Option<Arc<FileGuard>>,
+        checkpointer: Option<Arc<Checkpointer>>,
         appended: Arc<tokio::sync::watch::Sender<u64>>,
     ) -> Result<Writer, StoreError> {
         let (jobs, queue) = channel::<Box<dyn Job>>();
@@ -128,7 +130,16 @@ impl Writer {
         let counted = commits.clone();
         let thread = std::thread::Builder::new()
             .name("devreg-writer".to_owned())
-            .spawn(move || commit_batches(&conn, &queue, &counted, guard.as_deref(), &appended))
+            .spawn(move || {
+                commit_batches(
+                    &conn,
+                    &queue,
+                    &counted,
+                    guard.as_deref(),
+                    checkpointer.as_deref(),
+                    &appended,
+                )
+            })
             .map_err(|e| StoreError::Blocking(format!("cannot start the writer thread: {e}")))?;
         Ok(Writer {
             jobs: Mutex::new(Some(jobs)),
@@ -193,6 +204,7 @@ fn commit_batches(
     queue: &Receiver<Box<dyn Job>>,
     commits: &AtomicU64,
     guard: Option<&FileGuard>,
+    checkpointer: Option<&Checkpointer>,
     appended: &tokio::sync::watch::Sender<u64>,
 ) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
@@ -225,6 +237,9 @@ fn commit_batches(
                 }
                 tx.commit().map_err(StoreError::from)
             });
+        if let (Ok(()), Some(checkpointer)) = (&committed, checkpointer) {
+            checkpointer.after_commit(&conn);
+        }
         drop(conn);
         // Read either way, so a failed batch's flag does not carry into the next.
         let wrote_events = super::events::take_appended();
