@@ -277,6 +277,8 @@ CREATE TABLE IF NOT EXISTS telemetry_batches (
     received_at     BIGINT NOT NULL,
     PRIMARY KEY (device_seq, batch_key)
 );
+-- The sweep forgets batches past the day by this index (a tail append per batch).
+CREATE INDEX IF NOT EXISTS telemetry_batches_by_time ON telemetry_batches (received_at);
 
 CREATE TABLE IF NOT EXISTS models (
     org_id      TEXT NOT NULL REFERENCES orgs(id),

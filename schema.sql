@@ -271,6 +271,8 @@ CREATE TABLE IF NOT EXISTS telemetry_batches (
     received_at     INTEGER NOT NULL,
     PRIMARY KEY (device_seq, batch_key)
 ) WITHOUT ROWID;
+-- The sweep forgets batches past the day by this index (a tail append per batch).
+CREATE INDEX IF NOT EXISTS telemetry_batches_by_time ON telemetry_batches (received_at);
 
 -- Models and their versions (issue 15): a version is an artifact manifest (devreg keeps
 -- the manifest, not the file). `artifact_id` names the artifact to the SDKs.

@@ -1,6 +1,7 @@
 //! The connectivity sweep: a background thread that notices devices whose last heartbeat
 //! crossed a threshold (online → stale → offline) and writes
-//! `device.connectivity_changed` once per transition, and trims events past retention.
+//! `device.connectivity_changed` once per transition, trims events past retention and
+//! forgets telemetry batch ids past the day they are remembered for.
 //!
 //! Requests never scan the fleet for this: the sweep reads its candidates on a read
 //! connection (the writer goes on meanwhile) and announces each in a short write that
@@ -15,7 +16,7 @@ use tokio::sync::oneshot;
 
 use crate::clock::Clock;
 use crate::domain::{ConnectivityRule, Timestamp};
-use crate::store::{Db, StoreError, devices, events};
+use crate::store::{Db, StoreError, devices, events, telemetry};
 
 /// What one sweep did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -141,5 +142,11 @@ async fn sweep(db: &Db, clock: &Clock, rules: &SweepRules) -> Result<SweepReport
             break;
         }
     }
+    // Telemetry batch ids past the day they are remembered for.
+    while db
+        .write(move |tx| telemetry::forget_batches(tx, now, TRIM_BATCH))
+        .await?
+        == TRIM_BATCH as usize
+    {}
     Ok(report)
 }

@@ -89,30 +89,33 @@ pub struct Ingested {
     pub dropped_org: u64,
 }
 
+/// The interned id of an event type, interning it the first time. Looked up first: a
+/// type is new once, and the insert that finds it present still costs a unique probe.
 fn type_id(conn: &Conn, name: &str) -> Result<i64, StoreError> {
+    const FIND: &str = "SELECT id FROM telemetry_types WHERE name = ?1";
+    if let Some(id) = conn.query_opt(FIND, &[&name], |r| r.get(0))? {
+        return Ok(id);
+    }
     conn.execute(
         "INSERT INTO telemetry_types (name) VALUES (?1) ON CONFLICT DO NOTHING",
         &[&name],
     )?;
-    conn.query_row(
-        "SELECT id FROM telemetry_types WHERE name = ?1",
-        &[&name],
-        |r| r.get(0),
-    )
+    conn.query_row(FIND, &[&name], |r| r.get(0))
 }
 
+/// The interned id of a device's resource attributes, as [`type_id`].
 fn resource_id(conn: &Conn, device_seq: i64, attrs: &str) -> Result<i64, StoreError> {
+    const FIND: &str = "SELECT id FROM telemetry_resources WHERE device_seq = ?1 AND digest = ?2";
     let digest = key64(attrs);
+    if let Some(id) = conn.query_opt(FIND, &[&device_seq, &digest], |r| r.get(0))? {
+        return Ok(id);
+    }
     conn.execute(
         "INSERT INTO telemetry_resources (device_seq, digest, attrs) VALUES (?1, ?2, ?3) \
          ON CONFLICT DO NOTHING",
         &[&device_seq, &digest, &attrs],
     )?;
-    conn.query_row(
-        "SELECT id FROM telemetry_resources WHERE device_seq = ?1 AND digest = ?2",
-        &[&device_seq, &digest],
-        |r| r.get(0),
-    )
+    conn.query_row(FIND, &[&device_seq, &digest], |r| r.get(0))
 }
 
 /// Stores `events` for `device` (those whose event key it already holds are duplicates),
@@ -183,7 +186,7 @@ pub fn ingest(
              received = telemetry_devices.received + ?3, \
              last_event_ms = max(coalesce(telemetry_devices.last_event_ms, ?4), \
                                  coalesce(?4, telemetry_devices.last_event_ms)), \
-             last_received_at = ?5",
+             last_received_at = ?5 RETURNING stored",
             "INSERT INTO telemetry_type_counts (device_seq, type_id, received, last_event_ms) \
              VALUES (?1, ?2, ?3, ?4) ON CONFLICT (device_seq, type_id) DO UPDATE \
              SET received = telemetry_type_counts.received + ?3, \
@@ -195,42 +198,42 @@ pub fn ingest(
              ON CONFLICT (device_seq) DO UPDATE SET stored = telemetry_devices.stored + ?3, \
              received = telemetry_devices.received + ?3, \
              last_event_ms = GREATEST(telemetry_devices.last_event_ms, ?4), \
-             last_received_at = ?5",
+             last_received_at = ?5 RETURNING stored",
             "INSERT INTO telemetry_type_counts (device_seq, type_id, received, last_event_ms) \
              VALUES (?1, ?2, ?3, ?4) ON CONFLICT (device_seq, type_id) DO UPDATE \
              SET received = telemetry_type_counts.received + ?3, \
              last_event_ms = GREATEST(telemetry_type_counts.last_event_ms, ?4)",
         ),
     };
-    conn.execute(
+    // What the device and its org hold now, for the bounds below.
+    let device_stored: i64 = conn.query_row(
         device_sql,
         &[&device.seq, &device.org_id, &stored, &latest, &now],
+        |r| r.get(0),
     )?;
     for (type_id, (n, last)) in &per_type {
         conn.execute(type_sql, &[&device.seq, type_id, n, last])?;
     }
-    conn.execute(
+    let mut org_stored: i64 = conn.query_row(
         "INSERT INTO telemetry_orgs (org_id, stored) VALUES (?1, ?2) \
-         ON CONFLICT (org_id) DO UPDATE SET stored = telemetry_orgs.stored + ?2",
+         ON CONFLICT (org_id) DO UPDATE SET stored = telemetry_orgs.stored + ?2 \
+         RETURNING stored",
         &[&device.org_id, &stored],
+        |r| r.get(0),
     )?;
 
     if retention.per_device > 0 {
-        done.dropped_device = trim_device(conn, device.seq, retention.per_device)?;
+        done.dropped_device = trim_device(conn, device, device_stored, retention.per_device)?;
+        org_stored -= done.dropped_device as i64;
     }
     if retention.per_org > 0 {
-        done.dropped_org = trim_org(conn, device.org_id.as_str(), retention.per_org)?;
+        done.dropped_org = trim_org(conn, device.org_id.as_str(), org_stored, retention.per_org)?;
     }
     Ok(done)
 }
 
-/// Deletes the device's oldest events beyond `keep`; how many.
-fn trim_device(conn: &Conn, device_seq: i64, keep: u64) -> Result<u64, StoreError> {
-    let stored: i64 = conn.query_row(
-        "SELECT stored FROM telemetry_devices WHERE device_seq = ?1",
-        &[&device_seq],
-        |r| r.get(0),
-    )?;
+/// Deletes the device's oldest events beyond `keep`, of the `stored` it holds; how many.
+fn trim_device(conn: &Conn, device: &DeviceRef, stored: i64, keep: u64) -> Result<u64, StoreError> {
     let excess = stored - i64::try_from(keep).unwrap_or(i64::MAX);
     if excess <= 0 {
         return Ok(0);
@@ -238,34 +241,25 @@ fn trim_device(conn: &Conn, device_seq: i64, keep: u64) -> Result<u64, StoreErro
     let deleted = conn.execute(
         "DELETE FROM telemetry_events WHERE seq IN (SELECT seq FROM telemetry_events \
              WHERE device_seq = ?1 ORDER BY seq LIMIT ?2)",
-        &[&device_seq, &excess],
+        &[&device.seq, &excess],
     )? as i64;
     conn.execute(
         "UPDATE telemetry_devices SET stored = stored - ?2, dropped = dropped + ?2 \
          WHERE device_seq = ?1",
-        &[&device_seq, &deleted],
-    )?;
-    let org: String = conn.query_row(
-        "SELECT org_id FROM telemetry_devices WHERE device_seq = ?1",
-        &[&device_seq],
-        |r| r.get(0),
+        &[&device.seq, &deleted],
     )?;
     conn.execute(
         "UPDATE telemetry_orgs SET stored = stored - ?2 WHERE org_id = ?1",
-        &[&org, &deleted],
+        &[&device.org_id, &deleted],
     )?;
     Ok(deleted as u64)
 }
 
-/// Deletes the org's oldest events (across its devices, in arrival order) beyond `keep`.
+/// Deletes the org's oldest events (across its devices, in arrival order) beyond `keep`,
+/// of the `stored` it holds.
 /// The walk goes through arrival order and skips other orgs' events, so it costs the
 /// events it deletes plus the other orgs' events older than them.
-fn trim_org(conn: &Conn, org_id: &str, keep: u64) -> Result<u64, StoreError> {
-    let stored: i64 = conn.query_row(
-        "SELECT stored FROM telemetry_orgs WHERE org_id = ?1",
-        &[&org_id],
-        |r| r.get(0),
-    )?;
+fn trim_org(conn: &Conn, org_id: &str, stored: i64, keep: u64) -> Result<u64, StoreError> {
     let excess = stored - i64::try_from(keep).unwrap_or(i64::MAX);
     if excess <= 0 {
         return Ok(0);
@@ -300,20 +294,26 @@ fn trim_org(conn: &Conn, org_id: &str, keep: u64) -> Result<u64, StoreError> {
 /// How long a batch id is remembered: the SDK's uploader retries within minutes.
 pub const BATCH_MEMORY_SECS: i64 = 24 * 60 * 60;
 
-/// The ack a batch already seen got: `Some(acked)` if `batch_key` was seen for the device.
+/// The ack a batch already seen got: `Some(acked)` if `batch_key` was seen for the device
+/// in the last [`BATCH_MEMORY_SECS`].
 pub fn batch_seen(
     conn: &Conn,
     device_seq: i64,
     batch_key: i64,
+    now: Timestamp,
 ) -> Result<Option<Option<i64>>, StoreError> {
     conn.query_opt(
-        "SELECT acked_through FROM telemetry_batches WHERE device_seq = ?1 AND batch_key = ?2",
-        &[&device_seq, &batch_key],
+        "SELECT acked_through FROM telemetry_batches \
+         WHERE device_seq = ?1 AND batch_key = ?2 AND received_at >= ?3",
+        &[&device_seq, &batch_key, &(now.0 - BATCH_MEMORY_SECS)],
         |r| r.get(0),
     )
 }
 
-/// Remembers a batch and forgets the device's batches older than [`BATCH_MEMORY_SECS`].
+/// Remembers a batch (again, if it was forgotten). Batches older than
+/// [`BATCH_MEMORY_SECS`] no longer count ([`batch_seen`]) and the sweep deletes them
+/// ([`forget_batches`]): deleting them here cost every batch a walk over its device's
+/// day of batches (1,440 at the SDK's pace).
 pub fn remember_batch(
     conn: &Conn,
     device_seq: i64,
@@ -322,15 +322,23 @@ pub fn remember_batch(
     now: Timestamp,
 ) -> Result<(), StoreError> {
     conn.execute(
-        "DELETE FROM telemetry_batches WHERE device_seq = ?1 AND received_at < ?2",
-        &[&device_seq, &(now.0 - BATCH_MEMORY_SECS)],
-    )?;
-    conn.execute(
         "INSERT INTO telemetry_batches (device_seq, batch_key, acked_through, received_at) \
-         VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+         VALUES (?1, ?2, ?3, ?4) ON CONFLICT (device_seq, batch_key) DO UPDATE \
+         SET acked_through = excluded.acked_through, received_at = excluded.received_at",
         &[&device_seq, &batch_key, &acked_through, &now],
     )?;
     Ok(())
+}
+
+/// Deletes up to `limit` remembered batches older than [`BATCH_MEMORY_SECS`] before
+/// `now`, oldest first; how many.
+pub fn forget_batches(conn: &Conn, now: Timestamp, limit: u32) -> Result<usize, StoreError> {
+    conn.execute(
+        "DELETE FROM telemetry_batches WHERE (device_seq, batch_key) IN \
+         (SELECT device_seq, batch_key FROM telemetry_batches WHERE received_at < ?1 \
+          ORDER BY received_at LIMIT ?2)",
+        &[&(now.0 - BATCH_MEMORY_SECS), &i64::from(limit)],
+    )
 }
 
 /// A stored event as the listing shows it.

@@ -257,6 +257,78 @@ async fn a_batch_is_stored_once_and_acked_even_when_resent_under_a_new_batch_id(
 }
 
 #[tokio::test]
+async fn a_batch_id_is_remembered_for_a_day_then_forgotten_by_the_sweep() {
+    let app = spawn_app().await;
+    let device = app.register_device("agent").await;
+    let remembered = || async {
+        app.server
+            .db()
+            .read_sync(|conn| {
+                conn.query_row("SELECT count(*) FROM telemetry_batches", &[], |r| {
+                    r.get::<i64>(0)
+                })
+            })
+            .unwrap()
+    };
+    let first = post(
+        &app,
+        BATCHES,
+        Some(&device.key),
+        &batch(&device.id, "b1", 1, 2, "x"),
+    )
+    .await;
+    assert_eq!(first.body["accepted"], 2, "{}", first.body);
+
+    // A day less a second later the id is still known: new events under it are not stored.
+    app.server.advance_clock(86_399);
+    app.server.sweep().await;
+    assert_eq!(
+        remembered().await,
+        1,
+        "the sweep keeps a batch within its day"
+    );
+    let resent = post(
+        &app,
+        BATCHES,
+        Some(&device.key),
+        &batch(&device.id, "b1", 3, 4, "x"),
+    )
+    .await;
+    assert_eq!(resent.body["duplicate_batch"], true, "{}", resent.body);
+    assert_eq!(resent.body["accepted"], 0);
+
+    // Past the day it counts as new, even before a sweep removed it.
+    app.server.advance_clock(2);
+    let later = post(
+        &app,
+        BATCHES,
+        Some(&device.key),
+        &batch(&device.id, "b1", 3, 4, "x"),
+    )
+    .await;
+    assert_eq!(later.body["duplicate_batch"], false, "{}", later.body);
+    assert_eq!(later.body["accepted"], 2);
+    assert_eq!(events(&app, &device.id, "").await.len(), 4);
+    // Sent again now, it is the batch just stored, remembered from this time on.
+    let again = post(
+        &app,
+        BATCHES,
+        Some(&device.key),
+        &batch(&device.id, "b1", 3, 4, "x"),
+    )
+    .await;
+    assert_eq!(again.body["duplicate_batch"], true, "{}", again.body);
+
+    app.server.advance_clock(86_401);
+    app.server.sweep().await;
+    assert_eq!(
+        remembered().await,
+        0,
+        "the sweep forgets batches past their day"
+    );
+}
+
+#[tokio::test]
 async fn batch_limits_and_bad_fields_are_refused_and_store_nothing() {
     let app = spawn_app().await;
     let device = app.register_device("agent").await;

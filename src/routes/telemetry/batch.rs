@@ -240,7 +240,7 @@ pub async fn ingest_telemetry_batch(
             let Some(device) = device else {
                 return Ok(Outcome::UnknownDevice);
             };
-            if let Some(acked) = telemetry::batch_seen(tx, device.seq, batch_key)? {
+            if let Some(acked) = telemetry::batch_seen(tx, device.seq, batch_key, now)? {
                 return Ok(Outcome::Repeat(acked));
             }
             let done = telemetry::ingest(tx, &device, &events, retention, now)?;
