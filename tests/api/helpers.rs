@@ -111,6 +111,25 @@ pub struct Org {
     pub publishable_key: String,
 }
 
+/// Asserts that `value`, an RFC 3339 time in the server's whole-second format, lies between
+/// `earliest` and `latest`: the server's clock runs with wall time, so a time it wrote
+/// during a step is known only to the seconds around that step.
+#[track_caller]
+pub fn assert_time_within(
+    value: &Value,
+    earliest: devreg::domain::Timestamp,
+    latest: devreg::domain::Timestamp,
+) {
+    let (earliest, latest) = (earliest.to_rfc3339(), latest.to_rfc3339());
+    let text = value
+        .as_str()
+        .unwrap_or_else(|| panic!("{value} is not a time"));
+    assert!(
+        earliest.as_str() <= text && text <= latest.as_str(),
+        "{text} is not between {earliest} and {latest}"
+    );
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
