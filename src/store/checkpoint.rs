@@ -72,7 +72,7 @@ impl Checkpointer {
     /// Starts the thread, with its own connection to the database at `path`.
     pub(super) fn start(path: &str) -> Result<Checkpointer, StoreError> {
         let conn = Connection::open(path)?;
-        conn.execute_batch("PRAGMA busy_timeout = 5000; PRAGMA synchronous = FULL;")?;
+        super::configure(&conn)?;
         let (wake, woken) = sync_channel(1);
         let thread = std::thread::Builder::new()
             .name("devreg-checkpoint".to_owned())
@@ -106,7 +106,7 @@ impl Checkpointer {
         }
         if pages >= WAL_PAGE_BOUND {
             // Busy when the background pass is running; the next commit tries again.
-            if let Err(err) = writer.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            if let Err(err) = checkpoint_passive(writer) {
                 log::debug!("checkpoint on the writer's connection: {err}");
             }
             return;
@@ -157,9 +157,15 @@ fn yield_to_the_writer() {
     }
 }
 
+/// Copies into the file what the WAL holds beyond every reader's snapshot, waiting for
+/// no one; `SQLITE_BUSY` when another checkpoint is running.
+fn checkpoint_passive(conn: &Connection) -> rusqlite::Result<()> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+}
+
 fn checkpoint_when_woken(conn: &Connection, woken: &Receiver<()>) {
     while woken.recv().is_ok() {
-        if let Err(err) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+        if let Err(err) = checkpoint_passive(conn) {
             log::warn!("background checkpoint failed (the next one retries): {err}");
         }
     }
