@@ -516,18 +516,7 @@ async fn observed_state_is_stored_shown_in_retrieve_and_written_only_when_it_cha
         ack.body
     );
     assert_eq!(rollout(&app, id).await, (1, 0, 1, 0));
-    let events = || {
-        app.server
-            .db()
-            .read_sync(|c| {
-                c.query_row(
-                    "SELECT count(*) FROM events WHERE type = 'device.observed_state_changed'",
-                    &[],
-                    |r| r.get::<i64>(0),
-                )
-            })
-            .unwrap()
-    };
+    let events = || app.count_rows("events WHERE type = 'device.observed_state_changed'");
     let shown = app
         .get_device(Some(app.secret_key()), &device.id)
         .await

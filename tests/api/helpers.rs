@@ -408,6 +408,19 @@ impl TestApp {
         reply.text().await.unwrap()
     }
 
+    /// How many rows `SELECT count(*) FROM {from}` finds in the server's database: what is
+    /// stored, for the tests that check a row is kept or gone.
+    pub fn count_rows(&self, from: &str) -> i64 {
+        self.server
+            .db()
+            .read_sync(|conn| {
+                conn.query_row(&format!("SELECT count(*) FROM {from}"), &[], |r| {
+                    r.get::<i64>(0)
+                })
+            })
+            .unwrap()
+    }
+
     /// Creates another org on the same server, as `devreg org create` does.
     pub fn create_org(&self, name: &str) -> Org {
         let keys = devreg::admin::create_org(self.server.db(), name).expect("create org");

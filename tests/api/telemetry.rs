@@ -260,16 +260,6 @@ async fn a_batch_is_stored_once_and_acked_even_when_resent_under_a_new_batch_id(
 async fn a_batch_id_is_remembered_for_a_day_then_forgotten_by_the_sweep() {
     let app = spawn_app().await;
     let device = app.register_device("agent").await;
-    let remembered = || async {
-        app.server
-            .db()
-            .read_sync(|conn| {
-                conn.query_row("SELECT count(*) FROM telemetry_batches", &[], |r| {
-                    r.get::<i64>(0)
-                })
-            })
-            .unwrap()
-    };
     let first = post(
         &app,
         BATCHES,
@@ -283,7 +273,7 @@ async fn a_batch_id_is_remembered_for_a_day_then_forgotten_by_the_sweep() {
     app.server.advance_clock(86_399);
     app.server.sweep().await;
     assert_eq!(
-        remembered().await,
+        app.count_rows("telemetry_batches"),
         1,
         "the sweep keeps a batch within its day"
     );
@@ -322,7 +312,7 @@ async fn a_batch_id_is_remembered_for_a_day_then_forgotten_by_the_sweep() {
     app.server.advance_clock(86_401);
     app.server.sweep().await;
     assert_eq!(
-        remembered().await,
+        app.count_rows("telemetry_batches"),
         0,
         "the sweep forgets batches past their day"
     );

@@ -480,17 +480,7 @@ async fn deleting_the_device_deletes_its_tokens() {
     let app = spawn_app().await;
     let body = tokens_for(&app, "gone").await;
     let id = text(&body, "id").to_owned();
-    let count = |app: &TestApp| {
-        app.server
-            .db()
-            .read_sync(|c| {
-                c.query_row("SELECT count(*) FROM device_tokens", &[], |r| {
-                    r.get::<i64>(0)
-                })
-            })
-            .unwrap()
-    };
-    assert_eq!(count(&app), 2);
+    assert_eq!(app.count_rows("device_tokens"), 2);
     // What the device delete of another branch does: the device's keys, then the device.
     app.server
         .db()
@@ -500,7 +490,7 @@ async fn deleting_the_device_deletes_its_tokens() {
             Ok(())
         })
         .unwrap();
-    assert_eq!(count(&app), 0);
+    assert_eq!(app.count_rows("device_tokens"), 0);
     app.get_device(Some(text(&body, "access_token")), &id)
         .await
         .assert_error(401, "unauthorized");
