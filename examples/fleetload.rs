@@ -36,6 +36,12 @@ struct Args {
     /// Seconds between one device's heartbeats (and syncs): the SDKs' default.
     #[arg(long, default_value_t = 300.0)]
     interval: f64,
+    /// Heartbeats per device per interval (0 leaves them out, to measure the others alone).
+    #[arg(long, default_value_t = 1.0)]
+    heartbeats: f64,
+    /// Syncs per device per interval.
+    #[arg(long, default_value_t = 1.0)]
+    syncs: f64,
     /// Share of devices that report observed state once per interval.
     #[arg(long, default_value_t = 0.1)]
     observed: f64,
@@ -121,7 +127,12 @@ async fn main() {
     );
     assert!(!devices.is_empty(), "KEYS_FILE has no id,key lines");
 
-    let per_device = [1.0, 1.0, args.observed, f64::from(args.batches)];
+    let per_device = [
+        args.heartbeats,
+        args.syncs,
+        args.observed,
+        f64::from(args.batches),
+    ];
     let weights = per_device.map(|n| n * args.fleet_size as f64 / args.interval);
     let rate: f64 = weights.iter().sum();
     let total = (rate * args.seconds) as u64;
