@@ -49,13 +49,9 @@ RUST_LOG=warn "$BIN" serve --db "$DB" --bind "127.0.0.1:$PORT" \
 SERVER_PID=$!
 for _ in $(seq 100); do curl -sf "$URL/healthz" >/dev/null && break; sleep 0.1; done
 
-api() { curl -sf -X POST -H "Authorization: Bearer $SECRET" -H 'Content-Type: application/json' \
-    "$URL$1" -d "$2" >/dev/null; }
-api /api/v1/models '{"model_id":"bench-model"}'
-api /api/v1/models/bench-model/versions '{"version":"1.0.0","format":"onnx","total_bytes":4096,
-    "sha256":"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
-    "download_url":"https://cdn.example.com/bench-model/1.0.0/model.onnx"}'
-api /api/v1/deployments '{"model_id":"bench-model","version":"1.0.0","target":{}}'
+# shellcheck source=bench/deploy-model.sh
+source bench/deploy-model.sh
+deploy_bench_model
 
 echo "HTTP ceiling: GET /healthz" >&2
 wrk --latency -t2 -c64 -d10s -s bench/get.lua "$URL" -- /healthz none >"$WORK/ceiling.txt" 2>&1

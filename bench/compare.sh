@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Two or more devreg binaries against each other, alternated within each round (A B A B)
+# on a fresh copy of one seeded database, so every binary sees the same machine load and
+# the same file. See docs/performance.md: on a shared machine only figures from one such
+# run are comparable.
+#
+#   bench/compare.sh MEASURE DEVICES SECONDS ROUNDS NAME=BIN [NAME=BIN ...]
+#
+# MEASURE:
+#   workload       the fleet workload at its natural rate (examples/fleetload.rs; more
+#                  options in FLEETLOAD_ARGS), the line for all endpoints
+#   heartbeats     the HTTP ceiling, then heartbeats closed loop (wrk, 64 connections)
+#   registrations  registrations closed loop (wrk, CONNS connections, default 64)
+#
+# The database (DEVICES devices, 100,000 of them with keys, one model deployed to all)
+# is seeded once with the first binary. Every binary must read that schema version.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [[ $# -lt 5 ]]; then
+    sed -n '2,16p' "$0" >&2
+    exit 2
+fi
+MEASURE=$1 DEVICES=$2 DURATION=$3 ROUNDS=$4
+shift 4
+case $MEASURE in workload | heartbeats | registrations) ;; *)
+    echo "unknown measure $MEASURE: workload, heartbeats or registrations" >&2
+    exit 2
+    ;;
+esac
+for spec in "$@"; do
+    [[ $spec == *=* && -x ${spec#*=} ]] || { echo "$spec: NAME=BIN with an executable BIN" >&2; exit 2; }
+done
+command -v wrk >/dev/null || { echo "needs wrk (Debian package wrk)" >&2; exit 2; }
+cargo build --release --quiet --example fleetload
+LOAD=target/release/examples/fleetload
+PORT=${DEVREG_BENCH_PORT:-18211}
+URL="http://127.0.0.1:$PORT"
+WORK=$(mktemp -d)
+SERVER_PID=
+cleanup() { [[ -n "$SERVER_PID" ]] && kill "$SERVER_PID" 2>/dev/null; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+start() { # BIN DB
+    RUST_LOG=warn "$1" serve --db "$2" --bind "127.0.0.1:$PORT" \
+        --rate-limit-device 0 --rate-limit-publishable 0 --rate-limit-secret 0 \
+        --rate-limit-anonymous 0 --max-devices-per-org 0 >/dev/null 2>"$WORK/server.err" &
+    SERVER_PID=$!
+    for _ in $(seq 300); do curl -sf "$URL/healthz" >/dev/null && return; sleep 0.1; done
+    echo "the server did not start:" >&2
+    cat "$WORK/server.err" >&2
+    exit 1
+}
+stop() { kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=; }
+
+FIRST=${1#*=}
+TEMPLATE="$WORK/template.db"
+SECRET=$("$FIRST" org create org_bench --create --db "$TEMPLATE" | awk '/secret key:/ {print $3}')
+echo "seeding $DEVICES devices" >&2
+"$FIRST" seed --devices "$DEVICES" --org org_bench --db "$TEMPLATE" \
+    --keys-out "$WORK/keys.csv" --keys-limit 100000 2>/dev/null
+start "$FIRST" "$TEMPLATE"
+# shellcheck source=bench/deploy-model.sh
+source bench/deploy-model.sh
+deploy_bench_model
+stop # a clean stop checkpoints the WAL: the file alone is the database to copy
+
+rps() { awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$1"; }
+non2xx() { awk '/Non-2xx or 3xx responses:/ {n=$5} END {print n+0}' "$1"; }
+echo "| round | binary | $MEASURE |"
+echo "|---|---|---|"
+for round in $(seq "$ROUNDS"); do
+    for spec in "$@"; do
+        name=${spec%%=*} bin=${spec#*=}
+        cp "$TEMPLATE" "$WORK/run.db"
+        sync
+        start "$bin" "$WORK/run.db"
+        case $MEASURE in
+        workload)
+            # shellcheck disable=SC2086
+            "$LOAD" "$URL" "$WORK/keys.csv" "$DEVICES" "$DURATION" ${FLEETLOAD_ARGS:-} >"$WORK/out.txt"
+            result=$(grep 'endpoint=all ' "$WORK/out.txt" | cut -d' ' -f3-)
+            ;;
+        heartbeats)
+            wrk -t2 -c64 -d10s -s bench/get.lua "$URL" -- /healthz none >"$WORK/ceiling.txt" 2>&1
+            wrk --latency -t2 -c64 -d"${DURATION}s" -s bench/heartbeat.lua "$URL" -- \
+                "$WORK/keys.csv" >"$WORK/out.txt" 2>&1
+            result="ceiling $(rps "$WORK/ceiling.txt") req/s, heartbeats $(rps "$WORK/out.txt") req/s, \
+$(grep -o 'p99_ms=[0-9.]*' "$WORK/out.txt"), non-2xx $(non2xx "$WORK/out.txt")"
+            ;;
+        registrations)
+            wrk --latency -t2 -c"${CONNS:-64}" -d"${DURATION}s" -s bench/register.lua "$URL" -- \
+                "$SECRET" >"$WORK/out.txt" 2>&1
+            result="$(rps "$WORK/out.txt") req/s, $(grep -o 'p99_ms=[0-9.]*' "$WORK/out.txt"), \
+non-2xx $(non2xx "$WORK/out.txt")"
+            ;;
+        esac
+        stop
+        echo "| $round | $name | $result |"
+    done
+done
