@@ -3,16 +3,14 @@
 //! other-org check, the 404 for an unseen device.
 
 pub mod console;
-pub mod control;
 pub mod deployments;
 pub mod devices;
 pub mod events;
-pub mod federation;
 pub mod models;
 pub mod ops;
 pub mod rounds;
-pub mod sdk;
 pub mod telemetry;
+pub mod test_control;
 pub mod tokens;
 
 use actix_web::{HttpRequest, guard, web};
@@ -92,7 +90,7 @@ route_table! {
     "/api/v1/devices/register" [guard::Post()] => { post => devices::register::register_device }
     // Only POST is the heartbeat without a path id (Node `configure()`): a GET retrieves
     // the device whose identifier is "heartbeat".
-    "/api/v1/devices/heartbeat" [guard::Post()] => { post => sdk::heartbeat::record_heartbeat_by_key }
+    "/api/v1/devices/heartbeat" [guard::Post()] => { post => devices::heartbeat_by_key::record_heartbeat_by_key }
     "/api/v1/devices/{device_id}" => {
         get => devices::get::get_device,
         patch => devices::update::update_device,
@@ -103,17 +101,17 @@ route_table! {
         put => devices::heartbeat::record_heartbeat,
         post => devices::heartbeat::record_heartbeat,
     }
-    "/api/v1/devices/{device_id}/sync" => { post => sdk::sync::sync_device }
+    "/api/v1/devices/{device_id}/sync" => { post => devices::sync::sync_device }
     "/api/v1/devices/{device_id}/desired-state" => {
-        get => sdk::desired_get::get_desired_state,
-        post => sdk::desired_post::fetch_desired_state,
+        get => devices::desired_get::get_desired_state,
+        post => devices::desired_post::fetch_desired_state,
     }
     "/api/v1/devices/{device_id}/observed-state" => {
-        post => sdk::observed::report_observed_state
+        post => devices::observed::report_observed_state
     }
-    "/api/v1/devices/{device_id}/assignments" => { get => sdk::assignments::get_assignments }
-    "/api/v1/control/sync" => { get => sdk::control_sync::sync_control }
-    "/api/v1/control/heartbeat" => { post => sdk::control_heartbeat::record_control_heartbeat }
+    "/api/v1/devices/{device_id}/assignments" => { get => devices::assignments::get_assignments }
+    "/api/v1/control/sync" => { get => devices::control_sync::sync_control }
+    "/api/v1/control/heartbeat" => { post => devices::control_heartbeat::record_control_heartbeat }
     "/api/v1/models" => {
         get => models::list::list_models,
         post => models::create::create_model,
@@ -144,48 +142,48 @@ route_table! {
     "/api/v1/auth/revoke" => { post => tokens::revoke::revoke_browser_tokens }
     "/api/v2/telemetry/events" => { post => telemetry::otlp::ingest_otlp_logs }
     "/api/v1/telemetry/batches" => { post => telemetry::batch::ingest_telemetry_batch }
-    "/api/v1/devices/{device_id}/telemetry" => { get => telemetry::list::list_telemetry }
+    "/api/v1/devices/{device_id}/telemetry" => { get => devices::list_telemetry::list_telemetry }
     "/api/v1/training/rounds/{round_id}/result" => { get => rounds::result::get_round_result }
     "/api/v1/training/rounds/{round_id}/status" => { get => rounds::status::get_round_status }
     // Federated rounds through the SDKs (issue 17): the device agent's paths and the
     // generated contract's, over the same rounds.
-    "/api/v1/federation/offers" => { get => federation::offers::list_offers }
-    "/api/v1/federation/rounds/offers" => { get => federation::round_offers::list_round_offers }
+    "/api/v1/federation/offers" => { get => rounds::offers::list_offers }
+    "/api/v1/federation/rounds/offers" => { get => rounds::round_offers::list_round_offers }
     "/api/v1/federation/rounds/{round_id}/join" => {
-        post => federation::join::join_federated_round
+        post => rounds::federated_join::join_federated_round
     }
-    "/api/v1/federation/plans/{plan_id}" => { get => federation::plan::get_plan }
+    "/api/v1/federation/plans/{plan_id}" => { get => rounds::plan::get_plan }
     "/api/v1/federation/rounds/{round_id}/heartbeat" => {
-        post => federation::heartbeat::record_round_heartbeat
+        post => rounds::heartbeat::record_round_heartbeat
     }
     "/api/v1/federation/rounds/{round_id}/uploads" => {
-        post => federation::initiate::initiate_upload
+        post => rounds::upload_initiate::initiate_upload
     }
     "/api/v1/federation/rounds/{round_id}/updates/initiate" => {
-        post => federation::initiate::initiate_update
+        post => rounds::upload_initiate::initiate_update
     }
     "/api/v1/federation/uploads/{upload_id}/parts/{part}" => {
-        put => federation::part::put_upload_part
+        put => rounds::upload_part::put_upload_part
     }
     "/api/v1/federation/rounds/{round_id}/uploads/{upload_id}/complete" => {
-        post => federation::complete::complete_upload
+        post => rounds::upload_complete::complete_upload
     }
     "/api/v1/federation/rounds/{round_id}/updates/{upload_id}/complete" => {
-        post => federation::complete::complete_update
+        post => rounds::upload_complete::complete_update
     }
     "/healthz" => { get => ops::health::get_health }
     "/readyz" => { get => ops::readiness::get_readiness }
     "/metrics" => { get => ops::metrics::get_metrics }
     "/openapi.json" => { get => ops::document::get_openapi }
     // Test control: only in ephemeral mode; elsewhere the guard fails and it is a 404.
-    "/_devreg/reset" [guard::fn_guard(is_ephemeral)] => { post => control::reset::reset_state }
+    "/_devreg/reset" [guard::fn_guard(is_ephemeral)] => { post => test_control::reset::reset_state }
     "/_devreg/requests" [guard::fn_guard(is_ephemeral)] => {
-        get => control::requests::list_requests,
-        delete => control::requests::clear_requests,
+        get => test_control::requests::list_requests,
+        delete => test_control::requests::clear_requests,
     }
     "/_devreg/clock" [guard::fn_guard(is_ephemeral)] => {
-        get => control::clock::get_clock,
-        post => control::clock::move_clock,
+        get => test_control::clock::get_clock,
+        post => test_control::clock::move_clock,
     }
     pages:
     "/" => { get => console::pages::redirect_to_console }

@@ -2,12 +2,22 @@
 //! (change, re-key, delete). A heartbeat's answer names the training round pending for
 //! the device, if any (see `routes::rounds`).
 
+pub mod assignments;
+pub mod control_heartbeat;
+pub mod control_sync;
 pub mod delete;
+pub mod desired_get;
+pub mod desired_post;
+pub mod desired_state;
 pub mod get;
 pub mod heartbeat;
+pub mod heartbeat_by_key;
 pub mod list;
+pub mod list_telemetry;
+pub mod observed;
 pub mod register;
 pub mod rekey;
+pub mod sync;
 pub mod update;
 
 use serde::Serialize;

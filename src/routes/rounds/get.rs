@@ -32,7 +32,7 @@ pub async fn get_round(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let credential = ACCESS.require(caller)?;
-    crate::routes::federation::settle_due(&state, credential.org_id.as_str()).await?;
+    crate::routes::rounds::federated::settle_due(&state, credential.org_id.as_str()).await?;
     let reference = path.into_inner();
     let round = state
         .db

@@ -105,7 +105,7 @@ pub async fn list_rounds(
     let filter = ListFilter::try_from(parse_query::<ListParams>(&req)?)?;
     same_org(&credential, filter.org_id.as_deref(), "list the rounds of")?;
 
-    crate::routes::federation::settle_due(&state, credential.org_id.as_str()).await?;
+    crate::routes::rounds::federated::settle_due(&state, credential.org_id.as_str()).await?;
     let (limit, offset) = (filter.limit.get(), filter.offset.get());
     let (rounds, total) = state
         .db

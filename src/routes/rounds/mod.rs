@@ -8,12 +8,21 @@
 
 pub mod cancel;
 pub mod complete;
+pub mod federated;
+pub mod federated_join;
 pub mod get;
+pub mod heartbeat;
 pub mod join;
 pub mod list;
+pub mod offers;
+pub mod plan;
 pub mod result;
+pub mod round_offers;
 pub mod start;
 pub mod status;
+pub mod upload_complete;
+pub mod upload_initiate;
+pub mod upload_part;
 
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
@@ -157,7 +166,7 @@ async fn end_round(
     status: RoundStatus,
 ) -> Result<HttpResponse, ApiError> {
     let credential = access.require(caller)?;
-    crate::routes::federation::settle_due(&state, credential.org_id.as_str()).await?;
+    crate::routes::rounds::federated::settle_due(&state, credential.org_id.as_str()).await?;
     let now = state.clock.now();
     let round = state
         .db

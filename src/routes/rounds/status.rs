@@ -8,7 +8,7 @@ use crate::auth::{Access, Allow, Caller};
 use crate::domain::{RoundStatus, Timestamp};
 use crate::error::ApiError;
 use crate::federation::ALGORITHM;
-use crate::routes::federation::{settle_due, visible_round};
+use crate::routes::rounds::federated::{settle_due, visible_round};
 use crate::state::AppState;
 use crate::store::federation;
 

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::{base_url, device_of, past_deadline, round_ended, round_for, settle_due};
+use super::federated::{base_url, device_of, past_deadline, round_ended, round_for, settle_due};
 use crate::auth::{Access, Allow, Caller};
 use crate::domain::{JsonObject, RoundStatus};
 use crate::error::ApiError;
@@ -135,12 +135,13 @@ async fn initiate(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let request: InitiateRequest = parse_json_object(&body)?.unwrap_or_default();
-    let named_pid = super::either_name(request.participation_id, request.participation_id_camel)
-        .map_err(|_| {
-            ApiError::BadRequest(
-                "participation_id and participationId must agree when both are sent".to_owned(),
-            )
-        })?;
+    let named_pid =
+        super::federated::either_name(request.participation_id, request.participation_id_camel)
+            .map_err(|_| {
+                ApiError::BadRequest(
+                    "participation_id and participationId must agree when both are sent".to_owned(),
+                )
+            })?;
     let meta = request.meta.map(|m| m.0).unwrap_or_default();
     let size = match meta.get("size") {
         None | Some(Value::Null) => None,

@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{device_of, either_name, past_deadline, round_ended, round_for, settle_due};
+use super::federated::{device_of, either_name, past_deadline, round_ended, round_for, settle_due};
 use crate::auth::{Access, Allow, Caller};
 use crate::domain::{JsonObject, RoundStatus, Timestamp};
 use crate::error::ApiError;

@@ -2,14 +2,14 @@
 
 use actix_web::{HttpResponse, web};
 
-use super::{DesiredStateAnswer, device_for, fetch};
+use super::desired_state::{DesiredStateAnswer, device_for, fetch};
 use crate::auth::{Access, Caller};
 use crate::error::ApiError;
 use crate::state::AppState;
 
 pub const ACCESS: Access = Access {
     action: "reading a device's desired state",
-    allows: super::DEVICE_STATE,
+    allows: super::desired_state::DEVICE_STATE,
 };
 
 /// Read a device's desired state

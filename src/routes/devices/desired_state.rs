@@ -7,15 +7,6 @@
 //! docs/api.md, "The SDK device loop"; the tests in tests/api/sdk_*.rs replay each SDK's
 //! requests.
 
-pub mod assignments;
-pub mod control_heartbeat;
-pub mod control_sync;
-pub mod desired_get;
-pub mod desired_post;
-pub mod heartbeat;
-pub mod observed;
-pub mod sync;
-
 use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;

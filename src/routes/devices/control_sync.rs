@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::fetch;
+use super::desired_state::fetch;
 use crate::auth::{Access, Allow, Caller};
 use crate::domain::{KeyKind, Timestamp};
 use crate::error::ApiError;

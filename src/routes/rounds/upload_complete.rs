@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::part::upload_not_found;
-use super::{past_deadline, round_ended, settle_due};
+use super::federated::{past_deadline, round_ended, settle_due};
+use super::upload_part::upload_not_found;
 use crate::auth::{Access, Allow, Caller, Credential};
 use crate::domain::{JsonObject, RoundStatus, SampleCount};
 use crate::error::ApiError;

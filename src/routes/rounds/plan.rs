@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::IntoParams;
 
-use super::{settle_due, visible_round};
+use super::federated::{settle_due, visible_round};
 use crate::auth::{Access, Allow, Caller};
 use crate::domain::Timestamp;
 use crate::error::ApiError;

@@ -98,8 +98,8 @@ pub async fn put_upload_part(
                 })?;
             let round = rounds::find(tx, credential.org_id.as_str(), &upload.round_id)?
                 .ok_or_else(|| upload_not_found(&upload_id))?;
-            if round.status != RoundStatus::Active || super::past_deadline(&round, now) {
-                return Err(super::round_ended(&round, "sent updates"));
+            if round.status != RoundStatus::Active || super::federated::past_deadline(&round, now) {
+                return Err(super::federated::round_ended(&round, "sent updates"));
             }
             match federation::put_part(tx, &upload, part, &body, limits.max_bytes)? {
                 Ok(stored_bytes) => Ok(PartStored {

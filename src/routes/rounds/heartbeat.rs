@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{device_of, either_name, round_for, settle_due};
+use super::federated::{device_of, either_name, round_for, settle_due};
 use crate::auth::{Access, Allow, Caller};
 use crate::domain::{RoundStatus, Timestamp};
 use crate::error::ApiError;

@@ -4,8 +4,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::federated::{Offer, offers_for};
 use super::offers::OffersParams;
-use super::{Offer, offers_for};
 use crate::auth::{Access, Allow, Caller};
 use crate::error::ApiError;
 use crate::routes::parse_query;

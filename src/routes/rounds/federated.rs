@@ -14,15 +14,6 @@
 //! Python client validates it against a model that forbids unknown keys, so it gets the
 //! contract's exact shape with `?view=contract`.
 
-pub mod complete;
-pub mod heartbeat;
-pub mod initiate;
-pub mod join;
-pub mod offers;
-pub mod part;
-pub mod plan;
-pub mod round_offers;
-
 use crate::store::Conn;
 use actix_web::HttpRequest;
 use serde::Serialize;

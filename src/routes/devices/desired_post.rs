@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, web};
 use serde_json::{Map, Value};
 
-use super::{DesiredStateAnswer, device_for, fetch, known_state_version};
+use super::desired_state::{DesiredStateAnswer, device_for, fetch, known_state_version};
 use crate::auth::{Access, Caller};
 use crate::error::ApiError;
 use crate::routes::parse_json_object;
@@ -11,7 +11,7 @@ use crate::state::AppState;
 
 pub const ACCESS: Access = Access {
     action: "reading a device's desired state",
-    allows: super::DEVICE_STATE,
+    allows: super::desired_state::DEVICE_STATE,
 };
 
 /// Fetch a device's desired state (POST)

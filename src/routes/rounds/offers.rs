@@ -4,7 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::{Offer, either_name, offers_for};
+use super::federated::{Offer, either_name, offers_for};
 use crate::auth::{Access, Allow, Caller};
 use crate::error::ApiError;
 use crate::routes::parse_query;

@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use super::{device_for, fetch};
+use super::desired_state::{device_for, fetch};
 use crate::auth::{Access, Caller};
 use crate::error::ApiError;
 use crate::routes::parse_json_object;
@@ -13,7 +13,7 @@ use crate::state::AppState;
 
 pub const ACCESS: Access = Access {
     action: "reporting a device's observed state",
-    allows: super::DEVICE_STATE,
+    allows: super::desired_state::DEVICE_STATE,
 };
 
 /// The report was taken.
@@ -69,7 +69,11 @@ pub async fn report_observed_state(
     // Without `models` the report says nothing about models, and changes nothing.
     let models = match body.get("models") {
         None | Some(Value::Null) => None,
-        Some(list) => Some(super::observed_models(list, "models", &Map::new())?),
+        Some(list) => Some(super::desired_state::observed_models(
+            list,
+            "models",
+            &Map::new(),
+        )?),
     };
     let count = models.as_ref().map_or(0, Vec::len);
     let device = device_for(&state, &credential, &path).await?;

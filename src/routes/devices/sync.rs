@@ -3,7 +3,9 @@
 use actix_web::{HttpResponse, web};
 use serde_json::{Map, Value};
 
-use super::{DesiredStateAnswer, active_versions, device_for, fetch, known_state_version};
+use super::desired_state::{
+    DesiredStateAnswer, active_versions, device_for, fetch, known_state_version,
+};
 use crate::auth::{Access, Caller};
 use crate::error::ApiError;
 use crate::routes::parse_json_object;
@@ -11,7 +13,7 @@ use crate::state::AppState;
 
 pub const ACCESS: Access = Access {
     action: "syncing a device's state",
-    allows: super::DEVICE_STATE,
+    allows: super::desired_state::DEVICE_STATE,
 };
 
 /// Sync a device's state
@@ -54,7 +56,11 @@ pub async fn sync_device(
         .or_else(|| body.get("model_inventory"))
         .filter(|v| !v.is_null() && v.as_array().is_none_or(|a| !a.is_empty()));
     let report = match inventory {
-        Some(list) => Some(super::observed_models(list, "modelInventory", &active)?),
+        Some(list) => Some(super::desired_state::observed_models(
+            list,
+            "modelInventory",
+            &active,
+        )?),
         // Only active versions: each of those models is active at that version.
         None if !active.is_empty() => Some(
             active
@@ -62,8 +68,12 @@ pub async fn sync_device(
                 .map(|(model_id, version)| {
                     let entry = serde_json::json!({"modelId": model_id, "version": version,
                         "status": "active"});
-                    super::observed_models(&Value::Array(vec![entry]), "activeVersions", &active)
-                        .map(|mut v| v.remove(0))
+                    super::desired_state::observed_models(
+                        &Value::Array(vec![entry]),
+                        "activeVersions",
+                        &active,
+                    )
+                    .map(|mut v| v.remove(0))
                 })
                 .collect::<Result<Vec<_>, _>>()?,
         ),

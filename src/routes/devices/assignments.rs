@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use super::{device_for, fetch};
+use super::desired_state::{device_for, fetch};
 use crate::auth::{Access, Caller};
 use crate::domain::Timestamp;
 use crate::error::ApiError;
@@ -13,7 +13,7 @@ use crate::state::AppState;
 
 pub const ACCESS: Access = Access {
     action: "reading a device's assignments",
-    allows: super::DEVICE_STATE,
+    allows: super::desired_state::DEVICE_STATE,
 };
 
 /// One assigned model (Node reads `model_id, version, config`).
