@@ -10,21 +10,12 @@ use std::pin::Pin;
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 
-use crate::domain::{ApiKey, KeyKind, OrgId, Timestamp};
+pub use crate::domain::{Acting, Credential, Target};
+use crate::domain::{ApiKey, KeyKind, Timestamp};
 use crate::error::ApiError;
 pub use crate::presented::{is_verified, mark_verified, presented_key};
 use crate::state::AppState;
 use crate::store::{keys, tokens};
-
-/// A valid, unrevoked key and what it belongs to.
-#[derive(Debug, Clone)]
-pub struct Credential {
-    pub key_id: String,
-    pub org_id: OrgId,
-    pub kind: KeyKind,
-    /// The device a device key belongs to.
-    pub device_id: Option<String>,
-}
 
 /// A kind of caller an operation may serve: a key of one kind, or no key at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +73,9 @@ pub struct Access {
     pub action: &'static str,
     /// The callers it serves; empty for an operation that reads no key at all.
     pub allows: &'static [Allow],
+    /// What it acts on: the org, or one device (named in the path or the body, or the
+    /// credential's own).
+    pub target: Target,
 }
 
 impl Access {
@@ -90,6 +84,7 @@ impl Access {
     pub const PUBLIC: Access = Access {
         action: "",
         allows: &[],
+        target: Target::Server,
     };
 
     /// Whether the operation reads no key at all.
@@ -118,6 +113,16 @@ impl Access {
     /// [`Access::check`] for an operation that always needs a key.
     pub fn require(&self, caller: Caller) -> Result<Credential, ApiError> {
         self.check(caller)?.ok_or_else(key_required)
+    }
+
+    /// [`Access::require`] for an operation on one device: the caller and the device its
+    /// request names (`named`: the path's `{device_id}`, the body's `device_id`, or none
+    /// for the credential's own), for the transaction function to resolve by the one
+    /// rule of `store::devices::acting_device`.
+    pub fn acting(&self, caller: Caller, named: Option<String>) -> Result<Acting, ApiError> {
+        debug_assert!(self.target.is_device(), "{} acts on a device", self.action);
+        let credential = self.require(caller)?;
+        Ok(Acting { credential, named })
     }
 
     /// The same rule on a key's kind alone: for the heartbeat, which looks its key up
@@ -252,6 +257,78 @@ fn access_token_credential(
         kind: KeyKind::Device,
         device_id: Some(token.device_id),
     })
+}
+
+/// A presented key, parsed but not yet looked up: what the heartbeat takes instead of
+/// [`Caller`], so that its one trip to the writer looks the key up in the same
+/// transaction as the write ([`Presented::write`]) rather than in a read before it.
+pub struct Presented {
+    key: ApiKey,
+    req: HttpRequest,
+}
+
+impl Presented {
+    /// The presented key's kind, known from its prefix.
+    pub fn kind(&self) -> KeyKind {
+        self.key.kind()
+    }
+
+    /// Looks the key up alone, in a read, and marks the request verified: to answer a bad
+    /// body after the key, as every endpoint does.
+    pub async fn verify(&self, state: &AppState) -> Result<Credential, ApiError> {
+        let (digest, now) = (self.key.digest(), state.clock.now());
+        let credential = state
+            .db
+            .read(move |conn| credential_for(conn, &digest, now))
+            .await?;
+        mark_verified(&self.req);
+        Ok(credential)
+    }
+
+    /// Runs `op` in one write transaction as the caller `access` admits, its credential
+    /// looked up in the same transaction, acting on the device `named` (or its own). The
+    /// request is marked verified for the rate limiter unless the lookup refused the key
+    /// (or the database failed first).
+    pub async fn write<T, F>(
+        self,
+        state: &AppState,
+        access: &'static Access,
+        named: Option<String>,
+        op: F,
+    ) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&crate::store::Conn, &Acting) -> Result<T, ApiError> + Send + 'static,
+    {
+        let (digest, now) = (self.key.digest(), state.clock.now());
+        let written = state
+            .db
+            .write(move |tx| {
+                let credential = credential_for(tx, &digest, now)?;
+                access.check_kind(credential.kind)?;
+                op(tx, &Acting { credential, named })
+            })
+            .await;
+        if !matches!(
+            written,
+            Err(ApiError::Unauthorized(_) | ApiError::Store(_) | ApiError::Internal(_))
+        ) {
+            mark_verified(&self.req);
+        }
+        written
+    }
+}
+
+impl FromRequest for Presented {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Presented, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(presented_api_key(req).map(|key| Presented {
+            key,
+            req: req.clone(),
+        }))
+    }
 }
 
 /// The key a request presents, parsed but not looked up: 401 if there is none or it is

@@ -1,6 +1,7 @@
 //! Newtypes that parse, not validate: once a value is one of these, nothing downstream
 //! checks it again.
 
+mod credential;
 mod deployment;
 mod device;
 mod fleet;
@@ -12,6 +13,7 @@ mod sql;
 mod time;
 mod token;
 
+pub use credential::{Acting, Credential, Target};
 pub use deployment::{DeploymentTarget, PolicyName, Sha256Hex, VersionName, check_label};
 pub use device::{DeviceIdentifier, DeviceStatus, JsonObject, Platform, json_kind};
 pub use fleet::{

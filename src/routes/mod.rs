@@ -21,6 +21,7 @@ pub use crate::domain::quoted;
 use crate::domain::{DeviceIdentifier, json_kind};
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::store::devices::NotActing;
 
 /// One entry of the route table: a method, a path pattern, and who may call it.
 #[derive(Debug)]
@@ -318,6 +319,24 @@ pub fn same_org(credential: &Credential, named: Option<&str>, doing: &str) -> Re
             credential.org_id
         ))),
         _ => Ok(()),
+    }
+}
+
+/// The answer for a device the caller cannot act on (`store::devices::acting_device`).
+impl From<NotActing> for ApiError {
+    fn from(refusal: NotActing) -> Self {
+        match refusal {
+            NotActing::NotFound(named) => device_not_found(&named),
+            NotActing::OwnDeviceGone => {
+                ApiError::Unauthorized("the API key's device no longer exists".to_owned())
+            }
+            NotActing::Unnamed => ApiError::BadRequest(
+                "device_id is required with an org key: the device (its identifier or its id) \
+                 the request is for"
+                    .to_owned(),
+            ),
+            NotActing::Store(err) => err.into(),
+        }
     }
 }
 

@@ -9,8 +9,8 @@ use serde_json::value::RawValue;
 use super::events::{self, NewEvent};
 use super::{Conn, Dialect, Param, Row, StoreError, keys, orgs};
 use crate::domain::{
-    ApiKey, Connectivity, ConnectivityRule, DeviceIdentifier, DeviceStatus, KeyKind, LabelFilter,
-    Labels, OrgId, Platform, Timestamp,
+    Acting, ApiKey, Connectivity, ConnectivityRule, DeviceIdentifier, DeviceStatus, KeyKind,
+    LabelFilter, Labels, OrgId, Platform, Timestamp,
 };
 
 /// A device as stored. JSON columns stay raw text: they go to the client as they are.
@@ -223,6 +223,77 @@ fn id_exists(conn: &Conn, org_id: &str, id: &str) -> Result<bool, StoreError> {
             |_| Ok(()),
         )?
         .is_some())
+}
+
+/// Why a caller cannot act on the device its request names.
+#[derive(Debug, thiserror::Error)]
+pub enum NotActing {
+    /// No such device in the caller's org, or (for a device credential) another device:
+    /// one answer for both, so a key learns nothing of devices it may not touch. Holds
+    /// the name as sent.
+    #[error("no device {0:?} in this key's org")]
+    NotFound(String),
+    /// The device credential's own device is gone.
+    #[error("the credential's device no longer exists")]
+    OwnDeviceGone,
+    /// An org key named no device where the operation needs one.
+    #[error("no device named")]
+    Unnamed,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl super::Failure for NotActing {
+    fn is_database_failure(&self) -> bool {
+        matches!(self, NotActing::Store(e) if e.is_database_failure())
+    }
+}
+
+/// The device `acting` may act on: the one rule behind every device-scoped operation.
+/// A named device is found by [`DeviceRef`]'s rule (its UUID, or its identifier in any
+/// Unicode spelling) in the caller's org; a device credential acts only on its own
+/// device, so another device is [`NotActing::NotFound`] as if it did not exist. With no
+/// name, a device credential acts on its own device; an org key must name one.
+pub fn acting_device(conn: &Conn, acting: &Acting) -> Result<Device, NotActing> {
+    let org_id = acting.org_id();
+    let own = acting.credential.own_device();
+    let device = match (&acting.named, own) {
+        (Some(named), _) => {
+            find(conn, org_id, named)?.ok_or_else(|| NotActing::NotFound(named.clone()))?
+        }
+        (None, Some(own)) => find_by_id(conn, org_id, own)?.ok_or(NotActing::OwnDeviceGone)?,
+        (None, None) => return Err(NotActing::Unnamed),
+    };
+    match (own, &acting.named) {
+        (Some(own), Some(named)) if device.id != own => Err(NotActing::NotFound(named.clone())),
+        _ => Ok(device),
+    }
+}
+
+/// [`acting_device`]'s rule for a write that reads nothing else of the device: its id,
+/// without a read where the request names a device credential's own device by its UUID
+/// (what every SDK's heartbeat does). That the device still exists is then for the
+/// write to find: it matches no row.
+pub fn acting_device_id(conn: &Conn, acting: &Acting) -> Result<String, NotActing> {
+    if let (Some(own), Some(named)) = (acting.credential.own_device(), &acting.named)
+        && DeviceRef::parse(named).id.as_deref() == Some(own)
+    // A UUID names the device with that id before any whose identifier it is.
+    {
+        return Ok(own.to_owned());
+    }
+    if let (Some(own), None) = (acting.credential.own_device(), &acting.named) {
+        return Ok(own.to_owned());
+    }
+    acting_device(conn, acting).map(|device| device.id)
+}
+
+/// The device of `org_id` whose id is `id`.
+fn find_by_id(conn: &Conn, org_id: &str, id: &str) -> Result<Option<Device>, StoreError> {
+    conn.query_opt(
+        &format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE id = ?1 AND org_id = ?2"),
+        &[&id, &org_id],
+        device_from_row,
+    )
 }
 
 /// Finds the device of `org_id` that a path segment names ([`DeviceRef`]'s rule).
@@ -600,14 +671,13 @@ pub fn list(
     })
 }
 
-/// What one heartbeat records.
-pub struct Heartbeat<'a> {
+/// What one heartbeat records: the command the heartbeat handler builds from its body.
+pub struct Heartbeat {
     pub status: DeviceStatus,
-    pub metrics_json: &'a str,
+    pub metrics_json: String,
     /// A JSON object merged into the device's metadata (`sdk_version` and the like), or
     /// `None` when the heartbeat carried none.
-    pub metadata_patch_json: Option<&'a str>,
-    pub now: Timestamp,
+    pub metadata_patch_json: Option<String>,
 }
 
 /// What a heartbeat's answer needs of the device it updated.
@@ -620,44 +690,78 @@ pub struct HeartbeatRecorded {
     pub last_heartbeat: Option<Timestamp>,
 }
 
-/// Which device a heartbeat is for: device `device_id` of `org_id` (a device key's own),
-/// if `reference` in the request path names it by [`DeviceRef`]'s rule, as [`find`] reads
-/// it.
-pub struct HeartbeatTarget<'a> {
-    pub org_id: &'a str,
-    pub device_id: &'a str,
-    pub reference: &'a DeviceRef<'a>,
+/// A recorded heartbeat and the training round waiting for its device, if the device is
+/// active: `(round id, round number)`.
+#[derive(Debug)]
+pub struct Beat {
+    pub device: HeartbeatRecorded,
+    pub pending_round: Option<(String, i64)>,
 }
 
-/// Records a heartbeat: the device's status, its metrics snapshot (replacing the previous
-/// one), its time, in one statement found by primary key. `None` if `target` does not
-/// hold (the path names another device, or none).
-pub fn record_heartbeat(
+/// The heartbeat operation: the device `acting` names (by [`acting_device_id`], a read
+/// only where the request names a device other than by a device credential's UUID),
+/// `admit` asked with its id before anything is written (the per-device rate limit), the
+/// heartbeat recorded, and the oldest active round it may join named.
+pub fn heartbeat<E>(
     conn: &Conn,
-    target: &HeartbeatTarget<'_>,
-    heartbeat: &Heartbeat<'_>,
+    acting: &Acting,
+    heartbeat: &Heartbeat,
+    now: Timestamp,
+    admit: impl FnOnce(&str) -> Result<(), E>,
+) -> Result<Beat, E>
+where
+    E: From<NotActing> + From<StoreError>,
+{
+    let device_id = acting_device_id(conn, acting)?;
+    admit(&device_id)?;
+    let org_id = acting.org_id();
+    let Some(device) = record_heartbeat(conn, org_id, &device_id, heartbeat, now)? else {
+        // Only a device credential's own device can be missing here: the rest was found.
+        return Err(match &acting.named {
+            Some(named) => NotActing::NotFound(named.clone()),
+            None => NotActing::OwnDeviceGone,
+        }
+        .into());
+    };
+    // Only a device that says it is taking part is offered a round.
+    let pending_round = match heartbeat.status {
+        DeviceStatus::Active => {
+            super::rounds::pending_for(conn, org_id, &device.id, device.platform.as_str(), now)?
+        }
+        DeviceStatus::Inactive => None,
+    };
+    Ok(Beat {
+        device,
+        pending_round,
+    })
+}
+
+/// Records a heartbeat on device `device_id` of `org_id`: its status, its metrics
+/// snapshot (replacing the previous one), its time, in one statement found by primary
+/// key. `None` if there is no such device.
+fn record_heartbeat(
+    conn: &Conn,
+    org_id: &str,
+    device_id: &str,
+    heartbeat: &Heartbeat,
+    now: Timestamp,
 ) -> Result<Option<HeartbeatRecorded>, StoreError> {
-    // The rule of `DeviceRef` and `find`: a UUID (?7, canonical) that is some device's id
-    // names that device, even if another device has it as its identifier. `status` is left out of the SET: it is in two
-    // indexes, which SQLite rewrites whenever a SET names their columns, and a heartbeat
-    // almost never changes it; the rare one that does takes a second statement.
-    const SQL: &str = "UPDATE devices SET metrics = ?4, last_heartbeat = ?5, updated_at = ?5, \
-         metadata = CASE WHEN ?6 IS NULL THEN metadata ELSE json_patch(metadata, ?6) END \
-         WHERE id = ?3 AND org_id = ?1 AND (id = ?7 OR (identifier = ?2 \
-           AND (?7 IS NULL OR NOT EXISTS (SELECT 1 FROM devices AS other \
-                                          WHERE other.id = ?7 AND other.org_id = ?1)))) \
+    // `status` is left out of the SET: it is in two indexes, which SQLite rewrites
+    // whenever a SET names their columns, and a heartbeat almost never changes it; the
+    // rare one that does takes a second statement.
+    const SQL: &str = "UPDATE devices SET metrics = ?3, last_heartbeat = ?4, updated_at = ?4, \
+         metadata = CASE WHEN ?5 IS NULL THEN metadata ELSE json_patch(metadata, ?5) END \
+         WHERE id = ?2 AND org_id = ?1 \
          RETURNING id, identifier, platform, status, last_heartbeat, \
            (SELECT state FROM device_connectivity WHERE device_id = devices.id)";
     let recorded = conn.query_opt(
         SQL,
         &[
-            &target.org_id,
-            &target.reference.identifier,
-            &target.device_id,
+            &org_id,
+            &device_id,
             &heartbeat.metrics_json,
-            &heartbeat.now,
+            &now,
             &heartbeat.metadata_patch_json,
-            &target.reference.id,
         ],
         |row| {
             let recorded = HeartbeatRecorded {
@@ -673,7 +777,6 @@ pub fn record_heartbeat(
     let Some((mut recorded, announced)) = recorded else {
         return Ok(None);
     };
-    let (org_id, now) = (target.org_id, heartbeat.now);
     if let Some(was) = announced {
         conn.execute(
             "DELETE FROM device_connectivity WHERE device_id = ?1",

@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, web};
 
 use super::{DeploymentBody, deployment_not_found};
-use crate::auth::{Access, Allow, Caller};
+use crate::auth::{Access, Allow, Caller, Target};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::deployments;
@@ -11,6 +11,7 @@ use crate::store::deployments;
 pub const ACCESS: Access = Access {
     action: "cancelling a deployment",
     allows: &[Allow::Secret],
+    target: Target::Org,
 };
 
 /// Cancel a deployment

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::DeploymentBody;
-use crate::auth::{Access, Allow, Caller};
+use crate::auth::{Access, Allow, Caller, Target};
 use crate::domain::{DeploymentTarget, ModelId, PolicyName, VersionName};
 use crate::error::ApiError;
 use crate::routes::parse_json_object;
@@ -16,6 +16,7 @@ use crate::store::deployments;
 pub const ACCESS: Access = Access {
     action: "creating a deployment",
     allows: &[Allow::Secret],
+    target: Target::Org,
 };
 
 /// A deployment to create. Unknown fields are ignored (but not in `target`, where a

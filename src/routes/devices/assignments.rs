@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use super::desired_state::{device_for, fetch};
-use crate::auth::{Access, Caller};
+use crate::auth::{Access, Caller, Target};
 use crate::domain::Timestamp;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -14,6 +14,7 @@ use crate::state::AppState;
 pub const ACCESS: Access = Access {
     action: "reading a device's assignments",
     allows: super::desired_state::DEVICE_STATE,
+    target: Target::PathDevice,
 };
 
 /// One assigned model (Node reads `model_id, version, config`).

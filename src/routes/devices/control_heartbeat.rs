@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::auth::{Access, Allow, Caller};
+use crate::auth::{Access, Allow, Caller, Target};
 use crate::domain::{KeyKind, Timestamp};
 use crate::error::ApiError;
 use crate::routes::parse_json_object;
@@ -14,6 +14,7 @@ use crate::store::devices;
 pub const ACCESS: Access = Access {
     action: "sending a control heartbeat",
     allows: &[Allow::Device, Allow::Secret, Allow::Publishable],
+    target: Target::OwnDevice,
 };
 
 /// iOS `HeartbeatAck`: requires `ack`.

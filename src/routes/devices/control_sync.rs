@@ -5,7 +5,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::desired_state::fetch;
-use crate::auth::{Access, Allow, Caller};
+use crate::auth::{Access, Allow, Caller, Target};
 use crate::domain::{KeyKind, Timestamp};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -14,6 +14,7 @@ use crate::store::devices;
 pub const ACCESS: Access = Access {
     action: "syncing control state",
     allows: &[Allow::Device, Allow::Secret, Allow::Publishable],
+    target: Target::OwnDevice,
 };
 
 /// iOS `ControlSyncResult`: every field required, `fetched_at` without fractions.

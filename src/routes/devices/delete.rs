@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::auth::{Access, Allow, Caller};
+use crate::auth::{Access, Allow, Caller, Target};
 use crate::domain::DeviceIdentifier;
 use crate::error::ApiError;
 use crate::routes::device_not_found;
@@ -14,6 +14,7 @@ use crate::store::devices;
 pub const ACCESS: Access = Access {
     action: "deleting a device",
     allows: &[Allow::Secret],
+    target: Target::PathDevice,
 };
 
 /// A device that is gone.

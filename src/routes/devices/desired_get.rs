@@ -3,13 +3,14 @@
 use actix_web::{HttpResponse, web};
 
 use super::desired_state::{DesiredStateAnswer, device_for, fetch};
-use crate::auth::{Access, Caller};
+use crate::auth::{Access, Caller, Target};
 use crate::error::ApiError;
 use crate::state::AppState;
 
 pub const ACCESS: Access = Access {
     action: "reading a device's desired state",
     allows: super::desired_state::DEVICE_STATE,
+    target: Target::PathDevice,
 };
 
 /// Read a device's desired state

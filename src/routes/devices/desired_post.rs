@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, web};
 use serde_json::{Map, Value};
 
 use super::desired_state::{DesiredStateAnswer, device_for, fetch, known_state_version};
-use crate::auth::{Access, Caller};
+use crate::auth::{Access, Caller, Target};
 use crate::error::ApiError;
 use crate::routes::parse_json_object;
 use crate::state::AppState;
@@ -12,6 +12,7 @@ use crate::state::AppState;
 pub const ACCESS: Access = Access {
     action: "reading a device's desired state",
     allows: super::desired_state::DEVICE_STATE,
+    target: Target::PathDevice,
 };
 
 /// Fetch a device's desired state (POST)

@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, web};
 
 use super::{DetailParts, DeviceDetail, owns};
-use crate::auth::{Access, Allow, Caller};
+use crate::auth::{Access, Allow, Caller, Target};
 use crate::error::ApiError;
 use crate::routes::device_not_found;
 use crate::state::AppState;
@@ -12,6 +12,7 @@ use crate::store::devices;
 pub const ACCESS: Access = Access {
     action: "reading a device",
     allows: &[Allow::Secret, Allow::Device],
+    target: Target::PathDevice,
 };
 
 /// Retrieve a device

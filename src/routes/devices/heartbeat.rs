@@ -1,24 +1,26 @@
 //! `PUT` (and `POST`) `/api/v1/devices/{device_id}/heartbeat`
 //!
-//! The hot path: the key is looked up inside the write itself, so a heartbeat costs one
-//! trip to the writer thread and one `UPDATE` by primary key (for a device key).
+//! The hot path: the key is looked up inside the write itself ([`Presented::write`]), so
+//! a heartbeat costs one trip to the writer thread and one `UPDATE` by primary key (for a
+//! device key naming its device by UUID, as the SDKs do).
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use crate::auth::{self, Access, Allow};
-use crate::domain::{DeviceIdentifier, DeviceStatus, JsonObject, KeyKind, Timestamp};
+use crate::auth::{Access, Allow, Presented, Target};
+use crate::domain::{DeviceIdentifier, DeviceStatus, JsonObject, Timestamp};
 use crate::error::ApiError;
-use crate::routes::{device_not_found, parse_json_object};
+use crate::routes::parse_json_object;
 use crate::schema;
 use crate::state::{AppState, StorageCaps};
-use crate::store::{devices, rounds};
+use crate::store::devices;
 
 pub const ACCESS: Access = Access {
     action: "sending a heartbeat",
     allows: &[Allow::Device, Allow::Publishable, Allow::Secret],
+    target: Target::PathDevice,
 };
 
 /// Top-level heartbeat fields the SDKs send that join the metrics snapshot.
@@ -81,10 +83,10 @@ fn heartbeat_sdk_fields() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
 }
 
 impl HeartbeatRequest {
-    /// The metrics snapshot, as JSON text: `metadata` members, then top-level telemetry,
-    /// then the `metrics` object, later ones winning where names collide; and the
-    /// metadata patch, if the heartbeat carried one.
-    fn into_snapshot(self) -> (DeviceStatus, String, Option<String>) {
+    /// The heartbeat to record: its status; the metrics snapshot, as JSON text:
+    /// `metadata` members, then top-level telemetry, then the `metrics` object, later ones
+    /// winning where names collide; and the metadata patch, if it carried one.
+    fn into_heartbeat(self) -> devices::Heartbeat {
         let mut metrics = self.metadata.map(|m| m.0).unwrap_or_default();
         let mut other = self.other;
         for field in TELEMETRY_FIELDS {
@@ -101,11 +103,11 @@ impl HeartbeatRequest {
             })
             .collect();
         let patch = (!patch.is_empty()).then(|| Value::Object(patch).to_string());
-        (
-            self.status.unwrap_or_default(),
-            Value::Object(metrics).to_string(),
-            patch,
-        )
+        devices::Heartbeat {
+            status: self.status.unwrap_or_default(),
+            metrics_json: Value::Object(metrics).to_string(),
+            metadata_patch_json: patch,
+        }
     }
 }
 
@@ -165,131 +167,43 @@ struct HeartbeatAck<'a> {
 )]
 pub async fn record_heartbeat(
     state: web::Data<AppState>,
-    req: HttpRequest,
+    key: Presented,
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    record(&ACCESS, state, req, Some(path.into_inner()), body).await
+    record(&ACCESS, state, key, Some(path.into_inner()), body).await
 }
 
 /// A heartbeat for the device `reference` names; with no reference (`POST
 /// /api/v1/devices/heartbeat`), for the device the body's `device_identifier` (or
-/// `device_id`) names, else the device key's own device.
+/// `device_id`) names, else the device key's own device. One trip to the writer: the key
+/// is looked up inside the write.
 pub(crate) async fn record(
-    access: &Access,
+    access: &'static Access,
     state: web::Data<AppState>,
-    req: HttpRequest,
+    key: Presented,
     reference: Option<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let key = auth::presented_api_key(&req)?;
     access.check_kind(key.kind())?;
-    let digest = key.digest();
-    let now = state.clock.now();
-    let request: HeartbeatRequest = match parse_json_object(&body) {
-        Ok(request) => request.unwrap_or_default(),
+    let (named, heartbeat) = match parse(&body, reference, state.caps) {
+        Ok(parsed) => parsed,
         // A bad key is the answer before a bad body, as on every other endpoint.
         Err(bad_body) => {
-            state
-                .db
-                .read(move |conn| auth::credential_for(conn, &digest, now))
-                .await?;
-            auth::mark_verified(&req);
+            key.verify(&state).await?;
             return Err(bad_body);
         }
     };
-    let mut request = request;
-    let named = match reference {
-        Some(reference) => Some(reference),
-        None => body_identifier(&mut request.other)?,
-    };
-    let (status, metrics_json, metadata_patch_json) = request.into_snapshot();
-    let caps = state.caps;
-    let too_big = StorageCaps::check(
-        "metrics",
-        &metrics_json,
-        caps.metrics_bytes,
-        "max-metrics-bytes",
-    )
-    .and_then(|()| match &metadata_patch_json {
-        Some(patch) => StorageCaps::check(
-            "sdk_version, os_version and app_version",
-            patch,
-            caps.metadata_bytes,
-            "max-metadata-bytes",
-        ),
-        None => Ok(()),
-    });
-    if let Err(too_big) = too_big {
-        state
-            .db
-            .read(move |conn| auth::credential_for(conn, &digest, now))
-            .await?;
-        auth::mark_verified(&req);
-        return Err(too_big);
-    }
+    let now = state.clock.now();
     let limits = state.limits.clone();
-    let written = state
-        .db
-        .write(move |tx| {
-            let credential = auth::credential_for(tx, &digest, now)?;
-            let lookup = match (named, &credential.device_id) {
-                (Some(named), _) => named,
-                (None, Some(own)) if credential.kind == KeyKind::Device => own.clone(),
-                (None, _) => {
-                    return Err(ApiError::BadRequest(
-                        "device_identifier is required in the body when the key is not a \
-                         device's own key: it names the device the heartbeat is for"
-                            .to_owned(),
-                    ));
-                }
-            };
-            let reference = devices::DeviceRef::parse(&lookup);
-            // A device key beats for its own device; an org key for any of its org's.
-            let device_id = match credential.device_id {
-                Some(own) if credential.kind == KeyKind::Device => own,
-                _ => match devices::find_ref(tx, credential.org_id.as_str(), &reference)? {
-                    Some(device) => device.id,
-                    None => return Err(device_not_found(&lookup)),
-                },
-            };
-            // Per device, whatever the key: before anything is written.
-            limits.charge_heartbeat(&device_id)?;
-            let target = devices::HeartbeatTarget {
-                org_id: credential.org_id.as_str(),
-                device_id: &device_id,
-                reference: &reference,
-            };
-            let heartbeat = devices::Heartbeat {
-                status,
-                metrics_json: &metrics_json,
-                metadata_patch_json: metadata_patch_json.as_deref(),
-                now,
-            };
-            let device = devices::record_heartbeat(tx, &target, &heartbeat)?
-                .ok_or_else(|| device_not_found(&lookup))?;
-            // Only a device that says it is taking part is offered a round.
-            let pending = match status {
-                DeviceStatus::Active => rounds::pending_for(
-                    tx,
-                    credential.org_id.as_str(),
-                    &device.id,
-                    device.platform.as_str(),
-                    now,
-                )?,
-                DeviceStatus::Inactive => None,
-            };
-            Ok::<_, ApiError>((device, pending))
+    let beat = key
+        .write(&state, access, named, move |tx, acting| {
+            devices::heartbeat(tx, acting, &heartbeat, now, |id| {
+                limits.charge_heartbeat(id)
+            })
         })
-        .await;
-    // The key was valid unless the write refused it (or the database failed first).
-    if !matches!(
-        written,
-        Err(ApiError::Unauthorized(_) | ApiError::Store(_) | ApiError::Internal(_))
-    ) {
-        auth::mark_verified(&req);
-    }
-    let (device, pending) = written?;
+        .await?;
+    let (device, pending) = (beat.device, beat.pending_round);
     let message = pending
         .as_ref()
         .map(|(_, number)| format!("Training round {number} is awaiting your participation."));
@@ -306,6 +220,36 @@ pub(crate) async fn record(
         acknowledged: true,
         heartbeat_interval_seconds: state.heartbeat_interval_seconds,
     }))
+}
+
+/// The heartbeat a body holds and the device it names (`reference` from the path, else
+/// the body's), its metrics and metadata within the storage caps.
+fn parse(
+    body: &[u8],
+    reference: Option<String>,
+    caps: StorageCaps,
+) -> Result<(Option<String>, devices::Heartbeat), ApiError> {
+    let mut request: HeartbeatRequest = parse_json_object(body)?.unwrap_or_default();
+    let named = match reference {
+        Some(reference) => Some(reference),
+        None => body_identifier(&mut request.other)?,
+    };
+    let heartbeat = request.into_heartbeat();
+    StorageCaps::check(
+        "metrics",
+        &heartbeat.metrics_json,
+        caps.metrics_bytes,
+        "max-metrics-bytes",
+    )?;
+    if let Some(patch) = &heartbeat.metadata_patch_json {
+        StorageCaps::check(
+            "sdk_version, os_version and app_version",
+            patch,
+            caps.metadata_bytes,
+            "max-metadata-bytes",
+        )?;
+    }
+    Ok((named, heartbeat))
 }
 
 /// The device a body names, under either name (both only if they agree).

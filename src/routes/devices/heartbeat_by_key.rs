@@ -1,8 +1,8 @@
 //! `POST /api/v1/devices/heartbeat`
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 
-use crate::auth::{Access, Allow};
+use crate::auth::{Access, Allow, Presented, Target};
 use crate::error::ApiError;
 use crate::routes::devices::heartbeat as by_path;
 use crate::state::AppState;
@@ -10,6 +10,7 @@ use crate::state::AppState;
 pub const ACCESS: Access = Access {
     action: "sending a heartbeat",
     allows: &[Allow::Device, Allow::Publishable, Allow::Secret],
+    target: Target::BodyDevice,
 };
 
 /// Send a heartbeat without a device in the path
@@ -29,8 +30,8 @@ pub const ACCESS: Access = Access {
 )]
 pub async fn record_heartbeat_by_key(
     state: web::Data<AppState>,
-    req: HttpRequest,
+    key: Presented,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    by_path::record(&ACCESS, state, req, None, body).await
+    by_path::record(&ACCESS, state, key, None, body).await
 }

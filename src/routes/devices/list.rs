@@ -4,7 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::{Access, Allow, Caller};
+use crate::auth::{Access, Allow, Caller, Target};
 use crate::domain::{
     Connectivity, DeviceIdentifier, DeviceStatus, LabelFilter, Labels, Limit, Offset, OrgId,
     Platform, Timestamp,
@@ -18,6 +18,7 @@ use crate::store::devices;
 pub const ACCESS: Access = Access {
     action: "listing devices",
     allows: &[Allow::Secret],
+    target: Target::Org,
 };
 
 /// The list query as sent: text, so a bad value's error can quote it.

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::{Access, Allow, Caller};
+use crate::auth::{Access, Allow, Caller, Target};
 use crate::domain::{Limit, Timestamp};
 use crate::error::ApiError;
 use crate::routes::devices::owns;
@@ -16,6 +16,7 @@ use crate::store::{devices, telemetry};
 pub const ACCESS: Access = Access {
     action: "reading a device's telemetry",
     allows: &[Allow::Secret, Allow::Device],
+    target: Target::PathDevice,
 };
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use super::desired_state::{device_for, fetch};
-use crate::auth::{Access, Caller};
+use crate::auth::{Access, Caller, Target};
 use crate::error::ApiError;
 use crate::routes::parse_json_object;
 use crate::state::AppState;
@@ -14,6 +14,7 @@ use crate::state::AppState;
 pub const ACCESS: Access = Access {
     action: "reporting a device's observed state",
     allows: super::desired_state::DEVICE_STATE,
+    target: Target::PathDevice,
 };
 
 /// The report was taken.

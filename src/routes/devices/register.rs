@@ -7,7 +7,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use crate::auth::{Access, Allow, Caller};
+use crate::auth::{Access, Allow, Caller, Target};
 use crate::domain::{
     ApiKey, DeviceIdentifier, DeviceStatus, JsonObject, KeyKind, Labels, OrgId, Platform, Timestamp,
 };
@@ -20,6 +20,7 @@ use crate::store::{OnDuplicate, devices};
 pub const ACCESS: Access = Access {
     action: "registering a device",
     allows: &[Allow::Secret, Allow::Publishable, Allow::Anonymous],
+    target: Target::Org,
 };
 
 /// Fields the SDKs send at registration that are kept as the device's `metadata`.

@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::auth::{Access, Allow, Caller};
+use crate::auth::{Access, Allow, Caller, Target};
 use crate::domain::{ApiKey, DeviceIdentifier, KeyKind, Timestamp};
 use crate::error::ApiError;
 use crate::routes::device_not_found;
@@ -14,6 +14,7 @@ use crate::store::devices;
 pub const ACCESS: Access = Access {
     action: "issuing a device key",
     allows: &[Allow::Secret],
+    target: Target::PathDevice,
 };
 
 /// A device's new key: shown this once, never again.

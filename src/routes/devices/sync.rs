@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use super::desired_state::{
     DesiredStateAnswer, active_versions, device_for, fetch, known_state_version,
 };
-use crate::auth::{Access, Caller};
+use crate::auth::{Access, Caller, Target};
 use crate::error::ApiError;
 use crate::routes::parse_json_object;
 use crate::state::AppState;
@@ -14,6 +14,7 @@ use crate::state::AppState;
 pub const ACCESS: Access = Access {
     action: "syncing a device's state",
     allows: super::desired_state::DEVICE_STATE,
+    target: Target::PathDevice,
 };
 
 /// Sync a device's state

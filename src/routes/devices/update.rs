@@ -6,7 +6,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::{DetailParts, DeviceDetail};
-use crate::auth::{Access, Allow, Caller};
+use crate::auth::{Access, Allow, Caller, Target};
 use crate::domain::{DeviceStatus, JsonObject, Labels, json_kind};
 use crate::error::ApiError;
 use crate::routes::{device_not_found, parse_json_object};
@@ -16,6 +16,7 @@ use crate::store::devices;
 pub const ACCESS: Access = Access {
     action: "changing a device",
     allows: &[Allow::Secret],
+    target: Target::PathDevice,
 };
 
 /// What to change; every field is optional. Unknown fields, and server-owned ones (`id`,

@@ -5,7 +5,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{EventFilter, EventParams};
-use crate::auth::{Access, Allow, Caller};
+use crate::auth::{Access, Allow, Caller, Target};
 use crate::error::ApiError;
 use crate::routes::parse_query;
 use crate::state::AppState;
@@ -14,6 +14,7 @@ use crate::store::events::{self, Event};
 pub const ACCESS: Access = Access {
     action: "reading events",
     allows: &[Allow::Secret],
+    target: Target::Org,
 };
 
 /// One event of the log.

@@ -16,7 +16,7 @@ use actix_web::{HttpRequest, HttpResponse, http::header, web};
 use tokio::sync::mpsc;
 
 use super::{EventFilter, EventParams};
-use crate::auth::{Access, Allow, Caller};
+use crate::auth::{Access, Allow, Caller, Target};
 use crate::error::ApiError;
 use crate::routes::parse_query;
 use crate::state::AppState;
@@ -25,6 +25,7 @@ use crate::store::events;
 pub const ACCESS: Access = Access {
     action: "reading events",
     allows: &[Allow::Secret],
+    target: Target::Org,
 };
 
 /// Events one read takes; a stream far behind catches up in steps of this many.

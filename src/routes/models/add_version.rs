@@ -6,7 +6,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::VersionBody;
-use crate::auth::{Access, Allow, Caller};
+use crate::auth::{Access, Allow, Caller, Target};
 use crate::domain::{Sha256Hex, VersionName};
 use crate::error::ApiError;
 use crate::routes::{parse_json_object, quoted};
@@ -16,6 +16,7 @@ use crate::store::{OnDuplicate, models};
 pub const ACCESS: Access = Access {
     action: "adding a model version",
     allows: &[Allow::Secret],
+    target: Target::Org,
 };
 
 /// One file of an artifact.

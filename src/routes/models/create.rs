@@ -5,7 +5,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::ModelBody;
-use crate::auth::{Access, Allow, Caller};
+use crate::auth::{Access, Allow, Caller, Target};
 use crate::domain::ModelId;
 use crate::error::ApiError;
 use crate::routes::{parse_json_object, quoted};
@@ -15,6 +15,7 @@ use crate::store::{OnDuplicate, models};
 pub const ACCESS: Access = Access {
     action: "adding a model",
     allows: &[Allow::Secret],
+    target: Target::Org,
 };
 
 /// A model to add. Unknown fields are ignored.

@@ -5,7 +5,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::ModelBody;
-use crate::auth::{Access, Allow, Caller};
+use crate::auth::{Access, Allow, Caller, Target};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::models;
@@ -13,6 +13,7 @@ use crate::store::models;
 pub const ACCESS: Access = Access {
     action: "listing models",
     allows: &[Allow::Secret, Allow::Publishable, Allow::Device],
+    target: Target::Org,
 };
 
 #[derive(Serialize, ToSchema)]

@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, web};
 
-use crate::auth::{Access, Allow, Caller};
+use crate::auth::{Access, Allow, Caller, Target};
 use crate::domain::RoundStatus;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -10,6 +10,7 @@ use crate::state::AppState;
 pub const ACCESS: Access = Access {
     action: "cancelling a training round",
     allows: &[Allow::Secret],
+    target: Target::Org,
 };
 
 /// Cancel a training round

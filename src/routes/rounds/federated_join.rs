@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::federated::{device_of, either_name, past_deadline, round_ended, round_for, settle_due};
-use crate::auth::{Access, Allow, Caller};
+use crate::auth::{Access, Allow, Caller, Target};
 use crate::domain::{JsonObject, RoundStatus, Timestamp};
 use crate::error::ApiError;
 use crate::routes::{parse_json_object, quoted};
@@ -15,6 +15,7 @@ use crate::store::{federation, rounds};
 pub const ACCESS: Access = Access {
     action: "joining a federated round",
     allows: &[Allow::Device, Allow::Secret],
+    target: Target::BodyDevice,
 };
 
 /// Both SDKs' join bodies: the device agent's `{participation_id, device_id,

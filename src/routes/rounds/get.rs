@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, web};
 
 use super::{RoundBody, own_device, round_not_found, targets};
-use crate::auth::{Access, Allow, Caller};
+use crate::auth::{Access, Allow, Caller, Target};
 use crate::domain::KeyKind;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -12,6 +12,7 @@ use crate::store::rounds;
 pub const ACCESS: Access = Access {
     action: "reading a training round",
     allows: &[Allow::Secret, Allow::Device],
+    target: Target::Org,
 };
 
 /// Retrieve a training round

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::federated::{device_of, either_name, round_for, settle_due};
-use crate::auth::{Access, Allow, Caller};
+use crate::auth::{Access, Allow, Caller, Target};
 use crate::domain::{RoundStatus, Timestamp};
 use crate::error::ApiError;
 use crate::routes::parse_json_object;
@@ -15,6 +15,7 @@ use crate::store::federation;
 pub const ACCESS: Access = Access {
     action: "sending a round heartbeat",
     allows: &[Allow::Device, Allow::Secret],
+    target: Target::BodyDevice,
 };
 
 /// The generated contract's `{deviceId, ...}`; other fields are ignored.

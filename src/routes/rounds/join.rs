@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{RoundBody, own_device, round_not_found, targets};
-use crate::auth::{Access, Allow, Caller};
+use crate::auth::{Access, Allow, Caller, Target};
 use crate::domain::{DeviceIdentifier, KeyKind, RoundStatus, Timestamp};
 use crate::error::ApiError;
 use crate::routes::{device_not_found, one_identifier, parse_json_object};
@@ -16,6 +16,7 @@ use crate::store::{devices, rounds};
 pub const ACCESS: Access = Access {
     action: "joining a training round",
     allows: &[Allow::Device, Allow::Secret],
+    target: Target::OwnDevice,
 };
 
 /// The device that joins. Required with the org's secret key; a device key joins its own

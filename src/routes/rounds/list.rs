@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{RoundBody, own_device};
-use crate::auth::{Access, Allow, Caller};
+use crate::auth::{Access, Allow, Caller, Target};
 use crate::domain::{KeyKind, Limit, Offset, RoundStatus};
 use crate::error::ApiError;
 use crate::routes::{device_not_found, parse_query, same_org};
@@ -16,6 +16,7 @@ use crate::store::{devices, rounds};
 pub const ACCESS: Access = Access {
     action: "listing training rounds",
     allows: &[Allow::Secret, Allow::Device],
+    target: Target::Org,
 };
 
 /// The list query as sent: text, so a bad value's error can quote it.

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::federated::{Offer, either_name, offers_for};
-use crate::auth::{Access, Allow, Caller};
+use crate::auth::{Access, Allow, Caller, Target};
 use crate::error::ApiError;
 use crate::routes::parse_query;
 use crate::state::AppState;
@@ -13,6 +13,7 @@ use crate::state::AppState;
 pub const ACCESS: Access = Access {
     action: "listing federated round offers",
     allows: &[Allow::Device, Allow::Secret],
+    target: Target::BodyDevice,
 };
 
 #[derive(Debug, Default, Deserialize, IntoParams)]

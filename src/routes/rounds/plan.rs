@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use utoipa::IntoParams;
 
 use super::federated::{settle_due, visible_round};
-use crate::auth::{Access, Allow, Caller};
+use crate::auth::{Access, Allow, Caller, Target};
 use crate::domain::Timestamp;
 use crate::error::ApiError;
 use crate::federation::ALGORITHM;
@@ -18,6 +18,7 @@ use crate::store::models;
 pub const ACCESS: Access = Access {
     action: "reading a training plan",
     allows: &[Allow::Device, Allow::Secret],
+    target: Target::Org,
 };
 
 /// The SDK's default for `max_duration_sec`, sent for rounds without a deadline.

@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use super::federated::{Offer, offers_for};
 use super::offers::OffersParams;
-use crate::auth::{Access, Allow, Caller};
+use crate::auth::{Access, Allow, Caller, Target};
 use crate::error::ApiError;
 use crate::routes::parse_query;
 use crate::state::AppState;
@@ -14,6 +14,7 @@ use crate::state::AppState;
 pub const ACCESS: Access = Access {
     action: "listing federated round offers",
     allows: &[Allow::Device, Allow::Secret],
+    target: Target::BodyDevice,
 };
 
 /// The offers, in an object (Node's typed answer is a record).

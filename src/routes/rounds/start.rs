@@ -6,7 +6,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::RoundBody;
-use crate::auth::{Access, Allow, Caller};
+use crate::auth::{Access, Allow, Caller, Target};
 use crate::domain::{
     ClipNorm, DeadlineSeconds, JsonObject, MaxSteps, MinDevices, ModelId, NoiseSigma,
     TargetPlatforms, Timestamp, VersionName,
@@ -20,6 +20,7 @@ use crate::store::{models, rounds};
 pub const ACCESS: Access = Access {
     action: "starting a training round",
     allows: &[Allow::Secret],
+    target: Target::Org,
 };
 
 /// A round to start; every field is optional and the body may be empty. Unknown fields are

@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::auth::{Access, Allow, Caller};
+use crate::auth::{Access, Allow, Caller, Target};
 use crate::domain::{RoundStatus, Timestamp};
 use crate::error::ApiError;
 use crate::federation::ALGORITHM;
@@ -15,6 +15,7 @@ use crate::store::federation;
 pub const ACCESS: Access = Access {
     action: "reading a training round",
     allows: &[Allow::Secret, Allow::Device],
+    target: Target::Org,
 };
 
 /// What the legacy `FederatedClient.train_from_remote` reads: `config.model_id` and

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use super::federated::{past_deadline, round_ended, settle_due};
 use super::upload_part::upload_not_found;
-use crate::auth::{Access, Allow, Caller, Credential};
+use crate::auth::{Access, Allow, Caller, Credential, Target};
 use crate::domain::{JsonObject, RoundStatus, SampleCount};
 use crate::error::ApiError;
 use crate::federation::open_envelope;
@@ -20,6 +20,7 @@ use crate::store::rounds;
 pub const ACCESS: Access = Access {
     action: "uploading a federated update",
     allows: &[Allow::Device],
+    target: Target::OwnDevice,
 };
 
 /// The device agent's `{meta, privacy_proof}`.

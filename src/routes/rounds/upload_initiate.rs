@@ -7,7 +7,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::federated::{base_url, device_of, past_deadline, round_ended, round_for, settle_due};
-use crate::auth::{Access, Allow, Caller};
+use crate::auth::{Access, Allow, Caller, Target};
 use crate::domain::{JsonObject, RoundStatus};
 use crate::error::ApiError;
 use crate::routes::{parse_json_object, quoted};
@@ -17,6 +17,7 @@ use crate::store::federation::{self, Upload};
 pub const ACCESS: Access = Access {
     action: "uploading a federated update",
     allows: &[Allow::Device],
+    target: Target::BodyDevice,
 };
 
 /// Room for the envelope's members besides `data` (format, sha256, size), which

@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::auth::{Access, Allow, Caller};
+use crate::auth::{Access, Allow, Caller, Target};
 use crate::domain::RoundStatus;
 use crate::error::ApiError;
 use crate::routes::quoted;
@@ -14,6 +14,7 @@ use crate::store::{federation, rounds};
 pub const ACCESS: Access = Access {
     action: "uploading a federated update",
     allows: &[Allow::Device],
+    target: Target::OwnDevice,
 };
 
 #[derive(Serialize, ToSchema)]

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use super::otlp::NEEDS_REGISTRATION_HEADER;
 use super::{read_body, rfc3339_ms};
-use crate::auth::{Access, Allow, Caller};
+use crate::auth::{Access, Allow, Caller, Target};
 use crate::domain::KeyKind;
 use crate::error::ApiError;
 use crate::routes::{parse_json_object, quoted};
@@ -17,6 +17,7 @@ use crate::store::telemetry::{self, Ingested, NewEvent, key64};
 pub const ACCESS: Access = Access {
     action: "sending telemetry",
     allows: &[Allow::Device, Allow::Publishable, Allow::Secret],
+    target: Target::BodyDevice,
 };
 
 /// Most events one batch may carry (the Python uploader's batch size).

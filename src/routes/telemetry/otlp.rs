@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
 use super::read_body;
-use crate::auth::{Access, Allow, Caller};
+use crate::auth::{Access, Allow, Caller, Target};
 use crate::domain::{KeyKind, json_kind};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -15,6 +15,7 @@ use crate::store::telemetry::{self, Ingested, NewEvent};
 pub const ACCESS: Access = Access {
     action: "sending telemetry",
     allows: &[Allow::Device, Allow::Publishable, Allow::Secret],
+    target: Target::BodyDevice,
 };
 
 /// Most log records one request may carry. More than a batch's 100: the Python reporter

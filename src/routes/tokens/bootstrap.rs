@@ -6,7 +6,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::{Issued, TokenAnswer};
-use crate::auth::{self, Access, Allow};
+use crate::auth::{self, Access, Allow, Target};
 use crate::domain::{
     ApiKey, DeviceIdentifier, JsonObject, KeyKind, Labels, Platform, Token, TokenKind,
 };
@@ -21,6 +21,7 @@ use crate::store::{devices, telemetry};
 pub const ACCESS: Access = Access {
     action: "bootstrapping a device",
     allows: &[Allow::Bootstrap],
+    target: Target::BodyDevice,
 };
 
 /// Longest access-token lifetime a bootstrap may ask for is the server's own.

@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::{Access, Allow, Caller};
+use crate::auth::{Access, Allow, Caller, Target};
 use crate::domain::{OrgId, Timestamp, Token, TokenKind};
 use crate::error::ApiError;
 use crate::routes::{parse_json_object, same_org};
@@ -14,6 +14,7 @@ use crate::store::tokens;
 pub const ACCESS: Access = Access {
     action: "minting bootstrap tokens",
     allows: &[Allow::Secret],
+    target: Target::Org,
 };
 
 /// Default and largest lifetime of a bootstrap token.

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::{Issued, TokenAnswer};
-use crate::auth::{Access, Allow, Caller};
+use crate::auth::{Access, Allow, Caller, Target};
 use crate::domain::{Token, TokenKind};
 use crate::error::ApiError;
 use crate::routes::{parse_json_object, same_org};
@@ -23,6 +23,7 @@ pub const ACCESS: Access = Access {
         Allow::Secret,
         Allow::Device,
     ],
+    target: Target::OwnDevice,
 };
 
 #[derive(Debug, Deserialize, ToSchema)]

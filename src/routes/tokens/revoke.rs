@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::{Access, Allow, Caller};
+use crate::auth::{Access, Allow, Caller, Target};
 use crate::domain::Token;
 use crate::error::ApiError;
 use crate::routes::{parse_json_object, same_org};
@@ -21,6 +21,7 @@ pub const ACCESS: Access = Access {
         Allow::Secret,
         Allow::Device,
     ],
+    target: Target::OwnDevice,
 };
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
