@@ -23,6 +23,7 @@ mod operations;
 mod parsers;
 mod persistence;
 mod rate_limits;
+mod redact;
 mod reference_examples;
 mod register;
 mod retrieve;
