@@ -11,6 +11,7 @@ mod device_loop;
 mod errors;
 mod events;
 mod federation;
+mod fixtures;
 mod fleet;
 mod hardening;
 mod heartbeat;
