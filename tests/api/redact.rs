@@ -5,7 +5,7 @@
 //! ```ignore
 //! insta::assert_json_snapshot!(reply.body, {
 //!     ".id" => redact::is(&device.id, "[device.id]"),
-//!     ".api_key" => redact::secret("edg_dev_"),
+//!     ".api_key" => redact::prefixed("edg_dev_"),
 //!     ".created_at" => redact::time(),
 //! });
 //! ```
@@ -48,6 +48,26 @@ pub fn is(expected: &str, label: &'static str) -> Redaction {
     })
 }
 
+/// One of the values the test knows, as its label, or null (left as it is): for a field
+/// that names one of several devices or rounds, or none, in a list of them.
+pub fn known(values: &[(&str, &'static str)]) -> Redaction {
+    let values: Vec<(String, &'static str)> = values
+        .iter()
+        .map(|(value, label)| ((*value).to_owned(), *label))
+        .collect();
+    dynamic_redaction(move |value, path| {
+        if value.resolve_inner().is_nil() {
+            return value;
+        }
+        let text = text(&value, &path);
+        let label = values
+            .iter()
+            .find_map(|(known, label)| (*known == text).then_some(*label))
+            .unwrap_or_else(|| panic!("{path} is {text}, none of {values:?}"));
+        label.into()
+    })
+}
+
 /// A time in the server's format (RFC 3339, whole seconds, UTC), as `[time]`.
 pub fn time() -> Redaction {
     dynamic_redaction(|value, path| {
@@ -79,8 +99,9 @@ pub fn time_within(earliest: Timestamp, latest: Timestamp, label: &'static str) 
     })
 }
 
-/// A key or token: `prefix` then at least 22 base62 characters (128 bits), as `[prefix…]`.
-pub fn secret(prefix: &'static str) -> Redaction {
+/// A key, a token or a generated id: `prefix` then at least 22 letters and digits (a key's
+/// 128 bits and more), as `[prefix…]`.
+pub fn prefixed(prefix: &'static str) -> Redaction {
     dynamic_redaction(move |value, path| {
         let text = text(&value, &path);
         let body = text
