@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use tokio::sync::Notify;
 
 use crate::helpers::{CHILD_SECRET, ChildServer};
 
@@ -34,8 +35,14 @@ impl Rng {
 }
 
 /// Registers and heartbeats devices until the server stops answering, recording each
-/// acknowledgement.
-async fn drive(client: reqwest::Client, url: String, tag: String, acked: Arc<Mutex<Vec<Acked>>>) {
+/// acknowledgement; `first_ack` is told of the first registration acknowledged.
+async fn drive(
+    client: reqwest::Client,
+    url: String,
+    tag: String,
+    acked: Arc<Mutex<Vec<Acked>>>,
+    first_ack: Arc<Notify>,
+) {
     for i in 0.. {
         let identifier = format!("{tag}-{i}");
         let Ok(response) = client
@@ -63,6 +70,7 @@ async fn drive(client: reqwest::Client, url: String, tag: String, acked: Arc<Mut
             });
             acked.len() - 1
         };
+        first_ack.notify_one();
         for _ in 0..3 {
             let Ok(response) = client
                 .put(format!("{url}/api/v1/devices/{identifier}/heartbeat"))
@@ -144,6 +152,7 @@ async fn no_acknowledged_write_is_lost_when_the_server_is_killed() {
     for round in 0..rounds {
         let server = ChildServer::start(&db);
         let acked = Arc::new(Mutex::new(Vec::new()));
+        let first_ack = Arc::new(Notify::new());
         let workers: Vec<_> = (0..8)
             .map(|w| {
                 tokio::spawn(drive(
@@ -151,10 +160,15 @@ async fn no_acknowledged_write_is_lost_when_the_server_is_killed() {
                     server.url.clone(),
                     format!("r{round}w{w}"),
                     acked.clone(),
+                    first_ack.clone(),
                 ))
             })
             .collect();
-        tokio::time::sleep(Duration::from_millis(30 + rng.next() % 250)).await;
+        // Under load: once a write is acknowledged, then at a random moment within 250 ms.
+        tokio::time::timeout(Duration::from_secs(10), first_ack.notified())
+            .await
+            .expect("a registration is acknowledged within 10 s of the start");
+        tokio::time::sleep(Duration::from_millis(rng.next() % 250)).await;
         server.signal("KILL");
         for worker in workers {
             worker.await.unwrap();

@@ -5,72 +5,26 @@ use futures::FutureExt as _;
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use crate::fixtures::{ARTIFACT_SHA256, MODEL};
 use crate::helpers::{Device, TestApp, assert_time_within, spawn_app};
-
-const MODEL: &str = "kbd-next-word";
-const SHA: &str = "abababababababababababababababababababababababababababababababab";
-
-async fn post(app: &TestApp, path: &str, key: Option<&str>, body: Value) -> crate::helpers::Reply {
-    app.send(Method::POST, path, key, Some(&body.to_string()))
-        .await
-}
-
-async fn get(app: &TestApp, path: &str, key: Option<&str>) -> crate::helpers::Reply {
-    app.send(Method::GET, path, key, None).await
-}
-
-/// Adds model MODEL with `version` (the model once).
-async fn add_version(app: &TestApp, version: &str) {
-    let model = post(
-        app,
-        "/api/v1/models",
-        Some(app.secret_key()),
-        json!({"model_id": MODEL}),
-    )
-    .await;
-    assert!(model.status == 201 || model.status == 409, "{}", model.body);
-    let reply = post(
-        app,
-        &format!("/api/v1/models/{MODEL}/versions"),
-        Some(app.secret_key()),
-        json!({"version": version, "format": "onnx", "total_bytes": 4096, "sha256": SHA,
-               "download_url": format!("https://cdn.example.com/{version}/model.onnx")}),
-    )
-    .await;
-    assert_eq!(reply.status, 201, "{}", reply.body);
-}
-
-async fn deploy(app: &TestApp, version: &str, target: Value) -> Value {
-    let reply = post(
-        app,
-        "/api/v1/deployments",
-        Some(app.secret_key()),
-        json!({"model_id": MODEL, "version": version, "target": target}),
-    )
-    .await;
-    assert_eq!(reply.status, 201, "{}", reply.body);
-    reply.body
-}
+use crate::redact;
 
 async fn rollout(app: &TestApp, id: &str) -> (u64, u64, u64, u64) {
-    let reply = get(
-        app,
-        &format!("/api/v1/deployments/{id}"),
-        Some(app.secret_key()),
-    )
-    .await;
+    let reply = app
+        .get(&format!("/api/v1/deployments/{id}"), Some(app.secret_key()))
+        .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     let n = |f: &str| reply.body[f].as_u64().unwrap();
     (n("targeted"), n("synced"), n("active"), n("failed"))
 }
 
 async fn desired(app: &TestApp, device: &Device, key: &str) -> Value {
-    let reply = get(
-        app,
-        &format!("/api/v1/devices/{}/desired-state", device.id),
-        Some(key),
-    )
-    .await;
+    let reply = app
+        .get(
+            &format!("/api/v1/devices/{}/desired-state", device.id),
+            Some(key),
+        )
+        .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     reply.body
 }
@@ -88,64 +42,64 @@ fn versions(state: &Value) -> Vec<String> {
 async fn models_and_versions_are_added_with_the_secret_key_and_read_with_any_key() {
     let app = spawn_app().await;
     let device = app.register_device("reader").await;
-    add_version(&app, "1.0.0").await;
+    app.add_model_version(MODEL, "1.0.0").await;
 
-    let again = post(
-        &app,
-        "/api/v1/models",
-        Some(app.secret_key()),
-        json!({"model_id": MODEL}),
-    )
-    .await;
+    let again = app
+        .post(
+            "/api/v1/models",
+            Some(app.secret_key()),
+            json!({"model_id": MODEL}),
+        )
+        .await;
     assert!(again.assert_error(409, "conflict").contains(MODEL));
-    let same_version = post(
-        &app,
-        &format!("/api/v1/models/{MODEL}/versions"),
-        Some(app.secret_key()),
-        json!({"version": "1.0.0", "format": "onnx", "total_bytes": 1, "sha256": SHA,
-               "download_url": "https://x/y"}),
-    )
-    .await;
+    let same_version = app
+        .post(
+            &format!("/api/v1/models/{MODEL}/versions"),
+            Some(app.secret_key()),
+            json!({"version": "1.0.0", "format": "onnx", "total_bytes": 1,
+                   "sha256": ARTIFACT_SHA256, "download_url": "https://x/y"}),
+        )
+        .await;
     same_version.assert_error(409, "conflict");
     for key in [app.secret_key(), app.publishable_key(), device.key.as_str()] {
-        let list = get(&app, "/api/v1/models", Some(key)).await;
+        let list = app.get("/api/v1/models", Some(key)).await;
         assert_eq!(list.status, 200, "{}", list.body);
         let version = &list.body["models"][0]["versions"][0];
         assert_eq!(version["version"], "1.0.0");
         assert_eq!(version["total_bytes"], 4096);
         assert!(version["artifact_id"].as_str().unwrap().starts_with("art_"));
     }
-    let by_publishable = post(
-        &app,
-        "/api/v1/models",
-        Some(app.publishable_key()),
-        json!({"model_id": "x"}),
-    )
-    .await;
+    let by_publishable = app
+        .post(
+            "/api/v1/models",
+            Some(app.publishable_key()),
+            json!({"model_id": "x"}),
+        )
+        .await;
     by_publishable.assert_error(403, "forbidden");
 }
 
 #[tokio::test]
 async fn a_version_of_an_unknown_model_is_a_404_and_a_bad_manifest_a_400() {
     let app = spawn_app().await;
-    let unknown = post(
-        &app,
-        "/api/v1/models/nope/versions",
-        Some(app.secret_key()),
-        json!({"version": "1", "format": "onnx", "total_bytes": 1, "sha256": SHA,
-               "download_url": "https://x/y"}),
-    )
-    .await;
+    let unknown = app
+        .post(
+            "/api/v1/models/nope/versions",
+            Some(app.secret_key()),
+            json!({"version": "1", "format": "onnx", "total_bytes": 1,
+                   "sha256": ARTIFACT_SHA256, "download_url": "https://x/y"}),
+        )
+        .await;
     assert!(unknown.assert_error(404, "not_found").contains("\"nope\""));
-    add_version(&app, "1.0.0").await;
-    let bad = post(
-        &app,
-        &format!("/api/v1/models/{MODEL}/versions"),
-        Some(app.secret_key()),
-        json!({"version": "2", "format": "onnx", "total_bytes": 1, "sha256": "xyz",
-               "download_url": "https://x/y"}),
-    )
-    .await;
+    app.add_model_version(MODEL, "1.0.0").await;
+    let bad = app
+        .post(
+            &format!("/api/v1/models/{MODEL}/versions"),
+            Some(app.secret_key()),
+            json!({"version": "2", "format": "onnx", "total_bytes": 1, "sha256": "xyz",
+                   "download_url": "https://x/y"}),
+        )
+        .await;
     assert!(bad.assert_error(400, "bad_request").contains("sha256"));
 }
 
@@ -153,54 +107,89 @@ async fn a_version_of_an_unknown_model_is_a_404_and_a_bad_manifest_a_400() {
 async fn a_deployment_of_an_unknown_model_or_version_is_a_404_naming_it() {
     let app = spawn_app().await;
     let key = Some(app.secret_key());
-    let no_model = post(
-        &app,
-        "/api/v1/deployments",
-        key,
-        json!({"model_id": "ghost", "version": "1"}),
-    )
-    .await;
+    let no_model = app
+        .post(
+            "/api/v1/deployments",
+            key,
+            json!({"model_id": "ghost", "version": "1"}),
+        )
+        .await;
     assert!(
         no_model
             .assert_error(404, "not_found")
             .contains("no model \"ghost\"")
     );
-    add_version(&app, "1.0.0").await;
-    let no_version = post(
-        &app,
-        "/api/v1/deployments",
-        key,
-        json!({"model_id": MODEL, "version": "9.9"}),
-    )
-    .await;
+    app.add_model_version(MODEL, "1.0.0").await;
+    let no_version = app
+        .post(
+            "/api/v1/deployments",
+            key,
+            json!({"model_id": MODEL, "version": "9.9"}),
+        )
+        .await;
     assert!(
         no_version
             .assert_error(404, "not_found")
             .contains("no version \"9.9\"")
     );
-    let bad_target = post(
-        &app,
-        "/api/v1/deployments",
-        key,
-        json!({"model_id": MODEL, "version": "1.0.0", "target": {"device": ["x"]}}),
-    )
-    .await;
+    let bad_target = app
+        .post(
+            "/api/v1/deployments",
+            key,
+            json!({"model_id": MODEL, "version": "1.0.0", "target": {"device": ["x"]}}),
+        )
+        .await;
     bad_target.assert_error(400, "bad_request");
-    let publishable = post(
-        &app,
-        "/api/v1/deployments",
-        Some(app.publishable_key()),
-        json!({"model_id": MODEL, "version": "1.0.0"}),
+    let publishable = app
+        .post(
+            "/api/v1/deployments",
+            Some(app.publishable_key()),
+            json!({"model_id": MODEL, "version": "1.0.0"}),
+        )
+        .await;
+    publishable.assert_error(403, "forbidden");
+}
+
+#[tokio::test]
+async fn a_deployment_answers_its_version_target_and_rollout_and_reads_back_the_same() {
+    let app = spawn_app().await;
+    app.add_model_version(MODEL, "1.0.0").await;
+    app.register_device_with(
+        app.secret_key(),
+        json!({"device_id": "phone", "platform": "ios"}),
     )
     .await;
-    publishable.assert_error(403, "forbidden");
+    app.register_device("laptop").await;
+
+    let created = app
+        .post(
+            "/api/v1/deployments",
+            Some(app.secret_key()),
+            json!({"model_id": MODEL, "version": "1.0.0",
+                   "target": {"platforms": ["ios"], "labels": {}}}),
+        )
+        .await;
+    let id = created.body["id"].as_str().unwrap_or_default().to_owned();
+    let read_back = app
+        .get(&format!("/api/v1/deployments/{id}"), Some(app.secret_key()))
+        .await;
+
+    assert_eq!(created.status, 201, "{}", created.body);
+    insta::assert_json_snapshot!(created.body, {
+        ".id" => redact::uuid(),
+        ".created_at" => redact::time(),
+    });
+    assert_eq!(read_back.status, 200, "{}", read_back.body);
+    assert_eq!(read_back.body, created.body);
 }
 
 #[tokio::test]
 async fn a_target_matching_no_device_is_allowed_and_counts_zero_until_one_registers() {
     let app = spawn_app().await;
-    add_version(&app, "1.0.0").await;
-    let created = deploy(&app, "1.0.0", json!({"devices": ["later-001"]})).await;
+    app.add_model_version(MODEL, "1.0.0").await;
+    let created = app
+        .deploy(MODEL, "1.0.0", json!({"devices": ["later-001"]}))
+        .await;
     assert_eq!(created["targeted"], 0);
     assert_eq!(created["rollout"]["targeted"], 0);
     let id = created["id"].as_str().unwrap();
@@ -216,7 +205,7 @@ async fn a_target_matching_no_device_is_allowed_and_counts_zero_until_one_regist
 #[tokio::test]
 async fn targets_match_by_id_identifier_platform_and_label_all_parts_together() {
     let app = spawn_app().await;
-    add_version(&app, "1.0.0").await;
+    app.add_model_version(MODEL, "1.0.0").await;
     let ios = app
         .register_device_with(
             app.secret_key(),
@@ -242,16 +231,23 @@ async fn targets_match_by_id_identifier_platform_and_label_all_parts_together() 
             Ok(())
         })
         .unwrap();
-    let by_platform = deploy(&app, "1.0.0", json!({"platforms": ["ios"]})).await;
-    let by_label = deploy(&app, "1.0.0", json!({"labels": {"ring": "beta"}})).await;
-    let by_id = deploy(&app, "1.0.0", json!({"devices": [ios.id]})).await;
-    let both = deploy(
-        &app,
-        "1.0.0",
-        json!({"platforms": ["ios"], "labels": {"ring": "beta"}}),
-    )
-    .await;
-    let everyone = deploy(&app, "1.0.0", json!({})).await;
+    let by_platform = app
+        .deploy(MODEL, "1.0.0", json!({"platforms": ["ios"]}))
+        .await;
+    let by_label = app
+        .deploy(MODEL, "1.0.0", json!({"labels": {"ring": "beta"}}))
+        .await;
+    let by_id = app
+        .deploy(MODEL, "1.0.0", json!({"devices": [ios.id]}))
+        .await;
+    let both = app
+        .deploy(
+            MODEL,
+            "1.0.0",
+            json!({"platforms": ["ios"], "labels": {"ring": "beta"}}),
+        )
+        .await;
+    let everyone = app.deploy(MODEL, "1.0.0", json!({})).await;
     for (deployment, targeted) in [
         (by_platform, 1),
         (by_label, 1),
@@ -266,8 +262,8 @@ async fn targets_match_by_id_identifier_platform_and_label_all_parts_together() 
 #[tokio::test]
 async fn the_desired_state_version_goes_up_when_the_desired_models_change_and_not_otherwise() {
     let app = spawn_app().await;
-    add_version(&app, "1.0.0").await;
-    add_version(&app, "2.0.0").await;
+    app.add_model_version(MODEL, "1.0.0").await;
+    app.add_model_version(MODEL, "2.0.0").await;
     let device = app.register_device("versioned").await;
     let empty = desired(&app, &device, &device.key).await;
     assert_eq!(
@@ -278,7 +274,9 @@ async fn the_desired_state_version_goes_up_when_the_desired_models_change_and_no
         (Some(0), 0)
     );
 
-    let first = deploy(&app, "1.0.0", json!({"devices": ["versioned"]})).await;
+    let first = app
+        .deploy(MODEL, "1.0.0", json!({"devices": ["versioned"]}))
+        .await;
     let v1 = desired(&app, &device, &device.key).await;
     assert_eq!(v1["desired_state_version"], 1);
     assert_eq!(
@@ -286,7 +284,9 @@ async fn the_desired_state_version_goes_up_when_the_desired_models_change_and_no
         1
     );
 
-    let second = deploy(&app, "2.0.0", json!({"devices": ["versioned"]})).await;
+    let second = app
+        .deploy(MODEL, "2.0.0", json!({"devices": ["versioned"]}))
+        .await;
     let v2 = desired(&app, &device, &device.key).await;
     assert_eq!(
         (v2["desired_state_version"].as_i64(), versions(&v2)),
@@ -295,16 +295,21 @@ async fn the_desired_state_version_goes_up_when_the_desired_models_change_and_no
 
     // Cancelling the newer one brings the older back: a change, so a new version.
     let cancel = |id: &Value| format!("/api/v1/deployments/{}/cancel", id["id"].as_str().unwrap());
-    let cancelled = post(&app, &cancel(&second), Some(app.secret_key()), json!({})).await;
+    let cancelled = app
+        .post(&cancel(&second), Some(app.secret_key()), json!({}))
+        .await;
     assert_eq!(cancelled.body["status"], "cancelled", "{}", cancelled.body);
     let v3 = desired(&app, &device, &device.key).await;
     assert_eq!(
         (v3["desired_state_version"].as_i64(), versions(&v3)),
         (Some(3), vec!["1.0.0".to_owned()])
     );
-    let again = post(&app, &cancel(&second), Some(app.secret_key()), json!({})).await;
+    let again = app
+        .post(&cancel(&second), Some(app.secret_key()), json!({}))
+        .await;
     again.assert_error(409, "conflict");
-    post(&app, &cancel(&first), Some(app.secret_key()), json!({})).await;
+    app.post(&cancel(&first), Some(app.secret_key()), json!({}))
+        .await;
     let v4 = desired(&app, &device, &device.key).await;
     assert_eq!(
         (v4["desired_state_version"].as_i64(), versions(&v4).len()),
@@ -315,56 +320,49 @@ async fn the_desired_state_version_goes_up_when_the_desired_models_change_and_no
 #[tokio::test]
 async fn sync_says_state_changed_unless_known_state_version_is_current_as_string_or_number() {
     let app = spawn_app().await;
-    add_version(&app, "1.0.0").await;
+    app.add_model_version(MODEL, "1.0.0").await;
     let device = app.register_device("syncer").await;
-    deploy(&app, "1.0.0", json!({})).await;
+    app.deploy(MODEL, "1.0.0", json!({})).await;
     let path = format!("/api/v1/devices/{}/sync", device.id);
-    let first = post(
-        &app,
-        &path,
-        Some(&device.key),
-        json!({"schemaVersion": "1.12.0"}),
-    )
-    .await;
+    let first = app
+        .post(&path, Some(&device.key), json!({"schemaVersion": "1.12.0"}))
+        .await;
     assert_eq!(first.status, 200, "{}", first.body);
     assert_eq!(first.body["stateChanged"], true);
     let version = first.body["desired_state_version"].as_i64().unwrap();
     for known in [json!(version.to_string()), json!(version)] {
-        let again = post(
-            &app,
-            &path,
-            Some(&device.key),
-            json!({"knownStateVersion": known}),
-        )
-        .await;
+        let again = app
+            .post(
+                &path,
+                Some(&device.key),
+                json!({"knownStateVersion": known}),
+            )
+            .await;
         assert_eq!(again.body["stateChanged"], false, "{known}");
     }
-    let stale = post(
-        &app,
-        &path,
-        Some(&device.key),
-        json!({"knownStateVersion": "0"}),
-    )
-    .await;
+    let stale = app
+        .post(&path, Some(&device.key), json!({"knownStateVersion": "0"}))
+        .await;
     assert_eq!(stale.body["stateChanged"], true);
     let empty_body = app.send(Method::POST, &path, Some(&device.key), None).await;
     assert_eq!(empty_body.status, 200, "{}", empty_body.body);
-    let bad = post(
-        &app,
-        &path,
-        Some(&device.key),
-        json!({"knownStateVersion": [1]}),
-    )
-    .await;
+    let bad = app
+        .post(&path, Some(&device.key), json!({"knownStateVersion": [1]}))
+        .await;
     bad.assert_error(400, "bad_request");
 }
 
 #[tokio::test]
 async fn the_answer_carries_both_casings_and_the_manifest() {
     let app = spawn_app().await;
-    add_version(&app, "1.0.0").await;
+    app.add_model_version(MODEL, "1.0.0").await;
     let device = app.register_device("casings").await;
-    let deployment = deploy(&app, "1.0.0", json!({})).await;
+    let deployment = app.deploy(MODEL, "1.0.0", json!({})).await;
+    let deployment_id = deployment["id"].as_str().unwrap();
+    let models = app.get("/api/v1/models", Some(app.secret_key())).await;
+    let artifact_id = models.body["models"][0]["versions"][0]["artifact_id"]
+        .as_str()
+        .unwrap();
     for (method, path) in [
         (Method::GET, "desired-state"),
         (Method::POST, "desired-state"),
@@ -380,45 +378,20 @@ async fn the_answer_carries_both_casings_and_the_manifest() {
             )
             .await;
         assert_eq!(reply.status, 200, "{method} {path}: {}", reply.body);
-        let b = &reply.body;
-        for field in ["deviceId", "device_id"] {
-            assert_eq!(b[field], device.id.as_str());
+        // One snapshot: the three answer alike.
+        insta::allow_duplicates! {
+            insta::assert_json_snapshot!(reply.body, {
+                ".deviceId" => redact::is(&device.id, "[device.id]"),
+                ".device_id" => redact::is(&device.id, "[device.id]"),
+                ".models[].deploymentId" => redact::is(deployment_id, "[deployment.id]"),
+                ".models[].deployment_id" => redact::is(deployment_id, "[deployment.id]"),
+                ".models[].artifactManifest.artifactId" => redact::is(artifact_id, "[artifact_id]"),
+                ".models[].artifact_manifest.artifact_id" => redact::is(artifact_id, "[artifact_id]"),
+                ".generatedAt" => redact::time(),
+                ".generated_at" => redact::time(),
+                ".serverTimestamp" => redact::time(),
+            });
         }
-        assert!(b["desired_state_version"].is_i64() && b["nextPollIntervalSeconds"].is_u64());
-        assert!(b["gcEligibleArtifactIds"].is_array() && b["gc_eligible_artifact_ids"].is_array());
-        for field in [
-            "generatedAt",
-            "generated_at",
-            "serverTimestamp",
-            "schemaVersion",
-        ] {
-            assert!(b[field].is_string(), "{field}");
-        }
-        let m = &b["models"][0];
-        assert_eq!(
-            (&m["modelId"], &m["model_id"]),
-            (&json!(MODEL), &json!(MODEL))
-        );
-        assert_eq!(
-            (&m["desiredVersion"], &m["desired_version"]),
-            (&json!("1.0.0"), &json!("1.0.0"))
-        );
-        assert_eq!(
-            (&m["deliveryMode"], &m["activationPolicy"]),
-            (&json!("managed"), &json!("immediate"))
-        );
-        assert_eq!(m["deploymentId"], deployment["id"]);
-        assert!(m["enginePolicy"].is_null());
-        assert_eq!(m["artifactManifest"]["totalBytes"], 4096);
-        assert_eq!(
-            m["artifactManifest"]["downloadUrl"],
-            "https://cdn.example.com/1.0.0/model.onnx"
-        );
-        assert_eq!(m["artifact_manifest"]["total_bytes"], 4096);
-        assert_eq!(
-            m["artifact_manifest"]["artifact_id"],
-            m["artifactManifest"]["artifactId"]
-        );
     }
 }
 
@@ -498,17 +471,17 @@ async fn observed_state_that_is_not_an_object_is_a_400() {
 #[tokio::test]
 async fn observed_state_is_stored_shown_in_retrieve_and_written_only_when_it_changes() {
     let app = spawn_app().await;
-    add_version(&app, "1.0.0").await;
+    app.add_model_version(MODEL, "1.0.0").await;
     let device = app.register_device("reporter").await;
     assert!(app.get_device(Some(&device.key), &device.id).await.body["observed_state"].is_null());
-    let deployment = deploy(&app, "1.0.0", json!({})).await;
+    let deployment = app.deploy(MODEL, "1.0.0", json!({})).await;
     let id = deployment["id"].as_str().unwrap();
     let path = format!("/api/v1/devices/{}/observed-state", device.id);
     let report = json!({"schemaVersion": "1.4.0", "deviceId": device.id,
         "reportedAt": "2026-11-25T20:57:33.123Z",
         "models": [{"modelId": MODEL, "status": "ACTIVE", "installedVersion": "1.0.0",
                     "activeVersion": "1.0.0"}]});
-    let ack = post(&app, &path, Some(&device.key), report.clone()).await;
+    let ack = app.post(&path, Some(&device.key), report.clone()).await;
     assert_eq!(
         (ack.status.as_u16(), &ack.body["accepted"]),
         (200, &json!(true)),
@@ -528,7 +501,7 @@ async fn observed_state_is_stored_shown_in_retrieve_and_written_only_when_it_cha
 
     app.server.advance_clock(5);
     let commits = app.server.db().commit_count();
-    let again = post(&app, &path, Some(&device.key), report).await;
+    let again = app.post(&path, Some(&device.key), report).await;
     assert_eq!(again.status.as_u16(), 200, "{}", again.body);
     assert_eq!(
         app.server.db().commit_count(),
@@ -545,7 +518,7 @@ async fn observed_state_is_stored_shown_in_retrieve_and_written_only_when_it_cha
 
     let failed = json!({"models": [{"modelId": MODEL, "status": "DOWNLOAD_FAILED",
         "installedVersion": null, "activeVersion": null}]});
-    post(&app, &path, Some(&device.key), failed).await;
+    app.post(&path, Some(&device.key), failed).await;
     assert_eq!(events(), 2);
     assert_eq!(rollout(&app, id).await, (1, 0, 0, 1));
 }
@@ -553,8 +526,8 @@ async fn observed_state_is_stored_shown_in_retrieve_and_written_only_when_it_cha
 #[tokio::test]
 async fn every_sdk_shape_of_an_active_model_counts_as_active() {
     let app = spawn_app().await;
-    add_version(&app, "1.0.0").await;
-    let deployment = deploy(&app, "1.0.0", json!({})).await;
+    app.add_model_version(MODEL, "1.0.0").await;
+    let deployment = app.deploy(MODEL, "1.0.0", json!({})).await;
     let id = deployment["id"].as_str().unwrap();
     let shapes = [
         // Python device agent (artifact_loop.py)
@@ -566,25 +539,25 @@ async fn every_sdk_shape_of_an_active_model_counts_as_active() {
     ];
     for (n, shape) in shapes.iter().enumerate() {
         let device = app.register_device(&format!("shape-{n}")).await;
-        let reply = post(
-            &app,
-            &format!("/api/v1/devices/{}/observed-state", device.id),
-            Some(&device.key),
-            json!({"models": [shape]}),
-        )
-        .await;
+        let reply = app
+            .post(
+                &format!("/api/v1/devices/{}/observed-state", device.id),
+                Some(&device.key),
+                json!({"models": [shape]}),
+            )
+            .await;
         assert_eq!(reply.status, 200, "{}", reply.body);
     }
     // A sync's inventory with active versions (Python: snake entries; iOS: camel).
     let by_sync = app.register_device("shape-sync").await;
-    let reply = post(
-        &app,
-        &format!("/api/v1/devices/{}/sync", by_sync.id),
-        Some(&by_sync.key),
-        json!({"modelInventory": [{"modelId": MODEL, "version": "1.0.0", "artifactId": "a", "status": "READY"}],
-               "activeVersions": [{"model_id": MODEL, "version": "1.0.0"}]}),
-    )
-    .await;
+    let reply = app
+        .post(
+            &format!("/api/v1/devices/{}/sync", by_sync.id),
+            Some(&by_sync.key),
+            json!({"modelInventory": [{"modelId": MODEL, "version": "1.0.0", "artifactId": "a", "status": "READY"}],
+                   "activeVersions": [{"model_id": MODEL, "version": "1.0.0"}]}),
+        )
+        .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(rollout(&app, id).await, (4, 1, 4, 0));
 }
@@ -592,17 +565,17 @@ async fn every_sdk_shape_of_an_active_model_counts_as_active() {
 #[tokio::test]
 async fn assignments_and_control_sync_say_whether_anything_changed_since_the_last_refresh() {
     let app = spawn_app().await;
-    add_version(&app, "1.0.0").await;
+    app.add_model_version(MODEL, "1.0.0").await;
     let device = app.register_device("refresher").await;
     let path = format!("/api/v1/devices/{}/assignments", device.id);
-    let first = get(&app, &path, Some(&device.key)).await;
+    let first = app.get(&path, Some(&device.key)).await;
     assert_eq!(first.status, 200, "{}", first.body);
     assert_eq!(
         (&first.body["updated"], &first.body["config_version"]),
         (&json!(false), &json!("0"))
     );
-    deploy(&app, "1.0.0", json!({})).await;
-    let changed = get(&app, &path, Some(&device.key)).await;
+    app.deploy(MODEL, "1.0.0", json!({})).await;
+    let changed = app.get(&path, Some(&device.key)).await;
     for field in ["updated", "assignments_changed", "rollouts_changed"] {
         assert_eq!(changed.body[field], true, "{field}");
     }
@@ -610,22 +583,24 @@ async fn assignments_and_control_sync_say_whether_anything_changed_since_the_las
     assert_eq!(changed.body["assignments"][0]["version"], "1.0.0");
     assert!(changed.body["assignments"][0]["config"].is_object());
     assert_eq!(
-        get(&app, &path, Some(&device.key)).await.body["updated"],
+        app.get(&path, Some(&device.key)).await.body["updated"],
         false
     );
 
-    let control = get(&app, "/api/v1/control/sync", Some(&device.key)).await;
+    let control = app.get("/api/v1/control/sync", Some(&device.key)).await;
     assert_eq!(control.status, 200, "{}", control.body);
     assert_eq!(
         (&control.body["config_version"], &control.body["updated"]),
         (&json!("1"), &json!(false))
     );
-    let by_org = get(&app, "/api/v1/control/sync", Some(app.secret_key())).await;
+    let by_org = app
+        .get("/api/v1/control/sync", Some(app.secret_key()))
+        .await;
     assert_eq!(
         (&by_org.body["config_version"], &by_org.body["updated"]),
         (&json!("0"), &json!(false))
     );
-    get(&app, "/api/v1/control/sync", None)
+    app.get("/api/v1/control/sync", None)
         .await
         .assert_error(401, "unauthorized");
 }
@@ -635,13 +610,9 @@ async fn the_control_heartbeat_acks_and_moves_the_devices_last_heartbeat() {
     let app = spawn_app().await;
     let device = app.register_device("ios-beat").await;
     let before = app.server.now();
-    let ack = post(
-        &app,
-        "/api/v1/control/heartbeat",
-        Some(&device.key),
-        json!({}),
-    )
-    .await;
+    let ack = app
+        .post("/api/v1/control/heartbeat", Some(&device.key), json!({}))
+        .await;
     assert_eq!(
         (ack.status.as_u16(), &ack.body["ack"]),
         (200, &json!(true)),
@@ -650,13 +621,13 @@ async fn the_control_heartbeat_acks_and_moves_the_devices_last_heartbeat() {
     );
     let seen = app.get_device(Some(&device.key), &device.id).await.body;
     assert_time_within(&seen["last_heartbeat"], before, app.server.now());
-    let by_org = post(
-        &app,
-        "/api/v1/control/heartbeat",
-        Some(app.publishable_key()),
-        json!({}),
-    )
-    .await;
+    let by_org = app
+        .post(
+            "/api/v1/control/heartbeat",
+            Some(app.publishable_key()),
+            json!({}),
+        )
+        .await;
     assert_eq!(by_org.body["ack"], true);
 }
 
@@ -666,13 +637,13 @@ async fn the_heartbeat_without_an_id_finds_the_device_by_key_or_body_identifier(
     let mine = app.register_device("node-1").await;
     let other = app.register_device("node-2").await;
     let path = "/api/v1/devices/heartbeat";
-    let own = post(
-        &app,
-        path,
-        Some(&mine.key),
-        json!({"device_identifier": "node-1"}),
-    )
-    .await;
+    let own = app
+        .post(
+            path,
+            Some(&mine.key),
+            json!({"device_identifier": "node-1"}),
+        )
+        .await;
     assert_eq!(
         (own.status.as_u16(), &own.body["id"]),
         (200, &json!(mine.id)),
@@ -681,8 +652,7 @@ async fn the_heartbeat_without_an_id_finds_the_device_by_key_or_body_identifier(
     );
     let no_body = app.send(Method::POST, path, Some(&mine.key), None).await;
     assert_eq!(no_body.body["device_identifier"], "node-1");
-    post(
-        &app,
+    app.post(
         path,
         Some(&mine.key),
         json!({"device_identifier": "node-2"}),
@@ -690,18 +660,20 @@ async fn the_heartbeat_without_an_id_finds_the_device_by_key_or_body_identifier(
     .await
     .assert_error(404, "not_found");
     for key in [app.secret_key(), app.publishable_key()] {
-        let by_org = post(&app, path, Some(key), json!({"device_id": other.id})).await;
+        let by_org = app
+            .post(path, Some(key), json!({"device_id": other.id}))
+            .await;
         assert_eq!(
             by_org.body["device_identifier"], "node-2",
             "{}",
             by_org.body
         );
-        post(&app, path, Some(key), json!({}))
+        app.post(path, Some(key), json!({}))
             .await
             .assert_error(400, "bad_request");
     }
     // GET there is still the device named "heartbeat".
-    get(&app, path, Some(app.secret_key()))
+    app.get(path, Some(app.secret_key()))
         .await
         .assert_error(404, "not_found");
 }
@@ -748,11 +720,10 @@ async fn register_says_expires_at_as_rfc_3339_except_to_the_python_sdk() {
 #[tokio::test]
 async fn an_unknown_deployment_is_a_404() {
     let app = spawn_app().await;
-    get(&app, "/api/v1/deployments/nope", Some(app.secret_key()))
+    app.get("/api/v1/deployments/nope", Some(app.secret_key()))
         .await
         .assert_error(404, "not_found");
-    post(
-        &app,
+    app.post(
         "/api/v1/deployments/nope/cancel",
         Some(app.secret_key()),
         json!({}),

@@ -4,6 +4,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::helpers::spawn_app;
+use crate::redact;
 
 #[tokio::test]
 async fn unknown_routes_are_a_json_404() {
@@ -13,8 +14,11 @@ async fn unknown_routes_are_a_json_404() {
         .send(Method::GET, "/api/v1/nothing-here", None, None)
         .await;
 
-    let message = reply.assert_error(404, "not_found");
-    assert!(message.contains("/api/v1/nothing-here"), "{message}");
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    let request_id = reply.header("x-request-id").expect("X-Request-Id header");
+    insta::assert_json_snapshot!(reply.body, {
+        ".request_id" => redact::is(request_id, "[X-Request-Id]"),
+    });
     assert_eq!(reply.header("content-type"), Some("application/json"));
 }
 

@@ -1,184 +1,13 @@
 //! Federated rounds through the SDKs' paths (issue 17): offers, join, plans, uploads in
 //! parts, completion with the envelope's digest checked, FedAvg and the kept result.
 
-use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
+use devreg::domain::Timestamp;
+use reqwest::StatusCode;
+use serde_json::json;
 
-use crate::helpers::{Device, Reply, Round, TestApp, read, spawn_app, spawn_app_with};
-
-const MODEL: &str = "kbd-next-word";
-const VERSION: &str = "1.0.0";
-
-/// The envelope Python's `DeviceFederatedClient.encrypt_update` builds: `sha256` and
-/// `size` of `json.dumps(update)`, whose text (`", "` separators) is given as `data`.
-fn envelope(data: &str) -> String {
-    let digest: String = Sha256::digest(data.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!(
-        "{{\"format\": \"plaintext_json\", \"sha256\": \"{digest}\", \"size\": {}, \"data\": {data}}}",
-        data.len()
-    )
-}
-
-/// `json.dumps(values)` for values whose shortest repr Rust and Python agree on.
-fn dumps(values: &[f64]) -> String {
-    let items: Vec<String> = values.iter().map(|v| format!("{v:?}")).collect();
-    format!("[{}]", items.join(", "))
-}
-
-async fn model_version(app: &TestApp) {
-    let reply = app
-        .send(
-            Method::POST,
-            "/api/v1/models",
-            Some(app.secret_key()),
-            Some(&json!({"model_id": MODEL}).to_string()),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
-    let reply = app
-        .send(
-            Method::POST,
-            &format!("/api/v1/models/{MODEL}/versions"),
-            Some(app.secret_key()),
-            Some(
-                &json!({"version": VERSION, "format": "onnx", "total_bytes": 4096,
-                        "sha256": "cd".repeat(32),
-                        "download_url": "https://example.com/model.onnx"})
-                .to_string(),
-            ),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
-}
-
-/// A server with the model version, and a round on it with `extra` fields.
-async fn app_with_round(extra: Value) -> (TestApp, Round) {
-    let app = spawn_app().await;
-    let round = round_on(&app, extra).await;
-    (app, round)
-}
-
-async fn round_on(app: &TestApp, extra: Value) -> Round {
-    model_version(app).await;
-    let mut body = json!({"model_id": MODEL, "base_version": VERSION});
-    body.as_object_mut()
-        .unwrap()
-        .extend(extra.as_object().unwrap().clone());
-    app.start_round_ok(body).await
-}
-
-async fn post(app: &TestApp, key: &str, path: &str, body: Value) -> Reply {
-    app.send(Method::POST, path, Some(key), Some(&body.to_string()))
-        .await
-}
-
-async fn get(app: &TestApp, key: &str, path: &str) -> Reply {
-    app.send(Method::GET, path, Some(key), None).await
-}
-
-/// PUTs raw bytes to an absolute part URL with `key`, no Content-Type (as the SDK does).
-async fn put_part(app: &TestApp, key: &str, url: &str, bytes: &[u8]) -> Reply {
-    let response = app
-        .client
-        .put(url)
-        .bearer_auth(key)
-        .body(bytes.to_vec())
-        .send()
-        .await
-        .unwrap();
-    read(response).await
-}
-
-async fn join(app: &TestApp, device: &Device, round: &Round, pid: &str) -> Reply {
-    post(
-        app,
-        &device.key,
-        &format!("/api/v1/federation/rounds/{}/join", round.id),
-        json!({"participation_id": pid, "device_id": device.id, "capabilities": {}}),
-    )
-    .await
-}
-
-/// Initiates an upload; returns (upload_id, part_urls).
-async fn initiate(
-    app: &TestApp,
-    device: &Device,
-    round: &Round,
-    meta: Value,
-) -> (String, Vec<String>) {
-    let reply = post(
-        app,
-        &device.key,
-        &format!("/api/v1/federation/rounds/{}/uploads", round.id),
-        json!({"meta": meta}),
-    )
-    .await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-    let urls: Vec<String> = reply.body["part_urls"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u.as_str().unwrap().to_owned())
-        .collect();
-    assert!(!urls.is_empty());
-    (reply.body["upload_id"].as_str().unwrap().to_owned(), urls)
-}
-
-/// Splits `bytes` over the URLs as the SDK does (`len // N`, the last takes the rest).
-async fn upload(app: &TestApp, device: &Device, urls: &[String], bytes: &[u8]) {
-    let n = urls.len();
-    let chunk = (bytes.len() / n).max(1);
-    for (i, url) in urls.iter().enumerate() {
-        let start = (i * chunk).min(bytes.len());
-        let end = if i < n - 1 {
-            (start + chunk).min(bytes.len())
-        } else {
-            bytes.len()
-        };
-        let reply = put_part(app, &device.key, url, &bytes[start..end]).await;
-        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-    }
-}
-
-async fn complete(
-    app: &TestApp,
-    device: &Device,
-    round: &Round,
-    upload_id: &str,
-    meta: Value,
-) -> Reply {
-    post(
-        app,
-        &device.key,
-        &format!(
-            "/api/v1/federation/rounds/{}/uploads/{upload_id}/complete",
-            round.id
-        ),
-        json!({"meta": meta, "privacy_proof": null}),
-    )
-    .await
-}
-
-/// One device's whole participation; returns the completion's reply.
-async fn take_part(
-    app: &TestApp,
-    device: &Device,
-    round: &Round,
-    update: &[f64],
-    samples: u64,
-) -> Reply {
-    let reply = join(app, device, round, &uuid::Uuid::new_v4().to_string()).await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-    let data = dumps(update);
-    let meta = json!({"sample_count": samples, "size": data.len()});
-    let (upload_id, urls) = initiate(app, device, round, meta.clone()).await;
-    upload(app, device, &urls, envelope(&data).as_bytes()).await;
-    complete(app, device, round, &upload_id, meta).await
-}
+use crate::fixtures::{MODEL, Upload, VERSION, dumps, envelope, spawn_app_with_round};
+use crate::helpers::{Round, TestApp, read, spawn_app, spawn_app_with};
+use crate::redact;
 
 fn result_path(round: &Round) -> String {
     format!("/api/v1/training/rounds/{}/result", round.id)
@@ -193,7 +22,7 @@ fn event_types(app: &TestApp) -> Vec<String> {
 
 #[tokio::test]
 async fn three_devices_offer_join_plan_upload_and_the_result_is_their_weighted_mean() {
-    let (app, round) = app_with_round(json!({"min_devices": 3})).await;
+    let (app, round) = spawn_app_with_round(json!({"min_devices": 3})).await;
     let updates = [
         vec![0.1, -0.2, 0.05, 0.3],
         vec![0.02, 0.04, -0.06, 0.08],
@@ -203,26 +32,26 @@ async fn three_devices_offer_join_plan_upload_and_the_result_is_their_weighted_m
 
     for (i, (update, n)) in updates.iter().zip(samples).enumerate() {
         let device = app.register_device(&format!("fl-{i}")).await;
-        let offers = get(
-            &app,
-            &device.key,
-            &format!("/api/v1/federation/offers?device_id={}", device.id),
-        )
-        .await;
+        let offers = app
+            .get(
+                &format!("/api/v1/federation/offers?device_id={}", device.id),
+                Some(&device.key),
+            )
+            .await;
         assert_eq!(offers.status, StatusCode::OK);
         let offer = &offers.body.as_array().expect("a JSON list")[0];
         assert_eq!(offer["round_id"], round.id);
-        let plan = get(
-            &app,
-            &device.key,
-            &format!(
-                "/api/v1/federation/plans/{}",
-                offer["plan_id"].as_str().unwrap()
-            ),
-        )
-        .await;
+        let plan = app
+            .get(
+                &format!(
+                    "/api/v1/federation/plans/{}",
+                    offer["plan_id"].as_str().unwrap()
+                ),
+                Some(&device.key),
+            )
+            .await;
         assert_eq!(plan.body["base_version"], VERSION);
-        let reply = take_part(&app, &device, &round, update, n).await;
+        let reply = app.take_part(&device, &round, update, n).await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
         assert_eq!(reply.body["updates_received"], i as u64 + 1);
         let expected = if i == 2 { "completed" } else { "active" };
@@ -241,7 +70,7 @@ async fn three_devices_offer_join_plan_upload_and_the_result_is_their_weighted_m
                 / total as f64
         })
         .collect();
-    let result = get(&app, app.secret_key(), &result_path(&round)).await;
+    let result = app.get(&result_path(&round), Some(app.secret_key())).await;
     assert_eq!(result.status, StatusCode::OK, "{}", result.body);
     assert_eq!(result.body["round_id"], round.id);
     assert_eq!(result.body["participants"], 3);
@@ -270,7 +99,7 @@ async fn three_devices_offer_join_plan_upload_and_the_result_is_their_weighted_m
 
 #[tokio::test]
 async fn start_round_names_a_model_version_and_refuses_one_that_does_not_exist() {
-    let (app, round) = app_with_round(json!({"deadline_seconds": 60})).await;
+    let (app, round) = spawn_app_with_round(json!({"deadline_seconds": 60})).await;
     let body = app.get_round(Some(app.secret_key()), &round.id).await.body;
     assert_eq!(body["base_version"], VERSION);
     assert_eq!(body["plan_id"], round.id);
@@ -295,76 +124,46 @@ async fn start_round_names_a_model_version_and_refuses_one_that_does_not_exist()
 
 #[tokio::test]
 async fn the_plan_carries_every_field_each_sdk_requires() {
-    let (app, round) = app_with_round(json!({"noise_sigma": 0.0, "clip_norm": 5.0})).await;
+    let (app, round) = spawn_app_with_round(json!({"noise_sigma": 0.0, "clip_norm": 5.0})).await;
     let device = app.register_device("fl-plan").await;
-    let plan = get(
-        &app,
-        &device.key,
-        &format!("/api/v1/federation/plans/{}", round.id),
-    )
-    .await;
-    assert_eq!(plan.status, StatusCode::OK);
-    for field in [
-        "plan_id",
-        "round_id",
-        "model_id",
-        "base_version",
-        "algorithm",
-        "hyperparams",
-        "clip_norm",
-        "noise_sigma",
-        "secure_agg_config",
-        "max_duration_sec",
-        "max_steps",
-        "planId",
-        "roundId",
-        "jobId",
-        "modelArtifactId",
-        "hyperparameters",
-        "privacyConfig",
-        "expiresAt",
-    ] {
-        assert!(
-            plan.body.get(field).is_some(),
-            "{field} missing: {}",
-            plan.body
-        );
-    }
-    assert_eq!(plan.body["clip_norm"], 5.0);
-    assert_eq!(plan.body["model_id"], MODEL);
+    let models = app.get("/api/v1/models", Some(app.secret_key())).await;
+    let artifact_id = models.body["models"][0]["versions"][0]["artifact_id"]
+        .as_str()
+        .unwrap();
+    let in_a_day = |t: Timestamp| Timestamp(t.0 + 86_400);
+    let before = in_a_day(app.server.now());
+    let plan = app
+        .get(
+            &format!("/api/v1/federation/plans/{}", round.id),
+            Some(&device.key),
+        )
+        .await;
     // The generated Python client's TrainingPlan forbids unknown keys.
-    let contract = get(
-        &app,
-        &device.key,
-        &format!("/api/v1/federation/plans/{}?view=contract", round.id),
-    )
-    .await;
-    let mut keys: Vec<&str> = contract
-        .body
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    keys.sort_unstable();
-    assert_eq!(
-        keys,
-        [
-            "expiresAt",
-            "hyperparameters",
-            "jobId",
-            "modelArtifactId",
-            "planId",
-            "privacyConfig",
-            "roundId"
-        ]
-    );
-    assert_eq!(contract.body["privacyConfig"]["mechanism"], "none");
+    let contract = app
+        .get(
+            &format!("/api/v1/federation/plans/{}?view=contract", round.id),
+            Some(&device.key),
+        )
+        .await;
+    let after = in_a_day(app.server.now());
+
+    assert_eq!(plan.status, StatusCode::OK, "{}", plan.body);
+    assert_eq!(contract.status, StatusCode::OK, "{}", contract.body);
+    for (name, body) in [("plan", &plan.body), ("plan_contract_view", &contract.body)] {
+        insta::assert_json_snapshot!(name, body, {
+            ".plan_id" => redact::is(&round.id, "[round.id]"),
+            ".round_id" => redact::is(&round.id, "[round.id]"),
+            ".planId" => redact::is(&round.id, "[round.id]"),
+            ".roundId" => redact::is(&round.id, "[round.id]"),
+            ".jobId" => redact::is(&round.id, "[round.id]"),
+            ".modelArtifactId" => redact::is(artifact_id, "[artifact_id]"),
+            ".expiresAt" => redact::time_within(before, after, "[a day from now]"),
+        });
+    }
     for view in ["", "full"] {
-        get(
-            &app,
-            &device.key,
+        app.get(
             &format!("/api/v1/federation/plans/{}?view={view}", round.id),
+            Some(&device.key),
         )
         .await
         .assert_error(400, "bad_request");
@@ -373,15 +172,15 @@ async fn the_plan_carries_every_field_each_sdk_requires() {
 
 #[tokio::test]
 async fn joining_twice_with_the_same_participation_changes_nothing_and_with_another_is_409() {
-    let (app, round) = app_with_round(json!({})).await;
+    let (app, round) = spawn_app_with_round(json!({})).await;
     let device = app.register_device("fl-twice").await;
-    let first = join(&app, &device, &round, "p-1").await;
+    let first = app.join_federated_round(&device, &round, "p-1").await;
     assert_eq!(first.status, StatusCode::OK, "{}", first.body);
     assert_eq!(first.body["participation_id"], "p-1");
-    let again = join(&app, &device, &round, "p-1").await;
+    let again = app.join_federated_round(&device, &round, "p-1").await;
     assert_eq!(again.status, StatusCode::OK);
     assert_eq!(again.body["joined_at"], first.body["joined_at"]);
-    let other = join(&app, &device, &round, "p-2").await;
+    let other = app.join_federated_round(&device, &round, "p-2").await;
     assert!(other.assert_error(409, "conflict").contains("\"p-1\""));
     let round_body = app.get_round(Some(app.secret_key()), &round.id).await.body;
     assert_eq!(round_body["participant_count"], 1);
@@ -396,15 +195,15 @@ async fn joining_twice_with_the_same_participation_changes_nothing_and_with_anot
 
 #[tokio::test]
 async fn uploading_to_a_round_not_joined_is_409() {
-    let (app, round) = app_with_round(json!({})).await;
+    let (app, round) = spawn_app_with_round(json!({})).await;
     let device = app.register_device("fl-stranger").await;
-    let reply = post(
-        &app,
-        &device.key,
-        &format!("/api/v1/federation/rounds/{}/uploads", round.id),
-        json!({"participation_id": "p", "meta": {}}),
-    )
-    .await;
+    let reply = app
+        .post(
+            &format!("/api/v1/federation/rounds/{}/uploads", round.id),
+            Some(&device.key),
+            json!({"participation_id": "p", "meta": {}}),
+        )
+        .await;
     assert!(
         reply
             .assert_error(409, "conflict")
@@ -414,80 +213,85 @@ async fn uploading_to_a_round_not_joined_is_409() {
 
 #[tokio::test]
 async fn uploading_under_another_participation_id_is_409() {
-    let (app, round) = app_with_round(json!({})).await;
+    let (app, round) = spawn_app_with_round(json!({})).await;
     let device = app.register_device("fl-pid").await;
-    join(&app, &device, &round, "mine").await;
-    let reply = post(
-        &app,
-        &device.key,
-        &format!("/api/v1/federation/rounds/{}/uploads", round.id),
-        json!({"participation_id": "not-mine", "meta": {}}),
-    )
-    .await;
+    app.join_federated_round(&device, &round, "mine").await;
+    let reply = app
+        .post(
+            &format!("/api/v1/federation/rounds/{}/uploads", round.id),
+            Some(&device.key),
+            json!({"participation_id": "not-mine", "meta": {}}),
+        )
+        .await;
     assert!(reply.assert_error(409, "conflict").contains("\"not-mine\""));
 }
 
 #[tokio::test]
 async fn a_device_of_another_org_sees_no_offer_and_cannot_join_or_send_parts() {
-    let (app, round) = app_with_round(json!({})).await;
+    let (app, round) = spawn_app_with_round(json!({})).await;
     let mine = app.register_device("fl-mine").await;
-    join(&app, &mine, &round, "p").await;
-    let (_, urls) = initiate(&app, &mine, &round, json!({})).await;
+    app.join_federated_round(&mine, &round, "p").await;
+    let urls = app.start_upload(&mine, &round, json!({})).await.part_urls;
     let other = app.create_org("elsewhere");
     let stranger = app
         .register_device_with(&other.secret_key, json!({"device_id": "fl-other"}))
         .await;
 
-    let offers = get(&app, &stranger.key, "/api/v1/federation/offers").await;
+    let offers = app
+        .get("/api/v1/federation/offers", Some(&stranger.key))
+        .await;
     assert_eq!(offers.body, json!([]));
-    join(&app, &stranger, &round, "q")
+    app.join_federated_round(&stranger, &round, "q")
         .await
         .assert_error(404, "not_found");
-    let plan = get(
-        &app,
-        &stranger.key,
-        &format!("/api/v1/federation/plans/{}", round.id),
-    )
-    .await;
+    let plan = app
+        .get(
+            &format!("/api/v1/federation/plans/{}", round.id),
+            Some(&stranger.key),
+        )
+        .await;
     plan.assert_error(404, "not_found");
-    put_part(&app, &stranger.key, &urls[0], b"x")
+    app.put_part(&stranger.key, &urls[0], b"x")
         .await
         .assert_error(404, "not_found");
-    get(&app, &other.secret_key, &result_path(&round))
+    app.get(&result_path(&round), Some(&other.secret_key))
         .await
         .assert_error(404, "not_found");
 }
 
 #[tokio::test]
 async fn a_completed_round_refuses_joins_uploads_parts_and_completions() {
-    let (app, round) = app_with_round(json!({})).await;
+    let (app, round) = spawn_app_with_round(json!({})).await;
     let device = app.register_device("fl-late").await;
-    join(&app, &device, &round, "p").await;
+    app.join_federated_round(&device, &round, "p").await;
     let data = dumps(&[1.0, 2.0]);
-    let (upload_id, urls) = initiate(&app, &device, &round, json!({})).await;
+    let Upload {
+        id: upload_id,
+        part_urls: urls,
+    } = app.start_upload(&device, &round, json!({})).await;
     app.end_round(Some(app.secret_key()), &round.id, "complete")
         .await;
 
     let late = app.register_device("fl-later").await;
-    join(&app, &late, &round, "q")
+    app.join_federated_round(&late, &round, "q")
         .await
         .assert_error(409, "conflict");
-    let reply = post(
-        &app,
-        &device.key,
-        &format!("/api/v1/federation/rounds/{}/uploads", round.id),
-        json!({}),
-    )
-    .await;
+    let reply = app
+        .post(
+            &format!("/api/v1/federation/rounds/{}/uploads", round.id),
+            Some(&device.key),
+            json!({}),
+        )
+        .await;
     reply.assert_error(409, "conflict");
-    put_part(&app, &device.key, &urls[0], envelope(&data).as_bytes())
+    app.put_part(&device.key, &urls[0], envelope(&data).as_bytes())
         .await
         .assert_error(409, "conflict");
-    complete(&app, &device, &round, &upload_id, json!({}))
+    app.complete_upload(&device, &round, &upload_id, json!({}))
         .await
         .assert_error(409, "conflict");
     // Completed with no update: no result.
-    get(&app, app.secret_key(), &result_path(&round))
+    app.get(&result_path(&round), Some(app.secret_key()))
         .await
         .assert_error(404, "not_found");
 }
@@ -499,33 +303,33 @@ async fn a_part_over_the_part_limit_or_an_upload_over_its_limit_is_413() {
         c.upload_max_bytes = 4096;
     })
     .await;
-    let round = round_on(&app, json!({})).await;
+    let round = app.start_round_on_model(json!({})).await;
     let device = app.register_device("fl-big").await;
-    join(&app, &device, &round, "p").await;
-    let (_, urls) = initiate(&app, &device, &round, json!({})).await;
+    app.join_federated_round(&device, &round, "p").await;
+    let urls = app.start_upload(&device, &round, json!({})).await.part_urls;
     assert!(urls.len() >= 3, "{urls:?}");
 
-    let message = put_part(&app, &device.key, &urls[0], &[b' '; 2049]).await;
+    let message = app.put_part(&device.key, &urls[0], &[b' '; 2049]).await;
     assert!(
         message
             .assert_error(413, "payload_too_large")
             .contains("2048")
     );
     for url in &urls[..2] {
-        let ok = put_part(&app, &device.key, url, &[b' '; 2000]).await;
+        let ok = app.put_part(&device.key, url, &[b' '; 2000]).await;
         assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
     }
-    put_part(&app, &device.key, &urls[2], &[b' '; 200])
+    app.put_part(&device.key, &urls[2], &[b' '; 200])
         .await
         .assert_error(413, "payload_too_large");
     // A size over the limit is refused when the upload starts.
-    let reply = post(
-        &app,
-        &device.key,
-        &format!("/api/v1/federation/rounds/{}/uploads", round.id),
-        json!({"meta": {"size": 5000}}),
-    )
-    .await;
+    let reply = app
+        .post(
+            &format!("/api/v1/federation/rounds/{}/uploads", round.id),
+            Some(&device.key),
+            json!({"meta": {"size": 5000}}),
+        )
+        .await;
     reply.assert_error(413, "payload_too_large");
 }
 
@@ -536,13 +340,18 @@ async fn parts_may_come_in_any_order_and_a_part_sent_twice_is_stored_once() {
         c.upload_max_bytes = 1 << 20;
     })
     .await;
-    let round = round_on(&app, json!({})).await;
+    let round = app.start_round_on_model(json!({})).await;
     let device = app.register_device("fl-order").await;
-    join(&app, &device, &round, "p").await;
+    app.join_federated_round(&device, &round, "p").await;
     let update: Vec<f64> = (0..300).map(|i| f64::from(i) / 7.0).collect();
     let data = dumps(&update);
     let bytes = envelope(&data).into_bytes();
-    let (upload_id, urls) = initiate(&app, &device, &round, json!({"size": data.len()})).await;
+    let Upload {
+        id: upload_id,
+        part_urls: urls,
+    } = app
+        .start_upload(&device, &round, json!({"size": data.len()}))
+        .await;
     assert!(
         urls.len() > 2,
         "{} bytes in {} parts",
@@ -559,16 +368,18 @@ async fn parts_may_come_in_any_order_and_a_part_sent_twice_is_stored_once() {
         }]
     };
     for i in (0..n).rev() {
-        put_part(&app, &device.key, &urls[i], slice(i)).await;
+        app.put_part(&device.key, &urls[i], slice(i)).await;
     }
-    let again = put_part(&app, &device.key, &urls[0], slice(0)).await;
+    let again = app.put_part(&device.key, &urls[0], slice(0)).await;
     assert_eq!(again.body["stored_bytes"], bytes.len());
 
-    let reply = complete(&app, &device, &round, &upload_id, json!({})).await;
+    let reply = app
+        .complete_upload(&device, &round, &upload_id, json!({}))
+        .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     app.end_round(Some(app.secret_key()), &round.id, "complete")
         .await;
-    let result = get(&app, app.secret_key(), &result_path(&round)).await;
+    let result = app.get(&result_path(&round), Some(app.secret_key())).await;
     let aggregate: Vec<f64> = serde_json::from_value(result.body["aggregate"].clone()).unwrap();
     assert_eq!(aggregate, update);
     assert_eq!(result.body["sample_count"], 1, "no sample_count weighs 1");
@@ -576,101 +387,106 @@ async fn parts_may_come_in_any_order_and_a_part_sent_twice_is_stored_once() {
 
 #[tokio::test]
 async fn a_wrong_digest_is_400_and_nothing_is_kept() {
-    let (app, round) = app_with_round(json!({"min_devices": 1})).await;
+    let (app, round) = spawn_app_with_round(json!({"min_devices": 1})).await;
     let device = app.register_device("fl-bad").await;
-    join(&app, &device, &round, "p").await;
+    app.join_federated_round(&device, &round, "p").await;
     let good = envelope("[0.5, 0.25]");
     let bad = good.replace("[0.5, 0.25]", "[0.5, 0.75]");
-    let (upload_id, urls) = initiate(&app, &device, &round, json!({"sample_count": 5})).await;
-    upload(&app, &device, &urls, bad.as_bytes()).await;
+    let Upload {
+        id: upload_id,
+        part_urls: urls,
+    } = app
+        .start_upload(&device, &round, json!({"sample_count": 5}))
+        .await;
+    app.upload_parts(&device, &urls, bad.as_bytes()).await;
 
-    let reply = complete(
-        &app,
-        &device,
-        &round,
-        &upload_id,
-        json!({"sample_count": 5}),
-    )
-    .await;
+    let reply = app
+        .complete_upload(&device, &round, &upload_id, json!({"sample_count": 5}))
+        .await;
     assert!(reply.assert_error(400, "bad_request").contains("sha256"));
     // The upload is gone, the round has no update and takes a good one.
-    complete(&app, &device, &round, &upload_id, json!({}))
+    app.complete_upload(&device, &round, &upload_id, json!({}))
         .await
         .assert_error(404, "not_found");
-    get(&app, app.secret_key(), &result_path(&round))
+    app.get(&result_path(&round), Some(app.secret_key()))
         .await
         .assert_error(409, "conflict");
-    let (upload_id, urls) = initiate(&app, &device, &round, json!({})).await;
-    upload(&app, &device, &urls, good.as_bytes()).await;
-    let ok = complete(
-        &app,
-        &device,
-        &round,
-        &upload_id,
-        json!({"sample_count": 5}),
-    )
-    .await;
+    let Upload {
+        id: upload_id,
+        part_urls: urls,
+    } = app.start_upload(&device, &round, json!({})).await;
+    app.upload_parts(&device, &urls, good.as_bytes()).await;
+    let ok = app
+        .complete_upload(&device, &round, &upload_id, json!({"sample_count": 5}))
+        .await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
-    let result = get(&app, app.secret_key(), &result_path(&round)).await;
+    let result = app.get(&result_path(&round), Some(app.secret_key())).await;
     assert_eq!(result.body["aggregate"], json!([0.5, 0.25]));
     assert_eq!(result.body["sample_count"], 5);
 }
 
 #[tokio::test]
 async fn a_wrong_size_is_400() {
-    let (app, round) = app_with_round(json!({})).await;
+    let (app, round) = spawn_app_with_round(json!({})).await;
     let device = app.register_device("fl-size").await;
-    join(&app, &device, &round, "p").await;
+    app.join_federated_round(&device, &round, "p").await;
     let lying = envelope("[0.5]").replace("\"size\": 5", "\"size\": 6");
-    let (upload_id, urls) = initiate(&app, &device, &round, json!({})).await;
-    upload(&app, &device, &urls, lying.as_bytes()).await;
-    let reply = complete(&app, &device, &round, &upload_id, json!({})).await;
+    let Upload {
+        id: upload_id,
+        part_urls: urls,
+    } = app.start_upload(&device, &round, json!({})).await;
+    app.upload_parts(&device, &urls, lying.as_bytes()).await;
+    let reply = app
+        .complete_upload(&device, &round, &upload_id, json!({}))
+        .await;
     assert!(reply.assert_error(400, "bad_request").contains("size"));
 }
 
 #[tokio::test]
 async fn updates_of_different_lengths_are_refused_at_completion() {
-    let (app, round) = app_with_round(json!({})).await;
+    let (app, round) = spawn_app_with_round(json!({})).await;
     let first = app.register_device("fl-len-1").await;
     let second = app.register_device("fl-len-2").await;
     assert_eq!(
-        take_part(&app, &first, &round, &[1.0, 2.0, 3.0], 1)
+        app.take_part(&first, &round, &[1.0, 2.0, 3.0], 1)
             .await
             .status,
         StatusCode::OK
     );
-    let reply = take_part(&app, &second, &round, &[1.0, 2.0], 1).await;
+    let reply = app.take_part(&second, &round, &[1.0, 2.0], 1).await;
     let message = reply.assert_error(400, "bad_request");
     assert!(
         message.contains("2 numbers") && message.contains("3"),
         "{message}"
     );
-    let status = get(
-        &app,
-        app.secret_key(),
-        &format!("/api/v1/training/rounds/{}/status", round.id),
-    )
-    .await;
+    let status = app
+        .get(
+            &format!("/api/v1/training/rounds/{}/status", round.id),
+            Some(app.secret_key()),
+        )
+        .await;
     assert_eq!(status.body["updates_received"], 1);
 }
 
 #[tokio::test]
 async fn a_device_sends_one_update_per_round() {
-    let (app, round) = app_with_round(json!({})).await;
+    let (app, round) = spawn_app_with_round(json!({})).await;
     let device = app.register_device("fl-once").await;
     assert_eq!(
-        take_part(&app, &device, &round, &[1.0], 1).await.status,
+        app.take_part(&device, &round, &[1.0], 1).await.status,
         StatusCode::OK
     );
-    let reply = post(
-        &app,
-        &device.key,
-        &format!("/api/v1/federation/rounds/{}/uploads", round.id),
-        json!({}),
-    )
-    .await;
+    let reply = app
+        .post(
+            &format!("/api/v1/federation/rounds/{}/uploads", round.id),
+            Some(&device.key),
+            json!({}),
+        )
+        .await;
     assert!(reply.assert_error(409, "conflict").contains("already sent"));
-    let offers = get(&app, &device.key, "/api/v1/federation/offers").await;
+    let offers = app
+        .get("/api/v1/federation/offers", Some(&device.key))
+        .await;
     assert_eq!(
         offers.body,
         json!([]),
@@ -680,15 +496,14 @@ async fn a_device_sends_one_update_per_round() {
 
 #[tokio::test]
 async fn a_round_that_never_gets_enough_updates_stays_active_then_completes_at_its_deadline() {
-    let (app, round) = app_with_round(json!({"min_devices": 3, "deadline_seconds": 600})).await;
+    let (app, round) =
+        spawn_app_with_round(json!({"min_devices": 3, "deadline_seconds": 600})).await;
     let device = app.register_device("fl-alone").await;
     assert_eq!(
-        take_part(&app, &device, &round, &[2.0, 4.0], 3)
-            .await
-            .status,
+        app.take_part(&device, &round, &[2.0, 4.0], 3).await.status,
         StatusCode::OK
     );
-    let waiting = get(&app, app.secret_key(), &result_path(&round)).await;
+    let waiting = app.get(&result_path(&round), Some(app.secret_key())).await;
     assert!(
         waiting
             .assert_error(409, "conflict")
@@ -697,10 +512,10 @@ async fn a_round_that_never_gets_enough_updates_stays_active_then_completes_at_i
 
     app.server.advance_clock(601);
     let late = app.register_device("fl-too-late").await;
-    join(&app, &late, &round, "p")
+    app.join_federated_round(&late, &round, "p")
         .await
         .assert_error(409, "conflict");
-    let result = get(&app, app.secret_key(), &result_path(&round)).await;
+    let result = app.get(&result_path(&round), Some(app.secret_key())).await;
     assert_eq!(result.status, StatusCode::OK, "{}", result.body);
     assert_eq!(result.body["participants"], 1);
     assert_eq!(result.body["aggregate"], json!([2.0, 4.0]));
@@ -717,23 +532,23 @@ async fn a_round_that_never_gets_enough_updates_stays_active_then_completes_at_i
 
 #[tokio::test]
 async fn the_operator_completes_a_round_with_the_updates_it_has() {
-    let (app, round) = app_with_round(json!({"min_devices": 10})).await;
+    let (app, round) = spawn_app_with_round(json!({"min_devices": 10})).await;
     let a = app.register_device("fl-op-a").await;
     let b = app.register_device("fl-op-b").await;
-    take_part(&app, &a, &round, &[1.0, 0.0], 1).await;
-    take_part(&app, &b, &round, &[0.0, 1.0], 3).await;
+    app.take_part(&a, &round, &[1.0, 0.0], 1).await;
+    app.take_part(&b, &round, &[0.0, 1.0], 3).await;
     let done = app
         .end_round(Some(app.secret_key()), &round.id, "complete")
         .await;
     assert_eq!(done.status, StatusCode::OK);
-    let result = get(&app, &a.key, &result_path(&round)).await;
+    let result = app.get(&result_path(&round), Some(&a.key)).await;
     assert_eq!(result.body["aggregate"], json!([0.25, 0.75]));
     assert_eq!(result.body["sample_count"], 4);
 
     let cancelled = app.start_round_ok(json!({})).await;
     app.end_round(Some(app.secret_key()), &cancelled.id, "cancel")
         .await;
-    get(&app, app.secret_key(), &result_path(&cancelled))
+    app.get(&result_path(&cancelled), Some(app.secret_key()))
         .await
         .assert_error(404, "not_found");
 }
@@ -741,7 +556,9 @@ async fn the_operator_completes_a_round_with_the_updates_it_has() {
 #[tokio::test]
 async fn offers_follow_the_heartbeats_targeting() {
     let app = spawn_app().await;
-    let ios_round = round_on(&app, json!({"platforms": ["ios"]})).await;
+    let ios_round = app
+        .start_round_on_model(json!({"platforms": ["ios"]}))
+        .await;
     let every = app.start_round_ok(json!({})).await;
     let python = app
         .register_device_with(
@@ -749,7 +566,9 @@ async fn offers_follow_the_heartbeats_targeting() {
             json!({"device_id": "fl-py", "platform": "python"}),
         )
         .await;
-    let offers = get(&app, &python.key, "/api/v1/federation/offers").await;
+    let offers = app
+        .get("/api/v1/federation/offers", Some(&python.key))
+        .await;
     let ids: Vec<&str> = offers
         .body
         .as_array()
@@ -760,20 +579,19 @@ async fn offers_follow_the_heartbeats_targeting() {
     assert_eq!(ids, [every.id.as_str()]);
     assert_ne!(ids[0], ios_round.id);
     // The secret key names the device; the generated contract's path answers an object.
-    let generated = get(
-        &app,
-        app.secret_key(),
-        "/api/v1/federation/rounds/offers?deviceId=fl-py",
-    )
-    .await;
+    let generated = app
+        .get(
+            "/api/v1/federation/rounds/offers?deviceId=fl-py",
+            Some(app.secret_key()),
+        )
+        .await;
     assert_eq!(generated.body["offers"][0]["planId"], every.id);
-    get(&app, app.secret_key(), "/api/v1/federation/offers")
+    app.get("/api/v1/federation/offers", Some(app.secret_key()))
         .await
         .assert_error(400, "bad_request");
-    get(
-        &app,
-        &python.key,
+    app.get(
         "/api/v1/federation/offers?device_id=someone-else",
+        Some(&python.key),
     )
     .await
     .assert_error(404, "not_found");
@@ -785,7 +603,7 @@ async fn offers_follow_the_heartbeats_targeting() {
     )
     .await;
     assert_eq!(
-        get(&app, &python.key, "/api/v1/federation/offers")
+        app.get("/api/v1/federation/offers", Some(&python.key))
             .await
             .body,
         json!([])
@@ -794,77 +612,78 @@ async fn offers_follow_the_heartbeats_targeting() {
 
 #[tokio::test]
 async fn the_generated_contracts_paths_walk_the_same_round() {
-    let (app, round) = app_with_round(json!({"min_devices": 1})).await;
+    let (app, round) = spawn_app_with_round(json!({"min_devices": 1})).await;
     let device = app.register_device("fl-contract").await;
-    let joined = post(
-        &app,
-        &device.key,
-        &format!("/api/v1/federation/rounds/{}/join", round.id),
-        json!({"deviceId": "fl-contract"}),
-    )
-    .await;
+    let joined = app
+        .post(
+            &format!("/api/v1/federation/rounds/{}/join", round.id),
+            Some(&device.key),
+            json!({"deviceId": "fl-contract"}),
+        )
+        .await;
     assert_eq!(joined.status, StatusCode::OK, "{}", joined.body);
     assert!(joined.body["participationId"].is_string());
-    let beat = post(
-        &app,
-        &device.key,
-        &format!("/api/v1/federation/rounds/{}/heartbeat", round.id),
-        json!({"deviceId": "fl-contract"}),
-    )
-    .await;
+    let beat = app
+        .post(
+            &format!("/api/v1/federation/rounds/{}/heartbeat", round.id),
+            Some(&device.key),
+            json!({"deviceId": "fl-contract"}),
+        )
+        .await;
     assert_eq!(beat.body["joined"], true);
     assert_eq!(beat.body["update_received"], false);
 
-    let started = post(
-        &app,
-        &device.key,
-        &format!("/api/v1/federation/rounds/{}/updates/initiate", round.id),
-        json!({}),
-    )
-    .await;
+    let started = app
+        .post(
+            &format!("/api/v1/federation/rounds/{}/updates/initiate", round.id),
+            Some(&device.key),
+            json!({}),
+        )
+        .await;
     assert_eq!(started.status, StatusCode::OK, "{}", started.body);
     let upload_id = started.body["uploadId"].as_str().unwrap().to_owned();
     let urls: Vec<String> = serde_json::from_value(started.body["partUrls"].clone()).unwrap();
-    upload(&app, &device, &urls, envelope("[3.0]").as_bytes()).await;
-    let done = post(
-        &app,
-        &device.key,
-        &format!(
-            "/api/v1/federation/rounds/{}/updates/{upload_id}/complete",
-            round.id
-        ),
-        json!({}),
-    )
-    .await;
+    app.upload_parts(&device, &urls, envelope("[3.0]").as_bytes())
+        .await;
+    let done = app
+        .post(
+            &format!(
+                "/api/v1/federation/rounds/{}/updates/{upload_id}/complete",
+                round.id
+            ),
+            Some(&device.key),
+            json!({}),
+        )
+        .await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.body);
     assert_eq!(done.body["round_status"], "completed");
-    let beat = post(
-        &app,
-        &device.key,
-        &format!("/api/v1/federation/rounds/{}/heartbeat", round.id),
-        json!({}),
-    )
-    .await;
+    let beat = app
+        .post(
+            &format!("/api/v1/federation/rounds/{}/heartbeat", round.id),
+            Some(&device.key),
+            json!({}),
+        )
+        .await;
     assert_eq!(beat.body["status"], "completed");
     assert_eq!(beat.body["update_received"], true);
 }
 
 #[tokio::test]
 async fn parts_and_uploads_take_only_the_devices_own_key() {
-    let (app, round) = app_with_round(json!({})).await;
+    let (app, round) = spawn_app_with_round(json!({})).await;
     let device = app.register_device("fl-keys").await;
     let other = app.register_device("fl-keys-other").await;
-    join(&app, &device, &round, "p").await;
-    let (_, urls) = initiate(&app, &device, &round, json!({})).await;
+    app.join_federated_round(&device, &round, "p").await;
+    let urls = app.start_upload(&device, &round, json!({})).await.part_urls;
     assert!(
         urls[0].starts_with(&app.server.url().to_string()),
         "{}",
         urls[0]
     );
-    put_part(&app, &other.key, &urls[0], b"x")
+    app.put_part(&other.key, &urls[0], b"x")
         .await
         .assert_error(404, "not_found");
-    put_part(&app, app.secret_key(), &urls[0], b"x")
+    app.put_part(app.secret_key(), &urls[0], b"x")
         .await
         .assert_error(403, "forbidden");
     let anonymous = read(app.client.put(&urls[0]).body("x").send().await.unwrap()).await;
@@ -873,23 +692,23 @@ async fn parts_and_uploads_take_only_the_devices_own_key() {
 
 #[tokio::test]
 async fn the_legacy_status_path_serves_the_round_and_the_weights_path_names_its_replacement() {
-    let (app, round) = app_with_round(json!({})).await;
-    let status = get(
-        &app,
-        app.secret_key(),
-        &format!("/api/v1/training/rounds/{}/status", round.id),
-    )
-    .await;
+    let (app, round) = spawn_app_with_round(json!({})).await;
+    let status = app
+        .get(
+            &format!("/api/v1/training/rounds/{}/status", round.id),
+            Some(app.secret_key()),
+        )
+        .await;
     assert_eq!(status.status, StatusCode::OK);
     assert_eq!(status.body["config"]["model_id"], MODEL);
     assert_eq!(status.body["config"]["version"], VERSION);
-    let weights = post(
-        &app,
-        app.secret_key(),
-        "/api/v1/training/weights",
-        json!({}),
-    )
-    .await;
+    let weights = app
+        .post(
+            "/api/v1/training/weights",
+            Some(app.secret_key()),
+            json!({}),
+        )
+        .await;
     assert!(
         weights
             .assert_error(404, "not_found")
@@ -899,11 +718,11 @@ async fn the_legacy_status_path_serves_the_round_and_the_weights_path_names_its_
 
 #[tokio::test]
 async fn a_legacy_join_counts_as_joining_once_and_the_agent_then_names_its_participation() {
-    let (app, round) = app_with_round(json!({})).await;
+    let (app, round) = spawn_app_with_round(json!({})).await;
     let device = app.register_device("fl-legacy").await;
     let legacy = app.join_round(Some(&device.key), &round.id, None).await;
     assert_eq!(legacy.status, StatusCode::OK, "{}", legacy.body);
-    let agent = join(&app, &device, &round, "agent-pid").await;
+    let agent = app.join_federated_round(&device, &round, "agent-pid").await;
     assert_eq!(agent.status, StatusCode::OK, "{}", agent.body);
     assert_eq!(agent.body["participation_id"], "agent-pid");
     assert_eq!(

@@ -262,6 +262,17 @@ impl TestApp {
         read(request.send().await.expect("request failed")).await
     }
 
+    /// `POST path` with an optional bearer key and a JSON body.
+    pub async fn post(&self, path: &str, key: Option<&str>, body: Value) -> Reply {
+        self.send(Method::POST, path, key, Some(&body.to_string()))
+            .await
+    }
+
+    /// `GET path` with an optional bearer key.
+    pub async fn get(&self, path: &str, key: Option<&str>) -> Reply {
+        self.send(Method::GET, path, key, None).await
+    }
+
     pub async fn register(&self, key: Option<&str>, body: Value) -> Reply {
         self.send(
             Method::POST,

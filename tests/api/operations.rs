@@ -134,15 +134,24 @@ async fn a_backup_taken_under_write_load_is_consistent_and_complete() {
         app.register_device(&format!("pre-{i}")).await;
     }
 
+    let (started, writing) = tokio::sync::oneshot::channel::<()>();
     let writer = {
         let app = app.clone();
         tokio::spawn(async move {
+            let mut started = Some(started);
             for i in 0..200 {
                 app.register_device(&format!("during-{i}")).await;
+                if let Some(started) = started.take() {
+                    let _ = started.send(());
+                }
             }
         })
     };
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    // The backup starts once the writer's first registration is acknowledged: under load.
+    writing
+        .await
+        .expect("the writer registers a device before the backup");
+    let acknowledged = before + 1;
     let backup = tokio::task::spawn_blocking({
         let (db, out) = (db.clone(), out.clone());
         move || {
@@ -170,8 +179,8 @@ async fn a_backup_taken_under_write_load_is_consistent_and_complete() {
         .query_row("SELECT count(*) FROM devices", [], |r| r.get(0))
         .unwrap();
     assert!(
-        devices >= before,
-        "the backup has {devices} devices, fewer than the {before} acknowledged before it"
+        devices >= acknowledged,
+        "the backup has {devices} devices, fewer than the {acknowledged} acknowledged before it"
     );
     let keys: i64 = copy
         .query_row(

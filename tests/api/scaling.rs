@@ -144,19 +144,24 @@ struct OwnCluster {
 
 impl OwnCluster {
     fn script(&self, action: &str) -> String {
-        let out = std::process::Command::new("bash")
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/pg"))
-            .arg(action)
-            .arg(self.dir.path())
-            .output()
-            .expect("run .ci/pg");
-        assert!(
-            out.status.success(),
-            ".ci/pg {action} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+        pg_script(self.dir.path(), action)
     }
+}
+
+/// Runs `.ci/pg action dir` and returns what it printed; panics if it fails.
+fn pg_script(dir: &std::path::Path, action: &str) -> String {
+    let out = std::process::Command::new("bash")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/pg"))
+        .arg(action)
+        .arg(dir)
+        .output()
+        .expect("run .ci/pg");
+    assert!(
+        out.status.success(),
+        ".ci/pg {action} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 impl Drop for OwnCluster {
@@ -192,21 +197,40 @@ async fn a_lost_database_is_503_and_readyz_says_so_until_it_is_back_and_then_all
     assert_eq!(heartbeat().await.status, StatusCode::OK);
 
     // Heartbeats keep coming while the database goes away: each is a 200 (committed) or
-    // a 503 (not), never anything else, and never a hang.
+    // a 503 (not), never anything else, and never a hang. The stop starts once a heartbeat
+    // of the load has been answered 200, and runs off this task so the load goes on
+    // during it; the load ends a few heartbeats after the stop has finished.
+    let stopped = std::sync::atomic::AtomicBool::new(false);
+    let (answered, first_answer) = tokio::sync::oneshot::channel::<()>();
     let load = async {
+        let mut answered = Some(answered);
         let mut seen = Vec::new();
-        for _ in 0..20 {
+        let mut after_stop = 0;
+        while after_stop < 5 {
+            if stopped.load(std::sync::atomic::Ordering::SeqCst) {
+                after_stop += 1;
+            }
             let reply = tokio::time::timeout(std::time::Duration::from_secs(10), heartbeat())
                 .await
                 .expect("an answer within 10 s while the database is down");
+            if reply.status == StatusCode::OK
+                && let Some(answered) = answered.take()
+            {
+                let _ = answered.send(());
+            }
             seen.push(reply.status.as_u16());
-            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
         }
         seen
     };
     let stop = async {
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        tokio::task::block_in_place(|| cluster.script("stop"));
+        first_answer
+            .await
+            .expect("a heartbeat is answered 200 before the stop");
+        let dir = cluster.dir.path().to_owned();
+        tokio::task::spawn_blocking(move || pg_script(&dir, "stop"))
+            .await
+            .unwrap();
+        stopped.store(true, std::sync::atomic::Ordering::SeqCst);
     };
     let (seen, _) = tokio::join!(load, stop);
     assert!(seen.iter().all(|s| *s == 200 || *s == 503), "{seen:?}");

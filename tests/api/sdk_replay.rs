@@ -14,7 +14,6 @@ use serde_json::{Value, json};
 use crate::helpers::{Reply, TestApp, read, spawn_app};
 
 const MODEL: &str = "phi-4-mini-q4";
-const SHA: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
 /// A request as an SDK sends it: its headers, its method, its JSON body.
 async fn sdk_send(
@@ -38,34 +37,9 @@ async fn sdk_send(
 
 /// A model version deployed to every device of the org, as an operator would stage it.
 async fn stage_deployment(app: &TestApp) -> String {
-    let key = Some(app.secret_key());
-    let send = |path: &'static str, body: Value| {
-        let app = &app;
-        async move {
-            app.send(Method::POST, path, key, Some(&body.to_string()))
-                .await
-        }
-    };
-    assert_eq!(
-        send("/api/v1/models", json!({"model_id": MODEL}))
-            .await
-            .status,
-        201
-    );
-    let version = send(
-        "/api/v1/models/phi-4-mini-q4/versions",
-        json!({"version": "1.0", "format": "gguf", "total_bytes": 2048, "sha256": SHA,
-               "download_url": "https://cdn.example.com/phi/1.0/model.gguf"}),
-    )
-    .await;
-    assert_eq!(version.status, 201, "{}", version.body);
-    let deployment = send(
-        "/api/v1/deployments",
-        json!({"model_id": MODEL, "version": "1.0"}),
-    )
-    .await;
-    assert_eq!(deployment.status, 201, "{}", deployment.body);
-    deployment.body["id"].as_str().unwrap().to_owned()
+    app.add_model_version(MODEL, "1.0").await;
+    let deployment = app.deploy(MODEL, "1.0", json!({})).await;
+    deployment["id"].as_str().unwrap().to_owned()
 }
 
 /// A field's name and the check of its JSON type.

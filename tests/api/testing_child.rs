@@ -132,14 +132,21 @@ fn closing_stdin_stops_the_server_cleanly() {
     assert_eq!(server.rest_of_stdout(), "");
 }
 
-#[test]
-fn without_the_flag_stdin_closing_changes_nothing() {
+#[tokio::test]
+async fn without_the_flag_stdin_closing_changes_nothing() {
     let mut server = Ephemeral::start(&[]);
+    // A server with the flag, whose stdin closes at the same moment: once it has exited,
+    // the closing has been seen and acted on, which is the moment to look at the other.
+    let mut flagged = Ephemeral::start(&["--exit-on-stdin-close"]);
 
     drop(server.child.stdin.take());
-    std::thread::sleep(Duration::from_millis(300));
+    drop(flagged.child.stdin.take());
+    let status = flagged.wait_for_exit(Duration::from_secs(5));
 
+    assert!(status.success(), "{status:?}");
     assert!(server.child.try_wait().unwrap().is_none(), "still running");
+    let health = reqwest::get(server.url("/healthz")).await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK, "and serving");
 }
 
 #[test]
