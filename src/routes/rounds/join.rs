@@ -15,7 +15,7 @@ use crate::store::rounds::{self, Join};
 pub const ACCESS: Access = Access {
     action: "joining a training round",
     allows: &[Allow::Device, Allow::Secret],
-    target: Target::OwnDevice,
+    target: Target::BodyDevice,
 };
 
 /// The device that joins. Required with the org's secret key; a device key joins its own

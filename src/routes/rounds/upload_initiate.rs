@@ -17,7 +17,7 @@ use crate::store::federation::{self, InitiateUpload};
 pub const ACCESS: Access = Access {
     action: "uploading a federated update",
     allows: &[Allow::Device],
-    target: Target::BodyDevice,
+    target: Target::OwnDevice,
 };
 
 /// Room for the envelope's members besides `data` (format, sha256, size), which
