@@ -174,10 +174,13 @@ where
 pub fn settle_due(conn: &Conn, org_id: &str, now: Timestamp) -> Result<u64, StoreError> {
     let due: Vec<String> = conn.query_all(
         "SELECT r.id FROM rounds AS r JOIN round_plans AS rp ON rp.round_id = r.id \
-             WHERE r.org_id = ?1 AND r.status = 'active' AND rp.deadline_at <= ?2",
+             WHERE r.org_id = ?1 AND r.status = 'active' AND rp.deadline_at <= ?2 \
+             ORDER BY r.number",
         &[&org_id, &now],
         |r| r.get(0),
     )?;
+    // In number order, so that transactions settling the same rounds on PostgreSQL take
+    // their row locks in the same order.
     let mut completed = 0;
     for id in due {
         if let Some(round) = find(conn, org_id, &id)?
