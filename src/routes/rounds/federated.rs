@@ -14,108 +14,16 @@
 //! Python client validates it against a model that forbids unknown keys, so it gets the
 //! contract's exact shape with `?view=contract`.
 
-use crate::store::Conn;
 use actix_web::HttpRequest;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::auth::Credential;
-use crate::domain::{KeyKind, Timestamp};
+use crate::auth::Acting;
+use crate::domain::Timestamp;
 use crate::error::ApiError;
-use crate::routes::device_not_found;
-use crate::routes::rounds::{own_device, round_not_found, targets};
 use crate::state::AppState;
-use crate::store::devices::{self, Device};
 use crate::store::federation;
 use crate::store::rounds::{self, Round};
-
-/// Completes the org's rounds whose deadline has passed, so whatever reads a round next
-/// sees it completed: a read first, and a write only when one is due.
-pub async fn settle_due(state: &AppState, org_id: &str) -> Result<(), ApiError> {
-    let now = state.clock.now();
-    let org = org_id.to_owned();
-    let due = state
-        .db
-        .read(move |conn| federation::any_due(conn, &org, now))
-        .await?;
-    if due {
-        let org = org_id.to_owned();
-        state
-            .db
-            .write(move |tx| federation::complete_due(tx, &org, now))
-            .await?;
-    }
-    Ok(())
-}
-
-/// The device a federation request is about: a device key's own (a `named` device that is
-/// not it is a 404), or the device the secret key names (required).
-pub fn device_of(
-    conn: &Conn,
-    credential: &Credential,
-    named: Option<&str>,
-) -> Result<Device, ApiError> {
-    match credential.kind {
-        KeyKind::Device => {
-            let device = own_device(conn, credential)?;
-            match named {
-                Some(named) if named != device.id && named != device.identifier.as_str() => {
-                    Err(device_not_found(named))
-                }
-                _ => Ok(device),
-            }
-        }
-        _ => {
-            let named = named.ok_or_else(|| {
-                ApiError::BadRequest(
-                    "device_id is required with the org's secret key: the device (its \
-                     identifier or its id) the request is for"
-                        .to_owned(),
-                )
-            })?;
-            devices::find(conn, credential.org_id.as_str(), named)?
-                .ok_or_else(|| device_not_found(named))
-        }
-    }
-}
-
-/// The round `reference` names that `device` may take part in: a 404 for another org's,
-/// none, or one aimed at other platforms.
-pub fn round_for(conn: &Conn, device: &Device, reference: &str) -> Result<Round, ApiError> {
-    rounds::find(conn, device.org_id.as_str(), reference)?
-        .filter(|round| targets(round, &device.platform))
-        .ok_or_else(|| round_not_found(reference))
-}
-
-/// The round `reference` names that the caller may see: with a device key, only the
-/// rounds its device may take part in.
-pub fn visible_round(
-    conn: &Conn,
-    credential: &Credential,
-    reference: &str,
-) -> Result<Round, ApiError> {
-    if credential.kind == KeyKind::Device {
-        let device = own_device(conn, credential)?;
-        return round_for(conn, &device, reference);
-    }
-    rounds::find(conn, credential.org_id.as_str(), reference)?
-        .ok_or_else(|| round_not_found(reference))
-}
-
-/// The 409 for a round that takes no more participation.
-pub fn round_ended(round: &Round, doing: &str) -> ApiError {
-    ApiError::Conflict(format!(
-        "training round {} is {}; only an active round can be {doing}",
-        round.number,
-        round.status.as_str()
-    ))
-}
-
-/// Whether `round`'s deadline has passed at `now` (it is over, even if nothing marked it
-/// yet).
-pub fn past_deadline(round: &Round, now: Timestamp) -> bool {
-    round.deadline_at.is_some_and(|d| d <= now)
-}
 
 /// The base URL devreg is reached at, as the request says: part URLs point back here.
 pub fn base_url(req: &HttpRequest) -> String {
@@ -188,35 +96,20 @@ impl Offer {
     }
 }
 
-/// The offers for the device a request names: its org's active rounds for its platform,
-/// before their deadline, that have no update of it yet (none for an inactive device).
-pub async fn offers_for(
-    state: &AppState,
-    credential: Credential,
-    named: Option<String>,
-) -> Result<Vec<Offer>, ApiError> {
-    settle_due(state, credential.org_id.as_str()).await?;
+/// The offers for the device a request names (or the device credential's own): its org's
+/// active rounds for its platform, before their deadline, that have no update of it yet
+/// (none for an inactive device).
+pub async fn offers_for(state: &AppState, acting: Acting) -> Result<Vec<Offer>, ApiError> {
     let now = state.clock.now();
-    state
-        .db
-        .read(move |conn| {
-            let device = device_of(conn, &credential, named.as_deref())?;
-            if device.status != crate::domain::DeviceStatus::Active {
-                return Ok(Vec::new());
-            }
-            let offers = federation::offers(
-                conn,
-                device.org_id.as_str(),
-                &device.id,
-                device.platform.as_str(),
-                now,
-            )?;
-            Ok(offers
-                .into_iter()
-                .map(|(round, joined)| Offer::of(round, joined))
-                .collect())
-        })
-        .await
+    let org_id = acting.credential.org_id.clone();
+    let offers = rounds::settled_read(&state.db, &org_id, now, move |conn| {
+        federation::offers(conn, &acting, now)
+    })
+    .await?;
+    Ok(offers
+        .into_iter()
+        .map(|(round, joined)| Offer::of(round, joined))
+        .collect())
 }
 
 /// `device_id` or `deviceId`, whichever was sent (both must agree).

@@ -4,13 +4,13 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::federated::{device_of, either_name, past_deadline, round_ended, round_for, settle_due};
-use crate::auth::{Access, Allow, Caller, Target};
-use crate::domain::{JsonObject, RoundStatus, Timestamp};
+use super::federated::either_name;
+use crate::auth::{Access, Acting, Allow, Caller, Target};
+use crate::domain::{JsonObject, Timestamp};
 use crate::error::ApiError;
 use crate::routes::{parse_json_object, quoted};
 use crate::state::AppState;
-use crate::store::{federation, rounds};
+use crate::store::rounds::{self, Join, Participating};
 
 pub const ACCESS: Access = Access {
     action: "joining a federated round",
@@ -98,65 +98,33 @@ pub async fn join_federated_round(
             quoted(pid)
         )));
     }
-    let capabilities =
+    let capabilities_json =
         serde_json::to_string(&request.capabilities.map(|c| c.0).unwrap_or_default())
             .map_err(|e| ApiError::Internal(e.to_string()))?;
-    settle_due(&state, credential.org_id.as_str()).await?;
-
-    let reference = path.into_inner();
+    let acting = Acting { credential, named };
+    let command = Join {
+        round: path.into_inner(),
+        federated: Some(Participating {
+            participation_id: request.participation_id,
+            capabilities_json,
+        }),
+    };
     let now = state.clock.now();
-    let joined = state
+    let stored = state
         .db
-        .write(move |tx| {
-            let device = device_of(tx, &credential, named.as_deref())?;
-            let round = round_for(tx, &device, &reference)?;
-            if round.status != RoundStatus::Active || past_deadline(&round, now) {
-                return Err(round_ended(&round, "joined"));
-            }
-            let before = federation::participation(tx, &round.id, &device.id)?;
-            if before.update_received {
-                return Err(ApiError::Conflict(format!(
-                    "device {} has already sent its update to training round {}",
-                    quoted(device.identifier.as_str()),
-                    round.number
-                )));
-            }
-            let pid = request
-                .participation_id
-                .or(before.participation_id.clone())
-                .unwrap_or_else(|| uuid::Uuid::new_v4().hyphenated().to_string());
-            if !federation::set_participation(tx, &round.id, &device.id, &pid, &capabilities)? {
-                return Err(ApiError::Conflict(format!(
-                    "device {} already joined training round {} as participation {}; upload \
-                     under that participation_id",
-                    quoted(device.identifier.as_str()),
-                    round.number,
-                    quoted(before.participation_id.as_deref().unwrap_or_default())
-                )));
-            }
-            let (joined_at, _) = rounds::join(tx, &round.id, &device.id, now)?;
-            if before.joined_at.is_none() {
-                federation::device_event(
-                    tx,
-                    &round,
-                    "round.joined",
-                    &device.id,
-                    now,
-                    serde_json::json!({ "participation_id": pid }),
-                )?;
-            }
-            Ok(Joined {
-                participation_id_camel: pid.clone(),
-                participation_id: pid,
-                round_id_camel: round.id.clone(),
-                plan_id: round.id.clone(),
-                plan_id_camel: round.id.clone(),
-                round_id: round.id,
-                device_id: device.id,
-                status: "joined",
-                joined_at,
-            })
-        })
+        .write(move |tx| rounds::join(tx, &acting, &command, now))
         .await?;
+    let (round, pid) = (stored.round, stored.participation_id.unwrap_or_default());
+    let joined = Joined {
+        participation_id_camel: pid.clone(),
+        participation_id: pid,
+        round_id_camel: round.id.clone(),
+        plan_id: round.id.clone(),
+        plan_id_camel: round.id.clone(),
+        round_id: round.id,
+        device_id: stored.device.id,
+        status: "joined",
+        joined_at: stored.joined_at,
+    };
     Ok(HttpResponse::Ok().json(joined))
 }

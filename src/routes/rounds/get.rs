@@ -2,9 +2,8 @@
 
 use actix_web::{HttpResponse, web};
 
-use super::{RoundBody, own_device, round_not_found, targets};
+use super::RoundBody;
 use crate::auth::{Access, Allow, Caller, Target};
-use crate::domain::KeyKind;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::rounds;
@@ -33,21 +32,11 @@ pub async fn get_round(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let credential = ACCESS.require(caller)?;
-    crate::routes::rounds::federated::settle_due(&state, credential.org_id.as_str()).await?;
     let reference = path.into_inner();
-    let round = state
-        .db
-        .read(move |conn| {
-            let round = rounds::find(conn, credential.org_id.as_str(), &reference)?
-                .ok_or_else(|| round_not_found(&reference))?;
-            // The own-device rule: a device sees only the rounds it may join.
-            if credential.kind == KeyKind::Device
-                && !own_device(conn, &credential).is_ok_and(|d| targets(&round, &d.platform))
-            {
-                return Err(round_not_found(&reference));
-            }
-            Ok(round)
-        })
-        .await?;
+    let (org_id, now) = (credential.org_id.clone(), state.clock.now());
+    let round = rounds::settled_read(&state.db, &org_id, now, move |conn| {
+        rounds::get(conn, &credential, &reference)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(RoundBody::from(round)))
 }

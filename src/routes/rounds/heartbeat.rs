@@ -4,13 +4,13 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::federated::{device_of, either_name, round_for, settle_due};
-use crate::auth::{Access, Allow, Caller, Target};
+use super::federated::either_name;
+use crate::auth::{Access, Acting, Allow, Caller, Target};
 use crate::domain::{RoundStatus, Timestamp};
 use crate::error::ApiError;
 use crate::routes::parse_json_object;
 use crate::state::AppState;
-use crate::store::federation;
+use crate::store::{federation, rounds};
 
 pub const ACCESS: Access = Access {
     action: "sending a round heartbeat",
@@ -74,26 +74,23 @@ pub async fn record_round_heartbeat(
     let credential = ACCESS.require(caller)?;
     let request: RoundHeartbeat = parse_json_object(&body)?.unwrap_or_default();
     let named = either_name(request.device_id, request.device_id_camel)?;
-    settle_due(&state, credential.org_id.as_str()).await?;
     let reference = path.into_inner();
-    let standing = state
-        .db
-        .read(move |conn| {
-            let device = device_of(conn, &credential, named.as_deref())?;
-            let round = round_for(conn, &device, &reference)?;
-            let participation = federation::participation(conn, &round.id, &device.id)?;
-            Ok::<_, ApiError>(RoundStanding {
-                round_id_camel: round.id.clone(),
-                updates_received: federation::update_count(conn, &round.id)?,
-                round_id: round.id,
-                status: round.status,
-                joined: participation.joined_at.is_some(),
-                update_received: participation.update_received,
-                min_devices: round.min_devices,
-                expires_at: round.deadline_at,
-                expires_at_camel: round.deadline_at,
-            })
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(standing))
+    let (org_id, now) = (credential.org_id.clone(), state.clock.now());
+    let acting = Acting { credential, named };
+    let found = rounds::settled_read(&state.db, &org_id, now, move |conn| {
+        federation::standing(conn, &acting, &reference)
+    })
+    .await?;
+    let round = found.round;
+    Ok(HttpResponse::Ok().json(RoundStanding {
+        round_id_camel: round.id.clone(),
+        updates_received: found.updates_received,
+        round_id: round.id,
+        status: round.status,
+        joined: found.participation.joined_at.is_some(),
+        update_received: found.participation.update_received,
+        min_devices: round.min_devices,
+        expires_at: round.deadline_at,
+        expires_at_camel: round.deadline_at,
+    }))
 }

@@ -4,19 +4,18 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{RoundBody, own_device, round_not_found, targets};
-use crate::auth::{Access, Allow, Caller, Target};
-use crate::domain::{DeviceIdentifier, KeyKind, RoundStatus, Timestamp};
+use super::RoundBody;
+use crate::auth::{Access, Acting, Allow, Caller, Target};
+use crate::domain::{DeviceIdentifier, KeyKind, Timestamp};
 use crate::error::ApiError;
-use crate::routes::{device_not_found, one_identifier, parse_json_object};
+use crate::routes::{one_identifier, parse_json_object};
 use crate::state::AppState;
-use crate::store::events::{self, NewEvent};
-use crate::store::{devices, rounds};
+use crate::store::rounds::{self, Join};
 
 pub const ACCESS: Access = Access {
     action: "joining a training round",
     allows: &[Allow::Device, Allow::Secret],
-    target: Target::OwnDevice,
+    target: Target::BodyDevice,
 };
 
 /// The device that joins. Required with the org's secret key; a device key joins its own
@@ -84,83 +83,28 @@ pub async fn join_round(
         ));
     }
 
-    let reference = path.into_inner();
+    let acting = Acting {
+        credential,
+        named: named.map(String::from),
+    };
+    let command = Join {
+        round: path.into_inner(),
+        federated: None,
+    };
     let now = state.clock.now();
-    let participation = state
+    let joined = state
         .db
-        .write(move |tx| {
-            let org_id = credential.org_id.as_str();
-            let device = match (credential.kind, named) {
-                // The own-device rule: a device key joins its own device only.
-                (KeyKind::Device, named) => {
-                    let device = own_device(tx, &credential)?;
-                    if let Some(named) = named
-                        && named.as_str() != device.id
-                        && named != device.identifier
-                    {
-                        return Err(device_not_found(named.as_str()));
-                    }
-                    device
-                }
-                (_, named) => {
-                    let named = named.expect("checked above: the secret key names a device");
-                    devices::find(tx, org_id, named.as_str())?
-                        .ok_or_else(|| device_not_found(named.as_str()))?
-                }
-            };
-            let round =
-                rounds::find(tx, org_id, &reference)?.ok_or_else(|| round_not_found(&reference))?;
-            if !targets(&round, &device.platform) {
-                // A device key cannot see a round that is not for its platform.
-                return Err(if credential.kind == KeyKind::Device {
-                    round_not_found(&reference)
-                } else {
-                    let platforms: Vec<&str> = round.platforms.iter().map(|p| p.as_str()).collect();
-                    ApiError::Conflict(format!(
-                        "training round {} is for {} devices; device {} is {}",
-                        round.number,
-                        platforms.join(", "),
-                        crate::routes::quoted(device.identifier.as_str()),
-                        device.platform.as_str()
-                    ))
-                });
-            }
-            if round.status != RoundStatus::Active {
-                return Err(ApiError::Conflict(format!(
-                    "training round {} is {}; only an active round can be joined",
-                    round.number,
-                    round.status.as_str()
-                )));
-            }
-            let (joined_at, joined_now) = rounds::join(tx, &round.id, &device.id, now)?;
-            if joined_now {
-                events::append(
-                    tx,
-                    &NewEvent {
-                        org_id,
-                        kind: "round.joined",
-                        device_id: Some(&device.id),
-                        at: now,
-                        data: &serde_json::json!({
-                            "round_id": round.id,
-                            "round_number": round.number,
-                            "device_id": device.identifier.as_str(),
-                        }),
-                    },
-                )?;
-            }
-            let round = rounds::find(tx, org_id, &round.id)?
-                .expect("the round was read in this transaction");
-            Ok(Participation {
-                round_id: round.id.clone(),
-                round_number: round.number,
-                id: device.id,
-                device_id: device.identifier.clone(),
-                device_identifier: device.identifier,
-                joined_at,
-                round: round.into(),
-            })
-        })
+        .write(move |tx| rounds::join(tx, &acting, &command, now))
         .await?;
+    let device = joined.device;
+    let participation = Participation {
+        round_id: joined.round.id.clone(),
+        round_number: joined.round.number,
+        id: device.id,
+        device_id: device.identifier.clone(),
+        device_identifier: device.identifier,
+        joined_at: joined.joined_at,
+        round: joined.round.into(),
+    };
     Ok(HttpResponse::Ok().json(participation))
 }

@@ -4,14 +4,14 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{RoundBody, own_device};
-use crate::auth::{Access, Allow, Caller, Target};
-use crate::domain::{KeyKind, Limit, Offset, RoundStatus};
+use super::RoundBody;
+use crate::auth::{Access, Acting, Allow, Caller, Target};
+use crate::domain::{Limit, Offset, RoundStatus};
 use crate::error::ApiError;
-use crate::routes::{device_not_found, parse_query, same_org};
+use crate::routes::{parse_query, same_org};
 use crate::schema;
 use crate::state::AppState;
-use crate::store::{devices, rounds};
+use crate::store::rounds::{self, ListRounds};
 
 pub const ACCESS: Access = Access {
     action: "listing training rounds",
@@ -106,42 +106,23 @@ pub async fn list_rounds(
     let filter = ListFilter::try_from(parse_query::<ListParams>(&req)?)?;
     same_org(&credential, filter.org_id.as_deref(), "list the rounds of")?;
 
-    crate::routes::rounds::federated::settle_due(&state, credential.org_id.as_str()).await?;
     let (limit, offset) = (filter.limit.get(), filter.offset.get());
-    let (rounds, total) = state
-        .db
-        .read(move |conn| {
-            // The device whose platform picks the rounds: none for the secret key alone.
-            let device = match (&credential.kind, &filter.device_id) {
-                // The own-device rule: a device key lists for its own device only.
-                (KeyKind::Device, reference) => {
-                    let device = own_device(conn, &credential)?;
-                    if let Some(reference) = reference
-                        && *reference != device.id
-                        && *reference != device.identifier.as_str()
-                    {
-                        return Err(device_not_found(reference));
-                    }
-                    Some(device)
-                }
-                (_, Some(reference)) => Some(
-                    devices::find(conn, credential.org_id.as_str(), reference)?
-                        .ok_or_else(|| device_not_found(reference))?,
-                ),
-                (_, None) => None,
-            };
-            Ok::<_, ApiError>(rounds::list(
-                conn,
-                &rounds::ListQuery {
-                    org_id: credential.org_id.as_str(),
-                    status: filter.status,
-                    platform: device.as_ref().map(|d| d.platform.as_str()),
-                    limit,
-                    offset,
-                },
-            )?)
-        })
-        .await?;
+    let query = ListRounds {
+        status: filter.status,
+        limit,
+        offset,
+    };
+    let org_id = credential.org_id.clone();
+    // The device whose platform picks the rounds: the one named, or a device key's own.
+    let acting = Acting {
+        credential,
+        named: filter.device_id,
+    };
+    let now = state.clock.now();
+    let (rounds, total) = rounds::settled_read(&state.db, &org_id, now, move |conn| {
+        rounds::list(conn, &acting, &query)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(RoundList {
         rounds: rounds.into_iter().map(RoundBody::from).collect(),
         total,

@@ -28,12 +28,14 @@ use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::auth::{Access, Caller, Credential};
+use crate::auth::{Access, Caller};
 use crate::domain::{MinDevices, ModelId, OrgId, Platform, RoundStatus, Timestamp};
 use crate::error::ApiError;
 use crate::routes::quoted;
 use crate::state::AppState;
-use crate::store::{devices, federation, rounds};
+use crate::store::devices::NotActing;
+use crate::store::federation::{self, Discard};
+use crate::store::rounds::{self, Refusal};
 
 /// A training round as every endpoint shows it.
 #[derive(Serialize, ToSchema)]
@@ -103,60 +105,6 @@ impl From<rounds::Round> for RoundBody {
     }
 }
 
-/// The 404 for a round the caller cannot see, whether it exists elsewhere or not at all.
-pub(crate) fn round_not_found(reference: &str) -> ApiError {
-    ApiError::NotFound(format!(
-        "no training round {} that this key can see",
-        quoted(reference)
-    ))
-}
-
-/// Whether `round` is aimed at devices of `platform`.
-pub(crate) fn targets(round: &rounds::Round, platform: &Platform) -> bool {
-    round.platforms.is_empty() || round.platforms.contains(platform)
-}
-
-/// The device whose key made the request, read on `conn`. A device key whose device is
-/// gone is as good as unknown.
-pub(crate) fn own_device(
-    conn: &crate::store::Conn,
-    credential: &Credential,
-) -> Result<devices::Device, ApiError> {
-    let id = credential.device_id.as_deref().unwrap_or_default();
-    devices::find(conn, credential.org_id.as_str(), id)?
-        .ok_or_else(|| ApiError::Unauthorized("the API key's device no longer exists".into()))
-}
-
-/// Appends an event about `round` (`round.started`, `round.completed`, ...), written in
-/// the transaction that changed it.
-fn round_event(
-    conn: &crate::store::Conn,
-    kind: &str,
-    round: &rounds::Round,
-) -> Result<i64, crate::store::StoreError> {
-    let at = if kind == "round.started" {
-        round.created_at
-    } else {
-        round.updated_at
-    };
-    crate::store::events::append(
-        conn,
-        &crate::store::events::NewEvent {
-            org_id: round.org_id.as_str(),
-            kind,
-            device_id: None,
-            at,
-            data: &serde_json::json!({
-                "round_id": round.id,
-                "number": round.number,
-                "model_id": round.model_id,
-                "status": round.status.as_str(),
-                "participant_count": round.participant_count,
-            }),
-        },
-    )
-}
-
 /// Ends an active round as `status`; a round already ended is a 409 and stays as it was.
 async fn end_round(
     access: &Access,
@@ -166,35 +114,188 @@ async fn end_round(
     status: RoundStatus,
 ) -> Result<HttpResponse, ApiError> {
     let credential = access.require(caller)?;
-    crate::routes::rounds::federated::settle_due(&state, credential.org_id.as_str()).await?;
     let now = state.clock.now();
     let round = state
         .db
-        .write(move |tx| {
-            let round = rounds::find(tx, credential.org_id.as_str(), &reference)?
-                .ok_or_else(|| round_not_found(&reference))?;
-            // Completing keeps the FedAvg result of the updates that are in (issue 17).
-            let ended = match status {
-                RoundStatus::Completed => {
-                    federation::complete(tx, &round, federation::Completion::Operator, now)?
-                }
-                _ => rounds::finish(tx, &round.id, status, now)?,
-            };
-            let ended = ended.ok_or_else(|| {
-                ApiError::Conflict(format!(
-                    "training round {} is already {}; only an active round can be {}",
-                    round.number,
-                    round.status.as_str(),
-                    status.as_str()
-                ))
-            })?;
-            // A completion's `round.completed` (with why and the result) is
-            // federation::complete's; a cancellation's event is written here.
-            if status == RoundStatus::Cancelled {
-                round_event(tx, "round.cancelled", &ended)?;
-            }
-            Ok::<_, ApiError>(ended)
-        })
+        .write(move |tx| rounds::end(tx, &credential, &reference, status, now))
         .await?;
     Ok(HttpResponse::Ok().json(RoundBody::from(round)))
+}
+
+/// The answer to a round operation's refusal.
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::NotFound(reference) => ApiError::NotFound(format!(
+                "no training round {} that this key can see",
+                quoted(&reference)
+            )),
+            Refusal::NoVersion { model, version } => ApiError::NotFound(format!(
+                "no version {} of model {} in this key's org: add it with POST \
+                 /api/v1/models/{{model_id}}/versions first",
+                quoted(&version),
+                quoted(&model)
+            )),
+            Refusal::Ended {
+                number,
+                status,
+                doing,
+            } => ApiError::Conflict(format!(
+                "training round {number} is {}; only an active round can be {doing}",
+                status.as_str()
+            )),
+            Refusal::AlreadyEnded {
+                number,
+                status,
+                ending,
+            } => ApiError::Conflict(format!(
+                "training round {number} is already {}; only an active round can be {}",
+                status.as_str(),
+                ending.as_str()
+            )),
+            Refusal::WrongPlatform {
+                number,
+                platforms,
+                device,
+                platform,
+            } => {
+                let platforms: Vec<&str> = platforms.iter().map(Platform::as_str).collect();
+                ApiError::Conflict(format!(
+                    "training round {number} is for {} devices; device {} is {}",
+                    platforms.join(", "),
+                    quoted(device.as_str()),
+                    platform.as_str()
+                ))
+            }
+            Refusal::UpdateSent { device, number } => ApiError::Conflict(format!(
+                "device {} has already sent its update to training round {number}",
+                quoted(device.as_str())
+            )),
+            Refusal::OtherParticipation {
+                device,
+                number,
+                participation_id,
+            } => ApiError::Conflict(format!(
+                "device {} already joined training round {number} as participation {}; \
+                 upload under that participation_id",
+                quoted(device.as_str()),
+                quoted(&participation_id)
+            )),
+            Refusal::NotActing(refusal) => not_acting(refusal),
+            Refusal::Store(err) => err.into(),
+        }
+    }
+}
+
+/// The answer to a federation operation's refusal.
+impl From<federation::Refusal> for ApiError {
+    fn from(refusal: federation::Refusal) -> Self {
+        use federation::Refusal as R;
+        match refusal {
+            R::Round(refusal) => refusal.into(),
+            R::NotJoined {
+                device,
+                number,
+                round_id,
+            } => ApiError::Conflict(format!(
+                "device {} has not joined training round {number}: join it first (POST \
+                 /api/v1/federation/rounds/{round_id}/join)",
+                quoted(device.as_str())
+            )),
+            R::WrongParticipation {
+                named,
+                device,
+                number,
+            } => ApiError::Conflict(format!(
+                "participation_id {} is not the one device {} joined training round {number} \
+                 with",
+                quoted(&named),
+                quoted(device.as_str())
+            )),
+            R::UploadNotFound(upload_id) => ApiError::NotFound(format!(
+                "no upload {} in progress for this key's device",
+                quoted(&upload_id)
+            )),
+            R::NoSuchPart {
+                upload_id,
+                part,
+                last,
+            } => ApiError::NotFound(format!(
+                "upload {} has parts 0 to {last}; there is no part {}",
+                quoted(&upload_id),
+                quoted(&part)
+            )),
+            R::UploadTooLarge {
+                upload_id,
+                total,
+                max_bytes,
+            } => ApiError::PayloadTooLarge(format!(
+                "with this part upload {} would hold {total} bytes; an upload may hold at \
+                 most {max_bytes} bytes (--upload-max-bytes)",
+                quoted(&upload_id)
+            )),
+            R::MissingPart {
+                upload_id,
+                part,
+                last,
+            } => ApiError::BadRequest(format!(
+                "part {part} of upload {} (parts 0 to {last}) was never uploaded: PUT it to its \
+                 part URL, then complete again",
+                quoted(&upload_id)
+            )),
+            R::UploadSampleCount(why) => {
+                ApiError::BadRequest(format!("the upload's meta.sample_count {why}"))
+            }
+            R::StillActive {
+                number,
+                received,
+                min_devices,
+            } => {
+                let wanted = min_devices.map_or(String::new(), |m| format!(" of the {m} it wants"));
+                ApiError::Conflict(format!(
+                    "training round {number} is still active with {received} update(s){wanted}; \
+                     its result is kept when it completes"
+                ))
+            }
+            R::NoResult { number, status } => ApiError::NotFound(format!(
+                "training round {number} is {} with no update: it has no result",
+                status.as_str()
+            )),
+            R::NotActing(refusal) => not_acting(refusal),
+            R::Store(err) => err.into(),
+        }
+    }
+}
+
+/// The answer to an update refused once its upload was opened (and deleted).
+impl From<Discard> for ApiError {
+    fn from(discard: Discard) -> Self {
+        match discard {
+            Discard::Envelope(why) => ApiError::BadRequest(why),
+            Discard::Length {
+                got,
+                expected,
+                number,
+            } => ApiError::BadRequest(format!(
+                "the update has {got} numbers but training round {number}'s updates have \
+                 {expected}: every update of a round must be as long"
+            )),
+            Discard::AlreadyReceived { number } => ApiError::Conflict(format!(
+                "training round {number} already has this device's update"
+            )),
+        }
+    }
+}
+
+/// The one-device rule's answer, except that an org key naming no device hears what the
+/// round endpoints have always said.
+fn not_acting(refusal: NotActing) -> ApiError {
+    match refusal {
+        NotActing::Unnamed => ApiError::BadRequest(
+            "device_id is required with the org's secret key: the device (its identifier or \
+             its id) the request is for"
+                .to_owned(),
+        ),
+        other => other.into(),
+    }
 }

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::federated::{Offer, either_name, offers_for};
-use crate::auth::{Access, Allow, Caller, Target};
+use crate::auth::{Access, Acting, Allow, Caller, Target};
 use crate::error::ApiError;
 use crate::routes::parse_query;
 use crate::state::AppState;
@@ -56,6 +56,6 @@ pub async fn list_offers(
 ) -> Result<HttpResponse, ApiError> {
     let credential = ACCESS.require(caller)?;
     let named = parse_query::<OffersParams>(&req)?.device()?;
-    let offers = offers_for(&state, credential, named).await?;
+    let offers = offers_for(&state, Acting { credential, named }).await?;
     Ok(HttpResponse::Ok().json(offers))
 }

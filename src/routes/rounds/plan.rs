@@ -5,15 +5,14 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::IntoParams;
 
-use super::federated::{settle_due, visible_round};
 use crate::auth::{Access, Allow, Caller, Target};
 use crate::domain::Timestamp;
 use crate::error::ApiError;
 use crate::federation::ALGORITHM;
 use crate::routes::{parse_query, quoted};
 use crate::state::AppState;
-use crate::store::federation::{self, Plan};
-use crate::store::models;
+use crate::store::federation;
+use crate::store::rounds::{self, Plan, Round};
 
 pub const ACCESS: Access = Access {
     action: "reading a training plan",
@@ -87,29 +86,18 @@ pub async fn get_plan(
             )));
         }
     };
-    settle_due(&state, credential.org_id.as_str()).await?;
     let reference = path.into_inner();
-    let now = state.clock.now();
-    let body = state
-        .db
-        .read(move |conn| {
-            let round = visible_round(conn, &credential, &reference)?;
-            let plan = federation::plan(conn, &round.id)?;
-            let artifact_id = match (&round.model_id, &round.base_version) {
-                (Some(model), Some(version)) => {
-                    models::find_version(conn, round.org_id.as_str(), model, version)?
-                        .map(|v| v.artifact_id)
-                }
-                _ => None,
-            };
-            Ok::<_, ApiError>(plan_body(&round, &plan, artifact_id, now, contract))
-        })
-        .await?;
+    let (org_id, now) = (credential.org_id.clone(), state.clock.now());
+    let found = rounds::settled_read(&state.db, &org_id, now, move |conn| {
+        federation::training_plan(conn, &credential, &reference)
+    })
+    .await?;
+    let body = plan_body(&found.round, &found.plan, found.artifact_id, now, contract);
     Ok(HttpResponse::Ok().json(body))
 }
 
 fn plan_body(
-    round: &crate::store::rounds::Round,
+    round: &Round,
     plan: &Plan,
     artifact_id: Option<String>,
     now: Timestamp,

@@ -5,12 +5,11 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::auth::{Access, Allow, Caller, Target};
-use crate::domain::{RoundStatus, Timestamp};
+use crate::domain::Timestamp;
 use crate::error::ApiError;
 use crate::federation::ALGORITHM;
-use crate::routes::rounds::federated::{settle_due, visible_round};
 use crate::state::AppState;
-use crate::store::federation;
+use crate::store::{federation, rounds};
 
 pub const ACCESS: Access = Access {
     action: "reading a training round's result",
@@ -64,39 +63,18 @@ pub async fn get_round_result(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let credential = ACCESS.require(caller)?;
-    settle_due(&state, credential.org_id.as_str()).await?;
     let reference = path.into_inner();
-    let body = state
-        .db
-        .read(move |conn| {
-            let round = visible_round(conn, &credential, &reference)?;
-            if round.status == RoundStatus::Active {
-                let received = federation::update_count(conn, &round.id)?;
-                let wanted = round
-                    .min_devices
-                    .map_or(String::new(), |m| format!(" of the {m} it wants"));
-                return Err(ApiError::Conflict(format!(
-                    "training round {} is still active with {received} update(s){wanted}; its \
-                     result is kept when it completes",
-                    round.number
-                )));
-            }
-            let result = federation::result(conn, &round.id)?.ok_or_else(|| {
-                ApiError::NotFound(format!(
-                    "training round {} is {} with no update: it has no result",
-                    round.number,
-                    round.status.as_str()
-                ))
-            })?;
-            Ok(RoundResultBody {
-                round_id: round.id,
-                participants: result.participants,
-                sample_count: result.sample_count,
-                aggregate: result.aggregate,
-                algorithm: ALGORITHM,
-                completed_at: result.completed_at,
-            })
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(body))
+    let (org_id, now) = (credential.org_id.clone(), state.clock.now());
+    let result = rounds::settled_read(&state.db, &org_id, now, move |conn| {
+        federation::result(conn, &credential, &reference)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(RoundResultBody {
+        round_id: result.round_id,
+        participants: result.participants,
+        sample_count: result.sample_count,
+        aggregate: result.aggregate,
+        algorithm: ALGORITHM,
+        completed_at: result.completed_at,
+    }))
 }

@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use super::federated::{Offer, offers_for};
 use super::offers::OffersParams;
-use crate::auth::{Access, Allow, Caller, Target};
+use crate::auth::{Access, Acting, Allow, Caller, Target};
 use crate::error::ApiError;
 use crate::routes::parse_query;
 use crate::state::AppState;
@@ -42,6 +42,6 @@ pub async fn list_round_offers(
 ) -> Result<HttpResponse, ApiError> {
     let credential = ACCESS.require(caller)?;
     let named = parse_query::<OffersParams>(&req)?.device()?;
-    let offers = offers_for(&state, credential, named).await?;
+    let offers = offers_for(&state, Acting { credential, named }).await?;
     Ok(HttpResponse::Ok().json(OfferList { offers }))
 }

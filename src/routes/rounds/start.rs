@@ -12,10 +12,9 @@ use crate::domain::{
     TargetPlatforms, Timestamp, VersionName,
 };
 use crate::error::ApiError;
-use crate::routes::{parse_json_object, quoted, same_org};
+use crate::routes::{parse_json_object, same_org};
 use crate::state::AppState;
-use crate::store::federation::{self, Plan};
-use crate::store::{models, rounds};
+use crate::store::rounds::{self, Plan, StartRound};
 
 pub const ACCESS: Access = Access {
     action: "starting a training round",
@@ -88,63 +87,34 @@ pub async fn start_round(
         ));
     }
 
-    let id = uuid::Uuid::new_v4().hyphenated().to_string();
-    let platforms_json = request.platforms.unwrap_or_default().to_json();
     let now = state.clock.now();
-    let deadline_at = request
-        .deadline_seconds
-        .map(|s| Timestamp(now.0 + s.get() as i64));
-    let plan = Plan {
-        clip_norm: request
-            .clip_norm
-            .map_or(Plan::DEFAULT_CLIP_NORM, ClipNorm::get),
-        noise_sigma: request
-            .noise_sigma
-            .map_or(Plan::DEFAULT_NOISE_SIGMA, NoiseSigma::get),
-        max_steps: request
-            .max_steps
-            .map_or(Plan::DEFAULT_MAX_STEPS, |m| m.get() as i64),
-        hyperparams: serde_json::value::to_raw_value(
-            &request.hyperparams.map(|h| h.0).unwrap_or_default(),
-        )
-        .map_err(|e| ApiError::Internal(e.to_string()))?,
+    let command = StartRound {
+        deadline_at: request
+            .deadline_seconds
+            .map(|s| Timestamp(now.0 + s.get() as i64)),
+        plan: Plan {
+            clip_norm: request
+                .clip_norm
+                .map_or(Plan::DEFAULT_CLIP_NORM, ClipNorm::get),
+            noise_sigma: request
+                .noise_sigma
+                .map_or(Plan::DEFAULT_NOISE_SIGMA, NoiseSigma::get),
+            max_steps: request
+                .max_steps
+                .map_or(Plan::DEFAULT_MAX_STEPS, |m| m.get() as i64),
+            hyperparams: serde_json::value::to_raw_value(
+                &request.hyperparams.map(|h| h.0).unwrap_or_default(),
+            )
+            .map_err(|e| ApiError::Internal(e.to_string()))?,
+        },
+        model_id: request.model_id,
+        base_version: request.base_version,
+        platforms: request.platforms.unwrap_or_default(),
+        min_devices: request.min_devices.map(MinDevices::get),
     };
     let round = state
         .db
-        .write(move |tx| {
-            let org_id = credential.org_id.as_str();
-            if let (Some(model), Some(version)) = (&request.model_id, &request.base_version)
-                && models::find_version(tx, org_id, model.as_str(), version.as_str())?.is_none()
-            {
-                return Err(ApiError::NotFound(format!(
-                    "no version {} of model {} in this key's org: add it with POST \
-                     /api/v1/models/{{model_id}}/versions first",
-                    quoted(version.as_str()),
-                    quoted(model.as_str())
-                )));
-            }
-            let round = rounds::insert(
-                tx,
-                &rounds::NewRound {
-                    id: &id,
-                    org_id: credential.org_id.as_str(),
-                    model_id: request.model_id.as_ref().map(ModelId::as_str),
-                    platforms_json: &platforms_json,
-                    min_devices: request.min_devices.map(MinDevices::get),
-                    now,
-                },
-            )?;
-            federation::insert_plan(
-                tx,
-                &round.id,
-                request.base_version.as_ref().map(VersionName::as_str),
-                deadline_at,
-                &plan,
-            )?;
-            let round = rounds::find(tx, org_id, &round.id)?.expect("the round was inserted above");
-            super::round_event(tx, "round.started", &round)?;
-            Ok::<_, ApiError>(round)
-        })
+        .write(move |tx| rounds::start(tx, &credential, &command, now))
         .await?;
     Ok(HttpResponse::Created()
         .insert_header((

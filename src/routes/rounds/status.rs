@@ -8,9 +8,8 @@ use crate::auth::{Access, Allow, Caller, Target};
 use crate::domain::{RoundStatus, Timestamp};
 use crate::error::ApiError;
 use crate::federation::ALGORITHM;
-use crate::routes::rounds::federated::{settle_due, visible_round};
 use crate::state::AppState;
-use crate::store::federation;
+use crate::store::{federation, rounds};
 
 pub const ACCESS: Access = Access {
     action: "reading a training round",
@@ -65,30 +64,27 @@ pub async fn get_round_status(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let credential = ACCESS.require(caller)?;
-    settle_due(&state, credential.org_id.as_str()).await?;
     let reference = path.into_inner();
-    let body = state
-        .db
-        .read(move |conn| {
-            let round = visible_round(conn, &credential, &reference)?;
-            Ok::<_, ApiError>(RoundStatusBody {
-                updates_received: federation::update_count(conn, &round.id)?,
-                config: RoundConfig {
-                    model_id: round.model_id.clone(),
-                    version: round.base_version.clone(),
-                    min_devices: round.min_devices,
-                    algorithm: ALGORITHM,
-                },
-                round_id: round.id,
-                number: round.number,
-                status: round.status,
-                model_id: round.model_id,
-                version: round.base_version,
-                participant_count: round.participant_count,
-                min_devices: round.min_devices,
-                deadline_at: round.deadline_at,
-            })
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(body))
+    let (org_id, now) = (credential.org_id.clone(), state.clock.now());
+    let (round, updates_received) = rounds::settled_read(&state.db, &org_id, now, move |conn| {
+        federation::round_status(conn, &credential, &reference)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(RoundStatusBody {
+        updates_received,
+        config: RoundConfig {
+            model_id: round.model_id.clone(),
+            version: round.base_version.clone(),
+            min_devices: round.min_devices,
+            algorithm: ALGORITHM,
+        },
+        round_id: round.id,
+        number: round.number,
+        status: round.status,
+        model_id: round.model_id,
+        version: round.base_version,
+        participant_count: round.participant_count,
+        min_devices: round.min_devices,
+        deadline_at: round.deadline_at,
+    }))
 }

@@ -6,16 +6,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::federated::{past_deadline, round_ended, settle_due};
-use super::upload_part::upload_not_found;
-use crate::auth::{Access, Allow, Caller, Credential, Target};
+use crate::auth::{Access, Acting, Allow, Caller, Target};
 use crate::domain::{JsonObject, RoundStatus, SampleCount};
 use crate::error::ApiError;
-use crate::federation::open_envelope;
-use crate::routes::{parse_json_object, quoted};
+use crate::routes::parse_json_object;
 use crate::state::AppState;
-use crate::store::federation::{self, Completion, Refusal};
-use crate::store::rounds;
+use crate::store::federation::{self, CompleteUpload, Completed, Parts, UploadRef};
 
 pub const ACCESS: Access = Access {
     action: "uploading a federated update",
@@ -85,9 +81,9 @@ pub async fn complete_upload(
     path: web::Path<(String, String)>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let credential = ACCESS.require(caller)?;
-    let (round, upload) = path.into_inner();
-    complete(state, credential, round, upload, body).await
+    let acting = ACCESS.acting(caller, None)?;
+    let (round, upload_id) = path.into_inner();
+    complete(state, acting, round, upload_id, body).await
 }
 
 /// Complete an update upload
@@ -117,141 +113,64 @@ pub async fn complete_update(
     path: web::Path<(String, String)>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let credential = ACCESS.require(caller)?;
-    let (round, upload) = path.into_inner();
-    complete(state, credential, round, upload, body).await
+    let acting = ACCESS.acting(caller, None)?;
+    let (round, upload_id) = path.into_inner();
+    complete(state, acting, round, upload_id, body).await
 }
 
-/// `sample_count` from a meta object: absent is `None`, anything but a positive integer a
-/// 400.
-fn sample_count(meta: &Value, source: &str) -> Result<Option<u64>, ApiError> {
-    match meta.get("sample_count") {
+/// `sample_count` from the body's `meta`: absent is `None`, anything but a positive
+/// integer a 400.
+fn sample_count(meta: Option<JsonObject>) -> Result<Option<u64>, ApiError> {
+    match meta.as_ref().and_then(|m| m.0.get("sample_count")) {
         None | Some(Value::Null) => Ok(None),
         Some(value) => SampleCount::try_from(value.clone())
             .map(|n| Some(n.get()))
-            .map_err(|e| ApiError::BadRequest(format!("{source}.sample_count {e}"))),
+            .map_err(|e| ApiError::BadRequest(format!("meta.sample_count {e}"))),
     }
 }
 
+/// Two trips to the database: a read of the upload's parts, then the write that accepts
+/// the update. Joining the parts, hashing and parsing a large update happen between them,
+/// on the blocking pool, so that they hold up neither the writer (every other write waits
+/// on it) nor a read connection.
 async fn complete(
     state: web::Data<AppState>,
-    credential: Credential,
-    round_ref: String,
+    acting: Acting,
+    round: String,
     upload_id: String,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let request: CompleteRequest = parse_json_object(&body)?.unwrap_or_default();
-    let complete_meta = Value::Object(request.meta.map(|m| m.0).unwrap_or_default());
-    settle_due(&state, credential.org_id.as_str()).await?;
-
-    // Read the upload and its parts, and check the envelope off the writer thread: hashing
-    // and parsing a large update must not hold up every other write.
-    let (org, id) = (credential.org_id.clone(), upload_id.clone());
-    let device_id = credential.device_id.clone().unwrap_or_default();
-    let (upload, round, joined) = state
-        .db
-        .read(move |conn| {
-            let upload = federation::find_upload(conn, &id)?
-                .filter(|u| u.device_id == device_id)
-                .ok_or_else(|| upload_not_found(&id))?;
-            let round = rounds::find(conn, org.as_str(), &round_ref)?
-                .filter(|r| r.id == upload.round_id)
-                .ok_or_else(|| upload_not_found(&id))?;
-            let parts = federation::parts(conn, &id)?;
-            Ok::<_, ApiError>((upload, round, parts))
-        })
-        .await?;
-    let now = state.clock.now();
-    if round.status != RoundStatus::Active || past_deadline(&round, now) {
-        return Err(round_ended(&round, "sent updates"));
-    }
-    if let Some(missing) = (0..upload.part_count).find(|n| !joined.iter().any(|(p, _)| p == n)) {
-        return Err(ApiError::BadRequest(format!(
-            "part {missing} of upload {} (parts 0 to {}) was never uploaded: PUT it to its part \
-             URL, then complete again",
-            quoted(&upload.id),
-            upload.part_count - 1
-        )));
-    }
-    let upload_meta: Value = serde_json::from_str(upload.meta.get()).unwrap_or(Value::Null);
-    let weight = match sample_count(&complete_meta, "meta")? {
-        Some(n) => n,
-        None => sample_count(&upload_meta, "the upload's meta")?.unwrap_or(1),
+    let target = UploadRef {
+        round,
+        upload_id,
+        sample_count: sample_count(request.meta)?,
     };
-    let opened = actix_web::web::block(move || {
-        let bytes: Vec<u8> = joined.into_iter().flat_map(|(_, b)| b).collect();
-        open_envelope(&bytes)
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?;
-
-    let accepted = state
+    let now = state.clock.now();
+    let (reader, read) = (acting.clone(), target.clone());
+    let parts = state
         .db
-        .write(move |tx| -> Result<Result<Accepted, ApiError>, ApiError> {
-            let Some(upload) = federation::find_upload(tx, &upload.id)? else {
-                return Ok(Err(upload_not_found(&upload.id)));
-            };
-            let update = match opened {
-                Ok(update) => update,
-                Err(why) => {
-                    // Nothing of a refused upload is kept.
-                    federation::delete_upload(tx, &upload.id)?;
-                    return Ok(Err(ApiError::BadRequest(why)));
-                }
-            };
-            let round = rounds::find(tx, round.org_id.as_str(), &round.id)?
-                .ok_or_else(|| upload_not_found(&upload.id))?;
-            if round.status != RoundStatus::Active {
-                return Ok(Err(round_ended(&round, "sent updates")));
-            }
-            let received =
-                match federation::accept_update(tx, &round, &upload, weight, &update, now)? {
-                    Ok(received) => received,
-                    Err(refusal) => {
-                        federation::delete_upload(tx, &upload.id)?;
-                        return Ok(Err(match refusal {
-                            Refusal::Length { expected } => ApiError::BadRequest(format!(
-                                "the update has {} numbers but training round {}'s updates have \
-                             {expected}: every update of a round must be as long",
-                                update.len(),
-                                round.number
-                            )),
-                            Refusal::AlreadyReceived => ApiError::Conflict(format!(
-                                "training round {} already has this device's update",
-                                round.number
-                            )),
-                        }));
-                    }
-                };
-            federation::device_event(
-                tx,
-                &round,
-                "round.update_received",
-                &upload.device_id,
-                now,
-                serde_json::json!({
-                    "upload_id": upload.id,
-                    "sample_count": weight,
-                    "length": update.len(),
-                    "updates_received": received,
-                }),
-            )?;
-            let mut round_status = round.status;
-            if round.min_devices.is_some_and(|m| received >= u64::from(m))
-                && federation::complete(tx, &round, Completion::MinDevices, now)?.is_some()
-            {
-                round_status = RoundStatus::Completed;
-            }
-            Ok(Ok(Accepted {
-                upload_id: upload.id,
-                round_id: round.id,
-                status: "accepted",
-                sample_count: weight,
-                updates_received: received,
-                min_devices: round.min_devices,
-                round_status,
-            }))
-        })
-        .await??;
-    Ok(HttpResponse::Ok().json(accepted))
+        .read(move |conn| federation::upload_parts(conn, &reader, &read, now))
+        .await?;
+    let opened = web::block(move || parts.map(Parts::open))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let command = CompleteUpload { target, opened };
+    let completed = state
+        .db
+        .write(move |tx| federation::complete_upload(tx, &acting, &command, now))
+        .await?;
+    let accepted = match completed {
+        Completed::Accepted(accepted) => accepted,
+        Completed::Discarded(why) => return Err(why.into()),
+    };
+    Ok(HttpResponse::Ok().json(Accepted {
+        upload_id: accepted.upload_id,
+        round_id: accepted.round_id,
+        status: "accepted",
+        sample_count: accepted.sample_count,
+        updates_received: accepted.updates_received,
+        min_devices: accepted.min_devices,
+        round_status: accepted.round_status,
+    }))
 }

@@ -6,18 +6,18 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::federated::{base_url, device_of, past_deadline, round_ended, round_for, settle_due};
-use crate::auth::{Access, Allow, Caller, Target};
-use crate::domain::{JsonObject, RoundStatus};
+use super::federated::{base_url, either_name};
+use crate::auth::{Access, Acting, Allow, Caller, Target};
+use crate::domain::JsonObject;
 use crate::error::ApiError;
-use crate::routes::{parse_json_object, quoted};
+use crate::routes::parse_json_object;
 use crate::state::{AppState, UploadLimits};
-use crate::store::federation::{self, Upload};
+use crate::store::federation::{self, InitiateUpload};
 
 pub const ACCESS: Access = Access {
     action: "uploading a federated update",
     allows: &[Allow::Device],
-    target: Target::BodyDevice,
+    target: Target::OwnDevice,
 };
 
 /// Room for the envelope's members besides `data` (format, sha256, size), which
@@ -96,8 +96,8 @@ pub async fn initiate_upload(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let credential = ACCESS.require(caller)?;
-    initiate(state, credential, path.into_inner(), req, body).await
+    let acting = ACCESS.acting(caller, None)?;
+    initiate(state, acting, path.into_inner(), req, body).await
 }
 
 /// Start an update upload
@@ -124,25 +124,24 @@ pub async fn initiate_update(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let credential = ACCESS.require(caller)?;
-    initiate(state, credential, path.into_inner(), req, body).await
+    let acting = ACCESS.acting(caller, None)?;
+    initiate(state, acting, path.into_inner(), req, body).await
 }
 
 async fn initiate(
     state: web::Data<AppState>,
-    credential: crate::auth::Credential,
+    acting: Acting,
     reference: String,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let request: InitiateRequest = parse_json_object(&body)?.unwrap_or_default();
     let named_pid =
-        super::federated::either_name(request.participation_id, request.participation_id_camel)
-            .map_err(|_| {
-                ApiError::BadRequest(
-                    "participation_id and participationId must agree when both are sent".to_owned(),
-                )
-            })?;
+        either_name(request.participation_id, request.participation_id_camel).map_err(|_| {
+            ApiError::BadRequest(
+                "participation_id and participationId must agree when both are sent".to_owned(),
+            )
+        })?;
     let meta = request.meta.map(|m| m.0).unwrap_or_default();
     let size = match meta.get("size") {
         None | Some(Value::Null) => None,
@@ -164,77 +163,25 @@ async fn initiate(
     }
     let meta =
         serde_json::value::to_raw_value(&meta).map_err(|e| ApiError::Internal(e.to_string()))?;
-    settle_due(&state, credential.org_id.as_str()).await?;
-
-    let parts = part_count(size, limits);
-    let upload_id = uuid::Uuid::new_v4().hyphenated().to_string();
+    let command = InitiateUpload {
+        round: reference,
+        participation_id: named_pid,
+        part_count: part_count(size, limits),
+        meta,
+    };
+    let parts = command.part_count;
     let now = state.clock.now();
-    let upload_for_urls = upload_id.clone();
-    state
+    let upload_id = state
         .db
-        .write(move |tx| {
-            let device = device_of(tx, &credential, None)?;
-            let round = round_for(tx, &device, &reference)?;
-            if round.status != RoundStatus::Active || past_deadline(&round, now) {
-                return Err(round_ended(&round, "sent updates"));
-            }
-            let participation = federation::participation(tx, &round.id, &device.id)?;
-            if participation.joined_at.is_none() {
-                return Err(ApiError::Conflict(format!(
-                    "device {} has not joined training round {}: join it first (POST \
-                     /api/v1/federation/rounds/{}/join)",
-                    quoted(device.identifier.as_str()),
-                    round.number,
-                    round.id
-                )));
-            }
-            if participation.update_received {
-                return Err(ApiError::Conflict(format!(
-                    "device {} has already sent its update to training round {}",
-                    quoted(device.identifier.as_str()),
-                    round.number
-                )));
-            }
-            let pid = match (named_pid, participation.participation_id) {
-                (Some(named), Some(joined)) if named != joined => {
-                    return Err(ApiError::Conflict(format!(
-                        "participation_id {} is not the one device {} joined training round {} \
-                         with",
-                        quoted(&named),
-                        quoted(device.identifier.as_str()),
-                        round.number
-                    )));
-                }
-                (Some(named), None) => {
-                    federation::set_participation(tx, &round.id, &device.id, &named, "{}")?;
-                    named
-                }
-                (_, Some(joined)) => joined,
-                (None, None) => String::new(),
-            };
-            federation::insert_upload(
-                tx,
-                &Upload {
-                    id: upload_id,
-                    round_id: round.id,
-                    device_id: device.id,
-                    part_count: parts as i64,
-                    stored_bytes: 0,
-                    meta,
-                },
-                &pid,
-                now,
-            )?;
-            Ok(())
-        })
+        .write(move |tx| federation::initiate_upload(tx, &acting, &command, now))
         .await?;
     let base = base_url(&req);
     let urls: Vec<String> = (0..parts)
-        .map(|n| format!("{base}/api/v1/federation/uploads/{upload_for_urls}/parts/{n}"))
+        .map(|n| format!("{base}/api/v1/federation/uploads/{upload_id}/parts/{n}"))
         .collect();
     Ok(HttpResponse::Ok().json(UploadTicket {
-        upload_id_camel: upload_for_urls.clone(),
-        upload_id: upload_for_urls,
+        upload_id_camel: upload_id.clone(),
+        upload_id,
         part_urls_camel: urls.clone(),
         part_urls: urls,
         max_part_bytes: limits.part_bytes,

@@ -5,11 +5,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::auth::{Access, Allow, Caller, Target};
-use crate::domain::RoundStatus;
 use crate::error::ApiError;
-use crate::routes::quoted;
 use crate::state::AppState;
-use crate::store::{federation, rounds};
+use crate::store::federation::{self, Part};
 
 pub const ACCESS: Access = Access {
     action: "uploading a federated update",
@@ -26,14 +24,6 @@ struct PartStored {
     bytes: u64,
     /// The upload's bytes over all its parts so far.
     stored_bytes: u64,
-}
-
-/// The 404 for an upload the caller cannot see.
-pub(super) fn upload_not_found(upload_id: &str) -> ApiError {
-    ApiError::NotFound(format!(
-        "no upload {} in progress for this key's device",
-        quoted(upload_id)
-    ))
 }
 
 /// Upload a part of an update
@@ -65,7 +55,7 @@ pub async fn put_upload_part(
     path: web::Path<(String, String)>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let credential = ACCESS.require(caller)?;
+    let acting = ACCESS.acting(caller, None)?;
     let (upload_id, part_text) = path.into_inner();
     let limits = state.uploads;
     let body = payload
@@ -78,45 +68,23 @@ pub async fn put_upload_part(
             ))
         })?
         .map_err(|e| ApiError::BadRequest(format!("the part's body could not be read: {e}")))?;
+    let bytes = body.len() as u64;
+    let part = Part {
+        upload_id: upload_id.clone(),
+        part: part_text,
+        body: body.into(),
+        max_bytes: limits.max_bytes,
+    };
     let now = state.clock.now();
     let stored = state
         .db
-        .write(move |tx| {
-            let upload = federation::find_upload(tx, &upload_id)?
-                .filter(|u| credential.device_id.as_deref() == Some(u.device_id.as_str()))
-                .ok_or_else(|| upload_not_found(&upload_id))?;
-            let part = part_text
-                .parse::<i64>()
-                .ok()
-                .filter(|p| (0..upload.part_count).contains(p))
-                .ok_or_else(|| {
-                    ApiError::NotFound(format!(
-                        "upload {} has parts 0 to {}; there is no part {}",
-                        quoted(&upload_id),
-                        upload.part_count - 1,
-                        quoted(&part_text)
-                    ))
-                })?;
-            let round = rounds::find(tx, credential.org_id.as_str(), &upload.round_id)?
-                .ok_or_else(|| upload_not_found(&upload_id))?;
-            if round.status != RoundStatus::Active || super::federated::past_deadline(&round, now) {
-                return Err(super::federated::round_ended(&round, "sent updates"));
-            }
-            match federation::put_part(tx, &upload, part, &body, limits.max_bytes)? {
-                Ok(stored_bytes) => Ok(PartStored {
-                    stored_bytes,
-                    upload_id,
-                    part,
-                    bytes: body.len() as u64,
-                }),
-                Err(total) => Err(ApiError::PayloadTooLarge(format!(
-                    "with this part upload {} would hold {total} bytes; an upload may hold at \
-                     most {} bytes (--upload-max-bytes)",
-                    quoted(&upload_id),
-                    limits.max_bytes
-                ))),
-            }
-        })
+        .write(move |tx| federation::put_part(tx, &acting, &part, now))
         .await?;
+    let stored = PartStored {
+        upload_id,
+        part: stored.part,
+        bytes,
+        stored_bytes: stored.stored_bytes,
+    };
     Ok(HttpResponse::Ok().json(stored))
 }
