@@ -24,21 +24,14 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
-use crate::auth::Credential;
 use crate::domain::{
-    Connectivity, DeviceIdentifier, DeviceStatus, KeyKind, Labels, OrgId, Platform, Timestamp,
+    Connectivity, DeviceIdentifier, DeviceStatus, Labels, OrgId, Platform, Timestamp,
 };
 use crate::error::ApiError;
 use crate::routes::quoted;
 use crate::state::AppState;
-use crate::store::devices::{Detail, Device, Refusal};
+use crate::store::devices::{Detail, Refusal};
 use crate::store::telemetry;
-
-/// The own-device rule, the second step after [`crate::auth::Access`]: a device key acts
-/// only on its own device; an org key on any device of its org.
-pub fn owns(credential: &Credential, device: &Device) -> bool {
-    credential.kind != KeyKind::Device || credential.device_id.as_deref() == Some(&device.id)
-}
 
 /// A device in full.
 #[derive(Serialize, ToSchema)]
