@@ -1,6 +1,7 @@
 //! Operator actions on orgs and keys, shared by the command line, first start and tests.
 
-use crate::domain::{ApiKey, KeyKind, OrgId, now};
+use crate::domain::{Acting, ApiKey, Credential, KeyKind, OrgId, now};
+use crate::store::devices::{self, NotActing};
 use crate::store::{Db, StoreError, keys, orgs};
 
 /// An org's keys as shown the one time they exist in plain text.
@@ -173,28 +174,51 @@ pub fn list_devices(
     .ok_or_else(|| missing_device(org, after.unwrap_or_default()))
 }
 
-/// One device of `org`, by its id or identifier.
+/// The operator on one device of `org`, as the org's secret key would be: the [`Acting`]
+/// the store's device operations take, so the command line runs the API's own.
+fn operator_on(org: &str, reference: &str) -> Result<Acting, AdminError> {
+    let org_id = OrgId::try_from(org.to_owned())
+        .map_err(|e| AdminError::Invalid(format!("org name {e}")))?;
+    Ok(Acting {
+        credential: Credential {
+            key_id: "operator".to_owned(),
+            org_id,
+            kind: KeyKind::Secret,
+            device_id: None,
+        },
+        named: Some(reference.to_owned()),
+    })
+}
+
+/// A device operation's outcome for the operator: `None` for a device the org does not
+/// have (the one refusal an operator, who names a device of an existing org, can meet);
+/// a failing database stays an error, so the write is rolled back.
+fn found<T>(done: Result<T, NotActing>) -> Result<Option<T>, StoreError> {
+    match done {
+        Ok(value) => Ok(Some(value)),
+        Err(NotActing::Store(err)) => Err(err),
+        Err(NotActing::NotFound(_) | NotActing::OwnDeviceGone | NotActing::Unnamed) => Ok(None),
+    }
+}
+
+/// One device of `org`, by its id or identifier, as `GET /api/v1/devices/{id}` reads it.
 pub fn show_device(db: &Db, org: &str, reference: &str) -> Result<DeviceShown, AdminError> {
-    use crate::store::devices;
     require_org(db, org)?;
-    db.read_sync(|conn| {
-        let Some(device) = devices::find(conn, org, reference)? else {
-            return Ok(None);
-        };
-        let labels = devices::labels_of(conn, &device.id)?;
-        Ok(Some(DeviceShown { device, labels }))
-    })?
-    .ok_or_else(|| missing_device(org, reference))
+    let acting = operator_on(org, reference)?;
+    let detail = db
+        .read_sync(|conn| found(devices::detail(conn, &acting)))?
+        .ok_or_else(|| missing_device(org, reference))?;
+    Ok(DeviceShown {
+        device: detail.device,
+        labels: detail.labels,
+    })
 }
 
 /// Deletes a device of `org` and everything of it, as `DELETE /api/v1/devices/{id}` does.
-pub fn delete_device(
-    db: &Db,
-    org: &str,
-    reference: &str,
-) -> Result<crate::store::devices::Device, AdminError> {
+pub fn delete_device(db: &Db, org: &str, reference: &str) -> Result<devices::Device, AdminError> {
     require_org(db, org)?;
-    db.write_sync(|tx| crate::store::devices::delete(tx, org, reference, now()))?
+    let acting = operator_on(org, reference)?;
+    db.write_sync(|tx| found(devices::delete(tx, &acting, now())))?
         .ok_or_else(|| missing_device(org, reference))
 }
 
@@ -204,20 +228,14 @@ pub fn rekey_device(
     db: &Db,
     org: &str,
     reference: &str,
-) -> Result<(crate::store::devices::Device, ApiKey), AdminError> {
-    use crate::store::devices;
+) -> Result<(devices::Device, ApiKey), AdminError> {
     require_org(db, org)?;
+    let acting = operator_on(org, reference)?;
     let key = ApiKey::generate(KeyKind::Device);
-    let device = db
-        .write_sync(|tx| {
-            let Some(device) = devices::find(tx, org, reference)? else {
-                return Ok(None);
-            };
-            devices::rekey(tx, &device, &key, now())?;
-            Ok(Some(device))
-        })?
+    let rekeyed = db
+        .write_sync(|tx| found(devices::rekey(tx, &acting, &key, now())))?
         .ok_or_else(|| missing_device(org, reference))?;
-    Ok((device, key))
+    Ok((rekeyed.device, key))
 }
 
 /// What first start did to the database.

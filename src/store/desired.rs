@@ -14,9 +14,10 @@ use serde_json::{Value, json};
 use super::Conn;
 use super::StoreError;
 use super::deployments::{self, Deployment};
+use super::devices::{self, Device, NotActing};
 use super::events::{self, NewEvent};
 use super::models::ModelVersion;
-use crate::domain::Timestamp;
+use crate::domain::{Acting, Timestamp};
 
 /// One model's entry of an observed report, normalised from the SDKs' shapes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,17 +32,75 @@ pub struct ObservedModel {
     pub entry: String,
 }
 
-/// What a fetch of the desired state also records.
-pub struct Fetch<'a> {
-    pub device_id: &'a str,
-    pub org_id: &'a str,
+/// What a fetch of a device's desired state also records: the command the SDK handlers
+/// build from their requests.
+#[derive(Debug, Default)]
+pub struct FetchCommand {
     /// A full report of the device's models, replacing the previous one.
-    pub report: Option<&'a [ObservedModel]>,
+    pub report: Option<Vec<ObservedModel>>,
     /// That the device fetched its desired state (sync, desired-state): rollout `synced`.
     pub mark_synced: bool,
     /// That assignments / control sync saw this version.
     pub mark_refreshed: bool,
-    pub now: Timestamp,
+}
+
+/// A device's desired state, and the device.
+#[derive(Debug)]
+pub struct Fetched {
+    pub device: Device,
+    pub desired: DesiredState,
+}
+
+/// A desired-state fetch, the read half: the device `acting` names and its desired state,
+/// or `None` when the fetch has something to record (a version moved on, a report that
+/// changes something, a first sync or refresh): then [`fetch_and_record`], in a write.
+/// Most fetches change nothing (the Python device agent reports every 5 seconds), and
+/// so never wait for the writer.
+pub fn fetch(
+    conn: &Conn,
+    acting: &Acting,
+    command: &FetchCommand,
+    now: Timestamp,
+) -> Result<Option<Fetched>, NotActing> {
+    let device = devices::acting_device(conn, acting)?;
+    let (desired, dirty) = reconcile(conn, &Fetch::of(&device, command, now), false)?;
+    Ok((!dirty).then_some(Fetched { device, desired }))
+}
+
+/// A desired-state fetch, the write half: [`fetch`] recording what it has to, with its
+/// events, in the write's transaction.
+pub fn fetch_and_record(
+    conn: &Conn,
+    acting: &Acting,
+    command: &FetchCommand,
+    now: Timestamp,
+) -> Result<Fetched, NotActing> {
+    let device = devices::acting_device(conn, acting)?;
+    let (desired, _) = reconcile(conn, &Fetch::of(&device, command, now), true)?;
+    Ok(Fetched { device, desired })
+}
+
+/// What [`reconcile`] computes and records, for one device.
+struct Fetch<'a> {
+    device_id: &'a str,
+    org_id: &'a str,
+    report: Option<&'a [ObservedModel]>,
+    mark_synced: bool,
+    mark_refreshed: bool,
+    now: Timestamp,
+}
+
+impl<'a> Fetch<'a> {
+    fn of(device: &'a Device, command: &'a FetchCommand, now: Timestamp) -> Fetch<'a> {
+        Fetch {
+            device_id: &device.id,
+            org_id: device.org_id.as_str(),
+            report: command.report.as_deref(),
+            mark_synced: command.mark_synced,
+            mark_refreshed: command.mark_refreshed,
+            now,
+        }
+    }
 }
 
 /// The desired state a fetch answers with.
@@ -62,7 +121,7 @@ struct Stored {
 /// Computes the device's desired state and compares the report with what is stored.
 /// With `write` false nothing is written and the boolean says whether a write is needed;
 /// with `write` true the changes are written (with their events) and it is false.
-pub fn reconcile(
+fn reconcile(
     conn: &Conn,
     fetch: &Fetch<'_>,
     write: bool,

@@ -191,6 +191,56 @@ pub fn register(
     Ok(Some(device))
 }
 
+/// A registration as the API takes it: the device, its key, and the bound on its org's
+/// devices. Built by the handler from the request.
+pub struct NewRegistration {
+    pub org_id: String,
+    pub identifier: DeviceIdentifier,
+    pub platform: Platform,
+    /// A JSON object, as text.
+    pub capabilities_json: String,
+    /// A JSON object, as text.
+    pub metadata_json: String,
+    pub labels: Labels,
+    pub key: ApiKey,
+    /// The most devices an org may have; 0 for no bound.
+    pub quota: u64,
+}
+
+/// The API's registration: [`register`], within the org's quota of devices. Refuses
+/// with [`Refusal::OverQuota`], [`Refusal::NoOrg`] or [`Refusal::Taken`] (the identifier,
+/// or a device's id it spells, is taken in the org); the transaction then stores nothing.
+pub fn register_within_quota(
+    conn: &Conn,
+    new: &NewRegistration,
+    now: Timestamp,
+) -> Result<Device, Refusal> {
+    if new.quota > 0 && count_in_org(conn, &new.org_id)? >= new.quota {
+        return Err(Refusal::OverQuota {
+            org_id: new.org_id.clone(),
+            quota: new.quota,
+        });
+    }
+    let registration = Registration {
+        org_id: &new.org_id,
+        identifier: &new.identifier,
+        platform: &new.platform,
+        capabilities_json: &new.capabilities_json,
+        metadata_json: &new.metadata_json,
+        labels: &new.labels,
+        key: &new.key,
+    };
+    match register(conn, &registration, now) {
+        Ok(Some(device)) => Ok(device),
+        Ok(None) => Err(Refusal::NoOrg(new.org_id.clone())),
+        Err(StoreError::Duplicate) => Err(Refusal::Taken {
+            org_id: new.org_id.clone(),
+            identifier: new.identifier.clone(),
+        }),
+        Err(err) => Err(err.into()),
+    }
+}
+
 /// What a `{device_id}` path segment names, by the one rule every route follows
 /// (docs/api.md, "Device paths"): a segment that parses as a UUID in any spelling
 /// (hyphenated or not, any case, braced, `urn:uuid:`) names the device of the org with
@@ -246,6 +296,40 @@ pub enum NotActing {
 impl super::Failure for NotActing {
     fn is_database_failure(&self) -> bool {
         matches!(self, NotActing::Store(e) if e.is_database_failure())
+    }
+}
+
+/// Why registering or changing a device refused, beyond [`NotActing`].
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    /// The org has as many devices as its quota allows.
+    #[error("org {org_id} has reached its quota of {quota} devices")]
+    OverQuota { org_id: String, quota: u64 },
+    /// The org to register into does not exist.
+    #[error("org {0} does not exist")]
+    NoOrg(String),
+    /// The identifier is taken in the org, as an identifier or as a device's id.
+    #[error("device_id {identifier:?} is taken in org {org_id}")]
+    Taken {
+        org_id: String,
+        identifier: DeviceIdentifier,
+    },
+    /// The labels a merge would leave are not a valid set: why.
+    #[error("{0}")]
+    Labels(String),
+    #[error(transparent)]
+    NotActing(#[from] NotActing),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl super::Failure for Refusal {
+    fn is_database_failure(&self) -> bool {
+        match self {
+            Refusal::Store(e) => super::Failure::is_database_failure(e),
+            Refusal::NotActing(refusal) => super::Failure::is_database_failure(refusal),
+            _ => false,
+        }
     }
 }
 
@@ -868,20 +952,38 @@ fn status_changed(
     )
 }
 
-/// Deletes a device of `org_id` (by id or identifier) and everything of it: its keys,
-/// its round participation (its rounds' counts drop with it), and through `ON DELETE
-/// CASCADE` its labels, connectivity and whatever other tables hold of it. Writes
-/// `device.deleted`; earlier events stay as history. `None` when there is no such
-/// device.
-pub fn delete(
-    conn: &Conn,
-    org_id: &str,
-    reference: &str,
-    now: Timestamp,
-) -> Result<Option<Device>, StoreError> {
-    let Some(device) = find(conn, org_id, reference)? else {
-        return Ok(None);
-    };
+/// A device and what retrieve shows of it beyond its row, read in one transaction.
+#[derive(Debug)]
+pub struct Detail {
+    pub device: Device,
+    pub labels: Labels,
+    /// `None` before the device's first telemetry event.
+    pub telemetry: Option<super::telemetry::Summary>,
+    /// `{"models": [...], "updated_at"}`, or null before its first report.
+    pub observed_state: serde_json::Value,
+}
+
+fn detail_of(conn: &Conn, device: Device) -> Result<Detail, StoreError> {
+    Ok(Detail {
+        labels: labels_of(conn, &device.id)?,
+        telemetry: super::telemetry::summary(conn, &device.id)?,
+        observed_state: super::desired::observed_state(conn, &device.id)?,
+        device,
+    })
+}
+
+/// Retrieve: the device `acting` names, in full.
+pub fn detail(conn: &Conn, acting: &Acting) -> Result<Detail, NotActing> {
+    let device = acting_device(conn, acting)?;
+    Ok(detail_of(conn, device)?)
+}
+
+/// Deletes the device `acting` names and everything of it: its keys, its round
+/// participation (its rounds' counts drop with it), and through `ON DELETE CASCADE` its
+/// labels, connectivity and whatever other tables hold of it. Writes `device.deleted`;
+/// earlier events stay as history. Returns the device as it was.
+pub fn delete(conn: &Conn, acting: &Acting, now: Timestamp) -> Result<Device, NotActing> {
+    let device = acting_device(conn, acting)?;
     conn.execute(
         "UPDATE rounds SET participant_count = participant_count - 1 \
          WHERE id IN (SELECT round_id FROM round_participants WHERE device_id = ?1)",
@@ -896,25 +998,34 @@ pub fn delete(
     events::append(
         conn,
         &NewEvent {
-            org_id,
+            org_id: device.org_id.as_str(),
             kind: "device.deleted",
             device_id: Some(&device.id),
             at: now,
             data: &json!({"device_id": device.identifier.as_str()}),
         },
     )?;
-    Ok(Some(device))
+    Ok(device)
 }
 
-/// Revokes every key of `device` and stores `key` as its one device key; writes
-/// `device.key_issued`. Returns the new key's id.
+/// A device's new key, stored.
+#[derive(Debug)]
+pub struct Rekeyed {
+    pub device: Device,
+    /// The new key's id.
+    pub key_id: String,
+}
+
+/// Revokes every key of the device `acting` names and stores `key` as its one device
+/// key; writes `device.key_issued`.
 pub fn rekey(
     conn: &Conn,
-    device: &Device,
+    acting: &Acting,
     key: &ApiKey,
     now: Timestamp,
-) -> Result<String, StoreError> {
+) -> Result<Rekeyed, NotActing> {
     debug_assert!(key.kind() == KeyKind::Device);
+    let device = acting_device(conn, acting)?;
     let revoked = conn.execute(
         "UPDATE api_keys SET revoked_at = ?2 WHERE device_id = ?1 AND revoked_at IS NULL",
         &[&device.id, &now],
@@ -947,26 +1058,49 @@ pub fn rekey(
             }),
         },
     )?;
-    Ok(key_id)
+    Ok(Rekeyed { device, key_id })
 }
 
-/// What a `PATCH` changes, every part optional.
-pub struct DevicePatch<'a> {
-    /// The device's labels after the patch (replaced or merged by the caller).
-    pub labels: Option<&'a Labels>,
+/// What a `PATCH` changes, every part optional: the command the change handler builds.
+#[derive(Debug)]
+pub struct DeviceUpdate {
+    /// Labels: all of them (replacing the device's), or with `merge_labels` the members
+    /// to set, a null member removing that label.
+    pub labels: Option<serde_json::Map<String, serde_json::Value>>,
+    pub merge_labels: bool,
     /// A JSON merge patch for the metadata (`null` deletes a member), as text.
-    pub metadata_patch_json: Option<&'a str>,
+    pub metadata_patch_json: Option<String>,
     pub status: Option<DeviceStatus>,
-    pub now: Timestamp,
 }
 
-/// Applies `patch` to `device` and writes `device.updated` (naming what changed) and
-/// `device.status_changed` if the status changed. A patch that changes nothing writes
-/// nothing. Returns the device as it is afterwards.
-pub fn patch(conn: &Conn, device: &Device, patch: &DevicePatch<'_>) -> Result<Device, StoreError> {
+/// Changes the device `acting` names as `update` says, and writes `device.updated`
+/// (naming what changed) and `device.status_changed` if the status changed. A change to
+/// nothing writes nothing. Returns the device as it is afterwards, in full;
+/// [`Refusal::Labels`] when merged labels are not a valid set.
+pub fn update(
+    conn: &Conn,
+    acting: &Acting,
+    update: &DeviceUpdate,
+    now: Timestamp,
+) -> Result<Detail, Refusal> {
+    let device = acting_device(conn, acting)?;
+    let labels = match &update.labels {
+        None => None,
+        Some(patch) => {
+            let mut labels = if update.merge_labels {
+                labels_of(conn, &device.id)?
+            } else {
+                Labels::default()
+            };
+            labels
+                .apply(patch, update.merge_labels)
+                .map_err(Refusal::Labels)?;
+            Some(labels)
+        }
+    };
     let mut changed: Vec<&str> = Vec::new();
     let org_id = device.org_id.as_str();
-    if let Some(labels) = patch.labels
+    if let Some(labels) = &labels
         && *labels != labels_of(conn, &device.id)?
     {
         conn.execute(
@@ -976,7 +1110,7 @@ pub fn patch(conn: &Conn, device: &Device, patch: &DevicePatch<'_>) -> Result<De
         insert_labels(conn, &device.id, org_id, labels)?;
         changed.push("labels");
     }
-    if let Some(metadata_patch) = patch.metadata_patch_json {
+    if let Some(metadata_patch) = &update.metadata_patch_json {
         // PostgreSQL's json_patch (schema.pg.sql) prints JSON its own way: compare values.
         let sql = match conn.dialect() {
             Dialect::Sqlite => {
@@ -988,12 +1122,12 @@ pub fn patch(conn: &Conn, device: &Device, patch: &DevicePatch<'_>) -> Result<De
                  WHERE id = ?1 AND json_patch(metadata, ?2)::jsonb IS DISTINCT FROM metadata::jsonb"
             }
         };
-        let updated = conn.execute(sql, &[&device.id, &metadata_patch])?;
+        let updated = conn.execute(sql, &[&device.id, metadata_patch])?;
         if updated > 0 {
             changed.push("metadata");
         }
     }
-    let status_change = patch.status.filter(|s| *s != device.status);
+    let status_change = update.status.filter(|s| *s != device.status);
     if let Some(status) = status_change {
         conn.execute(
             "UPDATE devices SET status = ?2 WHERE id = ?1",
@@ -1001,23 +1135,22 @@ pub fn patch(conn: &Conn, device: &Device, patch: &DevicePatch<'_>) -> Result<De
         )?;
         changed.push("status");
     }
-    if changed.is_empty() {
-        return Ok(find(conn, org_id, &device.id)?.expect("read in this transaction"));
+    if !changed.is_empty() {
+        conn.execute(
+            "UPDATE devices SET updated_at = ?2 WHERE id = ?1",
+            &[&device.id, &now],
+        )?;
+        events::append(
+            conn,
+            &NewEvent {
+                org_id,
+                kind: "device.updated",
+                device_id: Some(&device.id),
+                at: now,
+                data: &json!({"device_id": device.identifier.as_str(), "changed": changed}),
+            },
+        )?;
     }
-    conn.execute(
-        "UPDATE devices SET updated_at = ?2 WHERE id = ?1",
-        &[&device.id, &patch.now],
-    )?;
-    events::append(
-        conn,
-        &NewEvent {
-            org_id,
-            kind: "device.updated",
-            device_id: Some(&device.id),
-            at: patch.now,
-            data: &json!({"device_id": device.identifier.as_str(), "changed": changed}),
-        },
-    )?;
     if let Some(status) = status_change {
         status_changed(
             conn,
@@ -1025,10 +1158,11 @@ pub fn patch(conn: &Conn, device: &Device, patch: &DevicePatch<'_>) -> Result<De
             &device.id,
             device.identifier.as_str(),
             (device.status, status),
-            patch.now,
+            now,
         )?;
     }
-    Ok(find(conn, org_id, &device.id)?.expect("read in this transaction"))
+    let after = find_by_id(conn, org_id, &device.id)?.ok_or(StoreError::NoRow)?;
+    Ok(detail_of(conn, after)?)
 }
 
 /// A device whose connectivity a sweep found different from what the log last said.
@@ -1166,9 +1300,12 @@ pub fn delete_org_devices(conn: &Conn, org_id: &str) -> Result<u64, StoreError> 
     Ok(deleted as u64)
 }
 
-/// Moves a device's `last_heartbeat` to `now` and nothing else: iOS's control heartbeat,
-/// which carries no status or metrics.
-pub fn touch(conn: &Conn, device_id: &str, now: Timestamp) -> Result<(), StoreError> {
+/// iOS's control heartbeat, which carries no status or metrics: the `last_heartbeat` of
+/// the device `acting` names moves to `now`, and nothing else. Without a read where a
+/// device credential names its own device ([`acting_device_id`]); a device gone since is
+/// then no row to move.
+pub fn touch(conn: &Conn, acting: &Acting, now: Timestamp) -> Result<(), NotActing> {
+    let device_id = acting_device_id(conn, acting)?;
     conn.execute(
         "UPDATE devices SET last_heartbeat = ?2, updated_at = ?2 WHERE id = ?1",
         &[&device_id, &now],

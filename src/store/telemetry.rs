@@ -404,6 +404,38 @@ pub fn list(
     )
 }
 
+/// Which of a device's events a listing asks for: the command its handler builds.
+#[derive(Debug)]
+pub struct EventsPage {
+    /// Only events after this `seq`.
+    pub after: i64,
+    pub limit: u32,
+    /// Only events of this type.
+    pub event_type: Option<String>,
+}
+
+/// A page of the events of the device `acting` names, and that device's id.
+pub fn device_events(
+    conn: &Conn,
+    acting: &crate::domain::Acting,
+    page: &EventsPage,
+) -> Result<(String, Vec<StoredEvent>), super::devices::NotActing> {
+    let device = super::devices::acting_device(conn, acting)?;
+    let Some(stored) = device_by_id(conn, &device.id)? else {
+        // Deleted since it was found: as if it had never been.
+        let named = acting.named.clone().unwrap_or(device.id);
+        return Err(super::devices::NotActing::NotFound(named));
+    };
+    let events = list(
+        conn,
+        stored.seq,
+        page.after,
+        page.limit,
+        page.event_type.as_deref(),
+    )?;
+    Ok((device.id, events))
+}
+
 /// A device's telemetry at a glance.
 #[derive(Debug, Clone)]
 pub struct Summary {

@@ -8,6 +8,7 @@ mod console;
 mod crash;
 mod credentials;
 mod device_loop;
+mod device_scope;
 mod errors;
 mod events;
 mod federation;

@@ -5,11 +5,12 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use super::desired_state::{device_for, fetch};
+use super::desired_state::fetch;
 use crate::auth::{Access, Caller, Target};
 use crate::domain::Timestamp;
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::store::desired::FetchCommand;
 
 pub const ACCESS: Access = Access {
     action: "reading a device's assignments",
@@ -74,9 +75,13 @@ pub async fn get_assignments(
     caller: Caller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let credential = ACCESS.require(caller)?;
-    let device = device_for(&state, &credential, &path).await?;
-    let desired = fetch(&state, &device, None, false, true).await?;
+    let acting = ACCESS.acting(caller, Some(path.into_inner()))?;
+    let command = FetchCommand {
+        mark_refreshed: true,
+        ..FetchCommand::default()
+    };
+    let fetched = fetch(&state, acting, command).await?;
+    let (device, desired) = (fetched.device, fetched.desired);
     let changed = desired.previously_refreshed != desired.version;
     Ok(HttpResponse::Ok().json(Assignments {
         device_id: device.id,

@@ -6,10 +6,10 @@ use utoipa::ToSchema;
 
 use super::desired_state::fetch;
 use crate::auth::{Access, Allow, Caller, Target};
-use crate::domain::{KeyKind, Timestamp};
+use crate::domain::Timestamp;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::devices;
+use crate::store::desired::FetchCommand;
 
 pub const ACCESS: Access = Access {
     action: "syncing control state",
@@ -47,16 +47,15 @@ pub async fn sync_control(
     state: web::Data<AppState>,
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
-    let credential = ACCESS.require(caller)?;
+    let acting = ACCESS.acting(caller, None)?;
     let (mut version, mut changed) = (0, false);
-    if let (KeyKind::Device, Some(own)) = (credential.kind, credential.device_id.clone()) {
-        let org_id = credential.org_id.clone();
-        let device = state
-            .db
-            .read(move |conn| devices::find(conn, org_id.as_str(), &own))
-            .await?
-            .ok_or_else(|| ApiError::Internal("a device key without its device".to_owned()))?;
-        let desired = fetch(&state, &device, None, false, true).await?;
+    // An org key stands for no device: there is nothing to read.
+    if acting.credential.own_device().is_some() {
+        let command = FetchCommand {
+            mark_refreshed: true,
+            ..FetchCommand::default()
+        };
+        let desired = fetch(&state, acting, command).await?.desired;
         version = desired.version;
         changed = desired.previously_refreshed != desired.version;
     }

@@ -7,7 +7,6 @@ use utoipa::ToSchema;
 use crate::auth::{Access, Allow, Caller, Target};
 use crate::domain::DeviceIdentifier;
 use crate::error::ApiError;
-use crate::routes::device_not_found;
 use crate::state::AppState;
 use crate::store::devices;
 
@@ -51,16 +50,11 @@ pub async fn delete_device(
     caller: Caller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let credential = ACCESS.require(caller)?;
-    let reference = path.into_inner();
-    let lookup = reference.clone();
+    let acting = ACCESS.acting(caller, Some(path.into_inner()))?;
     let now = state.clock.now();
     let device = state
         .db
-        .write(move |tx| {
-            devices::delete(tx, credential.org_id.as_str(), &lookup, now)?
-                .ok_or_else(|| device_not_found(&lookup))
-        })
+        .write(move |tx| devices::delete(tx, &acting, now))
         .await?;
     Ok(HttpResponse::Ok().json(DeletedDevice {
         deleted: true,

@@ -2,10 +2,11 @@
 
 use actix_web::{HttpResponse, web};
 
-use super::desired_state::{DesiredStateAnswer, device_for, fetch};
+use super::desired_state::{DesiredStateAnswer, fetch};
 use crate::auth::{Access, Caller, Target};
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::store::desired::FetchCommand;
 
 pub const ACCESS: Access = Access {
     action: "reading a device's desired state",
@@ -32,8 +33,11 @@ pub async fn get_desired_state(
     caller: Caller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let credential = ACCESS.require(caller)?;
-    let device = device_for(&state, &credential, &path).await?;
-    let desired = fetch(&state, &device, None, true, false).await?;
-    Ok(HttpResponse::Ok().json(DesiredStateAnswer::new(&state, &device, &desired, None)))
+    let acting = ACCESS.acting(caller, Some(path.into_inner()))?;
+    let command = FetchCommand {
+        mark_synced: true,
+        ..FetchCommand::default()
+    };
+    let fetched = fetch(&state, acting, command).await?;
+    Ok(HttpResponse::Ok().json(DesiredStateAnswer::new(&state, &fetched, None)))
 }

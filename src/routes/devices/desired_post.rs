@@ -3,11 +3,12 @@
 use actix_web::{HttpResponse, web};
 use serde_json::{Map, Value};
 
-use super::desired_state::{DesiredStateAnswer, device_for, fetch, known_state_version};
+use super::desired_state::{DesiredStateAnswer, fetch, known_state_version};
 use crate::auth::{Access, Caller, Target};
 use crate::error::ApiError;
 use crate::routes::parse_json_object;
 use crate::state::AppState;
+use crate::store::desired::FetchCommand;
 
 pub const ACCESS: Access = Access {
     action: "reading a device's desired state",
@@ -37,15 +38,13 @@ pub async fn fetch_desired_state(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let credential = ACCESS.require(caller)?;
+    let acting = ACCESS.acting(caller, Some(path.into_inner()))?;
     let body: Map<String, Value> = parse_json_object(&body)?.unwrap_or_default();
     let known = known_state_version(&body)?;
-    let device = device_for(&state, &credential, &path).await?;
-    let desired = fetch(&state, &device, None, true, false).await?;
-    Ok(HttpResponse::Ok().json(DesiredStateAnswer::new(
-        &state,
-        &device,
-        &desired,
-        known.as_deref(),
-    )))
+    let command = FetchCommand {
+        mark_synced: true,
+        ..FetchCommand::default()
+    };
+    let fetched = fetch(&state, acting, command).await?;
+    Ok(HttpResponse::Ok().json(DesiredStateAnswer::new(&state, &fetched, known.as_deref())))
 }

@@ -7,19 +7,19 @@
 //! docs/api.md, "The SDK device loop"; the tests in tests/api/sdk_*.rs replay each SDK's
 //! requests.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use crate::auth::{Allow, Credential};
+use crate::auth::{Acting, Allow};
 use crate::domain::Timestamp;
 use crate::error::ApiError;
-use crate::routes::devices::owns;
-use crate::routes::{device_not_found, quoted};
+use crate::routes::quoted;
 use crate::state::AppState;
 use crate::store::deployments::Deployment;
-use crate::store::desired::{self, DesiredState, Fetch, ObservedModel};
-use crate::store::devices::{self, Device};
+use crate::store::desired::{self, FetchCommand, Fetched, ObservedModel};
 use crate::store::models::ModelVersion;
 
 /// Who may read or report a device's state: the device itself, or the org's secret key.
@@ -30,54 +30,28 @@ pub const DEVICE_STATE: &[Allow] = &[Allow::Secret, Allow::Device];
 /// The contract version the sync answer says it follows (what the SDKs send).
 const SYNC_SCHEMA_VERSION: &str = "1.12.0";
 
-/// The device `reference` names in the caller's org, if the caller may act on it: a 404
-/// for another org's, none, or (for a device key) another device.
-pub async fn device_for(
-    state: &AppState,
-    credential: &Credential,
-    reference: &str,
-) -> Result<Device, ApiError> {
-    let (org_id, lookup) = (credential.org_id.clone(), reference.to_owned());
-    state
-        .db
-        .read(move |conn| devices::find(conn, org_id.as_str(), &lookup))
-        .await?
-        .filter(|d| owns(credential, d))
-        .ok_or_else(|| device_not_found(reference))
-}
-
-/// Computes the device's desired state, recording what the fetch says (a report, that it
-/// was synced or refreshed). A read first; the writer only when something changed.
+/// The desired state `acting` may fetch, recording what `command` says: one read, and a
+/// write only when the read found something to record ([`desired::fetch`]).
 pub async fn fetch(
     state: &AppState,
-    device: &Device,
-    report: Option<Vec<ObservedModel>>,
-    mark_synced: bool,
-    mark_refreshed: bool,
-) -> Result<DesiredState, ApiError> {
+    acting: Acting,
+    command: FetchCommand,
+) -> Result<Fetched, ApiError> {
     let now = state.clock.now();
-    let (device_id, org_id) = (device.id.clone(), device.org_id.as_str().to_owned());
-    let run = move |conn: &crate::store::Conn, write: bool| {
-        desired::reconcile(
-            conn,
-            &Fetch {
-                device_id: &device_id,
-                org_id: &org_id,
-                report: report.as_deref(),
-                mark_synced,
-                mark_refreshed,
-                now,
-            },
-            write,
-        )
-    };
-    let read = run.clone();
-    let (desired, dirty) = state.db.read(move |conn| read(conn, false)).await?;
-    if !dirty {
-        return Ok(desired);
+    let asked = Arc::new((acting, command));
+    let read = Arc::clone(&asked);
+    let fetched = state
+        .db
+        .read(move |conn| desired::fetch(conn, &read.0, &read.1, now))
+        .await?;
+    if let Some(fetched) = fetched {
+        return Ok(fetched);
     }
-    let (desired, _) = state.db.write(move |tx| run(tx, true)).await?;
-    Ok(desired)
+    let fetched = state
+        .db
+        .write(move |tx| desired::fetch_and_record(tx, &asked.0, &asked.1, now))
+        .await?;
+    Ok(fetched)
 }
 
 /// An artifact manifest in the generated contract's camelCase (iOS, Python, Node, browser).
@@ -247,12 +221,8 @@ pub struct DesiredStateAnswer {
 }
 
 impl DesiredStateAnswer {
-    pub fn new(
-        state: &AppState,
-        device: &Device,
-        desired: &DesiredState,
-        known: Option<&str>,
-    ) -> DesiredStateAnswer {
+    pub fn new(state: &AppState, fetched: &Fetched, known: Option<&str>) -> DesiredStateAnswer {
+        let (device, desired) = (&fetched.device, &fetched.desired);
         let now = state.clock.now();
         DesiredStateAnswer {
             schema_version: SYNC_SCHEMA_VERSION,

@@ -2,10 +2,9 @@
 
 use actix_web::{HttpResponse, web};
 
-use super::{DetailParts, DeviceDetail, owns};
+use super::DeviceDetail;
 use crate::auth::{Access, Allow, Caller, Target};
 use crate::error::ApiError;
-use crate::routes::device_not_found;
 use crate::state::AppState;
 use crate::store::devices;
 
@@ -32,21 +31,10 @@ pub async fn get_device(
     caller: Caller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let credential = ACCESS.require(caller)?;
-    let reference = path.into_inner();
-    let (org_id, lookup) = (credential.org_id.clone(), reference.clone());
-    let (device, parts) = state
+    let acting = ACCESS.acting(caller, Some(path.into_inner()))?;
+    let detail = state
         .db
-        .read(move |conn| {
-            let Some(device) =
-                devices::find(conn, org_id.as_str(), &lookup)?.filter(|d| owns(&credential, d))
-            else {
-                return Ok::<_, ApiError>(None);
-            };
-            let parts = DetailParts::read(conn, &device)?;
-            Ok(Some((device, parts)))
-        })
-        .await?
-        .ok_or_else(|| device_not_found(&reference))?;
-    Ok(HttpResponse::Ok().json(DeviceDetail::new(&device, &parts, &state)))
+        .read(move |conn| devices::detail(conn, &acting))
+        .await?;
+    Ok(HttpResponse::Ok().json(DeviceDetail::new(&detail, &state)))
 }

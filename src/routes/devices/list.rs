@@ -6,8 +6,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Access, Allow, Caller, Target};
 use crate::domain::{
-    Connectivity, DeviceIdentifier, DeviceStatus, LabelFilter, Labels, Limit, Offset, OrgId,
-    Platform, Timestamp,
+    Connectivity, ConnectivityRule, DeviceIdentifier, DeviceStatus, LabelFilter, Labels, Limit,
+    Offset, OrgId, Platform, Timestamp,
 };
 use crate::error::ApiError;
 use crate::routes::{parse_query, same_org};
@@ -74,7 +74,29 @@ struct ListFilter {
     q: Option<String>,
     limit: Limit,
     offset: Offset,
-    after: Option<uuid::Uuid>,
+    /// A device id, hyphenated.
+    after: Option<String>,
+}
+
+impl ListFilter {
+    /// The store's query for this filter, connectivity by `rule` at `now`.
+    fn query(&self, rule: ConnectivityRule, now: Timestamp) -> devices::ListQuery<'_> {
+        devices::ListQuery {
+            org_id: &self.org_id,
+            platform: self.platform.as_ref(),
+            status: self.status,
+            labels: &self.labels,
+            connectivity: self.connectivity,
+            last_seen_before: self.last_seen_before,
+            last_seen_after: self.last_seen_after,
+            prefix: self.q.as_deref(),
+            rule,
+            now,
+            limit: self.limit.get(),
+            offset: self.offset.get(),
+            after: self.after.as_deref(),
+        }
+    }
 }
 
 impl TryFrom<ListParams> for ListFilter {
@@ -126,13 +148,15 @@ impl TryFrom<ListParams> for ListFilter {
             after: params
                 .after
                 .map(|after| {
-                    uuid::Uuid::try_parse(&after).map_err(|_| {
-                        bad(format!(
-                            "after {} is not a device id: give the id (a UUID) of the \
-                             last device of the previous page",
-                            crate::routes::quoted(&after)
-                        ))
-                    })
+                    uuid::Uuid::try_parse(&after)
+                        .map(|id| id.hyphenated().to_string())
+                        .map_err(|_| {
+                            bad(format!(
+                                "after {} is not a device id: give the id (a UUID) of the \
+                                 last device of the previous page",
+                                crate::routes::quoted(&after)
+                            ))
+                        })
                 })
                 .transpose()?,
         })
@@ -234,30 +258,10 @@ pub async fn list_devices(
     same_org(&credential, Some(&filter.org_id), "list the devices of")?;
 
     let (limit, offset) = (filter.limit.get(), filter.offset.get());
-    let after = filter.after.map(|id| id.hyphenated().to_string());
     let (rule, now) = (state.connectivity, state.clock.now());
     let (devices, total) = state
         .db
-        .read(move |conn| {
-            devices::list(
-                conn,
-                &devices::ListQuery {
-                    org_id: credential.org_id.as_str(),
-                    platform: filter.platform.as_ref(),
-                    status: filter.status,
-                    labels: &filter.labels,
-                    connectivity: filter.connectivity,
-                    last_seen_before: filter.last_seen_before,
-                    last_seen_after: filter.last_seen_after,
-                    prefix: filter.q.as_deref(),
-                    rule,
-                    now,
-                    limit,
-                    offset,
-                    after: after.as_deref(),
-                },
-            )
-        })
+        .read(move |conn| devices::list(conn, &filter.query(rule, now)))
         .await?
         .ok_or_else(|| {
             ApiError::NotFound(

@@ -8,10 +8,9 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::{Access, Allow, Caller, Target};
 use crate::domain::{Limit, Timestamp};
 use crate::error::ApiError;
-use crate::routes::devices::owns;
-use crate::routes::{device_not_found, parse_query};
+use crate::routes::parse_query;
 use crate::state::AppState;
-use crate::store::{devices, telemetry};
+use crate::store::telemetry;
 
 pub const ACCESS: Access = Access {
     action: "reading a device's telemetry",
@@ -93,7 +92,7 @@ pub async fn list_telemetry(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let credential = ACCESS.require(caller)?;
+    let acting = ACCESS.acting(caller, Some(path.into_inner()))?;
     let query: TelemetryQuery = parse_query(&req)?;
     let limit = Limit::parse(query.limit.as_deref()).map_err(ApiError::BadRequest)?;
     let after = match query.after.as_deref() {
@@ -108,26 +107,15 @@ pub async fn list_telemetry(
                 ))
             })?,
     };
-    let reference = path.into_inner();
-    let lookup = reference.clone();
-    let event_type = query.event_type.filter(|t| !t.is_empty());
-    let found = state
+    let page = telemetry::EventsPage {
+        after,
+        limit: limit.get(),
+        event_type: query.event_type.filter(|t| !t.is_empty()),
+    };
+    let (device_id, events) = state
         .db
-        .read(move |conn| {
-            let Some(device) = devices::find(conn, credential.org_id.as_str(), &lookup)?
-                .filter(|d| owns(&credential, d))
-            else {
-                return Ok(None);
-            };
-            let Some(stored) = telemetry::device_by_id(conn, &device.id)? else {
-                return Ok(None);
-            };
-            let events =
-                telemetry::list(conn, stored.seq, after, limit.get(), event_type.as_deref())?;
-            Ok::<_, ApiError>(Some((device.id, events)))
-        })
+        .read(move |conn| telemetry::device_events(conn, &acting, &page))
         .await?;
-    let (device_id, events) = found.ok_or_else(|| device_not_found(&reference))?;
     let full = events.len() == limit.get() as usize;
     let next_after = events.last().filter(|_| full).map(|e| e.seq);
     let mut page = Vec::with_capacity(events.len());

@@ -24,20 +24,14 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
-use crate::auth::Credential;
 use crate::domain::{
-    Connectivity, DeviceIdentifier, DeviceStatus, KeyKind, Labels, OrgId, Platform, Timestamp,
+    Connectivity, DeviceIdentifier, DeviceStatus, Labels, OrgId, Platform, Timestamp,
 };
 use crate::error::ApiError;
+use crate::routes::quoted;
 use crate::state::AppState;
-use crate::store::devices::{self, Device};
-use crate::store::{desired, telemetry};
-
-/// The own-device rule, the second step after [`crate::auth::Access`]: a device key acts
-/// only on its own device; an org key on any device of its org.
-pub fn owns(credential: &Credential, device: &Device) -> bool {
-    credential.kind != KeyKind::Device || credential.device_id.as_deref() == Some(&device.id)
-}
+use crate::store::devices::{Detail, Refusal};
+use crate::store::telemetry;
 
 /// A device in full.
 #[derive(Serialize, ToSchema)]
@@ -91,24 +85,6 @@ pub struct DeviceDetail<'a> {
     observed_state: serde_json::Value,
 }
 
-/// What retrieve shows of a device beyond its row, read in the same transaction.
-pub struct DetailParts {
-    pub labels: Labels,
-    telemetry: Option<telemetry::Summary>,
-    observed_state: serde_json::Value,
-}
-
-impl DetailParts {
-    /// Reads them for `device` on `conn`.
-    pub fn read(conn: &crate::store::Conn, device: &Device) -> Result<DetailParts, ApiError> {
-        Ok(DetailParts {
-            labels: devices::labels_of(conn, &device.id)?,
-            telemetry: telemetry::summary(conn, &device.id)?,
-            observed_state: desired::observed_state(conn, &device.id)?,
-        })
-    }
-}
-
 /// Counts of the telemetry a device sent, and when.
 #[derive(Serialize, ToSchema)]
 #[schema(examples(json!({
@@ -154,9 +130,9 @@ impl From<telemetry::Summary> for TelemetrySummary {
 }
 
 impl<'a> DeviceDetail<'a> {
-    /// `device` as retrieve shows it, its connectivity at the server's present.
-    pub fn new(device: &'a Device, parts: &'a DetailParts, state: &AppState) -> Self {
-        let labels = &parts.labels;
+    /// A device as retrieve shows it, its connectivity at the server's present.
+    pub fn new(detail: &'a Detail, state: &AppState) -> Self {
+        let device = &detail.device;
         DeviceDetail {
             id: &device.id,
             device_id: &device.identifier,
@@ -165,7 +141,7 @@ impl<'a> DeviceDetail<'a> {
             platform: &device.platform,
             capabilities: &device.capabilities,
             metadata: &device.metadata,
-            labels,
+            labels: &detail.labels,
             status: device.status,
             connectivity: state
                 .connectivity
@@ -174,8 +150,36 @@ impl<'a> DeviceDetail<'a> {
             metrics: device.metrics.as_deref(),
             created_at: device.created_at,
             updated_at: device.updated_at,
-            telemetry: parts.telemetry.clone().map(TelemetrySummary::from),
-            observed_state: parts.observed_state.clone(),
+            telemetry: detail.telemetry.clone().map(TelemetrySummary::from),
+            observed_state: detail.observed_state.clone(),
+        }
+    }
+}
+
+/// The answers for a registration or a change the store refused.
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::OverQuota { org_id, quota } => ApiError::Forbidden(format!(
+                "org {org_id} has reached its quota of {quota} devices; delete devices or ask \
+                 the server's operator to raise --max-devices-per-org"
+            )),
+            Refusal::NoOrg(org_id) => ApiError::NotFound(format!(
+                "org {org_id} does not exist; send the org_id of an existing org, or none to \
+                 join org_demo"
+            )),
+            Refusal::Taken { org_id, identifier } => ApiError::Conflict(format!(
+                "a device with device_id {} is already registered in org {org_id}{}",
+                quoted(identifier.as_str()),
+                match uuid::Uuid::try_parse(identifier.as_str()) {
+                    // Its id, in some spelling: a path would name that device.
+                    Ok(_) => " (as its identifier or as its id)",
+                    Err(_) => "",
+                }
+            )),
+            Refusal::Labels(why) => ApiError::BadRequest(why),
+            Refusal::NotActing(refusal) => refusal.into(),
+            Refusal::Store(err) => err.into(),
         }
     }
 }

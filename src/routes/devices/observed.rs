@@ -5,11 +5,12 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use super::desired_state::{device_for, fetch};
+use super::desired_state::fetch;
 use crate::auth::{Access, Caller, Target};
 use crate::error::ApiError;
 use crate::routes::parse_json_object;
 use crate::state::AppState;
+use crate::store::desired::FetchCommand;
 
 pub const ACCESS: Access = Access {
     action: "reporting a device's observed state",
@@ -61,7 +62,7 @@ pub async fn report_observed_state(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let credential = ACCESS.require(caller)?;
+    let acting = ACCESS.acting(caller, Some(path.into_inner()))?;
     let body: Map<String, Value> = parse_json_object(&body)?.ok_or_else(|| {
         ApiError::BadRequest(
             "the observed state must be a JSON object with a models array".to_owned(),
@@ -77,12 +78,15 @@ pub async fn report_observed_state(
         )?),
     };
     let count = models.as_ref().map_or(0, Vec::len);
-    let device = device_for(&state, &credential, &path).await?;
-    let desired = fetch(&state, &device, models, false, false).await?;
+    let command = FetchCommand {
+        report: models,
+        ..FetchCommand::default()
+    };
+    let fetched = fetch(&state, acting, command).await?;
     Ok(HttpResponse::Ok().json(ObservedAck {
         accepted: true,
-        device_id: device.id,
+        device_id: fetched.device.id,
         models: count,
-        desired_state_version: desired.version,
+        desired_state_version: fetched.desired.version,
     }))
 }

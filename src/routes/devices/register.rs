@@ -12,10 +12,10 @@ use crate::domain::{
     ApiKey, DeviceIdentifier, DeviceStatus, JsonObject, KeyKind, Labels, OrgId, Platform, Timestamp,
 };
 use crate::error::ApiError;
-use crate::routes::{one_identifier, parse_json_object, quoted};
+use crate::routes::{one_identifier, parse_json_object};
 use crate::schema;
 use crate::state::{AppState, StorageCaps};
-use crate::store::{OnDuplicate, devices};
+use crate::store::devices;
 
 pub const ACCESS: Access = Access {
     action: "registering a device",
@@ -91,6 +91,46 @@ impl RegisterRequest {
             }
         }
         metadata
+    }
+
+    /// The registration the rest of the body asks for, of `identifier` into `org_id`: its
+    /// labels, and its capabilities and metadata within the storage caps, with a new
+    /// device key.
+    fn into_registration(
+        mut self,
+        identifier: DeviceIdentifier,
+        org_id: String,
+        caps: StorageCaps,
+    ) -> Result<devices::NewRegistration, ApiError> {
+        let labels = match self.labels.take() {
+            None | Some(Value::Null) => Labels::default(),
+            Some(value) => Labels::parse(&value).map_err(ApiError::BadRequest)?,
+        };
+        let capabilities_json =
+            Value::Object(self.capabilities.take().unwrap_or_default().0).to_string();
+        let metadata_json = Value::Object(self.metadata()).to_string();
+        StorageCaps::check(
+            "capabilities",
+            &capabilities_json,
+            caps.capabilities_bytes,
+            "max-capabilities-bytes",
+        )?;
+        StorageCaps::check(
+            "metadata",
+            &metadata_json,
+            caps.metadata_bytes,
+            "max-metadata-bytes",
+        )?;
+        Ok(devices::NewRegistration {
+            org_id,
+            identifier,
+            platform: self.platform.take().unwrap_or_default(),
+            capabilities_json,
+            metadata_json,
+            labels,
+            key: ApiKey::generate(KeyKind::Device),
+            quota: caps.devices_per_org,
+        })
     }
 }
 
@@ -216,81 +256,18 @@ pub async fn register_device(
             .clone()
             .unwrap_or_else(|| OrgId::demo().as_str().to_owned()),
     };
-    let labels = match request.labels.take() {
-        None | Some(Value::Null) => Labels::default(),
-        Some(value) => Labels::parse(&value).map_err(ApiError::BadRequest)?,
-    };
-    let platform = request.platform.take().unwrap_or_default();
-    let python = reads_expiry_as_unix_seconds(&req, &platform);
-    let capabilities_json =
-        Value::Object(request.capabilities.take().unwrap_or_default().0).to_string();
-    let metadata_json = Value::Object(request.metadata()).to_string();
-    let caps = state.caps;
-    StorageCaps::check(
-        "capabilities",
-        &capabilities_json,
-        caps.capabilities_bytes,
-        "max-capabilities-bytes",
-    )?;
-    StorageCaps::check(
-        "metadata",
-        &metadata_json,
-        caps.metadata_bytes,
-        "max-metadata-bytes",
-    )?;
-
-    let key = ApiKey::generate(KeyKind::Device);
-    let stored_key = key.clone();
-    let registering = org_id.clone();
-    let stored_labels = labels.clone();
+    let new = request.into_registration(identifier, org_id, state.caps)?;
+    let python = reads_expiry_as_unix_seconds(&req, &new.platform);
+    let (key, labels) = (new.key.clone(), new.labels.clone());
     let now = state.clock.now();
     let registered = state
         .db
-        .write(move |tx| {
-            if caps.devices_per_org > 0
-                && devices::count_in_org(tx, &registering)? >= caps.devices_per_org
-            {
-                return Err(ApiError::Forbidden(format!(
-                    "org {registering} has reached its quota of {} devices; delete devices \
-                     or ask the server's operator to raise --max-devices-per-org",
-                    caps.devices_per_org
-                )));
-            }
-            devices::register(
-                tx,
-                &devices::Registration {
-                    org_id: &registering,
-                    identifier: &identifier,
-                    platform: &platform,
-                    capabilities_json: &capabilities_json,
-                    metadata_json: &metadata_json,
-                    labels: &stored_labels,
-                    key: &stored_key,
-                },
-                now,
-            )
-            .on_duplicate(|| {
-                ApiError::Conflict(format!(
-                    "a device with device_id {} is already registered in org {registering}{}",
-                    quoted(identifier.as_str()),
-                    match uuid::Uuid::try_parse(identifier.as_str()) {
-                        // Its id, in some spelling: a path would name that device.
-                        Ok(_) => " (as its identifier or as its id)",
-                        Err(_) => "",
-                    }
-                ))
-            })
-        })
+        .write(move |tx| devices::register_within_quota(tx, &new, now))
         .await;
-    if let Err(ApiError::Forbidden(_)) = registered {
+    if let Err(devices::Refusal::OverQuota { .. }) = registered {
         state.metrics.count_quota_refusal();
     }
-    let device = registered?.ok_or_else(|| {
-        ApiError::NotFound(format!(
-            "org {org_id} does not exist; send the org_id of an existing org, or none to join \
-                 org_demo"
-        ))
-    })?;
+    let device = registered?;
 
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/v1/devices/{}", device.id)))

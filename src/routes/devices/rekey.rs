@@ -7,7 +7,6 @@ use utoipa::ToSchema;
 use crate::auth::{Access, Allow, Caller, Target};
 use crate::domain::{ApiKey, DeviceIdentifier, KeyKind, Timestamp};
 use crate::error::ApiError;
-use crate::routes::device_not_found;
 use crate::state::AppState;
 use crate::store::devices;
 
@@ -59,20 +58,13 @@ pub async fn issue_device_key(
     caller: Caller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let credential = ACCESS.require(caller)?;
-    let reference = path.into_inner();
-    let lookup = reference.clone();
+    let acting = ACCESS.acting(caller, Some(path.into_inner()))?;
     let key = ApiKey::generate(KeyKind::Device);
     let stored = key.clone();
     let now = state.clock.now();
-    let (device, key_id) = state
+    let devices::Rekeyed { device, key_id } = state
         .db
-        .write(move |tx| {
-            let device = devices::find(tx, credential.org_id.as_str(), &lookup)?
-                .ok_or_else(|| device_not_found(&lookup))?;
-            let key_id = devices::rekey(tx, &device, &stored, now)?;
-            Ok::<_, ApiError>((device, key_id))
-        })
+        .write(move |tx| devices::rekey(tx, &acting, &stored, now))
         .await?;
     Ok(HttpResponse::Created().json(IssuedKey {
         id: &device.id,

@@ -3,13 +3,12 @@
 use actix_web::{HttpResponse, web};
 use serde_json::{Map, Value};
 
-use super::desired_state::{
-    DesiredStateAnswer, active_versions, device_for, fetch, known_state_version,
-};
+use super::desired_state::{DesiredStateAnswer, active_versions, fetch, known_state_version};
 use crate::auth::{Access, Caller, Target};
 use crate::error::ApiError;
 use crate::routes::parse_json_object;
 use crate::state::AppState;
+use crate::store::desired::FetchCommand;
 
 pub const ACCESS: Access = Access {
     action: "syncing a device's state",
@@ -41,7 +40,7 @@ pub async fn sync_device(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let credential = ACCESS.require(caller)?;
+    let acting = ACCESS.acting(caller, Some(path.into_inner()))?;
     let body: Map<String, Value> = parse_json_object(&body)?.unwrap_or_default();
     let known = known_state_version(&body)?;
     let active = active_versions(
@@ -80,12 +79,11 @@ pub async fn sync_device(
         ),
         None => None,
     };
-    let device = device_for(&state, &credential, &path).await?;
-    let desired = fetch(&state, &device, report, true, false).await?;
-    Ok(HttpResponse::Ok().json(DesiredStateAnswer::new(
-        &state,
-        &device,
-        &desired,
-        known.as_deref(),
-    )))
+    let command = FetchCommand {
+        report,
+        mark_synced: true,
+        mark_refreshed: false,
+    };
+    let fetched = fetch(&state, acting, command).await?;
+    Ok(HttpResponse::Ok().json(DesiredStateAnswer::new(&state, &fetched, known.as_deref())))
 }

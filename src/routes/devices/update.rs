@@ -5,11 +5,11 @@ use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::{DetailParts, DeviceDetail};
+use super::DeviceDetail;
 use crate::auth::{Access, Allow, Caller, Target};
 use crate::domain::{DeviceStatus, JsonObject, Labels, json_kind};
 use crate::error::ApiError;
-use crate::routes::{device_not_found, parse_json_object};
+use crate::routes::parse_json_object;
 use crate::state::AppState;
 use crate::store::devices;
 
@@ -61,65 +61,46 @@ pub async fn update_device(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let credential = ACCESS.require(caller)?;
+    let acting = ACCESS.acting(caller, Some(path.into_inner()))?;
     let request: UpdateRequest = parse_json_object(&body)?.unwrap_or_default();
-    // Checked before the transaction, so a bad label is a 400 whether or not the device
-    // exists; merging checks the count again against the device's labels.
-    let labels_patch = match request.labels {
-        None => None,
-        Some(Value::Object(map)) => {
-            if !request.labels_merge {
-                Labels::parse(&Value::Object(map.clone())).map_err(ApiError::BadRequest)?;
-            } else {
-                Labels::default()
-                    .apply(&map, true)
-                    .map_err(ApiError::BadRequest)?;
-            }
-            Some(map)
-        }
-        Some(other) => {
-            return Err(ApiError::BadRequest(format!(
-                "labels must be an object of string values, got {}",
-                json_kind(&other)
-            )));
-        }
-    };
-    let merge = request.labels_merge;
-    let metadata_patch = request.metadata.map(|m| Value::Object(m.0).to_string());
-    let status = request.status;
-    let reference = path.into_inner();
-    let lookup = reference.clone();
+    let update = request.into_update()?;
     let now = state.clock.now();
-    let (device, parts) = state
+    let detail = state
         .db
-        .write(move |tx| {
-            let device = devices::find(tx, credential.org_id.as_str(), &lookup)?
-                .ok_or_else(|| device_not_found(&lookup))?;
-            let labels = match labels_patch {
-                None => None,
-                Some(patch) => {
-                    let mut labels = if merge {
-                        devices::labels_of(tx, &device.id)?
-                    } else {
-                        Labels::default()
-                    };
-                    labels.apply(&patch, merge).map_err(ApiError::BadRequest)?;
-                    Some(labels)
-                }
-            };
-            let device = devices::patch(
-                tx,
-                &device,
-                &devices::DevicePatch {
-                    labels: labels.as_ref(),
-                    metadata_patch_json: metadata_patch.as_deref(),
-                    status,
-                    now,
-                },
-            )?;
-            let parts = DetailParts::read(tx, &device)?;
-            Ok::<_, ApiError>((device, parts))
-        })
+        .write(move |tx| devices::update(tx, &acting, &update, now))
         .await?;
-    Ok(HttpResponse::Ok().json(DeviceDetail::new(&device, &parts, &state)))
+    Ok(HttpResponse::Ok().json(DeviceDetail::new(&detail, &state)))
+}
+
+impl UpdateRequest {
+    /// The change the request asks for. Its labels are checked here, so a bad label is a
+    /// 400 whether or not the device exists; merging checks the count again against the
+    /// device's labels.
+    fn into_update(self) -> Result<devices::DeviceUpdate, ApiError> {
+        let labels = match self.labels {
+            None => None,
+            Some(Value::Object(map)) => {
+                if !self.labels_merge {
+                    Labels::parse(&Value::Object(map.clone())).map_err(ApiError::BadRequest)?;
+                } else {
+                    Labels::default()
+                        .apply(&map, true)
+                        .map_err(ApiError::BadRequest)?;
+                }
+                Some(map)
+            }
+            Some(other) => {
+                return Err(ApiError::BadRequest(format!(
+                    "labels must be an object of string values, got {}",
+                    json_kind(&other)
+                )));
+            }
+        };
+        Ok(devices::DeviceUpdate {
+            labels,
+            merge_labels: self.labels_merge,
+            metadata_patch_json: self.metadata.map(|m| Value::Object(m.0).to_string()),
+            status: self.status,
+        })
+    }
 }
