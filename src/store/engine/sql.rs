@@ -72,7 +72,7 @@ impl<'a> Conn<'a> {
     }
 
     /// Runs `f` (which reads through this connection) on one snapshot: in a read
-    /// transaction on SQLite; on PostgreSQL every read already is one (src/store/pg.rs).
+    /// transaction on SQLite; on PostgreSQL every read already is one (pg.rs).
     pub fn snapshot<T>(&self, f: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
         match &self.inner {
             Inner::Sqlite(conn) => {

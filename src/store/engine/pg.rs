@@ -34,7 +34,7 @@ pub fn is_url(db: &str) -> bool {
     db.starts_with("postgres://") || db.starts_with("postgresql://")
 }
 
-const SCHEMA: &str = include_str!("../../schema.pg.sql");
+const SCHEMA: &str = include_str!("../../../schema.pg.sql");
 
 /// What a PostgreSQL database of an older version needs beyond `schema.pg.sql`, as
 /// [`super::MIGRATIONS`] is for SQLite: (version, SQL). PostgreSQL support starts at
@@ -213,7 +213,7 @@ impl Postgres {
         };
         conn.batch(begin)?;
         // Whatever a previous transaction on this thread left, this one starts clean.
-        let _ = super::events::take_appended_flag();
+        let _ = super::super::events::take_appended_flag();
         let outcome = catch_unwind(AssertUnwindSafe(|| f(&Conn::postgres(&mut conn))))
             .unwrap_or_else(|panic| {
                 let what = panic
@@ -225,7 +225,7 @@ impl Postgres {
             });
         match outcome {
             Ok(value) => {
-                if !read_only && super::events::appended_pending() {
+                if !read_only && super::super::events::appended_pending() {
                     // Delivered at commit to every listening instance, this one too.
                     conn.batch(&format!("NOTIFY {CHANNEL}"))?;
                 }
