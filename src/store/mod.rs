@@ -6,7 +6,7 @@
 //! migrate`. The files beside it hold one resource's SQL each (`devices`, `deployments`,
 //! `desired`, `events`, `federation`, `keys`, `models`, `orgs`, `rounds`, `telemetry`,
 //! `tokens`): plain functions over a [`Conn`] that handlers and the command line run
-//! through [`Db`]. The engine's public names are re-exported here, so callers write
+//! through [`Db`]. Resources use the engine; the engine uses none of them. The engine's public names are re-exported here, so callers write
 //! `store::Db`, `store::Conn`, `store::StoreError`, `store::pg::is_url`.
 
 mod engine;

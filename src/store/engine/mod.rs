@@ -3,8 +3,8 @@
 //! moves store functions off the async threads; a store function takes a [`Conn`]
 //! (sql.rs says how one function runs on both databases). `--db postgres://…` selects
 //! PostgreSQL (pg.rs), anything else is a SQLite file, opened and brought to the current
-//! schema here. The SQL of devices, rounds, tokens and the rest sits in the files beside
-//! `engine/` (`store::devices`, ...).
+//! schema here. Nothing in `engine/` knows a resource: the SQL of devices, rounds, tokens
+//! and the rest sits in the files beside it (`store::devices`, ...).
 //!
 //! On SQLite all writes go through a single writer connection, each in a `BEGIN
 //! IMMEDIATE` transaction: writers never race each other for SQLite's lock, so a burst of
@@ -25,6 +25,7 @@ mod writer;
 pub use lock::ServeLock;
 pub use sql::{Conn, Dialect, Param, Row};
 
+use std::cell::Cell;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -343,7 +344,7 @@ impl Db {
 
     /// Wakes this database's event streams after a commit that appended events.
     fn announce_appended(&self) {
-        if super::events::take_appended() {
+        if take_appended() {
             self.inner.appended.send_modify(|n| *n += 1);
         }
     }
@@ -363,7 +364,7 @@ impl Db {
                     if result.is_ok() {
                         self.announce_appended();
                     }
-                    super::events::take_appended();
+                    take_appended();
                     result
                 });
                 self.count_failure(&result);
@@ -385,7 +386,7 @@ impl Db {
             }
             Ok(value)
         })();
-        if super::events::take_appended() && result.is_ok() {
+        if take_appended() && result.is_ok() {
             self.inner.appended.send_modify(|n| *n += 1);
         }
         self.count_failure(&result);
@@ -501,7 +502,7 @@ impl Db {
                     if result.is_ok() {
                         db.announce_appended();
                     }
-                    super::events::take_appended();
+                    take_appended();
                     result
                 })
                 .await
@@ -524,6 +525,32 @@ impl Db {
             .await
             .map_err(|e| StoreError::Blocking(e.to_string()))?
     }
+}
+
+thread_local! {
+    /// Set on the thread whose transaction appended an event ([`note_appended`]), so
+    /// whoever commits that transaction knows to wake the event streams.
+    static APPENDED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Notes that the transaction on this thread appended an event, so its commit wakes the
+/// event streams ([`Db::event_signal`]): `store::events::append` calls it. The flag lives
+/// here, not in `events`, because the engine reads it at every commit and a resource
+/// module is not the engine's to use.
+pub(super) fn note_appended() {
+    APPENDED.with(|a| a.set(true));
+}
+
+/// Whether this thread appended an event since the last call; clears the flag. A write
+/// that appended and then rolled back leaves it set: a stream woken for nothing finds
+/// nothing new and waits again.
+fn take_appended() -> bool {
+    APPENDED.with(|a| a.replace(false))
+}
+
+/// Whether this thread appended an event since the flag was last taken; leaves it.
+fn appended_pending() -> bool {
+    APPENDED.with(Cell::get)
 }
 
 /// The one way a refused unique constraint becomes the caller's answer (a 409 naming what

@@ -213,7 +213,7 @@ impl Postgres {
         };
         conn.batch(begin)?;
         // Whatever a previous transaction on this thread left, this one starts clean.
-        let _ = super::super::events::take_appended_flag();
+        let _ = super::take_appended();
         let outcome = catch_unwind(AssertUnwindSafe(|| f(&Conn::postgres(&mut conn))))
             .unwrap_or_else(|panic| {
                 let what = panic
@@ -225,7 +225,7 @@ impl Postgres {
             });
         match outcome {
             Ok(value) => {
-                if !read_only && super::super::events::appended_pending() {
+                if !read_only && super::appended_pending() {
                     // Delivered at commit to every listening instance, this one too.
                     conn.batch(&format!("NOTIFY {CHANNEL}"))?;
                 }
