@@ -31,6 +31,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use postgres::error::SqlState;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
@@ -98,6 +99,35 @@ impl From<rusqlite::Error> for StoreError {
                 StoreError::Full
             }
             _ => StoreError::Sqlite(err),
+        }
+    }
+}
+
+impl From<postgres::Error> for StoreError {
+    fn from(err: postgres::Error) -> Self {
+        match err.code() {
+            Some(code) if *code == SqlState::UNIQUE_VIOLATION => StoreError::Duplicate,
+            Some(code)
+                if *code == SqlState::T_R_SERIALIZATION_FAILURE
+                    || *code == SqlState::T_R_DEADLOCK_DETECTED
+                    || *code == SqlState::LOCK_NOT_AVAILABLE =>
+            {
+                StoreError::Busy(err.to_string())
+            }
+            Some(code) if *code == SqlState::DISK_FULL => StoreError::Full,
+            Some(code)
+                if *code == SqlState::ADMIN_SHUTDOWN
+                    || *code == SqlState::CRASH_SHUTDOWN
+                    || *code == SqlState::CANNOT_CONNECT_NOW =>
+            {
+                StoreError::Unavailable(err.to_string())
+            }
+            None if err.is_closed()
+                || std::error::Error::source(&err).is_some_and(|s| s.is::<std::io::Error>()) =>
+            {
+                StoreError::Unavailable(err.to_string())
+            }
+            _ => StoreError::Postgres(err),
         }
     }
 }

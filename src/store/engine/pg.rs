@@ -16,17 +16,14 @@
 //! also hold across several devreg instances on one database. Reads run in a `REPEATABLE
 //! READ READ ONLY` transaction, so a read closure sees one snapshot as it did on SQLite.
 
-use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use postgres::error::SqlState;
-use postgres::types::{ToSql, Type};
-use postgres::{NoTls, Statement};
+use postgres::NoTls;
 
-use super::sql::{Param, to_postgres};
+use super::sql::PgConn;
 use super::{Conn, StoreError};
 
 /// Whether `db` (the `--db` value) names a PostgreSQL database.
@@ -50,51 +47,6 @@ pub(super) const MIGRATIONS: &[(i64, &str)] = &[(
          SELECT org_id, key, count(*) FROM device_labels GROUP BY org_id, key;",
 )];
 
-/// A connection with its prepared statements, keyed by the SQL as the store writes it
-/// and the parameter types.
-pub struct PgConn {
-    client: postgres::Client,
-    statements: HashMap<String, Statement>,
-}
-
-impl PgConn {
-    fn statement(&mut self, sql: &str, params: &[&dyn Param]) -> Result<Statement, StoreError> {
-        let types: Vec<Type> = params.iter().map(|p| p.pg_type()).collect();
-        let mut key = String::with_capacity(sql.len() + 6 * types.len());
-        key.push_str(sql);
-        for ty in &types {
-            key.push('\0');
-            key.push_str(&ty.oid().to_string());
-        }
-        if let Some(statement) = self.statements.get(&key) {
-            return Ok(statement.clone());
-        }
-        let statement = self.client.prepare_typed(&to_postgres(sql), &types)?;
-        self.statements.insert(key, statement.clone());
-        Ok(statement)
-    }
-
-    pub(super) fn execute(&mut self, sql: &str, params: &[&dyn Param]) -> Result<u64, StoreError> {
-        let statement = self.statement(sql, params)?;
-        let values: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_postgres()).collect();
-        Ok(self.client.execute(&statement, &values)?)
-    }
-
-    pub(super) fn query(
-        &mut self,
-        sql: &str,
-        params: &[&dyn Param],
-    ) -> Result<Vec<postgres::Row>, StoreError> {
-        let statement = self.statement(sql, params)?;
-        let values: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_postgres()).collect();
-        Ok(self.client.query(&statement, &values)?)
-    }
-
-    pub(super) fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
-        Ok(self.client.batch_execute(sql)?)
-    }
-}
-
 struct Manager {
     config: postgres::Config,
 }
@@ -104,18 +56,15 @@ impl r2d2::ManageConnection for Manager {
     type Error = postgres::Error;
 
     fn connect(&self) -> Result<PgConn, postgres::Error> {
-        Ok(PgConn {
-            client: self.config.connect(NoTls)?,
-            statements: HashMap::new(),
-        })
+        Ok(PgConn::new(self.config.connect(NoTls)?))
     }
 
     fn is_valid(&self, conn: &mut PgConn) -> Result<(), postgres::Error> {
-        conn.client.simple_query("").map(|_| ())
+        conn.client().simple_query("").map(|_| ())
     }
 
     fn has_broken(&self, conn: &mut PgConn) -> bool {
-        conn.client.is_closed()
+        conn.client().is_closed()
     }
 }
 
@@ -398,35 +347,6 @@ pub fn without_password(url: &str) -> String {
             }
         }
         None => url.to_owned(),
-    }
-}
-
-impl From<postgres::Error> for StoreError {
-    fn from(err: postgres::Error) -> Self {
-        match err.code() {
-            Some(code) if *code == SqlState::UNIQUE_VIOLATION => StoreError::Duplicate,
-            Some(code)
-                if *code == SqlState::T_R_SERIALIZATION_FAILURE
-                    || *code == SqlState::T_R_DEADLOCK_DETECTED
-                    || *code == SqlState::LOCK_NOT_AVAILABLE =>
-            {
-                StoreError::Busy(err.to_string())
-            }
-            Some(code) if *code == SqlState::DISK_FULL => StoreError::Full,
-            Some(code)
-                if *code == SqlState::ADMIN_SHUTDOWN
-                    || *code == SqlState::CRASH_SHUTDOWN
-                    || *code == SqlState::CANNOT_CONNECT_NOW =>
-            {
-                StoreError::Unavailable(err.to_string())
-            }
-            None if err.is_closed()
-                || std::error::Error::source(&err).is_some_and(|s| s.is::<std::io::Error>()) =>
-            {
-                StoreError::Unavailable(err.to_string())
-            }
-            _ => StoreError::Postgres(err),
-        }
     }
 }
 
