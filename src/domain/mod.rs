@@ -7,6 +7,7 @@ mod fleet;
 mod key;
 mod org;
 mod paging;
+mod random;
 mod round;
 mod sql;
 mod time;
