@@ -365,4 +365,66 @@ mod tests {
             "postgres://postgres@127.0.0.1:5432/postgres"
         );
     }
+
+    /// What a schema file declares whatever its dialect, in the file's order: each table
+    /// with its columns' names and its table constraints, and each index statement.
+    fn outline(schema: &str) -> Vec<String> {
+        let code: Vec<&str> = schema
+            .lines()
+            .map(|line| line.split("--").next().unwrap_or_default())
+            .collect();
+        let mut outline = Vec::new();
+        for statement in code.join(" ").split(';') {
+            let statement = statement.split_whitespace().collect::<Vec<_>>().join(" ");
+            if statement.starts_with("CREATE INDEX") || statement.starts_with("CREATE UNIQUE") {
+                outline.push(statement);
+            } else if let Some(table) = statement.strip_prefix("CREATE TABLE IF NOT EXISTS ") {
+                let (name, body) = table.split_once(" (").unwrap();
+                let body = &body[..body.rfind(')').unwrap()];
+                // The column definitions and constraints: commas outside parentheses.
+                let mut items = vec![String::new()];
+                let mut depth = 0;
+                for c in body.chars() {
+                    match c {
+                        '(' => depth += 1,
+                        ')' => depth -= 1,
+                        ',' if depth == 0 => {
+                            items.push(String::new());
+                            continue;
+                        }
+                        _ => {}
+                    }
+                    items.last_mut().unwrap().push(c);
+                }
+                let items: Vec<&str> = items
+                    .iter()
+                    .map(|item| {
+                        let item = item.trim();
+                        let first = item.split(' ').next().unwrap_or_default();
+                        match first {
+                            "PRIMARY" | "UNIQUE" | "FOREIGN" | "CHECK" | "CONSTRAINT" => item,
+                            column => column,
+                        }
+                    })
+                    .collect();
+                outline.push(format!("table {name} ({})", items.join(", ")));
+            }
+        }
+        outline
+    }
+
+    #[test]
+    fn schema_pg_sql_declares_the_tables_columns_and_indexes_of_schema_sql() {
+        // devreg_leases is PostgreSQL's only (several instances share the sweep).
+        let postgres: Vec<String> = outline(SCHEMA)
+            .into_iter()
+            .filter(|item| !item.starts_with("table devreg_leases "))
+            .collect();
+        let sqlite = outline(super::super::SCHEMA);
+        assert!(sqlite.len() > 50, "{sqlite:?}");
+        for (postgres, sqlite) in postgres.iter().zip(&sqlite) {
+            assert_eq!(postgres, sqlite, "schema.pg.sql differs from schema.sql");
+        }
+        assert_eq!(postgres.len(), sqlite.len());
+    }
 }
