@@ -1,5 +1,5 @@
-//! Federated rounds (issue 17): plans, the participation a device joins with, uploads in
-//! parts, accepted updates summed into the round's FedAvg, and the kept result.
+//! Federated rounds: plans, the participation a device joins with, uploads in parts,
+//! accepted updates summed into the round's FedAvg, and the kept result.
 //!
 //! The vectors are not kept one per device: each accepted update is added into
 //! `round_aggregates.weighted_sum` in the transaction that accepts it, so completing a

@@ -85,7 +85,7 @@ pub enum StoreError {
     /// A query the caller knew returns a row returned none.
     #[error("a query returned no row")]
     NoRow,
-    /// Store code that runs on SQLite only so far (issue 19 ports it module by module).
+    /// Store code that runs on SQLite only (`EXPLAIN QUERY PLAN`), called on PostgreSQL.
     #[error("{0} is not yet ported to PostgreSQL")]
     NotPorted(&'static str),
 }

@@ -1,6 +1,6 @@
-//! The PostgreSQL backend (issue 19): a pool of synchronous `postgres` connections, used
-//! from the same blocking threads the SQLite store runs on, so every store function keeps
-//! its shape (a plain function over [`super::Conn`]).
+//! The PostgreSQL backend: a pool of synchronous `postgres` connections, used from the
+//! same blocking threads the SQLite store runs on, so every store function keeps its
+//! shape (a plain function over [`super::Conn`]).
 //!
 //! Why the synchronous `postgres` crate (which wraps `tokio-postgres`): the store is
 //! synchronous by design (STYLE.md 6), its closures run on `web::block` threads, and the
