@@ -2,9 +2,11 @@
 # on a volume. fly.io builds from this file (fly.toml).
 FROM rust:1-bookworm AS build
 WORKDIR /src
-COPY Cargo.toml Cargo.lock schema.sql ./
+# What the binary's build reads: the manifest, the sources, and the files it embeds
+# (both schemas with include_str!, console/ with include_bytes!).
+COPY Cargo.toml Cargo.lock schema.sql schema.pg.sql ./
+COPY console ./console
 COPY src ./src
-COPY tests ./tests
 RUN cargo build --release --locked --bin devreg
 
 FROM debian:bookworm-slim

@@ -1,10 +1,11 @@
 -- devreg's whole schema on PostgreSQL: schema.sql's tables, in PostgreSQL's types, with
--- the same names, columns and meanings (src/store/sql.rs: one store function runs on
--- both). Applied at every start inside one transaction (src/store/pg.rs); every statement
--- is idempotent. The `devreg_schema` row records the schema version, as PRAGMA
+-- the same names, columns and meanings (src/store/engine/sql.rs: one store function runs
+-- on both; a test in src/store/engine/pg.rs checks the tables, columns and indexes
+-- match). Applied at every start inside one transaction (src/store/engine/pg.rs); every
+-- statement is idempotent. The `devreg_schema` row records the schema version, as PRAGMA
 -- user_version does for SQLite. Times are Unix seconds (BIGINT); JSON columns hold
 -- objects as text; SQLite's INTEGER is BIGINT, REAL is DOUBLE PRECISION, BLOB is BYTEA,
--- and a rowid `seq` is an identity column.
+-- and a rowid key (`seq`, `id`) is an identity column.
 
 -- SQLite's json_patch (RFC 7396 merge patch) for the same SQL on both.
 CREATE OR REPLACE FUNCTION devreg_merge_patch(target jsonb, patch jsonb) RETURNS jsonb

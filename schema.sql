@@ -1,6 +1,7 @@
 -- devreg's whole schema. Applied at every start inside one transaction; every statement
--- is idempotent. PRAGMA user_version records the schema version (src/store/mod.rs).
--- Times are Unix seconds; JSON columns hold objects as text.
+-- is idempotent. PRAGMA user_version records the schema version (src/store/engine/mod.rs).
+-- Times are Unix seconds; JSON columns hold objects as text. schema.pg.sql declares the
+-- same tables for PostgreSQL: a change goes into both (docs/development.md).
 
 CREATE TABLE IF NOT EXISTS orgs (
     id          TEXT PRIMARY KEY,

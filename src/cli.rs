@@ -1,4 +1,7 @@
-//! The command line: `serve`, and the operator's `org` and `key` commands.
+//! The command line: `serve`, and the operator's commands beside it (orgs, keys, device
+//! tokens and devices, models and deployments, `seed`, `openapi`, `backup`, `migrate`),
+//! which work on the database a server uses, a SQLite file or PostgreSQL, and may run
+//! while it serves.
 
 use std::io::Write;
 
@@ -11,8 +14,8 @@ use crate::domain::KeyKind;
 use crate::logging::LogFormat;
 use crate::store::{Db, ServeLock};
 
-/// devreg: a self-hosted server for the Devices API (register devices, list and retrieve
-/// them, take their heartbeats) over one SQLite file.
+/// devreg: a self-hosted server for the Devices API, over a SQLite file or PostgreSQL.
+/// `--help` shows the package description (`about`), not this comment.
 #[derive(Debug, Parser)]
 #[command(name = "devreg", version, about, long_about = None)]
 pub struct Cli {

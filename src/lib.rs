@@ -1,5 +1,8 @@
 //! devreg: a self-hosted, single-binary server for the Devices API of an on-device ML
-//! platform, over one SQLite file.
+//! platform: device registration and heartbeats, keys and device tokens, telemetry,
+//! models and deployments, federated training rounds, an event log, and a web console.
+//! Its data lives in one SQLite file that one process serves, or in a PostgreSQL
+//! database that several instances serve together (`--db postgres://…`).
 //!
 //! [`app::Server::build`] starts exactly what `devreg serve` starts, from a
 //! [`config::Config`]; tests and embedding programs use it the same way.

@@ -44,7 +44,7 @@ pub struct AppState {
     pub token_ttls: TokenTtls,
     /// How long a request body may take after its headers (`--body-timeout`).
     pub body_timeout: std::time::Duration,
-    /// Bounds on federated update uploads (issue 17).
+    /// Bounds on federated update uploads.
     pub uploads: UploadLimits,
     /// This server's OpenAPI document, as `GET /openapi.json` serves it.
     pub openapi_json: &'static str,

@@ -6,6 +6,7 @@
 
 use sha2::{Digest, Sha256};
 
+use super::random::random_base62;
 use super::token::{Token, TokenKind};
 
 /// The three kinds of credential of the contract's table.
@@ -53,25 +54,6 @@ const MAX_BODY_CHARS: usize = 128;
 /// How much of a key is kept in the clear, so an operator can tell keys apart and revoke
 /// one: the kind prefix and this many characters of the body.
 const DISPLAY_BODY_CHARS: usize = 6;
-const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-
-/// `chars` base62 characters from the OS random source.
-pub(crate) fn random_base62(chars: usize) -> String {
-    let mut body = String::with_capacity(chars);
-    let mut buf = [0u8; 64];
-    while body.len() < chars {
-        getrandom::fill(&mut buf).expect("the OS random source failed");
-        // 248 = 4 * 62: rejecting bytes at or above it keeps every character equally likely.
-        for b in buf.iter().filter(|&&b| b < 248) {
-            if body.len() == chars {
-                break;
-            }
-            body.push(BASE62[(*b % 62) as usize] as char);
-        }
-    }
-    body
-}
-
 /// A well-formed key, parsed from what a client or an operator sent. A device's access
 /// token (`edg_at_`) parses as a device key too: it works wherever the device's key works.
 #[derive(Clone, PartialEq, Eq)]

@@ -8,6 +8,7 @@ mod fleet;
 mod key;
 mod org;
 mod paging;
+mod random;
 mod round;
 mod sql;
 mod time;

@@ -9,7 +9,7 @@
 
 use sha2::{Digest, Sha256};
 
-use super::key::random_base62;
+use super::random::random_base62;
 
 /// The three kinds of device token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

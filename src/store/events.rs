@@ -1,8 +1,6 @@
 //! The event log: one row per change, written by the change's own transaction, so an
 //! event exists exactly when its change committed.
 
-use std::cell::Cell;
-
 use serde_json::Value;
 use serde_json::value::RawValue;
 
@@ -26,30 +24,6 @@ pub const TYPES: &[&str] = &[
     "deployment.cancelled",
     "device.observed_state_changed",
 ];
-
-thread_local! {
-    /// Set by [`append`] on the thread whose transaction appended, so whoever commits
-    /// that transaction knows to wake the event streams ([`take_appended`]).
-    static APPENDED: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Whether this thread appended an event since the last call; clears the flag. A write
-/// that appended and then rolled back leaves it set: a stream woken for nothing finds
-/// nothing new and waits again.
-pub(super) fn take_appended() -> bool {
-    APPENDED.with(|a| a.replace(false))
-}
-
-/// [`take_appended`] under the name the PostgreSQL backend clears it by, before a
-/// transaction.
-pub(super) fn take_appended_flag() -> bool {
-    take_appended()
-}
-
-/// Whether this thread appended an event since the flag was last taken; leaves it.
-pub(super) fn appended_pending() -> bool {
-    APPENDED.with(Cell::get)
-}
 
 /// An event to append: its type (`device.registered`, ...), the device it is about (its
 /// server UUID), and its data (a JSON object).
@@ -87,7 +61,7 @@ pub fn append(conn: &Conn, event: &NewEvent<'_>) -> Result<i64, StoreError> {
             &event.data.to_string(),
         ],
     )?;
-    APPENDED.with(|a| a.set(true));
+    super::engine::note_appended();
     Ok(seq)
 }
 

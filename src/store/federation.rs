@@ -1,7 +1,7 @@
-//! Federated rounds through the SDKs' paths (issue 17): the offers a device sees, a
-//! round's training plan and where a device stands in it, uploads in parts, accepted
-//! updates summed into the round's FedAvg, and the kept result. A round's life (starting,
-//! joining, completing, settling the due ones) is `store::rounds`'.
+//! Federated rounds through the SDKs' paths: the offers a device sees, a round's training
+//! plan and where a device stands in it, uploads in parts, accepted updates summed into
+//! the round's FedAvg, and the kept result. A round's life (starting, joining, completing,
+//! settling the due ones) is `store::rounds`'.
 //!
 //! The vectors are not kept one per device: each accepted update is added into
 //! `round_aggregates.weighted_sum` in the transaction that accepts it, so completing a

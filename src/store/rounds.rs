@@ -36,7 +36,8 @@ pub struct Round {
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub ended_at: Option<Timestamp>,
-    /// The model version the round trains from (issue 17), from its plan.
+    /// The model version the round trains from, from its plan: `None` when the plan names
+    /// none or the round has no plan.
     pub base_version: Option<String>,
     /// When the round completes whatever it has, from its plan.
     pub deadline_at: Option<Timestamp>,

@@ -4,7 +4,9 @@
 //!
 //! SQL is written in SQLite's numbered style (`?1`, `?2`); on PostgreSQL it is rewritten
 //! to `$1`, `$2` once per connection and statement, and prepared with the parameter types
-//! the Rust values carry (PostgreSQL cannot infer the type of `?3` in `?3 IS NULL`).
+//! the Rust values carry (PostgreSQL cannot infer the type of `?3` in `?3 IS NULL`):
+//! [`PgConn`] keeps what each connection prepared. pg.rs pools those connections and
+//! runs the transactions; it uses this file, never the other way round.
 //! Where the dialects differ a function asks [`Conn::dialect`] and writes each variant
 //! next to the other. On SQLite a call is one `match` and then exactly what the code did
 //! before the seam: `prepare_cached`, bind through rusqlite's `&dyn ToSql`, step. No
@@ -14,11 +16,11 @@
 //! refuses with [`StoreError::NotPorted`] there: it fails clearly, never silently.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 
 use postgres::types::Type;
 
 use super::StoreError;
-use super::pg::PgConn;
 
 /// Which SQL dialect a connection speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +74,7 @@ impl<'a> Conn<'a> {
     }
 
     /// Runs `f` (which reads through this connection) on one snapshot: in a read
-    /// transaction on SQLite; on PostgreSQL every read already is one (src/store/pg.rs).
+    /// transaction on SQLite; on PostgreSQL every read already is one (pg.rs).
     pub fn snapshot<T>(&self, f: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
         match &self.inner {
             Inner::Sqlite(conn) => {
@@ -291,9 +293,73 @@ impl<T: Typed> Typed for Option<T> {
     const PG: Type = T::PG;
 }
 
+/// A PostgreSQL connection with the statements it prepared, keyed by the SQL as the store
+/// writes it and the parameter types: what [`Conn`] runs on there, and what pg.rs pools.
+pub struct PgConn {
+    client: postgres::Client,
+    statements: HashMap<String, postgres::Statement>,
+}
+
+impl PgConn {
+    /// A connection that has prepared nothing yet.
+    pub(super) fn new(client: postgres::Client) -> PgConn {
+        PgConn {
+            client,
+            statements: HashMap::new(),
+        }
+    }
+
+    /// The client itself, for the pool's health checks.
+    pub(super) fn client(&mut self) -> &mut postgres::Client {
+        &mut self.client
+    }
+
+    fn statement(
+        &mut self,
+        sql: &str,
+        params: &[&dyn Param],
+    ) -> Result<postgres::Statement, StoreError> {
+        let types: Vec<Type> = params.iter().map(|p| p.pg_type()).collect();
+        let mut key = String::with_capacity(sql.len() + 6 * types.len());
+        key.push_str(sql);
+        for ty in &types {
+            key.push('\0');
+            key.push_str(&ty.oid().to_string());
+        }
+        if let Some(statement) = self.statements.get(&key) {
+            return Ok(statement.clone());
+        }
+        let statement = self.client.prepare_typed(&to_postgres(sql), &types)?;
+        self.statements.insert(key, statement.clone());
+        Ok(statement)
+    }
+
+    pub(super) fn execute(&mut self, sql: &str, params: &[&dyn Param]) -> Result<u64, StoreError> {
+        let statement = self.statement(sql, params)?;
+        let values: Vec<&(dyn postgres::types::ToSql + Sync)> =
+            params.iter().map(|p| p.as_postgres()).collect();
+        Ok(self.client.execute(&statement, &values)?)
+    }
+
+    pub(super) fn query(
+        &mut self,
+        sql: &str,
+        params: &[&dyn Param],
+    ) -> Result<Vec<postgres::Row>, StoreError> {
+        let statement = self.statement(sql, params)?;
+        let values: Vec<&(dyn postgres::types::ToSql + Sync)> =
+            params.iter().map(|p| p.as_postgres()).collect();
+        Ok(self.client.query(&statement, &values)?)
+    }
+
+    pub(super) fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        Ok(self.client.batch_execute(sql)?)
+    }
+}
+
 /// Rewrites SQLite's `?N` (and bare `?`) placeholders to PostgreSQL's `$N`, leaving
 /// quoted text and identifiers alone.
-pub(super) fn to_postgres(sql: &str) -> String {
+fn to_postgres(sql: &str) -> String {
     let mut out = String::with_capacity(sql.len() + 8);
     let mut chars = sql.chars().peekable();
     let mut quote: Option<char> = None;

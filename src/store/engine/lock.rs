@@ -19,7 +19,7 @@ pub struct ServeLock {
 impl ServeLock {
     /// Takes the lock on `db`, or says which process holds it. `None` for an in-memory
     /// database, which no other process can open, and for a PostgreSQL database, which
-    /// several instances serve together by design (issue 19).
+    /// several instances serve together by design.
     pub fn acquire(db: &str) -> Result<Option<ServeLock>, StoreError> {
         if db == MEMORY || super::pg::is_url(db) {
             return Ok(None);

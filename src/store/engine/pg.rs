@@ -1,6 +1,6 @@
-//! The PostgreSQL backend (issue 19): a pool of synchronous `postgres` connections, used
-//! from the same blocking threads the SQLite store runs on, so every store function keeps
-//! its shape (a plain function over [`super::Conn`]).
+//! The PostgreSQL backend: a pool of synchronous `postgres` connections, used from the
+//! same blocking threads the SQLite store runs on, so every store function keeps its
+//! shape (a plain function over [`super::Conn`]).
 //!
 //! Why the synchronous `postgres` crate (which wraps `tokio-postgres`): the store is
 //! synchronous by design (STYLE.md 6), its closures run on `web::block` threads, and the
@@ -16,17 +16,14 @@
 //! also hold across several devreg instances on one database. Reads run in a `REPEATABLE
 //! READ READ ONLY` transaction, so a read closure sees one snapshot as it did on SQLite.
 
-use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use postgres::error::SqlState;
-use postgres::types::{ToSql, Type};
-use postgres::{NoTls, Statement};
+use postgres::NoTls;
 
-use super::sql::{Param, to_postgres};
+use super::sql::PgConn;
 use super::{Conn, StoreError};
 
 /// Whether `db` (the `--db` value) names a PostgreSQL database.
@@ -34,7 +31,7 @@ pub fn is_url(db: &str) -> bool {
     db.starts_with("postgres://") || db.starts_with("postgresql://")
 }
 
-const SCHEMA: &str = include_str!("../../schema.pg.sql");
+const SCHEMA: &str = include_str!("../../../schema.pg.sql");
 
 /// What a PostgreSQL database of an older version needs beyond `schema.pg.sql`, as
 /// [`super::MIGRATIONS`] is for SQLite: (version, SQL). PostgreSQL support starts at
@@ -50,51 +47,6 @@ pub(super) const MIGRATIONS: &[(i64, &str)] = &[(
          SELECT org_id, key, count(*) FROM device_labels GROUP BY org_id, key;",
 )];
 
-/// A connection with its prepared statements, keyed by the SQL as the store writes it
-/// and the parameter types.
-pub struct PgConn {
-    client: postgres::Client,
-    statements: HashMap<String, Statement>,
-}
-
-impl PgConn {
-    fn statement(&mut self, sql: &str, params: &[&dyn Param]) -> Result<Statement, StoreError> {
-        let types: Vec<Type> = params.iter().map(|p| p.pg_type()).collect();
-        let mut key = String::with_capacity(sql.len() + 6 * types.len());
-        key.push_str(sql);
-        for ty in &types {
-            key.push('\0');
-            key.push_str(&ty.oid().to_string());
-        }
-        if let Some(statement) = self.statements.get(&key) {
-            return Ok(statement.clone());
-        }
-        let statement = self.client.prepare_typed(&to_postgres(sql), &types)?;
-        self.statements.insert(key, statement.clone());
-        Ok(statement)
-    }
-
-    pub(super) fn execute(&mut self, sql: &str, params: &[&dyn Param]) -> Result<u64, StoreError> {
-        let statement = self.statement(sql, params)?;
-        let values: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_postgres()).collect();
-        Ok(self.client.execute(&statement, &values)?)
-    }
-
-    pub(super) fn query(
-        &mut self,
-        sql: &str,
-        params: &[&dyn Param],
-    ) -> Result<Vec<postgres::Row>, StoreError> {
-        let statement = self.statement(sql, params)?;
-        let values: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_postgres()).collect();
-        Ok(self.client.query(&statement, &values)?)
-    }
-
-    pub(super) fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
-        Ok(self.client.batch_execute(sql)?)
-    }
-}
-
 struct Manager {
     config: postgres::Config,
 }
@@ -104,18 +56,15 @@ impl r2d2::ManageConnection for Manager {
     type Error = postgres::Error;
 
     fn connect(&self) -> Result<PgConn, postgres::Error> {
-        Ok(PgConn {
-            client: self.config.connect(NoTls)?,
-            statements: HashMap::new(),
-        })
+        Ok(PgConn::new(self.config.connect(NoTls)?))
     }
 
     fn is_valid(&self, conn: &mut PgConn) -> Result<(), postgres::Error> {
-        conn.client.simple_query("").map(|_| ())
+        conn.client().simple_query("").map(|_| ())
     }
 
     fn has_broken(&self, conn: &mut PgConn) -> bool {
-        conn.client.is_closed()
+        conn.client().is_closed()
     }
 }
 
@@ -213,7 +162,7 @@ impl Postgres {
         };
         conn.batch(begin)?;
         // Whatever a previous transaction on this thread left, this one starts clean.
-        let _ = super::events::take_appended_flag();
+        let _ = super::take_appended();
         let outcome = catch_unwind(AssertUnwindSafe(|| f(&Conn::postgres(&mut conn))))
             .unwrap_or_else(|panic| {
                 let what = panic
@@ -225,7 +174,7 @@ impl Postgres {
             });
         match outcome {
             Ok(value) => {
-                if !read_only && super::events::appended_pending() {
+                if !read_only && super::appended_pending() {
                     // Delivered at commit to every listening instance, this one too.
                     conn.batch(&format!("NOTIFY {CHANNEL}"))?;
                 }
@@ -401,35 +350,6 @@ pub fn without_password(url: &str) -> String {
     }
 }
 
-impl From<postgres::Error> for StoreError {
-    fn from(err: postgres::Error) -> Self {
-        match err.code() {
-            Some(code) if *code == SqlState::UNIQUE_VIOLATION => StoreError::Duplicate,
-            Some(code)
-                if *code == SqlState::T_R_SERIALIZATION_FAILURE
-                    || *code == SqlState::T_R_DEADLOCK_DETECTED
-                    || *code == SqlState::LOCK_NOT_AVAILABLE =>
-            {
-                StoreError::Busy(err.to_string())
-            }
-            Some(code) if *code == SqlState::DISK_FULL => StoreError::Full,
-            Some(code)
-                if *code == SqlState::ADMIN_SHUTDOWN
-                    || *code == SqlState::CRASH_SHUTDOWN
-                    || *code == SqlState::CANNOT_CONNECT_NOW =>
-            {
-                StoreError::Unavailable(err.to_string())
-            }
-            None if err.is_closed()
-                || std::error::Error::source(&err).is_some_and(|s| s.is::<std::io::Error>()) =>
-            {
-                StoreError::Unavailable(err.to_string())
-            }
-            _ => StoreError::Postgres(err),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -444,5 +364,67 @@ mod tests {
             without_password("postgres://postgres@127.0.0.1:5432/postgres"),
             "postgres://postgres@127.0.0.1:5432/postgres"
         );
+    }
+
+    /// What a schema file declares whatever its dialect, in the file's order: each table
+    /// with its columns' names and its table constraints, and each index statement.
+    fn outline(schema: &str) -> Vec<String> {
+        let code: Vec<&str> = schema
+            .lines()
+            .map(|line| line.split("--").next().unwrap_or_default())
+            .collect();
+        let mut outline = Vec::new();
+        for statement in code.join(" ").split(';') {
+            let statement = statement.split_whitespace().collect::<Vec<_>>().join(" ");
+            if statement.starts_with("CREATE INDEX") || statement.starts_with("CREATE UNIQUE") {
+                outline.push(statement);
+            } else if let Some(table) = statement.strip_prefix("CREATE TABLE IF NOT EXISTS ") {
+                let (name, body) = table.split_once(" (").unwrap();
+                let body = &body[..body.rfind(')').unwrap()];
+                // The column definitions and constraints: commas outside parentheses.
+                let mut items = vec![String::new()];
+                let mut depth = 0;
+                for c in body.chars() {
+                    match c {
+                        '(' => depth += 1,
+                        ')' => depth -= 1,
+                        ',' if depth == 0 => {
+                            items.push(String::new());
+                            continue;
+                        }
+                        _ => {}
+                    }
+                    items.last_mut().unwrap().push(c);
+                }
+                let items: Vec<&str> = items
+                    .iter()
+                    .map(|item| {
+                        let item = item.trim();
+                        let first = item.split(' ').next().unwrap_or_default();
+                        match first {
+                            "PRIMARY" | "UNIQUE" | "FOREIGN" | "CHECK" | "CONSTRAINT" => item,
+                            column => column,
+                        }
+                    })
+                    .collect();
+                outline.push(format!("table {name} ({})", items.join(", ")));
+            }
+        }
+        outline
+    }
+
+    #[test]
+    fn schema_pg_sql_declares_the_tables_columns_and_indexes_of_schema_sql() {
+        // devreg_leases is PostgreSQL's only (several instances share the sweep).
+        let postgres: Vec<String> = outline(SCHEMA)
+            .into_iter()
+            .filter(|item| !item.starts_with("table devreg_leases "))
+            .collect();
+        let sqlite = outline(super::super::SCHEMA);
+        assert!(sqlite.len() > 50, "{sqlite:?}");
+        for (postgres, sqlite) in postgres.iter().zip(&sqlite) {
+            assert_eq!(postgres, sqlite, "schema.pg.sql differs from schema.sql");
+        }
+        assert_eq!(postgres.len(), sqlite.len());
     }
 }

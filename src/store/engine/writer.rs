@@ -242,7 +242,7 @@ fn commit_batches(
         }
         drop(conn);
         // Read either way, so a failed batch's flag does not carry into the next.
-        let wrote_events = super::events::take_appended();
+        let wrote_events = super::take_appended();
         if committed.is_ok() {
             commits.fetch_add(1, Ordering::Relaxed);
             if wrote_events {
