@@ -432,7 +432,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
         Command::Deployment(DeploymentCommand::Show { id, json, db }) => {
             let (d, r) = admin::show_deployment(&open(&db)?, &id).map_err(|e| e.to_string())?;
             if json {
-                let body = crate::routes::deployments::DeploymentBody::of(&d, r);
+                let body = crate::store::deployments::View::of(&d, r);
                 println!(
                     "{}",
                     serde_json::to_string_pretty(&body).map_err(|e| e.to_string())?
