@@ -21,6 +21,7 @@ pub mod migrate;
 pub mod models;
 pub mod orgs;
 pub mod pg;
+pub mod readiness;
 pub mod rounds;
 mod sql;
 pub mod telemetry;
