@@ -590,32 +590,29 @@ pub fn deploy(
             .map_err(|e| AdminError::Invalid(format!("{flag} {e}")))?;
     }
     require_org(db, request.org)?;
-    let devices: Vec<String> = target.devices.into_iter().map(String::from).collect();
-    let platforms: Vec<String> = target.platforms.into_iter().map(String::from).collect();
-    db.write_sync(|tx| {
-        let new = deployments::NewDeployment {
-            org_id: request.org,
-            model_id: request.model_id,
-            version: request.version,
-            devices: &devices,
-            platforms: &platforms,
-            labels: &target.labels,
-            activation_policy: request.activation_policy,
-            delivery_mode: request.delivery_mode,
-        };
-        match deployments::create(tx, &new, now())? {
-            Ok((deployment, _)) => {
-                let rollout = deployments::rollout(tx, &deployment.id)?;
-                Ok(Ok((deployment, rollout)))
+    let new = deployments::NewDeployment {
+        model_id: request.model_id.to_owned(),
+        version: request.version.to_owned(),
+        devices: target.devices.into_iter().map(String::from).collect(),
+        platforms: target.platforms.into_iter().map(String::from).collect(),
+        labels: target.labels,
+        activation_policy: request.activation_policy.to_owned(),
+        delivery_mode: request.delivery_mode.to_owned(),
+    };
+    // `write_sync` carries only a store error: a refusal, which comes before anything is
+    // written, is kept aside and the empty transaction commits.
+    let mut refused = None;
+    let created = db.write_sync(
+        |tx| match deployments::create(tx, request.org, &new, now()) {
+            Ok(created) => Ok(Some(created)),
+            Err(deployments::Refusal::Store(e)) => Err(e),
+            Err(refusal) => {
+                refused = Some(refusal);
+                Ok(None)
             }
-            Err(refused) => Ok(Err(refused.message(
-                request.org,
-                request.model_id,
-                request.version,
-            ))),
-        }
-    })?
-    .map_err(AdminError::Invalid)
+        },
+    )?;
+    created.ok_or_else(|| AdminError::Invalid(refused.map(|r| r.to_string()).unwrap_or_default()))
 }
 
 /// `devreg deployment show`: a deployment of any org by its id, with its rollout now.
@@ -629,14 +626,6 @@ pub fn show_deployment(
     ),
     AdminError,
 > {
-    use crate::store::deployments;
-    db.read_sync(|conn| {
-        let Some(org) = deployments::org_of(conn, id)? else {
-            return Ok(None);
-        };
-        let deployment = deployments::find(conn, &org, id)?.expect("the deployment of that org");
-        let rollout = deployments::rollout(conn, id)?;
-        Ok(Some((deployment, rollout)))
-    })?
-    .ok_or_else(|| AdminError::Invalid(format!("no deployment {id:?} in this database")))
+    db.read_sync(|conn| crate::store::deployments::get_any(conn, id))?
+        .ok_or_else(|| AdminError::Invalid(format!("no deployment {id:?} in this database")))
 }

@@ -149,7 +149,7 @@ pub enum TokenCommand {
         #[arg(long)]
         org: String,
         /// Seconds until it expires (1 to 2592000).
-        #[arg(long, default_value_t = crate::routes::tokens::mint::DEFAULT_TTL_SECONDS)]
+        #[arg(long, default_value_t = crate::domain::BootstrapMint::DEFAULT_TTL_SECONDS)]
         ttl: u32,
         /// How many devices it may bootstrap.
         #[arg(long, default_value_t = 1)]
@@ -435,7 +435,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
         Command::Deployment(DeploymentCommand::Show { id, json, db }) => {
             let (d, r) = admin::show_deployment(&open(&db)?, &id).map_err(|e| e.to_string())?;
             if json {
-                let body = crate::routes::deployments::DeploymentBody::of(&d, r);
+                let body = crate::store::deployments::View::of(&d, r);
                 println!(
                     "{}",
                     serde_json::to_string_pretty(&body).map_err(|e| e.to_string())?
@@ -503,24 +503,25 @@ pub fn run(cli: Cli) -> Result<(), String> {
             max_uses,
             db,
         }) => {
-            let (ttl, max_uses) = crate::routes::tokens::mint::limits(Some(ttl), Some(max_uses))
-                .map_err(|why| {
+            let mint =
+                crate::domain::BootstrapMint::new(Some(ttl), Some(max_uses)).map_err(|why| {
                     why.replace("ttl_seconds", "--ttl")
                         .replace("max_uses", "--max-uses")
                 })?;
             let db = open(&db)?;
             admin::require_org(&db, &org).map_err(|e| e.to_string())?;
             let now = crate::domain::now();
-            let (token, expires_at) = db
-                .write_sync(|tx| crate::routes::tokens::mint::mint(tx, &org, ttl, max_uses, now))
+            let minted = db
+                .write_sync(|tx| crate::store::tokens::mint_bootstrap(tx, &org, &mint, now))
                 .map_err(|e| e.to_string())?;
             println!(
-                "Minted a bootstrap token for org {org} ({max_uses} use{}, expires {}). It is \
+                "Minted a bootstrap token for org {org} ({} use{}, expires {}). It is \
                  shown this once:",
-                if max_uses == 1 { "" } else { "s" },
-                expires_at.to_rfc3339()
+                mint.max_uses,
+                if mint.max_uses == 1 { "" } else { "s" },
+                minted.expires_at.to_rfc3339()
             );
-            println!("{}", token.expose());
+            println!("{}", minted.token.expose());
             Ok(())
         }
         Command::Key(KeyCommand::Revoke {

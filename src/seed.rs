@@ -182,6 +182,26 @@ impl Seed {
         Seed { orgs }
     }
 
+    /// An ephemeral server's reset, in one transaction: without `only_org`, deletes every
+    /// org, key, device, round and event and stores the seed again; with it, deletes that
+    /// org's devices (and their keys, rounds, models and events; its org keys stay) and
+    /// stores its part of the seed again. `false` when `only_org` names no org.
+    pub fn reset(
+        &self,
+        conn: &crate::store::Conn,
+        only_org: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        match only_org {
+            None => orgs::delete_everything(conn)?,
+            Some(org) if orgs::exists(conn, org)? => {
+                devices::delete_org_devices(conn, org)?;
+            }
+            Some(_) => return Ok(false),
+        }
+        self.apply(conn, only_org)?;
+        Ok(true)
+    }
+
     /// Stores the seed's orgs (or only `only_org`'s part): creates each org that does not
     /// exist, adds each key not stored yet, registers each device.
     /// [`StoreError::Duplicate`] when a key of the seed belongs to another org already, or

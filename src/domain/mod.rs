@@ -28,7 +28,7 @@ pub use round::{
     TargetPlatforms,
 };
 pub use time::{Timestamp, now};
-pub use token::{Token, TokenKind};
+pub use token::{BootstrapMint, Token, TokenKind};
 
 /// `text` in double quotes, with quotes and control characters escaped as JSON does:
 /// what a message shows of a value the client sent (never Rust's `{:?}`).

@@ -151,6 +151,47 @@ impl Token {
     }
 }
 
+/// What a bootstrap token is minted with, checked: its lifetime and how many bootstraps
+/// it serves. The API's `POST /api/v1/device-auth/bootstrap-tokens` and `devreg token
+/// bootstrap` take the same numbers with the same defaults and bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BootstrapMint {
+    pub ttl_seconds: u32,
+    pub max_uses: u32,
+}
+
+impl BootstrapMint {
+    /// Default lifetime of a bootstrap token: an hour.
+    pub const DEFAULT_TTL_SECONDS: u32 = 3600;
+    /// Longest lifetime: 30 days.
+    pub const MAX_TTL_SECONDS: u32 = 30 * 24 * 3600;
+    /// Most bootstraps one token may serve.
+    pub const MAX_USES: u32 = 1_000_000;
+
+    /// Checks a mint's numbers, defaulting to one use for an hour; the error names the
+    /// field as the API does (`ttl_seconds`, `max_uses`).
+    pub fn new(ttl_seconds: Option<u32>, max_uses: Option<u32>) -> Result<BootstrapMint, String> {
+        let ttl = ttl_seconds.unwrap_or(Self::DEFAULT_TTL_SECONDS);
+        if !(1..=Self::MAX_TTL_SECONDS).contains(&ttl) {
+            return Err(format!(
+                "ttl_seconds must be an integer from 1 to {}, got {ttl}",
+                Self::MAX_TTL_SECONDS
+            ));
+        }
+        let uses = max_uses.unwrap_or(1);
+        if !(1..=Self::MAX_USES).contains(&uses) {
+            return Err(format!(
+                "max_uses must be an integer from 1 to {}, got {uses}",
+                Self::MAX_USES
+            ));
+        }
+        Ok(BootstrapMint {
+            ttl_seconds: ttl,
+            max_uses: uses,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

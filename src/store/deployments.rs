@@ -5,13 +5,14 @@
 //! state) and a deployment's devices (its rollout counts). Labels are read from
 //! `device_labels`, whichever branch writes them.
 
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::StoreError;
 use super::events::{self, NewEvent};
 use super::models::{self, ModelVersion};
 use super::{Conn, Dialect, Row};
-use crate::domain::Timestamp;
+use crate::domain::{Timestamp, quoted};
 
 /// All the target's given parts hold; a part not given ('[]' or '{}') holds for every
 /// device of the org.
@@ -90,39 +91,71 @@ fn from_row(row: &Row<'_>) -> Result<Deployment, StoreError> {
 }
 
 /// A deployment to create.
-pub struct NewDeployment<'a> {
-    pub org_id: &'a str,
-    pub model_id: &'a str,
-    pub version: &'a str,
-    /// Device ids or identifiers; empty: any device.
-    pub devices: &'a [String],
-    /// Empty: any platform.
-    pub platforms: &'a [String],
-    /// `KEY: VALUE` pairs that must all hold.
-    pub labels: &'a serde_json::Map<String, Value>,
-    pub activation_policy: &'a str,
-    pub delivery_mode: &'a str,
-}
-
-/// Why a deployment could not be created.
 #[derive(Debug)]
-pub enum Refused {
-    NoModel,
-    NoVersion,
+pub struct NewDeployment {
+    pub model_id: String,
+    pub version: String,
+    /// Device ids or identifiers; empty: any device.
+    pub devices: Vec<String>,
+    /// Empty: any platform.
+    pub platforms: Vec<String>,
+    /// `KEY: VALUE` pairs that must all hold.
+    pub labels: serde_json::Map<String, Value>,
+    pub activation_policy: String,
+    pub delivery_mode: String,
 }
 
-/// Creates a deployment and its `deployment.created` event in the caller's transaction.
+/// Why a deployment operation was refused. The sentences of the first two are the API's
+/// 404 and the command line's error alike.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    #[error(
+        "no model {} in org {org_id}; add it first (POST /api/v1/models or `devreg model add`)",
+        quoted(.model_id)
+    )]
+    NoModel { org_id: String, model_id: String },
+    #[error(
+        "model {} has no version {}; add it first (POST /api/v1/models/{model_id}/versions or \
+         `devreg model add`)",
+        quoted(.model_id),
+        quoted(.version)
+    )]
+    NoVersion { model_id: String, version: String },
+    /// The org has no deployment of that id.
+    #[error("no deployment {id:?} in the org")]
+    NotFound { id: String },
+    #[error("deployment {id} is cancelled already")]
+    AlreadyCancelled { id: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl super::Failure for Refusal {
+    fn is_database_failure(&self) -> bool {
+        matches!(self, Refusal::Store(e) if e.is_database_failure())
+    }
+}
+
+/// The create operation: a deployment of a version `org_id` has, with its
+/// `deployment.created` event, and its rollout counted now.
 pub fn create(
     conn: &Conn,
-    new: &NewDeployment<'_>,
+    org_id: &str,
+    new: &NewDeployment,
     now: Timestamp,
-) -> Result<Result<(Deployment, ModelVersion), Refused>, StoreError> {
-    if !models::exists(conn, new.org_id, new.model_id)? {
-        return Ok(Err(Refused::NoModel));
+) -> Result<(Deployment, Rollout), Refusal> {
+    if !models::exists(conn, org_id, &new.model_id)? {
+        return Err(Refusal::NoModel {
+            org_id: org_id.to_owned(),
+            model_id: new.model_id.clone(),
+        });
     }
-    let Some(version) = models::find_version(conn, new.org_id, new.model_id, new.version)? else {
-        return Ok(Err(Refused::NoVersion));
-    };
+    if models::find_version(conn, org_id, &new.model_id, &new.version)?.is_none() {
+        return Err(Refusal::NoVersion {
+            model_id: new.model_id.clone(),
+            version: new.version.clone(),
+        });
+    }
     let id = uuid::Uuid::now_v7().hyphenated().to_string();
     let (devices, platforms, labels) = (
         json!(new.devices),
@@ -135,7 +168,7 @@ pub fn create(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'active', ?10)",
         &[
             &id,
-            &new.org_id,
+            &org_id,
             &new.model_id,
             &new.version,
             &devices.to_string(),
@@ -150,7 +183,7 @@ pub fn create(
     events::append(
         conn,
         &NewEvent {
-            org_id: new.org_id,
+            org_id,
             kind: "deployment.created",
             device_id: None,
             at: now,
@@ -162,8 +195,17 @@ pub fn create(
             }),
         },
     )?;
-    let deployment = find(conn, new.org_id, &id)?.expect("the deployment just inserted");
-    Ok(Ok((deployment, version)))
+    let deployment = find(conn, org_id, &id)?.expect("the deployment just inserted");
+    let rollout = rollout(conn, &id)?;
+    Ok((deployment, rollout))
+}
+
+/// The read operation: a deployment of `org_id` and its rollout, counted now.
+pub fn get(conn: &Conn, org_id: &str, id: &str) -> Result<(Deployment, Rollout), Refusal> {
+    let deployment =
+        find(conn, org_id, id)?.ok_or_else(|| Refusal::NotFound { id: id.to_owned() })?;
+    let rollout = rollout(conn, &deployment.id)?;
+    Ok((deployment, rollout))
 }
 
 /// A deployment of `org_id` by its id; `None` for another org's or none.
@@ -175,19 +217,18 @@ pub fn find(conn: &Conn, org_id: &str, id: &str) -> Result<Option<Deployment>, S
     )
 }
 
-/// Cancels an active deployment, with its `deployment.cancelled` event. `Ok(None)` when
-/// the org has no such deployment; `Ok(Some(Err(d)))` when it was cancelled already.
+/// The cancel operation: ends an active deployment of `org_id`, with its
+/// `deployment.cancelled` event; the deployment after, and its rollout counted now.
 pub fn cancel(
     conn: &Conn,
     org_id: &str,
     id: &str,
     now: Timestamp,
-) -> Result<Option<Result<Deployment, Deployment>>, StoreError> {
-    let Some(deployment) = find(conn, org_id, id)? else {
-        return Ok(None);
-    };
+) -> Result<(Deployment, Rollout), Refusal> {
+    let deployment =
+        find(conn, org_id, id)?.ok_or_else(|| Refusal::NotFound { id: id.to_owned() })?;
     if deployment.status != "active" {
-        return Ok(Some(Err(deployment)));
+        return Err(Refusal::AlreadyCancelled { id: id.to_owned() });
     }
     conn.execute(
         "UPDATE deployments SET status = 'cancelled', cancelled_at = ?2 WHERE id = ?1",
@@ -207,9 +248,9 @@ pub fn cancel(
             }),
         },
     )?;
-    Ok(Some(Ok(
-        find(conn, org_id, id)?.expect("the deployment just cancelled")
-    )))
+    let deployment = find(conn, org_id, id)?.expect("the deployment just cancelled");
+    let rollout = rollout(conn, id)?;
+    Ok((deployment, rollout))
 }
 
 /// A deployment's rollout: the devices its target matches, and of those how many fetched
@@ -222,7 +263,69 @@ pub struct Rollout {
     pub failed: u64,
 }
 
-pub fn rollout(conn: &Conn, id: &str) -> Result<Rollout, StoreError> {
+impl Deployment {
+    /// The target as the API shows it: `{devices, platforms, labels}`.
+    pub fn target_json(&self) -> Value {
+        json!({
+            "devices": self.target_devices,
+            "platforms": self.target_platforms,
+            "labels": self.target_labels,
+        })
+    }
+}
+
+impl Rollout {
+    /// The four counts as a JSON object.
+    pub fn to_json(self) -> Value {
+        json!({"targeted": self.targeted, "synced": self.synced, "active": self.active,
+            "failed": self.failed})
+    }
+}
+
+/// A deployment with its rollout as the API answers it, for what shows one outside the
+/// API (`devreg deployment show --json`): the same members as the route's body.
+#[derive(Debug, Serialize)]
+pub struct View<'a> {
+    id: &'a str,
+    org_id: &'a str,
+    model_id: &'a str,
+    version: &'a str,
+    target: Value,
+    activation_policy: &'a str,
+    delivery_mode: &'a str,
+    status: &'a str,
+    created_at: Timestamp,
+    cancelled_at: Option<Timestamp>,
+    targeted: u64,
+    synced: u64,
+    active: u64,
+    failed: u64,
+    rollout: Value,
+}
+
+impl<'a> View<'a> {
+    pub fn of(d: &'a Deployment, r: Rollout) -> View<'a> {
+        View {
+            id: &d.id,
+            org_id: &d.org_id,
+            model_id: &d.model_id,
+            version: &d.version,
+            target: d.target_json(),
+            activation_policy: &d.activation_policy,
+            delivery_mode: &d.delivery_mode,
+            status: &d.status,
+            created_at: d.created_at,
+            cancelled_at: d.cancelled_at,
+            targeted: r.targeted,
+            synced: r.synced,
+            active: r.active,
+            failed: r.failed,
+            rollout: r.to_json(),
+        }
+    }
+}
+
+fn rollout(conn: &Conn, id: &str) -> Result<Rollout, StoreError> {
     let sql = format!(
         "SELECT count(*),
            coalesce(sum(CASE WHEN EXISTS (SELECT 1 FROM deployment_syncs AS s
@@ -282,32 +385,17 @@ pub fn desired_for(
     Ok(desired)
 }
 
-impl Refused {
-    /// The sentence for the 404 (and the command line): which of the two is unknown.
-    pub fn message(&self, org_id: &str, model_id: &str, version: &str) -> String {
-        let quoted = |s: &str| Value::from(s).to_string();
-        match self {
-            Refused::NoModel => format!(
-                "no model {} in org {org_id}; add it first (POST /api/v1/models or \
-                 `devreg model add`)",
-                quoted(model_id)
-            ),
-            Refused::NoVersion => format!(
-                "model {} has no version {}; add it first (POST /api/v1/models/{}/versions or \
-                 `devreg model add`)",
-                quoted(model_id),
-                quoted(version),
-                model_id
-            ),
-        }
-    }
-}
-
-/// The org of deployment `id`, whichever it is: for the operator's command line.
-pub fn org_of(conn: &Conn, id: &str) -> Result<Option<String>, StoreError> {
-    conn.query_opt(
-        "SELECT org_id FROM deployments WHERE id = ?1",
+/// A deployment of whichever org by its id, with its rollout counted now: for the
+/// operator's command line.
+pub fn get_any(conn: &Conn, id: &str) -> Result<Option<(Deployment, Rollout)>, StoreError> {
+    let found = conn.query_opt(
+        &format!("SELECT {COLUMNS} FROM deployments AS dep WHERE dep.id = ?1"),
         &[&id],
-        |r| r.get(0),
-    )
+        from_row,
+    )?;
+    let Some(deployment) = found else {
+        return Ok(None);
+    };
+    let rollout = rollout(conn, &deployment.id)?;
+    Ok(Some((deployment, rollout)))
 }

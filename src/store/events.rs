@@ -78,7 +78,7 @@ pub struct Event {
 }
 
 /// Which events of an org to read: oldest first after `after`.
-pub struct EventQuery<'a> {
+struct EventQuery<'a> {
     pub org_id: &'a str,
     pub after: i64,
     pub limit: u32,
@@ -87,7 +87,7 @@ pub struct EventQuery<'a> {
 }
 
 /// Up to `limit` events of the org after seq `after`, oldest first.
-pub fn list(conn: &Conn, query: &EventQuery<'_>) -> Result<Vec<Event>, StoreError> {
+fn list(conn: &Conn, query: &EventQuery<'_>) -> Result<Vec<Event>, StoreError> {
     conn.query_all(
         "SELECT seq, type, org_id, device_id, at, data FROM events \
          WHERE org_id = ?1 AND seq > ?2 AND (?3 IS NULL OR type = ?3) \
@@ -113,9 +113,99 @@ pub fn list(conn: &Conn, query: &EventQuery<'_>) -> Result<Vec<Event>, StoreErro
     )
 }
 
+/// What a reader of an org's log asks for, parsed: events after `after`, of one type
+/// and about one device if asked.
+#[derive(Debug, Clone)]
+pub struct Filter {
+    pub org_id: String,
+    pub after: i64,
+    pub limit: u32,
+    pub kind: Option<&'static str>,
+    pub device: Option<DeviceFilter>,
+}
+
+/// The device a reader's events are about.
+#[derive(Debug, Clone)]
+pub enum DeviceFilter {
+    /// Its UUID, normalised: also a deleted device's.
+    Id(String),
+    /// An identifier (any Unicode spelling) of a device of the org, resolved to its UUID
+    /// by [`resolve`].
+    Named(String),
+}
+
+/// Why a reader's events cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    /// The filter names a device the org does not have; holds the name as sent.
+    #[error("no device {0:?} in the org")]
+    NoDevice(String),
+    /// The reader's position is before the retained log: events after it are not all
+    /// kept.
+    #[error("events of org {org_id} up to seq {trimmed_through} are past retention")]
+    PastRetention {
+        org_id: String,
+        after: i64,
+        trimmed_through: i64,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl super::Failure for Refusal {
+    fn is_database_failure(&self) -> bool {
+        matches!(self, Refusal::Store(e) if e.is_database_failure())
+    }
+}
+
+/// The UUID of the device `filter` is about, if any (a named device found by the rule of
+/// [`super::devices::find`]), once its position is checked against retention.
+fn check(conn: &Conn, filter: &Filter) -> Result<Option<String>, Refusal> {
+    let device_id = match &filter.device {
+        None => None,
+        Some(DeviceFilter::Id(id)) => Some(id.clone()),
+        Some(DeviceFilter::Named(reference)) => Some(
+            super::devices::find(conn, &filter.org_id, reference)?
+                .ok_or_else(|| Refusal::NoDevice(reference.clone()))?
+                .id,
+        ),
+    };
+    let trimmed_through = trimmed_through(conn, &filter.org_id)?;
+    if filter.after < trimmed_through {
+        return Err(Refusal::PastRetention {
+            org_id: filter.org_id.clone(),
+            after: filter.after,
+            trimmed_through,
+        });
+    }
+    Ok(device_id)
+}
+
+/// `filter` ready to read from: its device named by UUID, its position checked against
+/// retention. For a stream, before it starts.
+pub fn resolve(conn: &Conn, mut filter: Filter) -> Result<Filter, Refusal> {
+    filter.device = check(conn, &filter)?.map(DeviceFilter::Id);
+    Ok(filter)
+}
+
+/// The read operation: the page of events `filter` asks for, oldest first.
+pub fn read(conn: &Conn, filter: &Filter) -> Result<Vec<Event>, Refusal> {
+    let device_id = check(conn, filter)?;
+    Ok(list(
+        conn,
+        &EventQuery {
+            org_id: &filter.org_id,
+            after: filter.after,
+            limit: filter.limit,
+            kind: filter.kind,
+            device_id: device_id.as_deref(),
+        },
+    )?)
+}
+
 /// The last seq retention removed from the org's log (0 when it removed none): a reader
 /// after an older seq has missed events.
-pub fn trimmed_through(conn: &Conn, org_id: &str) -> Result<i64, StoreError> {
+fn trimmed_through(conn: &Conn, org_id: &str) -> Result<i64, StoreError> {
     Ok(conn
         .query_opt(
             "SELECT trimmed_through FROM event_retention WHERE org_id = ?1",

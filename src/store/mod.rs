@@ -19,6 +19,7 @@ pub mod federation;
 pub mod keys;
 pub mod models;
 pub mod orgs;
+pub mod readiness;
 pub mod rounds;
 pub mod telemetry;
 pub mod tokens;

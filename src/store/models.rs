@@ -47,6 +47,72 @@ fn version_from_row(row: &Row<'_>) -> Result<ModelVersion, StoreError> {
     })
 }
 
+/// Why a model or version was not added.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    #[error("org {org_id} already has a model {model_id:?}")]
+    ModelExists { org_id: String, model_id: String },
+    #[error("no model {model_id:?} in org {org_id}")]
+    NoModel { org_id: String, model_id: String },
+    #[error("model {model_id:?} already has a version {version:?}")]
+    VersionExists { model_id: String, version: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl super::Failure for Refusal {
+    fn is_database_failure(&self) -> bool {
+        matches!(self, Refusal::Store(e) if e.is_database_failure())
+    }
+}
+
+/// A model to add.
+#[derive(Debug)]
+pub struct NewModel<'a> {
+    pub model_id: &'a str,
+    /// For people.
+    pub name: Option<&'a str>,
+}
+
+/// The add-a-model operation: model `new` in `org_id`, refused when the org has a model
+/// of that id.
+pub fn create(
+    conn: &Conn,
+    org_id: &str,
+    new: &NewModel<'_>,
+    now: Timestamp,
+) -> Result<Model, Refusal> {
+    insert_model(conn, org_id, new.model_id, new.name, now).map_err(|e| match e {
+        StoreError::Duplicate => Refusal::ModelExists {
+            org_id: org_id.to_owned(),
+            model_id: new.model_id.to_owned(),
+        },
+        other => other.into(),
+    })
+}
+
+/// The add-a-version operation: version `new` of a model of `org_id`, refused when the
+/// org has no such model or the model has that version.
+pub fn add_version(
+    conn: &Conn,
+    org_id: &str,
+    new: &NewVersion<'_>,
+    now: Timestamp,
+) -> Result<ModelVersion, Refusal> {
+    match insert_version(conn, org_id, new, now) {
+        Ok(Some(version)) => Ok(version),
+        Ok(None) => Err(Refusal::NoModel {
+            org_id: org_id.to_owned(),
+            model_id: new.model_id.to_owned(),
+        }),
+        Err(StoreError::Duplicate) => Err(Refusal::VersionExists {
+            model_id: new.model_id.to_owned(),
+            version: new.version.to_owned(),
+        }),
+        Err(other) => Err(other.into()),
+    }
+}
+
 /// Adds model `model_id` to `org_id`: [`StoreError::Duplicate`] when the org has it.
 pub fn insert_model(
     conn: &Conn,

@@ -5,8 +5,9 @@ use std::collections::HashMap;
 
 use sha2::{Digest, Sha256};
 
+use super::devices::{self, NotActing};
 use super::{Conn, Dialect, Row, StoreError};
-use crate::domain::{OrgId, Timestamp};
+use crate::domain::{Acting, Credential, OrgId, Timestamp};
 
 /// 64 bits of the SHA-256 of `text`, as SQLite's integer: a dedupe or intern key.
 pub fn key64(text: &str) -> i64 {
@@ -39,23 +40,140 @@ pub fn device_by_id(conn: &Conn, id: &str) -> Result<Option<DeviceRef>, StoreErr
     )
 }
 
-/// A device of `org_id` by its UUID (in any spelling `uuid` parses) or its identifier.
-pub fn device_in_org(
-    conn: &Conn,
-    org_id: &str,
-    reference: &str,
-) -> Result<Option<DeviceRef>, StoreError> {
-    if let Ok(uuid) = uuid::Uuid::try_parse(reference)
-        && let Some(found) = device_by_id(conn, &uuid.hyphenated().to_string())?
-        && found.org_id.as_str() == org_id
-    {
-        return Ok(Some(found));
+/// Why telemetry was not stored: the device it names is not one the caller may send
+/// for ([`NotActing`]), or the database failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    #[error(transparent)]
+    NotActing(#[from] NotActing),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl super::Failure for Refusal {
+    fn is_database_failure(&self) -> bool {
+        match self {
+            Refusal::NotActing(e) => e.is_database_failure(),
+            Refusal::Store(e) => e.is_database_failure(),
+        }
     }
-    conn.query_opt(
-        "SELECT seq, id, org_id FROM devices WHERE org_id = ?1 AND identifier = ?2",
-        &[&org_id, &reference],
-        device_ref,
-    )
+}
+
+/// The device telemetry from `acting` is stored under, by the one rule of
+/// [`devices::acting_device_id`] (an identifier in any Unicode spelling, or a UUID, of
+/// the caller's org). A device credential's telemetry is its own device's whatever the
+/// request names (the contract the SDKs were built against), so for it the name is not
+/// asked: no name is that rule's "the credential's own device".
+fn sending_device(conn: &Conn, acting: &Acting) -> Result<DeviceRef, NotActing> {
+    let own;
+    let acting = match (acting.credential.own_device(), &acting.named) {
+        (Some(_), Some(_)) => {
+            own = Acting {
+                credential: acting.credential.clone(),
+                named: None,
+            };
+            &own
+        }
+        _ => acting,
+    };
+    let id = devices::acting_device_id(conn, acting)?;
+    device_by_id(conn, &id)?.ok_or_else(|| match &acting.named {
+        Some(named) => NotActing::NotFound(named.clone()),
+        None => NotActing::OwnDeviceGone,
+    })
+}
+
+/// A batch of the device agent's uploader, parsed.
+#[derive(Debug)]
+pub struct Batch {
+    /// [`key64`] of the batch's id.
+    pub key: i64,
+    /// What the batch is acknowledged through: its `last_seq`, or its largest
+    /// `sequence_no`.
+    pub acked: Option<i64>,
+    pub events: Vec<NewEvent>,
+}
+
+/// What a batch came to.
+#[derive(Debug)]
+pub enum BatchOutcome {
+    /// Stored now (events already stored count as duplicates).
+    Stored {
+        ingested: Ingested,
+        acked: Option<i64>,
+    },
+    /// The device sent this batch before (within [`BATCH_MEMORY_SECS`]): nothing is
+    /// stored, and it is acknowledged as it was then.
+    Repeat { acked: Option<i64> },
+}
+
+/// The batch operation: the device `acting` names ([`sending_device`]), the batch stored
+/// once under it and remembered, so that a batch sent again is acknowledged the same.
+pub fn ingest_batch(
+    conn: &Conn,
+    acting: &Acting,
+    batch: &Batch,
+    retention: Retention,
+    now: Timestamp,
+) -> Result<BatchOutcome, Refusal> {
+    let device = sending_device(conn, acting)?;
+    if let Some(acked) = batch_seen(conn, device.seq, batch.key, now)? {
+        return Ok(BatchOutcome::Repeat { acked });
+    }
+    let ingested = ingest(conn, &device, &batch.events, retention, now)?;
+    remember_batch(conn, device.seq, batch.key, batch.acked, now)?;
+    Ok(BatchOutcome::Stored {
+        ingested,
+        acked: batch.acked,
+    })
+}
+
+/// One OTLP resource's log records, and the device its attributes name, as sent.
+#[derive(Debug)]
+pub struct LogGroup {
+    pub device: Option<String>,
+    pub events: Vec<NewEvent>,
+}
+
+/// What an OTLP request came to.
+#[derive(Debug, Default)]
+pub struct LogsIngested {
+    pub ingested: Ingested,
+    /// Records not stored because their resource names no device the caller may send
+    /// for (or none, with an org key).
+    pub unknown: u64,
+}
+
+/// The OTLP logs operation: each resource's records stored under the device it names
+/// ([`sending_device`], with `credential`), or counted as unknown when there is none.
+pub fn ingest_logs(
+    conn: &Conn,
+    credential: &Credential,
+    groups: &[LogGroup],
+    retention: Retention,
+    now: Timestamp,
+) -> Result<LogsIngested, StoreError> {
+    let mut done = LogsIngested::default();
+    for group in groups {
+        let acting = Acting {
+            credential: credential.clone(),
+            named: group.device.clone(),
+        };
+        let device = match sending_device(conn, &acting) {
+            Ok(device) => device,
+            Err(NotActing::Store(e)) => return Err(e),
+            Err(NotActing::NotFound(_) | NotActing::OwnDeviceGone | NotActing::Unnamed) => {
+                done.unknown += group.events.len() as u64;
+                continue;
+            }
+        };
+        let one = ingest(conn, &device, &group.events, retention, now)?;
+        done.ingested.stored += one.stored;
+        done.ingested.duplicates += one.duplicates;
+        done.ingested.dropped_device += one.dropped_device;
+        done.ingested.dropped_org += one.dropped_org;
+    }
+    Ok(done)
 }
 
 /// One event to store, parsed.
@@ -120,7 +238,7 @@ fn resource_id(conn: &Conn, device_seq: i64, attrs: &str) -> Result<i64, StoreEr
 
 /// Stores `events` for `device` (those whose event key it already holds are duplicates),
 /// then deletes the oldest events over the device's and the org's bounds.
-pub fn ingest(
+fn ingest(
     conn: &Conn,
     device: &DeviceRef,
     events: &[NewEvent],
@@ -308,7 +426,7 @@ pub const BATCH_MEMORY_SECS: i64 = 24 * 60 * 60;
 
 /// The ack a batch already seen got: `Some(acked)` if `batch_key` was seen for the device
 /// in the last [`BATCH_MEMORY_SECS`].
-pub fn batch_seen(
+fn batch_seen(
     conn: &Conn,
     device_seq: i64,
     batch_key: i64,
@@ -326,7 +444,7 @@ pub fn batch_seen(
 /// [`BATCH_MEMORY_SECS`] no longer count ([`batch_seen`]) and the sweep deletes them
 /// ([`forget_batches`]): deleting them here cost every batch a walk over its device's
 /// day of batches (1,440 at the SDK's pace).
-pub fn remember_batch(
+fn remember_batch(
     conn: &Conn,
     device_seq: i64,
     batch_key: i64,

@@ -1,12 +1,338 @@
 //! Device tokens, stored as digests: bootstrap tokens, and families of access and
-//! refresh tokens. No HTTP here: outcomes are values the handlers turn into answers.
+//! refresh tokens; and the operations on them (mint, bootstrap, refresh, revoke), each
+//! one transaction. No HTTP here: outcomes are values, refusals a [`Refusal`], that the
+//! handlers turn into answers.
 
-use super::Conn;
-use super::StoreError;
-use crate::domain::{OrgId, Timestamp, Token, TokenKind};
+use super::{Conn, StoreError, devices};
+use crate::domain::{
+    ApiKey, BootstrapMint, Credential, DeviceIdentifier, KeyKind, Labels, OrgId, Platform,
+    Timestamp, Token, TokenKind,
+};
+
+/// Why a token operation was refused. Each variant carries what its sentence names.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    #[error("the bootstrap token is not known")]
+    BootstrapUnknown,
+    #[error("the bootstrap token has expired")]
+    BootstrapExpired,
+    #[error("the bootstrap token has been used up ({max_uses} uses)")]
+    BootstrapUsedUp { max_uses: u32 },
+    /// The body names an org other than the bootstrap token's.
+    #[error("the bootstrap token is org {token_org}'s, not org {named}'s")]
+    BootstrapOtherOrg { token_org: OrgId, named: String },
+    /// A device UUID of another org than the bootstrap token's.
+    #[error("device {device_id} is not of org {token_org}")]
+    DeviceOfOtherOrg { device_id: String, token_org: OrgId },
+    /// A device UUID that names no device, and no identifier to register one by.
+    #[error("no device {device_id} in org {org_id}")]
+    NoSuchDevice { device_id: String, org_id: OrgId },
+    /// Neither a device UUID nor an identifier.
+    #[error("no device named")]
+    NoDeviceNamed,
+    /// The bootstrap token's org no longer exists.
+    #[error("org {0} does not exist")]
+    OrgGone(OrgId),
+    /// The device's keys are all revoked: its tokens would hang off none.
+    #[error("device {device_id} has no valid key")]
+    NoDeviceKey { device_id: String },
+    /// Not a refresh token this server issued.
+    #[error("the refresh token is not known")]
+    RefreshUnknown,
+    /// The key sent beside a refresh token is of another org than the token.
+    #[error("a key of org {key_org} cannot refresh tokens of org {token_org}")]
+    RefreshOtherOrg { key_org: OrgId, token_org: OrgId },
+    /// The key sent beside a token to revoke is of another org than the token.
+    #[error("a key of org {key_org} cannot revoke tokens of org {token_org}")]
+    RevokeOtherOrg { key_org: OrgId, token_org: OrgId },
+    /// The device key the token hangs off was revoked.
+    #[error("the device's key has been revoked")]
+    KeyRevoked,
+    #[error("the refresh token has been revoked")]
+    RefreshRevoked,
+    #[error("the refresh token expired at {at:?}")]
+    RefreshExpired { at: Timestamp },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl super::Failure for Refusal {
+    fn is_database_failure(&self) -> bool {
+        matches!(self, Refusal::Store(e) if e.is_database_failure())
+    }
+}
+
+/// A minted bootstrap token, for showing once.
+#[derive(Debug)]
+pub struct MintedBootstrap {
+    pub token: Token,
+    pub expires_at: Timestamp,
+}
+
+/// Mints a bootstrap token for `org_id` and stores its digest: the API's
+/// `device-auth/bootstrap-tokens` and `devreg token bootstrap`.
+pub fn mint_bootstrap(
+    conn: &Conn,
+    org_id: &str,
+    mint: &BootstrapMint,
+    now: Timestamp,
+) -> Result<MintedBootstrap, StoreError> {
+    let token = Token::generate(TokenKind::Bootstrap);
+    let expires_at = Timestamp(now.0 + i64::from(mint.ttl_seconds));
+    insert_bootstrap(
+        conn,
+        &NewBootstrap {
+            org_id,
+            token: &token,
+            max_uses: mint.max_uses,
+            expires_at,
+            now,
+        },
+    )?;
+    Ok(MintedBootstrap { token, expires_at })
+}
+
+/// A pair issued to a device, and the device.
+#[derive(Debug)]
+pub struct Issued {
+    pub pair: Pair,
+    pub org_id: OrgId,
+    /// The device's UUID.
+    pub device_id: String,
+    pub identifier: DeviceIdentifier,
+}
+
+/// A bootstrap: the token presented and the device it is for, every field parsed.
+#[derive(Debug)]
+pub struct Bootstrap {
+    pub token_digest: [u8; 32],
+    /// The org the request names, if any: it must be the token's.
+    pub named_org: Option<String>,
+    /// The device's UUID, when the request names it so.
+    pub device_uuid: Option<String>,
+    /// The device's identifier: to find it by, or to register it under.
+    pub identifier: Option<DeviceIdentifier>,
+    /// For a device registered now.
+    pub platform: Platform,
+    /// A JSON object, as text: for a device registered now.
+    pub capabilities_json: String,
+    /// A JSON object, as text: for a device registered now.
+    pub metadata_json: String,
+    /// The scopes to echo, a JSON array as text.
+    pub scopes_json: String,
+    pub access_ttl_secs: u32,
+    pub refresh_ttl_secs: u32,
+}
+
+/// The bootstrap operation: checks the bootstrap token (unexpired, uses left), finds the
+/// device it names in the token's org (a UUID of another org is refused) or registers it
+/// (writing `device.registered`), starts a token family on the device's current key,
+/// and counts one use of the token.
+pub fn bootstrap(conn: &Conn, command: &Bootstrap, now: Timestamp) -> Result<Issued, Refusal> {
+    let org_id = check_bootstrap(conn, &command.token_digest, now)?;
+    if let Some(named) = &command.named_org
+        && named != org_id.as_str()
+    {
+        return Err(Refusal::BootstrapOtherOrg {
+            token_org: org_id,
+            named: named.clone(),
+        });
+    }
+    let device_id = match bootstrapped_device(conn, &org_id, command)? {
+        Some(id) => id,
+        None => {
+            let identifier = command.identifier.as_ref().ok_or(Refusal::NoDeviceNamed)?;
+            let key = ApiKey::generate(KeyKind::Device);
+            let registration = devices::Registration {
+                org_id: org_id.as_str(),
+                identifier,
+                platform: &command.platform,
+                capabilities_json: &command.capabilities_json,
+                metadata_json: &command.metadata_json,
+                labels: &Labels::default(),
+                key: &key,
+            };
+            devices::register(conn, &registration, now)?
+                .ok_or_else(|| Refusal::OrgGone(org_id.clone()))?
+                .id
+        }
+    };
+    let key_id = current_device_key(conn, &device_id)?.ok_or_else(|| Refusal::NoDeviceKey {
+        device_id: device_id.clone(),
+    })?;
+    let family_id = format!("fam_{}", uuid::Uuid::now_v7().simple());
+    let pair = issue_pair(
+        conn,
+        &Family {
+            id: &family_id,
+            org_id: org_id.as_str(),
+            device_id: &device_id,
+            key_id: &key_id,
+            scopes_json: &command.scopes_json,
+        },
+        i64::from(command.access_ttl_secs),
+        i64::from(command.refresh_ttl_secs),
+        now,
+    )?;
+    count_bootstrap_use(conn, &command.token_digest)?;
+    Ok(Issued {
+        identifier: identifier_of(conn, &device_id)?,
+        pair,
+        org_id,
+        device_id,
+    })
+}
+
+/// The device of `org_id` a bootstrap names, `None` for one to register. A UUID names one
+/// device wherever it is: another org's is refused rather than registered anew.
+fn bootstrapped_device(
+    conn: &Conn,
+    org_id: &OrgId,
+    command: &Bootstrap,
+) -> Result<Option<String>, Refusal> {
+    if let Some(uuid) = &command.device_uuid {
+        match org_of_device(conn, uuid)? {
+            Some(org) if org != *org_id => {
+                return Err(Refusal::DeviceOfOtherOrg {
+                    device_id: uuid.clone(),
+                    token_org: org_id.clone(),
+                });
+            }
+            Some(_) => return Ok(Some(uuid.clone())),
+            None if command.identifier.is_none() => {
+                return Err(Refusal::NoSuchDevice {
+                    device_id: uuid.clone(),
+                    org_id: org_id.clone(),
+                });
+            }
+            None => {}
+        }
+    }
+    match &command.identifier {
+        Some(identifier) => {
+            Ok(devices::find(conn, org_id.as_str(), identifier.as_str())?.map(|d| d.id))
+        }
+        None => Ok(None),
+    }
+}
+
+/// The org of the device whose UUID is `id`, whichever org it is.
+fn org_of_device(conn: &Conn, id: &str) -> Result<Option<OrgId>, StoreError> {
+    conn.query_opt("SELECT org_id FROM devices WHERE id = ?1", &[&id], |r| {
+        r.get(0)
+    })
+}
+
+/// The identifier of the device whose UUID is `id`.
+fn identifier_of(conn: &Conn, id: &str) -> Result<DeviceIdentifier, StoreError> {
+    conn.query_row(
+        "SELECT identifier FROM devices WHERE id = ?1",
+        &[&id],
+        |r| r.get(0),
+    )
+}
+
+/// A refresh: the refresh token presented, and the lifetimes of the pair it is traded for.
+#[derive(Debug)]
+pub struct Refresh {
+    pub token_digest: [u8; 32],
+    pub access_ttl_secs: u32,
+    pub refresh_ttl_secs: u32,
+}
+
+/// What a refresh did.
+#[derive(Debug)]
+pub enum Refreshed {
+    Issued(Box<Issued>),
+    /// The refresh token was presented again after it was used: its family is revoked
+    /// now (and that is committed), and the caller is refused.
+    Reused,
+}
+
+/// The refresh operation: trades an unused, unexpired refresh token for a new pair in
+/// its family (rotation). A key sent with it (`credential`) must be of the token's org.
+/// A used token presented again revokes its whole family.
+pub fn refresh(
+    conn: &Conn,
+    credential: Option<&Credential>,
+    command: &Refresh,
+    now: Timestamp,
+) -> Result<Refreshed, Refusal> {
+    let stored = find(conn, &command.token_digest)?
+        .filter(|t| t.kind == "refresh")
+        .ok_or(Refusal::RefreshUnknown)?;
+    if let Some(credential) = credential
+        && credential.org_id != stored.org_id
+    {
+        return Err(Refusal::RefreshOtherOrg {
+            key_org: credential.org_id.clone(),
+            token_org: stored.org_id,
+        });
+    }
+    if stored.key_revoked {
+        return Err(Refusal::KeyRevoked);
+    }
+    if stored.revoked {
+        return Err(Refusal::RefreshRevoked);
+    }
+    if stored.used {
+        // Reuse: someone holds a copy. The family's revocation commits; the caller's
+        // answer is a refusal all the same.
+        revoke_family(conn, &stored.family_id, now)?;
+        return Ok(Refreshed::Reused);
+    }
+    if stored.expires_at <= now {
+        return Err(Refusal::RefreshExpired {
+            at: stored.expires_at,
+        });
+    }
+    mark_used(conn, &command.token_digest, &stored.family_id, now)?;
+    let pair = issue_pair(
+        conn,
+        &Family {
+            id: &stored.family_id,
+            org_id: stored.org_id.as_str(),
+            device_id: &stored.device_id,
+            key_id: &stored.key_id,
+            scopes_json: &stored.scopes_json,
+        },
+        i64::from(command.access_ttl_secs),
+        i64::from(command.refresh_ttl_secs),
+        now,
+    )?;
+    Ok(Refreshed::Issued(Box::new(Issued {
+        identifier: identifier_of(conn, &stored.device_id)?,
+        pair,
+        org_id: stored.org_id,
+        device_id: stored.device_id,
+    })))
+}
+
+/// The revoke operation: ends the family of the token whose digest is `token_digest`.
+/// Whether a family was ended now: false for a token unknown or already revoked. A key
+/// sent with it (`credential`) must be of the token's org.
+pub fn revoke(
+    conn: &Conn,
+    credential: Option<&Credential>,
+    token_digest: &[u8; 32],
+    now: Timestamp,
+) -> Result<bool, Refusal> {
+    let Some(stored) = find(conn, token_digest)? else {
+        return Ok(false);
+    };
+    if let Some(credential) = credential
+        && credential.org_id != stored.org_id
+    {
+        return Err(Refusal::RevokeOtherOrg {
+            key_org: credential.org_id.clone(),
+            token_org: stored.org_id,
+        });
+    }
+    Ok(revoke_family(conn, &stored.family_id, now)? > 0)
+}
 
 /// A bootstrap token to store.
-pub struct NewBootstrap<'a> {
+struct NewBootstrap<'a> {
     pub org_id: &'a str,
     pub token: &'a Token,
     pub max_uses: u32,
@@ -14,7 +340,7 @@ pub struct NewBootstrap<'a> {
     pub now: Timestamp,
 }
 
-pub fn insert_bootstrap(conn: &Conn, new: &NewBootstrap<'_>) -> Result<(), StoreError> {
+fn insert_bootstrap(conn: &Conn, new: &NewBootstrap<'_>) -> Result<(), StoreError> {
     conn.execute(
         "INSERT INTO bootstrap_tokens (digest, org_id, prefix, max_uses, created_at, expires_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -30,21 +356,9 @@ pub fn insert_bootstrap(conn: &Conn, new: &NewBootstrap<'_>) -> Result<(), Store
     Ok(())
 }
 
-/// Why a bootstrap token was refused.
-#[derive(Debug, PartialEq, Eq)]
-pub enum BootstrapRefusal {
-    Unknown,
-    Expired,
-    UsedUp { max_uses: u32 },
-}
-
 /// The org of an unexpired bootstrap token with uses left. Does not count a use: see
 /// [`count_bootstrap_use`], called once the bootstrap has succeeded.
-pub fn check_bootstrap(
-    conn: &Conn,
-    digest: &[u8; 32],
-    now: Timestamp,
-) -> Result<Result<OrgId, BootstrapRefusal>, StoreError> {
+fn check_bootstrap(conn: &Conn, digest: &[u8; 32], now: Timestamp) -> Result<OrgId, Refusal> {
     let row: Option<(OrgId, u32, u32, Timestamp)> = conn.query_opt(
         "SELECT org_id, max_uses, uses, expires_at FROM bootstrap_tokens WHERE digest = ?1",
         &[&&digest[..]],
@@ -55,17 +369,17 @@ pub fn check_bootstrap(
             Ok((r.get(0)?, count(1)?, count(2)?, r.get(3)?))
         },
     )?;
-    Ok(match row {
-        None => Err(BootstrapRefusal::Unknown),
-        Some((_, _, _, expires_at)) if expires_at <= now => Err(BootstrapRefusal::Expired),
+    match row {
+        None => Err(Refusal::BootstrapUnknown),
+        Some((_, _, _, expires_at)) if expires_at <= now => Err(Refusal::BootstrapExpired),
         Some((_, max_uses, uses, _)) if uses >= max_uses => {
-            Err(BootstrapRefusal::UsedUp { max_uses })
+            Err(Refusal::BootstrapUsedUp { max_uses })
         }
         Some((org, ..)) => Ok(org),
-    })
+    }
 }
 
-pub fn count_bootstrap_use(conn: &Conn, digest: &[u8; 32]) -> Result<(), StoreError> {
+fn count_bootstrap_use(conn: &Conn, digest: &[u8; 32]) -> Result<(), StoreError> {
     conn.execute(
         "UPDATE bootstrap_tokens SET uses = uses + 1 WHERE digest = ?1",
         &[&&digest[..]],
@@ -84,7 +398,7 @@ pub struct Pair {
 }
 
 /// What a family's new pair belongs to.
-pub struct Family<'a> {
+struct Family<'a> {
     pub id: &'a str,
     pub org_id: &'a str,
     pub device_id: &'a str,
@@ -93,7 +407,7 @@ pub struct Family<'a> {
 }
 
 /// Issues a new pair into `family`.
-pub fn issue_pair(
+fn issue_pair(
     conn: &Conn,
     family: &Family<'_>,
     access_ttl_secs: i64,
@@ -171,7 +485,7 @@ pub fn find(conn: &Conn, digest: &[u8; 32]) -> Result<Option<StoredToken>, Store
 }
 
 /// Revokes every token of `family_id` not revoked yet; how many.
-pub fn revoke_family(conn: &Conn, family_id: &str, now: Timestamp) -> Result<usize, StoreError> {
+fn revoke_family(conn: &Conn, family_id: &str, now: Timestamp) -> Result<usize, StoreError> {
     conn.execute(
         "UPDATE device_tokens SET revoked_at = ?2 WHERE family_id = ?1 AND revoked_at IS NULL",
         &[&family_id, &now],
@@ -180,7 +494,7 @@ pub fn revoke_family(conn: &Conn, family_id: &str, now: Timestamp) -> Result<usi
 
 /// Marks a refresh token used (rotated), and forgets the family's tokens that have
 /// expired, which nothing can present any more.
-pub fn mark_used(
+fn mark_used(
     conn: &Conn,
     digest: &[u8; 32],
     family_id: &str,
@@ -198,7 +512,7 @@ pub fn mark_used(
 }
 
 /// The device's current (unrevoked) device key id, the newest if several.
-pub fn current_device_key(conn: &Conn, device_id: &str) -> Result<Option<String>, StoreError> {
+fn current_device_key(conn: &Conn, device_id: &str) -> Result<Option<String>, StoreError> {
     conn.query_opt(
         "SELECT id FROM api_keys WHERE device_id = ?1 AND revoked_at IS NULL \
              ORDER BY created_at DESC, id DESC LIMIT 1",

@@ -644,3 +644,33 @@ async fn rows_stay_small() {
     // event_id, sequence_no, class, model, payload: well under 200 bytes of row an event.
     assert!(bytes / 1000 < 200, "{} bytes an event", bytes / 1000);
 }
+
+#[tokio::test]
+async fn telemetry_naming_a_device_in_another_unicode_spelling_is_that_devices() {
+    let app = spawn_app().await;
+    // Registered as "café" in NFC (é one code point); named in NFD (e and U+0301).
+    let device = app.register_device("caf\u{e9}").await;
+    let nfd = "cafe\u{301}";
+    let reply = post(
+        &app,
+        BATCHES,
+        Some(app.secret_key()),
+        &batch(nfd, "b-nfd", 1, 2, "x"),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.body["accepted"], 2, "{}", reply.body);
+    let reply = post(
+        &app,
+        OTLP,
+        Some(app.publishable_key()),
+        &otlp(nfd, &["funnel.app_open"]),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.body["accepted"], 1, "{}", reply.body);
+    assert_eq!(reply.body["needs_registration"], false);
+    assert!(reply.header("x-device-needs-registration").is_none());
+    let stored = events(&app, &device.id, "").await;
+    assert_eq!(types(&stored), ["x", "x", "funnel.app_open"]);
+}

@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, web};
 
-use super::{DeploymentBody, deployment_not_found};
+use super::DeploymentBody;
 use crate::auth::{Access, Allow, Caller, Target};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -33,23 +33,11 @@ pub async fn cancel_deployment(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let credential = ACCESS.require(caller)?;
-    let id = path.into_inner();
-    let (org_id, lookup) = (credential.org_id.clone(), id.clone());
+    let (org_id, id) = (credential.org_id.clone(), path.into_inner());
     let now = state.clock.now();
     let (deployment, rollout) = state
         .db
-        .write(
-            move |tx| match deployments::cancel(tx, org_id.as_str(), &lookup, now)? {
-                None => Err(deployment_not_found(&lookup)),
-                Some(Err(_)) => Err(ApiError::Conflict(format!(
-                    "deployment {lookup} is cancelled already"
-                ))),
-                Some(Ok(deployment)) => {
-                    let rollout = deployments::rollout(tx, &deployment.id)?;
-                    Ok((deployment, rollout))
-                }
-            },
-        )
+        .write(move |tx| deployments::cancel(tx, org_id.as_str(), &id, now))
         .await?;
     Ok(HttpResponse::Ok().json(DeploymentBody::of(&deployment, rollout)))
 }

@@ -46,6 +46,29 @@ struct CreateDeployment {
     delivery_mode: Option<PolicyName>,
 }
 
+impl CreateDeployment {
+    /// The deployment to create: the target's parts (absent, any device), and the
+    /// policies' defaults.
+    fn into_command(self) -> deployments::NewDeployment {
+        let target = self.target.unwrap_or_default();
+        deployments::NewDeployment {
+            model_id: self.model_id.as_str().to_owned(),
+            version: self.version.as_str().to_owned(),
+            devices: target.devices.into_iter().map(String::from).collect(),
+            platforms: target.platforms.into_iter().map(String::from).collect(),
+            labels: target.labels,
+            activation_policy: self
+                .activation_policy
+                .unwrap_or(PolicyName::named("immediate"))
+                .into(),
+            delivery_mode: self
+                .delivery_mode
+                .unwrap_or(PolicyName::named("managed"))
+                .into(),
+        }
+    }
+}
+
 /// Create a deployment
 ///
 /// Deploys a model version to the devices its target matches, in the key's org; a
@@ -68,42 +91,11 @@ pub async fn create_deployment(
     let credential = ACCESS.require(caller)?;
     let request: CreateDeployment = parse_json_object(&body)?
         .ok_or_else(|| ApiError::BadRequest("model_id and version are required".to_owned()))?;
-    let org_id = credential.org_id.as_str().to_owned();
-    let now = state.clock.now();
+    let new = request.into_command();
+    let (org_id, now) = (credential.org_id.clone(), state.clock.now());
     let (deployment, rollout) = state
         .db
-        .write(move |tx| {
-            let target = request.target.unwrap_or_default();
-            let devices: Vec<String> = target.devices.into_iter().map(String::from).collect();
-            let platforms: Vec<String> = target.platforms.into_iter().map(String::from).collect();
-            let activation = request
-                .activation_policy
-                .unwrap_or(PolicyName::named("immediate"));
-            let delivery = request
-                .delivery_mode
-                .unwrap_or(PolicyName::named("managed"));
-            let new = deployments::NewDeployment {
-                org_id: &org_id,
-                model_id: request.model_id.as_str(),
-                version: request.version.as_str(),
-                devices: &devices,
-                platforms: &platforms,
-                labels: &target.labels,
-                activation_policy: activation.as_str(),
-                delivery_mode: delivery.as_str(),
-            };
-            match deployments::create(tx, &new, now)? {
-                Ok((deployment, _)) => {
-                    let rollout = deployments::rollout(tx, &deployment.id)?;
-                    Ok((deployment, rollout))
-                }
-                Err(refused) => Err(ApiError::NotFound(refused.message(
-                    &org_id,
-                    new.model_id,
-                    new.version,
-                ))),
-            }
-        })
+        .write(move |tx| deployments::create(tx, org_id.as_str(), &new, now))
         .await?;
     Ok(HttpResponse::Created()
         .insert_header((

@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, web};
 
-use super::{DeploymentBody, deployment_not_found};
+use super::DeploymentBody;
 use crate::auth::{Access, Allow, Caller, Target};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -31,18 +31,10 @@ pub async fn get_deployment(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let credential = ACCESS.require(caller)?;
-    let id = path.into_inner();
-    let (org_id, lookup) = (credential.org_id.clone(), id.clone());
-    let found = state
+    let (org_id, id) = (credential.org_id.clone(), path.into_inner());
+    let (deployment, rollout) = state
         .db
-        .read(move |conn| {
-            let Some(deployment) = deployments::find(conn, org_id.as_str(), &lookup)? else {
-                return Ok(None);
-            };
-            let rollout = deployments::rollout(conn, &deployment.id)?;
-            Ok::<_, ApiError>(Some((deployment, rollout)))
-        })
+        .read(move |conn| deployments::get(conn, org_id.as_str(), &id))
         .await?;
-    let (deployment, rollout) = found.ok_or_else(|| deployment_not_found(&id))?;
     Ok(HttpResponse::Ok().json(DeploymentBody::of(&deployment, rollout)))
 }

@@ -6,11 +6,15 @@ pub mod create;
 pub mod get;
 
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
+#[cfg(test)]
+use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::domain::Timestamp;
-use crate::store::deployments::{Deployment, Rollout};
+use crate::error::ApiError;
+use crate::routes::quoted;
+use crate::store::deployments::{Deployment, Refusal, Rollout};
 
 /// A deployment with its rollout: `targeted` (devices its target matches now), `synced`
 /// (of those, fetched a desired state carrying it), `active` (observed running its
@@ -60,11 +64,7 @@ impl<'a> DeploymentBody<'a> {
             org_id: &d.org_id,
             model_id: &d.model_id,
             version: &d.version,
-            target: json!({
-                "devices": d.target_devices,
-                "platforms": d.target_platforms,
-                "labels": d.target_labels,
-            }),
+            target: d.target_json(),
             activation_policy: &d.activation_policy,
             delivery_mode: &d.delivery_mode,
             status: &d.status,
@@ -74,16 +74,64 @@ impl<'a> DeploymentBody<'a> {
             synced: r.synced,
             active: r.active,
             failed: r.failed,
-            rollout: json!({"targeted": r.targeted, "synced": r.synced, "active": r.active,
-                "failed": r.failed}),
+            rollout: r.to_json(),
         }
     }
 }
 
 /// The 404 for a deployment the key's org does not have.
-pub fn deployment_not_found(id: &str) -> crate::error::ApiError {
-    crate::error::ApiError::NotFound(format!(
-        "no deployment {} in this key's org",
-        crate::routes::quoted(id)
-    ))
+pub fn deployment_not_found(id: &str) -> ApiError {
+    ApiError::NotFound(format!("no deployment {} in this key's org", quoted(id)))
+}
+
+/// The answer for each refusal of a deployment operation.
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::NoModel { .. } | Refusal::NoVersion { .. } => {
+                ApiError::NotFound(refusal.to_string())
+            }
+            Refusal::NotFound { id } => deployment_not_found(&id),
+            Refusal::AlreadyCancelled { id } => {
+                ApiError::Conflict(format!("deployment {id} is cancelled already"))
+            }
+            Refusal::Store(err) => err.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::deployments::View;
+
+    /// `devreg deployment show --json` prints the store's view: the API's body, member
+    /// for member.
+    #[test]
+    fn the_command_lines_view_is_the_apis_body() {
+        let deployment = Deployment {
+            id: "01a21480-0b1c-7d41-8f4a-3c2e9f0d7a11".to_owned(),
+            org_id: "org_demo".to_owned(),
+            model_id: "kbd".to_owned(),
+            version: "1.0.0".to_owned(),
+            target_devices: json!(["laptop-001"]),
+            target_platforms: json!([]),
+            target_labels: json!({"ring": "beta"}),
+            activation_policy: "immediate".to_owned(),
+            delivery_mode: "managed".to_owned(),
+            status: "cancelled".to_owned(),
+            created_at: Timestamp(1_700_000_000),
+            cancelled_at: Some(Timestamp(1_700_000_600)),
+        };
+        let rollout = Rollout {
+            targeted: 4,
+            synced: 3,
+            active: 2,
+            failed: 1,
+        };
+        assert_eq!(
+            serde_json::to_value(View::of(&deployment, rollout)).unwrap(),
+            serde_json::to_value(DeploymentBody::of(&deployment, rollout)).unwrap()
+        );
+    }
 }

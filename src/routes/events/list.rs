@@ -4,7 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{EventFilter, EventParams};
+use super::{EventParams, parse_filter};
 use crate::auth::{Access, Allow, Caller, Target};
 use crate::error::ApiError;
 use crate::routes::parse_query;
@@ -79,18 +79,15 @@ pub async fn list_events(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let credential = ACCESS.require(caller)?;
-    let mut filter = EventFilter::parse(&credential, parse_query::<EventParams>(&req)?, None)?;
-    let page = state
+    let filter = parse_filter(&credential, parse_query::<EventParams>(&req)?, None)?;
+    let after = filter.after;
+    let found = state
         .db
-        .read(move |conn| {
-            filter.check(conn)?;
-            let found = events::list(conn, &filter.query(filter.after, filter.limit))?;
-            let next_after = found.last().map_or(filter.after, |e| e.seq);
-            Ok::<_, ApiError>(EventPage {
-                events: found,
-                next_after,
-            })
-        })
+        .read(move |conn| events::read(conn, &filter))
         .await?;
+    let page = EventPage {
+        next_after: found.last().map_or(after, |e| e.seq),
+        events: found,
+    };
     Ok(HttpResponse::Ok().json(page))
 }

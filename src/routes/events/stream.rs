@@ -15,7 +15,7 @@ use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, http::header, web};
 use tokio::sync::mpsc;
 
-use super::{EventFilter, EventParams};
+use super::{EventParams, parse_filter};
 use crate::auth::{Access, Allow, Caller, Target};
 use crate::error::ApiError;
 use crate::routes::parse_query;
@@ -66,7 +66,7 @@ pub async fn stream_events(
         })?)
         .filter(|text| !text.trim().is_empty()),
     };
-    let filter = EventFilter::parse(
+    let filter = parse_filter(
         &credential,
         parse_query::<EventParams>(&req)?,
         last_event_id,
@@ -76,11 +76,7 @@ pub async fn stream_events(
     let signal = state.db.event_signal();
     let filter = state
         .db
-        .read(move |conn| {
-            let mut filter = filter;
-            filter.check(conn)?;
-            Ok::<_, ApiError>(filter)
-        })
+        .read(move |conn| events::resolve(conn, filter))
         .await?;
     let (frames, receiver) = mpsc::channel::<Bytes>(16);
     let keepalive = Duration::from_secs(state.event_keepalive_seconds.into());
@@ -96,7 +92,7 @@ pub async fn stream_events(
 /// past the stream's position (retention; the reader's reconnect then gets the 410).
 async fn feed(
     db: crate::store::Db,
-    filter: EventFilter,
+    filter: events::Filter,
     mut signal: tokio::sync::watch::Receiver<u64>,
     frames: mpsc::Sender<Bytes>,
     keepalive: Duration,
@@ -111,15 +107,13 @@ async fn feed(
     }
     loop {
         signal.borrow_and_update();
-        let mut reading = filter.clone();
-        let batch = db
-            .read(move |conn| {
-                reading.after = after;
-                reading.check(conn)?;
-                Ok::<_, ApiError>(events::list(conn, &reading.query(after, BATCH))?)
-            })
-            .await;
-        let batch = match batch {
+        let reading = events::Filter {
+            after,
+            limit: BATCH,
+            ..filter.clone()
+        };
+        let batch = db.read(move |conn| events::read(conn, &reading)).await;
+        let batch = match batch.map_err(ApiError::from) {
             Ok(batch) => batch,
             Err(e) => {
                 log::warn!("event stream of org {} ends: {e}", filter.org_id);
@@ -127,18 +121,19 @@ async fn feed(
             }
         };
         if batch.is_empty() {
-            match tokio::time::timeout(keepalive, signal.changed()).await {
-                Ok(Ok(())) => continue,
-                Ok(Err(_)) => return,
-                Err(_) => {
-                    if frames
-                        .send(Bytes::from_static(b": keep-alive\n\n"))
-                        .await
-                        .is_err()
-                    {
-                        return;
-                    }
+            let Ok(changed) = tokio::time::timeout(keepalive, signal.changed()).await else {
+                // Idle for a while: a keep-alive, so proxies keep the connection.
+                if frames
+                    .send(Bytes::from_static(b": keep-alive\n\n"))
+                    .await
+                    .is_err()
+                {
+                    return;
                 }
+                continue;
+            };
+            if changed.is_err() {
+                return;
             }
             continue;
         }

@@ -9,9 +9,9 @@ use super::VersionBody;
 use crate::auth::{Access, Allow, Caller, Target};
 use crate::domain::{Sha256Hex, VersionName};
 use crate::error::ApiError;
-use crate::routes::{parse_json_object, quoted};
+use crate::routes::parse_json_object;
 use crate::state::AppState;
-use crate::store::{OnDuplicate, models};
+use crate::store::models;
 
 pub const ACCESS: Access = Access {
     action: "adding a model version",
@@ -72,6 +72,20 @@ impl NewVersion {
         Ok(())
     }
 
+    /// The store's view of it, as a version of model `model_id` with `files_json`
+    /// ([`NewVersion::files_json`]).
+    fn manifest<'a>(&'a self, model_id: &'a str, files_json: &'a str) -> models::NewVersion<'a> {
+        models::NewVersion {
+            model_id,
+            version: self.version.as_str(),
+            format: &self.format,
+            total_bytes: self.total_bytes as i64,
+            sha256: self.sha256.as_str(),
+            download_url: &self.download_url,
+            files_json,
+        }
+    }
+
     pub(crate) fn files_json(&self) -> String {
         serde_json::to_value(&self.files)
             .unwrap_or(Value::Array(Vec::new()))
@@ -108,35 +122,18 @@ pub async fn add_version(
     })?;
     request.check().map_err(ApiError::BadRequest)?;
     let model_id = path.into_inner();
-    let org_id = credential.org_id.as_str().to_owned();
+    let org_id = credential.org_id.clone();
     let now = state.clock.now();
+    let files = request.files_json();
     let version = state
         .db
         .write(move |tx| {
-            let files = request.files_json();
-            let new = models::NewVersion {
-                model_id: &model_id,
-                version: request.version.as_str(),
-                format: &request.format,
-                total_bytes: request.total_bytes as i64,
-                sha256: request.sha256.as_str(),
-                download_url: &request.download_url,
-                files_json: &files,
-            };
-            models::insert_version(tx, &org_id, &new, now)
-                .on_duplicate(|| {
-                    ApiError::Conflict(format!(
-                        "model {} already has a version {}",
-                        quoted(&model_id),
-                        quoted(request.version.as_str())
-                    ))
-                })?
-                .ok_or_else(|| {
-                    ApiError::NotFound(format!(
-                        "no model {} in org {org_id}; add it first with POST /api/v1/models",
-                        quoted(&model_id)
-                    ))
-                })
+            models::add_version(
+                tx,
+                org_id.as_str(),
+                &request.manifest(&model_id, &files),
+                now,
+            )
         })
         .await?;
     Ok(HttpResponse::Created().json(VersionBody::of(&version)))

@@ -8,9 +8,9 @@ use super::ModelBody;
 use crate::auth::{Access, Allow, Caller, Target};
 use crate::domain::ModelId;
 use crate::error::ApiError;
-use crate::routes::{parse_json_object, quoted};
+use crate::routes::parse_json_object;
 use crate::state::AppState;
-use crate::store::{OnDuplicate, models};
+use crate::store::models;
 
 pub const ACCESS: Access = Access {
     action: "adding a model",
@@ -50,14 +50,15 @@ pub async fn create_model(
         ApiError::BadRequest("model_id is required: a string of 1 to 255 characters".to_owned())
     })?;
     let now = state.clock.now();
-    let org_id = credential.org_id.as_str().to_owned();
+    let org_id = credential.org_id.clone();
     let model = state
         .db
         .write(move |tx| {
-            let id = request.model_id.as_str();
-            models::insert_model(tx, &org_id, id, request.name.as_deref(), now).on_duplicate(|| {
-                ApiError::Conflict(format!("org {org_id} already has a model {}", quoted(id)))
-            })
+            let new = models::NewModel {
+                model_id: request.model_id.as_str(),
+                name: request.name.as_deref(),
+            };
+            models::create(tx, org_id.as_str(), &new, now)
         })
         .await?;
     Ok(HttpResponse::Created().json(ModelBody::of(&model)))

@@ -10,7 +10,9 @@ use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
 use crate::domain::Timestamp;
-use crate::store::models::{Model, ModelVersion};
+use crate::error::ApiError;
+use crate::routes::quoted;
+use crate::store::models::{Model, ModelVersion, Refusal};
 
 /// A version's artifact manifest.
 #[derive(Serialize, ToSchema)]
@@ -78,6 +80,28 @@ impl<'a> ModelBody<'a> {
             name: m.name.as_deref(),
             created_at: m.created_at,
             versions: m.versions.iter().map(VersionBody::of).collect(),
+        }
+    }
+}
+
+/// The answer for each refusal of a model operation.
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::ModelExists { org_id, model_id } => ApiError::Conflict(format!(
+                "org {org_id} already has a model {}",
+                quoted(&model_id)
+            )),
+            Refusal::NoModel { org_id, model_id } => ApiError::NotFound(format!(
+                "no model {} in org {org_id}; add it first with POST /api/v1/models",
+                quoted(&model_id)
+            )),
+            Refusal::VersionExists { model_id, version } => ApiError::Conflict(format!(
+                "model {} already has a version {}",
+                quoted(&model_id),
+                quoted(&version)
+            )),
+            Refusal::Store(err) => err.into(),
         }
     }
 }

@@ -6,7 +6,7 @@ use super::Health;
 use crate::auth::Access;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::StoreError;
+use crate::store::{StoreError, readiness};
 
 pub const ACCESS: Access = Access::PUBLIC;
 
@@ -50,19 +50,7 @@ pub async fn get_readiness(state: web::Data<AppState>) -> Result<HttpResponse, A
 async fn probe(state: &AppState, now: crate::domain::Timestamp) -> Result<(), String> {
     let written = match state.db.check_file() {
         Err(gone) => Err(gone),
-        Ok(()) => {
-            state
-                .db
-                .write(move |tx| {
-                    tx.execute(
-                        "INSERT INTO readiness (id, checked_at) VALUES (1, ?1) \
-                         ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at",
-                        &[&now],
-                    )?;
-                    Ok(())
-                })
-                .await
-        }
+        Ok(()) => state.db.write(move |tx| readiness::probe(tx, now)).await,
     };
     written.map_err(|e: StoreError| {
         log::warn!("readiness probe failed: {e}");

@@ -7,12 +7,12 @@ use utoipa::ToSchema;
 
 use super::otlp::NEEDS_REGISTRATION_HEADER;
 use super::{read_body, rfc3339_ms};
-use crate::auth::{Access, Allow, Caller, Target};
-use crate::domain::KeyKind;
+use crate::auth::{Access, Acting, Allow, Caller, Target};
 use crate::error::ApiError;
 use crate::routes::{parse_json_object, quoted};
 use crate::state::AppState;
-use crate::store::telemetry::{self, Ingested, NewEvent, key64};
+use crate::store::devices::NotActing;
+use crate::store::telemetry::{self, BatchOutcome, Ingested, NewEvent, Refusal, key64};
 
 pub const ACCESS: Access = Access {
     action: "sending telemetry",
@@ -183,13 +183,6 @@ fn events_of(batch: &BatchRequest, now_ms: i64) -> Result<Vec<NewEvent>, ApiErro
         .collect()
 }
 
-/// What the write found.
-enum Outcome {
-    Stored(Ingested, Option<i64>),
-    Repeat(Option<i64>),
-    UnknownDevice,
-}
-
 /// Send a telemetry batch
 ///
 /// The Python device agent's `TelemetryUploader` batches: up to 100 events, up to 256 KiB
@@ -214,76 +207,66 @@ pub async fn ingest_telemetry_batch(
 ) -> Result<HttpResponse, ApiError> {
     let credential = ACCESS.require(caller)?;
     let body = read_body(payload).await?;
-    let batch: BatchRequest = parse_json_object(&body)?
+    let request: BatchRequest = parse_json_object(&body)?
         .ok_or_else(|| ApiError::BadRequest("the request body must be a batch".to_owned()))?;
+    let acting = Acting {
+        credential,
+        named: request.device_id.clone(),
+    };
     let now = state.clock.now();
-    let events = events_of(&batch, now.0 * 1000)?;
-    let acked = batch
-        .last_seq
-        .or_else(|| batch.events.iter().filter_map(|e| e.sequence_no).max());
-    let batch_key = key64(&batch.batch_id);
-    let named = batch.device_id.clone();
+    let batch = telemetry::Batch {
+        key: key64(&request.batch_id),
+        acked: request
+            .last_seq
+            .or_else(|| request.events.iter().filter_map(|e| e.sequence_no).max()),
+        events: events_of(&request, now.0 * 1000)?,
+    };
     let retention = state.telemetry_retention;
     let outcome = state
         .db
-        .write(move |tx| {
-            let device = match (&credential.device_id, credential.kind) {
-                (Some(own), KeyKind::Device) => telemetry::device_by_id(tx, own)?,
-                _ => match named.as_deref() {
-                    Some(named) => telemetry::device_in_org(tx, credential.org_id.as_str(), named)?,
-                    None => {
-                        return Err(ApiError::BadRequest(
-                            "device_id is required with an org's key".to_owned(),
-                        ));
-                    }
-                },
-            };
-            let Some(device) = device else {
-                return Ok(Outcome::UnknownDevice);
-            };
-            if let Some(acked) = telemetry::batch_seen(tx, device.seq, batch_key, now)? {
-                return Ok(Outcome::Repeat(acked));
-            }
-            let done = telemetry::ingest(tx, &device, &events, retention, now)?;
-            telemetry::remember_batch(tx, device.seq, batch_key, acked, now)?;
-            Ok::<_, ApiError>(Outcome::Stored(done, acked))
-        })
-        .await?;
+        .write(move |tx| telemetry::ingest_batch(tx, &acting, &batch, retention, now))
+        .await;
     let (done, acked, repeat) = match outcome {
-        Outcome::Stored(done, acked) => (done, acked, false),
-        Outcome::Repeat(acked) => (
+        Ok(BatchOutcome::Stored { ingested, acked }) => (ingested, acked, false),
+        Ok(BatchOutcome::Repeat { acked }) => (
             Ingested {
-                duplicates: batch.events.len() as u64,
+                duplicates: request.events.len() as u64,
                 ..Ingested::default()
             },
             acked,
             true,
         ),
-        Outcome::UnknownDevice => {
-            state
-                .metrics
-                .telemetry_unknown_device(batch.events.len() as u64);
-            let named = batch.device_id.as_deref().unwrap_or_default();
-            let error = ApiError::NotFound(format!(
-                "no device {} in this key's org: register it, then send the batch again",
-                quoted(named)
-            ));
-            // The error body, and the header the Python SDK's reporter reads (app.rs keeps
-            // it on the rendered error).
-            let mut response = HttpResponse::from_error(error);
-            response.headers_mut().insert(
-                actix_web::http::header::HeaderName::from_static(NEEDS_REGISTRATION_HEADER),
-                actix_web::http::header::HeaderValue::from_static("true"),
-            );
-            return Ok(response);
+        Err(Refusal::NotActing(NotActing::NotFound(_) | NotActing::OwnDeviceGone)) => {
+            return Ok(unknown_device(&state, &request));
         }
+        Err(refusal) => return Err(refusal.into()),
     };
     state.metrics.telemetry("batch", &done);
     Ok(HttpResponse::Ok().json(BatchAck {
         acked_through_seq: acked,
-        batch_id: &batch.batch_id,
+        batch_id: &request.batch_id,
         accepted: done.stored,
         duplicates: done.duplicates,
         duplicate_batch: repeat,
     }))
+}
+
+/// The 404 for a batch whose device the org does not know, with the header the Python
+/// SDK's reporter reads (app.rs keeps it on the rendered error): it registers, then
+/// sends the batch again.
+fn unknown_device(state: &AppState, request: &BatchRequest) -> HttpResponse {
+    state
+        .metrics
+        .telemetry_unknown_device(request.events.len() as u64);
+    let named = request.device_id.as_deref().unwrap_or_default();
+    let error = ApiError::NotFound(format!(
+        "no device {} in this key's org: register it, then send the batch again",
+        quoted(named)
+    ));
+    let mut response = HttpResponse::from_error(error);
+    response.headers_mut().insert(
+        actix_web::http::header::HeaderName::from_static(NEEDS_REGISTRATION_HEADER),
+        actix_web::http::header::HeaderValue::from_static("true"),
+    );
+    response
 }

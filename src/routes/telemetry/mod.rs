@@ -1,6 +1,6 @@
 //! Device telemetry: OTLP/JSON logs (`POST /api/v2/telemetry/events`, every SDK's
-//! reporter), the Python device agent's batches (`POST /api/v1/telemetry/batches`), and
-//! the listing (`GET /api/v1/devices/{id}/telemetry`).
+//! reporter) and the Python device agent's batches (`POST /api/v1/telemetry/batches`).
+//! The listing, `GET /api/v1/devices/{id}/telemetry`, is with the device's other routes.
 //!
 //! Both ingestion routes read their own bodies up to [`MAX_BODY_BYTES`] instead of the
 //! server-wide 64 KiB: the agent's uploader sends up to 256 KB of events a batch.
@@ -11,6 +11,8 @@ pub mod otlp;
 use actix_web::web;
 
 use crate::error::ApiError;
+use crate::store::devices::NotActing;
+use crate::store::telemetry::Refusal;
 
 /// The events of one batch may be 256 KiB (the Python uploader trims each batch's events,
 /// measured one by one, to `_DEFAULT_MAX_BATCH_BYTES = 262_144`); the envelope around
@@ -21,16 +23,28 @@ pub const MAX_BODY_BYTES: usize = MAX_EVENTS_BYTES + 4 * 1024;
 
 /// Reads a telemetry request's body: 413 beyond [`MAX_BODY_BYTES`].
 pub async fn read_body(payload: web::Payload) -> Result<web::Bytes, ApiError> {
-    match payload.to_bytes_limited(MAX_BODY_BYTES).await {
-        Ok(Ok(bytes)) => Ok(bytes),
-        Ok(Err(e)) => Err(ApiError::BadRequest(format!(
-            "the request body could not be read: {e}"
-        ))),
-        Err(_) => Err(ApiError::PayloadTooLarge(format!(
+    let Ok(read) = payload.to_bytes_limited(MAX_BODY_BYTES).await else {
+        return Err(ApiError::PayloadTooLarge(format!(
             "the telemetry request body is larger than the {} KiB limit (256 KiB of events \
              and 4 KiB of envelope); send fewer events per request",
             MAX_BODY_BYTES / 1024
-        ))),
+        )));
+    };
+    read.map_err(|e| ApiError::BadRequest(format!("the request body could not be read: {e}")))
+}
+
+/// The answer for telemetry refused: a batch from an org key naming no device is a 400
+/// in the batch's own words. (A device the org does not know is not an error here: the
+/// handlers answer it with the needs-registration signal.)
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::NotActing(NotActing::Unnamed) => {
+                ApiError::BadRequest("device_id is required with an org's key".to_owned())
+            }
+            Refusal::NotActing(other) => other.into(),
+            Refusal::Store(err) => err.into(),
+        }
     }
 }
 

@@ -7,10 +7,10 @@ use utoipa::ToSchema;
 
 use super::read_body;
 use crate::auth::{Access, Allow, Caller, Target};
-use crate::domain::{KeyKind, json_kind};
+use crate::domain::json_kind;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::telemetry::{self, Ingested, NewEvent};
+use crate::store::telemetry::{self, LogGroup, LogsIngested, NewEvent};
 
 pub const ACCESS: Access = Access {
     action: "sending telemetry",
@@ -50,12 +50,6 @@ struct Exported {
     /// Python SDK then registers in the background). Also sent as the
     /// `x-device-needs-registration: true` header.
     needs_registration: bool,
-}
-
-/// One resource's log records.
-struct Group {
-    device: Option<String>,
-    events: Vec<NewEvent>,
 }
 
 fn bad(path: &str, rule: &str, got: &Value) -> ApiError {
@@ -191,7 +185,7 @@ fn unix_nano_ms(value: Option<&Value>, path: &str) -> Result<Option<i64>, ApiErr
 
 /// Parses a whole request before anything is stored: a bad field anywhere is a 400
 /// naming its path, and nothing of the request is kept.
-fn parse(body: &[u8], now_ms: i64) -> Result<Vec<Group>, ApiError> {
+fn parse(body: &[u8], now_ms: i64) -> Result<Vec<LogGroup>, ApiError> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::BadRequest(format!("the request body is not valid JSON: {e}")))?;
     let root = object(&value, "the request body")?;
@@ -262,7 +256,7 @@ fn parse(body: &[u8], now_ms: i64) -> Result<Vec<Group>, ApiError> {
                 )?);
             }
         }
-        groups.push(Group { device, events });
+        groups.push(LogGroup { device, events });
     }
     Ok(groups)
 }
@@ -378,33 +372,12 @@ pub async fn ingest_otlp_logs(
     let now = state.clock.now();
     let groups = parse(&body, now.0 * 1000)?;
     let retention = state.telemetry_retention;
-    let (done, unknown) = state
+    let LogsIngested {
+        ingested: done,
+        unknown,
+    } = state
         .db
-        .write(move |tx| {
-            let mut done = Ingested::default();
-            let mut unknown = 0u64;
-            for group in &groups {
-                let device = match (&credential.device_id, credential.kind) {
-                    (Some(own), KeyKind::Device) => telemetry::device_by_id(tx, own)?,
-                    _ => match group.device.as_deref() {
-                        Some(named) => {
-                            telemetry::device_in_org(tx, credential.org_id.as_str(), named)?
-                        }
-                        None => None,
-                    },
-                };
-                let Some(device) = device else {
-                    unknown += group.events.len() as u64;
-                    continue;
-                };
-                let one = telemetry::ingest(tx, &device, &group.events, retention, now)?;
-                done.stored += one.stored;
-                done.duplicates += one.duplicates;
-                done.dropped_device += one.dropped_device;
-                done.dropped_org += one.dropped_org;
-            }
-            Ok::<_, ApiError>((done, unknown))
-        })
+        .write(move |tx| telemetry::ingest_logs(tx, &credential, &groups, retention, now))
         .await?;
     state.metrics.telemetry("otlp", &done);
     let needs_registration = unknown > 0;

@@ -10,7 +10,6 @@ use crate::auth::Access;
 use crate::error::ApiError;
 use crate::routes::parse_query;
 use crate::state::AppState;
-use crate::store::{devices, orgs};
 
 pub const ACCESS: Access = Access::PUBLIC;
 
@@ -58,23 +57,7 @@ pub async fn reset_state(
     let org = org_id.clone();
     let found = state
         .db
-        .write(move |tx| -> Result<bool, ApiError> {
-            match org.as_deref() {
-                None => {
-                    orgs::delete_everything(tx)?;
-                    baseline.apply(tx, None)?;
-                    Ok(true)
-                }
-                Some(org) => {
-                    if !orgs::exists(tx, org)? {
-                        return Ok(false);
-                    }
-                    devices::delete_org_devices(tx, org)?;
-                    baseline.apply(tx, Some(org))?;
-                    Ok(true)
-                }
-            }
-        })
+        .write(move |tx| baseline.reset(tx, org.as_deref()))
         .await?;
     if !found {
         return Err(ApiError::NotFound(format!(

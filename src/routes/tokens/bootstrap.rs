@@ -5,16 +5,13 @@ use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::{Issued, TokenAnswer};
+use super::TokenAnswer;
 use crate::auth::{self, Access, Allow, Target};
-use crate::domain::{
-    ApiKey, DeviceIdentifier, JsonObject, KeyKind, Labels, Platform, Token, TokenKind,
-};
+use crate::domain::{ApiKey, DeviceIdentifier, JsonObject, Platform, Token, TokenKind};
 use crate::error::ApiError;
-use crate::routes::{one_identifier, parse_json_object, quoted};
-use crate::state::AppState;
-use crate::store::tokens::{self, BootstrapRefusal, Family};
-use crate::store::{devices, telemetry};
+use crate::routes::{one_identifier, parse_json_object};
+use crate::state::{AppState, TokenTtls};
+use crate::store::tokens;
 
 /// No API key: the bootstrap token in `Authorization: Bearer` is the credential, read by
 /// the handler itself.
@@ -99,7 +96,23 @@ pub async fn bootstrap_device(
     let request: BootstrapRequest = parse_json_object(&body)?.ok_or_else(|| {
         ApiError::BadRequest("device_identifier (or device_id) is required".to_owned())
     })?;
-    let max_ttl = state.token_ttls.access;
+    let command = command(&request, state.token_ttls, token.digest())?;
+    let now = state.clock.now();
+    let issued = state
+        .db
+        .write(move |tx| tokens::bootstrap(tx, &command, now))
+        .await?;
+    Ok(HttpResponse::Ok().json(TokenAnswer::of(&issued, now)))
+}
+
+/// The bootstrap a request asks for, checked: the access token's lifetime within the
+/// server's, and the device named by UUID or identifier (both only if they agree).
+fn command(
+    request: &BootstrapRequest,
+    ttls: TokenTtls,
+    token_digest: [u8; 32],
+) -> Result<tokens::Bootstrap, ApiError> {
+    let max_ttl = ttls.access;
     let access_ttl = match request.access_ttl_seconds {
         None => max_ttl,
         Some(n) if (1..=max_ttl).contains(&n) => n,
@@ -113,7 +126,6 @@ pub async fn bootstrap_device(
         .scopes
         .clone()
         .unwrap_or_else(|| vec!["devices:write".to_owned()]);
-    let scopes_json = Value::from(scopes).to_string();
     // `device_id` is a UUID or an identifier; as an identifier it must agree with
     // `device_identifier`.
     let device_uuid = request
@@ -134,125 +146,19 @@ pub async fn bootstrap_device(
             "device_identifier (or device_id) is required".to_owned(),
         ));
     }
-    let platform = request.platform.clone().unwrap_or_default();
-    let capabilities_json = Value::Object(
-        request
-            .capabilities
-            .clone()
-            .map(|c| c.0)
-            .unwrap_or_default(),
-    )
-    .to_string();
-    let metadata_json =
-        Value::Object(request.metadata.clone().map(|m| m.0).unwrap_or_default()).to_string();
-    let named_org = request.org_id.clone();
-    let digest = token.digest();
-    let now = state.clock.now();
-    let refresh_ttl = state.token_ttls.refresh;
-
-    let issued = state
-        .db
-        .write(move |tx| {
-            let org_id = match tokens::check_bootstrap(tx, &digest, now)? {
-                Ok(org) => org,
-                Err(refusal) => return Err(refused(refusal)),
-            };
-            if let Some(named) = named_org.as_deref()
-                && named != org_id.as_str()
-            {
-                return Err(ApiError::Forbidden(format!(
-                    "this bootstrap token belongs to org {org_id}; it cannot bootstrap a device \
-                     of org {}",
-                    quoted(named)
-                )));
-            }
-            // A UUID names one device wherever it is: another org's is a 403.
-            let mut existing = None;
-            if let Some(uuid) = device_uuid.as_deref() {
-                match telemetry::device_by_id(tx, uuid)? {
-                    Some(found) if found.org_id != org_id => {
-                        return Err(ApiError::Forbidden(format!(
-                            "device {uuid} belongs to another org; this bootstrap token is \
-                             org {org_id}'s"
-                        )));
-                    }
-                    Some(found) => existing = Some(found.id),
-                    None if identifier.is_none() => {
-                        return Err(ApiError::NotFound(format!(
-                            "no device {uuid} in org {org_id}; send device_identifier to \
-                             register a new one"
-                        )));
-                    }
-                    None => {}
-                }
-            }
-            if existing.is_none()
-                && let Some(identifier) = identifier.as_ref()
-            {
-                existing = devices::find(tx, org_id.as_str(), identifier.as_str())?.map(|d| d.id);
-            }
-            let device_id = match existing {
-                Some(id) => id,
-                None => {
-                    let identifier = identifier.as_ref().expect("checked above");
-                    let key = ApiKey::generate(KeyKind::Device);
-                    devices::register(
-                        tx,
-                        &devices::Registration {
-                            org_id: org_id.as_str(),
-                            identifier,
-                            platform: &platform,
-                            capabilities_json: &capabilities_json,
-                            metadata_json: &metadata_json,
-                            labels: &Labels::default(),
-                            key: &key,
-                        },
-                        now,
-                    )?
-                    .ok_or_else(|| ApiError::NotFound(format!("org {org_id} does not exist")))?
-                    .id
-                }
-            };
-            let key_id = tokens::current_device_key(tx, &device_id)?.ok_or_else(|| {
-                ApiError::Forbidden(format!(
-                    "device {device_id} has no valid key (its keys were revoked); issue it a new \
-                     key before bootstrapping it"
-                ))
-            })?;
-            let family_id = format!("fam_{}", uuid::Uuid::now_v7().simple());
-            let pair = tokens::issue_pair(
-                tx,
-                &Family {
-                    id: &family_id,
-                    org_id: org_id.as_str(),
-                    device_id: &device_id,
-                    key_id: &key_id,
-                    scopes_json: &scopes_json,
-                },
-                i64::from(access_ttl),
-                i64::from(refresh_ttl),
-                now,
-            )?;
-            tokens::count_bootstrap_use(tx, &digest)?;
-            Ok::<_, ApiError>(Issued {
-                identifier: super::identifier_of(tx, &device_id)?,
-                pair,
-                org_id,
-                device_uuid: device_id,
-                now,
-            })
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(issued.answer()))
-}
-
-fn refused(refusal: BootstrapRefusal) -> ApiError {
-    ApiError::Unauthorized(match refusal {
-        BootstrapRefusal::Unknown => "the bootstrap token is not known to this server".to_owned(),
-        BootstrapRefusal::Expired => "the bootstrap token has expired".to_owned(),
-        BootstrapRefusal::UsedUp { max_uses } => format!(
-            "the bootstrap token has been used up (it allows {max_uses} bootstrap{})",
-            if max_uses == 1 { "" } else { "s" }
-        ),
+    let object = |o: &Option<JsonObject>| {
+        Value::Object(o.clone().map(|o| o.0).unwrap_or_default()).to_string()
+    };
+    Ok(tokens::Bootstrap {
+        token_digest,
+        named_org: request.org_id.clone(),
+        device_uuid,
+        identifier,
+        platform: request.platform.clone().unwrap_or_default(),
+        capabilities_json: object(&request.capabilities),
+        metadata_json: object(&request.metadata),
+        scopes_json: Value::from(scopes).to_string(),
+        access_ttl_secs: access_ttl,
+        refresh_ttl_secs: ttls.refresh,
     })
 }

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::{Access, Allow, Caller, Target};
-use crate::domain::{OrgId, Timestamp, Token, TokenKind};
+use crate::domain::{BootstrapMint, OrgId, Timestamp};
 use crate::error::ApiError;
 use crate::routes::{parse_json_object, same_org};
 use crate::state::AppState;
@@ -16,11 +16,6 @@ pub const ACCESS: Access = Access {
     allows: &[Allow::Secret],
     target: Target::Org,
 };
-
-/// Default and largest lifetime of a bootstrap token.
-pub const DEFAULT_TTL_SECONDS: u32 = 3600;
-pub const MAX_TTL_SECONDS: u32 = 30 * 24 * 3600;
-pub const MAX_USES: u32 = 1_000_000;
 
 /// A bootstrap token to mint; every field is optional and the body may be empty.
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -57,46 +52,6 @@ struct Minted<'a> {
     prefix: &'a str,
 }
 
-/// Checks a mint's numbers: `(ttl_seconds, max_uses)`.
-pub fn limits(ttl_seconds: Option<u32>, max_uses: Option<u32>) -> Result<(u32, u32), String> {
-    let ttl = ttl_seconds.unwrap_or(DEFAULT_TTL_SECONDS);
-    if !(1..=MAX_TTL_SECONDS).contains(&ttl) {
-        return Err(format!(
-            "ttl_seconds must be an integer from 1 to {MAX_TTL_SECONDS}, got {ttl}"
-        ));
-    }
-    let uses = max_uses.unwrap_or(1);
-    if !(1..=MAX_USES).contains(&uses) {
-        return Err(format!(
-            "max_uses must be an integer from 1 to {MAX_USES}, got {uses}"
-        ));
-    }
-    Ok((ttl, uses))
-}
-
-/// Stores a new bootstrap token for `org_id`.
-pub fn mint(
-    conn: &crate::store::Conn,
-    org_id: &str,
-    ttl: u32,
-    max_uses: u32,
-    now: Timestamp,
-) -> Result<(Token, Timestamp), crate::store::StoreError> {
-    let token = Token::generate(TokenKind::Bootstrap);
-    let expires_at = Timestamp(now.0 + i64::from(ttl));
-    tokens::insert_bootstrap(
-        conn,
-        &tokens::NewBootstrap {
-            org_id,
-            token: &token,
-            max_uses,
-            expires_at,
-            now,
-        },
-    )?;
-    Ok((token, expires_at))
-}
-
 /// Mint a bootstrap token
 ///
 /// A token the org's backend hands to an app, which trades it at
@@ -119,19 +74,19 @@ pub async fn mint_bootstrap_token(
         request.org_id.as_deref(),
         "mint bootstrap tokens for",
     )?;
-    let (ttl, max_uses) =
-        limits(request.ttl_seconds, request.max_uses).map_err(ApiError::BadRequest)?;
+    let mint =
+        BootstrapMint::new(request.ttl_seconds, request.max_uses).map_err(ApiError::BadRequest)?;
     let now = state.clock.now();
     let org = credential.org_id.clone();
-    let (token, expires_at) = state
+    let minted = state
         .db
-        .write(move |tx| Ok::<_, ApiError>(mint(tx, org.as_str(), ttl, max_uses, now)?))
+        .write(move |tx| tokens::mint_bootstrap(tx, org.as_str(), &mint, now))
         .await?;
     Ok(HttpResponse::Created().json(Minted {
-        token: token.expose(),
-        expires_at,
+        token: minted.token.expose(),
+        expires_at: minted.expires_at,
         org_id: &credential.org_id,
-        max_uses,
-        prefix: token.display_prefix(),
+        max_uses: mint.max_uses,
+        prefix: minted.token.display_prefix(),
     }))
 }

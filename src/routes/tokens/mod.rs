@@ -18,7 +18,9 @@ use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
 use crate::domain::{DeviceIdentifier, OrgId, Timestamp};
-use crate::store::tokens::Pair;
+use crate::error::ApiError;
+use crate::routes::quoted;
+use crate::store::tokens::{Issued, Refusal};
 
 /// A new access and refresh token for a device.
 #[derive(Serialize, ToSchema)]
@@ -63,44 +65,93 @@ pub struct TokenAnswer<'a> {
     scopes: &'a RawValue,
 }
 
-/// The device a pair was issued for.
-pub struct Issued {
-    pub pair: Pair,
-    pub org_id: OrgId,
-    pub device_uuid: String,
-    pub identifier: DeviceIdentifier,
-    pub now: Timestamp,
-}
-
-impl Issued {
-    pub fn answer(&self) -> TokenAnswer<'_> {
-        let scopes: &RawValue = serde_json::from_str(&self.pair.scopes_json)
+impl<'a> TokenAnswer<'a> {
+    /// The answer for a pair issued at `now`.
+    pub fn of(issued: &'a Issued, now: Timestamp) -> TokenAnswer<'a> {
+        let scopes: &RawValue = serde_json::from_str(&issued.pair.scopes_json)
             .unwrap_or_else(|_| serde_json::from_str("[]").expect("valid JSON"));
         TokenAnswer {
-            access_token: self.pair.access.expose(),
-            token: self.pair.access.expose(),
-            refresh_token: self.pair.refresh.expose(),
+            access_token: issued.pair.access.expose(),
+            token: issued.pair.access.expose(),
+            refresh_token: issued.pair.refresh.expose(),
             token_type: "Bearer",
-            expires_at: self.pair.access_expires_at,
-            expires_in: self.pair.access_expires_at.0 - self.now.0,
-            refresh_expires_at: self.pair.refresh_expires_at,
-            org_id: &self.org_id,
-            id: &self.device_uuid,
-            device_id: &self.identifier,
-            device_identifier: &self.identifier,
+            expires_at: issued.pair.access_expires_at,
+            expires_in: issued.pair.access_expires_at.0 - now.0,
+            refresh_expires_at: issued.pair.refresh_expires_at,
+            org_id: &issued.org_id,
+            id: &issued.device_id,
+            device_id: &issued.identifier,
+            device_identifier: &issued.identifier,
             scopes,
         }
     }
 }
 
-/// The identifier of the device whose UUID is `id`.
-pub(crate) fn identifier_of(
-    conn: &crate::store::Conn,
-    id: &str,
-) -> Result<DeviceIdentifier, crate::store::StoreError> {
-    conn.query_row(
-        "SELECT identifier FROM devices WHERE id = ?1",
-        &[&id],
-        |r| r.get(0),
-    )
+/// "this key belongs to org A; it cannot refresh tokens of org B", as `same_org` says it.
+fn other_org(key_org: &OrgId, doing: &str, token_org: &OrgId) -> ApiError {
+    ApiError::Forbidden(format!(
+        "this key belongs to org {key_org}; it cannot {doing} org {token_org}"
+    ))
+}
+
+/// The answer for each refusal of a token operation.
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        let device_required =
+            || ApiError::BadRequest("device_identifier (or device_id) is required".to_owned());
+        match refusal {
+            Refusal::BootstrapUnknown => {
+                ApiError::Unauthorized("the bootstrap token is not known to this server".to_owned())
+            }
+            Refusal::BootstrapExpired => {
+                ApiError::Unauthorized("the bootstrap token has expired".to_owned())
+            }
+            Refusal::BootstrapUsedUp { max_uses } => ApiError::Unauthorized(format!(
+                "the bootstrap token has been used up (it allows {max_uses} bootstrap{})",
+                if max_uses == 1 { "" } else { "s" }
+            )),
+            Refusal::BootstrapOtherOrg { token_org, named } => ApiError::Forbidden(format!(
+                "this bootstrap token belongs to org {token_org}; it cannot bootstrap a device \
+                 of org {}",
+                quoted(&named)
+            )),
+            Refusal::DeviceOfOtherOrg {
+                device_id,
+                token_org,
+            } => ApiError::Forbidden(format!(
+                "device {device_id} belongs to another org; this bootstrap token is org \
+                 {token_org}'s"
+            )),
+            Refusal::NoSuchDevice { device_id, org_id } => ApiError::NotFound(format!(
+                "no device {device_id} in org {org_id}; send device_identifier to register a \
+                 new one"
+            )),
+            Refusal::NoDeviceNamed => device_required(),
+            Refusal::OrgGone(org_id) => ApiError::NotFound(format!("org {org_id} does not exist")),
+            Refusal::NoDeviceKey { device_id } => ApiError::Forbidden(format!(
+                "device {device_id} has no valid key (its keys were revoked); issue it a new \
+                 key before bootstrapping it"
+            )),
+            Refusal::RefreshUnknown => {
+                ApiError::Unauthorized("the refresh token is not known to this server".to_owned())
+            }
+            Refusal::RefreshOtherOrg { key_org, token_org } => {
+                other_org(&key_org, "refresh tokens of", &token_org)
+            }
+            Refusal::RevokeOtherOrg { key_org, token_org } => {
+                other_org(&key_org, "revoke tokens of", &token_org)
+            }
+            Refusal::KeyRevoked => ApiError::Unauthorized(
+                "the device's key has been revoked, which ends its tokens".to_owned(),
+            ),
+            Refusal::RefreshRevoked => {
+                ApiError::Unauthorized("the refresh token has been revoked".to_owned())
+            }
+            Refusal::RefreshExpired { at } => ApiError::Unauthorized(format!(
+                "the refresh token expired at {}; bootstrap the device again",
+                at.to_rfc3339()
+            )),
+            Refusal::Store(err) => err.into(),
+        }
+    }
 }

@@ -5,13 +5,13 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{Issued, TokenAnswer};
+use super::TokenAnswer;
 use crate::auth::{Access, Allow, Caller, Target};
 use crate::domain::{Token, TokenKind};
 use crate::error::ApiError;
-use crate::routes::{parse_json_object, same_org};
+use crate::routes::parse_json_object;
 use crate::state::AppState;
-use crate::store::tokens::{self, Family};
+use crate::store::tokens::{self, Refreshed, Refusal};
 
 /// The refresh token is the credential. A key may be sent too (the browser sends its
 /// app's key): then it must be of the token's org.
@@ -36,13 +36,6 @@ struct RefreshRequest {
     device_id: Option<serde_json::Value>,
 }
 
-/// What a refresh found.
-enum Outcome {
-    Issued(Box<Issued>),
-    /// Presented again after it was used: the family is revoked now.
-    Reused,
-}
-
 async fn refresh(
     state: web::Data<AppState>,
     caller: Caller,
@@ -53,82 +46,26 @@ async fn refresh(
         .ok_or_else(|| ApiError::BadRequest("refresh_token is required".to_owned()))?;
     let token = match Token::parse(&request.refresh_token) {
         Ok(token) if token.kind() == TokenKind::Refresh => token,
-        _ => return Err(unknown()),
+        _ => return Err(Refusal::RefreshUnknown.into()),
     };
-    let digest = token.digest();
+    let command = tokens::Refresh {
+        token_digest: token.digest(),
+        access_ttl_secs: state.token_ttls.access,
+        refresh_ttl_secs: state.token_ttls.refresh,
+    };
     let now = state.clock.now();
-    let ttls = state.token_ttls;
-    let outcome = state
+    let refreshed = state
         .db
-        .write(move |tx| {
-            let stored = tokens::find(tx, &digest)?.ok_or_else(unknown)?;
-            if stored.kind != "refresh" {
-                return Err(unknown());
-            }
-            if let Some(credential) = &credential {
-                same_org(
-                    credential,
-                    Some(stored.org_id.as_str()),
-                    "refresh tokens of",
-                )?;
-            }
-            if stored.key_revoked {
-                return Err(ApiError::Unauthorized(
-                    "the device's key has been revoked, which ends its tokens".to_owned(),
-                ));
-            }
-            if stored.revoked {
-                return Err(ApiError::Unauthorized(
-                    "the refresh token has been revoked".to_owned(),
-                ));
-            }
-            if stored.used {
-                // Reuse: someone holds a copy. Revoke the family and commit that; the
-                // answer is the 401 below, after the transaction.
-                tokens::revoke_family(tx, &stored.family_id, now)?;
-                return Ok(Outcome::Reused);
-            }
-            if stored.expires_at <= now {
-                return Err(ApiError::Unauthorized(format!(
-                    "the refresh token expired at {}; bootstrap the device again",
-                    stored.expires_at.to_rfc3339()
-                )));
-            }
-            tokens::mark_used(tx, &digest, &stored.family_id, now)?;
-            let pair = tokens::issue_pair(
-                tx,
-                &Family {
-                    id: &stored.family_id,
-                    org_id: stored.org_id.as_str(),
-                    device_id: &stored.device_id,
-                    key_id: &stored.key_id,
-                    scopes_json: &stored.scopes_json,
-                },
-                i64::from(ttls.access),
-                i64::from(ttls.refresh),
-                now,
-            )?;
-            Ok::<_, ApiError>(Outcome::Issued(Box::new(Issued {
-                identifier: super::identifier_of(tx, &stored.device_id)?,
-                pair,
-                org_id: stored.org_id,
-                device_uuid: stored.device_id,
-                now,
-            })))
-        })
+        .write(move |tx| tokens::refresh(tx, credential.as_ref(), &command, now))
         .await?;
-    match outcome {
-        Outcome::Issued(issued) => Ok(HttpResponse::Ok().json(issued.answer())),
-        Outcome::Reused => Err(ApiError::Unauthorized(
+    match refreshed {
+        Refreshed::Issued(issued) => Ok(HttpResponse::Ok().json(TokenAnswer::of(&issued, now))),
+        Refreshed::Reused => Err(ApiError::Unauthorized(
             "the refresh token was already used; a reused refresh token revokes every token \
              issued with it since the bootstrap, so bootstrap the device again"
                 .to_owned(),
         )),
     }
-}
-
-fn unknown() -> ApiError {
-    ApiError::Unauthorized("the refresh token is not known to this server".to_owned())
 }
 
 /// Refresh device tokens

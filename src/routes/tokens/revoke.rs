@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use crate::auth::{Access, Allow, Caller, Target};
 use crate::domain::Token;
 use crate::error::ApiError;
-use crate::routes::{parse_json_object, same_org};
+use crate::routes::parse_json_object;
 use crate::state::AppState;
 use crate::store::tokens;
 
@@ -64,19 +64,10 @@ async fn revoke(
     let Ok(token) = Token::parse(&text) else {
         return Ok(HttpResponse::Ok().json(Revoked { revoked: false }));
     };
-    let digest = token.digest();
-    let now = state.clock.now();
+    let (digest, now) = (token.digest(), state.clock.now());
     let revoked = state
         .db
-        .write(move |tx| {
-            let Some(stored) = tokens::find(tx, &digest)? else {
-                return Ok(false);
-            };
-            if let Some(credential) = &credential {
-                same_org(credential, Some(stored.org_id.as_str()), "revoke tokens of")?;
-            }
-            Ok::<_, ApiError>(tokens::revoke_family(tx, &stored.family_id, now)? > 0)
-        })
+        .write(move |tx| tokens::revoke(tx, credential.as_ref(), &digest, now))
         .await?;
     Ok(HttpResponse::Ok().json(Revoked { revoked }))
 }
