@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 
 use super::Conn;
 use super::StoreError;
+use super::acting::{self, Device, NotActing};
 use super::deployments::{self, Deployment};
-use super::devices::{self, Device, NotActing};
 use super::events::{self, NewEvent};
 use super::models::ModelVersion;
 use crate::domain::{Acting, Timestamp};
@@ -62,7 +62,7 @@ pub fn fetch(
     command: &FetchCommand,
     now: Timestamp,
 ) -> Result<Option<Fetched>, NotActing> {
-    let device = devices::acting_device(conn, acting)?;
+    let device = acting::acting_device(conn, acting)?;
     let (desired, dirty) = reconcile(conn, &Fetch::of(&device, command, now), false)?;
     Ok((!dirty).then_some(Fetched { device, desired }))
 }
@@ -75,7 +75,7 @@ pub fn fetch_and_record(
     command: &FetchCommand,
     now: Timestamp,
 ) -> Result<Fetched, NotActing> {
-    let device = devices::acting_device(conn, acting)?;
+    let device = acting::acting_device(conn, acting)?;
     let (desired, _) = reconcile(conn, &Fetch::of(&device, command, now), true)?;
     Ok(Fetched { device, desired })
 }

@@ -10,7 +10,7 @@
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
-use super::devices::{self, NotActing};
+use super::acting::{self, NotActing};
 use super::rounds::{self, Completion, Participation, Plan, Round};
 use super::{Conn, Failure, StoreError, models};
 use crate::domain::{
@@ -98,7 +98,7 @@ impl Failure for Refusal {
 /// oldest first, each with whether the device joined it. None for an inactive device. A
 /// read: run it through [`rounds::settled_read`].
 pub fn offers(conn: &Conn, acting: &Acting, now: Timestamp) -> Result<Vec<(Round, bool)>, Refusal> {
-    let device = devices::acting_device(conn, acting)?;
+    let device = acting::acting_device(conn, acting)?;
     if device.status != DeviceStatus::Active {
         return Ok(Vec::new());
     }
@@ -171,7 +171,7 @@ pub struct Standing {
 /// Where the device `acting` names (or its own) stands in the round `reference` names
 /// for it ([`rounds::for_device`]). A read: run it through [`rounds::settled_read`].
 pub fn standing(conn: &Conn, acting: &Acting, reference: &str) -> Result<Standing, Refusal> {
-    let device = devices::acting_device(conn, acting)?;
+    let device = acting::acting_device(conn, acting)?;
     let round = rounds::for_device(conn, &device, reference)?;
     Ok(Standing {
         participation: rounds::participation(conn, &round.id, &device.id)?,
@@ -261,7 +261,7 @@ pub fn initiate_upload(
     now: Timestamp,
 ) -> Result<String, Refusal> {
     rounds::settle_due(conn, acting.org_id(), now)?;
-    let device = devices::acting_device(conn, acting)?;
+    let device = acting::acting_device(conn, acting)?;
     let round = rounds::for_device(conn, &device, &command.round)?;
     rounds::ensure_active(&round, "sent updates")?;
     let participation = rounds::participation(conn, &round.id, &device.id)?;
@@ -339,7 +339,7 @@ pub fn put_part(
     now: Timestamp,
 ) -> Result<PartStored, Refusal> {
     rounds::settle_due(conn, acting.org_id(), now)?;
-    let device_id = devices::acting_device_id(conn, acting)?;
+    let device_id = acting::acting_device_id(conn, acting)?;
     let upload = find_upload(conn, &part.upload_id)?
         .filter(|u| u.device_id == device_id)
         .ok_or_else(|| Refusal::UploadNotFound(part.upload_id.clone()))?;
@@ -582,7 +582,7 @@ fn own_upload(
     acting: &Acting,
     target: &UploadRef,
 ) -> Result<(Upload, Round), Refusal> {
-    let device_id = devices::acting_device_id(conn, acting)?;
+    let device_id = acting::acting_device_id(conn, acting)?;
     let not_found = || Refusal::UploadNotFound(target.upload_id.clone());
     let upload = find_upload(conn, &target.upload_id)?
         .filter(|u| u.device_id == device_id)

@@ -11,6 +11,7 @@
 
 mod engine;
 
+pub mod acting;
 pub mod deployments;
 pub mod desired;
 pub mod devices;

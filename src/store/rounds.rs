@@ -5,14 +5,14 @@
 //! Each operation is one transaction function. Where it reads rounds it settles the org's
 //! rounds whose deadline passed first ([`settle_due`], or [`settled_read`] for a read,
 //! which writes only when one is due), so it sees them completed; it resolves the device
-//! it acts on by [`devices::acting_device`]; and it writes its own events.
+//! it acts on by [`acting::acting_device`]; and it writes its own events.
 
 use std::sync::Arc;
 
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
-use super::devices::{self, Device, NotActing};
+use super::acting::{self, Device, NotActing};
 use super::events::{self, NewEvent};
 use super::{Conn, Db, Dialect, Failure, Param, Row, StoreError, models};
 use crate::domain::{
@@ -274,7 +274,7 @@ pub fn list(
 ) -> Result<(Vec<Round>, u64), Refusal> {
     let device = match (&acting.named, acting.credential.own_device()) {
         (None, None) => None,
-        _ => Some(devices::acting_device(conn, acting)?),
+        _ => Some(acting::acting_device(conn, acting)?),
     };
     Ok(page(
         conn,
@@ -300,7 +300,7 @@ pub fn get(conn: &Conn, credential: &Credential, reference: &str) -> Result<Roun
             credential: credential.clone(),
             named: None,
         };
-        let device = devices::acting_device(conn, &own)?;
+        let device = acting::acting_device(conn, &own)?;
         if !round.targets(&device.platform) {
             return Err(Refusal::NotFound(reference.to_owned()));
         }
@@ -392,7 +392,7 @@ pub fn join(
 ) -> Result<Joined, Refusal> {
     let org_id = acting.org_id();
     settle_due(conn, org_id, now)?;
-    let device = devices::acting_device(conn, acting)?;
+    let device = acting::acting_device(conn, acting)?;
     let round = match &command.federated {
         Some(_) => for_device(conn, &device, &command.round)?,
         None => joinable(conn, acting, &device, &command.round)?,

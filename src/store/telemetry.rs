@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use sha2::{Digest, Sha256};
 
-use super::devices::{self, NotActing};
+use super::acting::{self, NotActing};
 use super::{Conn, Dialect, Row, StoreError};
 use crate::domain::{Acting, Credential, OrgId, Timestamp};
 
@@ -60,7 +60,7 @@ impl super::Failure for Refusal {
 }
 
 /// The device telemetry from `acting` is stored under, by the one rule of
-/// [`devices::acting_device_id`] (an identifier in any Unicode spelling, or a UUID, of
+/// [`acting::acting_device_id`] (an identifier in any Unicode spelling, or a UUID, of
 /// the caller's org). A device credential's telemetry is its own device's whatever the
 /// request names (the contract the SDKs were built against), so for it the name is not
 /// asked: no name is that rule's "the credential's own device".
@@ -76,7 +76,7 @@ fn sending_device(conn: &Conn, acting: &Acting) -> Result<DeviceRef, NotActing> 
         }
         _ => acting,
     };
-    let id = devices::acting_device_id(conn, acting)?;
+    let id = acting::acting_device_id(conn, acting)?;
     device_by_id(conn, &id)?.ok_or_else(|| match &acting.named {
         Some(named) => NotActing::NotFound(named.clone()),
         None => NotActing::OwnDeviceGone,
@@ -537,12 +537,12 @@ pub fn device_events(
     conn: &Conn,
     acting: &crate::domain::Acting,
     page: &EventsPage,
-) -> Result<(String, Vec<StoredEvent>), super::devices::NotActing> {
-    let device = super::devices::acting_device(conn, acting)?;
+) -> Result<(String, Vec<StoredEvent>), super::acting::NotActing> {
+    let device = super::acting::acting_device(conn, acting)?;
     let Some(stored) = device_by_id(conn, &device.id)? else {
         // Deleted since it was found: as if it had never been.
         let named = acting.named.clone().unwrap_or(device.id);
-        return Err(super::devices::NotActing::NotFound(named));
+        return Err(super::acting::NotActing::NotFound(named));
     };
     let events = list(
         conn,

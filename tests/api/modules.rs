@@ -460,7 +460,6 @@ fn no_two_modules_depend_on_each_other_through_any_path() {
 }
 
 #[test]
-#[ignore = "routes/federation <-> routes/rounds is being removed on another branch"]
 fn no_two_modules_inside_one_folder_depend_on_each_other_through_any_path() {
     let graphs = Crate::read().graphs();
     assert!(graphs["store"].contains_key("engine") && graphs["domain"].contains_key("key"));
