@@ -21,6 +21,14 @@ pub enum AdminError {
     Store(#[from] StoreError),
 }
 
+/// An invalid request refuses the transaction (nothing of it is kept); only the
+/// database failing is a failure.
+impl crate::store::Failure for AdminError {
+    fn is_database_failure(&self) -> bool {
+        matches!(self, AdminError::Store(e) if e.is_database_failure())
+    }
+}
+
 /// Creates org `name` with a fresh secret key and publishable key.
 pub fn create_org(db: &Db, name: &str) -> Result<OrgKeys, AdminError> {
     let org_id = OrgId::try_from(name.to_owned())
@@ -69,7 +77,7 @@ pub fn create_key(db: &Db, org: &str, kind: KeyKind) -> Result<ApiKey, AdminErro
     let key = ApiKey::generate(kind);
     db.write_sync(|tx| {
         if !orgs::exists(tx, org_id.as_str())? {
-            return Ok(false);
+            return Ok::<_, StoreError>(false);
         }
         orgs::add_key(tx, &org_id, &key, now())?;
         Ok(true)
@@ -92,19 +100,22 @@ pub fn revoke_key(db: &Db, needle: &str) -> Result<keys::KeyListing, AdminError>
     db.write_sync(|tx| {
         let mut found = keys::find_for_revoke(tx, needle, digest.as_ref())?;
         match found.len() {
-            0 => Ok(Err(format!(
+            0 => Err(AdminError::Invalid(format!(
                 "no key has the id or prefix {}; `devreg key list` shows the org keys",
                 crate::domain::quoted(needle)
             ))),
             1 => {
                 let key = found.remove(0);
                 if key.revoked_at.is_some() {
-                    return Ok(Err(format!("key {} is already revoked", key.id)));
+                    return Err(AdminError::Invalid(format!(
+                        "key {} is already revoked",
+                        key.id
+                    )));
                 }
                 keys::revoke(tx, &key.id, now())?;
-                Ok(Ok(key))
+                Ok(key)
             }
-            n => Ok(Err(format!(
+            n => Err(AdminError::Invalid(format!(
                 "{} matches {n} keys; give the id of the one to revoke:\n{}",
                 crate::domain::quoted(needle),
                 found
@@ -125,8 +136,7 @@ pub fn revoke_key(db: &Db, needle: &str) -> Result<keys::KeyListing, AdminError>
                     .join("\n")
             ))),
         }
-    })?
-    .map_err(AdminError::Invalid)
+    })
 }
 
 /// A device as `devreg device show` prints it.
@@ -300,7 +310,7 @@ pub fn bootstrap(
             orgs::insert(tx, &org_id, now)?;
             orgs::add_key(tx, &org_id, &keys.secret_key, now)?;
             orgs::add_key(tx, &org_id, &keys.publishable_key, now)?;
-            return Ok(Some(keys));
+            return Ok::<_, StoreError>(Some(keys));
         }
         for key in secret.iter().chain(publishable.iter()) {
             if keys::find_by_digest(tx, &key.digest())?.is_some() {
@@ -599,20 +609,11 @@ pub fn deploy(
         activation_policy: request.activation_policy.to_owned(),
         delivery_mode: request.delivery_mode.to_owned(),
     };
-    // `write_sync` carries only a store error: a refusal, which comes before anything is
-    // written, is kept aside and the empty transaction commits.
-    let mut refused = None;
-    let created = db.write_sync(
-        |tx| match deployments::create(tx, request.org, &new, now()) {
-            Ok(created) => Ok(Some(created)),
-            Err(deployments::Refusal::Store(e)) => Err(e),
-            Err(refusal) => {
-                refused = Some(refusal);
-                Ok(None)
-            }
-        },
-    )?;
-    created.ok_or_else(|| AdminError::Invalid(refused.map(|r| r.to_string()).unwrap_or_default()))
+    db.write_sync(|tx| deployments::create(tx, request.org, &new, now()))
+        .map_err(|refusal| match refusal {
+            deployments::Refusal::Store(e) => e.into(),
+            other => AdminError::Invalid(other.to_string()),
+        })
 }
 
 /// `devreg deployment show`: a deployment of any org by its id, with its rollout now.

@@ -289,7 +289,7 @@ mod tests {
                         },
                     )?);
                 }
-                Ok(seqs)
+                Ok::<_, StoreError>(seqs)
             })
             .unwrap();
         assert_eq!(seqs, [1, 1, 2, 3]);

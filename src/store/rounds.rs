@@ -1002,7 +1002,7 @@ mod tests {
                         r.get::<_, String>(3)
                     })?
                     .collect::<rusqlite::Result<Vec<_>>>()?;
-                Ok(rows)
+                Ok::<_, StoreError>(rows)
             })
             .unwrap();
         let plan = plan.join("\n");

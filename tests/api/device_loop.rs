@@ -228,7 +228,7 @@ async fn targets_match_by_id_identifier_platform_and_label_all_parts_together() 
                  SELECT id, org_id, seq, 'ring', 'beta' FROM devices WHERE id = ?1",
                 &[&droid_id],
             )?;
-            Ok(())
+            Ok::<_, devreg::store::StoreError>(())
         })
         .unwrap();
     let by_platform = app

@@ -77,7 +77,7 @@ async fn a_full_database_refuses_writes_with_503_keeps_reads_and_recovers() {
         .unwrap();
     db.write_sync(|tx| {
         tx.query_row(&format!("PRAGMA max_page_count = {pages}"), &[], |_| Ok(()))?;
-        Ok(())
+        Ok::<_, devreg::store::StoreError>(())
     })
     .unwrap();
     let big = "x".repeat(60 * 1024);
@@ -97,7 +97,7 @@ async fn a_full_database_refuses_writes_with_503_keeps_reads_and_recovers() {
 
     db.write_sync(|tx| {
         tx.query_row("PRAGMA max_page_count = 1073741823", &[], |_| Ok(()))?;
-        Ok(())
+        Ok::<_, devreg::store::StoreError>(())
     })
     .unwrap();
     let again = app

@@ -478,7 +478,7 @@ async fn deleting_the_device_deletes_its_tokens() {
         .write_sync(|tx| {
             tx.execute("DELETE FROM api_keys WHERE device_id = ?1", &[&id])?;
             tx.execute("DELETE FROM devices WHERE id = ?1", &[&id])?;
-            Ok(())
+            Ok::<_, devreg::store::StoreError>(())
         })
         .unwrap();
     assert_eq!(app.count_rows("device_tokens"), 0);
@@ -518,7 +518,7 @@ async fn only_digests_of_tokens_are_stored() {
                     }
                 }
             }
-            Ok(all)
+            Ok::<_, devreg::store::StoreError>(all)
         })
         .unwrap();
     for secret in [

@@ -192,7 +192,7 @@ mod tests {
                     "INSERT INTO blobs VALUES (zeroblob(?1))",
                     &[&(100_i64 * 4096)],
                 )?;
-                Ok(())
+                Ok::<_, crate::store::StoreError>(())
             })
             .unwrap();
         }

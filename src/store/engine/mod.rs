@@ -393,10 +393,10 @@ impl Db {
     /// Runs `f` in a `BEGIN IMMEDIATE` transaction on the writer connection and commits
     /// it, on the calling thread. For the command line and start-up; handlers use
     /// [`Db::write`].
-    pub fn write_sync<T: Send>(
+    pub fn write_sync<T: Send, E: Failure + Send>(
         &self,
-        f: impl FnOnce(&Conn) -> Result<T, StoreError> + Send,
-    ) -> Result<T, StoreError> {
+        f: impl FnOnce(&Conn) -> Result<T, E> + Send,
+    ) -> Result<T, E> {
         let sqlite = match &self.inner.engine {
             Engine::Sqlite(sqlite) => sqlite,
             Engine::Postgres(postgres) => {
@@ -419,9 +419,11 @@ impl Db {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let result = (|| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(StoreError::from)?;
             let value = f(&Conn::from(&*tx))?;
-            tx.commit()?;
+            tx.commit().map_err(StoreError::from)?;
             if let Some(checkpointer) = &sqlite.checkpointer {
                 checkpointer.after_commit(&conn);
             }
@@ -489,10 +491,10 @@ impl Db {
 
     /// Runs `f` on a read connection, on the calling thread. For the command line;
     /// handlers use [`Db::read`].
-    pub fn read_sync<T: Send>(
+    pub fn read_sync<T: Send, E: Failure + Send>(
         &self,
-        f: impl FnOnce(&Conn) -> Result<T, StoreError> + Send,
-    ) -> Result<T, StoreError> {
+        f: impl FnOnce(&Conn) -> Result<T, E> + Send,
+    ) -> Result<T, E> {
         if let Engine::Postgres(_) = &self.inner.engine {
             return pg::off_runtime(|| self.read_on(f));
         }
@@ -797,7 +799,7 @@ mod tests {
         let db = Db::open(MEMORY, 1).unwrap();
         db.write_sync(|tx| {
             tx.batch("CREATE TABLE t (name TEXT PRIMARY KEY)")?;
-            Ok(())
+            Ok::<_, StoreError>(())
         })
         .unwrap();
         db
@@ -907,7 +909,7 @@ mod tests {
             tx.batch(
                 "CREATE TABLE child (parent TEXT REFERENCES t(name) DEFERRABLE INITIALLY DEFERRED)",
             )?;
-            Ok(())
+            Ok::<_, StoreError>(())
         })
         .unwrap();
         let orphan = write(&db, |tx| {
