@@ -160,7 +160,7 @@ CREATE TABLE IF NOT EXISTS device_labels (
 CREATE INDEX IF NOT EXISTS device_labels_by_value
     ON device_labels (org_id, key, value, device_seq);
 
--- Device tokens (issue 16). Only SHA-256 digests are stored, as for keys.
+-- Device tokens. Only SHA-256 digests are stored, as for keys.
 -- Bootstrap tokens: minted with an org's secret key, traded by an app for a device's
 -- first access and refresh tokens (registering the device if it is new).
 CREATE TABLE IF NOT EXISTS bootstrap_tokens (
@@ -196,7 +196,7 @@ CREATE INDEX IF NOT EXISTS device_tokens_by_family ON device_tokens (family_id);
 CREATE INDEX IF NOT EXISTS device_tokens_by_device ON device_tokens (device_id);
 CREATE INDEX IF NOT EXISTS device_tokens_by_key ON device_tokens (key_id);
 
--- Telemetry (issue 16): many times the heartbeat volume, so rows are small. Events point
+-- Telemetry: many times the heartbeat volume, so rows are small. Events point
 -- at their device by its integer `seq` (not the 36-character UUID), their type and their
 -- OTLP resource (or batch boot) by interned integers; the rest of an event is one
 -- compact JSON object. Deleting a device deletes its telemetry (ON DELETE CASCADE).
@@ -275,7 +275,7 @@ CREATE TABLE IF NOT EXISTS telemetry_batches (
 -- The sweep forgets batches past the day by this index (a tail append per batch).
 CREATE INDEX IF NOT EXISTS telemetry_batches_by_time ON telemetry_batches (received_at);
 
--- Models and their versions (issue 15): a version is an artifact manifest (devreg keeps
+-- Models and their versions: a version is an artifact manifest (devreg keeps
 -- the manifest, not the file). `artifact_id` names the artifact to the SDKs.
 CREATE TABLE IF NOT EXISTS models (
     org_id      TEXT NOT NULL REFERENCES orgs(id),
@@ -431,12 +431,12 @@ CREATE TABLE IF NOT EXISTS event_retention (
 -- Deleting a device finds its round participation here instead of scanning every round's.
 CREATE INDEX IF NOT EXISTS round_participants_by_device ON round_participants (device_id);
 
--- Federated rounds (issue 17). Everything below belongs to a round (ON DELETE CASCADE from
+-- Federated rounds. Everything below belongs to a round (ON DELETE CASCADE from
 -- rounds), and what is a device's to the device.
 --
 -- What a round trains and how: the model version it starts from, its deadline, and the
--- plan's privacy settings. One row per round started since issue 17; a round without one
--- has no base version, no deadline and the default plan. A round's plan id is its id.
+-- plan's privacy settings. One row per round started since rounds carried plans; a
+-- round without one has no base version, no deadline and the default plan. A round's plan id is its id.
 CREATE TABLE IF NOT EXISTS round_plans (
     round_id        TEXT PRIMARY KEY REFERENCES rounds(id) ON DELETE CASCADE,
     base_version    TEXT,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 14's measures, in one run on one database: heartbeats/s of a baseline binary and
+# The fleet features' measures, in one run on one database: heartbeats/s of a baseline binary and
 # of this tree's, alternated (A B A B) so both see the same machine load, then the device
 # list with label filters (first page and an after= page) under no other load.
 #

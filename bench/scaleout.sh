@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 19's measure, in one run on one machine: heartbeats/s on SQLite, on one devreg
+# What several instances on PostgreSQL add, in one run on one machine: heartbeats/s on SQLite, on one devreg
 # instance against PostgreSQL, and on two instances against one PostgreSQL.
 #
 #   bench/scaleout.sh [DEVICES] [SECONDS]     default 100000 devices, 10 s per measure

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The fleet workload (issue 20): what a fleet running the official SDKs sends, open loop
+# The fleet workload: what a fleet running the official SDKs sends, open loop
 # at the fleet's natural rate, per endpoint, beside the same run's HTTP ceiling. See
 # docs/performance.md ("Fleet workload").
 #

@@ -1,4 +1,4 @@
-//! Measures what issue 17 asks for: the time and memory to aggregate 1,000 updates of
+//! Measures federated averaging at scale: the time and memory to aggregate 1,000 updates of
 //! 100,000 floats each, and the upload throughput of parts. Not a test: run it in release
 //! and read the figures (docs/performance.md has the ones measured).
 //!

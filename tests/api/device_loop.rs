@@ -1,4 +1,4 @@
-//! Issue 15: models, deployments, and the SDK endpoints around register and heartbeat —
+//! Models, deployments, and the SDK endpoints around register and heartbeat —
 //! every endpoint, both casings, each credential and each refusal.
 
 use futures::FutureExt as _;

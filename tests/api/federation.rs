@@ -1,4 +1,4 @@
-//! Federated rounds through the SDKs' paths (issue 17): offers, join, plans, uploads in
+//! Federated rounds through the SDKs' paths: offers, join, plans, uploads in
 //! parts, completion with the envelope's digest checked, FedAvg and the kept result.
 
 use devreg::domain::Timestamp;

@@ -1,4 +1,4 @@
-//! Running a fleet (issue 14): deleting, re-keying and changing devices, labels and the
+//! Running a fleet: deleting, re-keying and changing devices, labels and the
 //! label filter, connectivity from the test clock.
 
 use reqwest::{Method, StatusCode};

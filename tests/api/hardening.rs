@@ -1,4 +1,4 @@
-//! What an attack run and a newcomer found (issue 13, items 1–12), each pinned down: the
+//! What an attack run and a newcomer found, each pinned down: the
 //! limits nobody escapes, caps on what a public key can store, bodies that must be one
 //! JSON object, unambiguous credentials and device paths, look-alike identifiers, slow
 //! bodies, and the readiness probe.

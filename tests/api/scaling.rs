@@ -1,4 +1,4 @@
-//! Scaling out (issue 19): both backends reach the same schema version, and several
+//! Scaling out: both backends reach the same schema version, and several
 //! devreg instances on one PostgreSQL database behave as one: a raced registration gives
 //! one 201, event `seq` stays strictly increasing per org, and one instance's event stream
 //! carries what another wrote. The multi-instance tests need PostgreSQL

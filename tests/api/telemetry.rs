@@ -1,4 +1,4 @@
-//! Telemetry (issue 16): OTLP/JSON logs and the device agent's batches, stored compactly,
+//! Telemetry: OTLP/JSON logs and the device agent's batches, stored compactly,
 //! deduplicated, listed back, summarised in retrieve, bounded by retention.
 
 use reqwest::{Method, StatusCode};

@@ -1,4 +1,4 @@
-//! Device tokens (issue 16): bootstrap tokens, access tokens that work where the device's
+//! Device tokens: bootstrap tokens, access tokens that work where the device's
 //! key works, refresh rotation with reuse detection, revocation, expiry by the test clock.
 
 use reqwest::{Method, StatusCode};
