@@ -28,7 +28,7 @@ use crate::state::{AppState, StorageCaps};
 use crate::store::{Db, StoreError};
 use crate::sweep::{SweepRules, Sweeper};
 
-/// The largest request body accepted (CONTRACT.md: 413 above it).
+/// The largest request body accepted (docs/api.md, "Errors": 413 above it).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Why a server could not start, in words for the operator.

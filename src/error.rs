@@ -1,6 +1,6 @@
 //! The one error type every handler returns, and the one JSON body every error gets.
 //!
-//! The policy (CONTRACT.md, "Errors"): a client sees a code, a sentence naming what it did
+//! The policy (docs/api.md, "Errors"): a client sees a code, a sentence naming what it did
 //! wrong, the status and the request id. Internal causes (SQL errors, pool timeouts, panics
 //! in blocking code) are logged under the request id and never sent.
 

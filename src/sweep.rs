@@ -6,7 +6,7 @@
 //! Requests never scan the fleet for this: the sweep reads its candidates on a read
 //! connection (the writer goes on meanwhile) and announces each in a short write that
 //! checks it again. A device coming back online is announced by its own heartbeat (see
-//! `store::devices::record_heartbeat`). Time is the server's [`Clock`], so test control
+//! `store::devices::heartbeat`). Time is the server's [`Clock`], so test control
 //! moves it and asks for a sweep instead of sleeping.
 
 use std::sync::mpsc::{self, RecvTimeoutError};

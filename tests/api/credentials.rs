@@ -1,4 +1,4 @@
-//! The credential matrix of CONTRACT.md: every endpoint against every kind of caller.
+//! The credential matrix of docs/api.md ("Credentials"): every endpoint against every kind of caller.
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;

@@ -1,4 +1,4 @@
-//! The module graph points one way (STYLE.md 15): state, errors and storage at the
+//! The module graph points one way (docs/development.md, the three seams): state, errors and storage at the
 //! bottom, routes above them, the document and the app on top; and inside every folder
 //! the same holds between the modules side by side (`store::engine::pg` and
 //! `store::engine::sql`, `domain::key` and `domain::token`). A circle at any depth fails
@@ -12,7 +12,7 @@
 //! naming `store::events` is an edge from `engine` to `events` inside `store/`. A module
 //! naming its own folder's `mod.rs` (`super::Item` defined there) or a module inside it
 //! is not an edge between siblings: a folder's `mod.rs` holds what its modules share
-//! (STYLE.md 16).
+//! (docs/development.md).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

@@ -3,7 +3,7 @@
 //! shape (a plain function over [`super::Conn`]).
 //!
 //! Why the synchronous `postgres` crate (which wraps `tokio-postgres`): the store is
-//! synchronous by design (STYLE.md 6), its closures run on `web::block` threads, and the
+//! synchronous by design (docs/development.md, the three seams), its closures run on `web::block` threads, and the
 //! existing pool is r2d2; an async driver (tokio-postgres with deadpool, or sqlx) would
 //! need every store function made async or a runtime entered per call, for no gain on
 //! these threads. Each `postgres::Client` drives its connection on a small runtime of its
