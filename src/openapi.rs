@@ -1,19 +1,19 @@
 //! The OpenAPI 3.1 document of everything a devreg server serves, generated from the code:
-//! the handlers' `#[utoipa::path]` attributes (only what is particular to each), the
-//! request and response types' `ToSchema` derives, the domain types' schemas in
-//! [`crate::schema`], and the route table's [`Access`] rules, from which every
-//! operation's credentials, security and 401/403 responses come. Responses every
-//! operation of a kind shares are added by rule, below. `GET /openapi.json` serves it and
-//! `devreg openapi` prints it; a test checks that it names exactly the routes of
-//! [`crate::routes::ROUTES`].
+//! its paths from the route table ([`crate::routes::ROUTES`]), each route's operation from
+//! its handler's `#[utoipa::path]` (only what is particular to it), the request and
+//! response types' `ToSchema` derives, the domain types' schemas in [`crate::schema`],
+//! and the routes' [`Access`] rules, from which every operation's credentials, security
+//! and 401/403 responses come. Responses every operation of a kind shares are added by
+//! rule, below. `GET /openapi.json` serves it and `devreg openapi` prints it.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
 use actix_web::ResponseError;
 use actix_web::http::StatusCode;
 use serde_json::{Value, json};
 use utoipa::openapi::extensions::ExtensionsBuilder;
-use utoipa::openapi::path::Operation;
+use utoipa::openapi::path::{HttpMethod, Operation};
 use utoipa::openapi::response::Response;
 use utoipa::openapi::security::SecurityRequirement;
 use utoipa::openapi::{OpenApi as Document, RefOr, Schema};
@@ -22,9 +22,7 @@ use utoipa::{Modify, OpenApi};
 use crate::auth::{Access, Allow};
 use crate::error::{ApiError, ErrorBody};
 use crate::ratelimit::UNLIMITED_PATHS;
-use crate::routes::{
-    ROUTES, deployments, devices, events, models, ops, rounds, telemetry, test_control, tokens,
-};
+use crate::routes::{ROUTES, Route};
 use crate::schema::schema;
 
 #[derive(OpenApi)]
@@ -47,77 +45,16 @@ use crate::schema::schema;
             JSON fields are ignored; a documented field with a wrong type or value is a 400. \
             Bodies over 64 KiB are a 413. Times are RFC 3339 UTC with whole seconds and a `Z`.",
     ),
-    paths(
-        devices::list::list_devices,
-        devices::register::register_device,
-        devices::get::get_device,
-        devices::heartbeat::record_heartbeat,
-        devices::heartbeat_by_key::record_heartbeat_by_key,
-        devices::sync::sync_device,
-        devices::desired_get::get_desired_state,
-        devices::desired_post::fetch_desired_state,
-        devices::observed::report_observed_state,
-        devices::assignments::get_assignments,
-        devices::control_sync::sync_control,
-        devices::control_heartbeat::record_control_heartbeat,
-        models::list::list_models,
-        models::create::create_model,
-        models::add_version::add_version,
-        deployments::create::create_deployment,
-        deployments::get::get_deployment,
-        deployments::cancel::cancel_deployment,
-        devices::update::update_device,
-        devices::delete::delete_device,
-        devices::rekey::issue_device_key,
-        events::list::list_events,
-        events::stream::stream_events,
-        rounds::list::list_rounds,
-        rounds::start::start_round,
-        rounds::get::get_round,
-        rounds::join::join_round,
-        rounds::complete::complete_round,
-        rounds::cancel::cancel_round,
-        tokens::mint::mint_bootstrap_token,
-        tokens::bootstrap::bootstrap_device,
-        tokens::refresh::refresh_device_tokens,
-        tokens::revoke::revoke_device_tokens,
-        tokens::refresh::refresh_browser_tokens,
-        tokens::revoke::revoke_browser_tokens,
-        telemetry::otlp::ingest_otlp_logs,
-        telemetry::batch::ingest_telemetry_batch,
-        devices::list_telemetry::list_telemetry,
-        rounds::result::get_round_result,
-        rounds::status::get_round_status,
-        rounds::offers::list_offers,
-        rounds::round_offers::list_round_offers,
-        rounds::federated_join::join_federated_round,
-        rounds::plan::get_plan,
-        rounds::heartbeat::record_round_heartbeat,
-        rounds::upload_initiate::initiate_upload,
-        rounds::upload_initiate::initiate_update,
-        rounds::upload_part::put_upload_part,
-        rounds::upload_complete::complete_upload,
-        rounds::upload_complete::complete_update,
-        ops::health::get_health,
-        ops::readiness::get_readiness,
-        ops::metrics::get_metrics,
-        ops::document::get_openapi,
-        test_control::reset::reset_state,
-        test_control::clock::get_clock,
-        test_control::clock::move_clock,
-        test_control::requests::list_requests,
-        test_control::requests::clear_requests,
-    ),
     components(schemas(ErrorBody)),
     modifiers(
-        &HeartbeatByPost,
+        &RouteTable,
         &AccessRules,
         &CommonResponses,
         &SecuritySchemes,
         &Links,
         &OneIdentifier,
         &OptionalBodies,
-        &RegisterIsAlsoADevice,
+        &FallThrough,
     ),
     tags(
         (name = "devices", description = "Register, list, retrieve and heartbeat devices."),
@@ -836,25 +773,6 @@ impl Modify for Links {
     }
 }
 
-/// The heartbeat is `PUT` in the reference and `POST` as the Python SDK sends it: one
-/// handler, one `#[utoipa::path]` with both methods, so the two operations are the same but
-/// for their ids, which must differ.
-struct HeartbeatByPost;
-
-impl Modify for HeartbeatByPost {
-    fn modify(&self, openapi: &mut Document) {
-        if let Some(post) = openapi
-            .paths
-            .paths
-            .get_mut("/api/v1/devices/{device_id}/heartbeat")
-            .and_then(|item| item.post.as_mut())
-        {
-            post.operation_id = Some("record_heartbeat_post".to_owned());
-            post.summary = Some("Send a heartbeat (POST, as the Python SDK does)".to_owned());
-        }
-    }
-}
-
 /// Register and join take a device's identifier under either of its names, `device_id` or
 /// `device_identifier`: one is required, and both may be sent only if they agree. JSON Schema
 /// cannot say "equal when both are present", so the document asks for exactly one (`oneOf`:
@@ -931,56 +849,117 @@ fn schema_null() -> Schema {
     Schema::Object(ObjectBuilder::new().schema_type(Type::Null).build())
 }
 
-/// Only POST to `/api/v1/devices/register` registers: a GET there is the route
-/// `/api/v1/devices/{device_id}` retrieving the device whose identifier is `register`, and
-/// the server's `Allow` header says so. OpenAPI matches a concrete path before a template,
-/// so without this copy of the retrieve operation the document would call that GET
-/// undocumented.
-struct RegisterIsAlsoADevice;
+/// The document's operations: each API route of the table, its handler's operation under
+/// the table's path and method, and the schemas the operation names. A second route of a
+/// handler (an alias) gets the id the table gives it, else the handler's followed by its
+/// method (`record_heartbeat_post`), and says which operation it repeats.
+struct RouteTable;
 
-impl Modify for RegisterIsAlsoADevice {
+impl Modify for RouteTable {
     fn modify(&self, openapi: &mut Document) {
-        let paths = &mut openapi.paths.paths;
-        let Some(template) = paths.get("/api/v1/devices/{device_id}").cloned() else {
-            return;
-        };
-        // Only POST to these paths is their own operation (registration; Node's heartbeat
-        // without an id); the other methods of `/api/v1/devices/{device_id}` reach them
-        // with the path's last segment as the identifier, and the `Allow` header says so.
-        for (name, own) in [
-            ("register", "registers a device"),
-            ("heartbeat", "is a heartbeat"),
-        ] {
-            let Some(item) = paths.get_mut(&format!("/api/v1/devices/{name}")) else {
-                continue;
-            };
-            for (method, copied, slot, access) in [
-                ("get", &template.get, &mut item.get, &devices::get::ACCESS),
-                (
-                    "patch",
-                    &template.patch,
-                    &mut item.patch,
-                    &devices::update::ACCESS,
-                ),
-                (
-                    "delete",
-                    &template.delete,
-                    &mut item.delete,
-                    &devices::delete::ACCESS,
-                ),
-            ] {
-                let Some(mut operation) = copied.clone() else {
+        let mut schemas = Vec::new();
+        let mut first: HashMap<String, &Route> = HashMap::new();
+        let mut ids = HashSet::new();
+        for route in ROUTES {
+            let Some(doc) = route.doc else { continue };
+            let mut operation = (doc.operation)();
+            let tags = (doc.tags)();
+            if !tags.is_empty() {
+                operation.tags = Some(tags.into_iter().map(str::to_owned).collect());
+            }
+            (doc.schemas)(&mut schemas);
+            let own = operation.operation_id.clone().unwrap_or_default();
+            if let Some(primary) = first.get(&own) {
+                let id = route
+                    .operation_id
+                    .map_or_else(|| format!("{own}_{}", route.method), str::to_owned);
+                operation.summary = operation.summary.map(|s| format!("{s} (alias)"));
+                let description = operation.description.get_or_insert_with(String::new);
+                description.insert_str(
+                    0,
+                    &format!(
+                        "The same operation as `{} {}` (`{own}`), by another {}.\n\n",
+                        primary.method.to_uppercase(),
+                        primary.path,
+                        if primary.path == route.path {
+                            "method"
+                        } else {
+                            "path"
+                        },
+                    ),
+                );
+                operation.operation_id = Some(id);
+            } else {
+                first.insert(own, route);
+            }
+            let id = operation.operation_id.clone().unwrap_or_default();
+            assert!(
+                ids.insert(id.clone()),
+                "two operations have the id {id}: name the alias with `as` in the route table"
+            );
+            openapi
+                .paths
+                .add_path_operation(route.path, vec![method(route.method)], operation);
+        }
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.schemas.extend(schemas);
+    }
+}
+
+/// The OpenAPI method of a route table's (lowercase) method.
+fn method(name: &str) -> HttpMethod {
+    match name {
+        "get" => HttpMethod::Get,
+        "put" => HttpMethod::Put,
+        "post" => HttpMethod::Post,
+        "delete" => HttpMethod::Delete,
+        "patch" => HttpMethod::Patch,
+        other => panic!("the route table has method {other}, which the document lacks"),
+    }
+}
+
+/// A path of the table without parameters (`/api/v1/devices/register`) that a pattern of
+/// the table also matches (`/api/v1/devices/{device_id}`) serves that pattern's other
+/// methods: its guard lets them through, with the path's last segment as the parameter,
+/// and the `Allow` header says so. OpenAPI matches a concrete path before a pattern, so
+/// without a copy of those operations under the path the document would call them
+/// undocumented.
+struct FallThrough;
+
+impl Modify for FallThrough {
+    fn modify(&self, openapi: &mut Document) {
+        let api = || ROUTES.iter().filter(|r| !r.page);
+        for path in api().map(|r| r.path).filter(|p| !p.contains('{')) {
+            let own: Vec<&str> = api().filter(|r| r.path == path).map(|r| r.method).collect();
+            for pattern in api().filter(|r| matches(r.path, path) && !own.contains(&r.method)) {
+                let Some(mut operation) = openapi
+                    .paths
+                    .paths
+                    .get_mut(pattern.path)
+                    .and_then(|item| operation_mut(item, pattern.method))
+                    .cloned()
+                else {
                     continue;
                 };
-                let verb = operation.summary.clone().unwrap_or_default();
-                operation.operation_id = Some(format!("{method}_device_named_{name}"));
-                operation.summary =
-                    Some(format!("{verb}: the device whose identifier is `{name}`"));
+                let (parameter, name) = pattern
+                    .path
+                    .split('/')
+                    .zip(path.split('/'))
+                    .find(|(p, _)| p.starts_with('{'))
+                    .expect("a pattern has a parameter");
+                let noun = parameter.trim_matches(['{', '}']).trim_end_matches("_id");
+                let id = operation.operation_id.clone().unwrap_or_default();
+                operation.operation_id = Some(format!("{}_{noun}_named_{name}", pattern.method));
+                operation.summary = operation
+                    .summary
+                    .map(|s| format!("{s}: the {noun} whose identifier is `{name}`"));
                 operation.description = Some(format!(
-                    "`{} /api/v1/devices/{{device_id}}` with `{name}` as the identifier: only \
-                     POST to this path {own}.\n\n{}",
-                    method.to_uppercase(),
-                    access.credentials_line()
+                    "`{} {}` (`{id}`) with `{name}` as the identifier: only {} to this path \
+                     is an operation of its own.\n\n{}",
+                    pattern.method.to_uppercase(),
+                    pattern.path,
+                    own.join(", ").to_uppercase(),
+                    pattern.access.credentials_line()
                 ));
                 operation.parameters = None;
                 // Its links would make it look like an entry point to link-following
@@ -990,8 +969,19 @@ impl Modify for RegisterIsAlsoADevice {
                         response.links.clear();
                     }
                 }
-                *slot = Some(operation);
+                openapi
+                    .paths
+                    .add_path_operation(path, vec![method(pattern.method)], operation);
             }
         }
     }
+}
+
+/// Whether the route pattern `pattern` (`/a/{x}/b`) matches the concrete path `path`.
+fn matches(pattern: &str, path: &str) -> bool {
+    pattern.split('/').count() == path.split('/').count()
+        && pattern
+            .split('/')
+            .zip(path.split('/'))
+            .all(|(p, s)| p == s || p.starts_with('{'))
 }

@@ -52,7 +52,7 @@ struct CreateDeployment {
 /// device's desired state is, per model, the newest active deployment that matches it.
 /// A target that matches no device is allowed (`targeted: 0`); devices that register
 /// later and match it get it. An unknown model or version is a 404 naming it.
-#[utoipa::path(post, path = "/api/v1/deployments", tag = "deployments",
+#[utoipa::path(post, path = crate::routes::FROM_TABLE, tag = "deployments",
     request_body(content = CreateDeployment, description = "The deployment."),
     responses(
         (status = 201, description = "Created; `Location` is its URL.", body = DeploymentBody,

@@ -20,7 +20,7 @@ pub const ACCESS: Access = Access {
 /// The Python SDK's fallback when sync fails (`{deviceId, sdkVersion, platform,
 /// installedModels?, activeVersions?}`): the same answer as the GET. What the body says
 /// about installed models is not stored; sync and observed-state report that.
-#[utoipa::path(post, path = "/api/v1/devices/{device_id}/desired-state", tag = "device state",
+#[utoipa::path(post, path = crate::routes::FROM_TABLE, tag = "device state",
     operation_id = "fetch_desired_state",
     params(("device_id" = String, Path, min_length = 1,
         description = "The device's UUID `id` or its identifier.")),

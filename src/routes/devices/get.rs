@@ -18,7 +18,7 @@ pub const ACCESS: Access = Access {
 /// Retrieve a device
 ///
 /// A device of the key's org, by its identifier or its UUID `id`.
-#[utoipa::path(get, path = "/api/v1/devices/{device_id}", tag = "devices",
+#[utoipa::path(get, path = crate::routes::FROM_TABLE, tag = "devices",
     params(("device_id" = String, Path, min_length = 1,
         description = "The device's identifier or its UUID `id`.", example = "laptop-001")),
     responses(

@@ -207,7 +207,7 @@ impl DeviceListItem {
 /// filters (all must hold: `label` any number of times, `connectivity`, last-seen times,
 /// an identifier prefix `q`). `total` counts every match. Page with `offset`, or with `after`: the `id` of
 /// the last device of the previous page.
-#[utoipa::path(get, path = "/api/v1/devices", tag = "devices", params(ListParams),
+#[utoipa::path(get, path = crate::routes::FROM_TABLE, tag = "devices", params(ListParams),
     responses(
         (status = 200, description = "A page of devices.", body = DeviceList),
         (status = 400, description = "`org_id` is missing, or a filter, `limit` or `offset` \

@@ -77,7 +77,7 @@ struct TelemetryPage<'a> {
 ///
 /// Stored events, oldest first, after `after`, optionally of one `event_type`. Retention
 /// keeps the newest events per device and per org (see `devreg serve --help`).
-#[utoipa::path(get, path = "/api/v1/devices/{device_id}/telemetry", tag = "telemetry",
+#[utoipa::path(get, path = crate::routes::FROM_TABLE, tag = "telemetry",
     params(("device_id" = String, Path, min_length = 1,
         description = "The device's identifier or its UUID `id`.", example = "laptop-001"),
         TelemetryQuery),

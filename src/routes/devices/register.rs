@@ -179,7 +179,7 @@ fn reads_expiry_as_unix_seconds(req: &HttpRequest, platform: &Platform) -> bool 
 /// publishable key the device joins the key's org; without a key (open registration, the
 /// default) it joins the body's `org_id` if that org exists, else `org_demo`. A second
 /// registration of the same identifier in the same org is a 409 and changes nothing.
-#[utoipa::path(post, path = "/api/v1/devices/register", tag = "devices",
+#[utoipa::path(post, path = crate::routes::FROM_TABLE, tag = "devices",
     request_body(content = RegisterRequest, description = "The device."),
     responses(
         (status = 201, description = "Registered; `Location` is the device's URL.",

@@ -46,7 +46,7 @@ struct IssuedKey<'a> {
 ///
 /// Issues a new key for a device of the key's org, shown this once, and revokes every
 /// earlier key of the device (they are 401 from then on): for a lost or leaked key.
-#[utoipa::path(post, path = "/api/v1/devices/{device_id}/keys", tag = "devices",
+#[utoipa::path(post, path = crate::routes::FROM_TABLE, tag = "devices",
     params(("device_id" = String, Path, min_length = 1,
         description = "The device's identifier or its UUID `id`.", example = "laptop-001")),
     responses(

@@ -46,7 +46,7 @@ struct UpdateRequest {
 /// Changes a device's `labels` (replaced, or merged with `labels_merge: true`),
 /// `metadata` (merged; `null` deletes a member) and `status`. Writes `device.updated`
 /// naming what changed (and `device.status_changed`); a change to nothing writes nothing.
-#[utoipa::path(patch, path = "/api/v1/devices/{device_id}", tag = "devices",
+#[utoipa::path(patch, path = crate::routes::FROM_TABLE, tag = "devices",
     params(("device_id" = String, Path, min_length = 1,
         description = "The device's identifier or its UUID `id`.", example = "laptop-001")),
     request_body(content = Option<UpdateRequest>, description = "What to change."),

@@ -63,7 +63,7 @@ struct EventPage {
 ///
 /// An org's events after `after`, oldest first, filtered by `type` and `device_id`. Page
 /// with `after` = the previous page's `next_after`.
-#[utoipa::path(get, path = "/api/v1/events", tag = "events", params(EventParams),
+#[utoipa::path(get, path = crate::routes::FROM_TABLE, tag = "events", params(EventParams),
     responses(
         (status = 200, description = "A page of events.", body = EventPage),
         (status = 400, description = "`after`, `limit` or `type` is invalid."),

@@ -37,7 +37,7 @@ const BATCH: u32 = 500;
 /// first those after `Last-Event-ID` (or `after`), then each new one as it is committed.
 /// `id:` is the seq, `event:` the type, `data:` the event as JSON. Idle streams get a
 /// `: keep-alive` comment. The 4xx answers come before the stream starts, as JSON.
-#[utoipa::path(get, path = "/api/v1/events/stream", tag = "events",
+#[utoipa::path(get, path = crate::routes::FROM_TABLE, tag = "events",
     params(EventParams,
         ("Last-Event-ID" = Option<String>, Header,
             description = "The seq of the last event received: resume after it.")),

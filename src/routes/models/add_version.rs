@@ -84,7 +84,7 @@ impl NewVersion {
 /// Adds a version's artifact manifest (where it is, its size and digest) to a model of
 /// the key's org; devreg stores the manifest, not the file. An unknown model is a 404; a
 /// version the model has already is a 409.
-#[utoipa::path(post, path = "/api/v1/models/{model_id}/versions", tag = "models",
+#[utoipa::path(post, path = crate::routes::FROM_TABLE, tag = "models",
     params(("model_id" = String, Path, min_length = 1, description = "The model's id.")),
     request_body(content = NewVersion, description = "The manifest."),
     responses(

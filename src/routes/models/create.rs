@@ -33,7 +33,7 @@ struct CreateModel {
 ///
 /// Adds a model to the key's org; its versions are added with `POST
 /// /api/v1/models/{model_id}/versions`. A model id the org has already is a 409.
-#[utoipa::path(post, path = "/api/v1/models", tag = "models",
+#[utoipa::path(post, path = crate::routes::FROM_TABLE, tag = "models",
     request_body(content = CreateModel, description = "The model."),
     responses(
         (status = 201, description = "Added.", body = ModelBody),

@@ -24,7 +24,7 @@ struct Liveness {
 /// Liveness
 ///
 /// 200 while the process serves HTTP, with the devreg version. Never rate limited.
-#[utoipa::path(get, path = "/healthz", tag = "operations",
+#[utoipa::path(get, path = crate::routes::FROM_TABLE, tag = "operations",
     responses((status = 200, description = "Serving.", body = Liveness)),
 )]
 pub async fn get_health() -> HttpResponse {

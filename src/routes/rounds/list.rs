@@ -86,7 +86,7 @@ struct RoundList {
 /// The org's rounds, oldest first. With a device key, only the rounds its device may join
 /// (its org's, aimed at its platform or at every platform): what the SDKs poll with
 /// `?device_id=…&status=active`.
-#[utoipa::path(get, path = "/api/v1/training/rounds", tag = "training rounds",
+#[utoipa::path(get, path = crate::routes::FROM_TABLE, tag = "training rounds",
     params(ListParams),
     responses(
         (status = 200, description = "A page of rounds.", body = RoundList),

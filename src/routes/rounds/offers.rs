@@ -41,7 +41,7 @@ impl OffersParams {
 /// `DeviceFederatedClient.check_offers` needs): its org's active rounds aimed at its
 /// platform, before their deadline, that have no update from it yet. Each offer carries
 /// the `plan_id` to fetch. An inactive device is offered nothing.
-#[utoipa::path(get, path = "/api/v1/federation/offers", tag = "federation",
+#[utoipa::path(get, path = crate::routes::FROM_TABLE, tag = "federation",
     params(OffersParams),
     responses(
         (status = 200, description = "The offers.", body = Vec<Offer>),

@@ -27,7 +27,7 @@ struct OfferList {
 ///
 /// The same offers as `GET /api/v1/federation/offers`, as `{"offers": [...]}`: the
 /// generated contract's `federation.offers` (`?deviceId=`).
-#[utoipa::path(get, path = "/api/v1/federation/rounds/offers", tag = "federation",
+#[utoipa::path(get, path = crate::routes::FROM_TABLE, tag = "federation",
     params(OffersParams),
     responses(
         (status = 200, description = "The offers.", body = OfferList),

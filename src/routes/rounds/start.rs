@@ -64,7 +64,7 @@ struct StartRequest {
 /// devices it targets name it in `pending_round_id`, and the federation offers list it.
 /// With `model_id` and `base_version` it names the model version devices train from; it
 /// completes when `min_devices` updates are in, at its deadline, or by the operator.
-#[utoipa::path(post, path = "/api/v1/training/rounds", tag = "training rounds",
+#[utoipa::path(post, path = crate::routes::FROM_TABLE, tag = "training rounds",
     request_body(content = Option<StartRequest>, description = "Optional."),
     responses(
         (status = 201, description = "Started; `Location` is the round's URL.", body = RoundBody,

@@ -199,7 +199,7 @@ enum Outcome {
 /// SDK's cursor. With a publishable or secret key, `device_id` names the device; one this
 /// org does not know is a 404 with `x-device-needs-registration: true`, which the
 /// uploader retries later, losing nothing.
-#[utoipa::path(post, path = "/api/v1/telemetry/batches", tag = "telemetry",
+#[utoipa::path(post, path = crate::routes::FROM_TABLE, tag = "telemetry",
     request_body(content = BatchRequest, description = "The batch."),
     responses(
         (status = 200, description = "Stored (or stored before).", body = BatchAck),

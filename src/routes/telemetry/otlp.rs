@@ -348,7 +348,7 @@ fn log_record(
 /// device the org does not know gets `needs_registration: true` and the header
 /// `x-device-needs-registration: true` (the Python SDK then registers it); its records
 /// are not stored. Bodies up to 260 KiB, at most 1000 records.
-#[utoipa::path(post, path = "/api/v2/telemetry/events", tag = "telemetry",
+#[utoipa::path(post, path = crate::routes::FROM_TABLE, tag = "telemetry",
     request_body(content = Object, description = "OTLP/JSON logs.", example = json!({
         "resourceLogs": [{
             "resource": {"attributes": [

@@ -80,7 +80,7 @@ fn bootstrap_token(req: &HttpRequest) -> Result<Token, ApiError> {
 /// Python and iOS SDKs' `DeviceAuthClient` call this. Each success counts one of the
 /// token's uses; a token past its uses or lifetime is a 401; a device of another org is a
 /// 403. Credentials: a bootstrap token.
-#[utoipa::path(post, path = "/api/v1/device-auth/bootstrap", tag = "device tokens",
+#[utoipa::path(post, path = crate::routes::FROM_TABLE, tag = "device tokens",
     request_body(content = BootstrapRequest, description = "The device."),
     responses(
         (status = 200, description = "The device's tokens.", body = TokenAnswer),
