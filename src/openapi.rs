@@ -19,7 +19,7 @@ use utoipa::openapi::security::SecurityRequirement;
 use utoipa::openapi::{OpenApi as Document, RefOr, Schema};
 use utoipa::{Modify, OpenApi};
 
-use crate::auth::{Access, Allow};
+use crate::auth::{Access, Allow, Target};
 use crate::error::{ApiError, ErrorBody};
 use crate::ratelimit::UNLIMITED_PATHS;
 use crate::routes::{ROUTES, Route};
@@ -442,6 +442,42 @@ fn describe_access(operation: &mut Operation, access: &Access) {
             .entry("403".to_owned())
             .or_insert_with(|| RefOr::T(Response::new(forbidden)));
     }
+    if names_a_device(access) && !asks_for_registration(operation) {
+        let other = if access.allows(Allow::Device) {
+            " (or, for a device key, another device)"
+        } else {
+            ""
+        };
+        operation
+            .responses
+            .responses
+            .entry("404".to_owned())
+            .or_insert_with(|| {
+                RefOr::T(Response::new(format!(
+                    "No such device in the key's org{other}."
+                )))
+            });
+    }
+}
+
+/// Whether the operation acts on a device its request names (in the path, or the body or
+/// query), and so answers 404 for one the caller cannot see. The credential's own device
+/// (`Target::OwnDevice`) is named by no request: without it the key is a 401.
+fn names_a_device(access: &Access) -> bool {
+    access.target.is_device() && access.target != Target::OwnDevice
+}
+
+/// Whether the operation answers a device its org does not know with a success that asks
+/// for its registration (OTLP's `x-device-needs-registration`) instead of a 404.
+fn asks_for_registration(operation: &Operation) -> bool {
+    operation
+        .responses
+        .responses
+        .iter()
+        .any(|(status, response)| {
+            matches!(response, RefOr::T(r) if status.starts_with('2')
+            && r.headers.contains_key(crate::routes::telemetry::otlp::NEEDS_REGISTRATION_HEADER))
+        })
 }
 
 /// A text response header; `require_headers` marks the ones always sent as required.

@@ -65,8 +65,6 @@ struct Assignments {
         description = "The device's UUID `id` or its identifier.")),
     responses(
         (status = 200, description = "The assignments.", body = Assignments),
-        (status = 404, description = "No such device in the key's org (or, for a device key, \
-            another device)."),
     ),
 )]
 pub async fn get_assignments(

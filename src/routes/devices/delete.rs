@@ -43,7 +43,6 @@ struct DeletedDevice {
         description = "The device's identifier or its UUID `id`.", example = "laptop-001")),
     responses(
         (status = 200, description = "Deleted.", body = DeletedDevice),
-        (status = 404, description = "No such device in the key's org."),
     ),
 )]
 pub async fn delete_device(

@@ -23,8 +23,6 @@ pub const ACCESS: Access = Access {
         description = "The device's UUID `id` or its identifier.")),
     responses(
         (status = 200, description = "The desired state.", body = DesiredStateAnswer),
-        (status = 404, description = "No such device in the key's org (or, for a device key, \
-            another device)."),
     ),
 )]
 pub async fn get_desired_state(

@@ -27,8 +27,6 @@ pub const ACCESS: Access = Access {
     request_body(content = Option<Object>, description = "The device's context; optional."),
     responses(
         (status = 200, description = "The desired state.", body = DesiredStateAnswer),
-        (status = 404, description = "No such device in the key's org (or, for a device key, \
-            another device)."),
     ),
 )]
 pub async fn fetch_desired_state(

@@ -23,8 +23,6 @@ pub const ACCESS: Access = Access {
         description = "The device's identifier or its UUID `id`.", example = "laptop-001")),
     responses(
         (status = 200, description = "The device.", body = super::DeviceDetail),
-        (status = 404, description = "No such device in the key's org (or, for a device key, \
-            another device)."),
     ),
 )]
 pub async fn get_device(

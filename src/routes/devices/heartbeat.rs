@@ -161,8 +161,6 @@ struct HeartbeatAck<'a> {
         description = "Optional: an empty body is a heartbeat with status `active`."),
     responses(
         (status = 200, description = "Recorded.", body = HeartbeatAck),
-        (status = 404, description = "No such device in the key's org (or, for a device key, \
-            another device)."),
     ),
 )]
 pub async fn record_heartbeat(

@@ -24,8 +24,6 @@ pub const ACCESS: Access = Access {
     request_body(content = Option<Object>, description = "A heartbeat with `device_identifier`."),
     responses(
         (status = 200, description = "Recorded; the answer of the heartbeat by path."),
-        (status = 404, description = "No such device in the key's org (or, for a device key, \
-            another device)."),
     ),
 )]
 pub async fn record_heartbeat_by_key(

@@ -83,8 +83,6 @@ struct TelemetryPage<'a> {
         TelemetryQuery),
     responses(
         (status = 200, description = "A page of events.", body = TelemetryPage),
-        (status = 404, description = "No such device in the key's org (or, for a device key, \
-            another device)."),
     ),
 )]
 pub async fn list_telemetry(

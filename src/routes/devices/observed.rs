@@ -51,8 +51,6 @@ struct ObservedAck {
     request_body(content = Object, description = "The report: a JSON object with `models`."),
     responses(
         (status = 200, description = "Taken.", body = ObservedAck),
-        (status = 404, description = "No such device in the key's org (or, for a device key, \
-            another device)."),
     ),
 )]
 pub async fn report_observed_state(

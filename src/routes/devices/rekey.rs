@@ -51,7 +51,6 @@ struct IssuedKey<'a> {
         description = "The device's identifier or its UUID `id`.", example = "laptop-001")),
     responses(
         (status = 201, description = "Issued.", body = IssuedKey),
-        (status = 404, description = "No such device in the key's org."),
     ),
 )]
 pub async fn issue_device_key(

@@ -31,8 +31,6 @@ pub const ACCESS: Access = Access {
     request_body(content = Option<Object>, description = "The sync request."),
     responses(
         (status = 200, description = "The desired state.", body = DesiredStateAnswer),
-        (status = 404, description = "No such device in the key's org (or, for a device key, \
-            another device)."),
     ),
 )]
 pub async fn sync_device(

@@ -52,7 +52,6 @@ struct UpdateRequest {
     request_body(content = Option<UpdateRequest>, description = "What to change."),
     responses(
         (status = 200, description = "The device after the change.", body = DeviceDetail),
-        (status = 404, description = "No such device in the key's org."),
     ),
 )]
 pub async fn update_device(

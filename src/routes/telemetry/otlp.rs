@@ -366,7 +366,8 @@ fn log_record(
         }]
     })),
     responses((status = 200, description = "Stored (or the needs-registration signal).",
-        body = Exported)),
+        body = Exported, headers(("x-device-needs-registration" = String,
+            description = "`true` when a resource names a device the org does not know.")))),
 )]
 pub async fn ingest_otlp_logs(
     state: web::Data<AppState>,

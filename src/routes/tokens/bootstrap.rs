@@ -86,6 +86,8 @@ fn bootstrap_token(req: &HttpRequest) -> Result<Token, ApiError> {
         (status = 200, description = "The device's tokens.", body = TokenAnswer),
         (status = 401, description = "No bootstrap token, or one unknown, expired or used up."),
         (status = 403, description = "The device or `org_id` belongs to another org."),
+        (status = 404, description = "`device_id` is the UUID of no device of the token's \
+            org, and no `device_identifier` came to register one."),
     ),
 )]
 pub async fn bootstrap_device(
