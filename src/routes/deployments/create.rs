@@ -30,19 +30,14 @@ pub const ACCESS: Access = Access {
     "delivery_mode": "managed"
 })))]
 struct CreateDeployment {
-    #[schema(value_type = String)]
     model_id: ModelId,
-    #[schema(value_type = String)]
     version: VersionName,
     /// `devices` (UUIDs or identifiers), `platforms`, `labels` (`{KEY: VALUE}`): all given
     /// parts must match; absent or `{}` matches every device of the org.
-    #[schema(value_type = Option<Object>)]
     target: Option<DeploymentTarget>,
     /// Default `immediate`.
-    #[schema(value_type = Option<String>)]
     activation_policy: Option<PolicyName>,
     /// Default `managed`.
-    #[schema(value_type = Option<String>)]
     delivery_mode: Option<PolicyName>,
 }
 

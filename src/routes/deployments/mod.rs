@@ -6,10 +6,10 @@ pub mod create;
 pub mod get;
 
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use utoipa::ToSchema;
 
-use crate::domain::Timestamp;
+use crate::domain::{ObjectValue, Timestamp};
 use crate::store::deployments::{Deployment, Rollout};
 
 /// A deployment with its rollout: `targeted` (devices its target matches now), `synced`
@@ -36,8 +36,7 @@ pub struct DeploymentBody<'a> {
     org_id: &'a str,
     model_id: &'a str,
     version: &'a str,
-    #[schema(value_type = Object)]
-    target: Value,
+    target: ObjectValue,
     activation_policy: &'a str,
     delivery_mode: &'a str,
     /// `active` or `cancelled`.
@@ -49,8 +48,7 @@ pub struct DeploymentBody<'a> {
     active: u64,
     failed: u64,
     /// The same four counts.
-    #[schema(value_type = Object)]
-    rollout: Value,
+    rollout: ObjectValue,
 }
 
 impl<'a> DeploymentBody<'a> {
@@ -60,11 +58,11 @@ impl<'a> DeploymentBody<'a> {
             org_id: &d.org_id,
             model_id: &d.model_id,
             version: &d.version,
-            target: json!({
+            target: ObjectValue(json!({
                 "devices": d.target_devices,
                 "platforms": d.target_platforms,
                 "labels": d.target_labels,
-            }),
+            })),
             activation_policy: &d.activation_policy,
             delivery_mode: &d.delivery_mode,
             status: &d.status,
@@ -74,8 +72,8 @@ impl<'a> DeploymentBody<'a> {
             synced: r.synced,
             active: r.active,
             failed: r.failed,
-            rollout: json!({"targeted": r.targeted, "synced": r.synced, "active": r.active,
-                "failed": r.failed}),
+            rollout: ObjectValue(json!({"targeted": r.targeted, "synced": r.synced,
+                "active": r.active, "failed": r.failed})),
         }
     }
 }

@@ -22,7 +22,14 @@ pub const ACCESS: Access = Access {
     params(("device_id" = String, Path, min_length = 1,
         description = "The device's identifier or its UUID `id`.", example = "laptop-001")),
     responses(
-        (status = 200, description = "The device.", body = super::DeviceDetail),
+        (status = 200, description = "The device.", body = super::DeviceDetail,
+            links(("SendHeartbeat" = (operation_id = "record_heartbeat", parameters(("device_id" =
+                    "$response.body#/id")), description = "Heartbeat this device.")),
+                ("SendHeartbeatByPost" = (operation_id = "record_heartbeat_post", parameters((
+                    "device_id" = "$response.body#/id")),
+                    description = "Heartbeat it as the Python SDK does.")),
+                ("ListDevices" = (operation_id = "list_devices", parameters(("org_id" =
+                    "$response.body#/org_id")), description = "List the devices of its org.")))),
     ),
 )]
 pub async fn get_device(

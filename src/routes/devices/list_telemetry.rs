@@ -23,7 +23,7 @@ pub const ACCESS: Access = Access {
 #[into_params(parameter_in = Query)]
 struct TelemetryQuery {
     /// Only events after this `seq` (the previous page's `next_after`). Default 0.
-    #[param(value_type = Option<i64>, minimum = 0, required = false)]
+    #[param(schema_with = crate::schema::seq_schema, required = false)]
     after: Option<String>,
     #[param(schema_with = crate::schema::limit_schema, required = false)]
     limit: Option<String>,
@@ -49,7 +49,6 @@ struct TelemetryEvent<'a> {
     /// `severity`, `trace_id`, `span_id` (OTLP); `event_id`, `sequence_no`, `session_id`,
     /// `telemetry_class`, `model_id`, `model_version`, `payload` (batches).
     #[serde(flatten)]
-    #[schema(value_type = Object)]
     body: serde_json::Map<String, serde_json::Value>,
 }
 

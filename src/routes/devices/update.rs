@@ -31,7 +31,7 @@ pub const ACCESS: Access = Access {
 struct UpdateRequest {
     /// The device's labels: replaces them all, or with `labels_merge` sets the members
     /// given (a `null` member removes that label).
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = crate::schema::labels_patch_schema)]
     labels: Option<Value>,
     /// Merge `labels` into the device's labels instead of replacing them. Default false.
     #[serde(default)]

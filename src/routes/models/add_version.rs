@@ -25,7 +25,6 @@ struct ArtifactFile {
     path: String,
     #[serde(deserialize_with = "crate::domain::whole")]
     size: u64,
-    #[schema(value_type = String)]
     sha256: Sha256Hex,
 }
 
@@ -42,16 +41,16 @@ struct ArtifactFile {
 })))]
 pub(crate) struct NewVersion {
     /// 1–64 characters, no control characters; unique within the model.
-    #[schema(value_type = String)]
     pub version: VersionName,
     /// The artifact's format (`onnx`, `tflite`, `coreml`, `gguf`, ...).
+    #[schema(min_length = 1, max_length = 32)]
     pub format: String,
     #[serde(deserialize_with = "crate::domain::whole")]
     pub total_bytes: u64,
     /// The artifact's SHA-256, 64 hex digits.
-    #[schema(value_type = String)]
     pub sha256: Sha256Hex,
     /// Where devices download it; devreg does not serve the file.
+    #[schema(min_length = 1, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub download_url: String,
     #[serde(default)]
     files: Vec<ArtifactFile>,

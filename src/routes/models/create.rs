@@ -23,7 +23,6 @@ pub const ACCESS: Access = Access {
 #[schema(examples(json!({"model_id": "kbd-next-word", "name": "Keyboard next word"})))]
 struct CreateModel {
     /// 1–255 characters, no control characters; unique in the org.
-    #[schema(value_type = String)]
     model_id: ModelId,
     /// For people.
     name: Option<String>,

@@ -14,7 +14,7 @@ pub const ACCESS: Access = Access::PUBLIC;
 #[schema(examples(json!({"status": "ok", "version": "0.1.0"})))]
 struct Liveness {
     /// Always `ok`.
-    #[schema(value_type = String, pattern = "^ok$")]
+    #[schema(pattern = "^ok$")]
     status: &'static str,
     /// The devreg version serving, as `devreg --version` prints it.
     #[schema(examples("0.1.0"))]

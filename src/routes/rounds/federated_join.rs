@@ -37,7 +37,6 @@ struct FederationJoinRequest {
     #[serde(rename = "deviceId")]
     device_id_camel: Option<String>,
     /// Kept with the participation, not read.
-    #[schema(value_type = Option<Object>)]
     capabilities: Option<JsonObject>,
 }
 

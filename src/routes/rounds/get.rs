@@ -23,7 +23,11 @@ pub const ACCESS: Access = Access {
     params(("round_id" = String, Path, min_length = 1,
         description = "The round's `id`, or its `number` in the org.", example = "1")),
     responses(
-        (status = 200, description = "The round.", body = RoundBody),
+        (status = 200, description = "The round.", body = RoundBody,
+            links(("CompleteRound" = (operation_id = "complete_round", parameters(("round_id" =
+                    "$response.body#/id")), description = "Complete it.")),
+                ("CancelRound" = (operation_id = "cancel_round", parameters(("round_id" =
+                    "$response.body#/id")), description = "Cancel it.")))),
         (status = 404, description = "No such round that the key can see."),
     ),
 )]

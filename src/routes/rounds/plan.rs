@@ -29,7 +29,7 @@ const MAX_DURATION_SECS: i64 = 300;
 struct PlanParams {
     /// `contract`: only the generated contract's `TrainingPlan` fields, camelCase (its
     /// Python model forbids any other key). Absent: both SDKs' fields.
-    #[param(value_type = Option<String>, pattern = "^contract$", example = "contract")]
+    #[param(pattern = "^contract$", example = "contract")]
     view: Option<String>,
 }
 

@@ -37,7 +37,6 @@ struct StartRequest {
     model_id: Option<ModelId>,
     /// The version of `model_id` devices train from: one of the model's versions
     /// (`POST /api/v1/models/{model_id}/versions`). Needs `model_id`.
-    #[schema(value_type = Option<String>)]
     base_version: Option<VersionName>,
     /// The round completes this many seconds after it starts, with the updates it has.
     /// Absent: no deadline.
@@ -49,7 +48,6 @@ struct StartRequest {
     /// The plan's most local steps; default 100.
     max_steps: Option<MaxSteps>,
     /// Training hyperparameters passed to devices as given; default `{}`.
-    #[schema(value_type = Option<Object>)]
     hyperparams: Option<JsonObject>,
     /// Absent or empty: every platform.
     platforms: Option<TargetPlatforms>,
@@ -68,7 +66,13 @@ struct StartRequest {
     request_body(content = Option<StartRequest>, description = "Optional."),
     responses(
         (status = 201, description = "Started; `Location` is the round's URL.", body = RoundBody,
-            headers(("Location" = String, description = "`/api/v1/training/rounds/{id}`"))),
+            headers(("Location" = String, description = "`/api/v1/training/rounds/{id}`")),
+            links(("RetrieveRound" = (operation_id = "get_round", parameters(("round_id" =
+                    "$response.body#/id")), description = "Retrieve the round just started.")),
+                ("CompleteRound" = (operation_id = "complete_round", parameters(("round_id" =
+                    "$response.body#/id")), description = "Complete it.")),
+                ("CancelRound" = (operation_id = "cancel_round", parameters(("round_id" =
+                    "$response.body#/id")), description = "Cancel it.")))),
         (status = 403, description = "Not the org's secret key, or `org_id` is another org."),
         (status = 404, description = "`base_version` is not a version of `model_id` in the \
             key's org."),

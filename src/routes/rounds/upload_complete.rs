@@ -29,11 +29,9 @@ pub const ACCESS: Access = Access {
 struct CompleteRequest {
     /// `sample_count`, the update's FedAvg weight, is read from here, else from the
     /// upload's `meta`, else 1.
-    #[schema(value_type = Option<Object>)]
     meta: Option<JsonObject>,
     /// Not read.
     #[serde(rename = "privacy_proof")]
-    #[schema(value_type = Option<Object>, rename = "privacy_proof")]
     _privacy_proof: Option<Value>,
 }
 

@@ -38,7 +38,6 @@ struct InitiateRequest {
     participation_id_camel: Option<String>,
     /// Kept with the upload. `sample_count` (the update's FedAvg weight, unless completion
     /// gives one) and `size` (bytes of the envelope's `data`, to size the parts) are read.
-    #[schema(value_type = Option<Object>)]
     meta: Option<JsonObject>,
 }
 

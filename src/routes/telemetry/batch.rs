@@ -73,13 +73,13 @@ struct BatchEvent {
     /// `MUST_KEEP`, `IMPORTANT` or `BEST_EFFORT` in the SDK; kept as sent.
     telemetry_class: Option<String>,
     /// RFC 3339; fractions and offsets accepted. Default: when it arrived.
+    #[schema(format = DateTime)]
     occurred_at: Option<String>,
     model_id: Option<String>,
     model_version: Option<String>,
     /// JSON text (the SDK's); kept parsed when it is valid JSON.
     payload_json: Option<String>,
     /// A JSON value, for senders that do not encode it as text.
-    #[schema(value_type = Option<Object>)]
     payload: Option<Value>,
 }
 

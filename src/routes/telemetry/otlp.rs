@@ -349,7 +349,8 @@ fn log_record(
 /// `x-device-needs-registration: true` (the Python SDK then registers it); its records
 /// are not stored. Bodies up to 260 KiB, at most 1000 records.
 #[utoipa::path(post, path = crate::routes::FROM_TABLE, tag = "telemetry",
-    request_body(content = Object, description = "OTLP/JSON logs.", example = json!({
+    request_body(content = inline(crate::schema::OtlpLogs), description = "OTLP/JSON logs.",
+        example = json!({
         "resourceLogs": [{
             "resource": {"attributes": [
                 {"key": "octomil.device.id", "value": {"stringValue": "laptop-001"}}]},

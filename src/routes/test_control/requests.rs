@@ -19,7 +19,7 @@ pub const ACCESS: Access = Access::PUBLIC;
 #[into_params(parameter_in = Query)]
 struct JournalParams {
     /// Only entries after this `seq`.
-    #[param(value_type = i64, required = false, minimum = 0)]
+    #[param(schema_with = crate::schema::seq_schema, required = false)]
     after: Option<String>,
     /// Most entries to return.
     #[param(schema_with = schema::limit_schema, required = false)]

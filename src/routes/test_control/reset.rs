@@ -18,7 +18,7 @@ pub const ACCESS: Access = Access::PUBLIC;
 #[into_params(parameter_in = Query)]
 struct ResetParams {
     /// Reset only this org's devices; without it, everything.
-    #[param(value_type = String, required = false, example = "org_demo")]
+    #[param(required = false, example = "org_demo")]
     org_id: Option<String>,
 }
 

@@ -14,7 +14,6 @@ pub mod refresh;
 pub mod revoke;
 
 use serde::Serialize;
-use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
 use crate::domain::{DeviceIdentifier, OrgId, Timestamp};
@@ -59,8 +58,7 @@ pub struct TokenAnswer<'a> {
     device_id: &'a DeviceIdentifier,
     device_identifier: &'a DeviceIdentifier,
     /// The scopes the bootstrap asked for, echoed (devreg does not enforce scopes).
-    #[schema(value_type = Vec<String>)]
-    scopes: &'a RawValue,
+    scopes: Vec<String>,
 }
 
 /// The device a pair was issued for.
@@ -74,8 +72,7 @@ pub struct Issued {
 
 impl Issued {
     pub fn answer(&self) -> TokenAnswer<'_> {
-        let scopes: &RawValue = serde_json::from_str(&self.pair.scopes_json)
-            .unwrap_or_else(|_| serde_json::from_str("[]").expect("valid JSON"));
+        let scopes = serde_json::from_str(&self.pair.scopes_json).unwrap_or_default();
         TokenAnswer {
             access_token: self.pair.access.expose(),
             token: self.pair.access.expose(),
