@@ -6,15 +6,15 @@
 //! and 401/403 responses come. Responses every operation of a kind shares are added by
 //! rule, below. `GET /openapi.json` serves it and `devreg openapi` prints it.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
 use actix_web::ResponseError;
 use actix_web::http::StatusCode;
 use serde_json::{Value, json};
 use utoipa::openapi::extensions::ExtensionsBuilder;
-use utoipa::openapi::path::{HttpMethod, Operation};
+use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::Response;
+use utoipa::openapi::schema::{SchemaType, Type};
 use utoipa::openapi::security::SecurityRequirement;
 use utoipa::openapi::{OpenApi as Document, RefOr, Schema};
 use utoipa::{Modify, OpenApi};
@@ -22,8 +22,7 @@ use utoipa::{Modify, OpenApi};
 use crate::auth::{Access, Allow, Target};
 use crate::error::{ApiError, ErrorBody};
 use crate::ratelimit::UNLIMITED_PATHS;
-use crate::routes::{ROUTES, Route};
-use crate::schema::schema;
+use crate::routes::serving;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -51,10 +50,7 @@ use crate::schema::schema;
         &AccessRules,
         &CommonResponses,
         &SecuritySchemes,
-        &Links,
-        &OneIdentifier,
         &OptionalBodies,
-        &FallThrough,
     ),
     tags(
         (name = "devices", description = "Register, list, retrieve and heartbeat devices."),
@@ -81,229 +77,8 @@ pub fn document(ephemeral: bool) -> Value {
         paths.retain(|path, _| !path.starts_with(TEST_CONTROL_PREFIX));
     }
     require_headers(&mut document);
-    accepted_exactly(&mut document);
+    crate::schema::cross_field_rules(&mut document["components"]["schemas"]);
     document
-}
-
-/// The rules the parsers enforce that the derived schemas cannot say, added to the JSON so
-/// a client generated from the document (and the fuzzer) sends only what is accepted: a
-/// body is never `null`; cross-field rules (exactly one of, needs, any of) as `oneOf` /
-/// `anyOf`; the domain rules of fields typed as plain strings.
-fn accepted_exactly(document: &mut Value) {
-    // An optional body is an empty one, never `null`.
-    if let Some(paths) = document["paths"].as_object_mut() {
-        for operation in paths.values_mut().filter_map(Value::as_object_mut) {
-            for op in operation.values_mut() {
-                let Some(content) = op
-                    .pointer_mut("/requestBody/content")
-                    .and_then(Value::as_object_mut)
-                else {
-                    continue;
-                };
-                for media in content.values_mut() {
-                    if let Some(kinds) = media
-                        .pointer_mut("/schema/type")
-                        .and_then(Value::as_array_mut)
-                    {
-                        kinds.retain(|k| k != "null");
-                    }
-                }
-            }
-        }
-    }
-    // The event stream's events, as a reader parses them.
-    if let Some(stream) = document.pointer_mut(
-        "/paths/~1api~1v1~1events~1stream/get/responses/200/content/text~1event-stream/schema",
-    ) {
-        *stream = json!({
-            "type": "object",
-            "description": "One Server-Sent Event: `id` its seq, `event` its type, `data` the event as JSON text.",
-            "properties": {
-                "id": {"type": "string"},
-                "event": {"type": "string"},
-                "data": {"type": "string"},
-            },
-        });
-    }
-    // A resume point is a seq.
-    if let Some(params) = document
-        .pointer_mut("/paths/~1api~1v1~1events~1stream/get/parameters")
-        .and_then(Value::as_array_mut)
-    {
-        for param in params.iter_mut().filter(|p| p["name"] == "Last-Event-ID") {
-            param["schema"] = json!({"type": "string", "pattern": "^ *([0-9]{1,18})? *$"});
-        }
-    }
-    // The offers need the device they are for (with the secret key; a device key's own
-    // otherwise): each path documents the name its SDK sends as required.
-    for (path, name) in [
-        (
-            "/paths/~1api~1v1~1federation~1offers/get/parameters",
-            "device_id",
-        ),
-        (
-            "/paths/~1api~1v1~1federation~1rounds~1offers/get/parameters",
-            "deviceId",
-        ),
-    ] {
-        if let Some(params) = document.pointer_mut(path).and_then(Value::as_array_mut) {
-            for param in params.iter_mut().filter(|p| p["name"] == name) {
-                param["required"] = Value::Bool(true);
-            }
-        }
-    }
-    // OTLP/JSON logs: an ExportLogsServiceRequest, which has `resourceLogs`.
-    if let Some(otlp) = document.pointer_mut(
-        "/paths/~1api~1v2~1telemetry~1events/post/requestBody/content/application~1json/schema",
-    ) && let Some(object) = otlp.as_object_mut()
-    {
-        object.insert("required".to_owned(), json!(["resourceLogs"]));
-        object.insert(
-            "properties".to_owned(),
-            json!({"resourceLogs": {"type": "array", "items": {"type": "object"}}}),
-        );
-    }
-    let sha256 = json!({"type": "string", "pattern": "^[0-9a-fA-F]{64}$"});
-    let any_value = json!({"description": "Any JSON value, or null."});
-    // PATCH's labels: a member set to null is removed when merging.
-    let mut patch_labels = document["components"]["schemas"]["Labels"].clone();
-    if let Some(values) = patch_labels.get_mut("additionalProperties") {
-        values["type"] = json!(["string", "null"]);
-    }
-    let schemas = &mut document["components"]["schemas"];
-    let mut set = |schema: &str, pointer: &str, value: Value| {
-        if let Some(slot) = schemas.get_mut(schema).and_then(|s| s.pointer_mut(pointer)) {
-            *slot = value;
-        }
-    };
-    set(
-        "CreateModel",
-        "/properties/model_id",
-        json!({"$ref": "#/components/schemas/ModelId"}),
-    );
-    set(
-        "CreateDeployment",
-        "/properties/model_id",
-        json!({"$ref": "#/components/schemas/ModelId"}),
-    );
-    set(
-        "CreateDeployment",
-        "/properties/version",
-        json!({"type": "string", "minLength": 1, "maxLength": 64, "pattern": crate::schema::NO_CONTROL_CHARACTERS}),
-    );
-    set(
-        "UpdateRequest",
-        "/properties/labels",
-        json!({"oneOf": [patch_labels.clone(), {"type": "null"}]}),
-    );
-    for part in 0..4 {
-        set(
-            "RegisterRequest",
-            &format!("/allOf/{part}/properties/labels"),
-            json!({"oneOf": [patch_labels.clone(), {"type": "null"}]}),
-        );
-    }
-    set(
-        "CreateDeployment",
-        "/properties/target",
-        json!({
-            "type": ["object", "null"],
-            "description": "`devices` (UUIDs or identifiers), `platforms`, `labels` (`{KEY: VALUE}`): all given parts must match; absent or `{}` matches every device of the org. No other member.",
-            "additionalProperties": false,
-            "properties": {
-                "devices": {"type": "array", "items": {"$ref": "#/components/schemas/DeviceIdentifier"}},
-                "platforms": {"type": "array", "items": {"$ref": "#/components/schemas/Platform"}},
-                "labels": {"$ref": "#/components/schemas/Labels"},
-            },
-        }),
-    );
-    set(
-        "NewVersion",
-        "/properties/version",
-        json!({"type": "string", "minLength": 1, "maxLength": 64, "pattern": crate::schema::NO_CONTROL_CHARACTERS}),
-    );
-    set("NewVersion", "/properties/sha256", sha256.clone());
-    set(
-        "NewVersion",
-        "/properties/format",
-        json!({"type": "string", "minLength": 1, "maxLength": 32}),
-    );
-    set(
-        "NewVersion",
-        "/properties/download_url",
-        json!({"type": "string", "minLength": 1, "pattern": crate::schema::NO_CONTROL_CHARACTERS}),
-    );
-    set(
-        "StartRequest",
-        "/properties/base_version",
-        json!({"type": ["string", "null"], "minLength": 1, "maxLength": 64, "pattern": crate::schema::NO_CONTROL_CHARACTERS}),
-    );
-    let policy = json!({"type": ["string", "null"], "pattern": "^[a-z0-9_-]{1,32}$"});
-    set(
-        "CreateDeployment",
-        "/properties/activation_policy",
-        policy.clone(),
-    );
-    set("CreateDeployment", "/properties/delivery_mode", policy);
-    set("ArtifactFile", "/properties/sha256", sha256);
-    set(
-        "BatchEvent",
-        "/properties/occurred_at",
-        json!({"type": ["string", "null"], "format": "date-time"}),
-    );
-    set(
-        "JournalEntry",
-        "/properties/request_body",
-        any_value.clone(),
-    );
-    set("JournalEntry", "/properties/response_body", any_value);
-    let string = json!({"type": "string", "minLength": 1});
-    let required = |name: &str| json!({"required": [name], "properties": {(name): string.clone()}});
-    let mut rule = |schema: &str, keyword: &str, value: Value| {
-        if let Some(object) = schemas.get_mut(schema).and_then(Value::as_object_mut) {
-            object.insert(keyword.to_owned(), value);
-        }
-    };
-    // Exactly one of advance_seconds and now.
-    rule(
-        "MoveClock",
-        "oneOf",
-        json!([
-            {"required": ["advance_seconds"],
-             "properties": {"advance_seconds": {"type": "integer"}, "now": {"type": "null"}}},
-            {"required": ["now"],
-             "properties": {"now": {"type": "string", "format": "date-time"}, "advance_seconds": {"type": "null"}}},
-        ]),
-    );
-    // Revoke names the token, under either name.
-    rule(
-        "RevokeRequest",
-        "anyOf",
-        json!([required("refresh_token"), required("token")]),
-    );
-    // The device, under any of its names: required with the secret key, which the
-    // document cannot tell from a device key.
-    for schema in ["RoundHeartbeat", "FederationJoinRequest"] {
-        rule(
-            schema,
-            "anyOf",
-            json!([
-                required("device_id"),
-                required("deviceId"),
-                required("device_identifier")
-            ]),
-        );
-    }
-    // A base version needs the model it is a version of.
-    rule(
-        "StartRequest",
-        "anyOf",
-        json!([
-            {"not": {"required": ["base_version"]}},
-            {"properties": {"base_version": {"type": "null"}}},
-            {"required": ["model_id"], "properties": {"model_id": {"$ref": "#/components/schemas/ModelId"}}},
-        ]),
-    );
 }
 
 /// The document as pretty-printed JSON, built once per kind of server.
@@ -348,38 +123,19 @@ fn require_headers(document: &mut Value) {
     }
 }
 
-/// The operation of `item` for `method` (lowercase, as the route table writes it).
-fn operation_mut<'a>(
-    item: &'a mut utoipa::openapi::PathItem,
-    method: &str,
-) -> Option<&'a mut Operation> {
-    match method {
-        "get" => item.get.as_mut(),
-        "put" => item.put.as_mut(),
-        "post" => item.post.as_mut(),
-        "delete" => item.delete.as_mut(),
-        "patch" => item.patch.as_mut(),
-        _ => None,
-    }
-}
-
-/// Each operation's credentials, from its route's [`Access`]: the `x-credential-kinds`
-/// extension, the security requirements, the 401 and 403 responses (unless the handler
-/// describes its own) and the "Credentials:" line its description ends with.
+/// Each operation's credentials, from the [`Access`] of the route that serves it: the
+/// `x-credential-kinds` extension, the security requirements, the 401 and 403 responses and
+/// the 404 of an operation on a device its request names (each unless the handler describes
+/// its own), and the "Credentials:" line its description ends with.
 struct AccessRules;
 
 impl Modify for AccessRules {
     fn modify(&self, openapi: &mut Document) {
-        for route in ROUTES {
-            let Some(operation) = openapi
-                .paths
-                .paths
-                .get_mut(route.path)
-                .and_then(|item| operation_mut(item, route.method))
-            else {
-                continue;
-            };
-            describe_access(operation, route.access);
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            for (method, operation) in operations(item) {
+                let route = serving(method, path).expect("every operation is routed");
+                describe_access(operation, route.access);
+            }
         }
     }
 }
@@ -502,7 +258,7 @@ struct CommonResponses;
 impl Modify for CommonResponses {
     fn modify(&self, openapi: &mut Document) {
         for (path, item) in openapi.paths.paths.iter_mut() {
-            for operation in operations(item) {
+            for (_, operation) in operations(item) {
                 let responses = &mut operation.responses.responses;
                 if !UNLIMITED_PATHS.contains(&path.as_str()) {
                     responses.entry("429".to_owned()).or_insert_with(|| {
@@ -558,19 +314,19 @@ impl Modify for CommonResponses {
     }
 }
 
-fn operations(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut Operation> {
+/// The operations of `item`, with their (lowercase) methods.
+fn operations(
+    item: &mut utoipa::openapi::PathItem,
+) -> impl Iterator<Item = (&'static str, &mut Operation)> {
     [
-        item.get.as_mut(),
-        item.put.as_mut(),
-        item.post.as_mut(),
-        item.delete.as_mut(),
-        item.options.as_mut(),
-        item.head.as_mut(),
-        item.patch.as_mut(),
-        item.trace.as_mut(),
+        ("get", item.get.as_mut()),
+        ("put", item.put.as_mut()),
+        ("post", item.post.as_mut()),
+        ("delete", item.delete.as_mut()),
+        ("patch", item.patch.as_mut()),
     ]
     .into_iter()
-    .flatten()
+    .filter_map(|(method, operation)| Some((method, operation?)))
 }
 
 fn complete_response(status: &str, response: &mut Response) {
@@ -667,191 +423,6 @@ impl Modify for SecuritySchemes {
     }
 }
 
-/// The links between operations, in one place: (operation, status, link name, target
-/// operation, target parameter, where its value comes from, description).
-const LINKS: &[(&str, &str, &str, &str, &str, &str, &str)] = &[
-    (
-        "register_device",
-        "201",
-        "RetrieveDevice",
-        "get_device",
-        "device_id",
-        "$response.body#/id",
-        "Retrieve the device just registered.",
-    ),
-    (
-        "register_device",
-        "201",
-        "SendHeartbeat",
-        "record_heartbeat",
-        "device_id",
-        "$response.body#/id",
-        "Heartbeat the device just registered.",
-    ),
-    (
-        "register_device",
-        "201",
-        "SendHeartbeatByPost",
-        "record_heartbeat_post",
-        "device_id",
-        "$response.body#/id",
-        "Heartbeat it as the Python SDK does.",
-    ),
-    (
-        "register_device",
-        "201",
-        "ListDevices",
-        "list_devices",
-        "org_id",
-        "$response.body#/org_id",
-        "List the devices of its org.",
-    ),
-    (
-        "get_device",
-        "200",
-        "SendHeartbeat",
-        "record_heartbeat",
-        "device_id",
-        "$response.body#/id",
-        "Heartbeat this device.",
-    ),
-    (
-        "get_device",
-        "200",
-        "SendHeartbeatByPost",
-        "record_heartbeat_post",
-        "device_id",
-        "$response.body#/id",
-        "Heartbeat it as the Python SDK does.",
-    ),
-    (
-        "get_device",
-        "200",
-        "ListDevices",
-        "list_devices",
-        "org_id",
-        "$response.body#/org_id",
-        "List the devices of its org.",
-    ),
-    (
-        "start_round",
-        "201",
-        "RetrieveRound",
-        "get_round",
-        "round_id",
-        "$response.body#/id",
-        "Retrieve the round just started.",
-    ),
-    (
-        "start_round",
-        "201",
-        "CompleteRound",
-        "complete_round",
-        "round_id",
-        "$response.body#/id",
-        "Complete it.",
-    ),
-    (
-        "start_round",
-        "201",
-        "CancelRound",
-        "cancel_round",
-        "round_id",
-        "$response.body#/id",
-        "Cancel it.",
-    ),
-    (
-        "get_round",
-        "200",
-        "CompleteRound",
-        "complete_round",
-        "round_id",
-        "$response.body#/id",
-        "Complete it.",
-    ),
-    (
-        "get_round",
-        "200",
-        "CancelRound",
-        "cancel_round",
-        "round_id",
-        "$response.body#/id",
-        "Cancel it.",
-    ),
-];
-
-struct Links;
-
-impl Modify for Links {
-    fn modify(&self, openapi: &mut Document) {
-        for item in openapi.paths.paths.values_mut() {
-            for operation in operations(item) {
-                let id = operation.operation_id.clone().unwrap_or_default();
-                for (_, status, name, target, parameter, value, description) in
-                    LINKS.iter().filter(|link| link.0 == id)
-                {
-                    let Some(RefOr::T(response)) = operation.responses.responses.get_mut(*status)
-                    else {
-                        continue;
-                    };
-                    let link = json!({
-                        "operationId": target,
-                        "parameters": { (*parameter): value },
-                        "description": description,
-                    });
-                    response.links.insert(
-                        (*name).to_owned(),
-                        RefOr::T(serde_json::from_value(link).expect("a valid link")),
-                    );
-                }
-            }
-        }
-    }
-}
-
-/// Register and join take a device's identifier under either of its names, `device_id` or
-/// `device_identifier`: one is required, and both may be sent only if they agree. JSON Schema
-/// cannot say "equal when both are present", so the document asks for exactly one (`oneOf`:
-/// both given would match both branches), which every client can follow; a derive cannot
-/// say "one of these two fields" either, hence this modifier on the derived schemas.
-struct OneIdentifier;
-
-impl Modify for OneIdentifier {
-    fn modify(&self, openapi: &mut Document) {
-        let Some(components) = openapi.components.as_mut() else {
-            return;
-        };
-        // A null counts as absent, so a branch matches only where its name has a string.
-        let given = |name: &str| {
-            json!({
-                "type": "object",
-                "required": [name],
-                "properties": { (name): { "type": "string" } },
-            })
-        };
-        let rule = schema(json!({ "oneOf": [given("device_id"), given("device_identifier")] }));
-        for name in ["RegisterRequest", "JoinRequest"] {
-            let combined = match components.schemas.remove(name) {
-                // Register's derived schema is already an allOf (its flattened SDK fields):
-                // one more member, not an allOf nested in an allOf, which some client
-                // generators cannot read.
-                Some(RefOr::T(Schema::AllOf(mut all_of))) => {
-                    all_of.items.push(rule.clone());
-                    all_of
-                }
-                Some(derived) => utoipa::openapi::schema::AllOfBuilder::new()
-                    .item(derived)
-                    .item(rule.clone())
-                    .build(),
-                None => continue,
-            };
-            components
-                .schemas
-                .insert(name.to_owned(), RefOr::T(Schema::AllOf(combined)));
-        }
-    }
-}
-
 /// A handler whose body is optional takes `Option<Request>`, which utoipa documents as a
 /// not-required body that may also be JSON `null`. devreg reads an empty body as "none" and
 /// refuses a `null` (a body must be a JSON object), so the `null` branch goes.
@@ -860,19 +431,30 @@ struct OptionalBodies;
 impl Modify for OptionalBodies {
     fn modify(&self, openapi: &mut Document) {
         for item in openapi.paths.paths.values_mut() {
-            for operation in operations(item) {
+            for (_, operation) in operations(item) {
                 let Some(RefOr::T(body)) = operation.request_body.as_mut() else {
                     continue;
                 };
                 for content in body.content.values_mut() {
                     let RefOr::T(content) = content else { continue };
-                    let Some(RefOr::T(Schema::OneOf(one_of))) = content.schema.as_mut() else {
-                        continue;
-                    };
-                    let null = RefOr::T(schema_null());
-                    one_of.items.retain(|item| *item != null);
-                    if let [only] = one_of.items.as_slice() {
-                        content.schema = Some(only.clone());
+                    match content.schema.as_mut() {
+                        Some(RefOr::T(Schema::OneOf(one_of))) => {
+                            let null = RefOr::T(schema_null());
+                            one_of.items.retain(|item| *item != null);
+                            if let [only] = one_of.items.as_slice() {
+                                content.schema = Some(only.clone());
+                            }
+                        }
+                        // `Option<Object>`: the type `["object", "null"]`.
+                        Some(RefOr::T(Schema::Object(object))) => {
+                            if let SchemaType::Array(types) = &mut object.schema_type {
+                                types.retain(|t| *t != Type::Null);
+                                if let [only] = types.as_slice() {
+                                    object.schema_type = SchemaType::Type(only.clone());
+                                }
+                            }
+                        }
+                        _ => {}
                     }
                 }
             }
@@ -881,143 +463,19 @@ impl Modify for OptionalBodies {
 }
 
 fn schema_null() -> Schema {
-    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    use utoipa::openapi::schema::ObjectBuilder;
     Schema::Object(ObjectBuilder::new().schema_type(Type::Null).build())
 }
 
-/// The document's operations: each API route of the table, its handler's operation under
-/// the table's path and method, and the schemas the operation names. A second route of a
-/// handler (an alias) gets the id the table gives it, else the handler's followed by its
-/// method (`record_heartbeat_post`), and says which operation it repeats.
+/// The document's paths, generated from the route table ([`crate::routes::document_paths`]),
+/// and the schemas their operations name.
 struct RouteTable;
 
 impl Modify for RouteTable {
     fn modify(&self, openapi: &mut Document) {
-        let mut schemas = Vec::new();
-        let mut first: HashMap<String, &Route> = HashMap::new();
-        let mut ids = HashSet::new();
-        for route in ROUTES {
-            let Some(doc) = route.doc else { continue };
-            let mut operation = (doc.operation)();
-            let tags = (doc.tags)();
-            if !tags.is_empty() {
-                operation.tags = Some(tags.into_iter().map(str::to_owned).collect());
-            }
-            (doc.schemas)(&mut schemas);
-            let own = operation.operation_id.clone().unwrap_or_default();
-            if let Some(primary) = first.get(&own) {
-                let id = route
-                    .operation_id
-                    .map_or_else(|| format!("{own}_{}", route.method), str::to_owned);
-                operation.summary = operation.summary.map(|s| format!("{s} (alias)"));
-                let description = operation.description.get_or_insert_with(String::new);
-                description.insert_str(
-                    0,
-                    &format!(
-                        "The same operation as `{} {}` (`{own}`), by another {}.\n\n",
-                        primary.method.to_uppercase(),
-                        primary.path,
-                        if primary.path == route.path {
-                            "method"
-                        } else {
-                            "path"
-                        },
-                    ),
-                );
-                operation.operation_id = Some(id);
-            } else {
-                first.insert(own, route);
-            }
-            let id = operation.operation_id.clone().unwrap_or_default();
-            assert!(
-                ids.insert(id.clone()),
-                "two operations have the id {id}: name the alias with `as` in the route table"
-            );
-            openapi
-                .paths
-                .add_path_operation(route.path, vec![method(route.method)], operation);
-        }
+        let (paths, schemas) = crate::routes::document_paths();
+        openapi.paths = paths;
         let components = openapi.components.get_or_insert_with(Default::default);
         components.schemas.extend(schemas);
     }
-}
-
-/// The OpenAPI method of a route table's (lowercase) method.
-fn method(name: &str) -> HttpMethod {
-    match name {
-        "get" => HttpMethod::Get,
-        "put" => HttpMethod::Put,
-        "post" => HttpMethod::Post,
-        "delete" => HttpMethod::Delete,
-        "patch" => HttpMethod::Patch,
-        other => panic!("the route table has method {other}, which the document lacks"),
-    }
-}
-
-/// A path of the table without parameters (`/api/v1/devices/register`) that a pattern of
-/// the table also matches (`/api/v1/devices/{device_id}`) serves that pattern's other
-/// methods: its guard lets them through, with the path's last segment as the parameter,
-/// and the `Allow` header says so. OpenAPI matches a concrete path before a pattern, so
-/// without a copy of those operations under the path the document would call them
-/// undocumented.
-struct FallThrough;
-
-impl Modify for FallThrough {
-    fn modify(&self, openapi: &mut Document) {
-        let api = || ROUTES.iter().filter(|r| !r.page);
-        for path in api().map(|r| r.path).filter(|p| !p.contains('{')) {
-            let own: Vec<&str> = api().filter(|r| r.path == path).map(|r| r.method).collect();
-            for pattern in api().filter(|r| matches(r.path, path) && !own.contains(&r.method)) {
-                let Some(mut operation) = openapi
-                    .paths
-                    .paths
-                    .get_mut(pattern.path)
-                    .and_then(|item| operation_mut(item, pattern.method))
-                    .cloned()
-                else {
-                    continue;
-                };
-                let (parameter, name) = pattern
-                    .path
-                    .split('/')
-                    .zip(path.split('/'))
-                    .find(|(p, _)| p.starts_with('{'))
-                    .expect("a pattern has a parameter");
-                let noun = parameter.trim_matches(['{', '}']).trim_end_matches("_id");
-                let id = operation.operation_id.clone().unwrap_or_default();
-                operation.operation_id = Some(format!("{}_{noun}_named_{name}", pattern.method));
-                operation.summary = operation
-                    .summary
-                    .map(|s| format!("{s}: the {noun} whose identifier is `{name}`"));
-                operation.description = Some(format!(
-                    "`{} {}` (`{id}`) with `{name}` as the identifier: only {} to this path \
-                     is an operation of its own.\n\n{}",
-                    pattern.method.to_uppercase(),
-                    pattern.path,
-                    own.join(", ").to_uppercase(),
-                    pattern.access.credentials_line()
-                ));
-                operation.parameters = None;
-                // Its links would make it look like an entry point to link-following
-                // clients; the operation it copies has them.
-                for response in operation.responses.responses.values_mut() {
-                    if let RefOr::T(response) = response {
-                        response.links.clear();
-                    }
-                }
-                openapi
-                    .paths
-                    .add_path_operation(path, vec![method(pattern.method)], operation);
-            }
-        }
-    }
-}
-
-/// Whether the route pattern `pattern` (`/a/{x}/b`) matches the concrete path `path`.
-fn matches(pattern: &str, path: &str) -> bool {
-    pattern.split('/').count() == path.split('/').count()
-        && pattern
-            .split('/')
-            .zip(path.split('/'))
-            .all(|(p, s)| p == s || p.starts_with('{'))
 }

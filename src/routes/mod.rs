@@ -9,71 +9,22 @@ pub mod events;
 pub mod models;
 pub mod ops;
 pub mod rounds;
+mod table;
 pub mod telemetry;
 pub mod test_control;
 pub mod tokens;
 
 use actix_web::{HttpRequest, guard, web};
 use serde::de::DeserializeOwned;
-use utoipa::openapi::path::{HttpMethod, Operation};
-use utoipa::openapi::{RefOr, Schema};
 
-use crate::auth::{Access, Credential};
+pub use table::{FROM_TABLE, OperationDoc, Route, document_paths, serving};
+
+use crate::auth::Credential;
 pub use crate::domain::quoted;
 use crate::domain::{DeviceIdentifier, json_kind};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::devices::NotActing;
-
-/// One entry of the route table: a method, a path pattern, who may call it, and what its
-/// handler's `#[utoipa::path]` documents.
-#[derive(Debug)]
-pub struct Route {
-    /// Lowercase, as OpenAPI writes methods.
-    pub method: &'static str,
-    pub path: &'static str,
-    pub access: &'static Access,
-    /// A page of the console (HTML, CSS, JavaScript for a browser), not an API operation:
-    /// served like every route, left out of the OpenAPI document. The table says which,
-    /// by putting the route under `pages:`.
-    pub page: bool,
-    /// The operation the document places under this path and method; `None` for a page.
-    pub doc: Option<OperationDoc>,
-    /// The operation id the table gives this route (`handler as id`): for an alias, a
-    /// second route of a handler already in the table, whose id must differ from the
-    /// first's. Without one an alias's id is the handler's followed by its method.
-    pub operation_id: Option<&'static str>,
-}
-
-/// What a handler's `#[utoipa::path]` generates (its `__path_<handler>` type), held as
-/// functions so the route table can carry it: the operation and its tags, the schemas it
-/// names, and the methods the attribute gives (utoipa requires them; the table's method
-/// is the one the document uses, and a test checks that the two agree).
-#[derive(Debug, Clone, Copy)]
-pub struct OperationDoc {
-    pub operation: fn() -> Operation,
-    pub tags: fn() -> Vec<&'static str>,
-    pub schemas: fn(&mut Vec<(String, RefOr<Schema>)>),
-    pub methods: fn() -> Vec<HttpMethod>,
-}
-
-impl OperationDoc {
-    pub const fn of<P>() -> OperationDoc
-    where
-        P: utoipa::Path + utoipa::__dev::SchemaReferences + utoipa::__dev::Tags<'static>,
-    {
-        OperationDoc {
-            operation: P::operation,
-            tags: P::tags,
-            schemas: P::schemas,
-            methods: P::methods,
-        }
-    }
-}
-
-/// What each `#[utoipa::path]` gives as its `path`, which utoipa requires: the route table
-/// places every operation under its own paths instead, so this is never read.
-pub const FROM_TABLE: &str = "(the route table's)";
 
 /// Declares the route table once and derives from it both [`configure`], which registers
 /// it, and [`ROUTES`], from which the OpenAPI document's paths are generated. Each entry
