@@ -59,7 +59,7 @@ pub(crate) struct NewVersion {
 impl NewVersion {
     /// Checks what serde cannot say, and gives the store's view of it.
     pub(crate) fn check(&self) -> Result<(), String> {
-        if self.format.is_empty() || self.format.len() > 32 {
+        if self.format.is_empty() || self.format.chars().count() > 32 {
             return Err("format must be 1 to 32 characters, such as onnx".to_owned());
         }
         if self.download_url.is_empty() || self.download_url.chars().any(char::is_control) {
