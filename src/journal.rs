@@ -34,10 +34,8 @@ pub struct JournalEntry {
     pub duration_ms: f64,
     /// The request body: JSON as sent (keys redacted), other text as a string, or null
     /// when there was none.
-    #[schema(value_type = Object)]
     pub request_body: Value,
     /// The response body, likewise; null for a stream.
-    #[schema(value_type = Object)]
     pub response_body: Value,
 }
 

@@ -1,11 +1,10 @@
 //! The OpenAPI 3.1 document of everything a devreg server serves, generated from the code:
-//! the handlers' `#[utoipa::path]` attributes (only what is particular to each), the
-//! request and response types' `ToSchema` derives, the domain types' schemas in
-//! [`crate::schema`], and the route table's [`Access`] rules, from which every
-//! operation's credentials, security and 401/403 responses come. Responses every
-//! operation of a kind shares are added by rule, below. `GET /openapi.json` serves it and
-//! `devreg openapi` prints it; a test checks that it names exactly the routes of
-//! [`crate::routes::ROUTES`].
+//! its paths from the route table ([`crate::routes::ROUTES`]), each route's operation from
+//! its handler's `#[utoipa::path]` (only what is particular to it), the request and
+//! response types' `ToSchema` derives, the domain types' schemas in [`crate::schema`],
+//! and the routes' [`Access`] rules, from which every operation's credentials, security
+//! and 401/403 responses come. Responses every operation of a kind shares are added by
+//! rule, below. `GET /openapi.json` serves it and `devreg openapi` prints it.
 
 use std::sync::OnceLock;
 
@@ -15,17 +14,15 @@ use serde_json::{Value, json};
 use utoipa::openapi::extensions::ExtensionsBuilder;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::Response;
+use utoipa::openapi::schema::{SchemaType, Type};
 use utoipa::openapi::security::SecurityRequirement;
 use utoipa::openapi::{OpenApi as Document, RefOr, Schema};
 use utoipa::{Modify, OpenApi};
 
-use crate::auth::{Access, Allow};
+use crate::auth::{Access, Allow, Target};
 use crate::error::{ApiError, ErrorBody};
 use crate::ratelimit::UNLIMITED_PATHS;
-use crate::routes::{
-    ROUTES, deployments, devices, events, models, ops, rounds, telemetry, test_control, tokens,
-};
-use crate::schema::schema;
+use crate::routes::serving;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -47,77 +44,13 @@ use crate::schema::schema;
             JSON fields are ignored; a documented field with a wrong type or value is a 400. \
             Bodies over 64 KiB are a 413. Times are RFC 3339 UTC with whole seconds and a `Z`.",
     ),
-    paths(
-        devices::list::list_devices,
-        devices::register::register_device,
-        devices::get::get_device,
-        devices::heartbeat::record_heartbeat,
-        devices::heartbeat_by_key::record_heartbeat_by_key,
-        devices::sync::sync_device,
-        devices::desired_get::get_desired_state,
-        devices::desired_post::fetch_desired_state,
-        devices::observed::report_observed_state,
-        devices::assignments::get_assignments,
-        devices::control_sync::sync_control,
-        devices::control_heartbeat::record_control_heartbeat,
-        models::list::list_models,
-        models::create::create_model,
-        models::add_version::add_version,
-        deployments::create::create_deployment,
-        deployments::get::get_deployment,
-        deployments::cancel::cancel_deployment,
-        devices::update::update_device,
-        devices::delete::delete_device,
-        devices::rekey::issue_device_key,
-        events::list::list_events,
-        events::stream::stream_events,
-        rounds::list::list_rounds,
-        rounds::start::start_round,
-        rounds::get::get_round,
-        rounds::join::join_round,
-        rounds::complete::complete_round,
-        rounds::cancel::cancel_round,
-        tokens::mint::mint_bootstrap_token,
-        tokens::bootstrap::bootstrap_device,
-        tokens::refresh::refresh_device_tokens,
-        tokens::revoke::revoke_device_tokens,
-        tokens::refresh::refresh_browser_tokens,
-        tokens::revoke::revoke_browser_tokens,
-        telemetry::otlp::ingest_otlp_logs,
-        telemetry::batch::ingest_telemetry_batch,
-        devices::list_telemetry::list_telemetry,
-        rounds::result::get_round_result,
-        rounds::status::get_round_status,
-        rounds::offers::list_offers,
-        rounds::round_offers::list_round_offers,
-        rounds::federated_join::join_federated_round,
-        rounds::plan::get_plan,
-        rounds::heartbeat::record_round_heartbeat,
-        rounds::upload_initiate::initiate_upload,
-        rounds::upload_initiate::initiate_update,
-        rounds::upload_part::put_upload_part,
-        rounds::upload_complete::complete_upload,
-        rounds::upload_complete::complete_update,
-        ops::health::get_health,
-        ops::readiness::get_readiness,
-        ops::metrics::get_metrics,
-        ops::document::get_openapi,
-        test_control::reset::reset_state,
-        test_control::clock::get_clock,
-        test_control::clock::move_clock,
-        test_control::requests::list_requests,
-        test_control::requests::clear_requests,
-    ),
     components(schemas(ErrorBody)),
     modifiers(
-        &HeartbeatByPost,
+        &RouteTable,
         &AccessRules,
         &CommonResponses,
         &SecuritySchemes,
-        &Links,
-        &OneIdentifier,
         &OptionalBodies,
-        &RegisterIsAlsoADevice,
     ),
     tags(
         (name = "devices", description = "Register, list, retrieve and heartbeat devices."),
@@ -144,229 +77,8 @@ pub fn document(ephemeral: bool) -> Value {
         paths.retain(|path, _| !path.starts_with(TEST_CONTROL_PREFIX));
     }
     require_headers(&mut document);
-    accepted_exactly(&mut document);
+    crate::schema::cross_field_rules(&mut document["components"]["schemas"]);
     document
-}
-
-/// The rules the parsers enforce that the derived schemas cannot say, added to the JSON so
-/// a client generated from the document (and the fuzzer) sends only what is accepted: a
-/// body is never `null`; cross-field rules (exactly one of, needs, any of) as `oneOf` /
-/// `anyOf`; the domain rules of fields typed as plain strings.
-fn accepted_exactly(document: &mut Value) {
-    // An optional body is an empty one, never `null`.
-    if let Some(paths) = document["paths"].as_object_mut() {
-        for operation in paths.values_mut().filter_map(Value::as_object_mut) {
-            for op in operation.values_mut() {
-                let Some(content) = op
-                    .pointer_mut("/requestBody/content")
-                    .and_then(Value::as_object_mut)
-                else {
-                    continue;
-                };
-                for media in content.values_mut() {
-                    if let Some(kinds) = media
-                        .pointer_mut("/schema/type")
-                        .and_then(Value::as_array_mut)
-                    {
-                        kinds.retain(|k| k != "null");
-                    }
-                }
-            }
-        }
-    }
-    // The event stream's events, as a reader parses them.
-    if let Some(stream) = document.pointer_mut(
-        "/paths/~1api~1v1~1events~1stream/get/responses/200/content/text~1event-stream/schema",
-    ) {
-        *stream = json!({
-            "type": "object",
-            "description": "One Server-Sent Event: `id` its seq, `event` its type, `data` the event as JSON text.",
-            "properties": {
-                "id": {"type": "string"},
-                "event": {"type": "string"},
-                "data": {"type": "string"},
-            },
-        });
-    }
-    // A resume point is a seq.
-    if let Some(params) = document
-        .pointer_mut("/paths/~1api~1v1~1events~1stream/get/parameters")
-        .and_then(Value::as_array_mut)
-    {
-        for param in params.iter_mut().filter(|p| p["name"] == "Last-Event-ID") {
-            param["schema"] = json!({"type": "string", "pattern": "^ *([0-9]{1,18})? *$"});
-        }
-    }
-    // The offers need the device they are for (with the secret key; a device key's own
-    // otherwise): each path documents the name its SDK sends as required.
-    for (path, name) in [
-        (
-            "/paths/~1api~1v1~1federation~1offers/get/parameters",
-            "device_id",
-        ),
-        (
-            "/paths/~1api~1v1~1federation~1rounds~1offers/get/parameters",
-            "deviceId",
-        ),
-    ] {
-        if let Some(params) = document.pointer_mut(path).and_then(Value::as_array_mut) {
-            for param in params.iter_mut().filter(|p| p["name"] == name) {
-                param["required"] = Value::Bool(true);
-            }
-        }
-    }
-    // OTLP/JSON logs: an ExportLogsServiceRequest, which has `resourceLogs`.
-    if let Some(otlp) = document.pointer_mut(
-        "/paths/~1api~1v2~1telemetry~1events/post/requestBody/content/application~1json/schema",
-    ) && let Some(object) = otlp.as_object_mut()
-    {
-        object.insert("required".to_owned(), json!(["resourceLogs"]));
-        object.insert(
-            "properties".to_owned(),
-            json!({"resourceLogs": {"type": "array", "items": {"type": "object"}}}),
-        );
-    }
-    let sha256 = json!({"type": "string", "pattern": "^[0-9a-fA-F]{64}$"});
-    let any_value = json!({"description": "Any JSON value, or null."});
-    // PATCH's labels: a member set to null is removed when merging.
-    let mut patch_labels = document["components"]["schemas"]["Labels"].clone();
-    if let Some(values) = patch_labels.get_mut("additionalProperties") {
-        values["type"] = json!(["string", "null"]);
-    }
-    let schemas = &mut document["components"]["schemas"];
-    let mut set = |schema: &str, pointer: &str, value: Value| {
-        if let Some(slot) = schemas.get_mut(schema).and_then(|s| s.pointer_mut(pointer)) {
-            *slot = value;
-        }
-    };
-    set(
-        "CreateModel",
-        "/properties/model_id",
-        json!({"$ref": "#/components/schemas/ModelId"}),
-    );
-    set(
-        "CreateDeployment",
-        "/properties/model_id",
-        json!({"$ref": "#/components/schemas/ModelId"}),
-    );
-    set(
-        "CreateDeployment",
-        "/properties/version",
-        json!({"type": "string", "minLength": 1, "maxLength": 64, "pattern": crate::schema::NO_CONTROL_CHARACTERS}),
-    );
-    set(
-        "UpdateRequest",
-        "/properties/labels",
-        json!({"oneOf": [patch_labels.clone(), {"type": "null"}]}),
-    );
-    for part in 0..4 {
-        set(
-            "RegisterRequest",
-            &format!("/allOf/{part}/properties/labels"),
-            json!({"oneOf": [patch_labels.clone(), {"type": "null"}]}),
-        );
-    }
-    set(
-        "CreateDeployment",
-        "/properties/target",
-        json!({
-            "type": ["object", "null"],
-            "description": "`devices` (UUIDs or identifiers), `platforms`, `labels` (`{KEY: VALUE}`): all given parts must match; absent or `{}` matches every device of the org. No other member.",
-            "additionalProperties": false,
-            "properties": {
-                "devices": {"type": "array", "items": {"$ref": "#/components/schemas/DeviceIdentifier"}},
-                "platforms": {"type": "array", "items": {"$ref": "#/components/schemas/Platform"}},
-                "labels": {"$ref": "#/components/schemas/Labels"},
-            },
-        }),
-    );
-    set(
-        "NewVersion",
-        "/properties/version",
-        json!({"type": "string", "minLength": 1, "maxLength": 64, "pattern": crate::schema::NO_CONTROL_CHARACTERS}),
-    );
-    set("NewVersion", "/properties/sha256", sha256.clone());
-    set(
-        "NewVersion",
-        "/properties/format",
-        json!({"type": "string", "minLength": 1, "maxLength": 32}),
-    );
-    set(
-        "NewVersion",
-        "/properties/download_url",
-        json!({"type": "string", "minLength": 1, "pattern": crate::schema::NO_CONTROL_CHARACTERS}),
-    );
-    set(
-        "StartRequest",
-        "/properties/base_version",
-        json!({"type": ["string", "null"], "minLength": 1, "maxLength": 64, "pattern": crate::schema::NO_CONTROL_CHARACTERS}),
-    );
-    let policy = json!({"type": ["string", "null"], "pattern": "^[a-z0-9_-]{1,32}$"});
-    set(
-        "CreateDeployment",
-        "/properties/activation_policy",
-        policy.clone(),
-    );
-    set("CreateDeployment", "/properties/delivery_mode", policy);
-    set("ArtifactFile", "/properties/sha256", sha256);
-    set(
-        "BatchEvent",
-        "/properties/occurred_at",
-        json!({"type": ["string", "null"], "format": "date-time"}),
-    );
-    set(
-        "JournalEntry",
-        "/properties/request_body",
-        any_value.clone(),
-    );
-    set("JournalEntry", "/properties/response_body", any_value);
-    let string = json!({"type": "string", "minLength": 1});
-    let required = |name: &str| json!({"required": [name], "properties": {(name): string.clone()}});
-    let mut rule = |schema: &str, keyword: &str, value: Value| {
-        if let Some(object) = schemas.get_mut(schema).and_then(Value::as_object_mut) {
-            object.insert(keyword.to_owned(), value);
-        }
-    };
-    // Exactly one of advance_seconds and now.
-    rule(
-        "MoveClock",
-        "oneOf",
-        json!([
-            {"required": ["advance_seconds"],
-             "properties": {"advance_seconds": {"type": "integer"}, "now": {"type": "null"}}},
-            {"required": ["now"],
-             "properties": {"now": {"type": "string", "format": "date-time"}, "advance_seconds": {"type": "null"}}},
-        ]),
-    );
-    // Revoke names the token, under either name.
-    rule(
-        "RevokeRequest",
-        "anyOf",
-        json!([required("refresh_token"), required("token")]),
-    );
-    // The device, under any of its names: required with the secret key, which the
-    // document cannot tell from a device key.
-    for schema in ["RoundHeartbeat", "FederationJoinRequest"] {
-        rule(
-            schema,
-            "anyOf",
-            json!([
-                required("device_id"),
-                required("deviceId"),
-                required("device_identifier")
-            ]),
-        );
-    }
-    // A base version needs the model it is a version of.
-    rule(
-        "StartRequest",
-        "anyOf",
-        json!([
-            {"not": {"required": ["base_version"]}},
-            {"properties": {"base_version": {"type": "null"}}},
-            {"required": ["model_id"], "properties": {"model_id": {"$ref": "#/components/schemas/ModelId"}}},
-        ]),
-    );
 }
 
 /// The document as pretty-printed JSON, built once per kind of server.
@@ -411,38 +123,19 @@ fn require_headers(document: &mut Value) {
     }
 }
 
-/// The operation of `item` for `method` (lowercase, as the route table writes it).
-fn operation_mut<'a>(
-    item: &'a mut utoipa::openapi::PathItem,
-    method: &str,
-) -> Option<&'a mut Operation> {
-    match method {
-        "get" => item.get.as_mut(),
-        "put" => item.put.as_mut(),
-        "post" => item.post.as_mut(),
-        "delete" => item.delete.as_mut(),
-        "patch" => item.patch.as_mut(),
-        _ => None,
-    }
-}
-
-/// Each operation's credentials, from its route's [`Access`]: the `x-credential-kinds`
-/// extension, the security requirements, the 401 and 403 responses (unless the handler
-/// describes its own) and the "Credentials:" line its description ends with.
+/// Each operation's credentials, from the [`Access`] of the route that serves it: the
+/// `x-credential-kinds` extension, the security requirements, the 401 and 403 responses and
+/// the 404 of an operation on a device its request names (each unless the handler describes
+/// its own), and the "Credentials:" line its description ends with.
 struct AccessRules;
 
 impl Modify for AccessRules {
     fn modify(&self, openapi: &mut Document) {
-        for route in ROUTES {
-            let Some(operation) = openapi
-                .paths
-                .paths
-                .get_mut(route.path)
-                .and_then(|item| operation_mut(item, route.method))
-            else {
-                continue;
-            };
-            describe_access(operation, route.access);
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            for (method, operation) in operations(item) {
+                let route = serving(method, path).expect("every operation is routed");
+                describe_access(operation, route.access);
+            }
         }
     }
 }
@@ -505,6 +198,42 @@ fn describe_access(operation: &mut Operation, access: &Access) {
             .entry("403".to_owned())
             .or_insert_with(|| RefOr::T(Response::new(forbidden)));
     }
+    if names_a_device(access) && !asks_for_registration(operation) {
+        let other = if access.allows(Allow::Device) {
+            " (or, for a device key, another device)"
+        } else {
+            ""
+        };
+        operation
+            .responses
+            .responses
+            .entry("404".to_owned())
+            .or_insert_with(|| {
+                RefOr::T(Response::new(format!(
+                    "No such device in the key's org{other}."
+                )))
+            });
+    }
+}
+
+/// Whether the operation acts on a device its request names (in the path, or the body or
+/// query), and so answers 404 for one the caller cannot see. The credential's own device
+/// (`Target::OwnDevice`) is named by no request: without it the key is a 401.
+fn names_a_device(access: &Access) -> bool {
+    access.target.is_device() && access.target != Target::OwnDevice
+}
+
+/// Whether the operation answers a device its org does not know with a success that asks
+/// for its registration (OTLP's `x-device-needs-registration`) instead of a 404.
+fn asks_for_registration(operation: &Operation) -> bool {
+    operation
+        .responses
+        .responses
+        .iter()
+        .any(|(status, response)| {
+            matches!(response, RefOr::T(r) if status.starts_with('2')
+            && r.headers.contains_key(crate::routes::telemetry::otlp::NEEDS_REGISTRATION_HEADER))
+        })
 }
 
 /// A text response header; `require_headers` marks the ones always sent as required.
@@ -529,7 +258,7 @@ struct CommonResponses;
 impl Modify for CommonResponses {
     fn modify(&self, openapi: &mut Document) {
         for (path, item) in openapi.paths.paths.iter_mut() {
-            for operation in operations(item) {
+            for (_, operation) in operations(item) {
                 let responses = &mut operation.responses.responses;
                 if !UNLIMITED_PATHS.contains(&path.as_str()) {
                     responses.entry("429".to_owned()).or_insert_with(|| {
@@ -585,19 +314,19 @@ impl Modify for CommonResponses {
     }
 }
 
-fn operations(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut Operation> {
+/// The operations of `item`, with their (lowercase) methods.
+fn operations(
+    item: &mut utoipa::openapi::PathItem,
+) -> impl Iterator<Item = (&'static str, &mut Operation)> {
     [
-        item.get.as_mut(),
-        item.put.as_mut(),
-        item.post.as_mut(),
-        item.delete.as_mut(),
-        item.options.as_mut(),
-        item.head.as_mut(),
-        item.patch.as_mut(),
-        item.trace.as_mut(),
+        ("get", item.get.as_mut()),
+        ("put", item.put.as_mut()),
+        ("post", item.post.as_mut()),
+        ("delete", item.delete.as_mut()),
+        ("patch", item.patch.as_mut()),
     ]
     .into_iter()
-    .flatten()
+    .filter_map(|(method, operation)| Some((method, operation?)))
 }
 
 fn complete_response(status: &str, response: &mut Response) {
@@ -694,210 +423,6 @@ impl Modify for SecuritySchemes {
     }
 }
 
-/// The links between operations, in one place: (operation, status, link name, target
-/// operation, target parameter, where its value comes from, description).
-const LINKS: &[(&str, &str, &str, &str, &str, &str, &str)] = &[
-    (
-        "register_device",
-        "201",
-        "RetrieveDevice",
-        "get_device",
-        "device_id",
-        "$response.body#/id",
-        "Retrieve the device just registered.",
-    ),
-    (
-        "register_device",
-        "201",
-        "SendHeartbeat",
-        "record_heartbeat",
-        "device_id",
-        "$response.body#/id",
-        "Heartbeat the device just registered.",
-    ),
-    (
-        "register_device",
-        "201",
-        "SendHeartbeatByPost",
-        "record_heartbeat_post",
-        "device_id",
-        "$response.body#/id",
-        "Heartbeat it as the Python SDK does.",
-    ),
-    (
-        "register_device",
-        "201",
-        "ListDevices",
-        "list_devices",
-        "org_id",
-        "$response.body#/org_id",
-        "List the devices of its org.",
-    ),
-    (
-        "get_device",
-        "200",
-        "SendHeartbeat",
-        "record_heartbeat",
-        "device_id",
-        "$response.body#/id",
-        "Heartbeat this device.",
-    ),
-    (
-        "get_device",
-        "200",
-        "SendHeartbeatByPost",
-        "record_heartbeat_post",
-        "device_id",
-        "$response.body#/id",
-        "Heartbeat it as the Python SDK does.",
-    ),
-    (
-        "get_device",
-        "200",
-        "ListDevices",
-        "list_devices",
-        "org_id",
-        "$response.body#/org_id",
-        "List the devices of its org.",
-    ),
-    (
-        "start_round",
-        "201",
-        "RetrieveRound",
-        "get_round",
-        "round_id",
-        "$response.body#/id",
-        "Retrieve the round just started.",
-    ),
-    (
-        "start_round",
-        "201",
-        "CompleteRound",
-        "complete_round",
-        "round_id",
-        "$response.body#/id",
-        "Complete it.",
-    ),
-    (
-        "start_round",
-        "201",
-        "CancelRound",
-        "cancel_round",
-        "round_id",
-        "$response.body#/id",
-        "Cancel it.",
-    ),
-    (
-        "get_round",
-        "200",
-        "CompleteRound",
-        "complete_round",
-        "round_id",
-        "$response.body#/id",
-        "Complete it.",
-    ),
-    (
-        "get_round",
-        "200",
-        "CancelRound",
-        "cancel_round",
-        "round_id",
-        "$response.body#/id",
-        "Cancel it.",
-    ),
-];
-
-struct Links;
-
-impl Modify for Links {
-    fn modify(&self, openapi: &mut Document) {
-        for item in openapi.paths.paths.values_mut() {
-            for operation in operations(item) {
-                let id = operation.operation_id.clone().unwrap_or_default();
-                for (_, status, name, target, parameter, value, description) in
-                    LINKS.iter().filter(|link| link.0 == id)
-                {
-                    let Some(RefOr::T(response)) = operation.responses.responses.get_mut(*status)
-                    else {
-                        continue;
-                    };
-                    let link = json!({
-                        "operationId": target,
-                        "parameters": { (*parameter): value },
-                        "description": description,
-                    });
-                    response.links.insert(
-                        (*name).to_owned(),
-                        RefOr::T(serde_json::from_value(link).expect("a valid link")),
-                    );
-                }
-            }
-        }
-    }
-}
-
-/// The heartbeat is `PUT` in the reference and `POST` as the Python SDK sends it: one
-/// handler, one `#[utoipa::path]` with both methods, so the two operations are the same but
-/// for their ids, which must differ.
-struct HeartbeatByPost;
-
-impl Modify for HeartbeatByPost {
-    fn modify(&self, openapi: &mut Document) {
-        if let Some(post) = openapi
-            .paths
-            .paths
-            .get_mut("/api/v1/devices/{device_id}/heartbeat")
-            .and_then(|item| item.post.as_mut())
-        {
-            post.operation_id = Some("record_heartbeat_post".to_owned());
-            post.summary = Some("Send a heartbeat (POST, as the Python SDK does)".to_owned());
-        }
-    }
-}
-
-/// Register and join take a device's identifier under either of its names, `device_id` or
-/// `device_identifier`: one is required, and both may be sent only if they agree. JSON Schema
-/// cannot say "equal when both are present", so the document asks for exactly one (`oneOf`:
-/// both given would match both branches), which every client can follow; a derive cannot
-/// say "one of these two fields" either, hence this modifier on the derived schemas.
-struct OneIdentifier;
-
-impl Modify for OneIdentifier {
-    fn modify(&self, openapi: &mut Document) {
-        let Some(components) = openapi.components.as_mut() else {
-            return;
-        };
-        // A null counts as absent, so a branch matches only where its name has a string.
-        let given = |name: &str| {
-            json!({
-                "type": "object",
-                "required": [name],
-                "properties": { (name): { "type": "string" } },
-            })
-        };
-        let rule = schema(json!({ "oneOf": [given("device_id"), given("device_identifier")] }));
-        for name in ["RegisterRequest", "JoinRequest"] {
-            let combined = match components.schemas.remove(name) {
-                // Register's derived schema is already an allOf (its flattened SDK fields):
-                // one more member, not an allOf nested in an allOf, which some client
-                // generators cannot read.
-                Some(RefOr::T(Schema::AllOf(mut all_of))) => {
-                    all_of.items.push(rule.clone());
-                    all_of
-                }
-                Some(derived) => utoipa::openapi::schema::AllOfBuilder::new()
-                    .item(derived)
-                    .item(rule.clone())
-                    .build(),
-                None => continue,
-            };
-            components
-                .schemas
-                .insert(name.to_owned(), RefOr::T(Schema::AllOf(combined)));
-        }
-    }
-}
-
 /// A handler whose body is optional takes `Option<Request>`, which utoipa documents as a
 /// not-required body that may also be JSON `null`. devreg reads an empty body as "none" and
 /// refuses a `null` (a body must be a JSON object), so the `null` branch goes.
@@ -906,19 +431,30 @@ struct OptionalBodies;
 impl Modify for OptionalBodies {
     fn modify(&self, openapi: &mut Document) {
         for item in openapi.paths.paths.values_mut() {
-            for operation in operations(item) {
+            for (_, operation) in operations(item) {
                 let Some(RefOr::T(body)) = operation.request_body.as_mut() else {
                     continue;
                 };
                 for content in body.content.values_mut() {
                     let RefOr::T(content) = content else { continue };
-                    let Some(RefOr::T(Schema::OneOf(one_of))) = content.schema.as_mut() else {
-                        continue;
-                    };
-                    let null = RefOr::T(schema_null());
-                    one_of.items.retain(|item| *item != null);
-                    if let [only] = one_of.items.as_slice() {
-                        content.schema = Some(only.clone());
+                    match content.schema.as_mut() {
+                        Some(RefOr::T(Schema::OneOf(one_of))) => {
+                            let null = RefOr::T(schema_null());
+                            one_of.items.retain(|item| *item != null);
+                            if let [only] = one_of.items.as_slice() {
+                                content.schema = Some(only.clone());
+                            }
+                        }
+                        // `Option<Object>`: the type `["object", "null"]`.
+                        Some(RefOr::T(Schema::Object(object))) => {
+                            if let SchemaType::Array(types) = &mut object.schema_type {
+                                types.retain(|t| *t != Type::Null);
+                                if let [only] = types.as_slice() {
+                                    object.schema_type = SchemaType::Type(only.clone());
+                                }
+                            }
+                        }
+                        _ => {}
                     }
                 }
             }
@@ -927,71 +463,19 @@ impl Modify for OptionalBodies {
 }
 
 fn schema_null() -> Schema {
-    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    use utoipa::openapi::schema::ObjectBuilder;
     Schema::Object(ObjectBuilder::new().schema_type(Type::Null).build())
 }
 
-/// Only POST to `/api/v1/devices/register` registers: a GET there is the route
-/// `/api/v1/devices/{device_id}` retrieving the device whose identifier is `register`, and
-/// the server's `Allow` header says so. OpenAPI matches a concrete path before a template,
-/// so without this copy of the retrieve operation the document would call that GET
-/// undocumented.
-struct RegisterIsAlsoADevice;
+/// The document's paths, generated from the route table ([`crate::routes::document_paths`]),
+/// and the schemas their operations name.
+struct RouteTable;
 
-impl Modify for RegisterIsAlsoADevice {
+impl Modify for RouteTable {
     fn modify(&self, openapi: &mut Document) {
-        let paths = &mut openapi.paths.paths;
-        let Some(template) = paths.get("/api/v1/devices/{device_id}").cloned() else {
-            return;
-        };
-        // Only POST to these paths is their own operation (registration; Node's heartbeat
-        // without an id); the other methods of `/api/v1/devices/{device_id}` reach them
-        // with the path's last segment as the identifier, and the `Allow` header says so.
-        for (name, own) in [
-            ("register", "registers a device"),
-            ("heartbeat", "is a heartbeat"),
-        ] {
-            let Some(item) = paths.get_mut(&format!("/api/v1/devices/{name}")) else {
-                continue;
-            };
-            for (method, copied, slot, access) in [
-                ("get", &template.get, &mut item.get, &devices::get::ACCESS),
-                (
-                    "patch",
-                    &template.patch,
-                    &mut item.patch,
-                    &devices::update::ACCESS,
-                ),
-                (
-                    "delete",
-                    &template.delete,
-                    &mut item.delete,
-                    &devices::delete::ACCESS,
-                ),
-            ] {
-                let Some(mut operation) = copied.clone() else {
-                    continue;
-                };
-                let verb = operation.summary.clone().unwrap_or_default();
-                operation.operation_id = Some(format!("{method}_device_named_{name}"));
-                operation.summary =
-                    Some(format!("{verb}: the device whose identifier is `{name}`"));
-                operation.description = Some(format!(
-                    "`{} /api/v1/devices/{{device_id}}` with `{name}` as the identifier: only \
-                     POST to this path {own}.\n\n{}",
-                    method.to_uppercase(),
-                    access.credentials_line()
-                ));
-                operation.parameters = None;
-                // Its links would make it look like an entry point to link-following
-                // clients; the operation it copies has them.
-                for response in operation.responses.responses.values_mut() {
-                    if let RefOr::T(response) = response {
-                        response.links.clear();
-                    }
-                }
-                *slot = Some(operation);
-            }
-        }
+        let (paths, schemas) = crate::routes::document_paths();
+        openapi.paths = paths;
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.schemas.extend(schemas);
     }
 }

@@ -6,10 +6,13 @@ use serde_json::{Value, json};
 use utoipa::openapi::{RefOr, Schema};
 use utoipa::{PartialSchema, ToSchema};
 
+use std::borrow::Cow;
+
 use crate::domain::{ClipNorm, DeadlineSeconds, MaxSteps, NoiseSigma, SampleCount};
 use crate::domain::{
-    Connectivity, DeviceIdentifier, DeviceStatus, JsonObject, Labels, Limit, MinDevices, ModelId,
-    Offset, OrgId, Platform, RoundStatus, TargetPlatforms, Timestamp,
+    Connectivity, DeploymentTarget, DeviceIdentifier, DeviceStatus, JsonObject, Labels, Limit,
+    MinDevices, ModelId, ObjectValue, Offset, OrgId, Platform, PolicyName, RawLabels, RawObject,
+    RawObjectList, RoundStatus, Sha256Hex, TargetPlatforms, Timestamp, VersionName,
 };
 
 pub(crate) fn schema(value: Value) -> RefOr<Schema> {
@@ -138,6 +141,120 @@ impl PartialSchema for JsonObject {
     }
 }
 impl ToSchema for JsonObject {}
+
+/// JSON objects held otherwise (as stored text, as a built value) are documented as
+/// [`JsonObject`], under its name.
+macro_rules! json_object_schema {
+    ($($name:ty),+) => {$(
+        impl PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                JsonObject::schema()
+            }
+        }
+        impl ToSchema for $name {
+            fn name() -> Cow<'static, str> {
+                JsonObject::name()
+            }
+        }
+    )+};
+}
+
+json_object_schema!(RawObject<'_>, ObjectValue);
+
+impl PartialSchema for RawObjectList<'_> {
+    fn schema() -> RefOr<Schema> {
+        schema(json!({
+            "type": "array",
+            "items": {"$ref": "#/components/schemas/JsonObject"},
+            "description": "A list of free-form JSON objects.",
+        }))
+    }
+}
+impl ToSchema for RawObjectList<'_> {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("JsonObjectList")
+    }
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((JsonObject::name().into(), JsonObject::schema()));
+    }
+}
+
+impl PartialSchema for RawLabels {
+    fn schema() -> RefOr<Schema> {
+        Labels::schema()
+    }
+}
+impl ToSchema for RawLabels {
+    fn name() -> Cow<'static, str> {
+        Labels::name()
+    }
+}
+
+impl PartialSchema for VersionName {
+    fn schema() -> RefOr<Schema> {
+        schema(json!({
+            "type": "string",
+            "minLength": 1,
+            "maxLength": VersionName::MAX_CHARS,
+            "pattern": NO_CONTROL_CHARACTERS,
+            "description": "A model version's name: 1 to 64 characters, no control characters.",
+            "examples": ["1.0.0"],
+        }))
+    }
+}
+impl ToSchema for VersionName {}
+
+impl PartialSchema for Sha256Hex {
+    fn schema() -> RefOr<Schema> {
+        schema(json!({
+            "type": "string",
+            "pattern": "^[0-9a-fA-F]{64}$",
+            "description": "A SHA-256 digest: 64 hexadecimal digits.",
+        }))
+    }
+}
+impl ToSchema for Sha256Hex {}
+
+impl PartialSchema for PolicyName {
+    fn schema() -> RefOr<Schema> {
+        schema(json!({
+            "type": "string",
+            "pattern": "^[a-z0-9_-]{1,32}$",
+            "description": "An activation policy or delivery mode: a lowercase token of 1 to 32 \
+                characters `[a-z0-9_-]` (`immediate`, `next_launch`, `managed`, ...).",
+        }))
+    }
+}
+impl ToSchema for PolicyName {}
+
+impl PartialSchema for DeploymentTarget {
+    fn schema() -> RefOr<Schema> {
+        let named = |name: &str| format!("#/components/schemas/{name}");
+        schema(json!({
+            "type": "object",
+            "description": "Which devices a deployment is for: `devices` (UUIDs or \
+                identifiers), `platforms`, `labels` (`{KEY: VALUE}`); all given parts must \
+                match, and absent or `{}` matches every device of the org. No other member.",
+            "additionalProperties": false,
+            "properties": {
+                "devices": {"type": "array", "items": {"$ref": named("DeviceIdentifier")}},
+                "platforms": {"type": "array", "items": {"$ref": named("Platform")}},
+                "labels": {"$ref": named("Labels")},
+            },
+        }))
+    }
+}
+impl ToSchema for DeploymentTarget {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        for (name, schema) in [
+            (DeviceIdentifier::name(), DeviceIdentifier::schema()),
+            (Platform::name(), Platform::schema()),
+            (Labels::name(), Labels::schema()),
+        ] {
+            schemas.push((name.into(), schema));
+        }
+    }
+}
 
 impl PartialSchema for Timestamp {
     fn schema() -> RefOr<Schema> {
@@ -305,4 +422,117 @@ pub fn sdk_fields_schema(groups: &[(&[&str], &str)]) -> RefOr<Schema> {
         }
     }
     RefOr::T(Schema::Object(object.build()))
+}
+
+/// The `after` query parameter of the logs (events, telemetry, the request journal): a seq.
+pub fn seq_schema() -> RefOr<Schema> {
+    schema(json!({
+        "type": "integer",
+        "format": "int64",
+        "minimum": 0,
+        "default": 0,
+        "description": "Only records after this seq: the last one read, or the previous \
+            page's `next_after`. Default 0, from the start of what is kept.",
+        "examples": [0],
+    }))
+}
+
+/// Labels to change (PATCH, register): a member set to null is removed when merging.
+pub fn labels_patch_schema() -> RefOr<Schema> {
+    let mut labels = serde_json::to_value(Labels::schema()).expect("a schema serializes");
+    labels["additionalProperties"]["type"] = json!(["string", "null"]);
+    schema(json!({"oneOf": [labels, {"type": "null"}]}))
+}
+
+/// One Server-Sent Event of the event stream, as a reader parses it.
+pub struct ServerSentEvent;
+
+impl PartialSchema for ServerSentEvent {
+    fn schema() -> RefOr<Schema> {
+        schema(json!({
+            "type": "object",
+            "description": "One Server-Sent Event: `id` its seq, `event` its type, `data` the \
+                event as JSON text.",
+            "properties": {
+                "id": {"type": "string"},
+                "event": {"type": "string"},
+                "data": {"type": "string"},
+            },
+        }))
+    }
+}
+impl ToSchema for ServerSentEvent {}
+
+/// OTLP/JSON logs: an `ExportLogsServiceRequest`, which has `resourceLogs`.
+pub struct OtlpLogs;
+
+impl PartialSchema for OtlpLogs {
+    fn schema() -> RefOr<Schema> {
+        schema(json!({
+            "type": "object",
+            "required": ["resourceLogs"],
+            "properties": {"resourceLogs": {"type": "array", "items": {"type": "object"}}},
+        }))
+    }
+}
+impl ToSchema for OtlpLogs {}
+
+/// Rules across the fields of request types that a derive cannot say (nor utoipa's schema
+/// model hold), added to their derived schemas in the document's JSON so that a client
+/// generated from it (and the fuzzer) sends only what is accepted. The types are private to
+/// their handlers, so the rules name them here.
+pub fn cross_field_rules(schemas: &mut Value) {
+    // Register and join take a device's identifier under either of its names: one is
+    // required, and both may be sent only if they agree. JSON Schema cannot say "equal when
+    // both are present", so the document asks for exactly one (both would match both
+    // branches), which every client can follow. A null counts as absent.
+    let given = |name: &str| json!({"type": "object", "required": [name], "properties": {(name): {"type": "string"}}});
+    let one_identifier = json!({"oneOf": [given("device_id"), given("device_identifier")]});
+    for name in ["RegisterRequest", "JoinRequest"] {
+        let Some(derived) = schemas.get_mut(name) else {
+            continue;
+        };
+        // One more member of an allOf (register's flattened fields), not an allOf nested in
+        // an allOf, which some client generators cannot read.
+        match derived.get_mut("allOf").and_then(Value::as_array_mut) {
+            Some(all_of) => all_of.push(one_identifier.clone()),
+            None => *derived = json!({"allOf": [derived.take(), one_identifier.clone()]}),
+        }
+    }
+    let required = |name: &str| json!({"required": [name], "properties": {(name): {"type": "string", "minLength": 1}}});
+    // Revoke names the token, under either name.
+    let revoke = json!({"anyOf": [required("refresh_token"), required("token")]});
+    // The device, under any of its names: required with the secret key, which the
+    // document cannot tell from a device key.
+    let names = ["device_id", "deviceId", "device_identifier"].map(required);
+    let device = json!({ "anyOf": names });
+    // A base version needs the model it is a version of.
+    let model = json!({"required": ["model_id"],
+        "properties": {"model_id": {"$ref": "#/components/schemas/ModelId"}}});
+    let start = json!({"anyOf": [
+        {"not": {"required": ["base_version"]}},
+        {"properties": {"base_version": {"type": "null"}}},
+        model,
+    ]});
+    // The clock moves by exactly one of advance_seconds and now.
+    let clock = json!({"oneOf": [
+        {"required": ["advance_seconds"],
+         "properties": {"advance_seconds": {"type": "integer"}, "now": {"type": "null"}}},
+        {"required": ["now"], "properties": {
+            "now": {"type": "string", "format": "date-time"}, "advance_seconds": {"type": "null"}}},
+    ]});
+    for (name, keywords) in [
+        ("RevokeRequest", revoke),
+        ("RoundHeartbeat", device.clone()),
+        ("FederationJoinRequest", device),
+        ("StartRequest", start),
+        ("MoveClock", clock),
+    ] {
+        if let (Some(object), Value::Object(keywords)) = (
+            schemas.get_mut(name).and_then(Value::as_object_mut),
+            keywords,
+        ) {
+            object.extend(keywords);
+        }
+    }
 }

@@ -5,6 +5,7 @@ mod credential;
 mod deployment;
 mod device;
 mod fleet;
+mod json;
 mod key;
 mod org;
 mod paging;
@@ -20,6 +21,7 @@ pub use device::{DeviceIdentifier, DeviceStatus, JsonObject, Platform, json_kind
 pub use fleet::{
     Connectivity, ConnectivityRule, LabelFilter, Labels, check_label_key, check_label_value,
 };
+pub use json::{ObjectValue, RawLabels, RawObject, RawObjectList};
 pub use key::{ApiKey, KeyKind};
 pub use org::OrgId;
 pub use paging::{Limit, Offset};

@@ -9,6 +9,7 @@ pub mod events;
 pub mod models;
 pub mod ops;
 pub mod rounds;
+mod table;
 pub mod telemetry;
 pub mod test_control;
 pub mod tokens;
@@ -16,40 +17,26 @@ pub mod tokens;
 use actix_web::{HttpRequest, guard, web};
 use serde::de::DeserializeOwned;
 
-use crate::auth::{Access, Credential};
+pub use table::{FROM_TABLE, OperationDoc, Route, document_paths, serving};
+
+use crate::auth::Credential;
 pub use crate::domain::quoted;
 use crate::domain::{DeviceIdentifier, json_kind};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::devices::NotActing;
 
-/// One entry of the route table: a method, a path pattern, and who may call it.
-#[derive(Debug)]
-pub struct Route {
-    /// Lowercase, as OpenAPI writes methods.
-    pub method: &'static str,
-    pub path: &'static str,
-    pub access: &'static Access,
-    /// A page of the console (HTML, CSS, JavaScript for a browser), not an API operation:
-    /// served like every route, left out of the OpenAPI document. The table says which,
-    /// by putting the route under `pages:`.
-    pub page: bool,
-}
-
 /// Declares the route table once and derives from it both [`configure`], which registers
-/// it, and [`ROUTES`], which the OpenAPI document is generated and checked against. Each
-/// entry is a path, optionally a guard on its resource, and its methods, each with the
-/// handler `group::operation::handler` whose module declares the operation's `ACCESS`.
-/// The API's operations come first; the console's pages follow `pages:`.
+/// it, and [`ROUTES`], from which the OpenAPI document's paths are generated. Each entry
+/// is a path, optionally a guard on its resource, and its methods, each with the handler
+/// `group::operation::handler` whose module declares the operation's `ACCESS` and whose
+/// `#[utoipa::path]` documents it. A handler may serve several routes: an alias is one
+/// more line naming it (`post => group::operation::handler`), optionally `as
+/// operation_id` where its id is not the rule's. The API's operations come first; the
+/// console's pages follow `pages:`.
 macro_rules! route_table {
-    (@route $page:literal $path:literal $method:ident $group:ident $op:ident) => {
-        Route {
-            method: stringify!($method),
-            path: $path,
-            access: &$group::$op::ACCESS,
-            page: $page,
-        }
-    };
+    (@id) => { None };
+    (@id $id:ident) => { Some(stringify!($id)) };
     (@register $cfg:ident $path:literal [$($guard:expr)?]
         $( $method:ident => $group:ident :: $op:ident :: $handler:ident ),+) => {
         $cfg.service(
@@ -60,17 +47,32 @@ macro_rules! route_table {
     };
     (
         $( $path:literal $([$guard:expr])? => {
-            $( $method:ident => $group:ident :: $op:ident :: $handler:ident ),+ $(,)?
+            $( $method:ident => $group:ident :: $op:ident :: $handler:ident $(as $id:ident)? ),+
+            $(,)?
         } )*
         pages:
         $( $page_path:literal => {
             $( $page_method:ident => $page_group:ident :: $page_op:ident :: $page_handler:ident ),+ $(,)?
         } )*
     ) => {
-        /// Every (method, path pattern, access) the route table serves.
+        /// Every (method, path pattern, access, operation) the route table serves.
         pub const ROUTES: &[Route] = &[
-            $( $( route_table!(@route false $path $method $group $op), )+ )*
-            $( $( route_table!(@route true $page_path $page_method $page_group $page_op), )+ )*
+            $( $( Route {
+                method: stringify!($method),
+                path: $path,
+                access: &$group::$op::ACCESS,
+                page: false,
+                doc: Some(paste::paste!(OperationDoc::of::<$group::$op::[<__path_ $handler>]>())),
+                operation_id: route_table!(@id $($id)?),
+            }, )+ )*
+            $( $( Route {
+                method: stringify!($page_method),
+                path: $page_path,
+                access: &$page_group::$page_op::ACCESS,
+                page: true,
+                doc: None,
+                operation_id: None,
+            }, )+ )*
         ];
 
         /// Registers every endpoint and page devreg serves, and the JSON 404 for the rest.
@@ -98,6 +100,7 @@ route_table! {
         delete => devices::delete::delete_device,
     }
     "/api/v1/devices/{device_id}/keys" => { post => devices::rekey::issue_device_key }
+    // PUT is the reference's method; the Python SDK sends POST.
     "/api/v1/devices/{device_id}/heartbeat" => {
         put => devices::heartbeat::record_heartbeat,
         post => devices::heartbeat::record_heartbeat,
@@ -139,8 +142,13 @@ route_table! {
     "/api/v1/device-auth/bootstrap" => { post => tokens::bootstrap::bootstrap_device }
     "/api/v1/device-auth/refresh" => { post => tokens::refresh::refresh_device_tokens }
     "/api/v1/device-auth/revoke" => { post => tokens::revoke::revoke_device_tokens }
-    "/api/v1/auth/refresh" => { post => tokens::refresh::refresh_browser_tokens }
-    "/api/v1/auth/revoke" => { post => tokens::revoke::revoke_browser_tokens }
+    // The browser SDK's paths for the same two.
+    "/api/v1/auth/refresh" => {
+        post => tokens::refresh::refresh_device_tokens as refresh_browser_tokens
+    }
+    "/api/v1/auth/revoke" => {
+        post => tokens::revoke::revoke_device_tokens as revoke_browser_tokens
+    }
     "/api/v2/telemetry/events" => { post => telemetry::otlp::ingest_otlp_logs }
     "/api/v1/telemetry/batches" => { post => telemetry::batch::ingest_telemetry_batch }
     "/api/v1/devices/{device_id}/telemetry" => { get => devices::list_telemetry::list_telemetry }
@@ -160,8 +168,9 @@ route_table! {
     "/api/v1/federation/rounds/{round_id}/uploads" => {
         post => rounds::upload_initiate::initiate_upload
     }
+    // The generated contract's path for the same.
     "/api/v1/federation/rounds/{round_id}/updates/initiate" => {
-        post => rounds::upload_initiate::initiate_update
+        post => rounds::upload_initiate::initiate_upload as initiate_update
     }
     "/api/v1/federation/uploads/{upload_id}/parts/{part}" => {
         put => rounds::upload_part::put_upload_part
@@ -169,8 +178,9 @@ route_table! {
     "/api/v1/federation/rounds/{round_id}/uploads/{upload_id}/complete" => {
         post => rounds::upload_complete::complete_upload
     }
+    // The generated contract's path for the same.
     "/api/v1/federation/rounds/{round_id}/updates/{upload_id}/complete" => {
-        post => rounds::upload_complete::complete_update
+        post => rounds::upload_complete::complete_upload as complete_update
     }
     "/healthz" => { get => ops::health::get_health }
     "/readyz" => { get => ops::readiness::get_readiness }

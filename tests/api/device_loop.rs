@@ -104,6 +104,25 @@ async fn a_version_of_an_unknown_model_is_a_404_and_a_bad_manifest_a_400() {
 }
 
 #[tokio::test]
+async fn a_versions_format_is_counted_in_characters_as_the_document_says() {
+    let app = spawn_app().await;
+    app.add_model_version(MODEL, "1.0.0").await;
+    let version = |v: &str, format: &str| {
+        json!({"version": v, "format": format, "total_bytes": 1, "sha256": ARTIFACT_SHA256,
+               "download_url": "https://x/y"})
+    };
+    let path = format!("/api/v1/models/{MODEL}/versions");
+    let key = Some(app.secret_key());
+
+    // 32 characters of two bytes each: 64 bytes, within the 32 characters allowed.
+    let wide = app.post(&path, key, version("2", &"é".repeat(32))).await;
+    let too_long = app.post(&path, key, version("3", &"é".repeat(33))).await;
+
+    assert_eq!(wide.status, 201, "{}", wide.body);
+    assert!(too_long.assert_error(400, "bad_request").contains("format"));
+}
+
+#[tokio::test]
 async fn a_deployment_of_an_unknown_model_or_version_is_a_404_naming_it() {
     let app = spawn_app().await;
     let key = Some(app.secret_key());

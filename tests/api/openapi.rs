@@ -69,6 +69,98 @@ async fn every_route_of_the_route_table_is_documented_and_every_documented_opera
     }
 }
 
+/// What the route table serves, as the document must list it: every API route's (method,
+/// path), aliases included, and for a path without parameters the methods a pattern of
+/// the table serves there (its guard lets them through to that pattern's handler).
+fn table_operations() -> BTreeSet<(String, String)> {
+    let api: Vec<_> = ROUTES.iter().filter(|r| !r.page).collect();
+    let mut expected: BTreeSet<(String, String)> = api
+        .iter()
+        .map(|r| (r.method.to_owned(), r.path.to_owned()))
+        .collect();
+    for concrete in api.iter().filter(|r| !r.path.contains('{')) {
+        for pattern in api.iter().filter(|r| matches(r.path, concrete.path)) {
+            let own = api
+                .iter()
+                .any(|r| r.path == concrete.path && r.method == pattern.method);
+            if !own {
+                expected.insert((pattern.method.to_owned(), concrete.path.to_owned()));
+            }
+        }
+    }
+    expected
+}
+
+#[tokio::test]
+async fn the_documents_operations_are_exactly_the_route_tables_aliases_included() {
+    let app = spawn_app().await;
+    let document = served_document(&app).await;
+
+    assert_eq!(operations(&document), table_operations());
+    let mut ids = BTreeSet::new();
+    for (method, path) in operations(&document) {
+        let id = document["paths"][&path][&method]["operationId"]
+            .as_str()
+            .unwrap();
+        assert!(ids.insert(id.to_owned()), "{method} {path}: {id} twice");
+    }
+    // Today's ids stay, aliases' included: generated clients name their calls by them.
+    for (method, path, id) in [
+        (
+            "put",
+            "/api/v1/devices/{device_id}/heartbeat",
+            "record_heartbeat",
+        ),
+        (
+            "post",
+            "/api/v1/devices/{device_id}/heartbeat",
+            "record_heartbeat_post",
+        ),
+        ("post", "/api/v1/auth/refresh", "refresh_browser_tokens"),
+        ("post", "/api/v1/auth/revoke", "revoke_browser_tokens"),
+        (
+            "post",
+            "/api/v1/federation/rounds/{round_id}/updates/initiate",
+            "initiate_update",
+        ),
+        (
+            "post",
+            "/api/v1/federation/rounds/{round_id}/updates/{upload_id}/complete",
+            "complete_update",
+        ),
+        (
+            "get",
+            "/api/v1/devices/register",
+            "get_device_named_register",
+        ),
+    ] {
+        assert_eq!(document["paths"][path][method]["operationId"], id);
+    }
+}
+
+#[test]
+fn every_routes_method_is_one_its_handlers_attribute_names() {
+    for route in ROUTES.iter().filter(|r| !r.page) {
+        let doc = route.doc.expect("an API route is documented");
+        let named: Vec<String> = (doc.methods)()
+            .into_iter()
+            .map(|m| {
+                serde_json::to_value(m)
+                    .unwrap()
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        assert!(
+            named.iter().any(|m| m == route.method),
+            "{} {}: its #[utoipa::path] names {named:?}",
+            route.method,
+            route.path
+        );
+    }
+}
+
 #[tokio::test]
 async fn every_documented_operation_reaches_a_handler_on_a_live_server() {
     let app = spawn_app().await;

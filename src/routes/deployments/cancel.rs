@@ -19,7 +19,7 @@ pub const ACCESS: Access = Access {
 /// Ends an active deployment: it leaves the desired state of every device it targeted
 /// (a device's older deployment of the same model, if still active, applies again), with
 /// a `deployment.cancelled` event. One already cancelled is a 409. No body is read.
-#[utoipa::path(post, path = "/api/v1/deployments/{deployment_id}/cancel", tag = "deployments",
+#[utoipa::path(post, path = crate::routes::FROM_TABLE, tag = "deployments",
     params(("deployment_id" = String, Path, min_length = 1, description = "The deployment's id.")),
     responses(
         (status = 200, description = "The deployment, now cancelled.", body = DeploymentBody),

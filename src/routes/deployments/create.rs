@@ -30,19 +30,14 @@ pub const ACCESS: Access = Access {
     "delivery_mode": "managed"
 })))]
 struct CreateDeployment {
-    #[schema(value_type = String)]
     model_id: ModelId,
-    #[schema(value_type = String)]
     version: VersionName,
     /// `devices` (UUIDs or identifiers), `platforms`, `labels` (`{KEY: VALUE}`): all given
     /// parts must match; absent or `{}` matches every device of the org.
-    #[schema(value_type = Option<Object>)]
     target: Option<DeploymentTarget>,
     /// Default `immediate`.
-    #[schema(value_type = Option<String>)]
     activation_policy: Option<PolicyName>,
     /// Default `managed`.
-    #[schema(value_type = Option<String>)]
     delivery_mode: Option<PolicyName>,
 }
 
@@ -75,7 +70,7 @@ impl CreateDeployment {
 /// device's desired state is, per model, the newest active deployment that matches it.
 /// A target that matches no device is allowed (`targeted: 0`); devices that register
 /// later and match it get it. An unknown model or version is a 404 naming it.
-#[utoipa::path(post, path = "/api/v1/deployments", tag = "deployments",
+#[utoipa::path(post, path = crate::routes::FROM_TABLE, tag = "deployments",
     request_body(content = CreateDeployment, description = "The deployment."),
     responses(
         (status = 201, description = "Created; `Location` is its URL.", body = DeploymentBody,

@@ -18,7 +18,7 @@ pub const ACCESS: Access = Access {
 ///
 /// A deployment of the key's org with its rollout counts, counted now: `targeted`,
 /// `synced`, `active`, `failed`.
-#[utoipa::path(get, path = "/api/v1/deployments/{deployment_id}", tag = "deployments",
+#[utoipa::path(get, path = crate::routes::FROM_TABLE, tag = "deployments",
     params(("deployment_id" = String, Path, min_length = 1, description = "The deployment's id.")),
     responses(
         (status = 200, description = "The deployment.", body = DeploymentBody),

@@ -6,12 +6,12 @@ pub mod create;
 pub mod get;
 
 use serde::Serialize;
-use serde_json::Value;
+
 #[cfg(test)]
 use serde_json::json;
 use utoipa::ToSchema;
 
-use crate::domain::Timestamp;
+use crate::domain::{ObjectValue, Timestamp};
 use crate::error::ApiError;
 use crate::routes::quoted;
 use crate::store::deployments::{Deployment, Refusal, Rollout};
@@ -40,8 +40,7 @@ pub struct DeploymentBody<'a> {
     org_id: &'a str,
     model_id: &'a str,
     version: &'a str,
-    #[schema(value_type = Object)]
-    target: Value,
+    target: ObjectValue,
     activation_policy: &'a str,
     delivery_mode: &'a str,
     /// `active` or `cancelled`.
@@ -53,8 +52,7 @@ pub struct DeploymentBody<'a> {
     active: u64,
     failed: u64,
     /// The same four counts.
-    #[schema(value_type = Object)]
-    rollout: Value,
+    rollout: ObjectValue,
 }
 
 impl<'a> DeploymentBody<'a> {
@@ -64,7 +62,7 @@ impl<'a> DeploymentBody<'a> {
             org_id: &d.org_id,
             model_id: &d.model_id,
             version: &d.version,
-            target: d.target_json(),
+            target: ObjectValue(d.target_json()),
             activation_policy: &d.activation_policy,
             delivery_mode: &d.delivery_mode,
             status: &d.status,
@@ -74,7 +72,7 @@ impl<'a> DeploymentBody<'a> {
             synced: r.synced,
             active: r.active,
             failed: r.failed,
-            rollout: r.to_json(),
+            rollout: ObjectValue(r.to_json()),
         }
     }
 }

@@ -61,13 +61,11 @@ struct Assignments {
 ///
 /// The device's desired models as assignments, and whether they changed since its
 /// previous refresh (this endpoint or `GET /api/v1/control/sync`).
-#[utoipa::path(get, path = "/api/v1/devices/{device_id}/assignments", tag = "device state",
+#[utoipa::path(get, path = crate::routes::FROM_TABLE, tag = "device state",
     params(("device_id" = String, Path, min_length = 1,
         description = "The device's UUID `id` or its identifier.")),
     responses(
         (status = 200, description = "The assignments.", body = Assignments),
-        (status = 404, description = "No such device in the key's org (or, for a device key, \
-            another device)."),
     ),
 )]
 pub async fn get_assignments(

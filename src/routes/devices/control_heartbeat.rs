@@ -31,7 +31,7 @@ struct ControlHeartbeatAck {
 /// iOS `ControlSync.heartbeat()`, body `{}`: with a device key, the device's
 /// `last_heartbeat` moves to now (its status and metrics stay as they are); with an org
 /// key, which stands for no device, it is only acknowledged.
-#[utoipa::path(post, path = "/api/v1/control/heartbeat", tag = "device state",
+#[utoipa::path(post, path = crate::routes::FROM_TABLE, tag = "device state",
     request_body(content = Option<Object>, description = "Ignored; iOS sends `{}`."),
     responses((status = 200, description = "Acknowledged.", body = ControlHeartbeatAck)),
 )]

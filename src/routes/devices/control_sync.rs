@@ -40,7 +40,7 @@ struct ControlSyncResult {
 /// device's desired state changed since its previous refresh, and its
 /// `desired_state_version` as `config_version`; with an org key, which stands for no
 /// device, nothing changed and `config_version` is `"0"`.
-#[utoipa::path(get, path = "/api/v1/control/sync", tag = "device state",
+#[utoipa::path(get, path = crate::routes::FROM_TABLE, tag = "device state",
     responses((status = 200, description = "What changed.", body = ControlSyncResult)),
 )]
 pub async fn sync_control(

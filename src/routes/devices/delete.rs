@@ -37,12 +37,11 @@ struct DeletedDevice {
 /// (which are 401 from then on), labels, connectivity and round participation. Its
 /// earlier events stay in the log as history, and `device.deleted` is added. The
 /// identifier may be registered again.
-#[utoipa::path(delete, path = "/api/v1/devices/{device_id}", tag = "devices",
+#[utoipa::path(delete, path = crate::routes::FROM_TABLE, tag = "devices",
     params(("device_id" = String, Path, min_length = 1,
         description = "The device's identifier or its UUID `id`.", example = "laptop-001")),
     responses(
         (status = 200, description = "Deleted.", body = DeletedDevice),
-        (status = 404, description = "No such device in the key's org."),
     ),
 )]
 pub async fn delete_device(

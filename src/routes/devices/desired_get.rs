@@ -19,13 +19,11 @@ pub const ACCESS: Access = Access {
 /// Per model, the version of the newest active deployment whose target matches the
 /// device, with its artifact manifest, and the device's `desired_state_version` (an
 /// integer that goes up whenever its desired models change). The answer is the sync's.
-#[utoipa::path(get, path = "/api/v1/devices/{device_id}/desired-state", tag = "device state",
+#[utoipa::path(get, path = crate::routes::FROM_TABLE, tag = "device state",
     params(("device_id" = String, Path, min_length = 1,
         description = "The device's UUID `id` or its identifier.")),
     responses(
         (status = 200, description = "The desired state.", body = DesiredStateAnswer),
-        (status = 404, description = "No such device in the key's org (or, for a device key, \
-            another device)."),
     ),
 )]
 pub async fn get_desired_state(

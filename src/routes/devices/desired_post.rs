@@ -21,15 +21,13 @@ pub const ACCESS: Access = Access {
 /// The Python SDK's fallback when sync fails (`{deviceId, sdkVersion, platform,
 /// installedModels?, activeVersions?}`): the same answer as the GET. What the body says
 /// about installed models is not stored; sync and observed-state report that.
-#[utoipa::path(post, path = "/api/v1/devices/{device_id}/desired-state", tag = "device state",
+#[utoipa::path(post, path = crate::routes::FROM_TABLE, tag = "device state",
     operation_id = "fetch_desired_state",
     params(("device_id" = String, Path, min_length = 1,
         description = "The device's UUID `id` or its identifier.")),
     request_body(content = Option<Object>, description = "The device's context; optional."),
     responses(
         (status = 200, description = "The desired state.", body = DesiredStateAnswer),
-        (status = 404, description = "No such device in the key's org (or, for a device key, \
-            another device)."),
     ),
 )]
 pub async fn fetch_desired_state(

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use crate::auth::{Acting, Allow};
-use crate::domain::Timestamp;
+use crate::domain::{JsonObject, Timestamp};
 use crate::error::ApiError;
 use crate::routes::quoted;
 use crate::state::AppState;
@@ -67,8 +67,7 @@ pub struct ArtifactManifest {
     size_bytes: i64,
     download_url: String,
     sha256: String,
-    #[schema(value_type = Vec<Object>)]
-    files: Value,
+    files: Vec<JsonObject>,
 }
 
 /// The same manifest in snake_case (Android).
@@ -81,8 +80,7 @@ pub struct ArtifactManifestSnake {
     total_bytes: i64,
     download_url: String,
     sha256: String,
-    #[schema(value_type = Vec<Object>)]
-    files: Value,
+    files: Vec<JsonObject>,
 }
 
 /// One desired model, in both casings.
@@ -107,8 +105,7 @@ pub struct DesiredModel {
     deployment_id: String,
     /// Always null: iOS requires `allowed` in an engine policy that is present.
     #[serde(rename = "enginePolicy")]
-    #[schema(value_type = Option<Object>)]
-    engine_policy: Option<Value>,
+    engine_policy: Option<JsonObject>,
     #[serde(rename = "artifactManifest")]
     artifact_manifest_camel: ArtifactManifest,
     artifact_manifest: ArtifactManifestSnake,
@@ -116,7 +113,7 @@ pub struct DesiredModel {
 
 impl DesiredModel {
     fn of(deployment: &Deployment, version: &ModelVersion) -> DesiredModel {
-        let files: Value = serde_json::from_str(version.files.get()).unwrap_or(Value::Null);
+        let files: Vec<JsonObject> = serde_json::from_str(version.files.get()).unwrap_or_default();
         DesiredModel {
             model_id_camel: deployment.model_id.clone(),
             model_id: deployment.model_id.clone(),

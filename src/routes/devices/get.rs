@@ -17,13 +17,18 @@ pub const ACCESS: Access = Access {
 /// Retrieve a device
 ///
 /// A device of the key's org, by its identifier or its UUID `id`.
-#[utoipa::path(get, path = "/api/v1/devices/{device_id}", tag = "devices",
+#[utoipa::path(get, path = crate::routes::FROM_TABLE, tag = "devices",
     params(("device_id" = String, Path, min_length = 1,
         description = "The device's identifier or its UUID `id`.", example = "laptop-001")),
     responses(
-        (status = 200, description = "The device.", body = super::DeviceDetail),
-        (status = 404, description = "No such device in the key's org (or, for a device key, \
-            another device)."),
+        (status = 200, description = "The device.", body = super::DeviceDetail,
+            links(("SendHeartbeat" = (operation_id = "record_heartbeat", parameters(("device_id" =
+                    "$response.body#/id")), description = "Heartbeat this device.")),
+                ("SendHeartbeatByPost" = (operation_id = "record_heartbeat_post", parameters((
+                    "device_id" = "$response.body#/id")),
+                    description = "Heartbeat it as the Python SDK does.")),
+                ("ListDevices" = (operation_id = "list_devices", parameters(("org_id" =
+                    "$response.body#/org_id")), description = "List the devices of its org.")))),
     ),
 )]
 pub async fn get_device(

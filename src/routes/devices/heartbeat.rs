@@ -153,7 +153,7 @@ struct HeartbeatAck<'a> {
 /// names the oldest active training round that targets the device's platform and that it
 /// has not joined, if the device is active. PUT is the reference's method; POST, which
 /// the Python SDK sends, is the same.
-#[utoipa::path(method(put, post), path = "/api/v1/devices/{device_id}/heartbeat",
+#[utoipa::path(method(put, post), path = crate::routes::FROM_TABLE,
     tag = "devices", operation_id = "record_heartbeat",
     params(("device_id" = String, Path, min_length = 1,
         description = "The device's identifier or its UUID `id`.", example = "laptop-001")),
@@ -161,8 +161,6 @@ struct HeartbeatAck<'a> {
         description = "Optional: an empty body is a heartbeat with status `active`."),
     responses(
         (status = 200, description = "Recorded.", body = HeartbeatAck),
-        (status = 404, description = "No such device in the key's org (or, for a device key, \
-            another device)."),
     ),
 )]
 pub async fn record_heartbeat(

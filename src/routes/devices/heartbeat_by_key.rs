@@ -20,12 +20,10 @@ pub const ACCESS: Access = Access {
 /// which an org key must send; a device key without one beats for its own device, and
 /// with one that names another device is a 404. Otherwise it is the heartbeat of
 /// `/api/v1/devices/{device_id}/heartbeat`: the same body, the same answer.
-#[utoipa::path(post, path = "/api/v1/devices/heartbeat", tag = "device state",
+#[utoipa::path(post, path = crate::routes::FROM_TABLE, tag = "device state",
     request_body(content = Option<Object>, description = "A heartbeat with `device_identifier`."),
     responses(
         (status = 200, description = "Recorded; the answer of the heartbeat by path."),
-        (status = 404, description = "No such device in the key's org (or, for a device key, \
-            another device)."),
     ),
 )]
 pub async fn record_heartbeat_by_key(

@@ -6,8 +6,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Access, Allow, Caller, Target};
 use crate::domain::{
-    Connectivity, ConnectivityRule, DeviceIdentifier, DeviceStatus, LabelFilter, Labels, Limit,
-    Offset, OrgId, Platform, Timestamp,
+    Connectivity, ConnectivityRule, DeviceIdentifier, DeviceStatus, LabelFilter, Limit, Offset,
+    OrgId, Platform, RawLabels, Timestamp,
 };
 use crate::error::ApiError;
 use crate::routes::{parse_query, same_org};
@@ -26,7 +26,7 @@ pub const ACCESS: Access = Access {
 #[into_params(parameter_in = Query)]
 struct ListParams {
     /// The org whose devices to list: the key's org (another org's is a 403).
-    #[param(required = true, value_type = String, min_length = 1, example = "org_demo")]
+    #[param(required = true, min_length = 1, example = "org_demo")]
     org_id: Option<String>,
     /// Only devices of this platform.
     #[param(value_type = Platform, required = false)]
@@ -42,11 +42,11 @@ struct ListParams {
     offset: Option<String>,
     /// Keyset pagination: the `id` of the last device of the previous page; the page
     /// starts after it (and `offset` counts from there).
-    #[param(value_type = uuid::Uuid, required = false)]
+    #[param(format = Uuid, required = false)]
     after: Option<String>,
     /// Only devices with this label: `KEY:VALUE` (that value) or `KEY` (any value).
     /// Repeat for more; all must hold.
-    #[param(value_type = Option<Vec<String>>, required = false, example = "env:prod")]
+    #[param(required = false, example = "env:prod")]
     #[serde(skip)]
     label: Vec<String>,
     /// Only devices with this connectivity.
@@ -59,7 +59,7 @@ struct ListParams {
     #[param(value_type = Timestamp, required = false)]
     last_seen_after: Option<String>,
     /// Only devices whose identifier starts with this text.
-    #[param(value_type = String, required = false, example = "laptop-")]
+    #[param(required = false, example = "laptop-")]
     q: Option<String>,
 }
 
@@ -205,15 +205,14 @@ struct DeviceListItem {
     /// The last heartbeat; null before the first.
     last_seen_at: Option<Timestamp>,
     connectivity: Connectivity,
-    #[schema(value_type = Labels)]
-    labels: Box<serde_json::value::RawValue>,
+    labels: RawLabels,
 }
 
 impl DeviceListItem {
     fn new(d: devices::DeviceSummary, state: &AppState, now: Timestamp) -> Self {
         DeviceListItem {
             connectivity: state.connectivity.of(d.last_heartbeat, now),
-            labels: d.labels,
+            labels: RawLabels(d.labels),
             id: d.id,
             device_id: d.identifier.clone(),
             device_identifier: d.identifier,
@@ -231,7 +230,7 @@ impl DeviceListItem {
 /// filters (all must hold: `label` any number of times, `connectivity`, last-seen times,
 /// an identifier prefix `q`). `total` counts every match. Page with `offset`, or with `after`: the `id` of
 /// the last device of the previous page.
-#[utoipa::path(get, path = "/api/v1/devices", tag = "devices", params(ListParams),
+#[utoipa::path(get, path = crate::routes::FROM_TABLE, tag = "devices", params(ListParams),
     responses(
         (status = 200, description = "A page of devices.", body = DeviceList),
         (status = 400, description = "`org_id` is missing, or a filter, `limit` or `offset` \

@@ -22,7 +22,7 @@ pub const ACCESS: Access = Access {
 #[into_params(parameter_in = Query)]
 struct TelemetryQuery {
     /// Only events after this `seq` (the previous page's `next_after`). Default 0.
-    #[param(value_type = Option<i64>, minimum = 0, required = false)]
+    #[param(schema_with = crate::schema::seq_schema, required = false)]
     after: Option<String>,
     #[param(schema_with = crate::schema::limit_schema, required = false)]
     limit: Option<String>,
@@ -48,7 +48,6 @@ struct TelemetryEvent<'a> {
     /// `severity`, `trace_id`, `span_id` (OTLP); `event_id`, `sequence_no`, `session_id`,
     /// `telemetry_class`, `model_id`, `model_version`, `payload` (batches).
     #[serde(flatten)]
-    #[schema(value_type = Object)]
     body: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -76,14 +75,12 @@ struct TelemetryPage<'a> {
 ///
 /// Stored events, oldest first, after `after`, optionally of one `event_type`. Retention
 /// keeps the newest events per device and per org (see `devreg serve --help`).
-#[utoipa::path(get, path = "/api/v1/devices/{device_id}/telemetry", tag = "telemetry",
+#[utoipa::path(get, path = crate::routes::FROM_TABLE, tag = "telemetry",
     params(("device_id" = String, Path, min_length = 1,
         description = "The device's identifier or its UUID `id`.", example = "laptop-001"),
         TelemetryQuery),
     responses(
         (status = 200, description = "A page of events.", body = TelemetryPage),
-        (status = 404, description = "No such device in the key's org (or, for a device key, \
-            another device)."),
     ),
 )]
 pub async fn list_telemetry(

@@ -21,11 +21,11 @@ pub mod sync;
 pub mod update;
 
 use serde::Serialize;
-use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
 use crate::domain::{
-    Connectivity, DeviceIdentifier, DeviceStatus, Labels, OrgId, Platform, Timestamp,
+    Connectivity, DeviceIdentifier, DeviceStatus, Labels, ObjectValue, OrgId, Platform, RawObject,
+    Timestamp,
 };
 use crate::error::ApiError;
 use crate::routes::quoted;
@@ -59,11 +59,9 @@ pub struct DeviceDetail<'a> {
     device_identifier: &'a DeviceIdentifier,
     org_id: &'a OrgId,
     platform: &'a Platform,
-    #[schema(value_type = Object)]
-    capabilities: &'a RawValue,
+    capabilities: RawObject<'a>,
     /// What the SDKs sent about the device at registration and in heartbeats.
-    #[schema(value_type = Object)]
-    metadata: &'a RawValue,
+    metadata: RawObject<'a>,
     labels: &'a Labels,
     status: DeviceStatus,
     /// What the server observes: `online` when the last heartbeat is at most 2 heartbeat
@@ -72,8 +70,7 @@ pub struct DeviceDetail<'a> {
     /// Null before the first heartbeat.
     last_heartbeat: Option<Timestamp>,
     /// The latest heartbeat's metrics snapshot; null before the first heartbeat.
-    #[schema(value_type = Option<Object>)]
-    metrics: Option<&'a RawValue>,
+    metrics: Option<RawObject<'a>>,
     created_at: Timestamp,
     updated_at: Timestamp,
     /// The device's telemetry at a glance; null before its first event.
@@ -81,8 +78,7 @@ pub struct DeviceDetail<'a> {
     /// What the device last reported it runs (observed-state, or a sync's inventory):
     /// `{"models": [{model_id, status, installed_version, active_version, reported,
     /// changed_at}], "updated_at"}`; null before its first report.
-    #[schema(value_type = Option<Object>)]
-    observed_state: serde_json::Value,
+    observed_state: Option<ObjectValue>,
 }
 
 /// Counts of the telemetry a device sent, and when.
@@ -104,7 +100,6 @@ pub struct TelemetrySummary {
     /// When the latest telemetry request arrived.
     last_received_at: Option<Timestamp>,
     /// Per event type: events received and the latest one's time.
-    #[schema(value_type = Object)]
     by_type: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -139,19 +134,20 @@ impl<'a> DeviceDetail<'a> {
             device_identifier: &device.identifier,
             org_id: &device.org_id,
             platform: &device.platform,
-            capabilities: &device.capabilities,
-            metadata: &device.metadata,
+            capabilities: RawObject(&device.capabilities),
+            metadata: RawObject(&device.metadata),
             labels: &detail.labels,
             status: device.status,
             connectivity: state
                 .connectivity
                 .of(device.last_heartbeat, state.clock.now()),
             last_heartbeat: device.last_heartbeat,
-            metrics: device.metrics.as_deref(),
+            metrics: device.metrics.as_deref().map(RawObject),
             created_at: device.created_at,
             updated_at: device.updated_at,
             telemetry: detail.telemetry.clone().map(TelemetrySummary::from),
-            observed_state: detail.observed_state.clone(),
+            observed_state: Some(ObjectValue(detail.observed_state.clone()))
+                .filter(|state| !state.0.is_null()),
         }
     }
 }

@@ -45,15 +45,13 @@ struct ObservedAck {
 /// is active at `activeVersion`, or at its installed version when its status is
 /// `active`; a status containing `failed` is a failure. Retrieve shows it as
 /// `observed_state`; it feeds the deployments' rollout counts.
-#[utoipa::path(post, path = "/api/v1/devices/{device_id}/observed-state",
+#[utoipa::path(post, path = crate::routes::FROM_TABLE,
     tag = "device state",
     params(("device_id" = String, Path, min_length = 1,
         description = "The device's UUID `id` or its identifier.")),
     request_body(content = Object, description = "The report: a JSON object with `models`."),
     responses(
         (status = 200, description = "Taken.", body = ObservedAck),
-        (status = 404, description = "No such device in the key's org (or, for a device key, \
-            another device)."),
     ),
 )]
 pub async fn report_observed_state(

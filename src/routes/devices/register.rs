@@ -67,7 +67,7 @@ struct RegisterRequest {
     /// Kept as the device's metadata, with the SDK fields below merged in.
     metadata: Option<JsonObject>,
     /// The device's labels.
-    #[schema(value_type = Option<Labels>)]
+    #[schema(schema_with = crate::schema::labels_patch_schema)]
     labels: Option<Value>,
     #[serde(flatten)]
     #[schema(schema_with = register_sdk_fields)]
@@ -219,12 +219,21 @@ fn reads_expiry_as_unix_seconds(req: &HttpRequest, platform: &Platform) -> bool 
 /// publishable key the device joins the key's org; without a key (open registration, the
 /// default) it joins the body's `org_id` if that org exists, else `org_demo`. A second
 /// registration of the same identifier in the same org is a 409 and changes nothing.
-#[utoipa::path(post, path = "/api/v1/devices/register", tag = "devices",
+#[utoipa::path(post, path = crate::routes::FROM_TABLE, tag = "devices",
     request_body(content = RegisterRequest, description = "The device."),
     responses(
         (status = 201, description = "Registered; `Location` is the device's URL.",
             body = RegisteredDevice,
-            headers(("Location" = String, description = "`/api/v1/devices/{id}`"))),
+            headers(("Location" = String, description = "`/api/v1/devices/{id}`")),
+            links(("RetrieveDevice" = (operation_id = "get_device", parameters(("device_id" =
+                    "$response.body#/id")), description = "Retrieve the device just registered.")),
+                ("SendHeartbeat" = (operation_id = "record_heartbeat", parameters(("device_id" =
+                    "$response.body#/id")), description = "Heartbeat the device just registered.")),
+                ("SendHeartbeatByPost" = (operation_id = "record_heartbeat_post", parameters((
+                    "device_id" = "$response.body#/id")),
+                    description = "Heartbeat it as the Python SDK does.")),
+                ("ListDevices" = (operation_id = "list_devices", parameters(("org_id" =
+                    "$response.body#/org_id")), description = "List the devices of its org.")))),
         (status = 401, description = "The key is malformed, unknown or revoked; or there is \
             none and open registration is off."),
         (status = 404, description = "Without a key: the body's `org_id` names no org."),

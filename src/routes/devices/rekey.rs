@@ -45,12 +45,11 @@ struct IssuedKey<'a> {
 ///
 /// Issues a new key for a device of the key's org, shown this once, and revokes every
 /// earlier key of the device (they are 401 from then on): for a lost or leaked key.
-#[utoipa::path(post, path = "/api/v1/devices/{device_id}/keys", tag = "devices",
+#[utoipa::path(post, path = crate::routes::FROM_TABLE, tag = "devices",
     params(("device_id" = String, Path, min_length = 1,
         description = "The device's identifier or its UUID `id`.", example = "laptop-001")),
     responses(
         (status = 201, description = "Issued.", body = IssuedKey),
-        (status = 404, description = "No such device in the key's org."),
     ),
 )]
 pub async fn issue_device_key(

@@ -24,14 +24,12 @@ pub const ACCESS: Access = Access {
 /// not empty, replaces its observed state (only what changed is written), and the answer is its
 /// desired state, both casings. `stateChanged` is false when `knownStateVersion` is the
 /// current `desired_state_version`. An empty body is `{}`.
-#[utoipa::path(post, path = "/api/v1/devices/{device_id}/sync", tag = "device state",
+#[utoipa::path(post, path = crate::routes::FROM_TABLE, tag = "device state",
     params(("device_id" = String, Path, min_length = 1,
         description = "The device's UUID `id` or its identifier.")),
     request_body(content = Option<Object>, description = "The sync request."),
     responses(
         (status = 200, description = "The desired state.", body = DesiredStateAnswer),
-        (status = 404, description = "No such device in the key's org (or, for a device key, \
-            another device)."),
     ),
 )]
 pub async fn sync_device(

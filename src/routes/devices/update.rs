@@ -31,7 +31,7 @@ pub const ACCESS: Access = Access {
 struct UpdateRequest {
     /// The device's labels: replaces them all, or with `labels_merge` sets the members
     /// given (a `null` member removes that label).
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = crate::schema::labels_patch_schema)]
     labels: Option<Value>,
     /// Merge `labels` into the device's labels instead of replacing them. Default false.
     #[serde(default)]
@@ -46,13 +46,12 @@ struct UpdateRequest {
 /// Changes a device's `labels` (replaced, or merged with `labels_merge: true`),
 /// `metadata` (merged; `null` deletes a member) and `status`. Writes `device.updated`
 /// naming what changed (and `device.status_changed`); a change to nothing writes nothing.
-#[utoipa::path(patch, path = "/api/v1/devices/{device_id}", tag = "devices",
+#[utoipa::path(patch, path = crate::routes::FROM_TABLE, tag = "devices",
     params(("device_id" = String, Path, min_length = 1,
         description = "The device's identifier or its UUID `id`.", example = "laptop-001")),
     request_body(content = Option<UpdateRequest>, description = "What to change."),
     responses(
         (status = 200, description = "The device after the change.", body = DeviceDetail),
-        (status = 404, description = "No such device in the key's org."),
     ),
 )]
 pub async fn update_device(

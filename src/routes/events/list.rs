@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 
 use super::{EventParams, parse_filter};
 use crate::auth::{Access, Allow, Caller, Target};
+use crate::domain::{JsonObject, Timestamp};
 use crate::error::ApiError;
 use crate::routes::parse_query;
 use crate::state::AppState;
@@ -41,11 +42,9 @@ pub struct EventBody {
     /// The UUID of the device it is about; null for round events without one.
     #[schema(format = Uuid)]
     device_id: Option<String>,
-    #[schema(value_type = crate::domain::Timestamp)]
-    at: String,
+    at: Timestamp,
     /// What changed; its members depend on the type.
-    #[schema(value_type = Object)]
-    data: serde_json::Value,
+    data: JsonObject,
 }
 
 /// A page of an org's events.
@@ -63,7 +62,7 @@ struct EventPage {
 ///
 /// An org's events after `after`, oldest first, filtered by `type` and `device_id`. Page
 /// with `after` = the previous page's `next_after`.
-#[utoipa::path(get, path = "/api/v1/events", tag = "events", params(EventParams),
+#[utoipa::path(get, path = crate::routes::FROM_TABLE, tag = "events", params(EventParams),
     responses(
         (status = 200, description = "A page of events.", body = EventPage),
         (status = 400, description = "`after`, `limit` or `type` is invalid."),

@@ -18,14 +18,14 @@ use crate::store::events::{self, DeviceFilter, Refusal};
 #[into_params(parameter_in = Query)]
 pub struct EventParams {
     /// The key's org (another org's is a 403); default the key's.
-    #[param(value_type = String, required = false, example = "org_demo")]
+    #[param(required = false, example = "org_demo")]
     org_id: Option<String>,
     /// Only events after this seq (default 0: from the start of the retained log). The
     /// stream's `Last-Event-ID` header wins over it.
-    #[param(value_type = i64, minimum = 0, required = false, example = 0)]
+    #[param(schema_with = crate::schema::seq_schema, required = false, example = 0)]
     after: Option<String>,
     /// Most events to return (1 to 1000, default 100); the stream sends them all.
-    #[param(value_type = u32, minimum = 1, maximum = 1000, required = false)]
+    #[param(schema_with = crate::schema::limit_schema, required = false)]
     limit: Option<String>,
     /// Only events of this type, such as `device.registered`.
     #[param(schema_with = event_type_schema, required = false)]
@@ -33,7 +33,7 @@ pub struct EventParams {
     kind: Option<String>,
     /// Only events about this device: its UUID `id` (also for a deleted device), or the
     /// identifier of a device that exists.
-    #[param(value_type = String, required = false)]
+    #[param(required = false)]
     device_id: Option<String>,
 }
 

@@ -37,13 +37,13 @@ const BATCH: u32 = 500;
 /// first those after `Last-Event-ID` (or `after`), then each new one as it is committed.
 /// `id:` is the seq, `event:` the type, `data:` the event as JSON. Idle streams get a
 /// `: keep-alive` comment. The 4xx answers come before the stream starts, as JSON.
-#[utoipa::path(get, path = "/api/v1/events/stream", tag = "events",
+#[utoipa::path(get, path = crate::routes::FROM_TABLE, tag = "events",
     params(EventParams,
-        ("Last-Event-ID" = Option<String>, Header,
+        ("Last-Event-ID" = Option<String>, Header, nullable = false, pattern = "^ *([0-9]{1,18})? *$",
             description = "The seq of the last event received: resume after it.")),
     responses(
         (status = 200, description = "The stream.", content_type = "text/event-stream",
-            body = String,
+            body = inline(crate::schema::ServerSentEvent),
             example = "id: 42\nevent: device.registered\ndata: {\"seq\":42,\"type\":\"device.registered\",\"org_id\":\"org_demo\",\"device_id\":\"01a2147f-daeb-7763-909c-9e315a041b31\",\"at\":\"2026-02-23T16:30:00Z\",\"data\":{\"device_id\":\"laptop-001\"}}\n\n"),
         (status = 400, description = "`after`, `Last-Event-ID` or `type` is invalid."),
         (status = 403, description = "Not the org's secret key, or `org_id` is another org."),

@@ -25,7 +25,6 @@ struct ArtifactFile {
     path: String,
     #[serde(deserialize_with = "crate::domain::whole")]
     size: u64,
-    #[schema(value_type = String)]
     sha256: Sha256Hex,
 }
 
@@ -42,16 +41,16 @@ struct ArtifactFile {
 })))]
 pub(crate) struct NewVersion {
     /// 1–64 characters, no control characters; unique within the model.
-    #[schema(value_type = String)]
     pub version: VersionName,
     /// The artifact's format (`onnx`, `tflite`, `coreml`, `gguf`, ...).
+    #[schema(min_length = 1, max_length = 32)]
     pub format: String,
     #[serde(deserialize_with = "crate::domain::whole")]
     pub total_bytes: u64,
     /// The artifact's SHA-256, 64 hex digits.
-    #[schema(value_type = String)]
     pub sha256: Sha256Hex,
     /// Where devices download it; devreg does not serve the file.
+    #[schema(min_length = 1, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub download_url: String,
     #[serde(default)]
     files: Vec<ArtifactFile>,
@@ -60,7 +59,7 @@ pub(crate) struct NewVersion {
 impl NewVersion {
     /// Checks what serde cannot say, and gives the store's view of it.
     pub(crate) fn check(&self) -> Result<(), String> {
-        if self.format.is_empty() || self.format.len() > 32 {
+        if self.format.is_empty() || self.format.chars().count() > 32 {
             return Err("format must be 1 to 32 characters, such as onnx".to_owned());
         }
         if self.download_url.is_empty() || self.download_url.chars().any(char::is_control) {
@@ -98,7 +97,7 @@ impl NewVersion {
 /// Adds a version's artifact manifest (where it is, its size and digest) to a model of
 /// the key's org; devreg stores the manifest, not the file. An unknown model is a 404; a
 /// version the model has already is a 409.
-#[utoipa::path(post, path = "/api/v1/models/{model_id}/versions", tag = "models",
+#[utoipa::path(post, path = crate::routes::FROM_TABLE, tag = "models",
     params(("model_id" = String, Path, min_length = 1, description = "The model's id.")),
     request_body(content = NewVersion, description = "The manifest."),
     responses(

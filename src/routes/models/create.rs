@@ -23,7 +23,6 @@ pub const ACCESS: Access = Access {
 #[schema(examples(json!({"model_id": "kbd-next-word", "name": "Keyboard next word"})))]
 struct CreateModel {
     /// 1–255 characters, no control characters; unique in the org.
-    #[schema(value_type = String)]
     model_id: ModelId,
     /// For people.
     name: Option<String>,
@@ -33,7 +32,7 @@ struct CreateModel {
 ///
 /// Adds a model to the key's org; its versions are added with `POST
 /// /api/v1/models/{model_id}/versions`. A model id the org has already is a 409.
-#[utoipa::path(post, path = "/api/v1/models", tag = "models",
+#[utoipa::path(post, path = crate::routes::FROM_TABLE, tag = "models",
     request_body(content = CreateModel, description = "The model."),
     responses(
         (status = 201, description = "Added.", body = ModelBody),

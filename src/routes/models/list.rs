@@ -24,7 +24,7 @@ struct ModelList<'a> {
 /// List models
 ///
 /// Every model of the key's org with its versions' manifests, models by id.
-#[utoipa::path(get, path = "/api/v1/models", tag = "models",
+#[utoipa::path(get, path = crate::routes::FROM_TABLE, tag = "models",
     responses((status = 200, description = "The models.", body = ModelList)),
 )]
 pub async fn list_models(

@@ -6,10 +6,9 @@ pub mod create;
 pub mod list;
 
 use serde::Serialize;
-use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
-use crate::domain::Timestamp;
+use crate::domain::{RawObjectList, Timestamp};
 use crate::error::ApiError;
 use crate::routes::quoted;
 use crate::store::models::{Model, ModelVersion, Refusal};
@@ -37,8 +36,7 @@ pub struct VersionBody<'a> {
     total_bytes: i64,
     sha256: &'a str,
     download_url: &'a str,
-    #[schema(value_type = Vec<Object>)]
-    files: &'a RawValue,
+    files: RawObjectList<'a>,
     created_at: Timestamp,
 }
 
@@ -52,7 +50,7 @@ impl<'a> VersionBody<'a> {
             total_bytes: v.total_bytes,
             sha256: &v.sha256,
             download_url: &v.download_url,
-            files: &v.files,
+            files: RawObjectList(&v.files),
             created_at: v.created_at,
         }
     }

@@ -11,7 +11,7 @@ pub const ACCESS: Access = Access::PUBLIC;
 ///
 /// The OpenAPI 3.1 document of this server, the same that `devreg openapi` prints (with
 /// `--ephemeral` for an ephemeral server's, which adds the test-control routes).
-#[utoipa::path(get, path = "/openapi.json", tag = "operations",
+#[utoipa::path(get, path = crate::routes::FROM_TABLE, tag = "operations",
     responses(
         (status = 200, description = "The OpenAPI document.", content_type = "application/json",
             body = Object),

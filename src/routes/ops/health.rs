@@ -14,7 +14,7 @@ pub const ACCESS: Access = Access::PUBLIC;
 #[schema(examples(json!({"status": "ok", "version": "0.1.0"})))]
 struct Liveness {
     /// Always `ok`.
-    #[schema(value_type = String, pattern = "^ok$")]
+    #[schema(pattern = "^ok$")]
     status: &'static str,
     /// The devreg version serving, as `devreg --version` prints it.
     #[schema(examples("0.1.0"))]
@@ -24,7 +24,7 @@ struct Liveness {
 /// Liveness
 ///
 /// 200 while the process serves HTTP, with the devreg version. Never rate limited.
-#[utoipa::path(get, path = "/healthz", tag = "operations",
+#[utoipa::path(get, path = crate::routes::FROM_TABLE, tag = "operations",
     responses((status = 200, description = "Serving.", body = Liveness)),
 )]
 pub async fn get_health() -> HttpResponse {

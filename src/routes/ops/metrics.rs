@@ -15,7 +15,7 @@ pub const ACCESS: Access = Access::PUBLIC;
 /// Request counts and latencies by route pattern, heartbeats, registrations,
 /// rate-limited requests, database errors and the number of devices, in Prometheus text
 /// format 0.0.4. Never rate limited.
-#[utoipa::path(get, path = "/metrics", tag = "operations",
+#[utoipa::path(get, path = crate::routes::FROM_TABLE, tag = "operations",
     responses(
         (status = 200, description = "The metrics.", content_type = "text/plain", body = String,
             example = "# TYPE devreg_devices gauge\ndevreg_devices 1\n"),

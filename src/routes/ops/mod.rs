@@ -14,6 +14,6 @@ use utoipa::ToSchema;
 #[derive(Serialize, ToSchema)]
 pub struct Health {
     /// `ready`.
-    #[schema(value_type = String, pattern = "^ready$")]
+    #[schema(pattern = "^ready$")]
     pub status: &'static str,
 }

@@ -14,7 +14,7 @@ pub const ACCESS: Access = Access::PUBLIC;
 ///
 /// 200 when the database commits a write transaction, else 503. The write is a probe run
 /// at most once a second; other calls get the last probe's answer. Never rate limited.
-#[utoipa::path(get, path = "/readyz", tag = "operations",
+#[utoipa::path(get, path = crate::routes::FROM_TABLE, tag = "operations",
     responses(
         (status = 200, description = "Ready.", body = Health,
             example = json!({"status": "ready"})),

@@ -17,7 +17,7 @@ pub const ACCESS: Access = Access {
 ///
 /// Ends an active round as `cancelled`. A round already ended is a 409 and stays as it
 /// was. No body is read.
-#[utoipa::path(post, path = "/api/v1/training/rounds/{round_id}/cancel",
+#[utoipa::path(post, path = crate::routes::FROM_TABLE,
     tag = "training rounds",
     params(("round_id" = String, Path, min_length = 1,
         description = "The round's `id`, or its `number` in the org.", example = "1")),

@@ -37,7 +37,6 @@ struct FederationJoinRequest {
     #[serde(rename = "deviceId")]
     device_id_camel: Option<String>,
     /// Kept with the participation, not read.
-    #[schema(value_type = Option<Object>)]
     capabilities: Option<JsonObject>,
 }
 
@@ -70,7 +69,7 @@ struct Joined {
 /// participation id the device agent made (or one devreg makes). Joining again with the
 /// same participation id (or none) changes nothing; another participation id is a 409, as
 /// is joining a round that has ended or that already has the device's update.
-#[utoipa::path(post, path = "/api/v1/federation/rounds/{round_id}/join", tag = "federation",
+#[utoipa::path(post, path = crate::routes::FROM_TABLE, tag = "federation",
     params(("round_id" = String, Path, min_length = 1,
         description = "The round's `id`, or its `number` in the org.", example = "1")),
     request_body(content = Option<FederationJoinRequest>, description = "Optional with a device key."),

@@ -18,11 +18,15 @@ pub const ACCESS: Access = Access {
 ///
 /// A round of the key's org, by its `id` or its `number`. A device key sees only the
 /// rounds its device may join.
-#[utoipa::path(get, path = "/api/v1/training/rounds/{round_id}", tag = "training rounds",
+#[utoipa::path(get, path = crate::routes::FROM_TABLE, tag = "training rounds",
     params(("round_id" = String, Path, min_length = 1,
         description = "The round's `id`, or its `number` in the org.", example = "1")),
     responses(
-        (status = 200, description = "The round.", body = RoundBody),
+        (status = 200, description = "The round.", body = RoundBody,
+            links(("CompleteRound" = (operation_id = "complete_round", parameters(("round_id" =
+                    "$response.body#/id")), description = "Complete it.")),
+                ("CancelRound" = (operation_id = "cancel_round", parameters(("round_id" =
+                    "$response.body#/id")), description = "Cancel it.")))),
         (status = 404, description = "No such round that the key can see."),
     ),
 )]

@@ -55,7 +55,7 @@ struct RoundStanding {
 /// A device says it is still working on a round and hears where the round stands: its
 /// status, whether the device joined and its update is in, and how many updates the round
 /// has. Nothing is written.
-#[utoipa::path(post, path = "/api/v1/federation/rounds/{round_id}/heartbeat",
+#[utoipa::path(post, path = crate::routes::FROM_TABLE,
     tag = "federation",
     params(("round_id" = String, Path, min_length = 1,
         description = "The round's `id`, or its `number` in the org.", example = "1")),

@@ -51,7 +51,7 @@ struct Participation {
 /// Records that a device takes part in an active round. Joining again changes nothing;
 /// joining a completed or cancelled round is a 409. With the org's secret key the body
 /// names the device.
-#[utoipa::path(post, path = "/api/v1/training/rounds/{round_id}/join", tag = "training rounds",
+#[utoipa::path(post, path = crate::routes::FROM_TABLE, tag = "training rounds",
     params(("round_id" = String, Path, min_length = 1,
         description = "The round's `id`, or its `number` in the org.", example = "1")),
     request_body(content = JoinRequest, description = "The device that joins."),

@@ -24,14 +24,14 @@ pub const ACCESS: Access = Access {
 #[into_params(parameter_in = Query)]
 struct ListParams {
     /// The key's org, if given (another org's is a 403).
-    #[param(value_type = String, required = false, example = "org_demo")]
+    #[param(required = false, example = "org_demo")]
     org_id: Option<String>,
     /// Only rounds with this status.
     #[param(value_type = RoundStatus, required = false)]
     status: Option<String>,
     /// Only the rounds this device (identifier or `id`) may join. With a device key, its
     /// own device.
-    #[param(value_type = String, required = false, example = "laptop-001")]
+    #[param(required = false, example = "laptop-001")]
     device_id: Option<String>,
     /// Most rounds to return.
     #[param(schema_with = schema::limit_schema, required = false)]
@@ -86,7 +86,7 @@ struct RoundList {
 /// The org's rounds, oldest first. With a device key, only the rounds its device may join
 /// (its org's, aimed at its platform or at every platform): what the SDKs poll with
 /// `?device_id=…&status=active`.
-#[utoipa::path(get, path = "/api/v1/training/rounds", tag = "training rounds",
+#[utoipa::path(get, path = crate::routes::FROM_TABLE, tag = "training rounds",
     params(ListParams),
     responses(
         (status = 200, description = "A page of rounds.", body = RoundList),

@@ -29,7 +29,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::auth::{Access, Caller};
-use crate::domain::{MinDevices, ModelId, OrgId, Platform, RoundStatus, Timestamp};
+use crate::domain::{ModelId, OrgId, Platform, RoundStatus, Timestamp};
 use crate::error::ApiError;
 use crate::routes::quoted;
 use crate::state::AppState;
@@ -68,7 +68,8 @@ pub struct RoundBody {
     base_version: Option<String>,
     /// The platforms the round wants; empty means every platform.
     platforms: Vec<Platform>,
-    #[schema(value_type = Option<MinDevices>)]
+    /// How many updates complete the round; null if it names none.
+    #[schema(minimum = 1, maximum = 1_000_000)]
     min_devices: Option<u32>,
     /// When the round completes with the updates it has; null for no deadline.
     deadline_at: Option<Timestamp>,

@@ -2,7 +2,6 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
-use utoipa::IntoParams;
 
 use super::federated::{Offer, either_name, offers_for};
 use crate::auth::{Access, Acting, Allow, Caller, Target};
@@ -16,16 +15,15 @@ pub const ACCESS: Access = Access {
     target: Target::BodyDevice,
 };
 
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
+/// The query of both offer lists, each documenting the name its SDK sends as required
+/// (with the secret key it is).
+#[derive(Debug, Default, Deserialize)]
 pub(super) struct OffersParams {
     /// The device (its `id` or identifier). Required with the secret key; a device key's
     /// own device otherwise, and another device is a 404.
-    #[param(example = "laptop-001")]
     device_id: Option<String>,
     /// The same, as the generated contract names it.
     #[serde(rename = "deviceId")]
-    #[param(rename = "deviceId")]
     device_id_camel: Option<String>,
 }
 
@@ -41,8 +39,12 @@ impl OffersParams {
 /// `DeviceFederatedClient.check_offers` needs): its org's active rounds aimed at its
 /// platform, before their deadline, that have no update from it yet. Each offer carries
 /// the `plan_id` to fetch. An inactive device is offered nothing.
-#[utoipa::path(get, path = "/api/v1/federation/offers", tag = "federation",
-    params(OffersParams),
+#[utoipa::path(get, path = crate::routes::FROM_TABLE, tag = "federation",
+    params(("device_id" = String, Query, example = "laptop-001", description = "The device \
+            (its `id` or identifier). Required with the secret key; a device key's own device \
+            otherwise, and another device is a 404."),
+        ("deviceId" = Option<String>, Query,
+            description = "The same, as the generated contract names it.")),
     responses(
         (status = 200, description = "The offers.", body = Vec<Offer>),
         (status = 400, description = "The secret key named no device."),

@@ -28,7 +28,7 @@ const MAX_DURATION_SECS: i64 = 300;
 struct PlanParams {
     /// `contract`: only the generated contract's `TrainingPlan` fields, camelCase (its
     /// Python model forbids any other key). Absent: both SDKs' fields.
-    #[param(value_type = Option<String>, pattern = "^contract$", example = "contract")]
+    #[param(pattern = "^contract$", example = "contract")]
     view: Option<String>,
 }
 
@@ -40,7 +40,7 @@ struct PlanParams {
 /// contract's camelCase `TrainingPlan` (`planId, roundId, jobId, modelArtifactId,
 /// hyperparameters, privacyConfig, expiresAt`). A round's plan id is its id. With a
 /// device key, only the plans of rounds its device may take part in.
-#[utoipa::path(get, path = "/api/v1/federation/plans/{plan_id}", tag = "federation",
+#[utoipa::path(get, path = crate::routes::FROM_TABLE, tag = "federation",
     params(("plan_id" = String, Path, min_length = 1,
         description = "The plan's id (its round's `id`), or the round's `number`.",
         example = "1"), PlanParams),

@@ -47,7 +47,7 @@ struct RoundResultBody {
 /// deadline, or by the operator): the mean of the completed `plaintext_json` updates
 /// weighted by their `sample_count`. An active round is a 409 saying how many updates are
 /// in; a cancelled one, or one that completed with no update, has none (404).
-#[utoipa::path(get, path = "/api/v1/training/rounds/{round_id}/result", tag = "training rounds",
+#[utoipa::path(get, path = crate::routes::FROM_TABLE, tag = "training rounds",
     params(("round_id" = String, Path, min_length = 1,
         description = "The round's `id`, or its `number` in the org.", example = "1")),
     responses(

@@ -27,8 +27,12 @@ struct OfferList {
 ///
 /// The same offers as `GET /api/v1/federation/offers`, as `{"offers": [...]}`: the
 /// generated contract's `federation.offers` (`?deviceId=`).
-#[utoipa::path(get, path = "/api/v1/federation/rounds/offers", tag = "federation",
-    params(OffersParams),
+#[utoipa::path(get, path = crate::routes::FROM_TABLE, tag = "federation",
+    params(("device_id" = Option<String>, Query, example = "laptop-001", description = "The \
+            device (its `id` or identifier). Required with the secret key; a device key's own \
+            device otherwise, and another device is a 404."),
+        ("deviceId" = String, Query,
+            description = "The same, as the generated contract names it.")),
     responses(
         (status = 200, description = "The offers.", body = OfferList),
         (status = 400, description = "The secret key named no device."),

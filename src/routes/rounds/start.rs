@@ -36,7 +36,6 @@ struct StartRequest {
     model_id: Option<ModelId>,
     /// The version of `model_id` devices train from: one of the model's versions
     /// (`POST /api/v1/models/{model_id}/versions`). Needs `model_id`.
-    #[schema(value_type = Option<String>)]
     base_version: Option<VersionName>,
     /// The round completes this many seconds after it starts, with the updates it has.
     /// Absent: no deadline.
@@ -48,7 +47,6 @@ struct StartRequest {
     /// The plan's most local steps; default 100.
     max_steps: Option<MaxSteps>,
     /// Training hyperparameters passed to devices as given; default `{}`.
-    #[schema(value_type = Option<Object>)]
     hyperparams: Option<JsonObject>,
     /// Absent or empty: every platform.
     platforms: Option<TargetPlatforms>,
@@ -63,11 +61,17 @@ struct StartRequest {
 /// devices it targets name it in `pending_round_id`, and the federation offers list it.
 /// With `model_id` and `base_version` it names the model version devices train from; it
 /// completes when `min_devices` updates are in, at its deadline, or by the operator.
-#[utoipa::path(post, path = "/api/v1/training/rounds", tag = "training rounds",
+#[utoipa::path(post, path = crate::routes::FROM_TABLE, tag = "training rounds",
     request_body(content = Option<StartRequest>, description = "Optional."),
     responses(
         (status = 201, description = "Started; `Location` is the round's URL.", body = RoundBody,
-            headers(("Location" = String, description = "`/api/v1/training/rounds/{id}`"))),
+            headers(("Location" = String, description = "`/api/v1/training/rounds/{id}`")),
+            links(("RetrieveRound" = (operation_id = "get_round", parameters(("round_id" =
+                    "$response.body#/id")), description = "Retrieve the round just started.")),
+                ("CompleteRound" = (operation_id = "complete_round", parameters(("round_id" =
+                    "$response.body#/id")), description = "Complete it.")),
+                ("CancelRound" = (operation_id = "cancel_round", parameters(("round_id" =
+                    "$response.body#/id")), description = "Cancel it.")))),
         (status = 403, description = "Not the org's secret key, or `org_id` is another org."),
         (status = 404, description = "`base_version` is not a version of `model_id` in the \
             key's org."),

@@ -50,7 +50,7 @@ struct RoundConfig {
 /// train, as `config.model_id` and `config.version`, and how far the round is. Its update
 /// upload (`POST /api/v1/training/weights`) is not served: updates go through the
 /// federation paths (`POST /api/v1/federation/rounds/{round_id}/uploads`).
-#[utoipa::path(get, path = "/api/v1/training/rounds/{round_id}/status", tag = "training rounds",
+#[utoipa::path(get, path = crate::routes::FROM_TABLE, tag = "training rounds",
     params(("round_id" = String, Path, min_length = 1,
         description = "The round's `id`, or its `number` in the org.", example = "1")),
     responses(

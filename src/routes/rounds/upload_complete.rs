@@ -25,11 +25,9 @@ pub const ACCESS: Access = Access {
 struct CompleteRequest {
     /// `sample_count`, the update's FedAvg weight, is read from here, else from the
     /// upload's `meta`, else 1.
-    #[schema(value_type = Option<Object>)]
     meta: Option<JsonObject>,
     /// Not read.
     #[serde(rename = "privacy_proof")]
-    #[schema(value_type = Option<Object>, rename = "privacy_proof")]
     _privacy_proof: Option<Value>,
 }
 
@@ -50,15 +48,16 @@ struct Accepted {
     round_status: RoundStatus,
 }
 
-/// Complete an update upload (device agent)
+/// Complete an update upload
 ///
-/// Joins the upload's parts in order, checks the envelope (`plaintext_json`; `size` and
-/// `sha256` of its `data` as sent) and adds the update into the round's FedAvg, weighted
-/// by `meta.sample_count`. Answers exactly 200 (the device agent counts nothing else as
+/// The device agent's call, and the generated contract's `federation.upload_complete` at
+/// its own path. Joins the upload's parts in order, checks the envelope (`plaintext_json`;
+/// `size` and `sha256` of its `data` as sent) and adds the update into the round's FedAvg,
+/// weighted by `meta.sample_count`. Answers exactly 200 (the device agent counts nothing else as
 /// success). A wrong size or digest, a bad envelope, or an update of another length than
 /// the round's is a 400 and nothing of the upload is kept. When the round then has
 /// `min_devices` updates it completes and keeps its result.
-#[utoipa::path(post, path = "/api/v1/federation/rounds/{round_id}/uploads/{upload_id}/complete",
+#[utoipa::path(post, path = crate::routes::FROM_TABLE,
     tag = "federation",
     params(
         ("round_id" = String, Path, min_length = 1,
@@ -76,38 +75,6 @@ struct Accepted {
     ),
 )]
 pub async fn complete_upload(
-    state: web::Data<AppState>,
-    caller: Caller,
-    path: web::Path<(String, String)>,
-    body: web::Bytes,
-) -> Result<HttpResponse, ApiError> {
-    let acting = ACCESS.acting(caller, None)?;
-    let (round, upload_id) = path.into_inner();
-    complete(state, acting, round, upload_id, body).await
-}
-
-/// Complete an update upload
-///
-/// The generated contract's `federation.upload_complete`: the same as `POST
-/// /api/v1/federation/rounds/{round_id}/uploads/{upload_id}/complete`.
-#[utoipa::path(post, path = "/api/v1/federation/rounds/{round_id}/updates/{upload_id}/complete",
-    tag = "federation",
-    params(
-        ("round_id" = String, Path, min_length = 1,
-            description = "The round's `id`, or its `number` in the org.", example = "1"),
-        ("upload_id" = String, Path, format = Uuid, description = "The upload's id."),
-    ),
-    request_body(content = Option<CompleteRequest>, description = "Optional."),
-    responses(
-        (status = 200, description = "The update is in.", body = Accepted),
-        (status = 400, description = "A part is missing, the envelope is not valid, its size \
-            or digest is wrong, the update's length differs from the round's, or \
-            `meta.sample_count` is not a positive integer."),
-        (status = 404, description = "No such upload of the key's device in that round."),
-        (status = 409, description = "The round has ended, or has the device's update."),
-    ),
-)]
-pub async fn complete_update(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<(String, String)>,

@@ -38,7 +38,6 @@ struct InitiateRequest {
     participation_id_camel: Option<String>,
     /// Kept with the upload. `sample_count` (the update's FedAvg weight, unless completion
     /// gives one) and `size` (bytes of the envelope's `data`, to size the parts) are read.
-    #[schema(value_type = Option<Object>)]
     meta: Option<JsonObject>,
 }
 
@@ -71,13 +70,14 @@ fn part_count(size: Option<u64>, limits: UploadLimits) -> u64 {
         .clamp(1, limits.max_bytes.div_ceil(target).max(1))
 }
 
-/// Start an update upload (device agent)
+/// Start an update upload
 ///
-/// Starts the upload of a device's update to a round it joined, and hands out the
-/// `part_urls` (on devreg itself) to `PUT` the envelope's parts to. The device is the
+/// The device agent's call, and the generated contract's `federation.upload_initiate` at
+/// its own path. Starts the upload of a device's update to a round it joined, and hands
+/// out the `part_urls` (on devreg itself) to `PUT` the envelope's parts to. The device is the
 /// key's; `participation_id`, when sent, must be the one it joined with. A round not
 /// joined, ended, or that has the device's update already is a 409.
-#[utoipa::path(post, path = "/api/v1/federation/rounds/{round_id}/uploads", tag = "federation",
+#[utoipa::path(post, path = crate::routes::FROM_TABLE, tag = "federation",
     params(("round_id" = String, Path, min_length = 1,
         description = "The round's `id`, or its `number` in the org.", example = "1")),
     request_body(content = Option<InitiateRequest>, description = "Optional."),
@@ -90,34 +90,6 @@ fn part_count(size: Option<u64>, limits: UploadLimits) -> u64 {
     ),
 )]
 pub async fn initiate_upload(
-    state: web::Data<AppState>,
-    caller: Caller,
-    path: web::Path<String>,
-    req: HttpRequest,
-    body: web::Bytes,
-) -> Result<HttpResponse, ApiError> {
-    let acting = ACCESS.acting(caller, None)?;
-    initiate(state, acting, path.into_inner(), req, body).await
-}
-
-/// Start an update upload
-///
-/// The generated contract's `federation.upload_initiate`: the same as `POST
-/// /api/v1/federation/rounds/{round_id}/uploads`.
-#[utoipa::path(post, path = "/api/v1/federation/rounds/{round_id}/updates/initiate",
-    tag = "federation",
-    params(("round_id" = String, Path, min_length = 1,
-        description = "The round's `id`, or its `number` in the org.", example = "1")),
-    request_body(content = Option<InitiateRequest>, description = "Optional."),
-    responses(
-        (status = 200, description = "The upload and its part URLs.", body = UploadTicket),
-        (status = 404, description = "No such round that the key can see."),
-        (status = 409, description = "The device did not join the round (or under another \
-            participation id), the round has ended, or the device's update is in."),
-        (status = 413, description = "`meta.size` is over the upload limit."),
-    ),
-)]
-pub async fn initiate_update(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<String>,

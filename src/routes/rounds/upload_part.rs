@@ -33,7 +33,7 @@ struct PartStored {
 /// replaces itself, so it is stored once. A part may be empty, and may be up to
 /// `--upload-part-bytes` (not the API's 64 KiB); the upload's parts together may be up to
 /// `--upload-max-bytes`.
-#[utoipa::path(put, path = "/api/v1/federation/uploads/{upload_id}/parts/{part}",
+#[utoipa::path(put, path = crate::routes::FROM_TABLE,
     tag = "federation",
     params(
         ("upload_id" = String, Path, format = Uuid, description = "The upload's id."),

@@ -73,13 +73,13 @@ struct BatchEvent {
     /// `MUST_KEEP`, `IMPORTANT` or `BEST_EFFORT` in the SDK; kept as sent.
     telemetry_class: Option<String>,
     /// RFC 3339; fractions and offsets accepted. Default: when it arrived.
+    #[schema(format = DateTime)]
     occurred_at: Option<String>,
     model_id: Option<String>,
     model_version: Option<String>,
     /// JSON text (the SDK's); kept parsed when it is valid JSON.
     payload_json: Option<String>,
     /// A JSON value, for senders that do not encode it as text.
-    #[schema(value_type = Option<Object>)]
     payload: Option<Value>,
 }
 
@@ -192,7 +192,7 @@ fn events_of(batch: &BatchRequest, now_ms: i64) -> Result<Vec<NewEvent>, ApiErro
 /// SDK's cursor. With a publishable or secret key, `device_id` names the device; one this
 /// org does not know is a 404 with `x-device-needs-registration: true`, which the
 /// uploader retries later, losing nothing.
-#[utoipa::path(post, path = "/api/v1/telemetry/batches", tag = "telemetry",
+#[utoipa::path(post, path = crate::routes::FROM_TABLE, tag = "telemetry",
     request_body(content = BatchRequest, description = "The batch."),
     responses(
         (status = 200, description = "Stored (or stored before).", body = BatchAck),

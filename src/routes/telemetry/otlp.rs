@@ -342,8 +342,9 @@ fn log_record(
 /// device the org does not know gets `needs_registration: true` and the header
 /// `x-device-needs-registration: true` (the Python SDK then registers it); its records
 /// are not stored. Bodies up to 260 KiB, at most 1000 records.
-#[utoipa::path(post, path = "/api/v2/telemetry/events", tag = "telemetry",
-    request_body(content = Object, description = "OTLP/JSON logs.", example = json!({
+#[utoipa::path(post, path = crate::routes::FROM_TABLE, tag = "telemetry",
+    request_body(content = inline(crate::schema::OtlpLogs), description = "OTLP/JSON logs.",
+        example = json!({
         "resourceLogs": [{
             "resource": {"attributes": [
                 {"key": "octomil.device.id", "value": {"stringValue": "laptop-001"}}]},
@@ -360,7 +361,8 @@ fn log_record(
         }]
     })),
     responses((status = 200, description = "Stored (or the needs-registration signal).",
-        body = Exported)),
+        body = Exported, headers(("x-device-needs-registration" = String,
+            description = "`true` when a resource names a device the org does not know.")))),
 )]
 pub async fn ingest_otlp_logs(
     state: web::Data<AppState>,

@@ -47,7 +47,7 @@ fn reading(state: &AppState) -> HttpResponse {
 }
 
 /// Read the server's clock (ephemeral mode only)
-#[utoipa::path(get, path = "/_devreg/clock", tag = "testing",
+#[utoipa::path(get, path = crate::routes::FROM_TABLE, tag = "testing",
     responses((status = 200, description = "The clock.", body = ClockReading)),
 )]
 pub async fn get_clock(state: web::Data<AppState>) -> HttpResponse {
@@ -60,7 +60,7 @@ pub async fn get_clock(state: web::Data<AppState>) -> HttpResponse {
 /// forward by `advance_seconds` or to `now`; never back. Then runs a connectivity sweep
 /// and answers once it is done, so the `device.connectivity_changed` events (and the
 /// retention trim) of the new time are already in the log.
-#[utoipa::path(post, path = "/_devreg/clock", tag = "testing",
+#[utoipa::path(post, path = crate::routes::FROM_TABLE, tag = "testing",
     request_body(content = MoveClock, description = "`advance_seconds` or `now`."),
     responses(
         (status = 200, description = "The clock after the move.", body = ClockReading),

@@ -19,7 +19,7 @@ pub const ACCESS: Access = Access::PUBLIC;
 #[into_params(parameter_in = Query)]
 struct JournalParams {
     /// Only entries after this `seq`.
-    #[param(value_type = i64, required = false, minimum = 0)]
+    #[param(schema_with = crate::schema::seq_schema, required = false)]
     after: Option<String>,
     /// Most entries to return.
     #[param(schema_with = schema::limit_schema, required = false)]
@@ -47,7 +47,7 @@ fn journal(state: &AppState) -> Result<&crate::journal::Journal, ApiError> {
 /// status, duration and bodies; keys and tokens are redacted to their prefix. Test control
 /// itself is not recorded. The journal keeps the newest `--journal-entries` (default
 /// 1000) and counts what it dropped.
-#[utoipa::path(get, path = "/_devreg/requests", tag = "testing", params(JournalParams),
+#[utoipa::path(get, path = crate::routes::FROM_TABLE, tag = "testing", params(JournalParams),
     responses(
         (status = 200, description = "A page of the journal.", body = JournalPage),
         (status = 400, description = "`after` or `limit` is invalid."),
@@ -78,7 +78,7 @@ pub async fn list_requests(
 }
 
 /// Clear the request journal (ephemeral mode only)
-#[utoipa::path(delete, path = "/_devreg/requests", tag = "testing",
+#[utoipa::path(delete, path = crate::routes::FROM_TABLE, tag = "testing",
     responses(
         (status = 200, description = "Cleared.", body = Cleared),
         (status = 404, description = "The journal is off."),

@@ -17,7 +17,7 @@ pub const ACCESS: Access = Access::PUBLIC;
 #[into_params(parameter_in = Query)]
 struct ResetParams {
     /// Reset only this org's devices; without it, everything.
-    #[param(value_type = String, required = false, example = "org_demo")]
+    #[param(required = false, example = "org_demo")]
     org_id: Option<String>,
 }
 
@@ -37,7 +37,7 @@ struct ResetDone<'a> {
 /// org, key and device and stores the seeded state again: `org_demo` with the keys of the
 /// ready line, then the seed file. With `org_id`, deletes that org's devices and their
 /// keys and registers its seeded devices again; its org keys stay.
-#[utoipa::path(post, path = "/_devreg/reset", tag = "testing", params(ResetParams),
+#[utoipa::path(post, path = crate::routes::FROM_TABLE, tag = "testing", params(ResetParams),
     responses(
         (status = 200, description = "Reset.", body = ResetDone,
             example = json!({"reset": true, "org_id": "org_demo"})),

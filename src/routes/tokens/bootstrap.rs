@@ -77,12 +77,14 @@ fn bootstrap_token(req: &HttpRequest) -> Result<Token, ApiError> {
 /// Python and iOS SDKs' `DeviceAuthClient` call this. Each success counts one of the
 /// token's uses; a token past its uses or lifetime is a 401; a device of another org is a
 /// 403. Credentials: a bootstrap token.
-#[utoipa::path(post, path = "/api/v1/device-auth/bootstrap", tag = "device tokens",
+#[utoipa::path(post, path = crate::routes::FROM_TABLE, tag = "device tokens",
     request_body(content = BootstrapRequest, description = "The device."),
     responses(
         (status = 200, description = "The device's tokens.", body = TokenAnswer),
         (status = 401, description = "No bootstrap token, or one unknown, expired or used up."),
         (status = 403, description = "The device or `org_id` belongs to another org."),
+        (status = 404, description = "`device_id` is the UUID of no device of the token's \
+            org, and no `device_identifier` came to register one."),
     ),
 )]
 pub async fn bootstrap_device(

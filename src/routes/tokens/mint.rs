@@ -58,7 +58,7 @@ struct Minted<'a> {
 /// `POST /api/v1/device-auth/bootstrap` for the device's access and refresh tokens
 /// (registering the device if it is new). Single-use and valid for an hour unless asked
 /// otherwise. Only its digest is stored: the token is shown once, here.
-#[utoipa::path(post, path = "/api/v1/device-auth/bootstrap-tokens", tag = "device tokens",
+#[utoipa::path(post, path = crate::routes::FROM_TABLE, tag = "device tokens",
     request_body(content = Option<MintRequest>, description = "Optional lifetime and uses."),
     responses((status = 201, description = "Minted.", body = Minted)),
 )]

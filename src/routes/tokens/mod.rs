@@ -14,7 +14,6 @@ pub mod refresh;
 pub mod revoke;
 
 use serde::Serialize;
-use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
 use crate::domain::{DeviceIdentifier, OrgId, Timestamp};
@@ -61,15 +60,13 @@ pub struct TokenAnswer<'a> {
     device_id: &'a DeviceIdentifier,
     device_identifier: &'a DeviceIdentifier,
     /// The scopes the bootstrap asked for, echoed (devreg does not enforce scopes).
-    #[schema(value_type = Vec<String>)]
-    scopes: &'a RawValue,
+    scopes: Vec<String>,
 }
 
 impl<'a> TokenAnswer<'a> {
     /// The answer for a pair issued at `now`.
     pub fn of(issued: &'a Issued, now: Timestamp) -> TokenAnswer<'a> {
-        let scopes: &RawValue = serde_json::from_str(&issued.pair.scopes_json)
-            .unwrap_or_else(|_| serde_json::from_str("[]").expect("valid JSON"));
+        let scopes = serde_json::from_str(&issued.pair.scopes_json).unwrap_or_default();
         TokenAnswer {
             access_token: issued.pair.access.expose(),
             token: issued.pair.access.expose(),

@@ -73,8 +73,10 @@ async fn refresh(
 /// Trades a refresh token for a new access token and a new refresh token (rotation): the
 /// one sent is used up. Presenting a used refresh token again revokes its whole family
 /// (every token issued since the bootstrap) and is a 401. The Python and iOS SDKs'
-/// `DeviceAuthClient.refresh` calls this, with no key.
-#[utoipa::path(post, path = "/api/v1/device-auth/refresh", tag = "device tokens",
+/// `DeviceAuthClient.refresh` calls this with no key; the browser SDK calls it at its own
+/// path with the app's key and `{refresh_token, device_id}`, and reads `token`,
+/// `expires_at` and `refresh_token`.
+#[utoipa::path(post, path = crate::routes::FROM_TABLE, tag = "device tokens",
     request_body(content = RefreshRequest, description = "The refresh token."),
     responses(
         (status = 200, description = "New tokens.", body = TokenAnswer),
@@ -82,25 +84,6 @@ async fn refresh(
     ),
 )]
 pub async fn refresh_device_tokens(
-    state: web::Data<AppState>,
-    caller: Caller,
-    body: web::Bytes,
-) -> Result<HttpResponse, ApiError> {
-    refresh(state, caller, body).await
-}
-
-/// Refresh device tokens (browser SDK)
-///
-/// The browser SDK's path for the same refresh: body `{refresh_token, device_id}`, sent
-/// with the app's key. It reads `token`, `expires_at` and `refresh_token`.
-#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "device tokens",
-    request_body(content = RefreshRequest, description = "The refresh token."),
-    responses(
-        (status = 200, description = "New tokens.", body = TokenAnswer),
-        (status = 401, description = "The refresh token is unknown, used, revoked or expired."),
-    ),
-)]
-pub async fn refresh_browser_tokens(
     state: web::Data<AppState>,
     caller: Caller,
     body: web::Bytes,

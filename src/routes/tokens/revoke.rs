@@ -76,28 +76,13 @@ async fn revoke(
 ///
 /// Ends the family of the refresh token sent: every access and refresh token issued with
 /// it since the bootstrap stops working. The Python and iOS SDKs' `revoke()` calls this
-/// with no key and accepts 200.
-#[utoipa::path(post, path = "/api/v1/device-auth/revoke", tag = "device tokens",
+/// with no key and accepts 200; the browser SDK calls it at its own path with the app's
+/// key and `{token: <access token>, device_id}`.
+#[utoipa::path(post, path = crate::routes::FROM_TABLE, tag = "device tokens",
     request_body(content = RevokeRequest, description = "The token to revoke."),
     responses((status = 200, description = "Done.", body = Revoked)),
 )]
 pub async fn revoke_device_tokens(
-    state: web::Data<AppState>,
-    caller: Caller,
-    body: web::Bytes,
-) -> Result<HttpResponse, ApiError> {
-    revoke(state, caller, body).await
-}
-
-/// Revoke device tokens (browser SDK)
-///
-/// The browser SDK's path: body `{token: <access token>, device_id}`, sent with the app's
-/// key. Ends the token's family as `device-auth/revoke` does.
-#[utoipa::path(post, path = "/api/v1/auth/revoke", tag = "device tokens",
-    request_body(content = RevokeRequest, description = "The token to revoke."),
-    responses((status = 200, description = "Done.", body = Revoked)),
-)]
-pub async fn revoke_browser_tokens(
     state: web::Data<AppState>,
     caller: Caller,
     body: web::Bytes,
