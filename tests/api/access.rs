@@ -2,14 +2,16 @@
 //! kind of credential, is served or refused exactly as the OpenAPI document (generated from
 //! the same table) says.
 
+use devreg::auth::Target;
 use devreg::routes::ROUTES;
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, spawn_app};
 
-/// The credentials the document names, in `x-credential-kinds` terms.
-const KINDS: [&str; 4] = ["secret", "publishable", "device", "none"];
+/// The credentials the document names, in `x-credential-kinds` terms, and a device
+/// credential of another device than the one the path names ("other-device").
+const KINDS: [&str; 5] = ["secret", "publishable", "device", "other-device", "none"];
 
 /// A concrete path for `pattern`: a fresh device and round for their parameters (so an
 /// operation that deletes or ends one leaves the next check its own), anything else a
@@ -81,12 +83,34 @@ async fn every_route_serves_and_refuses_each_credential_as_its_document_says() {
                 "secret" => Some(app.secret_key().to_owned()),
                 "publishable" => Some(app.publishable_key().to_owned()),
                 "device" => Some(device.key.clone()),
+                "other-device" => {
+                    let other = app
+                        .register_device(&format!("matrix-{checked}-other"))
+                        .await;
+                    Some(other.key)
+                }
                 _ => None,
             };
             let path = concrete_path(&app, route.path, &device.id).await;
             let status = status_of(&app, route.method, &path, key.as_deref()).await;
             let label = format!("{} {path} with {kind}", route.method);
-            if public || documented.contains(&kind) {
+            let kind = if kind == "other-device" {
+                "device"
+            } else {
+                kind
+            };
+            let another_device = key.as_deref() != Some(device.key.as_str()) && kind == "device";
+            if another_device
+                && route.access.target == Target::PathDevice
+                && documented.contains(&kind)
+            {
+                // The own-device rule: another device is as absent as one of another org.
+                assert_eq!(status, 404, "{label}: another device's credential is a 404");
+                assert!(
+                    operation["responses"]["404"].is_object(),
+                    "{label}: the document lists the 404"
+                );
+            } else if public || documented.contains(&kind) {
                 assert!(
                     status != 401 && status != 403,
                     "{label}: the document says it is served, the server answered {status}"
@@ -103,6 +127,15 @@ async fn every_route_serves_and_refuses_each_credential_as_its_document_says() {
                 );
             }
             checked += 1;
+        }
+        // An operation on a device documents the 404 of a device the caller cannot see.
+        if route.access.target.is_device() {
+            assert!(
+                operation["responses"]["404"].is_object(),
+                "{} {}: acts on a device, so its 404 is documented",
+                route.method,
+                route.path
+            );
         }
         // What the table says is what the document says.
         let table: Vec<&str> = route.access.allows.iter().map(|a| a.name()).collect();
