@@ -19,7 +19,7 @@ use utoipa::openapi::security::SecurityRequirement;
 use utoipa::openapi::{OpenApi as Document, RefOr, Schema};
 use utoipa::{Modify, OpenApi};
 
-use crate::auth::{Access, Allow, Target};
+use crate::auth::{Access, Allow};
 use crate::error::{ApiError, ErrorBody};
 use crate::ratelimit::UNLIMITED_PATHS;
 use crate::routes::serving;
@@ -198,7 +198,7 @@ fn describe_access(operation: &mut Operation, access: &Access) {
             .entry("403".to_owned())
             .or_insert_with(|| RefOr::T(Response::new(forbidden)));
     }
-    if names_a_device(access) && !asks_for_registration(operation) {
+    if access.target.named_by_request() && !asks_for_registration(operation) {
         let other = if access.allows(Allow::Device) {
             " (or, for a device key, another device)"
         } else {
@@ -214,13 +214,6 @@ fn describe_access(operation: &mut Operation, access: &Access) {
                 )))
             });
     }
-}
-
-/// Whether the operation acts on a device its request names (in the path, or the body or
-/// query), and so answers 404 for one the caller cannot see. The credential's own device
-/// (`Target::OwnDevice`) is named by no request: without it the key is a 401.
-fn names_a_device(access: &Access) -> bool {
-    access.target.is_device() && access.target != Target::OwnDevice
 }
 
 /// Whether the operation answers a device its org does not know with a success that asks

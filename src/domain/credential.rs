@@ -45,8 +45,14 @@ pub enum Target {
 }
 
 impl Target {
-    /// Whether the operation acts on one device, and so answers 404 for a device the
-    /// caller cannot see.
+    /// Whether the request names the device it acts on (in its path, or its body or
+    /// query), and so is answered 404 for a device the caller cannot see. The
+    /// credential's own device is named by no request: without it the key is a 401.
+    pub fn named_by_request(self) -> bool {
+        matches!(self, Target::PathDevice | Target::BodyDevice)
+    }
+
+    /// Whether the operation acts on one device.
     pub fn is_device(self) -> bool {
         matches!(
             self,

@@ -62,7 +62,7 @@ macro_rules! route_table {
                 path: $path,
                 access: &$group::$op::ACCESS,
                 page: false,
-                doc: Some(paste::paste!(OperationDoc::of::<$group::$op::[<__path_ $handler>]>())),
+                doc: Some(pastey::paste!(OperationDoc::of::<$group::$op::[<__path_ $handler>]>())),
                 operation_id: route_table!(@id $($id)?),
             }, )+ )*
             $( $( Route {
