@@ -2,6 +2,7 @@
 //! memory, or on the PostgreSQL server `DEVREG_TEST_DB` names: tests/api/helpers.rs).
 
 mod access;
+mod architecture;
 mod cli;
 mod clock;
 mod console;
