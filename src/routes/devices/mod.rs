@@ -1,6 +1,9 @@
-//! The Devices API: register, list, retrieve, heartbeat, and an operator's lifecycle
-//! (change, re-key, delete). A heartbeat's answer names the training round pending for
-//! the device, if any (see `routes::rounds`).
+//! Devices and everything under `/devices/{id}/`: register, list, retrieve, heartbeat
+//! (by path, or by key for Node's `configure()`), an operator's lifecycle (change,
+//! re-key, delete), the desired and observed state the SDKs sync (`sync`,
+//! `desired-state`, `observed-state`, `assignments`, and iOS's `/api/v1/control` calls on
+//! the key's own device), and a device's telemetry. A heartbeat's answer names the
+//! training round pending for the device, if any (see `routes::rounds`).
 
 pub mod assignments;
 pub mod control_heartbeat;

@@ -1,5 +1,7 @@
-//! Training rounds: an org starts a round, its devices learn of it from their heartbeat
-//! (or by polling the list), join it, and the org completes or cancels it.
+//! Training rounds and federation: an org starts a round, its devices learn of it from
+//! their heartbeat (or by polling the list, or the SDKs' offers), join it, fetch its plan,
+//! upload their updates in parts into its FedAvg, and the org completes or cancels it
+//! (`federated.rs` holds what the SDKs' federation paths share).
 //!
 //! Who may do what: the org's secret key manages rounds and sees all of them; a device key
 //! sees and joins only the rounds its device may take part in (its org's, aimed at its
