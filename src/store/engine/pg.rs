@@ -53,19 +53,60 @@ struct Manager {
 
 impl r2d2::ManageConnection for Manager {
     type Connection = PgConn;
-    type Error = postgres::Error;
+    type Error = ConnectError;
 
-    fn connect(&self) -> Result<PgConn, postgres::Error> {
-        Ok(PgConn::new(self.config.connect(NoTls)?))
+    fn connect(&self) -> Result<PgConn, ConnectError> {
+        Ok(PgConn::new(
+            self.config.connect(NoTls).map_err(ConnectError)?,
+        ))
     }
 
-    fn is_valid(&self, conn: &mut PgConn) -> Result<(), postgres::Error> {
-        conn.client().simple_query("").map(|_| ())
+    fn is_valid(&self, conn: &mut PgConn) -> Result<(), ConnectError> {
+        conn.client()
+            .simple_query("")
+            .map(|_| ())
+            .map_err(ConnectError)
     }
 
     fn has_broken(&self, conn: &mut PgConn) -> bool {
         conn.client().is_closed()
     }
+}
+
+/// A failed connection, displayed with its reason: [`describe`]. The pool keeps the
+/// last one's text for its own error, so a pool that cannot connect says why too.
+#[derive(Debug)]
+pub(super) struct ConnectError(postgres::Error);
+
+impl std::fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&describe(&self.0))
+    }
+}
+
+impl std::error::Error for ConnectError {}
+
+/// What went wrong, for an operator: `postgres::Error`'s own text is only its kind ("db
+/// error" for a missing database and an unknown role alike, "error connecting to server"
+/// whatever refused it), so this gives the server's message and SQLSTATE, or the cause.
+pub fn describe(e: &postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        let mut text = format!("{} (SQLSTATE {})", db.message(), db.code().code());
+        if let Some(detail) = db.detail() {
+            text.push_str(&format!("; {detail}"));
+        }
+        if let Some(hint) = db.hint() {
+            text.push_str(&format!("; {hint}"));
+        }
+        return text;
+    }
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        text.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
+    text
 }
 
 /// The PostgreSQL side of a [`super::Db`].
@@ -102,7 +143,8 @@ impl Postgres {
         let shown = without_password(url);
         let config: postgres::Config = url.parse().map_err(|e| {
             StoreError::Unusable(format!(
-                "cannot use database {shown}: not a valid URL ({e})"
+                "cannot use database {shown}: not a valid URL ({})",
+                describe(&e)
             ))
         })?;
         let listen_config = config.clone();
@@ -273,8 +315,12 @@ pub(super) fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
 /// so instances starting together apply it once.
 fn apply_schema(conn: &mut PgConn, shown: &str) -> Result<(), StoreError> {
     let failed = |e: StoreError| {
+        let why = match &e {
+            StoreError::Postgres(e) => describe(e),
+            other => other.to_string(),
+        };
         StoreError::Unusable(format!(
-            "cannot use database {shown}: applying the schema failed ({e})"
+            "cannot use database {shown}: applying the schema failed ({why})"
         ))
     };
     let run = |conn: &mut PgConn| -> Result<(), StoreError> {
@@ -331,23 +377,41 @@ pub(super) fn schema_version(conn: &Conn) -> Result<i64, StoreError> {
     conn.query_row("SELECT version FROM devreg_schema", &[], |r| r.get(0))
 }
 
-/// `url` with any password replaced, for messages and logs.
+/// `url` with any password replaced, for messages and logs: the one in its user info
+/// (`postgres://USER:PASSWORD@HOST`) and a `password=` parameter of its query. The user
+/// info ends at the last `@` before the query, so a password with an unescaped `/` or
+/// `@` in it is hidden whole too.
 pub fn without_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    let (authority, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    match authority.rsplit_once('@') {
-        Some((credentials, host)) => {
-            let user = credentials.split(':').next().unwrap_or("");
-            if credentials.contains(':') {
-                format!("{scheme}://{user}:***@{host}{tail}")
-            } else {
-                format!("{scheme}://{user}@{host}{tail}")
+    let (before_query, query) = match rest.split_once('?') {
+        Some((before, query)) => (before, Some(query)),
+        None => (rest, None),
+    };
+    let mut shown = format!("{scheme}://");
+    match before_query.rsplit_once('@') {
+        Some((credentials, host_and_path)) => {
+            match credentials.split_once(':') {
+                Some((user, _)) => shown.push_str(&format!("{user}:***@")),
+                None => shown.push_str(&format!("{credentials}@")),
             }
+            shown.push_str(host_and_path);
         }
-        None => url.to_owned(),
+        None => shown.push_str(before_query),
     }
+    if let Some(query) = query {
+        let params: Vec<String> = query
+            .split('&')
+            .map(|param| match param.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                _ => param.to_owned(),
+            })
+            .collect();
+        shown.push('?');
+        shown.push_str(&params.join("&"));
+    }
+    shown
 }
 
 #[cfg(test)]
@@ -363,6 +427,18 @@ mod tests {
         assert_eq!(
             without_password("postgres://postgres@127.0.0.1:5432/postgres"),
             "postgres://postgres@127.0.0.1:5432/postgres"
+        );
+        assert_eq!(
+            without_password("postgres://devreg@db:5432/devreg?sslmode=disable&password=s3cret"),
+            "postgres://devreg@db:5432/devreg?sslmode=disable&password=***"
+        );
+        assert_eq!(
+            without_password("postgresql://devreg:s3cret@db?password=s3cret"),
+            "postgresql://devreg:***@db?password=***"
+        );
+        assert_eq!(
+            without_password("postgres://devreg:s3/cr@t@db/devreg"),
+            "postgres://devreg:***@db/devreg"
         );
     }
 
