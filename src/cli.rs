@@ -656,6 +656,7 @@ fn open(db: &DbArg) -> Result<Db, String> {
 /// keeps only their digests), or know they go with the process (in memory), and how to
 /// get another key if one is lost.
 fn print_org_keys(keys: &OrgKeys, headline: &str, db: &str) {
+    let shown = shown_db(db);
     if db == crate::store::MEMORY {
         println!(
             "{headline} The database is in memory: these keys, like everything in it, last \
@@ -675,10 +676,23 @@ fn print_org_keys(keys: &OrgKeys, headline: &str, db: &str) {
     );
     if db != crate::store::MEMORY {
         println!(
-            "  Lost one? `devreg key create --org {} --kind secret --db {db}` (or --kind \
-             publishable) makes a new one; `devreg key revoke PREFIX --db {db}` retires the old.",
+            "  Lost one? `devreg key create --org {} --kind secret --db {shown}` (or --kind \
+             publishable) makes a new one; `devreg key revoke PREFIX --db {shown}` retires the old.",
             keys.org_id
         );
+        if shown != db {
+            println!("  (with the database's password in place of ***)");
+        }
+    }
+}
+
+/// The `--db` value as messages, logs and stdout may show it: a PostgreSQL URL without
+/// its password.
+fn shown_db(db: &str) -> String {
+    if crate::store::pg::is_url(db) {
+        crate::store::pg::without_password(db)
+    } else {
+        db.to_owned()
     }
 }
 
@@ -721,10 +735,10 @@ fn serve(config: Config) -> Result<(), String> {
             "devreg {} listening on http://{} (database {})",
             env!("CARGO_PKG_VERSION"),
             server.addr(),
-            if config.ephemeral {
-                crate::store::MEMORY
+            if config.ephemeral && !crate::store::pg::is_url(&config.db) {
+                crate::store::MEMORY.to_owned()
             } else {
-                &config.db
+                shown_db(&config.db)
             }
         );
         if config.exit_on_stdin_close {
