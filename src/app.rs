@@ -1,4 +1,4 @@
-//! Building a server from a [`Config`]: the database, first start, the listener, the
+//! Building a server from a [`Config`]: the listener, the database, first start, the
 //! middleware and the one route table.
 
 use std::net::{SocketAddr, TcpListener};
@@ -38,7 +38,7 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Admin(#[from] AdminError),
-    #[error("cannot listen on {bind}: {source}")]
+    #[error("cannot listen on {bind}: {source}; give another address with --bind (or DEVREG_BIND)")]
     Bind {
         bind: String,
         source: std::io::Error,
@@ -58,7 +58,7 @@ pub struct Server {
 }
 
 impl Server {
-    /// Opens the database, creates `org_demo` on first start, binds the listener and
+    /// Binds the listener, opens the database, creates `org_demo` on first start and
     /// builds the HTTP server. Must be called inside an actix or tokio runtime.
     pub fn build(config: &Config) -> Result<Server, StartError> {
         if config.heartbeat_interval == 0 {
@@ -103,6 +103,17 @@ impl Server {
             )));
         }
         let limits = Arc::new(RateLimits::from_config(config).map_err(StartError::Invalid)?);
+        // Bound before the database is opened: a start that cannot listen must not create
+        // the database and org_demo, whose keys it would never show (the next start, on a
+        // database that is no longer empty, prints no banner).
+        let listener = TcpListener::bind(&config.bind).map_err(|source| StartError::Bind {
+            bind: config.bind.clone(),
+            source,
+        })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Bind {
+            bind: config.bind.clone(),
+            source,
+        })?;
         let db = Db::open(&config.db, config.read_connections)?;
         let bootstrap = admin::bootstrap(
             &db,
@@ -125,14 +136,6 @@ impl Server {
             }
             _ => None,
         };
-        let listener = TcpListener::bind(&config.bind).map_err(|source| StartError::Bind {
-            bind: config.bind.clone(),
-            source,
-        })?;
-        let addr = listener.local_addr().map_err(|source| StartError::Bind {
-            bind: config.bind.clone(),
-            source,
-        })?;
 
         let connectivity = ConnectivityRule::new(
             config.heartbeat_interval,
