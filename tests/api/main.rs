@@ -33,6 +33,7 @@ mod retrieve;
 mod rounds;
 mod scaling;
 mod sdk_replay;
+mod startup;
 mod telemetry;
 mod testing_child;
 mod testing_control;
