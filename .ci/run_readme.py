@@ -39,18 +39,38 @@ try:
                     ["bash", "-c", command], cwd=root, env=env, stdout=subprocess.PIPE,
                     text=True, start_new_session=True,
                 )
+                printed = []
                 for line in server.stdout:
+                    printed.append(line)
                     if "secret key:" in line:
                         secret = line.split()[2]
                         break
                 else:
-                    sys.exit("cargo run -- serve printed no secret key")
+                    sys.exit("cargo run -- serve printed no secret key:\n" + "".join(printed))
+                healthy = False
                 for _ in range(100):
                     try:
                         urllib.request.urlopen("http://127.0.0.1:8080/healthz", timeout=1)
+                        healthy = True
                         break
                     except OSError:
+                        if server.poll() is not None:
+                            break
                         time.sleep(0.1)
+                if not healthy:
+                    os.killpg(server.pid, signal.SIGINT)
+                    try:
+                        rest, _ = server.communicate(timeout=10)
+                    except subprocess.TimeoutExpired:
+                        os.killpg(server.pid, signal.SIGKILL)
+                        rest, _ = server.communicate()
+                    code = server.returncode
+                    server = None
+                    sys.exit(
+                        "cargo run -- serve printed its key but GET http://127.0.0.1:8080/healthz "
+                        f"did not answer 200 within 10 s (server exit {code}); its stdout "
+                        "(its stderr is above):\n" + "".join(printed) + rest
+                    )
                 continue
             if re.match(r"export OCTOMIL_API_KEY=\S+(\s+#.*)?$", command):
                 if secret is None:

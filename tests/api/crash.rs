@@ -125,10 +125,15 @@ async fn verify(client: &reqwest::Client, url: &str, acked: &[Acked]) {
 
 #[tokio::test]
 async fn no_acknowledged_write_is_lost_when_the_server_is_killed() {
-    let rounds: usize = std::env::var("DEVREG_CRASH_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20);
+    let rounds: usize = match std::env::var("DEVREG_CRASH_ROUNDS") {
+        Err(_) => 20,
+        Ok(v) => match v.parse() {
+            // No kill would check nothing: 0 is refused, not a pass.
+            Ok(0) => panic!("DEVREG_CRASH_ROUNDS=0 kills nothing; give 1 or more (default 20)"),
+            Ok(n) => n,
+            Err(e) => panic!("DEVREG_CRASH_ROUNDS={v:?} is not a number of rounds: {e}"),
+        },
+    };
     let seed: u64 = std::env::var("DEVREG_CRASH_SEED")
         .ok()
         .and_then(|v| v.parse().ok())

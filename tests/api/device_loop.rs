@@ -727,13 +727,15 @@ async fn register_says_expires_at_as_rfc_3339_except_to_the_python_sdk() {
         json!({"device_identifier": "p", "platform": "python"}),
     )
     .await;
+    assert_eq!(python.status, 201, "{}", python.body);
     assert!(python.body.get("expires_at").is_none(), "{}", python.body);
     let control = send(
         "python-httpx/0.28.1",
         json!({"device_identifier": "c", "platform": "linux"}),
     )
     .await;
-    assert!(control.body.get("expires_at").is_none());
+    assert_eq!(control.status, 201, "{}", control.body);
+    assert!(control.body.get("expires_at").is_none(), "{}", control.body);
 }
 
 #[tokio::test]

@@ -162,15 +162,33 @@ pub fn test_postgres() -> Option<String> {
         .filter(|url| url.starts_with("postgres://") || url.starts_with("postgresql://"))
 }
 
-/// `true` when the suite runs on PostgreSQL and the calling test is about SQLite itself
-/// (its pragmas, its files): the test then returns early, saying so on stderr
-/// (`--nocapture` shows it). Every such test names why.
-pub fn sqlite_only(why: &str) -> bool {
-    if test_postgres().is_none() {
-        return false;
-    }
-    eprintln!("skipped on PostgreSQL: {why}");
-    true
+/// The PostgreSQL server of a test that needs one (`#[ignore]`d, so a plain `cargo test`
+/// lists it as ignored): panics, rather than passing, when `DEVREG_TEST_DB` is not set.
+#[track_caller]
+pub fn require_postgres() -> String {
+    test_postgres().expect(
+        "this test needs PostgreSQL: run it with DEVREG_TEST_DB set, as \
+         `.ci/pg run cargo test --test api -- --include-ignored` does",
+    )
+}
+
+/// A server on an in-memory SQLite database whatever `DEVREG_TEST_DB` says, for a test
+/// about SQLite itself (its pragmas, its files): it runs, and checks, on both CI runs.
+pub async fn spawn_sqlite_app_with(edit: impl FnOnce(&mut Config)) -> TestApp {
+    let _ = env_logger::builder().is_test(true).try_init();
+    TestApp::over(
+        TestServer::builder()
+            .config(|config| {
+                edit(config);
+                assert_eq!(
+                    config.db,
+                    devreg::store::MEMORY,
+                    "an in-memory SQLite database"
+                );
+            })
+            .start()
+            .await,
+    )
 }
 
 /// A fresh database on the `DEVREG_TEST_DB` server for one test.

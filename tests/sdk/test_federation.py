@@ -146,5 +146,7 @@ def test_wrong_digest_is_refused_and_nothing_kept(devreg, admin):
     assert res.status_code == 400, res.text
     assert res.json()["error"] == "bad_request"
     assert not fc.complete_upload(round_id, upload_id, meta)
+    # Nothing was kept: the round, min_devices=1 and no update, is still active (409).
     got = admin.get(f"{url}/api/v1/training/rounds/{round_id}/result")
-    assert got.status_code != 200, got.text
+    assert got.status_code == 409, got.text
+    assert got.json()["error"] == "conflict", got.text
