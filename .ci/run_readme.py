@@ -69,7 +69,8 @@ try:
                     sys.exit(
                         "cargo run -- serve printed its key but GET http://127.0.0.1:8080/healthz "
                         f"did not answer 200 within 10 s (server exit {code}); its stdout "
-                        "(its stderr is above):\n" + "".join(printed) + rest
+                        "(its stderr is above; key lines left out):\n"
+                        + "".join(l for l in (printed + rest.splitlines(True)) if " key:" not in l)
                     )
                 continue
             if re.match(r"export OCTOMIL_API_KEY=\S+(\s+#.*)?$", command):
