@@ -25,6 +25,7 @@ pub struct JournalEntry {
     pub at: Timestamp,
     pub request_id: String,
     pub method: String,
+    /// The path as sent (keys redacted).
     pub path: String,
     /// The query string as sent (keys redacted), without the `?`.
     pub query: String,
@@ -79,7 +80,11 @@ impl Journal {
     }
 
     /// Appends `entry`, giving it the next `seq`, and drops the oldest past the bound.
+    /// Whatever recorded it, the path and query are redacted here too: a key or token in
+    /// either is kept as its prefix and six characters.
     pub fn record(&self, mut entry: JournalEntry) {
+        entry.path = redact_text(&entry.path);
+        entry.query = redact_text(&entry.query);
         let mut inner = self.lock();
         entry.seq = inner.next_seq;
         inner.next_seq += 1;
@@ -115,79 +120,124 @@ impl Journal {
     }
 }
 
-/// Whether `text` is a devreg key or token: `edg_…` or `oct_…` with a long random tail.
-fn is_secret(text: &str) -> bool {
-    (text.starts_with("edg_") || text.starts_with("oct_"))
-        && text.len() >= 24
-        && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-}
+/// The kind prefixes of devreg's keys and tokens. None begins another, and each is
+/// followed by a body of ASCII letters and digits.
+const CREDENTIAL_PREFIXES: [&str; 6] = [
+    "edg_live_",
+    "oct_pub_live_",
+    "edg_dev_",
+    "edg_at_",
+    "edg_rt_",
+    "edg_bt_",
+];
+/// How many body characters a redacted key or token keeps, as `devreg key list` shows.
+const SHOWN_BODY_CHARS: usize = 6;
 
 /// A key or token as the journal keeps it: its kind prefix and six characters, as
 /// `devreg key list` shows keys.
 pub fn redact_secret(text: &str) -> String {
-    let kind_end = text.rfind('_').map_or(0, |i| i + 1);
-    let shown: String = text[kind_end..].chars().take(6).collect();
+    let kind_end = CREDENTIAL_PREFIXES
+        .iter()
+        .find(|p| text.starts_with(**p))
+        .map_or_else(|| text.rfind('_').map_or(0, |i| i + 1), |p| p.len());
+    let shown: String = text[kind_end..].chars().take(SHOWN_BODY_CHARS).collect();
     format!("{}{shown}…", &text[..kind_end])
 }
 
-/// Redacts every key or token inside `value`, in place.
+/// Redacts every key or token inside `value`, in place: in every string and every
+/// member name, wherever in it one appears.
 pub fn redact_json(value: &mut Value) {
     match value {
-        Value::String(s) if is_secret(s) => *s = redact_secret(s),
+        Value::String(s) => {
+            if let Some(redacted) = redacted(s) {
+                *s = redacted;
+            }
+        }
         Value::Array(items) => items.iter_mut().for_each(redact_json),
-        Value::Object(members) => members.values_mut().for_each(redact_json),
+        Value::Object(members) => {
+            *members = std::mem::take(members)
+                .into_iter()
+                .map(|(name, mut member)| {
+                    redact_json(&mut member);
+                    (redacted(&name).unwrap_or(name), member)
+                })
+                .collect();
+        }
         _ => {}
     }
 }
 
-/// Redacts every key or token in free text (a query string, a non-JSON body): any run
-/// of key characters that looks like one.
+/// Redacts every key or token in free text (a path, a query string, a non-JSON body):
+/// any kind prefix followed by body characters, wherever it starts, keeps its prefix
+/// and at most six of them. What is already redacted so stays as it is.
 pub fn redact_text(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut word = String::new();
-    let flush = |word: &mut String, out: &mut String| {
-        if is_secret(word) {
-            out.push_str(&redact_secret(word));
-        } else {
-            out.push_str(word);
+    redacted(text).unwrap_or_else(|| text.to_owned())
+}
+
+/// [`redact_text`], `None` when there was nothing to redact.
+fn redacted(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out: Option<String> = None;
+    let (mut copied, mut i) = (0, 0);
+    while i < bytes.len() {
+        let prefix = match bytes[i] {
+            b'e' | b'o' => CREDENTIAL_PREFIXES
+                .iter()
+                .find(|p| bytes[i..].starts_with(p.as_bytes())),
+            _ => None,
+        };
+        let Some(prefix) = prefix else {
+            i += 1;
+            continue;
+        };
+        let body = i + prefix.len();
+        let body_len = bytes[body..]
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric())
+            .count();
+        let end = body + body_len;
+        let already = body_len <= SHOWN_BODY_CHARS && text[end..].starts_with('…');
+        if body_len > 0 && !already {
+            // Every index here is at an ASCII byte, so on a character boundary.
+            let out = out.get_or_insert_with(|| String::with_capacity(text.len()));
+            out.push_str(&text[copied..body + body_len.min(SHOWN_BODY_CHARS)]);
+            out.push('…');
+            copied = end;
         }
-        word.clear();
-    };
-    for c in text.chars() {
-        if c.is_ascii_alphanumeric() || c == '_' {
-            word.push(c);
-        } else {
-            flush(&mut word, &mut out);
-            out.push(c);
-        }
+        i = end;
     }
-    flush(&mut word, &mut out);
-    out
+    let mut out = out?;
+    out.push_str(&text[copied..]);
+    Some(out)
 }
 
 /// A body as an entry keeps it: JSON parsed and redacted, other UTF-8 as redacted text,
-/// anything else described; cut at [`MAX_BODY_CHARS`].
+/// anything else described; cut at [`MAX_BODY_CHARS`]. A body is redacted before it is
+/// cut, so a key the cut falls in shows no more than a redacted one.
 pub fn body_value(bytes: &[u8]) -> Value {
     if bytes.is_empty() {
         return Value::Null;
     }
-    if bytes.len() <= MAX_BODY_CHARS
-        && let Ok(mut value) = serde_json::from_slice::<Value>(bytes)
-    {
-        redact_json(&mut value);
-        return value;
-    }
-    match std::str::from_utf8(bytes) {
-        Ok(text) => {
-            let cut: String = text.chars().take(MAX_BODY_CHARS).collect();
-            let mut kept = redact_text(&cut);
-            if cut.len() < text.len() {
-                kept.push_str(&format!("… ({} bytes in all)", bytes.len()));
+    let text = match serde_json::from_slice::<Value>(bytes) {
+        Ok(mut value) => {
+            redact_json(&mut value);
+            if bytes.len() <= MAX_BODY_CHARS {
+                return value;
             }
-            Value::String(kept)
+            // Too long to keep as JSON: kept as text, from the redacted value, so a key
+            // written with escapes is redacted too.
+            value.to_string()
         }
-        Err(_) => Value::String(format!("<{} bytes, not UTF-8>", bytes.len())),
+        Err(_) => match std::str::from_utf8(bytes) {
+            Ok(text) => redact_text(text),
+            Err(_) => return Value::String(format!("<{} bytes, not UTF-8>", bytes.len())),
+        },
+    };
+    let mut kept: String = text.chars().take(MAX_BODY_CHARS).collect();
+    if kept.len() < text.len() {
+        kept.push_str(&format!("… ({} bytes in all)", bytes.len()));
     }
+    Value::String(kept)
 }
 
 #[cfg(test)]

@@ -10,9 +10,10 @@ use std::borrow::Cow;
 
 use crate::domain::{ClipNorm, DeadlineSeconds, MaxSteps, NoiseSigma, SampleCount};
 use crate::domain::{
-    Connectivity, DeploymentTarget, DeviceIdentifier, DeviceStatus, JsonObject, Labels, Limit,
-    MinDevices, ModelId, ObjectValue, Offset, OrgId, Platform, PolicyName, RawLabels, RawObject,
-    RawObjectList, RoundStatus, Sha256Hex, TargetPlatforms, Timestamp, VersionName,
+    Connectivity, DeploymentTarget, DeviceIdentifier, DeviceStatus, DownloadUrl, JsonObject,
+    Labels, Limit, MinDevices, ModelId, ObjectValue, Offset, OrgId, Platform, PolicyName,
+    RawLabels, RawObject, RawObjectList, RoundStatus, Sha256Hex, TargetPlatforms, Timestamp,
+    VersionName,
 };
 
 pub(crate) fn schema(value: Value) -> RefOr<Schema> {
@@ -203,6 +204,19 @@ impl PartialSchema for VersionName {
     }
 }
 impl ToSchema for VersionName {}
+
+impl PartialSchema for DownloadUrl {
+    fn schema() -> RefOr<Schema> {
+        schema(json!({
+            "type": "string",
+            "pattern": DownloadUrl::PATTERN,
+            "description": "An absolute http or https URL with a host; no spaces or control \
+                characters.",
+            "examples": ["https://cdn.example.com/kbd/1.0.0/model.onnx"],
+        }))
+    }
+}
+impl ToSchema for DownloadUrl {}
 
 impl PartialSchema for Sha256Hex {
     fn schema() -> RefOr<Schema> {

@@ -66,6 +66,56 @@ impl From<Sha256Hex> for String {
     }
 }
 
+/// Where devices download an artifact: an absolute `http` or `https` URL (the scheme in
+/// any case) with a host, and no spaces or control characters. Anything else a device
+/// might be handed (`javascript:`, `file:`, `ftp:`, `data:`, a relative URL) is refused
+/// here, once, before it is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct DownloadUrl(String);
+
+impl DownloadUrl {
+    /// [`DownloadUrl`]'s rule as the JSON Schema pattern the document gives it.
+    pub const PATTERN: &'static str = r"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#@: \u0000-\u001F\u007F-\u009F][^ \u0000-\u001F\u007F-\u009F]*$";
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for DownloadUrl {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        let refused = || {
+            format!(
+                "must be an absolute http or https URL with a host, got {}",
+                Value::from(value.as_str())
+            )
+        };
+        let (scheme, rest) = value.split_once("://").ok_or_else(refused)?;
+        if !(scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")) {
+            return Err(refused());
+        }
+        if rest.starts_with(['/', '?', '#', '@', ':']) || rest.is_empty() {
+            return Err(refused());
+        }
+        if let Some(c) = value.chars().find(|c| c.is_control() || *c == ' ') {
+            return Err(format!(
+                "must not contain spaces or control characters, found U+{:04X}",
+                c as u32
+            ));
+        }
+        Ok(DownloadUrl(value))
+    }
+}
+
+impl From<DownloadUrl> for String {
+    fn from(value: DownloadUrl) -> Self {
+        value.0
+    }
+}
+
 /// An activation policy or delivery mode: a lowercase token of 1–32 `[a-z0-9_-]`
 /// (`immediate`, `next_launch`, `managed`, ...), passed to the SDKs as it is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

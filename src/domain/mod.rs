@@ -16,7 +16,9 @@ mod time;
 mod token;
 
 pub use credential::{Acting, Credential, Target};
-pub use deployment::{DeploymentTarget, PolicyName, Sha256Hex, VersionName, check_label};
+pub use deployment::{
+    DeploymentTarget, DownloadUrl, PolicyName, Sha256Hex, VersionName, check_label,
+};
 pub use device::{DeviceIdentifier, DeviceStatus, JsonObject, Platform, json_kind};
 pub use fleet::{
     Connectivity, ConnectivityRule, LabelFilter, Labels, check_label_key, check_label_value,

@@ -21,10 +21,8 @@ pub enum Refusal {
     /// The body names an org other than the bootstrap token's.
     #[error("the bootstrap token is org {token_org}'s, not org {named}'s")]
     BootstrapOtherOrg { token_org: OrgId, named: String },
-    /// A device UUID of another org than the bootstrap token's.
-    #[error("device {device_id} is not of org {token_org}")]
-    DeviceOfOtherOrg { device_id: String, token_org: OrgId },
-    /// A device UUID that names no device, and no identifier to register one by.
+    /// A device UUID that names no device of the token's org (another org's devices are
+    /// as absent), and no identifier to register one by.
     #[error("no device {device_id} in org {org_id}")]
     NoSuchDevice { device_id: String, org_id: OrgId },
     /// Neither a device UUID nor an identifier.
@@ -125,7 +123,8 @@ pub struct Bootstrap {
 }
 
 /// The bootstrap operation: checks the bootstrap token (unexpired, uses left), finds the
-/// device it names in the token's org (a UUID of another org is refused) or registers it
+/// device it names in the token's org (a UUID of another org's device is as unknown as any)
+/// or registers it
 /// (writing `device.registered`), starts a token family on the device's current key,
 /// and counts one use of the token.
 pub fn bootstrap(conn: &Conn, command: &Bootstrap, now: Timestamp) -> Result<Issued, Refusal> {
@@ -183,22 +182,17 @@ pub fn bootstrap(conn: &Conn, command: &Bootstrap, now: Timestamp) -> Result<Iss
     })
 }
 
-/// The device of `org_id` a bootstrap names, `None` for one to register. A UUID names one
-/// device wherever it is: another org's is refused rather than registered anew.
+/// The device of `org_id` a bootstrap names, `None` for one to register. A UUID names a
+/// device of the token's org only: another org's device is as absent as one that never
+/// was, so the answer tells a bootstrap token nothing of other orgs.
 fn bootstrapped_device(
     conn: &Conn,
     org_id: &OrgId,
     command: &Bootstrap,
 ) -> Result<Option<String>, Refusal> {
     if let Some(uuid) = &command.device_uuid {
-        match org_of_device(conn, uuid)? {
-            Some(org) if org != *org_id => {
-                return Err(Refusal::DeviceOfOtherOrg {
-                    device_id: uuid.clone(),
-                    token_org: org_id.clone(),
-                });
-            }
-            Some(_) => return Ok(Some(uuid.clone())),
+        match device_of_org(conn, org_id, uuid)? {
+            Some(id) => return Ok(Some(id)),
             None if command.identifier.is_none() => {
                 return Err(Refusal::NoSuchDevice {
                     device_id: uuid.clone(),
@@ -216,11 +210,13 @@ fn bootstrapped_device(
     }
 }
 
-/// The org of the device whose UUID is `id`, whichever org it is.
-fn org_of_device(conn: &Conn, id: &str) -> Result<Option<OrgId>, StoreError> {
-    conn.query_opt("SELECT org_id FROM devices WHERE id = ?1", &[&id], |r| {
-        r.get(0)
-    })
+/// The id of the device of `org_id` whose UUID is `id`, if there is one.
+fn device_of_org(conn: &Conn, org_id: &OrgId, id: &str) -> Result<Option<String>, StoreError> {
+    conn.query_opt(
+        "SELECT id FROM devices WHERE id = ?1 AND org_id = ?2",
+        &[&id, &org_id.as_str()],
+        |r| r.get(0),
+    )
 }
 
 /// The identifier of the device whose UUID is `id`.

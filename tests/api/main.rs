@@ -16,6 +16,7 @@ mod federation;
 mod fixtures;
 mod fleet;
 mod hardening;
+mod hardening_more;
 mod heartbeat;
 mod helpers;
 mod journal;

@@ -253,16 +253,17 @@ async fn bootstrap_needs_a_bootstrap_token_not_a_key() {
 }
 
 #[tokio::test]
-async fn bootstrap_for_a_device_of_another_org_is_403() {
+async fn bootstrap_naming_another_org_is_403_and_its_device_uuid_404() {
     let app = spawn_app().await;
     let other = app.create_org("org_other");
     let theirs = app
         .register_device_with(&other.secret_key, json!({"device_id": "theirs"}))
         .await;
     let token = mint(&app, json!({"max_uses": 5})).await;
+    // Another org's device is as absent as one that never was (hardening_more.rs).
     bootstrap(&app, &token, json!({"device_id": theirs.id}))
         .await
-        .assert_error(403, "forbidden");
+        .assert_error(404, "not_found");
     bootstrap(
         &app,
         &token,

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use super::VersionBody;
 use crate::auth::{Access, Allow, Caller, Target};
-use crate::domain::{Sha256Hex, VersionName};
+use crate::domain::{DownloadUrl, Sha256Hex, VersionName};
 use crate::error::ApiError;
 use crate::routes::parse_json_object;
 use crate::state::AppState;
@@ -26,6 +26,9 @@ struct ArtifactFile {
     #[serde(deserialize_with = "crate::domain::whole")]
     size: u64,
     sha256: Sha256Hex,
+    /// Where devices download this file, when not from the version's `download_url`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    download_url: Option<DownloadUrl>,
 }
 
 /// A version's artifact manifest. Unknown fields are ignored.
@@ -49,9 +52,8 @@ pub(crate) struct NewVersion {
     pub total_bytes: u64,
     /// The artifact's SHA-256, 64 hex digits.
     pub sha256: Sha256Hex,
-    /// Where devices download it; devreg does not serve the file.
-    #[schema(min_length = 1, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
-    pub download_url: String,
+    /// Where devices download it: an `http` or `https` URL; devreg does not serve the file.
+    pub download_url: DownloadUrl,
     #[serde(default)]
     files: Vec<ArtifactFile>,
 }
@@ -61,9 +63,6 @@ impl NewVersion {
     pub(crate) fn check(&self) -> Result<(), String> {
         if self.format.is_empty() || self.format.chars().count() > 32 {
             return Err("format must be 1 to 32 characters, such as onnx".to_owned());
-        }
-        if self.download_url.is_empty() || self.download_url.chars().any(char::is_control) {
-            return Err("download_url must be a URL, with no control characters".to_owned());
         }
         if i64::try_from(self.total_bytes).is_err() {
             return Err("total_bytes is too large".to_owned());
@@ -80,7 +79,7 @@ impl NewVersion {
             format: &self.format,
             total_bytes: self.total_bytes as i64,
             sha256: self.sha256.as_str(),
-            download_url: &self.download_url,
+            download_url: self.download_url.as_str(),
             files_json,
         }
     }

@@ -50,23 +50,29 @@ struct BootstrapRequest {
     metadata: Option<JsonObject>,
 }
 
-fn bootstrap_token(req: &HttpRequest) -> Result<Token, ApiError> {
+/// The bootstrap token the request presents. Anything else presented is refused as every
+/// endpoint refuses it: a key (or a device's access token) is looked up first, so one
+/// that is unknown or revoked is a 401, and only a valid one is the 403 of a kind this
+/// operation does not take.
+async fn bootstrap_token(state: &AppState, req: &HttpRequest) -> Result<Token, ApiError> {
     let needed = || {
         ApiError::Unauthorized(
             "a bootstrap token is required: send it as Authorization: Bearer edg_bt_…".to_owned(),
         )
     };
     let text = auth::presented_key(req)?.ok_or_else(needed)?;
-    match Token::parse(text) {
-        Ok(token) if token.kind() == TokenKind::Bootstrap => Ok(token),
-        Ok(_) => Err(needed()),
-        // A valid key of any kind is one this operation does not take: a 403.
-        Err(_) if let Ok(key) = ApiKey::parse(text) => {
-            ACCESS.check_kind(key.kind())?;
-            Err(needed())
-        }
-        Err(why) => Err(ApiError::Unauthorized(why)),
+    if TokenKind::of(text) == Some(TokenKind::Bootstrap) {
+        return Token::parse(text).map_err(ApiError::Unauthorized);
     }
+    let key = ApiKey::parse(text).map_err(|_| needed())?;
+    let (digest, now) = (key.digest(), state.clock.now());
+    let credential = state
+        .db
+        .read(move |conn| auth::credential_for(conn, &digest, now))
+        .await?;
+    auth::mark_verified(req);
+    ACCESS.check_kind(credential.kind)?;
+    Err(needed())
 }
 
 /// Trade a bootstrap token for device tokens
@@ -75,16 +81,20 @@ fn bootstrap_token(req: &HttpRequest) -> Result<Token, ApiError> {
 /// answers the device's first access token (which works wherever its key works) and
 /// refresh token. A device not yet registered in the token's org is registered. The
 /// Python and iOS SDKs' `DeviceAuthClient` call this. Each success counts one of the
-/// token's uses; a token past its uses or lifetime is a 401; a device of another org is a
-/// 403. Credentials: a bootstrap token.
+/// token's uses; a token past its uses or lifetime is a 401, as is a key this server does
+/// not know; `org_id` naming another org is a 403. A `device_id` UUID of another org's
+/// device is answered as one no device has.
 #[utoipa::path(post, path = crate::routes::FROM_TABLE, tag = "device tokens",
     request_body(content = BootstrapRequest, description = "The device."),
     responses(
         (status = 200, description = "The device's tokens.", body = TokenAnswer),
-        (status = 401, description = "No bootstrap token, or one unknown, expired or used up."),
-        (status = 403, description = "The device or `org_id` belongs to another org."),
+        (status = 401, description = "No bootstrap token, or one unknown, expired or used \
+            up; or a key that is unknown or revoked."),
+        (status = 403, description = "A valid secret, publishable or device key (bootstrapping \
+            needs a bootstrap token), or `org_id` naming another org than the token's."),
         (status = 404, description = "`device_id` is the UUID of no device of the token's \
-            org, and no `device_identifier` came to register one."),
+            org (another org's devices included), and no `device_identifier` came to register \
+            one."),
     ),
 )]
 pub async fn bootstrap_device(
@@ -93,8 +103,8 @@ pub async fn bootstrap_device(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     // No `Caller`: the extractor would refuse the bootstrap token as a malformed API key.
-    // The token is this operation's credential; a key is refused by ACCESS.
-    let token = bootstrap_token(&req)?;
+    // The token is this operation's credential; a valid key is refused by ACCESS.
+    let token = bootstrap_token(&state, &req).await?;
     let request: BootstrapRequest = parse_json_object(&body)?.ok_or_else(|| {
         ApiError::BadRequest("device_identifier (or device_id) is required".to_owned())
     })?;

@@ -112,13 +112,6 @@ impl From<Refusal> for ApiError {
                  of org {}",
                 quoted(&named)
             )),
-            Refusal::DeviceOfOtherOrg {
-                device_id,
-                token_org,
-            } => ApiError::Forbidden(format!(
-                "device {device_id} belongs to another org; this bootstrap token is org \
-                 {token_org}'s"
-            )),
             Refusal::NoSuchDevice { device_id, org_id } => ApiError::NotFound(format!(
                 "no device {device_id} in org {org_id}; send device_identifier to register a \
                  new one"
