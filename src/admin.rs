@@ -493,6 +493,9 @@ pub fn add_model_version(
         },
     };
     let sha256 = Sha256Hex::try_from(digest).map_err(|e| invalid(format!("--sha256 {e}")))?;
+    // The API's rule for a manifest's URL: an absolute http or https URL with a host.
+    crate::domain::DownloadUrl::try_from(add.download_url.to_owned())
+        .map_err(|e| invalid(format!("--url {e}")))?;
     let total_bytes = i64::try_from(size).map_err(|_| invalid("--size is too large".to_owned()))?;
     require_org(db, add.org)?;
     let files = match add.file.and_then(|p| p.file_name()) {

@@ -613,3 +613,42 @@ fn an_invalid_log_filter_is_a_warning_and_logging_goes_on_at_info() {
         assert!(log.contains("listening on"), "{log}");
     }
 }
+
+#[test]
+fn model_add_takes_only_the_http_and_https_urls_the_api_takes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("d.db").to_string_lossy().into_owned();
+    assert!(
+        devreg(&["org", "create", "org_demo", "--create", "--db", &db])
+            .status
+            .success()
+    );
+    let sha = "a".repeat(64);
+    let add = |version: &str, url: &str| {
+        devreg(&[
+            "model",
+            "add",
+            "kbd",
+            "--version",
+            version,
+            "--url",
+            url,
+            "--size",
+            "10",
+            "--sha256",
+            &sha,
+            "--db",
+            &db,
+        ])
+    };
+
+    let refused = add("1", "javascript:alert(1)");
+    let accepted = add("2", "https://models.example/kbd-2.onnx");
+
+    assert!(!refused.status.success());
+    assert!(stderr(&refused).contains("--url"), "{}", stderr(&refused));
+    assert!(accepted.status.success(), "{}", stderr(&accepted));
+    // Nothing of the refused version was stored: its number is still free.
+    let retried = add("1", "http://models.example/kbd-1.onnx");
+    assert!(retried.status.success(), "{}", stderr(&retried));
+}
