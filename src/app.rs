@@ -179,6 +179,7 @@ impl Server {
             connectivity,
             sweeper: sweeper.clone(),
             event_keepalive_seconds: config.event_keepalive.max(1),
+            event_streams: crate::state::StreamSlots::new(config.max_streams_per_key),
             uploads: crate::state::UploadLimits {
                 part_bytes: config.upload_part_bytes,
                 max_bytes: config.upload_max_bytes,

@@ -147,6 +147,16 @@ pub struct Config {
     )]
     pub event_keepalive: u32,
 
+    /// Most event streams one credential may hold open; one more is a 429. 0 means no
+    /// limit.
+    #[arg(
+        long,
+        env = "DEVREG_MAX_STREAMS_PER_KEY",
+        default_value_t = 8,
+        value_name = "N"
+    )]
+    pub max_streams_per_key: u32,
+
     /// HTTP worker threads; defaults to the number of CPU cores.
     #[arg(long, env = "DEVREG_WORKERS", value_name = "N")]
     pub workers: Option<usize>,
@@ -399,6 +409,7 @@ impl Default for Config {
             sweep_interval: 30,
             event_retention: 604_800,
             event_keepalive: 15,
+            max_streams_per_key: 8,
             workers: None,
             read_connections: 4,
             body_timeout: Duration::from_secs(15),

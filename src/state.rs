@@ -33,6 +33,8 @@ pub struct AppState {
     pub sweeper: crate::sweep::Sweeper,
     /// Seconds between keep-alive comments on an idle event stream.
     pub event_keepalive_seconds: u32,
+    /// The event streams open per credential, bounded by `--max-streams-per-key`.
+    pub event_streams: Arc<StreamSlots>,
     /// In ephemeral mode, the state `POST /_devreg/reset` returns to; `None` otherwise,
     /// and the reset routes do not exist.
     pub baseline: Option<Arc<Seed>>,
@@ -90,4 +92,61 @@ pub struct UploadLimits {
     pub part_bytes: u64,
     /// The largest upload, all parts together.
     pub max_bytes: u64,
+}
+
+/// How many event streams each credential holds open, and the most it may
+/// (`--max-streams-per-key`; 0: no limit). A stream holds a [`StreamSlot`] for as long
+/// as its response body lives.
+#[derive(Debug, Default)]
+pub struct StreamSlots {
+    max: u32,
+    open: std::sync::Mutex<std::collections::HashMap<String, u32>>,
+}
+
+impl StreamSlots {
+    pub fn new(max: u32) -> Arc<Self> {
+        Arc::new(StreamSlots {
+            max,
+            open: Default::default(),
+        })
+    }
+
+    /// A slot for one more stream of credential `key_id`, or `None` when it holds the
+    /// most it may.
+    pub fn take(self: &Arc<Self>, key_id: &str) -> Option<StreamSlot> {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let count = open.entry(key_id.to_owned()).or_insert(0);
+        if self.max != 0 && *count >= self.max {
+            return None;
+        }
+        *count += 1;
+        Some(StreamSlot {
+            slots: self.clone(),
+            key_id: key_id.to_owned(),
+        })
+    }
+
+    /// The most streams one credential may hold open; 0 for no limit.
+    pub fn max(&self) -> u32 {
+        self.max
+    }
+}
+
+/// One open stream's place among its credential's; freed when dropped.
+#[derive(Debug)]
+pub struct StreamSlot {
+    slots: Arc<StreamSlots>,
+    key_id: String,
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut open = self.slots.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = open.get_mut(&self.key_id) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.key_id);
+            }
+        }
+    }
 }

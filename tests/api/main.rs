@@ -35,6 +35,7 @@ mod rounds;
 mod scaling;
 mod sdk_replay;
 mod startup;
+mod stream_hardening;
 mod telemetry;
 mod testing_child;
 mod testing_control;

@@ -6,6 +6,11 @@
 //! none twice. The stream reads the log after each commit that appended events (the
 //! writer bumps a watch channel after committing), so it never polls; an idle stream
 //! gets a keep-alive comment every few seconds.
+//!
+//! A stream answers to the credential that opened it: it looks the presented key up
+//! again with each read and at least every [`RECHECK`], and ends (without the events it
+//! would have sent) once the key is revoked, its device deleted or re-keyed, or its
+//! access token ended. One credential holds at most `--max-streams-per-key` streams.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -16,10 +21,11 @@ use actix_web::{HttpRequest, HttpResponse, http::header, web};
 use tokio::sync::mpsc;
 
 use super::{EventParams, parse_filter};
-use crate::auth::{Access, Allow, Caller, Target};
+use crate::auth::{Access, Allow, Caller, Target, credential_for, presented_api_key};
+use crate::clock::Clock;
 use crate::error::ApiError;
 use crate::routes::parse_query;
-use crate::state::AppState;
+use crate::state::{AppState, StreamSlot};
 use crate::store::events;
 
 pub const ACCESS: Access = Access {
@@ -31,12 +37,18 @@ pub const ACCESS: Access = Access {
 /// Events one read takes; a stream far behind catches up in steps of this many.
 const BATCH: u32 = 500;
 
+/// The longest an idle stream goes without looking its credential up again.
+const RECHECK: Duration = Duration::from_secs(3);
+
 /// Stream events
 ///
 /// The same events as `GET /api/v1/events`, as Server-Sent Events (`text/event-stream`):
 /// first those after `Last-Event-ID` (or `after`), then each new one as it is committed.
 /// `id:` is the seq, `event:` the type, `data:` the event as JSON. Idle streams get a
-/// `: keep-alive` comment. The 4xx answers come before the stream starts, as JSON.
+/// `: keep-alive` comment. The 4xx answers come before the stream starts, as JSON. The
+/// stream ends when its key is revoked (or its device deleted or re-keyed), without
+/// sending the events after; one key holds at most the server's
+/// `--max-streams-per-key` streams at once (default 8), and one more is a 429.
 #[utoipa::path(get, path = crate::routes::FROM_TABLE, tag = "events",
     params(EventParams,
         ("Last-Event-ID" = Option<String>, Header, nullable = false, pattern = "^ *([0-9]{1,18})? *$",
@@ -58,6 +70,7 @@ pub async fn stream_events(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let credential = ACCESS.require(caller)?;
+    let digest = presented_api_key(&req)?.digest();
     // An empty Last-Event-ID is a reader that has received nothing yet.
     let last_event_id = match req.headers().get("last-event-id") {
         None => None,
@@ -78,26 +91,56 @@ pub async fn stream_events(
         .db
         .read(move |conn| events::resolve(conn, filter))
         .await?;
+    let slot = state
+        .event_streams
+        .take(&credential.key_id)
+        .ok_or_else(|| ApiError::RateLimited {
+            message: format!(
+                "this key already holds {} open event streams, the most one key may (the \
+                 server's --max-streams-per-key); close one, then retry",
+                state.event_streams.max()
+            ),
+            // A closed stream's slot is freed when the server notices the hang-up, at
+            // a keep-alive's write.
+            retry_after_secs: state.event_keepalive_seconds.into(),
+        })?;
     let (frames, receiver) = mpsc::channel::<Bytes>(16);
     let keepalive = Duration::from_secs(state.event_keepalive_seconds.into());
-    actix_web::rt::spawn(feed(state.db.clone(), filter, signal, frames, keepalive));
+    let reader = Reader {
+        db: state.db.clone(),
+        clock: state.clock.clone(),
+        digest,
+    };
+    actix_web::rt::spawn(feed(reader, filter, signal, frames, keepalive));
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         .insert_header(("x-accel-buffering", "no"))
-        .streaming(Frames(receiver)))
+        .streaming(Frames {
+            frames: receiver,
+            _slot: slot,
+        }))
+}
+
+/// What a stream reads with: the database, and the digest of the key that opened it,
+/// looked up again with each read.
+struct Reader {
+    db: crate::store::Db,
+    clock: Clock,
+    digest: [u8; 32],
 }
 
 /// Sends the stream's frames until the reader goes away (a send fails) or the log moved
 /// past the stream's position (retention; the reader's reconnect then gets the 410).
 async fn feed(
-    db: crate::store::Db,
+    reader: Reader,
     filter: events::Filter,
     mut signal: tokio::sync::watch::Receiver<u64>,
     frames: mpsc::Sender<Bytes>,
     keepalive: Duration,
 ) {
     let mut after = filter.after;
+    let mut last_sent = tokio::time::Instant::now();
     if frames
         .send(Bytes::from_static(b"retry: 1000\n\n"))
         .await
@@ -112,24 +155,40 @@ async fn feed(
             limit: BATCH,
             ..filter.clone()
         };
-        let batch = db.read(move |conn| events::read(conn, &reading)).await;
-        let batch = match batch.map_err(ApiError::from) {
+        let (digest, now) = (reader.digest, reader.clock.now());
+        let batch = reader
+            .db
+            .read(move |conn| {
+                credential_for(conn, &digest, now)?;
+                events::read(conn, &reading).map_err(ApiError::from)
+            })
+            .await;
+        let batch = match batch {
             Ok(batch) => batch,
+            Err(ApiError::Unauthorized(why)) => {
+                log::info!("event stream of org {} ends: {why}", filter.org_id);
+                return;
+            }
             Err(e) => {
                 log::warn!("event stream of org {} ends: {e}", filter.org_id);
                 return;
             }
         };
         if batch.is_empty() {
-            let Ok(changed) = tokio::time::timeout(keepalive, signal.changed()).await else {
+            let wait = RECHECK.min(keepalive);
+            let Ok(changed) = tokio::time::timeout(wait, signal.changed()).await else {
                 // Idle for a while: a keep-alive, so proxies keep the connection.
-                if frames
-                    .send(Bytes::from_static(b": keep-alive\n\n"))
-                    .await
-                    .is_err()
-                {
-                    return;
+                if last_sent.elapsed() >= keepalive {
+                    if frames
+                        .send(Bytes::from_static(b": keep-alive\n\n"))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                    last_sent = tokio::time::Instant::now();
                 }
+                // Then the credential is looked up again, with the next read.
                 continue;
             };
             if changed.is_err() {
@@ -144,17 +203,22 @@ async fn feed(
             if frames.send(Bytes::from(frame)).await.is_err() {
                 return;
             }
+            last_sent = tokio::time::Instant::now();
         }
     }
 }
 
-/// The response body: the frames [`feed`] sends, as they come.
-struct Frames(mpsc::Receiver<Bytes>);
+/// The response body: the frames [`feed`] sends, as they come, and the stream's slot
+/// among its key's, freed when the body is dropped.
+struct Frames {
+    frames: mpsc::Receiver<Bytes>,
+    _slot: StreamSlot,
+}
 
 impl futures_core::Stream for Frames {
     type Item = Result<Bytes, actix_web::Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.0.poll_recv(cx).map(|frame| frame.map(Ok))
+        self.frames.poll_recv(cx).map(|frame| frame.map(Ok))
     }
 }
