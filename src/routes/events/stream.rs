@@ -62,6 +62,9 @@ const RECHECK: Duration = Duration::from_secs(3);
         (status = 404, description = "`device_id` names no device of the org."),
         (status = 410, description = "The resume point is before the retained log; the \
             message says where it starts."),
+        (status = 429, description = "Rate limited: the key's bucket is empty; or the key \
+            already holds the server's `--max-streams-per-key` open streams. Retry after \
+            `Retry-After` seconds."),
     ),
 )]
 pub async fn stream_events(
