@@ -162,8 +162,12 @@ async fn feed(
         let batch = reader
             .db
             .read(move |conn| {
+                // The events first: any of them committed before the key is looked up, so
+                // one committed after a revocation finds the revocation (also where each
+                // statement reads its own snapshot, as on PostgreSQL).
+                let batch = events::read(conn, &reading).map_err(ApiError::from)?;
                 credential_for(conn, &digest, now)?;
-                events::read(conn, &reading).map_err(ApiError::from)
+                Ok(batch)
             })
             .await;
         let batch = match batch {
