@@ -116,6 +116,18 @@ impl From<Refusal> for ApiError {
                 "no device {device_id} in org {org_id}; send device_identifier to register a \
                  new one"
             )),
+            Refusal::DeviceExists {
+                identifier,
+                device_id,
+                org_id,
+            } => ApiError::Conflict(format!(
+                "device {} is already registered in org {org_id}; a bootstrap token only \
+                 registers new devices, as it cannot prove the request comes from that \
+                 device's installation. Use the device's own key (it works wherever its \
+                 tokens would), or have an operator issue it a new key with the secret key: \
+                 POST /api/v1/devices/{device_id}/keys",
+                quoted(identifier.as_str())
+            )),
             Refusal::NoDeviceNamed => device_required(),
             Refusal::OrgGone(org_id) => ApiError::NotFound(format!("org {org_id} does not exist")),
             Refusal::NoDeviceKey { device_id } => ApiError::Forbidden(format!(
