@@ -42,7 +42,8 @@ pub struct TokenAnswer<'a> {
     access_token: &'a str,
     /// The same as `access_token`, under the browser SDK's name.
     token: &'a str,
-    /// Trade it once at `POST /api/v1/device-auth/refresh`; a second use revokes the family.
+    /// Trade it once at `POST /api/v1/device-auth/refresh`; a second use revokes the family
+    /// (one retry within 60 s of a lost answer excepted).
     refresh_token: &'a str,
     /// Always `Bearer`.
     token_type: &'static str,

@@ -72,7 +72,9 @@ async fn refresh(
 ///
 /// Trades a refresh token for a new access token and a new refresh token (rotation): the
 /// one sent is used up. Presenting a used refresh token again revokes its whole family
-/// (every token issued since the bootstrap) and is a 401. The Python and iOS SDKs'
+/// (every token issued since the bootstrap) and is a 401, except once within 60 seconds
+/// while the pair it was traded for is unused (a lost answer): then that pair is revoked
+/// and a new one answered. The Python and iOS SDKs'
 /// `DeviceAuthClient.refresh` calls this with no key; the browser SDK calls it at its own
 /// path with the app's key and `{refresh_token, device_id}`, and reads `token`,
 /// `expires_at` and `refresh_token`.
