@@ -151,7 +151,9 @@ impl From<Refusal> for ApiError {
                 ApiError::Unauthorized("the refresh token has been revoked".to_owned())
             }
             Refusal::RefreshExpired { at } => ApiError::Unauthorized(format!(
-                "the refresh token expired at {}; bootstrap the device again",
+                "the refresh token expired at {}. A device registered already cannot bootstrap \
+                 again: an operator issues it a key (POST /api/v1/devices/{{id}}/keys), or \
+                 deletes it so that it can",
                 at.to_rfc3339()
             )),
             Refusal::Store(err) => err.into(),

@@ -62,7 +62,9 @@ async fn refresh(
         Refreshed::Issued(issued) => Ok(HttpResponse::Ok().json(TokenAnswer::of(&issued, now))),
         Refreshed::Reused => Err(ApiError::Unauthorized(
             "the refresh token was already used; a reused refresh token revokes every token \
-             issued with it since the bootstrap, so bootstrap the device again"
+             issued with it since the bootstrap. A device registered already cannot bootstrap \
+             again: an operator issues it a key (POST /api/v1/devices/{id}/keys), or deletes \
+             it so that it can"
                 .to_owned(),
         )),
     }
