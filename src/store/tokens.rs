@@ -25,6 +25,16 @@ pub enum Refusal {
     /// as absent), and no identifier to register one by.
     #[error("no device {device_id} in org {org_id}")]
     NoSuchDevice { device_id: String, org_id: OrgId },
+    /// The bootstrap names a device already registered in the token's org. A bootstrap
+    /// token is handed to every installation of an app, and nothing in a bootstrap
+    /// proves it comes from the installation the device is, so it only registers new
+    /// devices.
+    #[error("device {identifier} is already registered in org {org_id}")]
+    DeviceExists {
+        identifier: DeviceIdentifier,
+        device_id: String,
+        org_id: OrgId,
+    },
     /// Neither a device UUID nor an identifier.
     #[error("no device named")]
     NoDeviceNamed,
@@ -122,11 +132,11 @@ pub struct Bootstrap {
     pub refresh_ttl_secs: u32,
 }
 
-/// The bootstrap operation: checks the bootstrap token (unexpired, uses left), finds the
-/// device it names in the token's org (a UUID of another org's device is as unknown as any)
-/// or registers it
-/// (writing `device.registered`), starts a token family on the device's current key,
-/// and counts one use of the token.
+/// The bootstrap operation: checks the bootstrap token (unexpired, uses left), registers
+/// the device it names in the token's org (writing `device.registered`), starts a token
+/// family on its key, and counts one use of the token. A device the token's org has
+/// already is refused ([`Refusal::DeviceExists`]): anyone holding the app's bootstrap
+/// token could otherwise act as it. A UUID of another org's device is as unknown as any.
 pub fn bootstrap(conn: &Conn, command: &Bootstrap, now: Timestamp) -> Result<Issued, Refusal> {
     let org_id = check_bootstrap(conn, &command.token_digest, now)?;
     if let Some(named) = &command.named_org
@@ -138,7 +148,13 @@ pub fn bootstrap(conn: &Conn, command: &Bootstrap, now: Timestamp) -> Result<Iss
         });
     }
     let device_id = match bootstrapped_device(conn, &org_id, command)? {
-        Some(id) => id,
+        Some(id) => {
+            return Err(Refusal::DeviceExists {
+                identifier: identifier_of(conn, &id)?,
+                device_id: id,
+                org_id,
+            });
+        }
         None => {
             let identifier = command.identifier.as_ref().ok_or(Refusal::NoDeviceNamed)?;
             let key = ApiKey::generate(KeyKind::Device);
@@ -228,6 +244,11 @@ fn identifier_of(conn: &Conn, id: &str) -> Result<DeviceIdentifier, StoreError> 
     )
 }
 
+/// Seconds after a refresh in which the refresh token it used up may be presented once
+/// more, for a client that never saw the answer (OAuth 2.0 Security BCP, refresh token
+/// rotation): the retry gets a new pair that supersedes the one it lost.
+pub const REFRESH_RETRY_GRACE_SECS: i64 = 60;
+
 /// A refresh: the refresh token presented, and the lifetimes of the pair it is traded for.
 #[derive(Debug)]
 pub struct Refresh {
@@ -247,7 +268,11 @@ pub enum Refreshed {
 
 /// The refresh operation: trades an unused, unexpired refresh token for a new pair in
 /// its family (rotation). A key sent with it (`credential`) must be of the token's org.
-/// A used token presented again revokes its whole family.
+/// A used token presented again revokes its whole family, except once within
+/// [`REFRESH_RETRY_GRACE_SECS`] of its use while the pair it was traded for is unused:
+/// then that pair is revoked (its client never saw it, or the retry would not come) and
+/// a new one issued. No token is kept in plain text for this: the lost pair is not
+/// answered again, it is superseded.
 pub fn refresh(
     conn: &Conn,
     credential: Option<&Credential>,
@@ -269,20 +294,32 @@ pub fn refresh(
         return Err(Refusal::KeyRevoked);
     }
     if stored.revoked {
+        // A family's revocation ends all of it; a token revoked alone was superseded by
+        // a retry within the grace period, so presenting it again is reuse.
+        if revoke_family(conn, &stored.family_id, now)? > 0 {
+            return Ok(Refreshed::Reused);
+        }
         return Err(Refusal::RefreshRevoked);
-    }
-    if stored.used {
-        // Reuse: someone holds a copy. The family's revocation commits; the caller's
-        // answer is a refusal all the same.
-        revoke_family(conn, &stored.family_id, now)?;
-        return Ok(Refreshed::Reused);
     }
     if stored.expires_at <= now {
         return Err(Refusal::RefreshExpired {
             at: stored.expires_at,
         });
     }
-    mark_used(conn, &command.token_digest, &stored.family_id, now)?;
+    if let Some(used_at) = stored.used_at {
+        if now.0 - used_at.0 <= REFRESH_RETRY_GRACE_SECS
+            && successor_unused(conn, &command.token_digest, &stored.family_id, used_at)?
+        {
+            supersede(conn, &command.token_digest, &stored.family_id, used_at, now)?;
+        } else {
+            // Reuse: someone holds a copy. The family's revocation commits; the caller's
+            // answer is a refusal all the same.
+            revoke_family(conn, &stored.family_id, now)?;
+            return Ok(Refreshed::Reused);
+        }
+    } else {
+        mark_used(conn, &command.token_digest, &stored.family_id, now)?;
+    }
     let pair = issue_pair(
         conn,
         &Family {
@@ -450,7 +487,8 @@ pub struct StoredToken {
     pub org_id: OrgId,
     pub scopes_json: String,
     pub expires_at: Timestamp,
-    pub used: bool,
+    /// When it was used up by a refresh.
+    pub used_at: Option<Timestamp>,
     pub revoked: bool,
     /// The device key the token hangs off has been revoked.
     pub key_revoked: bool,
@@ -459,7 +497,7 @@ pub struct StoredToken {
 pub fn find(conn: &Conn, digest: &[u8; 32]) -> Result<Option<StoredToken>, StoreError> {
     conn.query_opt(
         "SELECT t.kind, t.family_id, t.device_id, t.key_id, t.org_id, t.scopes, \
-                    t.expires_at, t.used_at IS NOT NULL, t.revoked_at IS NOT NULL, \
+                    t.expires_at, t.used_at, t.revoked_at IS NOT NULL, \
                     k.revoked_at IS NOT NULL \
              FROM device_tokens t JOIN api_keys k ON k.id = t.key_id WHERE t.digest = ?1",
         &[&&digest[..]],
@@ -472,7 +510,7 @@ pub fn find(conn: &Conn, digest: &[u8; 32]) -> Result<Option<StoredToken>, Store
                 org_id: r.get(4)?,
                 scopes_json: r.get(5)?,
                 expires_at: r.get(6)?,
-                used: r.get(7)?,
+                used_at: r.get(7)?,
                 revoked: r.get(8)?,
                 key_revoked: r.get(9)?,
             })
@@ -486,6 +524,45 @@ fn revoke_family(conn: &Conn, family_id: &str, now: Timestamp) -> Result<usize, 
         "UPDATE device_tokens SET revoked_at = ?2 WHERE family_id = ?1 AND revoked_at IS NULL",
         &[&family_id, &now],
     )
+}
+
+/// Whether the refresh token `digest`, used at `used_at`, was traded for a pair that is
+/// still unused: the family's one live refresh token came from that refresh, and no
+/// other refresh token issued since has been used or revoked. Times are in seconds, so a
+/// chain of refreshes within one second is not told apart, and counts as used.
+fn successor_unused(
+    conn: &Conn,
+    digest: &[u8; 32],
+    family_id: &str,
+    used_at: Timestamp,
+) -> Result<bool, StoreError> {
+    let (live, spent): (i64, i64) = conn.query_row(
+        "SELECT \
+             COALESCE(SUM(CASE WHEN used_at IS NULL AND revoked_at IS NULL THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN used_at IS NULL AND revoked_at IS NULL THEN 0 ELSE 1 END), 0) \
+         FROM device_tokens \
+         WHERE family_id = ?1 AND kind = 'refresh' AND digest <> ?2 AND created_at >= ?3",
+        &[&family_id, &&digest[..], &used_at],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    Ok(live == 1 && spent == 0)
+}
+
+/// The grace-period retry of the refresh token `digest`: revokes it (a further retry is
+/// reuse) and the pair its refresh issued at `used_at`, which the client never saw.
+fn supersede(
+    conn: &Conn,
+    digest: &[u8; 32],
+    family_id: &str,
+    used_at: Timestamp,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE device_tokens SET revoked_at = ?4 \
+         WHERE family_id = ?1 AND revoked_at IS NULL AND (digest = ?2 OR created_at >= ?3)",
+        &[&family_id, &&digest[..], &used_at, &now],
+    )?;
+    Ok(())
 }
 
 /// Marks a refresh token used (rotated), and forgets the family's tokens that have

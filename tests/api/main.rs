@@ -40,4 +40,5 @@ mod telemetry;
 mod testing_child;
 mod testing_control;
 mod testing_servers;
+mod token_hardening;
 mod tokens;

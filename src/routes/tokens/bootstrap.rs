@@ -32,7 +32,7 @@ pub const ACCESS: Access = Access {
 struct BootstrapRequest {
     /// Must be the bootstrap token's org when sent (403 otherwise).
     org_id: Option<String>,
-    /// The device's identifier; registered into the token's org if new.
+    /// The device's identifier; registered into the token's org (409 if it is there).
     device_identifier: Option<DeviceIdentifier>,
     /// The device's UUID `id` or its identifier.
     #[schema(min_length = 1)]
@@ -79,7 +79,9 @@ async fn bootstrap_token(state: &AppState, req: &HttpRequest) -> Result<Token, A
 ///
 /// Presents a bootstrap token (`Authorization: Bearer edg_bt_…`) and the device, and
 /// answers the device's first access token (which works wherever its key works) and
-/// refresh token. A device not yet registered in the token's org is registered. The
+/// refresh token. The device is registered in the token's org; one the org has already
+/// is a 409 (a bootstrap token, shared by every installation of an app, cannot prove it
+/// is that device's). The
 /// Python and iOS SDKs' `DeviceAuthClient` call this. Each success counts one of the
 /// token's uses; a token past its uses or lifetime is a 401, as is a key this server does
 /// not know; `org_id` naming another org is a 403. A `device_id` UUID of another org's
@@ -92,6 +94,8 @@ async fn bootstrap_token(state: &AppState, req: &HttpRequest) -> Result<Token, A
             up; or a key that is unknown or revoked."),
         (status = 403, description = "A valid secret, publishable or device key (bootstrapping \
             needs a bootstrap token), or `org_id` naming another org than the token's."),
+        (status = 409, description = "The device is registered already: use its own key, \
+            or issue it a new one."),
         (status = 404, description = "`device_id` is the UUID of no device of the token's \
             org (another org's devices included), and no `device_identifier` came to register \
             one."),

@@ -42,7 +42,8 @@ pub struct TokenAnswer<'a> {
     access_token: &'a str,
     /// The same as `access_token`, under the browser SDK's name.
     token: &'a str,
-    /// Trade it once at `POST /api/v1/device-auth/refresh`; a second use revokes the family.
+    /// Trade it once at `POST /api/v1/device-auth/refresh`; a second use revokes the family
+    /// (one retry within 60 s of a lost answer excepted).
     refresh_token: &'a str,
     /// Always `Bearer`.
     token_type: &'static str,
@@ -116,6 +117,18 @@ impl From<Refusal> for ApiError {
                 "no device {device_id} in org {org_id}; send device_identifier to register a \
                  new one"
             )),
+            Refusal::DeviceExists {
+                identifier,
+                device_id,
+                org_id,
+            } => ApiError::Conflict(format!(
+                "device {} is already registered in org {org_id}; a bootstrap token only \
+                 registers new devices, as it cannot prove the request comes from that \
+                 device's installation. Use the device's own key (it works wherever its \
+                 tokens would), or have an operator issue it a new key with the secret key: \
+                 POST /api/v1/devices/{device_id}/keys",
+                quoted(identifier.as_str())
+            )),
             Refusal::NoDeviceNamed => device_required(),
             Refusal::OrgGone(org_id) => ApiError::NotFound(format!("org {org_id} does not exist")),
             Refusal::NoDeviceKey { device_id } => ApiError::Forbidden(format!(
@@ -138,7 +151,9 @@ impl From<Refusal> for ApiError {
                 ApiError::Unauthorized("the refresh token has been revoked".to_owned())
             }
             Refusal::RefreshExpired { at } => ApiError::Unauthorized(format!(
-                "the refresh token expired at {}; bootstrap the device again",
+                "the refresh token expired at {}. A device registered already cannot bootstrap \
+                 again: an operator issues it a key (POST /api/v1/devices/{{id}}/keys), or \
+                 deletes it so that it can",
                 at.to_rfc3339()
             )),
             Refusal::Store(err) => err.into(),

@@ -62,7 +62,9 @@ async fn refresh(
         Refreshed::Issued(issued) => Ok(HttpResponse::Ok().json(TokenAnswer::of(&issued, now))),
         Refreshed::Reused => Err(ApiError::Unauthorized(
             "the refresh token was already used; a reused refresh token revokes every token \
-             issued with it since the bootstrap, so bootstrap the device again"
+             issued with it since the bootstrap. A device registered already cannot bootstrap \
+             again: an operator issues it a key (POST /api/v1/devices/{id}/keys), or deletes \
+             it so that it can"
                 .to_owned(),
         )),
     }
@@ -72,7 +74,9 @@ async fn refresh(
 ///
 /// Trades a refresh token for a new access token and a new refresh token (rotation): the
 /// one sent is used up. Presenting a used refresh token again revokes its whole family
-/// (every token issued since the bootstrap) and is a 401. The Python and iOS SDKs'
+/// (every token issued since the bootstrap) and is a 401, except once within 60 seconds
+/// while the pair it was traded for is unused (a lost answer): then that pair is revoked
+/// and a new one answered. The Python and iOS SDKs'
 /// `DeviceAuthClient.refresh` calls this with no key; the browser SDK calls it at its own
 /// path with the app's key and `{refresh_token, device_id}`, and reads `token`,
 /// `expires_at` and `refresh_token`.
