@@ -755,3 +755,40 @@ async fn heartbeat_with_the_secret_or_publishable_key_reports_the_same_pending_r
     .await;
     assert_eq!(app.pending_round(&phone).await, Pending::none());
 }
+
+#[tokio::test]
+async fn listing_rounds_after_a_deadline_passed_completes_the_round_and_answers_200() {
+    let app = spawn_app().await;
+    let started = app
+        .post(
+            "/api/v1/training/rounds",
+            Some(app.secret_key()),
+            serde_json::json!({"deadline_seconds": 1}),
+        )
+        .await;
+    assert_eq!(started.status, 201, "{}", started.body);
+    let moved = app
+        .post(
+            "/_devreg/clock",
+            None,
+            serde_json::json!({"advance_seconds": 5}),
+        )
+        .await;
+    assert_eq!(moved.status, 200, "{}", moved.body);
+
+    let listed = app
+        .send(
+            reqwest::Method::GET,
+            "/api/v1/training/rounds",
+            Some(app.secret_key()),
+            None,
+        )
+        .await;
+
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    assert_eq!(
+        listed.body["rounds"][0]["status"], "completed",
+        "{}",
+        listed.body
+    );
+}

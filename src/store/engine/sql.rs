@@ -74,9 +74,11 @@ impl<'a> Conn<'a> {
     }
 
     /// Runs `f` (which reads through this connection) on one snapshot: in a read
-    /// transaction on SQLite; on PostgreSQL every read already is one (pg.rs).
+    /// transaction on SQLite, unless the connection is in one already (a write's, which
+    /// is a snapshot too); on PostgreSQL every read already is one (pg.rs).
     pub fn snapshot<T>(&self, f: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
         match &self.inner {
+            Inner::Sqlite(conn) if !conn.is_autocommit() => f(),
             Inner::Sqlite(conn) => {
                 let tx = conn.unchecked_transaction()?;
                 let value = f()?;
