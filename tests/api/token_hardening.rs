@@ -2,31 +2,28 @@
 //! grace period without revoking the family, and a bootstrap token cannot take over a
 //! device that is already registered.
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{Reply, TestApp, spawn_app};
-
-async fn post(app: &TestApp, path: &str, key: Option<&str>, body: Value) -> Reply {
-    app.send(Method::POST, path, key, Some(&body.to_string()))
-        .await
-}
+use crate::tokens::{refresh, text};
 
 async fn mint(app: &TestApp) -> String {
-    let reply = post(
-        app,
-        "/api/v1/device-auth/bootstrap-tokens",
-        Some(app.secret_key()),
-        json!({}),
-    )
-    .await;
+    let reply = app
+        .post(
+            "/api/v1/device-auth/bootstrap-tokens",
+            Some(app.secret_key()),
+            json!({}),
+        )
+        .await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
     reply.body["token"].as_str().unwrap().to_owned()
 }
 
 async fn bootstrap(app: &TestApp, body: Value) -> Reply {
     let token = mint(app).await;
-    post(app, "/api/v1/device-auth/bootstrap", Some(&token), body).await
+    app.post("/api/v1/device-auth/bootstrap", Some(&token), body)
+        .await
 }
 
 /// Bootstraps a new device `identifier`; panics unless 200.
@@ -34,22 +31,6 @@ async fn tokens_for(app: &TestApp, identifier: &str) -> Value {
     let reply = bootstrap(app, json!({"device_identifier": identifier})).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     reply.body
-}
-
-async fn refresh(app: &TestApp, refresh_token: &str) -> Reply {
-    post(
-        app,
-        "/api/v1/device-auth/refresh",
-        None,
-        json!({"refresh_token": refresh_token}),
-    )
-    .await
-}
-
-fn text<'a>(body: &'a Value, field: &str) -> &'a str {
-    body[field]
-        .as_str()
-        .unwrap_or_else(|| panic!("{field} in {body}"))
 }
 
 async fn works(app: &TestApp, access: &str, identifier: &str) -> bool {
@@ -157,8 +138,7 @@ async fn bootstrapping_a_device_an_earlier_bootstrap_registered_is_409() {
     let first = tokens_for(&app, "phone").await;
     let token = mint(&app).await;
 
-    post(
-        &app,
+    app.post(
         "/api/v1/device-auth/bootstrap",
         Some(&token),
         json!({"device_identifier": "phone"}),
@@ -167,13 +147,13 @@ async fn bootstrapping_a_device_an_earlier_bootstrap_registered_is_409() {
     .assert_error(409, "conflict");
 
     // The refused bootstrap used none of the token: it still registers a new device.
-    let reply = post(
-        &app,
-        "/api/v1/device-auth/bootstrap",
-        Some(&token),
-        json!({"device_identifier": "tablet"}),
-    )
-    .await;
+    let reply = app
+        .post(
+            "/api/v1/device-auth/bootstrap",
+            Some(&token),
+            json!({"device_identifier": "tablet"}),
+        )
+        .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     assert!(works(&app, text(&first, "access_token"), "phone").await);
 }

@@ -42,7 +42,7 @@ async fn tokens_for(app: &TestApp, identifier: &str) -> Value {
     reply.body
 }
 
-async fn refresh(app: &TestApp, refresh_token: &str) -> Reply {
+pub(crate) async fn refresh(app: &TestApp, refresh_token: &str) -> Reply {
     post(
         app,
         "/api/v1/device-auth/refresh",
@@ -52,7 +52,7 @@ async fn refresh(app: &TestApp, refresh_token: &str) -> Reply {
     .await
 }
 
-fn text<'a>(body: &'a Value, field: &str) -> &'a str {
+pub(crate) fn text<'a>(body: &'a Value, field: &str) -> &'a str {
     body[field]
         .as_str()
         .unwrap_or_else(|| panic!("{field} in {body}"))
