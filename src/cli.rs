@@ -696,7 +696,10 @@ fn shown_db(db: &str) -> String {
     }
 }
 
-fn serve(config: Config) -> Result<(), String> {
+fn serve(mut config: Config) -> Result<(), String> {
+    // `stop_on_signals` below drains on SIGTERM and SIGINT alike; actix's own handlers
+    // would stop at once on SIGINT (Ctrl-C), dropping the requests in flight.
+    config.handle_signals = false;
     // Taken before the database is opened, so a second server changes nothing in it.
     let lock = if config.ephemeral {
         None

@@ -13,6 +13,7 @@ mod device_scope;
 mod errors;
 mod events;
 mod federation;
+mod first_hour;
 mod fixtures;
 mod fleet;
 mod hardening;
