@@ -282,11 +282,16 @@ pub fn bootstrap(
         })
         .transpose()
     };
-    let secret = preset(preset_secret, KeyKind::Secret, "--secret-key")?;
+    // Named as both ways of giving it: a bad key often comes from the environment.
+    let secret = preset(
+        preset_secret,
+        KeyKind::Secret,
+        "--secret-key (or DEVREG_SECRET_KEY)",
+    )?;
     let publishable = preset(
         preset_publishable,
         KeyKind::Publishable,
-        "--publishable-key",
+        "--publishable-key (or DEVREG_PUBLISHABLE_KEY)",
     )?;
     let org_id = OrgId::demo();
 

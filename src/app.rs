@@ -184,12 +184,23 @@ impl Server {
                 part_bytes: config.upload_part_bytes,
                 max_bytes: config.upload_max_bytes,
             },
-            openapi_json: openapi::json(baseline.is_some()),
+            openapi_json: if baseline.is_some() {
+                || openapi::json(true)
+            } else {
+                || openapi::json(false)
+            },
             journal: (baseline.is_some() && config.journal_entries > 0)
                 .then(|| Arc::new(Journal::new(config.journal_entries))),
             baseline,
         });
         state.metrics.set_device_quota(config.max_devices_per_org);
+        // The document takes longer to build than everything else a start does; built
+        // beside the start, the ready line does not wait for it, and a first
+        // `GET /openapi.json` rarely does.
+        let document = state.openapi_json;
+        let _ = std::thread::Builder::new()
+            .name("devreg-openapi".into())
+            .spawn(document);
         limits.start_cleanup(ratelimit::CLEANUP_EVERY);
         let journal = state.journal.clone();
         let journaled = journal.is_some();
@@ -473,6 +484,17 @@ fn finish_response(response: ServiceResponse, request_id: &str) -> ServiceRespon
                 Some(api_error) => api_error.render(request_id),
                 None => framework_error(status, &req, err).render(request_id),
             },
+            None if status == actix_web::http::StatusCode::METHOD_NOT_ALLOWED
+                && is_preflight(&req) =>
+            {
+                ApiError::MethodNotAllowed(format!(
+                    "{} is a CORS preflight, and this server sends no CORS headers: start it \
+                     with --cors-origin ORIGIN (or DEVREG_CORS_ORIGINS) to let that browser \
+                     origin call the API",
+                    req.method().as_str()
+                ))
+                .render(request_id)
+            }
             None => {
                 ApiError::from_status(status, req.method().as_str(), req.path()).render(request_id)
             }
@@ -509,6 +531,14 @@ fn finish_response(response: ServiceResponse, request_id: &str) -> ServiceRespon
             .insert(HeaderName::from_static("x-request-id"), value);
     }
     response
+}
+
+/// Whether a request is a browser's CORS preflight: OPTIONS, naming the method to come.
+fn is_preflight(req: &HttpRequest) -> bool {
+    req.method() == actix_web::http::Method::OPTIONS
+        && req
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
 }
 
 /// Counts the request in the metrics and writes its one log line: request id, method,

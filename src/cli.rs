@@ -70,9 +70,10 @@ pub enum Command {
         /// Write `id,key` lines for the devices to this file (keys are not kept anywhere else).
         #[arg(long)]
         keys_out: Option<std::path::PathBuf>,
-        /// Write keys for only N devices, spread evenly over all of them.
-        #[arg(long, default_value_t = u64::MAX)]
-        keys_limit: u64,
+        /// Write keys for only N devices, spread evenly over all of them (default: every
+        /// device's key).
+        #[arg(long, value_name = "N")]
+        keys_limit: Option<u64>,
         /// Give the devices labels: `ring` r0..r9, `site` s0..s99, and `canary` on every
         /// hundredth (for label-filter benchmarks).
         #[arg(long)]
@@ -210,6 +211,7 @@ pub enum ModelCommand {
         /// The model's name, for people, when the model is new.
         #[arg(long)]
         name: Option<String>,
+        /// The org whose model it is.
         #[arg(long, default_value = "org_demo")]
         org: String,
         #[command(flatten)]
@@ -221,7 +223,8 @@ pub enum ModelCommand {
 pub enum DeviceCommand {
     /// List an org's devices, oldest first: id, identifier, platform, status, last seen.
     List {
-        #[arg(long)]
+        /// The org whose devices these are.
+        #[arg(long, default_value = "org_demo")]
         org: String,
         /// Most devices to print.
         #[arg(long, default_value_t = 100)]
@@ -235,7 +238,8 @@ pub enum DeviceCommand {
     /// Show one device in full, by its id or identifier.
     Show {
         device: String,
-        #[arg(long)]
+        /// The org whose devices these are.
+        #[arg(long, default_value = "org_demo")]
         org: String,
         #[command(flatten)]
         db: DbArg,
@@ -244,7 +248,8 @@ pub enum DeviceCommand {
     /// identifier may be registered again.
     Delete {
         device: String,
-        #[arg(long)]
+        /// The org whose devices these are.
+        #[arg(long, default_value = "org_demo")]
         org: String,
         #[command(flatten)]
         db: DbArg,
@@ -252,7 +257,8 @@ pub enum DeviceCommand {
     /// Issue a new key for a device, print it once, and revoke its old keys.
     Rekey {
         device: String,
-        #[arg(long)]
+        /// The org whose devices these are.
+        #[arg(long, default_value = "org_demo")]
         org: String,
         #[command(flatten)]
         db: DbArg,
@@ -310,11 +316,118 @@ pub enum KeyCommand {
     },
 }
 
+/// `serve --help`'s options under headings, in the order an operator meets them: where
+/// it listens, where it keeps data, who may call it, how devices are seen, the limits,
+/// then testing and logging. Every option of `serve` is in exactly one group (a test
+/// checks); within a group they show in this order.
+pub const SERVE_HEADINGS: &[(&str, &[&str])] = &[
+    (
+        "Network",
+        &[
+            "bind",
+            "cors_origins",
+            "trust_proxy_headers",
+            "workers",
+            "body_timeout",
+        ],
+    ),
+    (
+        "Storage",
+        &[
+            "db",
+            "read_connections",
+            "event_retention",
+            "telemetry_per_device",
+            "telemetry_per_org",
+        ],
+    ),
+    (
+        "Keys and registration",
+        &[
+            "secret_key",
+            "publishable_key",
+            "open_registration",
+            "access_token_ttl",
+            "refresh_token_ttl",
+        ],
+    ),
+    (
+        "Devices",
+        &[
+            "heartbeat_interval",
+            "stale_after_intervals",
+            "offline_after_intervals",
+            "sweep_interval",
+            "event_keepalive",
+            "max_streams_per_key",
+        ],
+    ),
+    (
+        "Limits",
+        &[
+            "rate_limit_device",
+            "rate_limit_device_burst",
+            "rate_limit_publishable",
+            "rate_limit_publishable_burst",
+            "rate_limit_publishable_register",
+            "rate_limit_publishable_register_burst",
+            "rate_limit_secret",
+            "rate_limit_secret_burst",
+            "rate_limit_anonymous",
+            "rate_limit_anonymous_burst",
+            "max_devices_per_org",
+            "max_capabilities_bytes",
+            "max_metadata_bytes",
+            "max_metrics_bytes",
+            "upload_part_bytes",
+            "upload_max_bytes",
+        ],
+    ),
+    (
+        "Testing",
+        &[
+            "ephemeral",
+            "seed",
+            "exit_on_stdin_close",
+            "journal_entries",
+        ],
+    ),
+    // Global options (every command has them): clap lists them after `serve`'s own.
+    ("Logging", &["log_level", "log_format"]),
+];
+
 impl Cli {
+    /// The command line as `devreg --help` shows it: clap's, with `serve`'s options
+    /// grouped under [`SERVE_HEADINGS`].
+    pub fn arranged() -> clap::Command {
+        let mut order = 0;
+        let mut heading = |command: clap::Command, id: &str, group: &'static str| {
+            order += 1;
+            let order = order;
+            command.mut_arg(id, |arg| arg.help_heading(group).display_order(order))
+        };
+        let mut cli = Cli::command();
+        let mut serve = cli
+            .find_subcommand("serve")
+            .expect("devreg has a serve command")
+            .clone();
+        for (group, ids) in SERVE_HEADINGS {
+            for id in *ids {
+                // The logging options are global: they are the top-level command's.
+                if serve.get_arguments().any(|a| a.get_id() == *id) {
+                    serve = heading(serve, id, group);
+                } else {
+                    cli = heading(cli, id, group);
+                }
+            }
+        }
+        cli.mut_subcommand("serve", |_| serve)
+    }
+
     /// Parses the process's arguments (exiting with clap's message on bad ones). What
     /// `serve --ephemeral` implies is `Config::resolve`'s, as for the library.
     pub fn parse_args() -> Cli {
-        let matches = Cli::command().get_matches();
+        let matches = Cli::arranged().get_matches();
         let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
         if let (Command::Serve(config), Some(("serve", serve))) =
             (&mut cli.command, matches.subcommand())
@@ -348,8 +461,16 @@ pub fn run(cli: Cli) -> Result<(), String> {
                 )),
                 None => Box::new(std::io::sink()),
             };
-            admin::seed_devices(&db, &org, &prefix, devices, &mut sink, keys_limit, labels)
-                .map_err(|e| e.to_string())?;
+            admin::seed_devices(
+                &db,
+                &org,
+                &prefix,
+                devices,
+                &mut sink,
+                keys_limit.unwrap_or(u64::MAX),
+                labels,
+            )
+            .map_err(|e| e.to_string())?;
             sink.flush()
                 .map_err(|e| format!("writing keys failed: {e}"))?;
             Ok(())

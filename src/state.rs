@@ -48,8 +48,10 @@ pub struct AppState {
     pub body_timeout: std::time::Duration,
     /// Bounds on federated update uploads.
     pub uploads: UploadLimits,
-    /// This server's OpenAPI document, as `GET /openapi.json` serves it.
-    pub openapi_json: &'static str,
+    /// This server's OpenAPI document, as `GET /openapi.json` serves it: built once per
+    /// process on first use (or by the warm-up thread `Server::build` starts), not before
+    /// the server is ready, as building it costs more than the rest of a start.
+    pub openapi_json: fn() -> &'static str,
 }
 
 /// Lifetimes of device tokens, in seconds.

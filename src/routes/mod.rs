@@ -42,7 +42,7 @@ macro_rules! route_table {
         $cfg.service(
             web::resource($path)
                 $( .guard($guard) )?
-                $( .route(web::$method().to($group::$op::$handler)) )+
+                $( .route(method_route(stringify!($method)).to($group::$op::$handler)) )+
         );
     };
     (
@@ -201,6 +201,18 @@ route_table! {
     "/console" => { get => console::pages::get_console }
     "/console/" => { get => console::pages::get_console }
     "/console/{file}" => { get => console::pages::get_asset }
+}
+
+/// The actix route of a table line's method. A GET route answers HEAD too, as HTTP says
+/// it should (RFC 9110, 9.3.2): the same status and headers, and actix leaves the body out.
+fn method_route(method: &str) -> actix_web::Route {
+    match method {
+        "get" => web::route().guard(guard::Any(guard::Get()).or(guard::Head())),
+        other => web::route().method(
+            actix_web::http::Method::from_bytes(other.to_ascii_uppercase().as_bytes())
+                .expect("the route table names HTTP methods"),
+        ),
+    }
 }
 
 /// Whether the server is ephemeral: only then do the test-control routes exist.

@@ -224,7 +224,7 @@ fn serve_refuses_a_malformed_preset_key_and_a_file_that_is_not_a_database() {
 
     assert!(!bad_key.status.success());
     assert!(
-        stderr(&bad_key).contains("--secret-key must be a secret key"),
+        stderr(&bad_key).contains("--secret-key (or DEVREG_SECRET_KEY) must be a secret key"),
         "{}",
         stderr(&bad_key)
     );

@@ -3,6 +3,7 @@
 use actix_web::{HttpResponse, web};
 
 use crate::auth::Access;
+use crate::error::ApiError;
 use crate::state::AppState;
 
 pub const ACCESS: Access = Access::PUBLIC;
@@ -17,8 +18,12 @@ pub const ACCESS: Access = Access::PUBLIC;
             body = Object),
     ),
 )]
-pub async fn get_openapi(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok()
+pub async fn get_openapi(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    // Built once per process, off the async threads when this request is the first.
+    let json = web::block(state.openapi_json)
+        .await
+        .map_err(|e| ApiError::Internal(format!("building the OpenAPI document: {e}")))?;
+    Ok(HttpResponse::Ok()
         .content_type("application/json")
-        .body(state.openapi_json)
+        .body(json))
 }
