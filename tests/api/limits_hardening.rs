@@ -2,7 +2,9 @@
 //! bounds on federation uploads, updates, telemetry and event streams.
 
 use reqwest::StatusCode;
+use serde_json::json;
 
+use crate::fixtures::spawn_app_with_round;
 use crate::helpers::{Reply, TestApp, read, spawn_app_with};
 use crate::tokens::{text, tokens_for};
 
@@ -87,4 +89,50 @@ async fn a_verified_access_token_is_charged_to_its_device_not_its_address() {
     let limited = get_device_from(&app, access, "phone", "198.51.100.1").await;
     let message = limited.assert_error(429, "rate_limited");
     assert!(message.contains("device key"), "{message}");
+}
+
+#[tokio::test]
+async fn huge_updates_are_clipped_to_the_plan_norm_and_the_result_stays_finite() {
+    let (app, round) = spawn_app_with_round(json!({"min_devices": 2})).await;
+    let attacker = app.register_device("fl-huge").await;
+    let honest = app.register_device("fl-honest").await;
+
+    let huge = app.take_part(&attacker, &round, &[1e308, 1e308], 1).await;
+    let fair = app.take_part(&honest, &round, &[0.6, 0.8], 1).await;
+
+    assert_eq!(huge.status, StatusCode::OK, "{}", huge.body);
+    assert_eq!(fair.status, StatusCode::OK, "{}", fair.body);
+    let result = app
+        .get(
+            &format!("/api/v1/training/rounds/{}/result", round.id),
+            Some(app.secret_key()),
+        )
+        .await;
+    assert_eq!(result.status, StatusCode::OK, "{}", result.body);
+    let aggregate: Vec<f64> = serde_json::from_value(result.body["aggregate"].clone())
+        .unwrap_or_else(|e| panic!("numbers ({e}): {}", result.body));
+    // The huge update counts as one of norm 1 (clip_norm's default): (1/√2, 1/√2).
+    let half = std::f64::consts::FRAC_1_SQRT_2;
+    let expected = [(half + 0.6) / 2.0, (half + 0.8) / 2.0];
+    for (got, want) in aggregate.iter().zip(expected) {
+        assert!(
+            (got - want).abs() < 1e-9,
+            "{aggregate:?} against {expected:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_empty_first_update_is_refused_and_does_not_fix_the_rounds_length() {
+    let (app, round) = spawn_app_with_round(json!({})).await;
+    let first = app.register_device("fl-empty").await;
+    let second = app.register_device("fl-real").await;
+
+    let empty = app.take_part(&first, &round, &[], 1).await;
+    let real = app.take_part(&second, &round, &[0.1, 0.2], 1).await;
+
+    let message = empty.assert_error(400, "bad_request");
+    assert!(message.contains("empty"), "{message}");
+    assert_eq!(real.status, StatusCode::OK, "{}", real.body);
+    assert_eq!(real.body["updates_received"], 1);
 }
