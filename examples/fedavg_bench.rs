@@ -59,7 +59,7 @@ fn aggregate(updates: usize, floats: usize) {
         let t = Instant::now();
         let weight = (u % 50 + 1) as f64;
         let mut sum = federation::from_blob(&blob);
-        federation::add_weighted(&mut sum, &update, weight);
+        federation::add_weighted(&mut sum, &update, weight).expect("a finite sum");
         blob = federation::to_blob(&sum);
         total_weight += weight;
         add_secs += t.elapsed().as_secs_f64();

@@ -71,12 +71,55 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Adds `weight × update` into `sum`, which must be as long.
-pub fn add_weighted(sum: &mut [f64], update: &[f64], weight: f64) {
+/// Checks an update's numbers and clips it to the plan's L2 norm `clip_norm`, as the
+/// device agent does before it adds noise (`clip_update`): an update within the norm is
+/// kept as sent, a longer one is scaled down to it, so no participant can weigh more than
+/// the plan allows. The error is a sentence for the client.
+pub fn check_and_clip(update: &mut [f64], clip_norm: f64) -> Result<(), String> {
+    if update.is_empty() {
+        return Err("the update is empty: it must have at least one number".to_owned());
+    }
+    if let Some(i) = update.iter().position(|x| !x.is_finite()) {
+        return Err(format!(
+            "the update's number at index {i} is not finite: every number must be finite"
+        ));
+    }
+    let norm = l2_norm(update);
+    if norm > clip_norm {
+        let scale = clip_norm / norm;
+        for x in update.iter_mut() {
+            *x *= scale;
+        }
+    }
+    Ok(())
+}
+
+/// The L2 norm, computed on numbers scaled by the largest magnitude so that squaring
+/// numbers near `f64::MAX` does not overflow.
+pub fn l2_norm(values: &[f64]) -> f64 {
+    let largest = values.iter().fold(0.0_f64, |m, x| m.max(x.abs()));
+    if largest == 0.0 || !largest.is_finite() {
+        return largest;
+    }
+    let sum: f64 = values.iter().map(|x| (x / largest) * (x / largest)).sum();
+    largest * sum.sqrt()
+}
+
+/// Adds `weight × update` into `sum`, which must be as long. `Err` (with `sum` then
+/// partly changed: the caller drops it) when a number would stop being finite.
+pub fn add_weighted(sum: &mut [f64], update: &[f64], weight: f64) -> Result<(), String> {
     debug_assert_eq!(sum.len(), update.len());
     for (s, x) in sum.iter_mut().zip(update) {
         *s += weight * x;
+        if !s.is_finite() {
+            return Err(
+                "adding the update would make the round's weighted sum overflow: its numbers \
+                 times its sample_count are too large for this round's clip_norm"
+                    .to_owned(),
+            );
+        }
     }
+    Ok(())
 }
 
 /// The weighted mean: `sum / total_weight`, element by element.
@@ -156,9 +199,36 @@ mod tests {
     #[test]
     fn the_weighted_mean_of_blobs_round_trips() {
         let mut sum = vec![0.0; 2];
-        add_weighted(&mut sum, &[1.0, 2.0], 1.0);
-        add_weighted(&mut sum, &[3.0, 4.0], 3.0);
+        add_weighted(&mut sum, &[1.0, 2.0], 1.0).unwrap();
+        add_weighted(&mut sum, &[3.0, 4.0], 3.0).unwrap();
         let sum = from_blob(&to_blob(&sum));
         assert_eq!(mean(&sum, 4.0), [2.5, 3.5]);
+    }
+
+    #[test]
+    fn huge_updates_are_clipped_to_the_plan_norm_and_the_sum_stays_finite() {
+        let mut update = vec![1e308, 1e308];
+        check_and_clip(&mut update, 1.0).unwrap();
+        let half = std::f64::consts::FRAC_1_SQRT_2;
+        assert!((update[0] - half).abs() < 1e-12 && (update[1] - half).abs() < 1e-12);
+        let mut sum = vec![0.0; 2];
+        add_weighted(&mut sum, &update, 1e12).unwrap();
+        assert!(sum.iter().all(|x| x.is_finite()));
+
+        let mut small = vec![0.3, -0.4];
+        check_and_clip(&mut small, 1.0).unwrap();
+        assert_eq!(
+            small,
+            [0.3, -0.4],
+            "an update within the norm is kept as sent"
+        );
+        assert!(check_and_clip(&mut [], 1.0).unwrap_err().contains("empty"));
+        assert!(
+            check_and_clip(&mut [1.0, f64::NAN], 1.0)
+                .unwrap_err()
+                .contains("index 1")
+        );
+        let mut near_max = vec![f64::MAX / 2.0];
+        assert!(add_weighted(&mut near_max, &[f64::MAX / 2.0], 4.0).is_err());
     }
 }

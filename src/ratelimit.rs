@@ -12,6 +12,15 @@
 //! - A keyed request that no handler proved valid ([`presented::is_verified`]: refused with
 //!   401, or sent to a route that reads no key, such as `/openapi.json`, an unknown route
 //!   or a 405) is charged to its address too, after the fact.
+//! - A device's access token (`edg_at_`) names its device, so anyone can make one up
+//!   that names a real device. It is charged to its device's bucket only once a handler
+//!   has proved it valid: until then (its first request, or a made-up one) it is charged
+//!   to its client address up front, like a request without a key, and when a handler
+//!   proves it valid its digest joins a bounded set of verified tokens
+//!   ([`VERIFIED_TOKENS_MAX`], each entry kept until the token would expire) and that
+//!   request is charged to the device after the fact. A token in the set is charged to
+//!   its device up front, as a key is: one more SHA-256 and one sharded map lookup, no
+//!   database read. A forged token never spends a real device's budget.
 //! - Heartbeats are also charged to the device they name, whatever the key
 //!   ([`RateLimits::charge_heartbeat`]), so an exhausted device is not served on an org
 //!   key; registrations with a publishable key, to a registration bucket of their own.
@@ -63,6 +72,10 @@ pub const CLEANUP_EVERY: Duration = Duration::from_secs(30);
 
 /// A credential's bucket key: the first 16 bytes of the key's SHA-256.
 type KeyTag = [u8; 16];
+
+/// At most this many verified access tokens are remembered (about 64 bytes each); past
+/// it, a new token is charged to its address on every request until cleanup makes room.
+pub const VERIFIED_TOKENS_MAX: usize = 1 << 20;
 
 /// A device's bucket key: its id.
 type DeviceTag = u128;
@@ -196,6 +209,13 @@ fn tag(key: &ApiKey) -> KeyTag {
     key.bucket_tag()
 }
 
+/// An access token's own tag (not its device's): the first 16 bytes of its digest.
+fn token_tag(key: &ApiKey) -> KeyTag {
+    let mut tag = [0u8; 16];
+    tag.copy_from_slice(&key.digest()[..16]);
+    tag
+}
+
 /// Paths never rate limited. Health checks and metric scrapes are the operator's, not
 /// clients': they must not fail because clients are busy.
 pub const UNLIMITED_PATHS: &[&str] = &["/healthz", "/readyz", "/metrics"];
@@ -212,6 +232,11 @@ pub struct RateLimits {
     publishable_register: Option<Bucket<KeyTag>>,
     /// Addresses whose bucket ran out on refused keys, and when they may try keys again.
     guessing: DashMap<AddrKey, Nanos>,
+    /// Access tokens a handler proved valid (the first 16 bytes of their digest), and
+    /// until when they are trusted to spend their device's bucket up front.
+    verified_tokens: DashMap<KeyTag, Nanos>,
+    /// How long an access token lives: how long a verified one is remembered.
+    access_token_ttl: Duration,
     trust_proxy_headers: bool,
     clock: RateLimitClock,
     /// Dropped with the limits, which tells the cleanup thread to stop.
@@ -234,6 +259,19 @@ pub struct Ticket {
     /// The request was charged to a key's bucket, so a 401 must charge its address too.
     keyed: bool,
     decision: Decision,
+    /// An access token: its digest's tag, and whether it was charged to its device.
+    token: Option<TokenCharge>,
+}
+
+/// How an access token was charged by [`RateLimits::admit`].
+#[derive(Debug, Clone, Copy)]
+enum TokenCharge {
+    /// Not known valid: charged to its address; `device` is the bucket it spends once a
+    /// handler proves it valid.
+    Unverified { token: KeyTag, device: KeyTag },
+    /// Known valid: charged to its device up front; forgotten if a handler refuses it
+    /// (revoked since).
+    Verified { token: KeyTag },
 }
 
 impl RateLimits {
@@ -284,6 +322,8 @@ impl RateLimits {
                 clock,
             )?,
             guessing: DashMap::new(),
+            verified_tokens: DashMap::new(),
+            access_token_ttl: Duration::from_secs(u64::from(config.access_token_ttl.max(1))),
             trust_proxy_headers: config.trust_proxy_headers,
             clock: clock.clone(),
             cleanup_stop: OnceLock::new(),
@@ -325,6 +365,7 @@ impl RateLimits {
                 addr,
                 keyed: false,
                 decision: Decision::Unlimited,
+                token: None,
             });
         }
         let key = match presented::presented_key(req) {
@@ -383,6 +424,20 @@ impl RateLimits {
                 });
             }
         }
+        if key.is_access_token() {
+            let token = token_tag(key);
+            if !self.is_verified_token(&token) {
+                let mut ticket = self.admit_anonymous(addr)?;
+                ticket.token = Some(TokenCharge::Unverified {
+                    token,
+                    device: tag(key),
+                });
+                return Ok(ticket);
+            }
+        }
+        let token = key.is_access_token().then(|| TokenCharge::Verified {
+            token: token_tag(key),
+        });
         let (bucket, decision) = self.check_credential(key);
         match (bucket, decision) {
             (
@@ -395,6 +450,7 @@ impl RateLimits {
                 addr,
                 keyed: true,
                 decision,
+                token,
             }),
         }
     }
@@ -411,6 +467,7 @@ impl RateLimits {
                 addr,
                 keyed: false,
                 decision,
+                token: None,
             }),
         }
     }
@@ -428,6 +485,22 @@ impl RateLimits {
         (Some(bucket), bucket.check(&tag(key)))
     }
 
+    /// Whether an access token (by [`token_tag`]) was proved valid and has not expired.
+    fn is_verified_token(&self, token: &KeyTag) -> bool {
+        self.verified_tokens
+            .get(token)
+            .is_some_and(|until| *until > self.clock.now())
+    }
+
+    /// Remembers an access token a handler proved valid, if there is room.
+    fn remember_token(&self, token: KeyTag) {
+        if self.verified_tokens.len() >= VERIFIED_TOKENS_MAX {
+            return;
+        }
+        let until = self.clock.now() + Nanos::from(self.access_token_ttl);
+        self.verified_tokens.insert(token, until);
+    }
+
     /// Charges one request with `key` to its bucket, as a request presenting it would be.
     pub fn charge_key(&self, key: &ApiKey) -> Decision {
         self.check_credential(key).1
@@ -439,6 +512,23 @@ impl RateLimits {
     /// headers of the bucket it was charged to.
     pub fn settle(&self, mut ticket: Ticket, mut response: ServiceResponse) -> ServiceResponse {
         let status = response.status();
+        let verified = presented::is_verified(response.request());
+        match ticket.token {
+            // Charged to its address already; once proved valid it spends its device's
+            // bucket (after the fact: the answer stands) and is charged up front from now.
+            Some(TokenCharge::Unverified { token, device }) if verified => {
+                self.remember_token(token);
+                if let Some(bucket) = &self.device {
+                    ticket.decision = bucket.check(&device);
+                }
+            }
+            Some(TokenCharge::Verified { token })
+                if status == StatusCode::UNAUTHORIZED && !verified =>
+            {
+                self.verified_tokens.remove(&token);
+            }
+            _ => {}
+        }
         if ticket.keyed
             && let Some(bucket) = &self.address
             && !presented::is_verified(response.request())
@@ -509,6 +599,8 @@ impl RateLimits {
         let now = self.clock.now();
         self.guessing.retain(|_, until| *until > now);
         self.guessing.shrink_to_fit();
+        self.verified_tokens.retain(|_, until| *until > now);
+        self.verified_tokens.shrink_to_fit();
     }
 
     /// How many buckets and guessing marks are held.
@@ -526,6 +618,7 @@ impl RateLimits {
             + self.address.as_ref().map_or(0, |b| b.limiter.len())
             + self.heartbeat.as_ref().map_or(0, |b| b.limiter.len())
             + self.guessing.len()
+            + self.verified_tokens.len()
     }
 }
 

@@ -398,6 +398,8 @@ pub struct UploadRef {
 /// An upload's parts, read to be opened off the writer thread ([`Parts::open`]).
 pub struct Parts {
     weight: u64,
+    /// The round's plan's L2 norm, which the update is clipped to.
+    clip_norm: f64,
     parts: Vec<Vec<u8>>,
 }
 
@@ -412,9 +414,13 @@ impl Parts {
     /// parsing a large update, for the caller to do on a thread of its choosing.
     pub fn open(self) -> Opened {
         let bytes = self.parts.concat();
+        let update = federation::open_envelope(&bytes).and_then(|mut update| {
+            federation::check_and_clip(&mut update, self.clip_norm)?;
+            Ok(update)
+        });
         Opened {
             weight: self.weight,
-            update: federation::open_envelope(&bytes),
+            update,
         }
     }
 }
@@ -451,8 +457,10 @@ pub fn upload_parts(
         Some(n) => n,
         None => upload_sample_count(&upload)?.unwrap_or(1),
     };
+    let clip_norm = rounds::plan_of(conn, &round.id)?.clip_norm;
     Ok(Some(Parts {
         weight,
+        clip_norm,
         parts: parts.into_iter().map(|(_, body)| body).collect(),
     }))
 }
@@ -503,6 +511,8 @@ pub enum Discard {
     },
     /// Round `number` already has the device's update.
     AlreadyReceived { number: i64 },
+    /// Adding the update would make the round's sum overflow (the sentence says so).
+    Overflow(String),
 }
 
 /// How completing an upload ended, when it did not refuse: the update is in, or it was
@@ -539,7 +549,10 @@ pub fn complete_upload(
     if let Some(refused) = refusal_of(conn, &round, &upload, update)? {
         return discard(conn, &upload, refused);
     }
-    let received = add_update(conn, &round, &upload, opened.weight, update, now)?;
+    let received = match add_update(conn, &round, &upload, opened.weight, update, now)? {
+        Ok(received) => received,
+        Err(refused) => return discard(conn, &upload, refused),
+    };
     rounds::device_event(
         conn,
         &round,
@@ -682,7 +695,8 @@ fn refusal_of(
 }
 
 /// Adds a device's update into its round's weighted sum and records it; deletes the
-/// upload. Returns how many updates the round now has. [`refusal_of`] found none first.
+/// upload. Returns how many updates the round now has, or [`Discard::Overflow`] (nothing
+/// written) when the sum would stop being finite. [`refusal_of`] found none first.
 fn add_update(
     conn: &Conn,
     round: &Round,
@@ -690,7 +704,20 @@ fn add_update(
     sample_count: u64,
     update: &[f64],
     now: Timestamp,
-) -> Result<u64, StoreError> {
+) -> Result<Result<u64, Discard>, StoreError> {
+    let stored: Option<Vec<u8>> = conn.query_opt(
+        "SELECT weighted_sum FROM round_aggregates WHERE round_id = ?1",
+        &[&&round.id],
+        |r| r.get(0),
+    )?;
+    let first = stored.is_none();
+    let mut sum = match stored {
+        Some(blob) => federation::from_blob(&blob),
+        None => vec![0.0; update.len()],
+    };
+    if let Err(why) = federation::add_weighted(&mut sum, update, sample_count as f64) {
+        return Ok(Err(Discard::Overflow(why)));
+    }
     conn.execute(
         "INSERT INTO round_updates (round_id, device_id, upload_id, sample_count, received_at) \
          VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -702,41 +729,28 @@ fn add_update(
             &now,
         ],
     )?;
-    let stored: Option<Vec<u8>> = conn.query_opt(
-        "SELECT weighted_sum FROM round_aggregates WHERE round_id = ?1",
-        &[&&round.id],
-        |r| r.get(0),
-    )?;
-    let weight = sample_count as f64;
-    match stored {
-        Some(blob) => {
-            let mut sum = federation::from_blob(&blob);
-            federation::add_weighted(&mut sum, update, weight);
-            conn.execute(
-                "UPDATE round_aggregates SET participants = participants + 1, \
-                 sample_count = sample_count + ?2, weighted_sum = ?3 WHERE round_id = ?1",
-                &[
-                    &round.id,
-                    &(sample_count as i64),
-                    &federation::to_blob(&sum),
-                ],
-            )?;
-        }
-        None => {
-            let mut sum = vec![0.0; update.len()];
-            federation::add_weighted(&mut sum, update, weight);
-            conn.execute(
-                "INSERT INTO round_aggregates (round_id, length, participants, sample_count, \
-                 weighted_sum) VALUES (?1, ?2, 1, ?3, ?4)",
-                &[
-                    &round.id,
-                    &(update.len() as i64),
-                    &(sample_count as i64),
-                    &federation::to_blob(&sum),
-                ],
-            )?;
-        }
+    if first {
+        conn.execute(
+            "INSERT INTO round_aggregates (round_id, length, participants, sample_count, \
+             weighted_sum) VALUES (?1, ?2, 1, ?3, ?4)",
+            &[
+                &round.id,
+                &(update.len() as i64),
+                &(sample_count as i64),
+                &federation::to_blob(&sum),
+            ],
+        )?;
+    } else {
+        conn.execute(
+            "UPDATE round_aggregates SET participants = participants + 1, \
+             sample_count = sample_count + ?2, weighted_sum = ?3 WHERE round_id = ?1",
+            &[
+                &round.id,
+                &(sample_count as i64),
+                &federation::to_blob(&sum),
+            ],
+        )?;
     }
     delete_upload(conn, &upload.id)?;
-    update_count(conn, &round.id)
+    update_count(conn, &round.id).map(Ok)
 }

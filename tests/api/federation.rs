@@ -340,7 +340,8 @@ async fn parts_may_come_in_any_order_and_a_part_sent_twice_is_stored_once() {
         c.upload_max_bytes = 1 << 20;
     })
     .await;
-    let round = app.start_round_on_model(json!({})).await;
+    // A plan norm the update is within, so it is kept as sent.
+    let round = app.start_round_on_model(json!({"clip_norm": 1e6})).await;
     let device = app.register_device("fl-order").await;
     app.join_federated_round(&device, &round, "p").await;
     let update: Vec<f64> = (0..300).map(|i| f64::from(i) / 7.0).collect();
@@ -497,7 +498,8 @@ async fn a_device_sends_one_update_per_round() {
 #[tokio::test]
 async fn a_round_that_never_gets_enough_updates_stays_active_then_completes_at_its_deadline() {
     let (app, round) =
-        spawn_app_with_round(json!({"min_devices": 3, "deadline_seconds": 600})).await;
+        spawn_app_with_round(json!({"min_devices": 3, "deadline_seconds": 600, "clip_norm": 10}))
+            .await;
     let device = app.register_device("fl-alone").await;
     assert_eq!(
         app.take_part(&device, &round, &[2.0, 4.0], 3).await.status,

@@ -21,6 +21,7 @@ mod hardening_more;
 mod heartbeat;
 mod helpers;
 mod journal;
+mod limits_hardening;
 mod list;
 mod modules;
 mod openapi;

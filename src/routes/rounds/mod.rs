@@ -286,6 +286,7 @@ impl From<Discard> for ApiError {
             Discard::AlreadyReceived { number } => ApiError::Conflict(format!(
                 "training round {number} already has this device's update"
             )),
+            Discard::Overflow(why) => ApiError::BadRequest(why),
         }
     }
 }
