@@ -8,6 +8,7 @@ import * as device from "./device.js";
 import * as rounds from "./rounds.js";
 import * as events from "./events.js";
 import * as journal from "./journal.js";
+import * as models from "./models.js";
 
 const view = document.getElementById("view");
 const stream = new EventStream();
@@ -30,6 +31,7 @@ const VIEWS = [
   { section: "rounds", match: (p) => p[0] === "rounds" && p.length <= 2, view: rounds },
   { section: "events", match: (p) => p.length === 1 && p[0] === "events", view: events },
   { section: "requests", match: (p) => p.length === 1 && p[0] === "requests", view: journal },
+  { section: "models", match: (p) => p.length === 1 && p[0] === "models", view: models },
 ];
 
 async function render() {

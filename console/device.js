@@ -1,9 +1,9 @@
 // One device: its fields, capabilities, metadata, latest metrics, labels (editable),
-// desired and observed state when the server has them, recent events, and the actions
+// the desired and observed version of each model, recent events, and the actions
 // re-key and delete.
 
 import { api, ApiError, orgUrl } from "./api.js";
-import { confirm, connectivityBadge, debounce, h, jsonBlock, keyValues, notice, show, statusBadge, time } from "./format.js";
+import { confirm, connectivityBadge, debounce, h, keyValues, notice, show, statusBadge, time } from "./format.js";
 
 export async function render(view, parts, _params, context) {
   const reference = parts[1];
@@ -41,11 +41,7 @@ export async function render(view, parts, _params, context) {
       section("Capabilities", keyValues(device.capabilities)),
       section("Metadata", keyValues(device.metadata)),
     ];
-    if ("desired_state" in device || "observed_state" in device) {
-      sections.push(section("Desired and observed state", h("div", { class: "pair" },
-        h("div", {}, h("h3", {}, "Desired"), jsonBlock(device.desired_state)),
-        h("div", {}, h("h3", {}, "Observed"), jsonBlock(device.observed_state)))));
-    }
+    sections.push(section("Models", modelsBox));
     sections.push(section("Recent events", eventsBox));
     show(body, sections);
   }
@@ -138,6 +134,43 @@ export async function render(view, parts, _params, context) {
     }
   }
 
+  // Desired and observed versions per model. The device's detail carries only what it
+  // reported (observed_state), never a desired state, so the page used to show "Desired:
+  // none" whatever was deployed. The desired version comes from the registry's per-model
+  // resolve, a read: fetching the desired-state route would count as the device's sync.
+  const modelsBox = h("div", { class: "table-wrap" });
+  async function loadModels() {
+    try {
+      const { models } = await api("GET", "/api/v1/models");
+      const desired = new Map();
+      for (const m of models) {
+        if (!m.versions.length) continue;
+        const resolved = await api("GET",
+          `/api/v1/devices/${encodeURIComponent(device.id)}/models/${encodeURIComponent(m.model_id)}/version`);
+        if (resolved.source === "deployment") desired.set(m.model_id, resolved);
+      }
+      const observed = new Map((device.observed_state?.models ?? []).map((o) => [o.model_id, o]));
+      const ids = [...new Set([...desired.keys(), ...observed.keys()])].sort();
+      show(modelsBox, ids.length ? h("table", { class: "device-models" },
+        h("thead", {}, h("tr", {}, ["Model", "Desired", "Installed", "Active", "Status"].map((t) => h("th", { scope: "col" }, t)))),
+        h("tbody", {}, ids.map((id) => {
+          const want = desired.get(id);
+          const have = observed.get(id);
+          return h("tr", { "data-model": id },
+            h("td", {}, h("code", {}, id)),
+            h("td", { class: "desired" }, want
+              ? [h("code", {}, want.version), " ", h("span", { class: "muted", title: want.deployment_id }, "deployed")]
+              : h("span", { class: "muted" }, "none")),
+            h("td", { class: "installed" }, have?.installed_version ?? h("span", { class: "muted" }, "—")),
+            h("td", { class: "active" }, have?.active_version ?? h("span", { class: "muted" }, "—")),
+            h("td", {}, have ? statusBadge(have.status) : h("span", { class: "muted" }, "not reported")));
+        })))
+        : h("p", { class: "muted" }, "No model is deployed to this device, and it has reported none."));
+    } catch (error) {
+      show(modelsBox, h("p", { class: "muted" }, `Models could not be read: ${error.message}`));
+    }
+  }
+
   const eventsBox = h("div", { class: "table-wrap" });
   const seen = new Map();
   function drawEvents() {
@@ -166,10 +199,12 @@ export async function render(view, parts, _params, context) {
   }
 
   if (!(await load())) return null;
+  await loadModels();
   await loadEvents();
   context.refreshClock();
-  const reload = debounce(async () => { if (await load()) drawEvents(); }, 250);
+  const reload = debounce(async () => { if (await load()) { drawEvents(); await loadModels(); } }, 250);
   const unsubscribe = context.stream.subscribe((event) => {
+    if (String(event.type).startsWith("deployment.") || String(event.type).startsWith("model.")) { reload(); return; }
     if (event.device_id !== device.id) return;
     seen.set(event.seq, event);
     if (event.type === "device.deleted") {

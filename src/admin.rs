@@ -638,3 +638,25 @@ pub fn show_deployment(
     db.read_sync(|conn| crate::store::deployments::get_any(conn, id))?
         .ok_or_else(|| AdminError::Invalid(format!("no deployment {id:?} in this database")))
 }
+
+/// `devreg model rm`: deletes a version of a model (or the model with all its versions),
+/// refused while an active deployment uses it.
+pub fn remove_model(
+    db: &Db,
+    org: &str,
+    model: &str,
+    version: Option<&str>,
+) -> Result<crate::store::registry::Deleted, AdminError> {
+    use crate::store::registry::{self, Refusal};
+    require_org(db, org)?;
+    db.write_sync(|tx| registry::delete(tx, org, model, version, now()))
+        .map_err(|refusal| match refusal {
+            Refusal::Store(e) => e.into(),
+            Refusal::InUse { deployments, .. } => AdminError::Invalid(format!(
+                "{model} is in use by active deployment(s) {}; cancel them first (POST \
+                 /api/v1/deployments/ID/cancel)",
+                deployments.join(", ")
+            )),
+            other => AdminError::Invalid(other.to_string()),
+        })
+}

@@ -217,6 +217,19 @@ pub enum ModelCommand {
         #[command(flatten)]
         db: DbArg,
     },
+    /// Delete a model version (--version), or a model with all its versions; refused while
+    /// an active deployment uses it. Cancelled deployments of what it deletes go with it.
+    Rm {
+        /// The model's id, or its name.
+        model: String,
+        /// Only this version.
+        #[arg(long)]
+        version: Option<String>,
+        #[arg(long, default_value = "org_demo")]
+        org: String,
+        #[command(flatten)]
+        db: DbArg,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -517,6 +530,25 @@ pub fn run(cli: Cli) -> Result<(), String> {
                 "Deploy it with `devreg deploy {} {}`.",
                 added.model_id, added.version
             );
+            Ok(())
+        }
+        Command::Model(ModelCommand::Rm {
+            model,
+            version,
+            org,
+            db,
+        }) => {
+            let deleted = admin::remove_model(&open(&db)?, &org, &model, version.as_deref())
+                .map_err(|e| e.to_string())?;
+            println!(
+                "Deleted {} version(s) {} of model {} from org {org}.",
+                deleted.versions.len(),
+                deleted.versions.join(", "),
+                deleted.model_id
+            );
+            if version.is_none() {
+                println!("Deleted model {}.", deleted.model_id);
+            }
             Ok(())
         }
         Command::Deploy {

@@ -8,6 +8,7 @@ pub mod devices;
 pub mod events;
 pub mod models;
 pub mod ops;
+pub mod registry;
 pub mod rounds;
 mod table;
 pub mod telemetry;
@@ -120,7 +121,31 @@ route_table! {
         get => models::list::list_models,
         post => models::create::create_model,
     }
-    "/api/v1/models/{model_id}/versions" => { post => models::add_version::add_version }
+    "/api/v1/models/{model_id}/versions" => {
+        post => models::add_version::add_version,
+        get => models::versions::list_versions,
+    }
+    // issue 26 (registry reads and deletion): by a model's id or its name.
+    "/api/v1/models/{model_id}" => {
+        get => models::get::get_model,
+        delete => models::delete::delete_model,
+    }
+    "/api/v1/models/{model_id}/updates" => { get => models::updates::check_updates }
+    "/api/v1/models/{model_id}/deployments" => {
+        get => models::deployments::list_model_deployments
+    }
+    "/api/v1/models/{model_id}/versions/{version}" => {
+        get => models::version::get_version,
+        delete => models::delete_version::delete_version,
+    }
+    "/api/v1/models/{model_id}/versions/{version}/resolve" => {
+        post => models::resolve::resolve_version
+    }
+    "/api/v1/devices/{device_id}/models/{model_id}/version" => {
+        get => devices::model_version::get_device_model_version
+    }
+    "/api/v1/registry/pull" => { post => registry::pull::pull_model }
+    "/api/v1/registry/resolve/{reference}" => { get => registry::resolve::resolve_reference }
     "/api/v1/deployments" => { post => deployments::create::create_deployment }
     "/api/v1/deployments/{deployment_id}" => { get => deployments::get::get_deployment }
     "/api/v1/deployments/{deployment_id}/cancel" => {

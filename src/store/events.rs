@@ -23,6 +23,8 @@ pub const TYPES: &[&str] = &[
     "deployment.created",
     "deployment.cancelled",
     "device.observed_state_changed",
+    "model.version_deleted",
+    "model.deleted",
 ];
 
 /// An event to append: its type (`device.registered`, ...), the device it is about (its

@@ -21,6 +21,7 @@ pub mod keys;
 pub mod models;
 pub mod orgs;
 pub mod readiness;
+pub mod registry;
 pub mod rounds;
 pub mod telemetry;
 pub mod tokens;

@@ -32,6 +32,8 @@ mod rate_limits;
 mod redact;
 mod reference_examples;
 mod register;
+mod registry;
+mod registry_replay;
 mod retrieve;
 mod rounds;
 mod scaling;

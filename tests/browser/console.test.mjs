@@ -305,6 +305,39 @@ describe("the devreg console", () => {
     await page.getByRole("heading", { name: "Result" }).waitFor();
   });
 
+  test("the models page shows versions and the deployments using them; a device page shows its desired and observed versions", { skip: !has("get", "/api/v1/models/{model_id}/deployments") && "this devreg has no registry reads yet" }, async () => {
+    const sha = "ab".repeat(32);
+    assert.equal((await call("POST", "/api/v1/models", { model_id: "kbd-console", name: "Keyboard" })).status, 201);
+    const version = await call("POST", "/api/v1/models/kbd-console/versions", {
+      version: "3.1.0", format: "onnx", total_bytes: 5242880, sha256: sha,
+      download_url: "https://cdn.example.com/kbd/3.1.0/model.onnx",
+      files: [{ path: "model.onnx", size: 5242880, sha256: sha }],
+    });
+    assert.equal(version.status, 201, JSON.stringify(version.body));
+    const device = await register("pixel-models-1");
+    const deployment = await call("POST", "/api/v1/deployments", { model_id: "kbd-console", version: "3.1.0", target: { devices: ["pixel-models-1"] } });
+    assert.equal(deployment.status, 201, JSON.stringify(deployment.body));
+    const observed = await call("POST", `/api/v1/devices/${device.id}/observed-state`, {
+      schemaVersion: "1.4.0", deviceId: device.id, reportedAt: new Date().toISOString(),
+      models: [{ modelId: "kbd-console", status: "ACTIVE", installedVersion: "3.1.0", activeVersion: "3.1.0" }],
+    }, device.api_key);
+    assert.equal(observed.status, 200, JSON.stringify(observed.body));
+
+    await signedInPage();
+    await page.getByRole("link", { name: "Models" }).click();
+    const versionRow = page.locator('section[data-model="kbd-console"] tr[data-version="3.1.0"]');
+    await versionRow.waitFor();
+    await versionRow.getByText("5.0 MiB").first().waitFor();
+    await versionRow.getByText(`${sha.slice(0, 12)}…`).waitFor();
+    await versionRow.getByText("model.onnx").waitFor();
+    await versionRow.locator(`li[data-deployment="${deployment.body.id}"]`).getByText("targeted 1 · synced 0 · active 1 · failed 0").waitFor();
+
+    await page.goto(`${devreg.url}/console#/devices/${device.id}`);
+    const modelRow = page.locator('table.device-models tr[data-model="kbd-console"]');
+    await modelRow.locator("td.desired").getByText("3.1.0").waitFor();
+    await modelRow.locator("td.active").getByText("3.1.0").waitFor();
+  });
+
   test("the keyboard reaches sign-in, the navigation and the filters", async () => {
     await page.goto(`${devreg.url}/console`);
     await page.keyboard.type(devreg.secret_key); // the key field has the focus

@@ -17,6 +17,7 @@ pub mod heartbeat;
 pub mod heartbeat_by_key;
 pub mod list;
 pub mod list_telemetry;
+pub mod model_version;
 pub mod observed;
 pub mod register;
 pub mod rekey;
