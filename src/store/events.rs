@@ -23,6 +23,13 @@ pub const TYPES: &[&str] = &[
     "deployment.created",
     "deployment.cancelled",
     "device.observed_state_changed",
+    "device.reregistered",
+    "experiment.created",
+    "experiment.started",
+    "experiment.paused",
+    "experiment.resumed",
+    "experiment.completed",
+    "experiment.cancelled",
 ];
 
 /// An event to append: its type (`device.registered`, ...), the device it is about (its

@@ -38,6 +38,7 @@ assets! {
     "rounds.js" => "text/javascript; charset=utf-8",
     "events.js" => "text/javascript; charset=utf-8",
     "journal.js" => "text/javascript; charset=utf-8",
+    "experiments.js" => "text/javascript; charset=utf-8",
 }
 
 /// The Content-Security-Policy every console response carries: everything from this
