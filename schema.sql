@@ -508,3 +508,39 @@ CREATE TABLE IF NOT EXISTS round_aggregates (
     aggregate       BLOB,
     completed_at    INTEGER
 ) WITHOUT ROWID;
+
+-- issue 27 (experiments): A/B experiments over one model's versions, and the devices'
+-- metric and event reports to them. `variants` is a JSON array of {id, name,
+-- model_version, traffic_percentage, is_control}.
+CREATE TABLE IF NOT EXISTS experiments (
+    seq                 INTEGER PRIMARY KEY,
+    id                  TEXT NOT NULL UNIQUE,
+    org_id              TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+    name                TEXT NOT NULL,
+    model_id            TEXT NOT NULL,
+    description         TEXT,
+    status              TEXT NOT NULL CHECK (status IN ('draft', 'running', 'paused', 'completed', 'cancelled')),
+    primary_metric      TEXT,
+    min_sample_size     INTEGER,
+    confidence_level    REAL,
+    variants            TEXT NOT NULL,
+    created_at          INTEGER NOT NULL,
+    updated_at          INTEGER NOT NULL
+);
+
+CREATE INDEX IF NOT EXISTS experiments_by_org_status ON experiments (org_id, status, seq);
+
+CREATE TABLE IF NOT EXISTS experiment_reports (
+    seq             INTEGER PRIMARY KEY,
+    experiment_id   TEXT NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+    device_id       TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+    variant_id      TEXT,
+    kind            TEXT NOT NULL,
+    name            TEXT NOT NULL,
+    value           REAL,
+    at              INTEGER NOT NULL,
+    received_at     INTEGER NOT NULL
+);
+
+CREATE INDEX IF NOT EXISTS experiment_reports_by_experiment ON experiment_reports (experiment_id, variant_id);
+CREATE INDEX IF NOT EXISTS experiment_reports_by_device ON experiment_reports (device_id);

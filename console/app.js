@@ -6,6 +6,7 @@ import { h, notice, setServerSkew, show } from "./format.js";
 import * as devices from "./devices.js";
 import * as device from "./device.js";
 import * as rounds from "./rounds.js";
+import * as experiments from "./experiments.js";
 import * as events from "./events.js";
 import * as journal from "./journal.js";
 import * as models from "./models.js";
@@ -29,6 +30,7 @@ const VIEWS = [
   { section: "devices", match: (p) => p.length === 1 && p[0] === "devices", view: devices },
   { section: "devices", match: (p) => p.length === 2 && p[0] === "devices", view: device },
   { section: "rounds", match: (p) => p[0] === "rounds" && p.length <= 2, view: rounds },
+  { section: "experiments", match: (p) => p[0] === "experiments" && p.length <= 2, view: experiments },
   { section: "events", match: (p) => p.length === 1 && p[0] === "events", view: events },
   { section: "requests", match: (p) => p.length === 1 && p[0] === "requests", view: journal },
   { section: "models", match: (p) => p.length === 1 && p[0] === "models", view: models },

@@ -6,6 +6,7 @@ pub mod console;
 pub mod deployments;
 pub mod devices;
 pub mod events;
+pub mod experiments;
 pub mod models;
 pub mod ops;
 pub mod registry;
@@ -206,6 +207,34 @@ route_table! {
     // The generated contract's path for the same.
     "/api/v1/federation/rounds/{round_id}/updates/{upload_id}/complete" => {
         post => rounds::upload_complete::complete_upload as complete_update
+    }
+    // Experiments (issue 27): the operator's management calls, the devices' reads and
+    // reports, the results.
+    "/api/v1/experiments" => {
+        get => experiments::list::list_experiments,
+        post => experiments::create::create_experiment,
+    }
+    "/api/v1/experiments/{experiment_id}" => { get => experiments::get::get_experiment }
+    "/api/v1/experiments/{experiment_id}/start" => { post => experiments::start::start_experiment }
+    "/api/v1/experiments/{experiment_id}/pause" => { post => experiments::pause::pause_experiment }
+    "/api/v1/experiments/{experiment_id}/resume" => {
+        post => experiments::resume::resume_experiment
+    }
+    "/api/v1/experiments/{experiment_id}/complete" => {
+        post => experiments::complete::complete_experiment
+    }
+    "/api/v1/experiments/{experiment_id}/cancel" => {
+        post => experiments::cancel::cancel_experiment
+    }
+    "/api/v1/experiments/{experiment_id}/assign" => { get => experiments::assign::assign_device }
+    "/api/v1/experiments/{experiment_id}/events" => { post => experiments::report::report_event }
+    "/api/v1/experiments/{experiment_id}/metrics" => {
+        post => experiments::metrics::report_metric
+    }
+    "/api/v1/experiments/{experiment_id}/results" => { get => experiments::results::get_results }
+    // The Python SDK's `get_analytics` reads the same.
+    "/api/v1/experiments/{experiment_id}/analytics" => {
+        get => experiments::results::get_results as get_analytics
     }
     "/healthz" => { get => ops::health::get_health }
     "/readyz" => { get => ops::readiness::get_readiness }

@@ -126,7 +126,13 @@ fn reconcile(
     fetch: &Fetch<'_>,
     write: bool,
 ) -> Result<(DesiredState, bool), StoreError> {
-    let models = deployments::desired_for(conn, fetch.device_id)?;
+    let mut models = deployments::desired_for(conn, fetch.device_id)?;
+    // A running experiment's variant replaces the deployments' version of its model.
+    for entry in super::experiments::desired_for(conn, fetch.org_id, fetch.device_id)? {
+        models.retain(|(d, _)| d.model_id != entry.0.model_id);
+        models.push(entry);
+    }
+    models.sort_by(|a, b| a.0.model_id.cmp(&b.0.model_id));
     let digest = models
         .iter()
         .map(|(d, _)| d.id.as_str())
@@ -159,7 +165,8 @@ fn reconcile(
         version != stored.version || (fetch.mark_refreshed && stored.refreshed_version != version);
     let unsynced: Vec<&str> = if fetch.mark_synced {
         let mut missing = Vec::new();
-        for (deployment, _) in &models {
+        // An experiment's entry is no deployment: its rollout is the experiment's results.
+        for (deployment, _) in models.iter().filter(|(d, _)| d.status != "experiment") {
             if conn
                 .query_opt(
                     "SELECT 1 FROM deployment_syncs WHERE deployment_id = ?1 AND device_id = ?2",

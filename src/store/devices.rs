@@ -236,6 +236,9 @@ pub enum Refusal {
     /// The labels a merge would leave are not a valid set: why.
     #[error("{0}")]
     Labels(String),
+    /// A device's own credential registering an identifier that is not its device's.
+    #[error("a device credential cannot register device_id {identifier:?}")]
+    NotOwnDevice { identifier: DeviceIdentifier },
     #[error(transparent)]
     NotActing(#[from] NotActing),
     #[error(transparent)]

@@ -25,6 +25,13 @@ pub const TYPES: &[&str] = &[
     "device.observed_state_changed",
     "model.version_deleted",
     "model.deleted",
+    "device.reregistered",
+    "experiment.created",
+    "experiment.started",
+    "experiment.paused",
+    "experiment.resumed",
+    "experiment.completed",
+    "experiment.cancelled",
 ];
 
 /// An event to append: its type (`device.registered`, ...), the device it is about (its

@@ -39,6 +39,7 @@ assets! {
     "events.js" => "text/javascript; charset=utf-8",
     "journal.js" => "text/javascript; charset=utf-8",
     "models.js" => "text/javascript; charset=utf-8",
+    "experiments.js" => "text/javascript; charset=utf-8",
 }
 
 /// The Content-Security-Policy every console response carries: everything from this

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use super::desired_state::fetch;
 use crate::auth::{Access, Caller, Target};
-use crate::domain::Timestamp;
+use crate::domain::{KeyKind, Timestamp};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::desired::FetchCommand;
@@ -57,6 +57,20 @@ struct Assignments {
     fetched_at: Timestamp,
 }
 
+/// The 403 for a publishable key: the platform's publishable keys carry only the scopes
+/// `devices:register, devices:heartbeat, telemetry:write, models:read` (Python SDK
+/// octomil/auth.py 149-172), and a key shipped in every copy of an app must not read
+/// any device's state by its id (docs/api.md, "Registering again").
+fn publishable_refused() -> ApiError {
+    ApiError::Forbidden(
+        "reading a device's assignments needs the device's own key (or its access token) or \
+         the org's secret key; a publishable key cannot (its scopes are devices:register, \
+         devices:heartbeat, telemetry:write and models:read): use the access_token the \
+         register answer carries"
+            .to_owned(),
+    )
+}
+
 /// Read a device's assignments
 ///
 /// The device's desired models as assignments, and whether they changed since its
@@ -73,6 +87,11 @@ pub async fn get_assignments(
     caller: Caller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    if let Some(credential) = &caller.0
+        && credential.kind == KeyKind::Publishable
+    {
+        return Err(publishable_refused());
+    }
     let acting = ACCESS.acting(caller, Some(path.into_inner()))?;
     let command = FetchCommand {
         mark_refreshed: true,

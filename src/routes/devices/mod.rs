@@ -178,6 +178,12 @@ impl From<Refusal> for ApiError {
                 }
             )),
             Refusal::Labels(why) => ApiError::BadRequest(why),
+            Refusal::NotOwnDevice { identifier } => ApiError::Forbidden(format!(
+                "a device's own key or access token registers only its own device, not \
+                 device_id {}: register other devices with the org's secret key or a \
+                 publishable key",
+                quoted(identifier.as_str())
+            )),
             Refusal::NotActing(refusal) => refusal.into(),
             Refusal::Store(err) => err.into(),
         }

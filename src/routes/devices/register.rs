@@ -16,10 +16,16 @@ use crate::routes::{one_identifier, parse_json_object};
 use crate::schema;
 use crate::state::{AppState, StorageCaps};
 use crate::store::devices;
+use crate::store::relaunch::{self, Proof, Registered};
 
 pub const ACCESS: Access = Access {
     action: "registering a device",
-    allows: &[Allow::Secret, Allow::Publishable, Allow::Anonymous],
+    allows: &[
+        Allow::Secret,
+        Allow::Publishable,
+        Allow::Device,
+        Allow::Anonymous,
+    ],
     target: Target::Org,
 };
 
@@ -194,6 +200,50 @@ struct RegisteredDevice<'a> {
     expires_at: Option<Timestamp>,
 }
 
+/// A device registered again (docs/api.md, "Registering again"): the existing device,
+/// and the new key when the registration proved its installation.
+#[derive(Serialize, ToSchema)]
+#[schema(examples(json!({
+    "id": "01a2147f-daeb-7763-909c-9e315a041b31",
+    "device_id": "5f0c6e1a-2b7d-4c39-9e8f-0a1b2c3d4e5f",
+    "device_identifier": "5f0c6e1a-2b7d-4c39-9e8f-0a1b2c3d4e5f",
+    "org_id": "org_demo",
+    "api_key": "edg_dev_c7501lyv5D4HOLnXTzTdUPF1CmOInkwN",
+    "access_token": "edg_dev_c7501lyv5D4HOLnXTzTdUPF1CmOInkwN",
+    "platform": "python",
+    "status": "active",
+    "created_at": "2026-11-25T20:57:33Z",
+    "registered_at": "2026-11-25T20:57:33Z",
+    "updated_at": "2026-11-25T20:57:33Z",
+    "heartbeat_interval_seconds": 60
+})))]
+struct RegisteredAgain<'a> {
+    #[schema(format = Uuid)]
+    id: &'a str,
+    device_id: &'a DeviceIdentifier,
+    device_identifier: &'a DeviceIdentifier,
+    org_id: &'a OrgId,
+    /// The device's new key, its only one now (the ones before are revoked): only when
+    /// the registration proved its installation. A device registering with its own key
+    /// or access token keeps that one, and gets none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    api_key: Option<&'a str>,
+    /// The same as `api_key`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    access_token: Option<&'a str>,
+    platform: &'a Platform,
+    status: DeviceStatus,
+    created_at: Timestamp,
+    /// The same as `created_at`.
+    registered_at: Timestamp,
+    updated_at: Timestamp,
+    #[schema(minimum = 1)]
+    heartbeat_interval_seconds: u32,
+    /// As in the first registration's answer, with a new key and not to the Python SDK.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_at: Option<Timestamp>,
+}
+
 /// How long the Node and browser SDKs are told a device key lasts: it never expires, and
 /// ten years is a date every parser reads.
 const DEVICE_KEY_EXPIRES_AFTER_SECONDS: i64 = 10 * 365 * 24 * 60 * 60;
@@ -218,7 +268,12 @@ fn reads_expiry_as_unix_seconds(req: &HttpRequest, platform: &Platform) -> bool 
 /// Registers a device and returns its API key, shown this once. With a secret or
 /// publishable key the device joins the key's org; without a key (open registration, the
 /// default) it joins the body's `org_id` if that org exists, else `org_demo`. A second
-/// registration of the same identifier in the same org is a 409 and changes nothing.
+/// registration of the same identifier in the same org is a 409 and changes nothing,
+/// unless it proves it comes from that device (docs/api.md, "Registering again"): a
+/// publishable key's or an anonymous registration carrying the `installation_id` the
+/// device registered with gets 200, the existing device and a new key (the old ones are
+/// revoked); a device's own key or access token gets 200 and the device, and keeps
+/// working. The org's secret key always gets the 409.
 #[utoipa::path(post, path = crate::routes::FROM_TABLE, tag = "devices",
     request_body(content = RegisterRequest, description = "The device."),
     responses(
@@ -234,10 +289,15 @@ fn reads_expiry_as_unix_seconds(req: &HttpRequest, platform: &Platform) -> bool 
                     description = "Heartbeat it as the Python SDK does.")),
                 ("ListDevices" = (operation_id = "list_devices", parameters(("org_id" =
                     "$response.body#/org_id")), description = "List the devices of its org.")))),
+        (status = 200, description = "Registered again: the existing device \
+            (`docs/api.md`, \"Registering again\").", body = RegisteredAgain),
         (status = 401, description = "The key is malformed, unknown or revoked; or there is \
             none and open registration is off."),
         (status = 404, description = "Without a key: the body's `org_id` names no org."),
-        (status = 409, description = "The identifier is taken in the org."),
+        (status = 403, description = "A device's own key or access token naming another \
+            identifier."),
+        (status = 409, description = "The identifier is taken in the org, and the request \
+            does not prove it comes from that device."),
     ),
 )]
 pub async fn register_device(
@@ -250,6 +310,17 @@ pub async fn register_device(
     let mut request: RegisterRequest = parse_json_object(&body)?.ok_or_else(missing_identifier)?;
     let identifier = one_identifier(request.device_id.take(), request.device_identifier.take())?
         .ok_or_else(missing_identifier)?;
+    let proof = match &credential {
+        Some(c) if c.kind == KeyKind::Secret => Proof::None,
+        Some(c) if c.kind == KeyKind::Device => {
+            Proof::OwnDevice(c.own_device().unwrap_or_default().to_owned())
+        }
+        _ => request
+            .other
+            .get("installation_id")
+            .and_then(Value::as_str)
+            .map_or(Proof::None, |id| Proof::Installation(id.to_owned())),
+    };
     let org_id = match credential {
         Some(credential) => credential.org_id.as_str().to_owned(),
         // Anonymous registration is served only while open registration is on.
@@ -271,12 +342,35 @@ pub async fn register_device(
     let now = state.clock.now();
     let registered = state
         .db
-        .write(move |tx| devices::register_within_quota(tx, &new, now))
+        .write(move |tx| relaunch::register(tx, &new, &proof, now))
         .await;
     if let Err(devices::Refusal::OverQuota { .. }) = registered {
         state.metrics.count_quota_refusal();
     }
-    let device = registered?;
+    let device = match registered? {
+        Registered::New(device) => device,
+        Registered::Again { device, key_issued } => {
+            let key = key_issued.then(|| key.expose());
+            return Ok(HttpResponse::Ok()
+                .insert_header((header::LOCATION, format!("/api/v1/devices/{}", device.id)))
+                .json(RegisteredAgain {
+                    id: &device.id,
+                    device_id: &device.identifier,
+                    device_identifier: &device.identifier,
+                    org_id: &device.org_id,
+                    api_key: key,
+                    access_token: key,
+                    platform: &device.platform,
+                    status: device.status,
+                    created_at: device.created_at,
+                    registered_at: device.created_at,
+                    updated_at: device.updated_at,
+                    heartbeat_interval_seconds: state.heartbeat_interval_seconds,
+                    expires_at: (!python && key_issued)
+                        .then(|| Timestamp(now.0 + DEVICE_KEY_EXPIRES_AFTER_SECONDS)),
+                }));
+        }
+    };
 
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/v1/devices/{}", device.id)))

@@ -1,0 +1,34 @@
+//! `POST /api/v1/experiments/{experiment_id}/resume`
+
+use actix_web::{HttpResponse, web};
+
+use super::ExperimentBody;
+use crate::auth::{Access, Allow, Caller, Target};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::experiments::Action;
+
+pub const ACCESS: Access = Access {
+    action: "resuming an experiment",
+    allows: &[Allow::Secret],
+    target: Target::Org,
+};
+
+/// Resume an experiment
+///
+/// Resumes a paused experiment: devices get the same variants as before. Any status but `paused`, or another active experiment on the same model, is a 409. No body is read.
+#[utoipa::path(post, path = crate::routes::FROM_TABLE, tag = "experiments",
+    params(("experiment_id" = String, Path, min_length = 1, description = "The experiment's id.")),
+    responses(
+        (status = 200, description = "The experiment, as it is now.", body = ExperimentBody),
+        (status = 404, description = "No such experiment in the key's org."),
+        (status = 409, description = "Its status does not allow this step."),
+    ),
+)]
+pub async fn resume_experiment(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    super::step(state, &ACCESS, caller, path.into_inner(), Action::Resume).await
+}
