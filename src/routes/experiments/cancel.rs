@@ -16,7 +16,8 @@ pub const ACCESS: Access = Access {
 
 /// Cancel an experiment
 ///
-/// Ends a draft, active or paused experiment; its results stay readable. A completed or cancelled one is a 409. No body is read.
+/// Ends a draft, active or paused experiment; its results stay readable. A completed or
+/// cancelled one is a 409. No body is read.
 #[utoipa::path(post, path = crate::routes::FROM_TABLE, tag = "experiments",
     params(("experiment_id" = String, Path, min_length = 1, description = "The experiment's id.")),
     responses(

@@ -16,7 +16,8 @@ pub const ACCESS: Access = Access {
 
 /// Complete an experiment
 ///
-/// Ends an active or paused experiment; its results stay readable. Any other status is a 409. No body is read.
+/// Ends an active or paused experiment; its results stay readable. Any other status is a
+/// 409. No body is read.
 #[utoipa::path(post, path = crate::routes::FROM_TABLE, tag = "experiments",
     params(("experiment_id" = String, Path, min_length = 1, description = "The experiment's id.")),
     responses(

@@ -16,7 +16,9 @@ pub const ACCESS: Access = Access {
 
 /// Pause an experiment
 ///
-/// Pauses an active experiment: it stops assigning, and its variants leave the devices' desired state (their deployments apply again). Any status but `active` is a 409. No body is read.
+/// Pauses an active experiment: it stops assigning, and its variants leave the devices'
+/// desired state (their deployments apply again). Any status but `active` is a 409. No body
+/// is read.
 #[utoipa::path(post, path = crate::routes::FROM_TABLE, tag = "experiments",
     params(("experiment_id" = String, Path, min_length = 1, description = "The experiment's id.")),
     responses(

@@ -16,7 +16,8 @@ pub const ACCESS: Access = Access {
 
 /// Resume an experiment
 ///
-/// Resumes a paused experiment: devices get the same variants as before. Any status but `paused`, or another active experiment on the same model, is a 409. No body is read.
+/// Resumes a paused experiment: devices get the same variants as before. Any status but
+/// `paused`, or another active experiment on the same model, is a 409. No body is read.
 #[utoipa::path(post, path = crate::routes::FROM_TABLE, tag = "experiments",
     params(("experiment_id" = String, Path, min_length = 1, description = "The experiment's id.")),
     responses(

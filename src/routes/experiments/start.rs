@@ -16,7 +16,10 @@ pub const ACCESS: Access = Access {
 
 /// Start an experiment
 ///
-/// Starts a draft experiment: it becomes `active`, every device of the org is assigned a variant (or none, outside the shares), and a device's variant version becomes its desired version of the model. Another active experiment on the same model is a 409, as is any status but `draft`. No body is read.
+/// Starts a draft experiment: it becomes `active`, every device of the org is assigned a
+/// variant (or none, outside the shares), and a device's variant version becomes its
+/// desired version of the model. Another active experiment on the same model is a 409, as
+/// is any status but `draft`. No body is read.
 #[utoipa::path(post, path = crate::routes::FROM_TABLE, tag = "experiments",
     params(("experiment_id" = String, Path, min_length = 1, description = "The experiment's id.")),
     responses(
