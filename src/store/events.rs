@@ -23,6 +23,8 @@ pub const TYPES: &[&str] = &[
     "deployment.created",
     "deployment.cancelled",
     "device.observed_state_changed",
+    "org.device_policy_updated",
+    "org.device_profiles_updated",
 ];
 
 /// An event to append: its type (`device.registered`, ...), the device it is about (its

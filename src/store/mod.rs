@@ -14,6 +14,8 @@ mod engine;
 pub mod acting;
 pub mod deployments;
 pub mod desired;
+pub mod device_groups;
+pub mod device_settings;
 pub mod devices;
 pub mod events;
 pub mod federation;
@@ -21,9 +23,12 @@ pub mod keys;
 pub mod models;
 pub mod orgs;
 pub mod readiness;
+pub mod round_assignments;
 pub mod rounds;
+pub mod runtime;
 pub mod telemetry;
 pub mod tokens;
+pub mod training_jobs;
 
 pub use engine::{
     Conn, Db, Dialect, Failure, MEMORY, OnDuplicate, Param, Row, SCHEMA_VERSION, ServeLock,
