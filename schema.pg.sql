@@ -504,3 +504,36 @@ CREATE TABLE IF NOT EXISTS experiment_reports (
 
 CREATE INDEX IF NOT EXISTS experiment_reports_by_experiment ON experiment_reports (experiment_id, variant_id);
 CREATE INDEX IF NOT EXISTS experiment_reports_by_device ON experiment_reports (device_id);
+-- issue 27 (sdk2): an org's settings for its devices (schema.sql says more).
+CREATE TABLE IF NOT EXISTS org_device_settings (
+    org_id                  TEXT PRIMARY KEY,
+    battery_threshold       BIGINT NOT NULL DEFAULT 20,
+    network_policy          TEXT NOT NULL DEFAULT 'wifi_only',
+    sampling_policy         TEXT,
+    training_window         TEXT,
+    policy_updated_at       BIGINT,
+    profiles                TEXT NOT NULL DEFAULT '{}',
+    profiles_ttl_seconds    BIGINT NOT NULL DEFAULT 86400,
+    profiles_updated_at     BIGINT
+);
+
+-- issue 27 (sdk2): the runtime planner's benchmark reports (schema.sql says more).
+CREATE TABLE IF NOT EXISTS runtime_benchmarks (
+    org_id              TEXT NOT NULL,
+    id                  TEXT NOT NULL,
+    device_id           TEXT,
+    model               TEXT NOT NULL,
+    capability          TEXT NOT NULL,
+    engine              TEXT NOT NULL,
+    platform            TEXT NOT NULL,
+    success             BIGINT NOT NULL,
+    tokens_per_second   DOUBLE PRECISION,
+    ttft_ms             DOUBLE PRECISION,
+    peak_memory_bytes   BIGINT,
+    body                TEXT NOT NULL,
+    received_at         BIGINT NOT NULL,
+    PRIMARY KEY (org_id, id)
+);
+
+CREATE INDEX IF NOT EXISTS runtime_benchmarks_by_model
+    ON runtime_benchmarks (org_id, model, platform);

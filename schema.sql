@@ -544,3 +544,40 @@ CREATE TABLE IF NOT EXISTS experiment_reports (
 
 CREATE INDEX IF NOT EXISTS experiment_reports_by_experiment ON experiment_reports (experiment_id, variant_id);
 CREATE INDEX IF NOT EXISTS experiment_reports_by_device ON experiment_reports (device_id);
+-- issue 27 (sdk2): an org's settings for its devices, set by the operator: the device
+-- policy the SDKs read (`policy_updated_at` NULL: never set, the defaults answer) and the
+-- machine-to-profile map iOS reads (`profiles`, a JSON object; NULL time: never set).
+CREATE TABLE IF NOT EXISTS org_device_settings (
+    org_id                  TEXT PRIMARY KEY,
+    battery_threshold       INTEGER NOT NULL DEFAULT 20,
+    network_policy          TEXT NOT NULL DEFAULT 'wifi_only',
+    sampling_policy         TEXT,
+    training_window         TEXT,
+    policy_updated_at       INTEGER,
+    profiles                TEXT NOT NULL DEFAULT '{}',
+    profiles_ttl_seconds    INTEGER NOT NULL DEFAULT 86400,
+    profiles_updated_at     INTEGER
+) WITHOUT ROWID;
+
+-- issue 27 (sdk2): the runtime planner's benchmark reports (POST /api/v2/runtime/benchmarks),
+-- at most 10,000 per org, the oldest deleted first. `id` is a UUIDv7: it sorts by arrival.
+-- `body` is the report as sent; the columns are what plans and listings read.
+CREATE TABLE IF NOT EXISTS runtime_benchmarks (
+    org_id              TEXT NOT NULL,
+    id                  TEXT NOT NULL,
+    device_id           TEXT,
+    model               TEXT NOT NULL,
+    capability          TEXT NOT NULL,
+    engine              TEXT NOT NULL,
+    platform            TEXT NOT NULL,
+    success             INTEGER NOT NULL,
+    tokens_per_second   REAL,
+    ttft_ms             REAL,
+    peak_memory_bytes   INTEGER,
+    body                TEXT NOT NULL,
+    received_at         INTEGER NOT NULL,
+    PRIMARY KEY (org_id, id)
+) WITHOUT ROWID;
+
+CREATE INDEX IF NOT EXISTS runtime_benchmarks_by_model
+    ON runtime_benchmarks (org_id, model, platform);

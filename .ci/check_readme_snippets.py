@@ -15,7 +15,7 @@ import pathlib
 import re
 import sys
 
-MAX_README_LINES = 210
+MAX_README_LINES = 225
 QUICK_START = ["cargo run -- serve", "cargo test"]
 DEFAULT_PORT = "8080"
 

@@ -149,7 +149,7 @@ impl Metrics {
             registry,
         };
         // Zero before the first event, so a scrape shows every series.
-        for source in ["otlp", "batch"] {
+        for source in ["otlp", "batch", "inference"] {
             metrics.telemetry.stored.with_label_values(&[source]);
         }
         for bound in ["device", "org"] {

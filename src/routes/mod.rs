@@ -11,6 +11,8 @@ pub mod models;
 pub mod ops;
 pub mod registry;
 pub mod rounds;
+pub mod runtime;
+pub mod settings;
 mod table;
 pub mod telemetry;
 pub mod test_control;
@@ -96,6 +98,12 @@ route_table! {
     // Only POST is the heartbeat without a path id (Node `configure()`): a GET retrieves
     // the device whose identifier is "heartbeat".
     "/api/v1/devices/heartbeat" [guard::Post()] => { post => devices::heartbeat_by_key::record_heartbeat_by_key }
+    // issue 27 (sdk2): iOS's profile map. Only GET and PUT: PATCH and DELETE still name
+    // the device whose identifier is "profiles" (GET retrieves it by its UUID).
+    "/api/v1/devices/profiles" [guard::Any(guard::Get()).or(guard::Put())] => {
+        get => settings::profiles_get::get_device_profiles,
+        put => settings::profiles_put::set_device_profiles,
+    }
     "/api/v1/devices/{device_id}" => {
         get => devices::get::get_device,
         patch => devices::update::update_device,
@@ -236,6 +244,34 @@ route_table! {
     "/api/v1/experiments/{experiment_id}/analytics" => {
         get => experiments::results::get_results as get_analytics
     }
+    // issue 27 (sdk2): the rest of the device loop.
+    "/api/v1/devices/{device_id}/groups" => { get => devices::groups::get_device_groups }
+    "/api/v1/settings/org/{org_id}/device-policy" => {
+        get => settings::policy_get::get_device_policy,
+        put => settings::policy_put::set_device_policy,
+    }
+    "/api/v1/inference/events" => { post => telemetry::inference::report_inference_event }
+    // Node's and the browser's training jobs: a device's part in a round.
+    "/api/v1/devices/{device_id}/training-jobs" => {
+        post => devices::training_job_create::create_training_job
+    }
+    "/api/v1/devices/{device_id}/training-jobs/{job_id}/status" => {
+        post => devices::training_job_status::report_training_job_status
+    }
+    "/api/v1/devices/{device_id}/training-jobs/{job_id}/complete" => {
+        post => devices::training_job_complete::complete_training_job
+    }
+    // The runtime planner and the query-routing policy (Python, iOS, Node).
+    "/api/v2/runtime/plan" => { post => runtime::plan::plan_runtime }
+    "/api/v2/runtime/defaults" => { get => runtime::defaults::get_runtime_defaults }
+    "/api/v2/runtime/benchmarks" => {
+        post => runtime::benchmark_submit::report_benchmark,
+        get => runtime::benchmark_list::list_benchmarks,
+    }
+    "/api/v1/route/policy" => { get => runtime::route_policy::get_route_policy }
+    // iOS and Android ask `/health` of the host, other clients `/api/v1/health`.
+    "/health" => { get => ops::health::get_health as get_health_root }
+    "/api/v1/health" => { get => ops::health::get_health as get_health_api }
     "/healthz" => { get => ops::health::get_health }
     "/readyz" => { get => ops::readiness::get_readiness }
     "/metrics" => { get => ops::metrics::get_metrics }

@@ -1139,6 +1139,8 @@ pub fn delete_org_devices(conn: &Conn, org_id: &str) -> Result<u64, StoreError> 
     )?;
     conn.execute("DELETE FROM rounds WHERE org_id = ?1", &[&org_id])?;
     super::models::delete_org(conn, org_id)?;
+    super::device_settings::delete_org(conn, org_id)?;
+    super::runtime::delete_org(conn, org_id)?;
     conn.execute(
         "DELETE FROM api_keys WHERE org_id = ?1 AND kind = 'device'",
         &[&org_id],

@@ -32,6 +32,8 @@ pub const TYPES: &[&str] = &[
     "experiment.resumed",
     "experiment.completed",
     "experiment.cancelled",
+    "org.device_policy_updated",
+    "org.device_profiles_updated",
 ];
 
 /// An event to append: its type (`device.registered`, ...), the device it is about (its

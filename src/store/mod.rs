@@ -14,6 +14,8 @@ mod engine;
 pub mod acting;
 pub mod deployments;
 pub mod desired;
+pub mod device_groups;
+pub mod device_settings;
 pub mod devices;
 pub mod events;
 pub mod experiments;
@@ -24,9 +26,12 @@ pub mod orgs;
 pub mod readiness;
 pub mod registry;
 pub mod relaunch;
+pub mod round_assignments;
 pub mod rounds;
+pub mod runtime;
 pub mod telemetry;
 pub mod tokens;
+pub mod training_jobs;
 
 pub use engine::{
     Conn, Db, Dialect, Failure, MEMORY, OnDuplicate, Param, Row, SCHEMA_VERSION, ServeLock,

@@ -59,7 +59,8 @@ pub fn delete_everything(conn: &Conn) -> Result<(), StoreError> {
          DELETE FROM api_keys; DELETE FROM devices;
          DELETE FROM deployments; DELETE FROM model_versions; DELETE FROM models;
          DELETE FROM orgs;
-         DELETE FROM events; DELETE FROM event_retention;",
+         DELETE FROM events; DELETE FROM event_retention;
+         DELETE FROM org_device_settings; DELETE FROM runtime_benchmarks;",
     )?;
     Ok(())
 }

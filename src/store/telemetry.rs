@@ -599,6 +599,26 @@ pub fn summary(conn: &Conn, device_id: &str) -> Result<Option<Summary>, StoreErr
     Ok(Some(summary))
 }
 
+/// The inference-event operation (`POST /api/v1/inference/events`, Python's streaming
+/// client and Android): one event stored under the device `acting` names
+/// ([`sending_device`]), a duplicate when the same event was stored before.
+pub fn ingest_inference_event(
+    conn: &Conn,
+    acting: &Acting,
+    event: &NewEvent,
+    retention: Retention,
+    now: Timestamp,
+) -> Result<Ingested, Refusal> {
+    let device = sending_device(conn, acting)?;
+    Ok(ingest(
+        conn,
+        &device,
+        std::slice::from_ref(event),
+        retention,
+        now,
+    )?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,7 +25,12 @@ async fn fresh_device(app: &TestApp, n: usize) -> (Device, String) {
 /// the methods that take one.
 async fn status_of(app: &TestApp, method: &str, pattern: &str, named: &str, key: &str) -> u16 {
     let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-    let path = pattern.replace("{device_id}", named);
+    let mut path = pattern.replace("{device_id}", named);
+    if path.contains("{job_id}") {
+        // A training job is a round the device may see (issue 27).
+        let round = app.start_round_ok(serde_json::json!({})).await;
+        path = path.replace("{job_id}", &round.id);
+    }
     let body = [Method::POST, Method::PUT, Method::PATCH]
         .contains(&method)
         .then_some("{}");

@@ -44,9 +44,10 @@ struct TelemetryEvent<'a> {
     /// The OTLP resource's attributes, or the batch's `boot_id`.
     #[schema(value_type = Option<Object>)]
     resource: Option<&'a RawValue>,
-    /// Everything else kept: `source` (`otlp` or `batch`), `attributes`, `scope`,
+    /// Everything else kept: `source` (`otlp`, `batch` or `inference`), `attributes`, `scope`,
     /// `severity`, `trace_id`, `span_id` (OTLP); `event_id`, `sequence_no`, `session_id`,
-    /// `telemetry_class`, `model_id`, `model_version`, `payload` (batches).
+    /// `telemetry_class`, `model_id`, `model_version`, `payload` (batches); `model_id`,
+    /// `version`, `modality`, `session_id`, `metrics` (inference events).
     #[serde(flatten)]
     body: serde_json::Map<String, serde_json::Value>,
 }

@@ -13,6 +13,7 @@ pub mod desired_get;
 pub mod desired_post;
 pub mod desired_state;
 pub mod get;
+pub mod groups;
 pub mod heartbeat;
 pub mod heartbeat_by_key;
 pub mod list;
@@ -22,6 +23,10 @@ pub mod observed;
 pub mod register;
 pub mod rekey;
 pub mod sync;
+pub mod training_job_complete;
+pub mod training_job_create;
+pub mod training_job_status;
+pub mod training_jobs;
 pub mod update;
 
 use serde::Serialize;

@@ -1,12 +1,13 @@
 //! `GET /api/v1/training/rounds/{round_id}`
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::RoundBody;
+use super::assignment::{self, RoundAssignment};
 use crate::auth::{Access, Allow, Caller, Target};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::rounds;
+use crate::store::{round_assignments, rounds};
 
 pub const ACCESS: Access = Access {
     action: "reading a training round",
@@ -17,7 +18,8 @@ pub const ACCESS: Access = Access {
 /// Retrieve a training round
 ///
 /// A round of the key's org, by its `id` or its `number`. A device key sees only the
-/// rounds its device may join.
+/// rounds its device may join. iOS and Android get their `RoundAssignment` shape (told
+/// apart as the list tells them).
 #[utoipa::path(get, path = crate::routes::FROM_TABLE, tag = "training rounds",
     params(("round_id" = String, Path, min_length = 1,
         description = "The round's `id`, or its `number` in the org.", example = "1")),
@@ -34,10 +36,18 @@ pub async fn get_round(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<String>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let credential = ACCESS.require(caller)?;
     let reference = path.into_inner();
     let (org_id, now) = (credential.org_id.clone(), state.clock.now());
+    if assignment::wanted(&req) {
+        let counted = rounds::settled_read(&state.db, &org_id, now, move |conn| {
+            round_assignments::get(conn, &credential, &reference)
+        })
+        .await?;
+        return Ok(HttpResponse::Ok().json(RoundAssignment::from(counted)));
+    }
     let round = rounds::settled_read(&state.db, &org_id, now, move |conn| {
         rounds::get(conn, &credential, &reference)
     })

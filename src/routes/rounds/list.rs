@@ -5,12 +5,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::RoundBody;
+use super::assignment::{self, RoundAssignment};
 use crate::auth::{Access, Acting, Allow, Caller, Target};
 use crate::domain::{Limit, Offset, RoundStatus};
 use crate::error::ApiError;
 use crate::routes::{parse_query, same_org};
 use crate::schema;
 use crate::state::AppState;
+use crate::store::round_assignments;
 use crate::store::rounds::{self, ListRounds};
 
 pub const ACCESS: Access = Access {
@@ -33,6 +35,17 @@ struct ListParams {
     /// own device.
     #[param(required = false, example = "laptop-001")]
     device_id: Option<String>,
+    /// iOS's filter: `waiting_for_updates` is `active` (`status` wins when both are sent).
+    #[param(required = false, example = "waiting_for_updates")]
+    state: Option<String>,
+    /// Only the rounds of this model (iOS sends it).
+    #[param(required = false, example = "kbd-next-word")]
+    model_id: Option<String>,
+    /// `assignment`: answer a bare array of iOS's and Android's `RoundAssignment` (also
+    /// when the request carries `User-Agent: octomil-ios/…` or `X-Org-Id`).
+    #[param(required = false, example = "assignment")]
+    #[allow(dead_code)]
+    shape: Option<String>,
     /// Most rounds to return.
     #[param(schema_with = schema::limit_schema, required = false)]
     limit: Option<String>,
@@ -43,6 +56,7 @@ struct ListParams {
 
 struct ListFilter {
     org_id: Option<String>,
+    model_id: Option<String>,
     status: Option<RoundStatus>,
     device_id: Option<String>,
     limit: Limit,
@@ -54,13 +68,25 @@ impl TryFrom<ListParams> for ListFilter {
 
     fn try_from(params: ListParams) -> Result<Self, ApiError> {
         let bad = ApiError::BadRequest;
+        let state =
+            params.state.as_deref().map(|state| {
+                assignment::status_of_state(state).map(str::to_owned).ok_or_else(|| {
+                bad(format!(
+                    "state must be waiting_for_updates, completed or cancelled, got {state:?}"
+                ))
+            })
+            });
         let status = params
             .status
+            .map(Ok)
+            .or(state)
+            .transpose()?
             .map(RoundStatus::try_from)
             .transpose()
             .map_err(|e| bad(format!("status {e}")))?;
         Ok(ListFilter {
             org_id: params.org_id.filter(|o| !o.is_empty()),
+            model_id: params.model_id.filter(|m| !m.is_empty()),
             status,
             device_id: params.device_id.filter(|d| !d.is_empty()),
             limit: Limit::parse(params.limit.as_deref()).map_err(bad)?,
@@ -85,7 +111,8 @@ struct RoundList {
 ///
 /// The org's rounds, oldest first. With a device key, only the rounds its device may join
 /// (its org's, aimed at its platform or at every platform): what the SDKs poll with
-/// `?device_id=…&status=active`.
+/// `?device_id=…&status=active`. iOS and Android get a bare array of their
+/// `RoundAssignment` instead (see `shape`), of one model with `model_id`.
 #[utoipa::path(get, path = crate::routes::FROM_TABLE, tag = "training rounds",
     params(ListParams),
     responses(
@@ -119,6 +146,19 @@ pub async fn list_rounds(
         named: filter.device_id,
     };
     let now = state.clock.now();
+    if assignment::wanted(&req) {
+        let model = filter.model_id;
+        let found = rounds::settled_read(&state.db, &org_id, now, move |conn| {
+            round_assignments::list(conn, &acting, &query)
+        })
+        .await?;
+        let shaped: Vec<RoundAssignment> = found
+            .into_iter()
+            .filter(|c| model.is_none() || c.round.model_id == model)
+            .map(RoundAssignment::from)
+            .collect();
+        return Ok(HttpResponse::Ok().json(shaped));
+    }
     let (rounds, total) = rounds::settled_read(&state.db, &org_id, now, move |conn| {
         rounds::list(conn, &acting, &query)
     })

@@ -8,6 +8,7 @@
 //! platform or at every platform), and any other round is a 404 to it; a publishable key
 //! has no business here (403).
 
+pub mod assignment;
 pub mod cancel;
 pub mod complete;
 pub mod federated;

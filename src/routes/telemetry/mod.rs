@@ -6,6 +6,7 @@
 //! server-wide 64 KiB: the agent's uploader sends up to 256 KB of events a batch.
 
 pub mod batch;
+pub mod inference;
 pub mod otlp;
 
 use actix_web::web;
