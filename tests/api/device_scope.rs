@@ -21,6 +21,9 @@ async fn fresh_device(app: &TestApp, n: usize) -> (Device, String) {
     (app.register_device(&nfc).await, nfd)
 }
 
+/// The model every `{model_id}` of a device path names.
+const SCOPE_MODEL: &str = "scope-model";
+
 /// The status of `method pattern` on the device `named`, with `key`; a body of `{}` for
 /// the methods that take one.
 async fn status_of(app: &TestApp, method: &str, pattern: &str, named: &str, key: &str) -> u16 {
@@ -31,6 +34,8 @@ async fn status_of(app: &TestApp, method: &str, pattern: &str, named: &str, key:
         let round = app.start_round_ok(serde_json::json!({})).await;
         path = path.replace("{job_id}", &round.id);
     }
+    // A model the test stages, for the routes that also name one (issue 26's registry).
+    let path = path.replace("{model_id}", SCOPE_MODEL);
     let body = [Method::POST, Method::PUT, Method::PATCH]
         .contains(&method)
         .then_some("{}");
@@ -44,6 +49,7 @@ async fn status_of(app: &TestApp, method: &str, pattern: &str, named: &str, key:
 async fn every_device_path_takes_either_spelling_and_hides_the_device_from_other_credentials() {
     let app = spawn_app().await;
     let other_org = app.create_org("org_elsewhere");
+    app.add_model_version(SCOPE_MODEL, "1.0.0").await;
     let routes: Vec<_> = ROUTES
         .iter()
         .filter(|r| r.access.target == Target::PathDevice)
