@@ -508,3 +508,8 @@ CREATE TABLE IF NOT EXISTS round_aggregates (
     aggregate       BLOB,
     completed_at    INTEGER
 ) WITHOUT ROWID;
+
+-- issue 29 (sec): open uploads are counted per device to cap them, and the sweep deletes
+-- those started before --upload-abandon-after.
+CREATE INDEX IF NOT EXISTS round_uploads_by_device ON round_uploads (device_id);
+CREATE INDEX IF NOT EXISTS round_uploads_by_created ON round_uploads (created_at);
