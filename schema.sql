@@ -581,3 +581,7 @@ CREATE TABLE IF NOT EXISTS runtime_benchmarks (
 
 CREATE INDEX IF NOT EXISTS runtime_benchmarks_by_model
     ON runtime_benchmarks (org_id, model, platform);
+-- issue 29 (sec): open uploads are counted per device to cap them, and the sweep deletes
+-- those started before --upload-abandon-after.
+CREATE INDEX IF NOT EXISTS round_uploads_by_device ON round_uploads (device_id);
+CREATE INDEX IF NOT EXISTS round_uploads_by_created ON round_uploads (created_at);

@@ -148,6 +148,7 @@ impl Server {
             SweepRules {
                 rule: connectivity,
                 retention_secs: config.event_retention,
+                upload_abandon_secs: config.upload_abandon_after.into(),
                 every: (config.sweep_interval > 0)
                     .then(|| std::time::Duration::from_secs(config.sweep_interval.into())),
             },
@@ -183,6 +184,8 @@ impl Server {
             uploads: crate::state::UploadLimits {
                 part_bytes: config.upload_part_bytes,
                 max_bytes: config.upload_max_bytes,
+                per_device: config.uploads_per_device,
+                per_round: config.uploads_per_round,
             },
             openapi_json: if baseline.is_some() {
                 || openapi::json(true)

@@ -367,6 +367,36 @@ pub struct Config {
     )]
     pub upload_max_bytes: u64,
 
+    /// How many uploads one device may have open (started, not completed) at once, over
+    /// every round; past it, starting another is a 409 until one completes or is reclaimed.
+    #[arg(
+        long,
+        env = "DEVREG_UPLOADS_PER_DEVICE",
+        default_value_t = 2,
+        value_name = "N"
+    )]
+    pub uploads_per_device: u32,
+
+    /// How many uploads one round may have open at once; past it, starting another is a
+    /// 429 until some complete or are reclaimed.
+    #[arg(
+        long,
+        env = "DEVREG_UPLOADS_PER_ROUND",
+        default_value_t = 10_000,
+        value_name = "N"
+    )]
+    pub uploads_per_round: u32,
+
+    /// An upload not completed this many seconds after it started is abandoned: the sweep
+    /// deletes it and its parts. Uploads of a round that ends are deleted when it ends.
+    #[arg(
+        long,
+        env = "DEVREG_UPLOAD_ABANDON_AFTER",
+        default_value_t = 3600,
+        value_name = "SECONDS"
+    )]
+    pub upload_abandon_after: u32,
+
     /// The clock rate limits are measured by. Not a flag: tests advance it to stand for
     /// time passing without sleeping.
     #[arg(skip)]
@@ -435,6 +465,9 @@ impl Default for Config {
             refresh_token_ttl: 30 * 24 * 3600,
             upload_part_bytes: 8 * 1024 * 1024,
             upload_max_bytes: 64 * 1024 * 1024,
+            uploads_per_device: 2,
+            uploads_per_round: 10_000,
+            upload_abandon_after: 3600,
             rate_limit_clock: RateLimitClock::default(),
             clock: Clock::default(),
             rate_limits_set: Vec::new(),

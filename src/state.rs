@@ -94,6 +94,10 @@ pub struct UploadLimits {
     pub part_bytes: u64,
     /// The largest upload, all parts together.
     pub max_bytes: u64,
+    /// The most uploads a device may have open (`--uploads-per-device`).
+    pub per_device: u32,
+    /// The most uploads a round may have open (`--uploads-per-round`).
+    pub per_round: u32,
 }
 
 /// How many event streams each credential holds open, and the most it may

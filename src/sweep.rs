@@ -1,7 +1,8 @@
 //! The connectivity sweep: a background thread that notices devices whose last heartbeat
 //! crossed a threshold (online → stale → offline) and writes
 //! `device.connectivity_changed` once per transition, trims events past retention and
-//! forgets telemetry batch ids past the day they are remembered for.
+//! forgets telemetry batch ids past the day they are remembered for, and deletes federated
+//! uploads abandoned past `--upload-abandon-after`.
 //!
 //! Requests never scan the fleet for this: the sweep reads its candidates on a read
 //! connection (the writer goes on meanwhile) and announces each in a short write that
@@ -16,7 +17,7 @@ use tokio::sync::oneshot;
 
 use crate::clock::Clock;
 use crate::domain::{ConnectivityRule, Timestamp};
-use crate::store::{Db, StoreError, devices, events, telemetry};
+use crate::store::{Db, StoreError, devices, events, federation, telemetry};
 
 /// What one sweep did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -43,6 +44,8 @@ const TRIM_BATCH: u32 = 1000;
 pub struct SweepRules {
     pub rule: ConnectivityRule,
     pub retention_secs: u64,
+    /// Uploads started longer ago than this are deleted with their parts.
+    pub upload_abandon_secs: u64,
     /// Between sweeps; `None` sweeps only when asked.
     pub every: Option<Duration>,
 }
@@ -142,6 +145,16 @@ async fn sweep(db: &Db, clock: &Clock, rules: &SweepRules) -> Result<SweepReport
             break;
         }
     }
+    // Uploads abandoned: started too long ago and never completed.
+    let abandoned = Timestamp(
+        now.0
+            .saturating_sub(i64::try_from(rules.upload_abandon_secs).unwrap_or(i64::MAX)),
+    );
+    while db
+        .write(move |tx| federation::reclaim_abandoned(tx, abandoned, TRIM_BATCH))
+        .await?
+        == TRIM_BATCH as usize
+    {}
     // Telemetry batch ids past the day they are remembered for.
     while db
         .write(move |tx| telemetry::forget_batches(tx, now, TRIM_BATCH))

@@ -66,6 +66,16 @@ pub enum Refusal {
     /// The upload's `meta.sample_count` is not a positive integer; why.
     #[error("the upload's meta.sample_count {0}")]
     UploadSampleCount(String),
+    /// The device has `open` uploads in progress, the most it may (`cap`).
+    #[error("device {device} has {open} uploads open")]
+    DeviceUploadsFull {
+        device: DeviceIdentifier,
+        open: u64,
+        cap: u32,
+    },
+    /// Round `number` has `cap` uploads in progress, the most it may.
+    #[error("training round {number} has {cap} uploads open")]
+    RoundUploadsFull { number: i64, cap: u32 },
     /// A result asked of a round still active, with `received` updates.
     #[error("training round {number} is still active")]
     StillActive {
@@ -248,6 +258,10 @@ pub struct InitiateUpload {
     pub part_count: u64,
     /// Kept with the upload.
     pub meta: Box<RawValue>,
+    /// The most uploads the device may have open, this one included.
+    pub per_device: u32,
+    /// The most uploads the round may have open, this one included.
+    pub per_round: u32,
 }
 
 /// Starts an upload of the device credential's update to the round the command names
@@ -294,6 +308,20 @@ pub fn initiate_upload(
         (_, Some(joined)) => joined,
         (None, None) => String::new(),
     };
+    let open_by_device = open_uploads(conn, "device_id", &device.id)?;
+    if open_by_device >= u64::from(command.per_device) {
+        return Err(Refusal::DeviceUploadsFull {
+            device: device.identifier,
+            open: open_by_device,
+            cap: command.per_device,
+        });
+    }
+    if open_uploads(conn, "round_id", &round.id)? >= u64::from(command.per_round) {
+        return Err(Refusal::RoundUploadsFull {
+            number: round.number,
+            cap: command.per_round,
+        });
+    }
     let upload_id = uuid::Uuid::new_v4().hyphenated().to_string();
     conn.execute(
         "INSERT INTO round_uploads (id, round_id, device_id, participation_id, part_count, meta, \
@@ -633,6 +661,30 @@ fn find_upload(conn: &Conn, upload_id: &str) -> Result<Option<Upload>, StoreErro
             })
         },
     )
+}
+
+/// How many uploads are open whose `column` (`device_id` or `round_id`) is `id`.
+fn open_uploads(conn: &Conn, column: &str, id: &str) -> Result<u64, StoreError> {
+    let n: i64 = conn.query_row(
+        &format!("SELECT count(*) FROM round_uploads WHERE {column} = ?1"),
+        &[&id],
+        |r| r.get(0),
+    )?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// Deletes up to `limit` uploads (and their parts) that can never complete: started before
+/// `before` (`--upload-abandon-after`), or of a round that ended (completed or
+/// cancelled). Returns how many. The sweep's; until it runs, a part or completion sent to
+/// an ended round's upload hears that the round ended.
+pub fn reclaim_abandoned(conn: &Conn, before: Timestamp, limit: u32) -> Result<usize, StoreError> {
+    let n = conn.execute(
+        "DELETE FROM round_uploads WHERE id IN (SELECT u.id FROM round_uploads u \
+         JOIN rounds r ON r.id = u.round_id \
+         WHERE u.created_at < ?1 OR r.status <> 'active' LIMIT ?2)",
+        &[&before, &i64::from(limit)],
+    )?;
+    Ok(n)
 }
 
 /// Deletes an upload and its parts.

@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::fixtures::spawn_app_with_round;
-use crate::helpers::{Reply, TestApp, read, spawn_app_with};
+use crate::helpers::{Device, Reply, Round, TestApp, read, spawn_app_with};
 use crate::tokens::{text, tokens_for};
 
 /// `GET /api/v1/devices/{reference}` with `key`, sent from `address` (the test servers
@@ -135,4 +135,97 @@ async fn an_empty_first_update_is_refused_and_does_not_fix_the_rounds_length() {
     assert!(message.contains("empty"), "{message}");
     assert_eq!(real.status, StatusCode::OK, "{}", real.body);
     assert_eq!(real.body["updates_received"], 1);
+}
+
+/// Joins `device` to `round` and starts an upload of `bytes` bytes, its parts sent.
+async fn open_upload_with_parts(app: &TestApp, device: &Device, round: &Round, bytes: usize) {
+    let joined = app.join_federated_round(device, round, &device.id).await;
+    assert_eq!(joined.status, StatusCode::OK, "{}", joined.body);
+    let upload = app
+        .start_upload(device, round, json!({"size": bytes}))
+        .await;
+    app.upload_parts(device, &upload.part_urls, &vec![b'x'; bytes])
+        .await;
+}
+
+fn initiate_path(round: &Round) -> String {
+    format!("/api/v1/federation/rounds/{}/uploads", round.id)
+}
+
+#[tokio::test]
+async fn a_device_over_its_open_uploads_gets_409_and_nothing_is_opened() {
+    let app = spawn_app_with(|c| c.uploads_per_device = 1).await;
+    let round = app.start_round_on_model(json!({})).await;
+    let device = app.register_device("fl-many").await;
+    open_upload_with_parts(&app, &device, &round, 10).await;
+
+    let again = app
+        .post(&initiate_path(&round), Some(&device.key), json!({}))
+        .await;
+
+    let message = again.assert_error(409, "conflict");
+    assert!(message.contains("--uploads-per-device"), "{message}");
+    assert_eq!(app.count_rows("round_uploads"), 1);
+}
+
+#[tokio::test]
+async fn a_round_over_its_open_uploads_gets_429_with_retry_after() {
+    let app = spawn_app_with(|c| c.uploads_per_round = 1).await;
+    let round = app.start_round_on_model(json!({})).await;
+    let first = app.register_device("fl-first").await;
+    let second = app.register_device("fl-second").await;
+    open_upload_with_parts(&app, &first, &round, 10).await;
+    let joined = app.join_federated_round(&second, &round, &second.id).await;
+    assert_eq!(joined.status, StatusCode::OK, "{}", joined.body);
+
+    let refused = app
+        .post(&initiate_path(&round), Some(&second.key), json!({}))
+        .await;
+
+    let message = refused.assert_error(429, "rate_limited");
+    assert!(message.contains("--uploads-per-round"), "{message}");
+    assert_eq!(refused.header("retry-after"), Some("60"));
+    assert_eq!(app.count_rows("round_uploads"), 1);
+}
+
+#[tokio::test]
+async fn the_sweep_deletes_the_uploads_of_a_cancelled_round_and_their_bytes() {
+    let (app, round) = spawn_app_with_round(json!({})).await;
+    let device = app.register_device("fl-cancelled").await;
+    open_upload_with_parts(&app, &device, &round, 4096).await;
+    assert_eq!(app.count_rows("round_upload_parts"), 1);
+
+    app.end_round(Some(app.secret_key()), &round.id, "cancel")
+        .await;
+    app.server.sweep().await;
+
+    assert_eq!(app.count_rows("round_uploads"), 0);
+    assert_eq!(app.count_rows("round_upload_parts"), 0);
+}
+
+#[tokio::test]
+async fn the_sweep_deletes_uploads_abandoned_past_their_time_and_keeps_fresh_ones() {
+    let app = spawn_app_with(|c| c.upload_abandon_after = 600).await;
+    let round = app.start_round_on_model(json!({})).await;
+    let stale = app.register_device("fl-stale").await;
+    let fresh = app.register_device("fl-fresh").await;
+    open_upload_with_parts(&app, &stale, &round, 4096).await;
+    app.server.advance_clock(400);
+    open_upload_with_parts(&app, &fresh, &round, 4096).await;
+
+    app.server.advance_clock(201);
+    app.server.sweep().await;
+
+    assert_eq!(app.count_rows("round_uploads"), 1);
+    assert_eq!(app.count_rows("round_upload_parts"), 1);
+    let kept = app
+        .server
+        .db()
+        .read_sync(|conn| {
+            conn.query_row("SELECT device_id FROM round_uploads", &[], |r| {
+                r.get::<String>(0)
+            })
+        })
+        .unwrap();
+    assert_eq!(kept, fresh.id);
 }

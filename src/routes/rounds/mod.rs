@@ -250,6 +250,18 @@ impl From<federation::Refusal> for ApiError {
             R::UploadSampleCount(why) => {
                 ApiError::BadRequest(format!("the upload's meta.sample_count {why}"))
             }
+            R::DeviceUploadsFull { device, open, cap } => ApiError::Conflict(format!(
+                "device {device} has {open} uploads open, the most a device may \
+                 (--uploads-per-device {cap}): complete one, or wait until an abandoned one \
+                 is reclaimed (--upload-abandon-after)"
+            )),
+            R::RoundUploadsFull { number, cap } => ApiError::RateLimited {
+                message: format!(
+                    "training round {number} has {cap} uploads open, the most a round may \
+                     (--uploads-per-round); retry in 60 s"
+                ),
+                retry_after_secs: 60,
+            },
             R::StillActive {
                 number,
                 received,

@@ -140,6 +140,8 @@ async fn initiate(
         participation_id: named_pid,
         part_count: part_count(size, limits),
         meta,
+        per_device: limits.per_device,
+        per_round: limits.per_round,
     };
     let parts = command.part_count;
     let now = state.clock.now();
@@ -170,6 +172,8 @@ mod tests {
         let limits = UploadLimits {
             part_bytes: 1024 * 1024,
             max_bytes: 64 * 1024 * 1024,
+            per_device: 2,
+            per_round: 10_000,
         };
         for size in [0, 10, 700_000, 5_000_000, 64 * 1024 * 1024] {
             let n = part_count(Some(size), limits);
