@@ -4,6 +4,7 @@
 pub mod add_version;
 pub mod create;
 pub mod list;
+pub mod sdk_version;
 
 use serde::Serialize;
 use utoipa::ToSchema;
