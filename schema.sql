@@ -585,3 +585,34 @@ CREATE INDEX IF NOT EXISTS runtime_benchmarks_by_model
 -- those started before --upload-abandon-after.
 CREATE INDEX IF NOT EXISTS round_uploads_by_device ON round_uploads (device_id);
 CREATE INDEX IF NOT EXISTS round_uploads_by_created ON round_uploads (created_at);
+-- issue 26 (artifacts): hosted model files. The bytes live outside the database, stored
+-- by SHA-256 (src/artifacts/); these rows say which files a version has, which uploads
+-- are in progress, and hold the key devreg signs its download and upload URLs with.
+CREATE TABLE IF NOT EXISTS artifact_uploads (
+    id              TEXT PRIMARY KEY,
+    org_id          TEXT NOT NULL,
+    model_id        TEXT NOT NULL,
+    filename        TEXT NOT NULL,
+    -- Set when the upload is finished: its size and digest as received.
+    size            INTEGER,
+    sha256          TEXT,
+    created_at      INTEGER NOT NULL,
+    expires_at      INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS artifact_files (
+    org_id          TEXT NOT NULL,
+    model_id        TEXT NOT NULL,
+    version         TEXT NOT NULL,
+    path            TEXT NOT NULL,
+    size            INTEGER NOT NULL,
+    sha256          TEXT NOT NULL,
+    PRIMARY KEY (org_id, model_id, version, path)
+) WITHOUT ROWID;
+
+CREATE INDEX IF NOT EXISTS artifact_files_by_sha256 ON artifact_files (sha256);
+
+CREATE TABLE IF NOT EXISTS artifact_signing_key (
+    id              INTEGER PRIMARY KEY,
+    secret          TEXT NOT NULL
+);

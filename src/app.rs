@@ -153,6 +153,17 @@ impl Server {
                     .then(|| std::time::Duration::from_secs(config.sweep_interval.into())),
             },
         )?;
+        let artifacts = match &config.artifacts {
+            Some(dir) => crate::artifacts::Artifacts::in_directory(dir),
+            None if config.db == crate::store::MEMORY => crate::artifacts::Artifacts::temporary(),
+            None => crate::artifacts::Artifacts::in_directory(
+                &crate::artifacts::Artifacts::default_directory(&config.db),
+            ),
+        }
+        .map_err(|e| StartError::Invalid(format!("the artifact directory cannot be used: {e}")))?;
+        let signing_key = db.write_sync(|tx| {
+            crate::store::artifacts::signing_key(tx, &crate::artifacts::fresh_key())
+        })?;
         let state = web::Data::new(AppState {
             db: db.clone(),
             clock: config.clock.clone(),
@@ -192,6 +203,12 @@ impl Server {
             } else {
                 || openapi::json(false)
             },
+            artifacts,
+            artifact_limits: crate::state::ArtifactLimits {
+                max_bytes: config.artifact_max_bytes,
+                quota_bytes: config.artifact_quota_bytes,
+            },
+            signing_key,
             journal: (baseline.is_some() && config.journal_entries > 0)
                 .then(|| Arc::new(Journal::new(config.journal_entries))),
             baseline,
@@ -241,7 +258,11 @@ impl Server {
                         let started = Instant::now();
                         // The id goes into the response and, with it, into the one log
                         // line of the request and the log line of any error it met.
-                        body::read_within(&mut req, body_timeout);
+                        // An artifact upload's body may take hours; its handler puts each
+                        // chunk under the deadline instead (issue 26).
+                        if !crate::artifacts::is_upload_path(req.path()) {
+                            body::read_within(&mut req, body_timeout);
+                        }
                         let request_id = new_request_id();
                         let response = srv.call(req);
                         let state = state.clone();
@@ -371,9 +392,11 @@ async fn journal_request(
     });
     let path = req.path().to_owned();
     // Test control and the console's own files are not what an app under test sent.
-    let Some((journal, clock, body_timeout)) =
-        journal.filter(|_| !path.starts_with("/_devreg/") && !crate::paths::is_console_path(&path))
-    else {
+    let Some((journal, clock, body_timeout)) = journal.filter(|_| {
+        !path.starts_with("/_devreg/")
+            && !crate::paths::is_console_path(&path)
+            && !crate::artifacts::is_upload_path(&path)
+    }) else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
     let started = Instant::now();
@@ -433,7 +456,11 @@ async fn journal_request(
     let streaming = response
         .headers()
         .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+        .is_some_and(|v| {
+            // Event streams, and hosted model files (issue 26) of up to gigabytes.
+            v.as_bytes().starts_with(b"text/event-stream")
+                || v.as_bytes().starts_with(b"application/octet-stream")
+        });
     let status = response.status().as_u16();
     let request_id = response
         .headers()

@@ -230,6 +230,33 @@ pub enum ModelCommand {
         #[command(flatten)]
         db: DbArg,
     },
+    /// Publish local files as a version devreg hosts (issue 26): stored by SHA-256 in the
+    /// artifact directory, the version visible once every file is; devices download them
+    /// from devreg. The model is made if the org has none of that id or name.
+    Push {
+        /// The version's files (their names are their paths in the version).
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+        /// The model's id or name.
+        #[arg(long)]
+        model: String,
+        #[arg(long)]
+        version: String,
+        /// onnx, tflite, coreml, gguf, ...; by default the first file's extension.
+        #[arg(long)]
+        format: Option<String>,
+        #[arg(long, default_value = "org_demo")]
+        org: String,
+        /// The artifact directory `devreg serve --artifacts` uses (by default beside the
+        /// database).
+        #[arg(long, env = "DEVREG_ARTIFACTS", value_name = "DIR")]
+        artifacts: Option<std::path::PathBuf>,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -551,6 +578,27 @@ pub fn run(cli: Cli) -> Result<(), String> {
             }
             Ok(())
         }
+        Command::Model(ModelCommand::Push {
+            files,
+            model,
+            version,
+            format,
+            org,
+            artifacts,
+            quiet,
+            db,
+        }) => model_push(
+            &open(&db)?,
+            artifacts.unwrap_or_else(|| crate::artifacts::Artifacts::default_directory(&db.db)),
+            &crate::artifacts::push::Push {
+                org: &org,
+                model: &model,
+                version: &version,
+                format: format.as_deref(),
+                files: &files,
+            },
+            quiet,
+        ),
         Command::Deploy {
             model_id,
             version,
@@ -798,6 +846,53 @@ fn device_command(command: DeviceCommand) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+/// `devreg model push`: the files into the artifact directory `dir`, with a progress bar
+/// over their bytes unless `quiet`.
+fn model_push(
+    db: &Db,
+    dir: std::path::PathBuf,
+    push: &crate::artifacts::push::Push<'_>,
+    quiet: bool,
+) -> Result<(), String> {
+    let store = crate::artifacts::Artifacts::in_directory(&dir)
+        .map_err(|e| format!("cannot use the artifact directory {}: {e}", dir.display()))?;
+    let total: u64 = push
+        .files
+        .iter()
+        .map(|f| std::fs::metadata(f).map(|m| m.len()))
+        .sum::<std::io::Result<u64>>()
+        .map_err(|e| format!("cannot read a file to push: {e}"))?;
+    let bar = if quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(total)
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .map_err(|e| e.to_string())?,
+    );
+    let pushed = crate::artifacts::push::push(db, &store, push, &mut |n| bar.inc(n));
+    bar.finish_and_clear();
+    let version = pushed?;
+    println!(
+        "Published {} {} to org {}: {} bytes in {} file(s), sha256 {}, artifact {}.",
+        version.model_id,
+        version.version,
+        push.org,
+        version.total_bytes,
+        push.files.len(),
+        version.sha256,
+        version.artifact_id
+    );
+    println!(
+        "Deploy it with `devreg deploy {} {}`.",
+        version.model_id, version.version
+    );
+    Ok(())
 }
 
 /// Opens the database of an operator command: one that exists already.

@@ -396,6 +396,29 @@ pub struct Config {
         value_name = "SECONDS"
     )]
     pub upload_abandon_after: u32,
+    /// Where hosted model files are stored (issue 26): a directory, made if missing. By
+    /// default `NAME-artifacts` beside a database file `NAME.db` (`devreg-artifacts` for
+    /// PostgreSQL); an in-memory database gets a temporary one.
+    #[arg(long, env = "DEVREG_ARTIFACTS", value_name = "DIR")]
+    pub artifacts: Option<PathBuf>,
+
+    /// The largest hosted model file an upload may bring, in bytes.
+    #[arg(
+        long,
+        env = "DEVREG_ARTIFACT_MAX_BYTES",
+        default_value_t = 10 * 1024 * 1024 * 1024,
+        value_name = "BYTES"
+    )]
+    pub artifact_max_bytes: u64,
+
+    /// The most bytes of hosted model files one org may store; 0: no limit.
+    #[arg(
+        long,
+        env = "DEVREG_ARTIFACT_QUOTA_BYTES",
+        default_value_t = 0,
+        value_name = "BYTES"
+    )]
+    pub artifact_quota_bytes: u64,
 
     /// The clock rate limits are measured by. Not a flag: tests advance it to stand for
     /// time passing without sleeping.
@@ -468,6 +491,9 @@ impl Default for Config {
             uploads_per_device: 2,
             uploads_per_round: 10_000,
             upload_abandon_after: 3600,
+            artifacts: None,
+            artifact_max_bytes: 10 * 1024 * 1024 * 1024,
+            artifact_quota_bytes: 0,
             rate_limit_clock: RateLimitClock::default(),
             clock: Clock::default(),
             rate_limits_set: Vec::new(),

@@ -35,6 +35,12 @@ pub enum ApiError {
     /// What was asked for existed once and is gone for good (events past retention).
     #[error("{0}")]
     Gone(String),
+    /// A `Range` outside the file of `size` bytes (issue 26, hosted artifacts).
+    #[error("{message}")]
+    RangeNotSatisfiable { message: String, size: u64 },
+    /// Storage is full, or an org's artifact quota would be passed (issue 26).
+    #[error("{0}")]
+    InsufficientStorage(String),
     #[error("{message}")]
     RateLimited {
         message: String,
@@ -76,7 +82,7 @@ const INTERNAL_MESSAGE: &str =
 
 impl ApiError {
     /// One of each error the server sends, with the message its example shows.
-    pub fn examples() -> [ApiError; 12] {
+    pub fn examples() -> [ApiError; 14] {
         [
             ApiError::BadRequest("limit must be an integer from 1 to 1000, got \"5000\"".to_owned()),
             ApiError::Unauthorized(
@@ -105,6 +111,15 @@ impl ApiError {
                  starts after seq 1200: read from after=1200"
                     .to_owned(),
             ),
+            ApiError::RangeNotSatisfiable {
+                message: "the range bytes=4096- starts past the file's 4096 bytes".to_owned(),
+                size: 4096,
+            },
+            ApiError::InsufficientStorage(
+                "org org_demo would store 10737418241 bytes of artifacts, over its quota of \
+                 10737418240 bytes (--artifact-quota-bytes)"
+                    .to_owned(),
+            ),
             ApiError::RateLimited {
                 message: "too many requests for this key; retry after 1 second".to_owned(),
                 retry_after_secs: 1,
@@ -126,6 +141,8 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::RequestTimeout(_) => "request_timeout",
             ApiError::Gone(_) => "gone",
+            ApiError::RangeNotSatisfiable { .. } => "range_not_satisfiable",
+            ApiError::InsufficientStorage(_) => "insufficient_storage",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::ServiceUnavailable { .. } => "service_unavailable",
             ApiError::Store(cause) if store_unavailable(cause) => "service_unavailable",
@@ -179,6 +196,9 @@ impl ApiError {
         } = self
         {
             response.insert_header((header::RETRY_AFTER, (*retry_after_secs).max(1)));
+        }
+        if let ApiError::RangeNotSatisfiable { size, .. } = self {
+            response.insert_header((header::CONTENT_RANGE, format!("bytes */{size}")));
         }
         if status == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
@@ -234,6 +254,8 @@ impl ResponseError for ApiError {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Gone(_) => StatusCode::GONE,
+            ApiError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
+            ApiError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::ServiceUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Store(cause) if store_unavailable(cause) => StatusCode::SERVICE_UNAVAILABLE,

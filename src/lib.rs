@@ -9,6 +9,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod artifacts;
 pub mod auth;
 pub mod body;
 pub mod cli;

@@ -39,6 +39,14 @@ pub struct Metrics {
     device_quota: IntGauge,
     quota_refusals: IntCounter,
     telemetry: TelemetryCounters,
+    artifacts: ArtifactCounters,
+}
+
+/// Hosted model files (issue 26): bytes stored, received and served.
+struct ArtifactCounters {
+    stored: IntGauge,
+    uploaded: IntCounter,
+    served: IntCounter,
 }
 
 /// Telemetry ingestion: what was stored, what retention dropped, what was refused.
@@ -144,6 +152,21 @@ impl Metrics {
                 "devreg_device_quota_refusals_total",
                 "Registrations refused because the org had reached its device quota.",
             ),
+            artifacts: ArtifactCounters {
+                stored: gauge(
+                    "devreg_artifact_bytes_stored",
+                    "Bytes of hosted model files published, all orgs (a file two versions \
+                     share counted twice), as read at this scrape.",
+                ),
+                uploaded: counter(
+                    "devreg_artifact_bytes_uploaded_total",
+                    "Bytes of model files received by uploads.",
+                ),
+                served: counter(
+                    "devreg_artifact_bytes_served_total",
+                    "Bytes of hosted model files sent in download bodies.",
+                ),
+            },
             requests,
             latency,
             registry,
@@ -170,6 +193,9 @@ impl Metrics {
             Box::new(metrics.telemetry.unknown_device.clone()),
             Box::new(metrics.device_quota.clone()),
             Box::new(metrics.quota_refusals.clone()),
+            Box::new(metrics.artifacts.stored.clone()),
+            Box::new(metrics.artifacts.uploaded.clone()),
+            Box::new(metrics.artifacts.served.clone()),
         ] {
             metrics
                 .registry
@@ -235,6 +261,21 @@ impl Metrics {
     /// Counts telemetry events refused for naming no known device.
     pub fn telemetry_unknown_device(&self, events: u64) {
         self.telemetry.unknown_device.inc_by(events);
+    }
+
+    /// Counts `bytes` of model files received by an upload.
+    pub fn count_artifact_bytes_uploaded(&self, bytes: u64) {
+        self.artifacts.uploaded.inc_by(bytes);
+    }
+
+    /// Counts `bytes` of hosted model files sent.
+    pub fn count_artifact_bytes_served(&self, bytes: u64) {
+        self.artifacts.served.inc_by(bytes);
+    }
+
+    /// Reports the bytes of hosted model files published, as just read.
+    pub fn set_artifact_bytes_stored(&self, bytes: i64) {
+        self.artifacts.stored.set(bytes);
     }
 
     /// The text exposition, with the database's counts and device gauge as read just now.

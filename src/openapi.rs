@@ -317,6 +317,7 @@ fn operations(
         ("post", item.post.as_mut()),
         ("delete", item.delete.as_mut()),
         ("patch", item.patch.as_mut()),
+        ("head", item.head.as_mut()),
     ]
     .into_iter()
     .filter_map(|(method, operation)| Some((method, operation?)))

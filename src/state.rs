@@ -52,6 +52,20 @@ pub struct AppState {
     /// process on first use (or by the warm-up thread `Server::build` starts), not before
     /// the server is ready, as building it costs more than the rest of a start.
     pub openapi_json: fn() -> &'static str,
+    /// Hosted model files' bytes (issue 26).
+    pub artifacts: crate::artifacts::Artifacts,
+    /// Bounds on hosted model files.
+    pub artifact_limits: ArtifactLimits,
+    /// The key devreg signs artifact URLs with; never logged.
+    pub signing_key: String,
+}
+
+/// How large hosted model files may be (`--artifact-max-bytes`), and how many bytes one
+/// org may store (`--artifact-quota-bytes`, 0: no limit).
+#[derive(Debug, Clone, Copy)]
+pub struct ArtifactLimits {
+    pub max_bytes: u64,
+    pub quota_bytes: u64,
 }
 
 /// Lifetimes of device tokens, in seconds.

@@ -2,6 +2,7 @@
 //! and what the handlers share: body and query parsing, the identifier pair, the
 //! other-org check, the 404 for an unseen device.
 
+pub mod artifacts;
 pub mod console;
 pub mod deployments;
 pub mod devices;
@@ -133,6 +134,35 @@ route_table! {
     "/api/v1/models/{model_id}/versions" => {
         post => models::add_version::add_version,
         get => models::versions::list_versions,
+    }
+    // Hosted model files (issue 26, part A): publishing the bytes and downloading them.
+    // Before any `/api/v1/models/{model_id}/versions/{version}` resource, whose pattern
+    // would also match `upload-url` and `confirm-upload`.
+    "/api/v1/models/{model_id}/versions/upload-url" => {
+        post => artifacts::upload_url::start_upload
+    }
+    "/api/v1/models/{model_id}/versions/confirm-upload" => {
+        post => artifacts::confirm::confirm_upload
+    }
+    "/api/v1/artifacts/uploads/{upload_id}" => {
+        put => artifacts::upload::put_upload,
+        get => artifacts::upload::get_upload,
+    }
+    "/api/v1/artifacts/{artifact_id}/files/{path}" => {
+        get => artifacts::file::get_file,
+        head => artifacts::file::head_file,
+    }
+    "/api/v1/artifacts/{artifact_id}/manifest" => {
+        get => artifacts::manifest::get_manifest
+    }
+    "/api/v1/artifacts/{artifact_id}/download-urls" => {
+        post => artifacts::manifest::post_download_urls
+    }
+    "/api/v1/models/{model_id}/versions/{version}/download-url" => {
+        get => artifacts::download_url::get_download_url
+    }
+    "/api/v1/models/{model_id}/versions/{version}/download" => {
+        get => artifacts::download_url::download_version
     }
     // issue 26 (registry reads and deletion): by a model's id or its name.
     "/api/v1/models/{model_id}" => {

@@ -175,6 +175,7 @@ fn http_method(name: &str) -> HttpMethod {
         "post" => HttpMethod::Post,
         "delete" => HttpMethod::Delete,
         "patch" => HttpMethod::Patch,
+        "head" => HttpMethod::Head,
         other => panic!("the route table has the method {other}, which the document lacks"),
     }
 }

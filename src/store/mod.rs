@@ -12,6 +12,7 @@
 mod engine;
 
 pub mod acting;
+pub mod artifacts;
 pub mod deployments;
 pub mod desired;
 pub mod device_groups;

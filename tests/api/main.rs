@@ -3,6 +3,7 @@
 
 mod access;
 mod architecture;
+mod artifacts;
 mod cli;
 mod clock;
 mod console;

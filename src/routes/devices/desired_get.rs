@@ -27,6 +27,7 @@ pub const ACCESS: Access = Access {
     ),
 )]
 pub async fn get_desired_state(
+    req: actix_web::HttpRequest,
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<String>,
@@ -37,5 +38,10 @@ pub async fn get_desired_state(
         ..FetchCommand::default()
     };
     let fetched = fetch(&state, acting, command).await?;
-    Ok(HttpResponse::Ok().json(DesiredStateAnswer::new(&state, &fetched, None)))
+    Ok(HttpResponse::Ok().json(DesiredStateAnswer::new(
+        &state,
+        &fetched,
+        None,
+        &crate::routes::artifacts::base_url(&req),
+    )))
 }

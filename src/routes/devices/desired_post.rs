@@ -31,6 +31,7 @@ pub const ACCESS: Access = Access {
     ),
 )]
 pub async fn fetch_desired_state(
+    req: actix_web::HttpRequest,
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<String>,
@@ -44,5 +45,10 @@ pub async fn fetch_desired_state(
         ..FetchCommand::default()
     };
     let fetched = fetch(&state, acting, command).await?;
-    Ok(HttpResponse::Ok().json(DesiredStateAnswer::new(&state, &fetched, known.as_deref())))
+    Ok(HttpResponse::Ok().json(DesiredStateAnswer::new(
+        &state,
+        &fetched,
+        known.as_deref(),
+        &crate::routes::artifacts::base_url(&req),
+    )))
 }

@@ -111,9 +111,46 @@ pub struct DesiredModel {
     artifact_manifest: ArtifactManifestSnake,
 }
 
+/// Where a device is told to download hosted files (issue 26): devreg's own signed URLs.
+pub struct HostedUrls<'a> {
+    pub base: &'a str,
+    pub state: &'a AppState,
+}
+
 impl DesiredModel {
-    fn of(deployment: &Deployment, version: &ModelVersion) -> DesiredModel {
-        let files: Vec<JsonObject> = serde_json::from_str(version.files.get()).unwrap_or_default();
+    fn of(
+        deployment: &Deployment,
+        version: &ModelVersion,
+        hosted: &HostedUrls<'_>,
+    ) -> DesiredModel {
+        let mut files: Vec<JsonObject> =
+            serde_json::from_str(version.files.get()).unwrap_or_default();
+        let mut download_url = version.download_url.clone();
+        // A hosted version (published through devreg, no `download_url` of its own):
+        // every file gets devreg's signed URL, the version the first file's.
+        if download_url.is_empty() {
+            let expires =
+                Timestamp(hosted.state.clock.now().0 + crate::routes::artifacts::URL_LIFETIME_SECS);
+            for file in &mut files {
+                let Some(path) = file.0.get("path").and_then(Value::as_str) else {
+                    continue;
+                };
+                let url = crate::routes::artifacts::device_url(
+                    hosted.base,
+                    &hosted.state.signing_key,
+                    &deployment.org_id,
+                    &version.artifact_id,
+                    path,
+                    expires,
+                );
+                if download_url.is_empty() {
+                    download_url = url.clone();
+                }
+                file.0
+                    .insert("download_url".to_owned(), Value::String(url.clone()));
+                file.0.insert("downloadUrl".to_owned(), Value::String(url));
+            }
+        }
         DesiredModel {
             model_id_camel: deployment.model_id.clone(),
             model_id: deployment.model_id.clone(),
@@ -133,7 +170,7 @@ impl DesiredModel {
                 format: version.format.clone(),
                 total_bytes: version.total_bytes,
                 size_bytes: version.total_bytes,
-                download_url: version.download_url.clone(),
+                download_url: download_url.clone(),
                 sha256: version.sha256.clone(),
                 files: files.clone(),
             },
@@ -143,7 +180,7 @@ impl DesiredModel {
                 version: version.version.clone(),
                 format: version.format.clone(),
                 total_bytes: version.total_bytes,
-                download_url: version.download_url.clone(),
+                download_url,
                 sha256: version.sha256.clone(),
                 files,
             },
@@ -218,7 +255,14 @@ pub struct DesiredStateAnswer {
 }
 
 impl DesiredStateAnswer {
-    pub fn new(state: &AppState, fetched: &Fetched, known: Option<&str>) -> DesiredStateAnswer {
+    /// The answer for `fetched`; `base` is the URL devreg is reached at, for hosted files.
+    pub fn new(
+        state: &AppState,
+        fetched: &Fetched,
+        known: Option<&str>,
+        base: &str,
+    ) -> DesiredStateAnswer {
+        let hosted = HostedUrls { base, state };
         let (device, desired) = (&fetched.device, &fetched.desired);
         let now = state.clock.now();
         DesiredStateAnswer {
@@ -231,7 +275,7 @@ impl DesiredStateAnswer {
             models: desired
                 .models
                 .iter()
-                .map(|(d, v)| DesiredModel::of(d, v))
+                .map(|(d, v)| DesiredModel::of(d, v, &hosted))
                 .collect(),
             gc_eligible_camel: Vec::new(),
             gc_eligible_artifact_ids: Vec::new(),

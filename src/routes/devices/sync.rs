@@ -33,6 +33,7 @@ pub const ACCESS: Access = Access {
     ),
 )]
 pub async fn sync_device(
+    req: actix_web::HttpRequest,
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<String>,
@@ -83,5 +84,10 @@ pub async fn sync_device(
         mark_refreshed: false,
     };
     let fetched = fetch(&state, acting, command).await?;
-    Ok(HttpResponse::Ok().json(DesiredStateAnswer::new(&state, &fetched, known.as_deref())))
+    Ok(HttpResponse::Ok().json(DesiredStateAnswer::new(
+        &state,
+        &fetched,
+        known.as_deref(),
+        &crate::routes::artifacts::base_url(&req),
+    )))
 }

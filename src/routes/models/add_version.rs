@@ -112,6 +112,10 @@ pub async fn add_version(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let credential = ACCESS.require(caller)?;
+    // The Python SDK registry's `create_version` names its file by `storage_path` (issue 26).
+    if let Some(sdk) = super::sdk_version::SdkVersion::sent_in(&body)? {
+        return sdk.add(&state, credential, path.into_inner()).await;
+    }
     let request: NewVersion = parse_json_object(&body)?.ok_or_else(|| {
         ApiError::BadRequest(
             "the body must be a manifest: version, format, total_bytes, sha256, download_url"

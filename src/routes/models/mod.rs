@@ -14,6 +14,7 @@ pub mod resolve;
 pub mod updates;
 pub mod version;
 pub mod versions;
+pub mod sdk_version;
 
 use serde::Serialize;
 use utoipa::ToSchema;

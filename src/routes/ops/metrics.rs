@@ -23,6 +23,8 @@ pub const ACCESS: Access = Access::PUBLIC;
 )]
 pub async fn get_metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let devices = state.db.read(devices::count_all).await?;
+    let artifact_bytes = state.db.read(crate::store::artifacts::stored_bytes).await?;
+    state.metrics.set_artifact_bytes_stored(artifact_bytes);
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(state.metrics.render(DatabaseFigures {
