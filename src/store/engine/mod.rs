@@ -832,10 +832,14 @@ mod tests {
             unreachable!("these tests use SQLite")
         };
         let held = sqlite.writer.lock().unwrap();
+        let queued = sqlite.queue.sent() + writes.len() as u64;
         let tasks: Vec<_> = writes.into_iter().map(tokio::spawn).collect();
         // Every task sends its job on its first poll, on the runtime's other worker;
-        // give them that poll (blocking this worker, so the guard stays put).
-        std::thread::sleep(std::time::Duration::from_millis(100));
+        // wait until all are sent (blocking this worker, so the guard stays put). The
+        // writer thread takes the queue after it gets the connection: one batch.
+        while sqlite.queue.sent() < queued {
+            std::thread::yield_now();
+        }
         drop(held);
         let mut outcomes = Vec::new();
         for task in tasks {

@@ -114,6 +114,8 @@ pub(super) struct Writer {
     thread: Option<std::thread::JoinHandle<()>>,
     /// Transactions committed, each holding one batch.
     commits: Arc<AtomicU64>,
+    /// Writes ever sent to the thread: a test knows when N writes are queued.
+    sent: AtomicU64,
 }
 
 impl Writer {
@@ -145,12 +147,19 @@ impl Writer {
             jobs: Mutex::new(Some(jobs)),
             thread: Some(thread),
             commits,
+            sent: AtomicU64::new(0),
         })
     }
 
     /// How many batches have been committed.
     pub(super) fn commits(&self) -> u64 {
         self.commits.load(Ordering::Relaxed)
+    }
+
+    /// How many writes have been sent to the thread, committed or not.
+    #[cfg(test)]
+    pub(super) fn sent(&self) -> u64 {
+        self.sent.load(Ordering::SeqCst)
     }
 
     /// Queues `work` and waits for the commit that holds it.
@@ -174,6 +183,7 @@ impl Writer {
             .ok_or_else(gone)?
             .send(job)
             .map_err(|_| gone())?;
+        self.sent.fetch_add(1, Ordering::SeqCst);
         answer.await.map_err(|_| gone())?
     }
 }
