@@ -251,3 +251,34 @@ async fn a_cors_preflight_without_cors_origin_names_the_flag_that_enables_it() {
     assert!(message.contains("--cors-origin"), "{body}");
     assert!(message.contains("DEVREG_CORS_ORIGINS"), "{body}");
 }
+
+#[test]
+fn operations_md_lists_every_command_the_binary_has() {
+    let list = include_str!("../../docs/operations.md")
+        .split("## Command line")
+        .nth(1)
+        .and_then(|rest| rest.split("```").nth(1))
+        .expect("operations.md has a command list");
+    let text = help(&["--help"]);
+    let commands: Vec<&str> = text
+        .split("Commands:")
+        .nth(1)
+        .unwrap()
+        .split("\n\n")
+        .next()
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("  ") && !l.starts_with("    "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .collect();
+
+    assert!(commands.len() >= 12, "{commands:?}");
+    for command in commands {
+        assert!(
+            list.lines()
+                .any(|l| l.starts_with(&format!("devreg {command} "))),
+            "docs/operations.md's command list lacks `devreg {command}`"
+        );
+    }
+}
