@@ -282,3 +282,20 @@ fn operations_md_lists_every_command_the_binary_has() {
         );
     }
 }
+
+#[test]
+fn api_md_snippets_send_secret_to_the_server_it_came_from() {
+    // `$SECRET` is the key of the "Try it" server on 8081; the quick start's on 8080 has
+    // another org_demo key.
+    let blocks = include_str!("../../docs/api.md")
+        .split("```")
+        .skip(1)
+        .step_by(2);
+
+    for block in blocks.filter(|b| b.contains("$SECRET")) {
+        assert!(
+            !block.contains(":8080"),
+            "uses $SECRET on port 8080:\n{block}"
+        );
+    }
+}
