@@ -1,7 +1,7 @@
 // The devices view: search, filters, total, keyset paging, live updates.
 
 import { api, orgUrl } from "./api.js";
-import { connectivityBadge, debounce, h, labelChips, notice, number, show, statusBadge } from "./format.js";
+import { connectivityBadge, debounce, h, labelChips, labelFilters, notice, number, show, statusBadge } from "./format.js";
 
 const PAGE = 25;
 const FILTERS = ["q", "platform", "status", "connectivity", "label"];
@@ -23,7 +23,7 @@ export async function render(view, _parts, params, { stream, refreshClock }) {
     field("platform", "Platform", input("platform", "ios, android, python…")),
     field("status", "Status", select("status", ["", "active", "inactive"])),
     field("connectivity", "Connectivity", select("connectivity", ["", "online", "stale", "offline"])),
-    field("label", "Label", input("label", "key:value (space for more)")),
+    field("label", "Label", input("label", "key:value or key=value (space for more)")),
     h("div", { class: "field buttons" },
       h("button", { type: "submit" }, "Apply"),
       h("button", { type: "button", class: "quiet", onclick: () => { form.reset(); for (const c of form.elements) if (c.name) c.value = ""; apply(); } }, "Clear")));
@@ -59,7 +59,7 @@ export async function render(view, _parts, params, { stream, refreshClock }) {
     await refreshClock();
     const query = {
       q: filters.q, platform: filters.platform, status: filters.status, connectivity: filters.connectivity,
-      label: filters.label.split(/\s+/).filter(Boolean), after, limit: PAGE,
+      label: labelFilters(filters.label), after, limit: PAGE,
     };
     let page;
     try {

@@ -81,12 +81,29 @@ export function statusBadge(status) {
   return h("span", { class: `badge status-${status}` }, status ?? "—");
 }
 
-/** Label chips, `key=value`. */
+/** A label as the device list's filter takes it: `key:value` (the key alone when empty). */
+export function labelText(key, value) { return value === "" ? key : `${key}:${value}`; }
+
+/** The label filter's text as the API's `label` values: space-separated, each `key:value`,
+ * `key=value` (as labels are often written) or a key alone. */
+export function labelFilters(text) {
+  return String(text ?? "").split(/\s+/).filter(Boolean).map((t) => t.replace("=", ":"));
+}
+
+/** A duration in milliseconds for people: 3 significant digits at most, never a raw
+ * float (`118.99370200000001` shows as `119 ms`). */
+export function milliseconds(ms) {
+  if (typeof ms !== "number" || !Number.isFinite(ms)) return "? ms";
+  const digits = ms >= 100 ? 0 : ms >= 10 ? 1 : 2;
+  return `${ms.toFixed(digits)} ms`;
+}
+
+/** Label chips, `key:value`, as the label filter takes them. */
 export function labelChips(labels) {
   const entries = Object.entries(labels ?? {});
   if (!entries.length) return h("span", { class: "muted" }, "—");
   return h("span", { class: "chips" },
-    entries.map(([k, v]) => h("span", { class: "chip" }, v === "" ? k : `${k}=${v}`)));
+    entries.map(([k, v]) => h("span", { class: "chip" }, labelText(k, v))));
 }
 
 /** A JSON value as a readable block, or "none". */

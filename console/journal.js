@@ -2,7 +2,7 @@
 // what it got back, newest first, followed live.
 
 import { api, ApiError, url } from "./api.js";
-import { confirm, h, notice, show, time } from "./format.js";
+import { confirm, h, milliseconds, notice, show, time } from "./format.js";
 
 export async function render(view, _parts, _params, context) {
   if (!context.ephemeral) {
@@ -57,7 +57,7 @@ export async function render(view, _parts, _params, context) {
         h("span", { class: "method" }, e.method),
         " ", h("code", { class: "path" }, e.path + (e.query ? `?${e.query}` : "")),
         " ", h("span", { class: `badge ${ok ? "online" : "offline"}` }, String(e.status)),
-        " ", h("span", { class: "muted" }, `${e.duration_ms ?? "?"} ms`),
+        " ", h("span", { class: "muted" }, milliseconds(e.duration_ms)),
         " ", time(e.at)),
       h("div", { class: "pair" },
         h("div", {}, h("h3", {}, "Request body"), body(e.request_body)),

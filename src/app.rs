@@ -214,13 +214,6 @@ impl Server {
             baseline,
         });
         state.metrics.set_device_quota(config.max_devices_per_org);
-        // The document takes longer to build than everything else a start does; built
-        // beside the start, the ready line does not wait for it, and a first
-        // `GET /openapi.json` rarely does.
-        let document = state.openapi_json;
-        let _ = std::thread::Builder::new()
-            .name("devreg-openapi".into())
-            .spawn(document);
         limits.start_cleanup(ratelimit::CLEANUP_EVERY);
         let journal = state.journal.clone();
         let journaled = journal.is_some();

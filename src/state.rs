@@ -49,7 +49,7 @@ pub struct AppState {
     /// Bounds on federated update uploads.
     pub uploads: UploadLimits,
     /// This server's OpenAPI document, as `GET /openapi.json` serves it: built once per
-    /// process on first use (or by the warm-up thread `Server::build` starts), not before
+    /// process on first use (a first `GET /openapi.json`, off the async threads), not before
     /// the server is ready, as building it costs more than the rest of a start.
     pub openapi_json: fn() -> &'static str,
     /// Hosted model files' bytes (issue 26).

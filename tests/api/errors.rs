@@ -39,7 +39,7 @@ async fn a_wrong_method_on_a_known_route_is_a_json_405_with_allow() {
         .await;
 
     reply.assert_error(405, "method_not_allowed");
-    assert_eq!(reply.header("allow"), Some("GET, PATCH, DELETE"));
+    assert_eq!(reply.header("allow"), Some("GET, HEAD, PATCH, DELETE"));
     on_list.assert_error(405, "method_not_allowed");
 }
 

@@ -166,7 +166,7 @@ describe("the devreg console", () => {
 
     await row("label-canary-1").waitFor();
     await row("label-stable-1").waitFor({ state: "detached" });
-    await row("label-canary-1").getByText("ring=canary").waitFor();
+    await row("label-canary-1").getByText("ring:canary").waitFor();
   });
 
   test("a device turns offline once the test clock passes its heartbeat interval", { skip: !listParameter("connectivity") && "this devreg has no connectivity yet" }, async () => {

@@ -157,6 +157,7 @@ impl Writer {
     }
 
     /// How many writes have been sent to the thread, committed or not.
+    #[cfg(test)]
     pub(super) fn sent(&self) -> u64 {
         self.sent.load(Ordering::SeqCst)
     }
