@@ -379,6 +379,7 @@ pub const SERVE_HEADINGS: &[(&str, &[&str])] = &[
             "event_retention",
             "telemetry_per_device",
             "telemetry_per_org",
+            "artifacts",
         ],
     ),
     (
@@ -421,6 +422,11 @@ pub const SERVE_HEADINGS: &[(&str, &[&str])] = &[
             "max_metrics_bytes",
             "upload_part_bytes",
             "upload_max_bytes",
+            "uploads_per_device",
+            "uploads_per_round",
+            "upload_abandon_after",
+            "artifact_max_bytes",
+            "artifact_quota_bytes",
         ],
     ),
     (

@@ -11,10 +11,10 @@ pub mod delete_version;
 pub mod deployments;
 pub mod get;
 pub mod resolve;
+pub mod sdk_version;
 pub mod updates;
 pub mod version;
 pub mod versions;
-pub mod sdk_version;
 
 use serde::Serialize;
 use utoipa::ToSchema;
