@@ -705,3 +705,65 @@ async fn other_callers_read_the_camel_case_manifest_with_its_chunks() {
     .await
     .assert_error(404, "not_found");
 }
+
+/// The registry's reads (issue 26 part B) give a hosted version devreg's own signed URL,
+/// the one the device can fetch without a key, rather than the empty `download_url` a
+/// hosted version's manifest carries.
+#[tokio::test]
+async fn registry_reads_of_a_hosted_version_give_a_signed_url_that_downloads_it() {
+    let app = spawn_app().await;
+    let bytes = model_bytes(3_000);
+    publish(&app, "kbd", "1.0.0", &bytes).await;
+    let key = app.secret_key().to_owned();
+    let reads = [
+        (
+            "GET",
+            "/api/v1/models/kbd/versions/1.0.0",
+            None,
+            "/download_url",
+        ),
+        (
+            "GET",
+            "/api/v1/models/kbd/versions/latest",
+            None,
+            "/download_url",
+        ),
+        (
+            "GET",
+            "/api/v1/models/kbd/versions",
+            None,
+            "/versions/0/download_url",
+        ),
+        ("GET", "/api/v1/registry/resolve/kbd:1.0.0", None, "/url"),
+        (
+            "POST",
+            "/api/v1/models/kbd/versions/1.0.0/resolve",
+            Some(json!({"platform": "ios"})),
+            "/download_url",
+        ),
+        (
+            "POST",
+            "/api/v1/registry/pull",
+            Some(json!({"name": "kbd", "tag": "1.0.0", "format": "onnx"})),
+            "/download_url",
+        ),
+    ];
+    for (method, path, body, pointer) in reads {
+        let reply = match body {
+            None => app.get(path, Some(&key)).await,
+            Some(body) => app.post(path, Some(&key), body).await,
+        };
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "{method} {path}: {}",
+            reply.body
+        );
+        let url = reply.body.pointer(pointer).and_then(Value::as_str);
+        let url = url.unwrap_or_else(|| panic!("{method} {path}: no {pointer} in {}", reply.body));
+        assert!(url.contains("signature="), "{method} {path}: {url}");
+        let (status, _, got) = fetch(&app, Method::GET, url, &[]).await;
+        assert_eq!(status, StatusCode::OK, "{method} {path}: {url}");
+        assert_eq!(got, bytes, "{method} {path}");
+    }
+}

@@ -86,6 +86,37 @@ pub fn hosted_file_url(req: &HttpRequest, state: &AppState, file: &HostedFile) -
     )
 }
 
+/// Points a registry answer's `delivery` at devreg when its version is hosted (published
+/// through devreg, so it has no `download_url` of its own): the signed URL of its first
+/// file, as desired state gives it. A version with an operator's `download_url` keeps it.
+pub fn point_home(
+    req: &HttpRequest,
+    state: &AppState,
+    org_id: &str,
+    delivery: &mut crate::store::registry::Delivery,
+) {
+    if !delivery.download_url.is_empty() {
+        return;
+    }
+    let version = &delivery.version;
+    let files: Vec<serde_json::Value> =
+        serde_json::from_str(version.files.get()).unwrap_or_default();
+    let Some(path) = files
+        .iter()
+        .find_map(|f| f.get("path").and_then(serde_json::Value::as_str))
+    else {
+        return;
+    };
+    delivery.download_url = device_url(
+        &base_url(req),
+        &state.signing_key,
+        org_id,
+        &version.artifact_id,
+        path,
+        Timestamp(state.clock.now().0 + URL_LIFETIME_SECS),
+    );
+}
+
 /// The signed URL an upload's bytes are sent to.
 pub fn upload_url(
     base: &str,

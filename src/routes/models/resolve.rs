@@ -1,11 +1,12 @@
 //! `POST /api/v1/models/{model_id}/versions/{version}/resolve`
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::{Access, Allow, Caller, Target};
 use crate::error::ApiError;
+use crate::routes::artifacts::point_home;
 use crate::routes::parse_json_object;
 use crate::state::AppState;
 use crate::store::registry;
@@ -80,6 +81,7 @@ struct ResolveAnswer<'a> {
     ),
 )]
 pub async fn resolve_version(
+    req: HttpRequest,
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<(String, String)>,
@@ -90,10 +92,16 @@ pub async fn resolve_version(
     let org = credential.org_id.clone();
     let dev = credential.own_device().map(str::to_owned);
     let (model, version) = path.into_inner();
-    let resolved = state
+    let mut resolved = state
         .db
         .read(move |c| registry::resolve_version(c, org.as_str(), dev.as_deref(), &model, &version))
         .await?;
+    point_home(
+        &req,
+        &state,
+        credential.org_id.as_str(),
+        &mut resolved.delivery,
+    );
     let v = &resolved.delivery.version;
     Ok(HttpResponse::Ok().json(ResolveAnswer {
         model_id: &v.model_id,

@@ -6,6 +6,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Access, Allow, Caller, Target};
 use crate::error::ApiError;
+use crate::routes::artifacts::point_home;
 use crate::routes::parse_query;
 use crate::state::AppState;
 use crate::store::registry;
@@ -80,10 +81,16 @@ pub async fn check_updates(
     let org = credential.org_id.clone();
     let dev = credential.own_device().map(str::to_owned);
     let (model, cur) = (path.into_inner(), current.clone());
-    let resolved = state
+    let mut resolved = state
         .db
         .read(move |c| registry::update_for(c, org.as_str(), dev.as_deref(), &model, &cur))
         .await?;
+    point_home(
+        &req,
+        &state,
+        credential.org_id.as_str(),
+        &mut resolved.delivery,
+    );
     let v = &resolved.delivery.version;
     Ok(HttpResponse::Ok().json(UpdateAnswer {
         new_version: &v.version,

@@ -1,10 +1,11 @@
 //! `GET /api/v1/models/{model_id}/versions/{version}`
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::answers::VersionInfo;
 use crate::auth::{Access, Allow, Caller, Target};
 use crate::error::ApiError;
+use crate::routes::artifacts::point_home;
 use crate::state::AppState;
 use crate::store::registry;
 
@@ -31,6 +32,7 @@ pub const ACCESS: Access = Access {
     ),
 )]
 pub async fn get_version(
+    req: HttpRequest,
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<(String, String)>,
@@ -38,9 +40,10 @@ pub async fn get_version(
     let credential = ACCESS.require(caller)?;
     let org_id = credential.org_id.clone();
     let (reference, version) = path.into_inner();
-    let delivery = state
+    let mut delivery = state
         .db
         .read(move |conn| registry::find_version(conn, org_id.as_str(), &reference, &version))
         .await?;
+    point_home(&req, &state, credential.org_id.as_str(), &mut delivery);
     Ok(HttpResponse::Ok().json(VersionInfo::of_delivery(&delivery)))
 }

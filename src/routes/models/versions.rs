@@ -8,6 +8,7 @@ use super::answers::VersionInfo;
 use crate::auth::{Access, Allow, Caller, Target};
 use crate::domain::{Limit, Offset, quoted};
 use crate::error::ApiError;
+use crate::routes::artifacts::point_home;
 use crate::routes::parse_query;
 use crate::schema;
 use crate::state::AppState;
@@ -80,10 +81,13 @@ pub async fn list_versions(
     };
     let (org_id, reference) = (credential.org_id.clone(), path.into_inner());
     let (limit, offset) = (limit.get(), offset.get());
-    let page = state
+    let mut page = state
         .db
         .read(move |conn| registry::list_versions(conn, org_id.as_str(), &reference, limit, offset))
         .await?;
+    for delivery in &mut page.versions {
+        point_home(&req, &state, credential.org_id.as_str(), delivery);
+    }
     let versions = if published {
         page.versions.iter().map(VersionInfo::of_delivery).collect()
     } else {

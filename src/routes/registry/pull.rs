@@ -1,11 +1,12 @@
 //! `POST /api/v1/registry/pull`
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::{Access, Allow, Caller, Target};
 use crate::error::ApiError;
+use crate::routes::artifacts::point_home;
 use crate::routes::{parse_json_object, same_org};
 use crate::state::AppState;
 use crate::store::registry;
@@ -66,6 +67,7 @@ struct PullAnswer<'a> {
     ),
 )]
 pub async fn pull_model(
+    req: HttpRequest,
     state: web::Data<AppState>,
     caller: Caller,
     body: web::Bytes,
@@ -83,12 +85,13 @@ pub async fn pull_model(
     let org_id = credential.org_id.clone();
     let tag = request.tag.clone().unwrap_or_else(|| "latest".to_owned());
     let (name, wanted, format) = (request.name.clone(), tag.clone(), request.format.clone());
-    let delivery = state
+    let mut delivery = state
         .db
         .read(move |conn| {
             registry::find_version_in(conn, org_id.as_str(), &name, &wanted, format.as_deref())
         })
         .await?;
+    point_home(&req, &state, credential.org_id.as_str(), &mut delivery);
     let v = &delivery.version;
     Ok(HttpResponse::Ok().json(PullAnswer {
         name: &request.name,

@@ -1,11 +1,12 @@
 //! `GET /api/v1/registry/resolve/{reference}`
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::auth::{Access, Allow, Caller, Target};
 use crate::error::ApiError;
+use crate::routes::artifacts::point_home;
 use crate::state::AppState;
 use crate::store::registry;
 
@@ -53,6 +54,7 @@ struct ResolveAnswer<'a> {
     ),
 )]
 pub async fn resolve_reference(
+    req: HttpRequest,
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<String>,
@@ -62,10 +64,11 @@ pub async fn resolve_reference(
     let org_id = credential.org_id.clone();
     let (name, tag) = split_reference(&reference);
     let (model, version) = (name.to_owned(), tag.to_owned());
-    let delivery = state
+    let mut delivery = state
         .db
         .read(move |conn| registry::find_version(conn, org_id.as_str(), &model, &version))
         .await?;
+    point_home(&req, &state, credential.org_id.as_str(), &mut delivery);
     let v = &delivery.version;
     Ok(HttpResponse::Ok().json(ResolveAnswer {
         name,
