@@ -9,6 +9,9 @@
   (nothing is installed yet); a document that runs `devreg` bare says how to install it;
   no two servers of the documents listen on one port, and every curl goes to a port a
   server of its own document (or the README's quick start) listens on.
+- docs/testing.md's `TestServer` example comes with the `[dev-dependencies]` it needs:
+  devreg itself (by `path` or `git`: it is not on crates.io), and each crate the example
+  calls (`tokio::test`, `reqwest::`, `serde_json::`).
 - Nothing in the repository (documents, code, tests, examples, CI) cites a file it does not
   have: an upper-case `NAME.md` (CONTRACT.md, STYLE.md, SDK-PROTOCOL.md are the project's
   notes, not in the repository: say in words what they say), a `spec/` directory, or a
@@ -135,6 +138,27 @@ for path, text in texts.items():
                         f"{name(path)}: `{command[:60]}…` goes to port {port}, where no "
                         "server of this document or the quick start listens"
                     )
+
+# docs/testing.md says how to depend on devreg, and on what its example uses.
+testing = texts[root / "docs" / "testing.md"]
+example = re.search(r"```rust\n(.*?)```", testing, re.S)
+deps = re.search(r"```toml\n\[dev-dependencies\]\n(.*?)```", testing, re.S)
+if not deps or not re.search(r"^devreg = \{ *(path|git) = ", deps.group(1), re.M):
+    problems.append(
+        "docs/testing.md: no ```toml [dev-dependencies] block with `devreg = { path = ... }` "
+        "or `{ git = ... }` (devreg is not on crates.io)"
+    )
+elif example:
+    for crate in sorted(set(re.findall(r"\b(tokio|reqwest|serde_json)::", example.group(1)))):
+        if not re.search(rf"^{crate} = ", deps.group(1), re.M):
+            problems.append(
+                f"docs/testing.md: its example uses {crate}, which its [dev-dependencies] "
+                "block does not list"
+            )
+    if "tokio::test" in example.group(1) and not re.search(
+        r'^tokio = .*"macros".*"rt', deps.group(1), re.M
+    ):
+        problems.append('docs/testing.md: #[tokio::test] needs tokio\'s "macros" and "rt" features')
 
 # Every file cited is in the repository.
 SKIP = {".git", "target", "node_modules", ".venv", "__pycache__"}
