@@ -9,8 +9,16 @@
   (nothing is installed yet); a document that runs `devreg` bare says how to install it;
   no two servers of the documents listen on one port, and every curl goes to a port a
   server of its own document (or the README's quick start) listens on.
+- docs/testing.md's `TestServer` example comes with the `[dev-dependencies]` it needs:
+  devreg itself (by `path` or `git`: it is not on crates.io), and each crate the example
+  calls (`tokio::test`, `reqwest::`, `serde_json::`).
+- Nothing in the repository (documents, code, tests, examples, CI) cites a file it does not
+  have: an upper-case `NAME.md` (CONTRACT.md, STYLE.md, SDK-PROTOCOL.md are the project's
+  notes, not in the repository: say in words what they say), a `spec/` directory, or a
+  path under /work/notes.
 """
 
+import os
 import pathlib
 import re
 import sys
@@ -131,9 +139,56 @@ for path, text in texts.items():
                         "server of this document or the quick start listens"
                     )
 
+# docs/testing.md says how to depend on devreg, and on what its example uses.
+testing = texts[root / "docs" / "testing.md"]
+example = re.search(r"```rust\n(.*?)```", testing, re.S)
+deps = re.search(r"```toml\n\[dev-dependencies\]\n(.*?)```", testing, re.S)
+if not deps or not re.search(r"^devreg = \{ *(path|git) = ", deps.group(1), re.M):
+    problems.append(
+        "docs/testing.md: no ```toml [dev-dependencies] block with `devreg = { path = ... }` "
+        "or `{ git = ... }` (devreg is not on crates.io)"
+    )
+elif example:
+    for crate in sorted(set(re.findall(r"\b(tokio|reqwest|serde_json)::", example.group(1)))):
+        if not re.search(rf"^{crate} = ", deps.group(1), re.M):
+            problems.append(
+                f"docs/testing.md: its example uses {crate}, which its [dev-dependencies] "
+                "block does not list"
+            )
+    if "tokio::test" in example.group(1) and not re.search(
+        r'^tokio = .*"macros".*"rt', deps.group(1), re.M
+    ):
+        problems.append('docs/testing.md: #[tokio::test] needs tokio\'s "macros" and "rt" features')
+
+# Every file cited is in the repository.
+SKIP = {".git", "target", "node_modules", ".venv", "__pycache__"}
+files = []
+for folder, subfolders, filenames in os.walk(root):
+    subfolders[:] = [d for d in subfolders if d not in SKIP]  # target/ is large: not walked
+    files += [pathlib.Path(folder) / f for f in filenames]
+names = {p.name for p in files}
+has_spec = any("spec" in p.relative_to(root).parts[:-1] for p in files)
+for path in files:
+    if path == pathlib.Path(__file__).resolve():
+        continue  # this checker names them to look for them
+    if path.suffix not in {".md", ".rs", ".py", ".mjs", ".js", ".toml", ".sh", ".sql", ".yml", ""}:
+        continue
+    try:
+        text = path.read_text()
+    except (UnicodeDecodeError, OSError):
+        continue
+    cited = set(re.findall(r"(?<![\w/.-])([A-Z][A-Z_-]*\.md)\b", text))
+    cited |= {"spec/"} if not has_spec and re.search(r"(?<![\w/.-])spec/", text) else set()
+    cited |= set(re.findall(r"/work/notes/[\w./-]*\w", text))
+    for missing in sorted(c for c in cited if c not in names):
+        problems.append(
+            f"{name(path)} cites {missing}, which is not in the repository: say what it "
+            "says in words, or drop the reference"
+        )
+
 if problems:
     sys.exit("\n".join(problems))
 print(
     f"{snippets} snippets match their files; README.md ({len(readme.splitlines())} lines) "
-    f"and {len(documents) - 1} docs/ files pass"
+    f"and {len(documents) - 1} docs/ files pass; no file cites one the repository lacks"
 )

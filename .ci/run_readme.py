@@ -1,9 +1,11 @@
 """Runs the README's shell commands in the order written, as a newcomer would on a fresh
 clone: `cargo run -- serve` in the background (its banner gives the secret key the
 examples export), then each example's curl, each of which must answer JSON that is not an
-error. `cargo test` is skipped (CI has just run it). The server's database goes to a
-temporary directory through DEVREG_DB, so a developer's ./devreg.db is left alone; the
-commands themselves run exactly as the README writes them, from the repository root."""
+error and whose fields are those of the sample answer the README shows after it (the ```json
+block that follows the command's block): the same keys at every depth, values aside.
+`cargo test` is skipped (CI has just run it). The server's database goes to a temporary
+directory through DEVREG_DB, so a developer's ./devreg.db is left alone; the commands
+themselves run exactly as the README writes them, from the repository root."""
 
 import json
 import os
@@ -18,7 +20,28 @@ import urllib.request
 
 root = pathlib.Path(__file__).resolve().parent.parent
 readme = (root / "README.md").read_text()
-blocks = re.findall(r"```(?:sh|bash)\n(.*?)```", readme, re.S)
+fences = [(m.group(1), m.group(2)) for m in re.finditer(r"```(\w*)\n(.*?)```", readme, re.S)]
+# Each shell block, with the sample answer the README shows right after it (or None).
+blocks = [
+    (text, json.loads(fences[i + 1][1]) if fences[i + 1 : i + 2] and fences[i + 1][0] == "json" else None)
+    for i, (lang, text) in enumerate(fences)
+    if lang in ("sh", "bash")
+]
+
+
+def shape_differences(sample, real, where="the answer"):
+    """Where the README's sample and devreg's real answer differ in their keys: objects are
+    compared key by key at every depth, a list by its first element; values are not."""
+    if isinstance(sample, dict) and isinstance(real, dict):
+        found = [f"{where}.{k}: devreg answers it, the README's sample lacks it" for k in real if k not in sample]
+        found += [f"{where}.{k}: in the README's sample, not in devreg's answer" for k in sample if k not in real]
+        for k in sample.keys() & real.keys():
+            found += shape_differences(sample[k], real[k], f"{where}.{k}")
+        return found
+    if isinstance(sample, list) and isinstance(real, list) and sample and real:
+        return shape_differences(sample[0], real[0], f"{where}[0]")
+    return []
+
 
 
 workdir = tempfile.mkdtemp(prefix="devreg-readme-")
@@ -28,7 +51,7 @@ server = None
 secret = None
 ran = 0
 try:
-    for block in blocks:
+    for block, sample in blocks:
         # The quick start's block is two commands; every other block is one command.
         lines = [re.sub(r"\s+#.*$", "", l).strip() for l in block.strip().splitlines()]
         for command in lines if "cargo test" in lines else [block.strip()]:
@@ -90,6 +113,13 @@ try:
                 sys.exit(
                     f"README command failed:\n{command}\nexit {result.returncode}\n"
                     f"{result.stdout}{result.stderr}"
+                )
+            differences = shape_differences(sample, body) if sample is not None else []
+            if differences:
+                sys.exit(
+                    f"README: the sample answer after\n{command}\nis not the shape of devreg's "
+                    "answer (copy the real answer's fields, with the README's example values):\n  "
+                    + "\n  ".join(differences)
                 )
 finally:
     if server is not None:

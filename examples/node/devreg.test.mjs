@@ -10,8 +10,11 @@ let devreg; // { url, org_id, secret_key, publishable_key }
 
 before(async () => {
   // stdin stays a pipe: if this process dies, devreg sees it close and exits.
+  // Its stderr is the test's: devreg's warnings and errors show with the test output,
+  // its line per request does not (RUST_LOG=info, or DEVREG_LOG_LEVEL, shows them too).
   server = spawn(DEVREG, ["serve", "--ephemeral", "--exit-on-stdin-close"], {
     stdio: ["pipe", "pipe", "inherit"],
+    env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? "warn" },
   });
   const [line] = await once(createInterface({ input: server.stdout }), "line");
   devreg = JSON.parse(line);

@@ -8,7 +8,8 @@
 //! `octomil/octomil-node@509709d` (`src/model-downloader.ts`), browser
 //! `octomil/octomil-browser@8be93b4` (`src/model-manager.ts`, `src/types.ts`). The Android
 //! SDK's source is not available (the public `octomil/octomil-app-android` is the demo
-//! app): its test follows SDK-PROTOCOL.md's DTO row, unverified against source.
+//! app): its test follows the Android SDK's DTO file (`ai/octomil/api/dto`), unverified
+//! against the SDK's calls.
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -408,7 +409,7 @@ async fn android_reads_the_model_routes_its_dtos_name_with_x_org_id() {
     let bearer = format!("Bearer {}", device.key);
     let headers = [("authorization", bearer.as_str()), ("x-org-id", "org_demo")];
 
-    // SDK-PROTOCOL.md "Registry reads", row A: GET /models/{id}, /versions/{v},
+    // The Android DTOs' registry reads: GET /models/{id}, /versions/{v},
     // /versions/latest, /updates; POST /versions/{v}/resolve; GET
     // /devices/{id}/models/{mid}/version, with the device token and X-Org-Id.
     for path in [

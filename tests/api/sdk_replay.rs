@@ -2,11 +2,12 @@
 //! the requests the SDK's source sends, in its order, and asserts that every field the
 //! source reads or requires is in the answer with the type and casing it decodes.
 //!
-//! Sources (read from the public repositories; see /work/notes/sdk-15-device-loop.md):
-//! iOS `octomil/octomil-ios@bd482a5`, Node `octomil/octomil-node@509709d`, browser
+//! Sources (read from the public repositories, the lines cited at each request): iOS
+//! `octomil/octomil-ios@bd482a5`, Node `octomil/octomil-node@509709d`, browser
 //! `octomil/octomil-browser@8be93b4`. The Android SDK's source is not available (the
 //! public `octomil/octomil-app-android` is the demo app; the SDK is a submodule that could
-//! not be fetched): its test follows `SDK-PROTOCOL.md`, unverified against source.
+//! not be fetched): its test follows the Android SDK's DTO file (`ai/octomil/api/dto`:
+//! Bearer device access token, `X-Org-Id`, snake_case bodies), unverified against source.
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -545,8 +546,8 @@ async fn browser_sdk_configure_and_control_loop_get_every_field_they_read() {
 
 #[tokio::test]
 async fn android_sdk_device_loop_gets_every_field_sdk_protocol_lists() {
-    // No Android SDK source is available here: the requests and required fields are
-    // SDK-PROTOCOL.md's (Bearer device access token, X-Org-Id; snake_case bodies).
+    // No Android SDK source is available here: the requests and required fields are the
+    // Android DTO file's (Bearer device access token, X-Org-Id; snake_case bodies).
     let app = spawn_app().await;
     stage_deployment(&app).await;
     let reg = sdk_send(

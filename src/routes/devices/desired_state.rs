@@ -3,9 +3,9 @@
 //! unified sync, desired state (GET and POST) and observed state.
 //!
 //! One answer serves every SDK: where they read different casings, both are sent (every
-//! SDK ignores keys it does not know). What each SDK reads is in `SDK-PROTOCOL.md` and
-//! docs/api.md, "The SDK device loop"; the tests in tests/api/sdk_*.rs replay each SDK's
-//! requests.
+//! SDK ignores keys it does not know). What each SDK reads is in docs/api.md, "The SDK
+//! device loop", and in the tests of tests/api/sdk_*.rs, which replay each SDK's requests
+//! and assert the fields its source reads.
 
 use std::sync::Arc;
 
