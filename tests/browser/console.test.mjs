@@ -137,6 +137,25 @@ describe("the devreg console", () => {
     assert.equal(await page.evaluate(() => sessionStorage.getItem("devreg.console.key")), null);
   });
 
+  test("the sign-in page shows no navigation and no Sign out until signed in", async () => {
+    await page.goto(`${devreg.url}/console`);
+    await page.getByRole("button", { name: "Sign in" }).waitFor();
+    for (const chrome of ["#nav", "#sign-out", "#live", "#who"]) {
+      assert.equal(await page.locator(chrome).isVisible(), false, `${chrome} is hidden before signing in`);
+    }
+
+    await page.getByLabel("Secret key").fill(devreg.secret_key);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("heading", { name: "Devices" }).waitFor();
+    await page.locator("#nav").waitFor({ state: "visible" });
+    await page.getByRole("button", { name: "Sign out" }).waitFor({ state: "visible" });
+
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByRole("button", { name: "Sign in" }).waitFor();
+    await page.locator("#nav").waitFor({ state: "hidden" });
+    await page.locator("#sign-out").waitFor({ state: "hidden" });
+  });
+
   test("a device registered through the API is found by searching, and a new one appears live", async () => {
     await register("find-me-001");
     await register("someone-else-001");
