@@ -19,7 +19,7 @@ async fn health_and_readiness_answer_without_a_key() {
     assert_eq!(health.status, StatusCode::OK);
     assert_eq!(
         health.body,
-        json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")})
+        json!({"status": "ok", "version": env!("CARGO_PKG_VERSION"), "ephemeral": true})
     );
     assert_eq!(ready.status, StatusCode::OK);
     assert_eq!(ready.body, json!({"status": "ready"}));

@@ -8,6 +8,8 @@
 // (default: /usr/bin/chromium).
 
 import { spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
 import { createInterface } from "node:readline";
 import { after, before, beforeEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -33,6 +35,43 @@ async function startDevreg() {
     lines.once("line", (line) => { clearTimeout(timer); resolve(JSON.parse(line)); });
   });
   return { child, ...ready };
+}
+
+/**
+ * Starts a devreg that is not ephemeral, over a database file in a new temporary
+ * directory: its banner (stdout) gives the key, its log line (stderr) the address.
+ */
+async function startStoredDevreg() {
+  const dir = await mkdtemp(path.join(os.tmpdir(), "devreg-console-"));
+  const child = spawn(bin, ["serve", "--db", path.join(dir, "devreg.db"), "--bind", "127.0.0.1:0", "--exit-on-stdin-close"], {
+    stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, RUST_LOG: "info" },
+  });
+  let secret = null, url = null;
+  const ready = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("devreg serve --db printed no key and address in 30 s")), 30000);
+    child.once("exit", (code) => reject(new Error(`devreg serve --db exited with ${code} before it was ready`)));
+    const check = () => { if (secret && url) { clearTimeout(timer); resolve(); } };
+    createInterface({ input: child.stdout }).on("line", (line) => {
+      secret ??= line.match(/secret key:\s+(\S+)/)?.[1] ?? null;
+      check();
+    });
+    createInterface({ input: child.stderr }).on("line", (line) => {
+      url ??= line.match(/listening on (http:\/\/\S+)/)?.[1] ?? null;
+      check();
+    });
+  });
+  const stop = async () => {
+    child.stdin.end();
+    child.kill();
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    await ready;
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { child, url, secret_key: secret, stop };
 }
 
 /** A call to devreg's API with the org's secret key (or `key`). */
@@ -154,6 +193,37 @@ describe("the devreg console", () => {
     await page.getByRole("button", { name: "Sign in" }).waitFor();
     await page.locator("#nav").waitFor({ state: "hidden" });
     await page.locator("#sign-out").waitFor({ state: "hidden" });
+  });
+
+  test("a server that is not ephemeral is never asked for its test clock; an ephemeral one is", async () => {
+    const asked = [];
+    page.on("request", (request) => {
+      const { origin, pathname } = new URL(request.url());
+      if (pathname.startsWith("/_devreg/")) asked.push(`${origin}${pathname}`);
+    });
+    const stored = await startStoredDevreg();
+    try {
+      await page.goto(`${stored.url}/console`);
+      await page.getByLabel("Secret key").fill(stored.secret_key);
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await page.getByRole("heading", { name: "Devices" }).waitFor();
+      await page.getByText("No devices match.").waitFor();
+      await page.reload();
+      await page.getByRole("heading", { name: "Devices" }).waitFor();
+      await page.getByText("No devices match.").waitFor();
+      // Each load of the list reads the clock first where there is one.
+      const listed = page.waitForResponse((r) => new URL(r.url()).pathname === "/api/v1/devices");
+      await page.getByRole("button", { name: "Refresh" }).click();
+      await listed;
+      assert.equal(await page.locator("#nav-requests").isVisible(), false, "no Requests page without a journal");
+      assert.deepEqual(asked, [], "the console of a server without test control asked for it");
+    } finally {
+      await stored.stop();
+    }
+
+    await signedInPage();
+    await page.waitForFunction(() => !document.getElementById("nav-requests").hidden);
+    assert.ok(asked.includes(`${devreg.url}/_devreg/clock`), `the ephemeral server's clock was read: ${asked.join(", ")}`);
   });
 
   test("a device registered through the API is found by searching, and a new one appears live", async () => {
