@@ -274,6 +274,65 @@ describe("the devreg console", () => {
     await row("clock-watch-1").getByText("1 h ago").waitFor();
   });
 
+  test("the device list counts the devices by connectivity, and a count filters by it", async () => {
+    const stale = await register("split-stale-1");
+    const online = await register("split-online-1");
+    await register("split-offline-1");
+    assert.equal((await heartbeat(stale)).status, 200);
+    // Five minutes on: past 2 heartbeat intervals (stale), not yet 10 (offline).
+    assert.equal((await call("POST", "/_devreg/clock", { advance_seconds: 300 })).status, 200);
+    assert.equal((await heartbeat(online)).status, 200);
+    await signedInPage();
+    await page.getByLabel("Search").fill("split-");
+    await page.getByLabel("Search").press("Enter");
+    await row("split-offline-1").waitFor();
+
+    const count = (c) => page.locator(`.counts button[data-connectivity="${c}"]`);
+    for (const c of ["online", "stale", "offline"]) await count(c).filter({ hasText: new RegExp(`^${c} 1$`) }).waitFor();
+
+    await count("stale").click();
+    await row("split-online-1").waitFor({ state: "detached" });
+    await row("split-offline-1").waitFor({ state: "detached" });
+    await row("split-stale-1").locator(".badge.stale").waitFor();
+    assert.match(page.url(), /connectivity=stale/);
+    assert.equal(await count("stale").getAttribute("aria-pressed"), "true");
+    assert.equal(await page.getByLabel("Connectivity", { exact: true }).inputValue(), "stale");
+    // The counts keep counting every connectivity while one is shown.
+    await count("online").filter({ hasText: /^online 1$/ }).waitFor();
+
+    await count("stale").click();
+    await row("split-online-1").waitFor();
+    await row("split-offline-1").waitFor();
+    assert.doesNotMatch(page.url(), /connectivity=/);
+  });
+
+  test("the device table sorts the page shown by a column, and the URL keeps the order", async () => {
+    await register("sort-b", { platform: "linux" });
+    await register("sort-c", { platform: "android" });
+    await register("sort-a", { platform: "ios" });
+    await signedInPage();
+    await page.getByLabel("Search").fill("sort-");
+    await page.getByLabel("Search").press("Enter");
+    await row("sort-a").waitFor();
+    const order = (expected) => page.waitForFunction((want) =>
+      [...document.querySelectorAll("table.devices tbody tr")].map((r) => r.dataset.device).join() === want, expected.join());
+
+    await order(["sort-b", "sort-c", "sort-a"]); // registration order, as the API lists
+    await page.getByRole("button", { name: "Device", exact: true }).click();
+    await order(["sort-a", "sort-b", "sort-c"]);
+    assert.equal(await page.locator('th[data-sort="device"]').getAttribute("aria-sort"), "ascending");
+    await page.getByRole("button", { name: "Device", exact: true }).click();
+    await order(["sort-c", "sort-b", "sort-a"]);
+    assert.equal(await page.locator('th[data-sort="device"]').getAttribute("aria-sort"), "descending");
+    assert.match(page.url(), /sort=-device/);
+
+    await page.reload();
+    await order(["sort-c", "sort-b", "sort-a"]);
+    await page.getByRole("button", { name: "Platform", exact: true }).click();
+    await order(["sort-c", "sort-a", "sort-b"]); // android, ios, linux
+    assert.match(page.url(), /sort=platform/);
+  });
+
   test("re-keying a device shows the new key once, and only the new key works", { skip: !has("post", "/api/v1/devices/{device_id}/keys") && "this devreg cannot re-key yet" }, async () => {
     const device = await register("rekey-me-1");
     await signedInPage();
