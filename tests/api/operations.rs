@@ -26,6 +26,25 @@ async fn health_and_readiness_answer_without_a_key() {
 }
 
 #[tokio::test]
+async fn health_says_a_server_on_a_database_file_is_not_ephemeral() {
+    // The console asks for `/_devreg/clock` only where this says `true`.
+    let dir = tempfile::tempdir().unwrap();
+    let server = ChildServer::start(dir.path().join("health.db").to_str().unwrap());
+
+    let health: serde_json::Value = reqwest::get(format!("{}/healthz", server.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    assert_eq!(
+        health,
+        json!({"status": "ok", "version": env!("CARGO_PKG_VERSION"), "ephemeral": false})
+    );
+}
+
+#[tokio::test]
 async fn metrics_count_requests_by_route_and_never_name_a_device_or_key() {
     let app = spawn_app().await;
     let device = app.register_device("metric-device-1").await;
