@@ -125,17 +125,23 @@ async function signIn(key, org) {
   else render();
 }
 
-let probed = false;
-/** Whether the server is ephemeral (it has a test clock), and how far that clock is ahead. */
+let probe = null;
+/**
+ * Whether the server is ephemeral, as `/healthz` says (asked once per load), and, only on
+ * an ephemeral server, how far its test clock is ahead: a server without test control is
+ * never asked for `/_devreg/clock`.
+ */
 async function refreshClock() {
-  if (probed && !context.ephemeral) return;
-  probed = true;
-  try {
-    const clock = await api("GET", "/_devreg/clock", undefined, { key: null });
-    context.ephemeral = true;
-    setServerSkew(clock.offset_seconds);
-  } catch {
-    context.ephemeral = false;
+  probe ??= api("GET", "/healthz", undefined, { key: null })
+    .then((health) => health?.ephemeral === true, () => false);
+  context.ephemeral = await probe;
+  if (context.ephemeral) {
+    try {
+      const clock = await api("GET", "/_devreg/clock", undefined, { key: null });
+      setServerSkew(clock.offset_seconds);
+    } catch {
+      // The skew stays what it was; the next page load asks again.
+    }
   }
   chrome(Boolean(session.key));
 }

@@ -1,14 +1,29 @@
-// The devices view: search, filters, total, keyset paging, live updates.
+// The devices view: search, filters, total, per-connectivity counts, keyset paging,
+// sorting of the page shown, live updates.
 
 import { api, orgUrl } from "./api.js";
 import { connectivityBadge, debounce, h, labelChips, labelFilters, notice, number, show, statusBadge } from "./format.js";
 
 const PAGE = 25;
 const FILTERS = ["q", "platform", "status", "connectivity", "label"];
+const CONNECTIVITY = ["online", "stale", "offline"];
+/** The columns the table sorts by. The API lists in registration order (keyset pages) and
+ * has no sort parameter, so a sort orders the rows of the page shown, not the whole fleet. */
+const SORTS = {
+  device: { label: "Device", key: (d) => d.device_identifier ?? "" },
+  platform: { label: "Platform", key: (d) => d.platform ?? "" },
+  status: { label: "Status", key: (d) => d.status ?? "" },
+  last_seen: { label: "Connectivity · last seen", key: (d) => (d.last_seen_at ? Date.parse(d.last_seen_at) : -Infinity) },
+};
+const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: "base" });
 
 export async function render(view, _parts, params, { stream, refreshClock }) {
   const filters = Object.fromEntries(FILTERS.map((f) => [f, params.get(f) ?? ""]));
   let after = params.get("after") ?? "";
+  // `sort=device` (ascending) or `sort=-device` (descending); unknown columns are ignored.
+  let sort = parseSort(params.get("sort"));
+  let shownDevices = [];
+  let total = 0;
   // The cursors of the pages before this one, for "Previous".
   const previous = [];
 
@@ -35,24 +50,26 @@ export async function render(view, _parts, params, { stream, refreshClock }) {
     previous.length = 0;
     go("");
   }
-  function go(cursor) {
+  function go(cursor, reload = true) {
     after = cursor;
     const next = new URLSearchParams();
     for (const name of FILTERS) if (filters[name]) next.set(name, filters[name]);
     if (after) next.set("after", after);
+    if (sort) next.set("sort", `${sort.descending ? "-" : ""}${sort.column}`);
     history.replaceState(null, "", `#/devices${next.toString() ? `?${next}` : ""}`);
-    load();
+    if (reload) load();
   }
   for (const control of form.querySelectorAll("select")) control.addEventListener("change", apply);
   const typed = debounce(apply, 500);
   for (const control of form.querySelectorAll("input")) control.addEventListener("input", typed);
 
   const summary = h("p", { class: "summary", "aria-live": "polite" });
+  const counts = h("div", { class: "counts", role: "group", "aria-label": "Devices by connectivity" });
   const table = h("div", { class: "table-wrap" });
   const pager = h("nav", { class: "pager", "aria-label": "Pages" });
   const message = h("div");
   const refresh = h("button", { type: "button", class: "quiet", onclick: () => load() }, "Refresh");
-  view.append(h("div", { class: "view-head" }, h("h1", {}, "Devices"), refresh), form, message, summary, table, pager);
+  view.append(h("div", { class: "view-head" }, h("h1", {}, "Devices"), refresh), form, message, counts, summary, table, pager);
 
   async function load() {
     // "3 min ago" by the server's clock, which a test may have moved.
@@ -61,6 +78,11 @@ export async function render(view, _parts, params, { stream, refreshClock }) {
       q: filters.q, platform: filters.platform, status: filters.status, connectivity: filters.connectivity,
       label: labelFilters(filters.label), after, limit: PAGE,
     };
+    // The counts take every filter but connectivity: how the devices matching the rest
+    // split, each a button that filters by it.
+    const counted = Promise.all(CONNECTIVITY.map((c) =>
+      api("GET", orgUrl("/api/v1/devices", { ...query, connectivity: c, after: "", limit: 1 })).then((p) => p.total)))
+      .catch(() => null);
     let page;
     try {
       page = await api("GET", orgUrl("/api/v1/devices", query));
@@ -69,15 +91,42 @@ export async function render(view, _parts, params, { stream, refreshClock }) {
       return;
     }
     show(message);
+    showCounts(await counted);
     const shown = page.devices.length;
-    show(summary, `${number(page.total)} ${page.total === 1 ? "device" : "devices"}`,
-      shown && page.total > shown ? ` · showing ${number(shown)}` : "",
-      FILTERS.some((f) => filters[f]) ? " matching the filters" : "");
-    show(table, page.devices.length ? deviceTable(page.devices) : h("p", { class: "empty" }, "No devices match."));
+    total = page.total;
+    shownDevices = page.devices;
+    showTable();
     const last = page.devices.at(-1)?.id;
     show(pager,
       after ? h("button", { type: "button", class: "quiet", onclick: () => go(previous.pop() ?? "") }, "← Previous") : null,
       shown === PAGE ? h("button", { type: "button", class: "quiet", onclick: () => { previous.push(after); go(last); } }, "Next →") : null);
+  }
+
+  function showCounts(totals) {
+    if (!totals) { show(counts); return; }
+    show(counts, CONNECTIVITY.map((c, i) => {
+      const pressed = filters.connectivity === c;
+      return h("button", { type: "button", class: `count ${c}`, "aria-pressed": String(pressed), dataset: { connectivity: c },
+        title: pressed ? "Show every connectivity" : `Show only the ${c} devices`,
+        onclick: () => { form.elements.connectivity.value = pressed ? "" : c; apply(); } },
+      h("span", { class: `badge ${c}` }, c), " ", h("strong", {}, number(totals[i])));
+    }));
+  }
+
+  function showTable() {
+    const shown = shownDevices.length;
+    show(summary, `${number(total)} ${total === 1 ? "device" : "devices"}`,
+      shown && total > shown ? ` · showing ${number(shown)}` : "",
+      FILTERS.some((f) => filters[f]) ? " matching the filters" : "",
+      sort && total > shown ? ` · sorted by ${SORTS[sort.column].label.toLowerCase()} within this page` : "");
+    if (!shownDevices.length) { show(table, h("p", { class: "empty" }, "No devices match.")); return; }
+    show(table, deviceTable(sorted(shownDevices, sort), sort, (column) => {
+      sort = sort?.column === column && !sort.descending ? { column, descending: true }
+        : sort?.column === column ? null : { column, descending: false };
+      go(after, false);
+      showTable();
+      table.querySelector(`th[data-sort="${column}"] button`)?.focus();
+    }));
   }
 
   await load();
@@ -90,10 +139,33 @@ export async function render(view, _parts, params, { stream, refreshClock }) {
   return () => { unsubscribe(); clearInterval(timer); };
 }
 
-function deviceTable(devices) {
+function parseSort(text) {
+  const column = String(text ?? "").replace(/^-/, "");
+  return SORTS[column] ? { column, descending: String(text).startsWith("-") } : null;
+}
+
+/** The page's devices in `sort`'s order (registration order without one, and for ties). */
+function sorted(devices, sort) {
+  if (!sort) return devices;
+  const { key } = SORTS[sort.column];
+  const sign = sort.descending ? -1 : 1;
+  const compare = (a, b) => (typeof a === "number" ? (a > b) - (a < b) : collator.compare(a, b));
+  return devices.map((d, i) => [d, i])
+    .sort(([a, i], [b, j]) => sign * compare(key(a), key(b)) || i - j)
+    .map(([d]) => d);
+}
+
+function deviceTable(devices, sort, onSort) {
+  const heading = (column) => {
+    const active = sort?.column === column;
+    const direction = active ? (sort.descending ? "descending" : "ascending") : "none";
+    return h("th", { scope: "col", "aria-sort": direction, dataset: { sort: column } },
+      h("button", { type: "button", class: "sort", title: `Sort this page by ${SORTS[column].label.toLowerCase()}`,
+        onclick: () => onSort(column) },
+      SORTS[column].label, h("span", { class: "arrow", "aria-hidden": "true" }, active ? (sort.descending ? " ▼" : " ▲") : "")));
+  };
   return h("table", { class: "devices" },
-    h("thead", {}, h("tr", {},
-      ["Device", "Platform", "Status", "Connectivity · last seen", "Labels"].map((t) => h("th", { scope: "col" }, t)))),
+    h("thead", {}, h("tr", {}, Object.keys(SORTS).map(heading), h("th", { scope: "col" }, "Labels"))),
     h("tbody", {}, devices.map((d) => h("tr", { dataset: { device: d.device_identifier } },
       h("td", {}, h("a", { href: `#/devices/${encodeURIComponent(d.id)}` }, d.device_identifier)),
       h("td", {}, d.platform),

@@ -19,10 +19,29 @@ async fn health_and_readiness_answer_without_a_key() {
     assert_eq!(health.status, StatusCode::OK);
     assert_eq!(
         health.body,
-        json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")})
+        json!({"status": "ok", "version": env!("CARGO_PKG_VERSION"), "ephemeral": true})
     );
     assert_eq!(ready.status, StatusCode::OK);
     assert_eq!(ready.body, json!({"status": "ready"}));
+}
+
+#[tokio::test]
+async fn health_says_a_server_on_a_database_file_is_not_ephemeral() {
+    // The console asks for `/_devreg/clock` only where this says `true`.
+    let dir = tempfile::tempdir().unwrap();
+    let server = ChildServer::start(dir.path().join("health.db").to_str().unwrap());
+
+    let health: serde_json::Value = reqwest::get(format!("{}/healthz", server.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    assert_eq!(
+        health,
+        json!({"status": "ok", "version": env!("CARGO_PKG_VERSION"), "ephemeral": false})
+    );
 }
 
 #[tokio::test]

@@ -8,6 +8,8 @@
 // (default: /usr/bin/chromium).
 
 import { spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
 import { createInterface } from "node:readline";
 import { after, before, beforeEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -33,6 +35,43 @@ async function startDevreg() {
     lines.once("line", (line) => { clearTimeout(timer); resolve(JSON.parse(line)); });
   });
   return { child, ...ready };
+}
+
+/**
+ * Starts a devreg that is not ephemeral, over a database file in a new temporary
+ * directory: its banner (stdout) gives the key, its log line (stderr) the address.
+ */
+async function startStoredDevreg() {
+  const dir = await mkdtemp(path.join(os.tmpdir(), "devreg-console-"));
+  const child = spawn(bin, ["serve", "--db", path.join(dir, "devreg.db"), "--bind", "127.0.0.1:0", "--exit-on-stdin-close"], {
+    stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, RUST_LOG: "info" },
+  });
+  let secret = null, url = null;
+  const ready = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("devreg serve --db printed no key and address in 30 s")), 30000);
+    child.once("exit", (code) => reject(new Error(`devreg serve --db exited with ${code} before it was ready`)));
+    const check = () => { if (secret && url) { clearTimeout(timer); resolve(); } };
+    createInterface({ input: child.stdout }).on("line", (line) => {
+      secret ??= line.match(/secret key:\s+(\S+)/)?.[1] ?? null;
+      check();
+    });
+    createInterface({ input: child.stderr }).on("line", (line) => {
+      url ??= line.match(/listening on (http:\/\/\S+)/)?.[1] ?? null;
+      check();
+    });
+  });
+  const stop = async () => {
+    child.stdin.end();
+    child.kill();
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    await ready;
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { child, url, secret_key: secret, stop };
 }
 
 /** A call to devreg's API with the org's secret key (or `key`). */
@@ -137,6 +176,56 @@ describe("the devreg console", () => {
     assert.equal(await page.evaluate(() => sessionStorage.getItem("devreg.console.key")), null);
   });
 
+  test("the sign-in page shows no navigation and no Sign out until signed in", async () => {
+    await page.goto(`${devreg.url}/console`);
+    await page.getByRole("button", { name: "Sign in" }).waitFor();
+    for (const chrome of ["#nav", "#sign-out", "#live", "#who"]) {
+      assert.equal(await page.locator(chrome).isVisible(), false, `${chrome} is hidden before signing in`);
+    }
+
+    await page.getByLabel("Secret key").fill(devreg.secret_key);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("heading", { name: "Devices" }).waitFor();
+    await page.locator("#nav").waitFor({ state: "visible" });
+    await page.getByRole("button", { name: "Sign out" }).waitFor({ state: "visible" });
+
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByRole("button", { name: "Sign in" }).waitFor();
+    await page.locator("#nav").waitFor({ state: "hidden" });
+    await page.locator("#sign-out").waitFor({ state: "hidden" });
+  });
+
+  test("a server that is not ephemeral is never asked for its test clock; an ephemeral one is", async () => {
+    const asked = [];
+    page.on("request", (request) => {
+      const { origin, pathname } = new URL(request.url());
+      if (pathname.startsWith("/_devreg/")) asked.push(`${origin}${pathname}`);
+    });
+    const stored = await startStoredDevreg();
+    try {
+      await page.goto(`${stored.url}/console`);
+      await page.getByLabel("Secret key").fill(stored.secret_key);
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await page.getByRole("heading", { name: "Devices" }).waitFor();
+      await page.getByText("No devices match.").waitFor();
+      await page.reload();
+      await page.getByRole("heading", { name: "Devices" }).waitFor();
+      await page.getByText("No devices match.").waitFor();
+      // Each load of the list reads the clock first where there is one.
+      const listed = page.waitForResponse((r) => new URL(r.url()).pathname === "/api/v1/devices");
+      await page.getByRole("button", { name: "Refresh" }).click();
+      await listed;
+      assert.equal(await page.locator("#nav-requests").isVisible(), false, "no Requests page without a journal");
+      assert.deepEqual(asked, [], "the console of a server without test control asked for it");
+    } finally {
+      await stored.stop();
+    }
+
+    await signedInPage();
+    await page.waitForFunction(() => !document.getElementById("nav-requests").hidden);
+    assert.ok(asked.includes(`${devreg.url}/_devreg/clock`), `the ephemeral server's clock was read: ${asked.join(", ")}`);
+  });
+
   test("a device registered through the API is found by searching, and a new one appears live", async () => {
     await register("find-me-001");
     await register("someone-else-001");
@@ -183,6 +272,65 @@ describe("the devreg console", () => {
       .catch(() => page.getByRole("button", { name: "Refresh" }).click());
     await row("clock-watch-1").locator(".badge.offline").waitFor();
     await row("clock-watch-1").getByText("1 h ago").waitFor();
+  });
+
+  test("the device list counts the devices by connectivity, and a count filters by it", async () => {
+    const stale = await register("split-stale-1");
+    const online = await register("split-online-1");
+    await register("split-offline-1");
+    assert.equal((await heartbeat(stale)).status, 200);
+    // Five minutes on: past 2 heartbeat intervals (stale), not yet 10 (offline).
+    assert.equal((await call("POST", "/_devreg/clock", { advance_seconds: 300 })).status, 200);
+    assert.equal((await heartbeat(online)).status, 200);
+    await signedInPage();
+    await page.getByLabel("Search").fill("split-");
+    await page.getByLabel("Search").press("Enter");
+    await row("split-offline-1").waitFor();
+
+    const count = (c) => page.locator(`.counts button[data-connectivity="${c}"]`);
+    for (const c of ["online", "stale", "offline"]) await count(c).filter({ hasText: new RegExp(`^${c} 1$`) }).waitFor();
+
+    await count("stale").click();
+    await row("split-online-1").waitFor({ state: "detached" });
+    await row("split-offline-1").waitFor({ state: "detached" });
+    await row("split-stale-1").locator(".badge.stale").waitFor();
+    assert.match(page.url(), /connectivity=stale/);
+    assert.equal(await count("stale").getAttribute("aria-pressed"), "true");
+    assert.equal(await page.getByLabel("Connectivity", { exact: true }).inputValue(), "stale");
+    // The counts keep counting every connectivity while one is shown.
+    await count("online").filter({ hasText: /^online 1$/ }).waitFor();
+
+    await count("stale").click();
+    await row("split-online-1").waitFor();
+    await row("split-offline-1").waitFor();
+    assert.doesNotMatch(page.url(), /connectivity=/);
+  });
+
+  test("the device table sorts the page shown by a column, and the URL keeps the order", async () => {
+    await register("sort-b", { platform: "linux" });
+    await register("sort-c", { platform: "android" });
+    await register("sort-a", { platform: "ios" });
+    await signedInPage();
+    await page.getByLabel("Search").fill("sort-");
+    await page.getByLabel("Search").press("Enter");
+    await row("sort-a").waitFor();
+    const order = (expected) => page.waitForFunction((want) =>
+      [...document.querySelectorAll("table.devices tbody tr")].map((r) => r.dataset.device).join() === want, expected.join());
+
+    await order(["sort-b", "sort-c", "sort-a"]); // registration order, as the API lists
+    await page.getByRole("button", { name: "Device", exact: true }).click();
+    await order(["sort-a", "sort-b", "sort-c"]);
+    assert.equal(await page.locator('th[data-sort="device"]').getAttribute("aria-sort"), "ascending");
+    await page.getByRole("button", { name: "Device", exact: true }).click();
+    await order(["sort-c", "sort-b", "sort-a"]);
+    assert.equal(await page.locator('th[data-sort="device"]').getAttribute("aria-sort"), "descending");
+    assert.match(page.url(), /sort=-device/);
+
+    await page.reload();
+    await order(["sort-c", "sort-b", "sort-a"]);
+    await page.getByRole("button", { name: "Platform", exact: true }).click();
+    await order(["sort-c", "sort-a", "sort-b"]); // android, ios, linux
+    assert.match(page.url(), /sort=platform/);
   });
 
   test("re-keying a device shows the new key once, and only the new key works", { skip: !has("post", "/api/v1/devices/{device_id}/keys") && "this devreg cannot re-key yet" }, async () => {
