@@ -14,6 +14,7 @@ pub mod registry;
 pub mod rounds;
 pub mod runtime;
 pub mod settings;
+pub mod signed;
 mod table;
 pub mod telemetry;
 pub mod test_control;

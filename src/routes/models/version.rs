@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use super::answers::VersionInfo;
 use crate::auth::{Access, Allow, Caller, Target};
 use crate::error::ApiError;
-use crate::routes::artifacts::point_home;
+use crate::routes::signed::point_home;
 use crate::state::AppState;
 use crate::store::registry;
 

@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use crate::auth::{Access, Allow, Caller, Target};
 use crate::error::ApiError;
-use crate::routes::artifacts::point_home;
+use crate::routes::signed::point_home;
 use crate::routes::{parse_json_object, same_org};
 use crate::state::AppState;
 use crate::store::registry;
