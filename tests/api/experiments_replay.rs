@@ -23,28 +23,10 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{Device, Reply, TestApp, read, spawn_app};
+use crate::helpers::{Device, TestApp, spawn_app};
+use crate::sdk_replay::sdk_send;
 
 const MODEL: &str = "kbd-ab";
-
-async fn sdk_send(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: Option<Value>,
-) -> Reply {
-    let mut request = app.client.request(method, app.url(path));
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    if let Some(body) = body {
-        request = request
-            .header("content-type", "application/json")
-            .body(body.to_string());
-    }
-    read(request.send().await.expect("request failed")).await
-}
 
 /// An active experiment on two versions, 30% and 70%, created and started by the
 /// operator; its id.

@@ -15,53 +15,13 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::fixtures::ARTIFACT_SHA256;
-use crate::helpers::{Reply, TestApp, read, spawn_app};
+use crate::helpers::{TestApp, spawn_app};
+use crate::sdk_replay::{boolean, has, integer, sdk_send, string};
 
 const MODEL: &str = "phi-4-mini-q4";
 
-/// A request as an SDK sends it: its headers, its method, its JSON body.
-async fn sdk_send(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: Option<Value>,
-) -> Reply {
-    let mut request = app.client.request(method, app.url(path));
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    if let Some(body) = body {
-        request = request
-            .header("content-type", "application/json")
-            .body(body.to_string());
-    }
-    read(request.send().await.expect("request failed")).await
-}
-
-type Field<'a> = (&'a str, fn(&Value) -> bool);
-
-#[track_caller]
-fn has(body: &Value, fields: &[Field<'_>], what: &str) {
-    for (field, is) in fields {
-        assert!(
-            body.get(*field).is_some_and(is),
-            "{what}: {field} missing or of the wrong type in {body}"
-        );
-    }
-}
-
-fn string(v: &Value) -> bool {
-    v.is_string()
-}
-fn boolean(v: &Value) -> bool {
-    v.is_boolean()
-}
 fn unsigned(v: &Value) -> bool {
     v.is_u64()
-}
-fn integer(v: &Value) -> bool {
-    v.is_i64() || v.is_u64()
 }
 fn string_array(v: &Value) -> bool {
     v.as_array()

@@ -17,7 +17,7 @@ use crate::helpers::{Reply, TestApp, read, spawn_app};
 const MODEL: &str = "phi-4-mini-q4";
 
 /// A request as an SDK sends it: its headers, its method, its JSON body.
-async fn sdk_send(
+pub(crate) async fn sdk_send(
     app: &TestApp,
     method: Method,
     path: &str,
@@ -44,10 +44,10 @@ async fn stage_deployment(app: &TestApp) -> String {
 }
 
 /// A field's name and the check of its JSON type.
-type Field<'a> = (&'a str, fn(&Value) -> bool);
+pub(crate) type Field<'a> = (&'a str, fn(&Value) -> bool);
 
 #[track_caller]
-fn has(body: &Value, fields: &[Field<'_>], what: &str) {
+pub(crate) fn has(body: &Value, fields: &[Field<'_>], what: &str) {
     for (field, is) in fields {
         assert!(
             body.get(*field).is_some_and(is),
@@ -56,13 +56,13 @@ fn has(body: &Value, fields: &[Field<'_>], what: &str) {
     }
 }
 
-fn string(v: &Value) -> bool {
+pub(crate) fn string(v: &Value) -> bool {
     v.is_string()
 }
-fn boolean(v: &Value) -> bool {
+pub(crate) fn boolean(v: &Value) -> bool {
     v.is_boolean()
 }
-fn integer(v: &Value) -> bool {
+pub(crate) fn integer(v: &Value) -> bool {
     v.is_i64() || v.is_u64()
 }
 fn array(v: &Value) -> bool {
