@@ -149,9 +149,11 @@ route_table! {
         put => artifacts::upload::put_upload,
         get => artifacts::upload::get_upload,
     }
+    // HEAD first: a GET route also answers HEAD (method_route), so a resource's own HEAD
+    // handler is reached only when it comes before its GET.
     "/api/v1/artifacts/{artifact_id}/files/{path}" => {
-        get => artifacts::file::get_file,
         head => artifacts::file::head_file,
+        get => artifacts::file::get_file,
     }
     "/api/v1/artifacts/{artifact_id}/manifest" => {
         get => artifacts::manifest::get_manifest

@@ -220,6 +220,12 @@ async fn head_answers_the_size_and_etag_without_a_body() {
         format!("\"{}\"", sha256_hex(&bytes)).as_str()
     );
     assert!(response.bytes().await.unwrap().is_empty());
+    // HEAD reaches its own handler, which reads nothing from storage.
+    let metrics = app.metrics().await;
+    assert!(
+        metrics.contains("devreg_artifact_bytes_served_total 0"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
