@@ -66,6 +66,10 @@ stop # a clean stop checkpoints the WAL: the file alone is the database to copy
 
 rps() { awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$1"; }
 non2xx() { awk '/Non-2xx or 3xx responses:/ {n=$5} END {print n+0}' "$1"; }
+requests() { awk '/requests in/ {print $1}' "$1"; }
+# The server's user + system CPU time so far, in clock ticks (/proc/PID/stat fields 14, 15).
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }
+TICKS=$(getconf CLK_TCK)
 echo "| round | binary | $MEASURE |"
 echo "|---|---|---|"
 for round in $(seq "$ROUNDS"); do
@@ -82,10 +86,15 @@ for round in $(seq "$ROUNDS"); do
             ;;
         heartbeats)
             wrk -t2 -c64 -d10s -s bench/get.lua "$URL" -- /healthz none >"$WORK/ceiling.txt" 2>&1
+            before=$(cpu_ticks)
             wrk --latency -t2 -c64 -d"${DURATION}s" -s bench/heartbeat.lua "$URL" -- \
                 "$WORK/keys.csv" >"$WORK/out.txt" 2>&1
+            # Server CPU per heartbeat: steadier than the rate when the machine's speed
+            # drifts between slots (a slower slot lowers both ceiling and rate, not this).
+            cpu_us=$(awk -v t="$(($(cpu_ticks) - before))" -v hz="$TICKS" -v n="$(requests "$WORK/out.txt")" \
+                'BEGIN {printf "%.1f", n > 0 ? t * 1e6 / hz / n : 0}')
             result="ceiling $(rps "$WORK/ceiling.txt") req/s, heartbeats $(rps "$WORK/out.txt") req/s, \
-$(grep -o 'p99_ms=[0-9.]*' "$WORK/out.txt"), non-2xx $(non2xx "$WORK/out.txt")"
+$(grep -o 'p99_ms=[0-9.]*' "$WORK/out.txt"), server_cpu_us=$cpu_us, non-2xx $(non2xx "$WORK/out.txt")"
             ;;
         registrations)
             wrk --latency -t2 -c"${CONNS:-64}" -d"${DURATION}s" -s bench/register.lua "$URL" -- \
