@@ -4,14 +4,20 @@
 //! The envelope is `json.dumps({"format": "plaintext_json", "sha256", "size", "data"})`
 //! where `sha256` and `size` are of `json.dumps(data)`: Python's separators and float
 //! repr. Re-serialising `data` would not give those bytes back, so the digest is taken
-//! over the exact bytes of the `data` value as sent (serde_json's `RawValue`).
+//! over the exact bytes of the `data` value as sent, as they stream through the parser:
+//! an upload is opened one part at a time, never joined ([`PartsReader`]).
 //!
 //! FedAvg keeps, per round, the sum of `weight × update` and the sum of the weights, so
 //! an update costs one pass over its numbers when it arrives, and the aggregate is one
 //! division at the end, whatever the number of devices.
 
+use std::cell::RefCell;
+use std::fmt;
+use std::io::{self, Read};
+use std::rc::Rc;
+
 use serde::Deserialize;
-use serde_json::value::RawValue;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use sha2::{Digest, Sha256};
 
 /// The only envelope format devreg aggregates.
@@ -20,25 +26,41 @@ pub const PLAINTEXT_JSON: &str = "plaintext_json";
 /// The algorithm every result names.
 pub const ALGORITHM: &str = "fedavg";
 
-#[derive(Deserialize)]
-struct Envelope<'a> {
-    format: String,
-    sha256: String,
-    size: u64,
-    #[serde(borrow)]
-    data: &'a RawValue,
-}
-
 /// Checks an uploaded envelope and returns its update: the format must be
 /// `plaintext_json`, `size` and `sha256` must be those of the `data` value's bytes as
 /// sent, and `data` must be an array of numbers. The error is a sentence for the client.
 pub fn open_envelope(bytes: &[u8]) -> Result<Vec<f64>, String> {
-    let envelope: Envelope<'_> = serde_json::from_slice(bytes).map_err(|e| {
-        format!(
-            "the uploaded parts, joined in order, are not an update envelope \
-             ({{\"format\", \"sha256\", \"size\", \"data\"}}): {e}"
-        )
-    })?;
+    open_envelope_from(bytes)
+}
+
+/// [`open_envelope`] over a reader, in one pass: the `data` value's bytes go through the
+/// digest and the number parser as they are read, so opening holds the update's numbers
+/// and whatever the reader holds (one part, for [`PartsReader`]), never the envelope.
+/// An error of the reader ends it with the envelope's sentence; a caller whose reader can
+/// fail for its own reasons (a database) keeps that failure and checks it first.
+pub fn open_envelope_from(reader: impl Read) -> Result<Vec<f64>, String> {
+    let tap = Rc::new(RefCell::new(DataTap::default()));
+    let mut de = serde_json::Deserializer::from_reader(Tapped {
+        inner: reader,
+        tap: Rc::clone(&tap),
+    });
+    let parsed = EnvelopeSeed(Rc::clone(&tap))
+        .deserialize(&mut de)
+        .and_then(|envelope| de.end().map(|()| envelope));
+    let envelope = match parsed {
+        Ok(envelope) => envelope,
+        Err(e) if tap.borrow().failed_in_data => {
+            return Err(format!(
+                "the envelope's data must be a JSON array of finite numbers: {e}"
+            ));
+        }
+        Err(e) => {
+            return Err(format!(
+                "the uploaded parts, joined in order, are not an update envelope \
+                 ({{\"format\", \"sha256\", \"size\", \"data\"}}): {e}"
+            ));
+        }
+    };
     if envelope.format != PLAINTEXT_JSON {
         return Err(format!(
             "the envelope's format is {}; devreg aggregates only \"{PLAINTEXT_JSON}\" updates \
@@ -46,16 +68,15 @@ pub fn open_envelope(bytes: &[u8]) -> Result<Vec<f64>, String> {
             serde_json::Value::from(envelope.format)
         ));
     }
-    let data = envelope.data.get().as_bytes();
-    if envelope.size != data.len() as u64 {
+    let tap = tap.borrow();
+    if envelope.size != tap.size {
         return Err(format!(
             "the envelope's size is {} but its data is {} bytes: the upload is incomplete or \
              was altered",
-            envelope.size,
-            data.len()
+            envelope.size, tap.size
         ));
     }
-    let digest = hex(&Sha256::digest(data));
+    let digest = hex(&tap.digest.clone().finalize());
     if !envelope.sha256.eq_ignore_ascii_case(&digest) {
         return Err(format!(
             "the envelope's sha256 is {} but its data hashes to {digest}: the upload is \
@@ -63,8 +84,170 @@ pub fn open_envelope(bytes: &[u8]) -> Result<Vec<f64>, String> {
             serde_json::Value::from(envelope.sha256)
         ));
     }
-    serde_json::from_str::<Vec<f64>>(envelope.data.get())
-        .map_err(|e| format!("the envelope's data must be a JSON array of finite numbers: {e}"))
+    Ok(envelope.data)
+}
+
+/// The parts of an upload as one reader, fetching part `n` only when part `n - 1` is read
+/// through, after dropping it: the reader holds at most one part at a time.
+pub struct PartsReader<P, F> {
+    fetch: F,
+    next: i64,
+    count: i64,
+    current: Option<P>,
+    at: usize,
+}
+
+impl<P: AsRef<[u8]>, F: FnMut(i64) -> io::Result<P>> PartsReader<P, F> {
+    /// A reader over parts `0..count`, which `fetch` gives by number.
+    pub fn new(count: i64, fetch: F) -> Self {
+        PartsReader {
+            fetch,
+            next: 0,
+            count,
+            current: None,
+            at: 0,
+        }
+    }
+}
+
+impl<P: AsRef<[u8]>, F: FnMut(i64) -> io::Result<P>> Read for PartsReader<P, F> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if let Some(part) = &self.current {
+                let rest = &part.as_ref()[self.at..];
+                if !rest.is_empty() {
+                    let n = rest.len().min(buf.len());
+                    buf[..n].copy_from_slice(&rest[..n]);
+                    self.at += n;
+                    return Ok(n);
+                }
+            }
+            if self.next >= self.count {
+                return Ok(0);
+            }
+            // Dropped before the next is fetched, so two parts are never held together.
+            self.current = None;
+            self.current = Some((self.fetch)(self.next)?);
+            self.next += 1;
+            self.at = 0;
+        }
+    }
+}
+
+/// What the envelope's reader records of the `data` value while [`DataSeed`] parses it:
+/// its exact bytes' length and digest.
+#[derive(Default)]
+struct DataTap {
+    /// Within the `data` value.
+    on: bool,
+    /// Its first byte has been seen (whitespace before it is not the value's).
+    started: bool,
+    size: u64,
+    digest: Sha256,
+    /// The parse failed inside the `data` value.
+    failed_in_data: bool,
+}
+
+/// A reader that passes the bytes read within `data` to its [`DataTap`]. serde_json's
+/// reader deserializer reads one byte at a time and, when the array's `]` is consumed, has
+/// read nothing past it: so the tap sees exactly the value's bytes (the tests check it
+/// with whitespace and fields on both sides).
+struct Tapped<R> {
+    inner: R,
+    tap: Rc<RefCell<DataTap>>,
+}
+
+impl<R: Read> Read for Tapped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut tap = self.tap.borrow_mut();
+        if tap.on {
+            let mut bytes = &buf[..n];
+            if !tap.started {
+                let skip = bytes
+                    .iter()
+                    .take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+                    .count();
+                bytes = &bytes[skip..];
+                tap.started = !bytes.is_empty();
+            }
+            tap.size += bytes.len() as u64;
+            tap.digest.update(bytes);
+        }
+        Ok(n)
+    }
+}
+
+struct Envelope {
+    format: String,
+    sha256: String,
+    size: u64,
+    data: Vec<f64>,
+}
+
+/// Parses the envelope's object in any key order, its `data` through [`DataSeed`].
+struct EnvelopeSeed(Rc<RefCell<DataTap>>);
+
+impl<'de> DeserializeSeed<'de> for EnvelopeSeed {
+    type Value = Envelope;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Envelope, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for EnvelopeSeed {
+    type Value = Envelope;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object with format, sha256, size and data")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Envelope, A::Error> {
+        fn once<T, E: de::Error>(slot: &mut Option<T>, name: &'static str, v: T) -> Result<(), E> {
+            match slot.replace(v) {
+                Some(_) => Err(E::duplicate_field(name)),
+                None => Ok(()),
+            }
+        }
+        let (mut format, mut sha256, mut size, mut data) = (None, None, None, None);
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "format" => once(&mut format, "format", map.next_value()?)?,
+                "sha256" => once(&mut sha256, "sha256", map.next_value()?)?,
+                "size" => once(&mut size, "size", map.next_value()?)?,
+                "data" if data.is_none() => {
+                    data = Some(map.next_value_seed(DataSeed(Rc::clone(&self.0)))?);
+                }
+                "data" => return Err(de::Error::duplicate_field("data")),
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Envelope {
+            format: format.ok_or_else(|| de::Error::missing_field("format"))?,
+            sha256: sha256.ok_or_else(|| de::Error::missing_field("sha256"))?,
+            size: size.ok_or_else(|| de::Error::missing_field("size"))?,
+            data: data.ok_or_else(|| de::Error::missing_field("data"))?,
+        })
+    }
+}
+
+/// Parses the `data` value into numbers with the tap on.
+struct DataSeed(Rc<RefCell<DataTap>>);
+
+impl<'de> DeserializeSeed<'de> for DataSeed {
+    type Value = Vec<f64>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Vec<f64>, D::Error> {
+        self.0.borrow_mut().on = true;
+        let data = Vec::<f64>::deserialize(deserializer);
+        let mut tap = self.0.borrow_mut();
+        tap.on = false;
+        tap.failed_in_data = data.is_err();
+        data
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -193,6 +376,91 @@ mod tests {
             open_envelope(words.as_bytes())
                 .unwrap_err()
                 .contains("numbers")
+        );
+    }
+
+    /// A part that counts how many parts are alive, to show how many the reader holds.
+    struct Counted(Vec<u8>, Rc<RefCell<(usize, usize)>>);
+
+    impl AsRef<[u8]> for Counted {
+        fn as_ref(&self) -> &[u8] {
+            &self.0
+        }
+    }
+
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.1.borrow_mut().0 -= 1;
+        }
+    }
+
+    #[test]
+    fn an_envelope_opened_part_by_part_holds_one_part_and_reads_as_the_whole() {
+        let numbers: Vec<String> = (0..5000).map(|i| format!("{}.{i}", i % 7)).collect();
+        let data = format!("[{}]", numbers.join(", "));
+        let envelope = python_envelope(&data);
+        let parts: Vec<Vec<u8>> = envelope
+            .as_bytes()
+            .chunks(997)
+            .map(<[u8]>::to_vec)
+            .collect();
+        let alive = Rc::new(RefCell::new((0, 0)));
+        let mut fetched = Vec::new();
+        let reader = PartsReader::new(parts.len() as i64, |n| {
+            fetched.push(n);
+            let mut counts = alive.borrow_mut();
+            counts.0 += 1;
+            counts.1 = counts.1.max(counts.0);
+            Ok(Counted(parts[n as usize].clone(), Rc::clone(&alive)))
+        });
+        let update = open_envelope_from(reader).unwrap();
+        assert_eq!(update, open_envelope(envelope.as_bytes()).unwrap());
+        assert_eq!(update.len(), 5000);
+        assert_eq!(update[4999], 1.4999);
+        assert_eq!(fetched, (0..parts.len() as i64).collect::<Vec<_>>());
+        assert_eq!(alive.borrow().1, 1, "at most one part is held at a time");
+        assert_eq!(alive.borrow().0, 0, "no part is kept after opening");
+    }
+
+    #[test]
+    fn the_digest_covers_exactly_the_data_value_wherever_it_is() {
+        let data = "[0.5,-1e-05 , 2]";
+        let digest = hex(&Sha256::digest(data.as_bytes()));
+        let size = data.len();
+        for envelope in [
+            format!(
+                "{{\"data\":{data},\"size\":{size},\"format\":\"plaintext_json\",\"sha256\":\"{digest}\"}}"
+            ),
+            format!(
+                "{{ \"sha256\" : \"{digest}\" ,\"size\": {size}, \"format\": \"plaintext_json\", \"data\" :\n\t {data} \n, \"extra\": [1, {{\"a\": \"]\"}}]}} \n"
+            ),
+        ] {
+            assert_eq!(
+                open_envelope(envelope.as_bytes()),
+                Ok(vec![0.5, -1e-05, 2.0]),
+                "{envelope}"
+            );
+        }
+        let twice = python_envelope("[1]").replace("}", ", \"data\": [1]}");
+        assert!(
+            open_envelope(twice.as_bytes())
+                .unwrap_err()
+                .contains("duplicate")
+        );
+        let trailing = format!("{} x", python_envelope("[1]"));
+        assert!(
+            open_envelope(trailing.as_bytes())
+                .unwrap_err()
+                .contains("not an update envelope")
+        );
+        let failing = PartsReader::new(2, |n| match n {
+            0 => Ok(b"{\"format\": ".to_vec()),
+            _ => Err(io::Error::other("gone")),
+        });
+        assert!(
+            open_envelope_from(failing)
+                .unwrap_err()
+                .contains("not an update envelope")
         );
     }
 

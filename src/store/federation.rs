@@ -423,12 +423,15 @@ pub struct UploadRef {
     pub sample_count: Option<u64>,
 }
 
-/// An upload's parts, read to be opened off the writer thread ([`Parts::open`]).
+/// An upload whose parts are all stored, to be opened off the writer thread
+/// ([`Parts::open`]). It names the parts; their bytes are read one at a time as the
+/// envelope is parsed.
 pub struct Parts {
+    upload_id: String,
+    part_count: i64,
     weight: u64,
     /// The round's plan's L2 norm, which the update is clipped to.
     clip_norm: f64,
-    parts: Vec<Vec<u8>>,
 }
 
 /// An upload's envelope, opened: the update, or why it is not one (a sentence).
@@ -438,26 +441,54 @@ pub struct Opened {
 }
 
 impl Parts {
-    /// Joins the parts in order and opens the envelope they make: the work of hashing and
-    /// parsing a large update, for the caller to do on a thread of its choosing.
-    pub fn open(self) -> Opened {
-        let bytes = self.parts.concat();
-        let update = federation::open_envelope(&bytes).and_then(|mut update| {
+    /// Opens the envelope the parts make, in order, reading each with `read_part`
+    /// ([`part_body`] on a read connection) only when the one before is parsed through:
+    /// the work of hashing and parsing a large update, in memory for one part and the
+    /// update's numbers, for the caller to do on a thread of its choosing. A failure of
+    /// `read_part` is the answer; a part gone meanwhile (the upload was completed or
+    /// reclaimed) leaves the envelope cut, which the completion's write then refuses.
+    pub fn open(
+        self,
+        mut read_part: impl FnMut(&str, i64) -> Result<Option<Vec<u8>>, StoreError>,
+    ) -> Result<Opened, StoreError> {
+        let mut failure = None;
+        let reader = federation::PartsReader::new(self.part_count, |n| {
+            match read_part(&self.upload_id, n) {
+                Ok(body) => Ok(body.unwrap_or_default()),
+                Err(e) => {
+                    failure = Some(e);
+                    Err(std::io::Error::other("the part could not be read"))
+                }
+            }
+        });
+        let update = federation::open_envelope_from(reader).and_then(|mut update| {
             federation::check_and_clip(&mut update, self.clip_norm)?;
             Ok(update)
         });
-        Opened {
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        Ok(Opened {
             weight: self.weight,
             update,
-        }
+        })
     }
+}
+
+/// The bytes of part `part` of upload `upload_id`, if it is stored.
+pub fn part_body(conn: &Conn, upload_id: &str, part: i64) -> Result<Option<Vec<u8>>, StoreError> {
+    conn.query_opt(
+        "SELECT body FROM round_upload_parts WHERE upload_id = ?1 AND part = ?2",
+        &[&upload_id, &part],
+        |r| r.get(0),
+    )
 }
 
 /// What completing an upload reads before its write, on a read connection so the writer
 /// is not held while the parts are read: the device credential's upload in the round the
-/// request names, every part of it, and the update's weight (the completion's
-/// `sample_count`, else the upload's, else 1). `None` when the round's deadline has
-/// passed: [`complete_upload`] then completes the round and refuses.
+/// request names, that every part of it is stored, and the update's weight (the
+/// completion's `sample_count`, else the upload's, else 1). `None` when the round's
+/// deadline has passed: [`complete_upload`] then completes the round and refuses.
 pub fn upload_parts(
     conn: &Conn,
     acting: &Acting,
@@ -469,12 +500,12 @@ pub fn upload_parts(
         return Ok(None);
     }
     rounds::ensure_active(&round, "sent updates")?;
-    let parts: Vec<(i64, Vec<u8>)> = conn.query_all(
-        "SELECT part, body FROM round_upload_parts WHERE upload_id = ?1 ORDER BY part",
+    let stored: Vec<i64> = conn.query_all(
+        "SELECT part FROM round_upload_parts WHERE upload_id = ?1 ORDER BY part",
         &[&upload.id],
-        |r| Ok((r.get(0)?, r.get(1)?)),
+        |r| r.get(0),
     )?;
-    if let Some(missing) = (0..upload.part_count).find(|n| !parts.iter().any(|(p, _)| p == n)) {
+    if let Some(missing) = (0..upload.part_count).find(|n| !stored.contains(n)) {
         return Err(Refusal::MissingPart {
             upload_id: upload.id,
             part: missing,
@@ -487,9 +518,10 @@ pub fn upload_parts(
     };
     let clip_norm = rounds::plan_of(conn, &round.id)?.clip_norm;
     Ok(Some(Parts {
+        upload_id: upload.id,
+        part_count: upload.part_count,
         weight,
         clip_norm,
-        parts: parts.into_iter().map(|(_, body)| body).collect(),
     }))
 }
 

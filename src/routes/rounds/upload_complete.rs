@@ -11,7 +11,7 @@ use crate::domain::{JsonObject, RoundStatus, SampleCount};
 use crate::error::ApiError;
 use crate::routes::parse_json_object;
 use crate::state::AppState;
-use crate::store::federation::{self, CompleteUpload, Completed, Parts, UploadRef};
+use crate::store::federation::{self, CompleteUpload, Completed, UploadRef};
 
 pub const ACCESS: Access = Access {
     action: "uploading a federated update",
@@ -96,10 +96,11 @@ fn sample_count(meta: Option<JsonObject>) -> Result<Option<u64>, ApiError> {
     }
 }
 
-/// Two trips to the database: a read of the upload's parts, then the write that accepts
-/// the update. Joining the parts, hashing and parsing a large update happen between them,
-/// on the blocking pool, so that they hold up neither the writer (every other write waits
-/// on it) nor a read connection.
+/// A read of the upload, then the write that accepts the update. Between them, on the
+/// blocking pool, the parts are read one at a time (each a short read) and streamed
+/// through the digest and the parser, so a large update holds up neither the writer
+/// (every other write waits on it) nor a read connection, and memory holds one part and
+/// the update's numbers, never the joined envelope.
 async fn complete(
     state: web::Data<AppState>,
     acting: Acting,
@@ -119,9 +120,14 @@ async fn complete(
         .db
         .read(move |conn| federation::upload_parts(conn, &reader, &read, now))
         .await?;
-    let opened = web::block(move || parts.map(Parts::open))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let db = state.db.clone();
+    let opened = web::block(move || {
+        parts
+            .map(|p| p.open(|id, n| db.read_sync(|conn| federation::part_body(conn, id, n))))
+            .transpose()
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))??;
     let command = CompleteUpload { target, opened };
     let completed = state
         .db
