@@ -247,9 +247,9 @@ pub enum ModelCommand {
         format: Option<String>,
         #[arg(long, default_value = "org_demo")]
         org: String,
-        /// The artifact directory `devreg serve --artifacts` uses (by default beside the
-        /// database).
-        #[arg(long, env = "DEVREG_ARTIFACTS", value_name = "DIR")]
+        /// The artifact directory or `s3://bucket/prefix` that `devreg serve --artifacts`
+        /// uses (by default the directory beside the database).
+        #[arg(long, env = "DEVREG_ARTIFACTS", value_name = "DIR|s3://BUCKET/PREFIX")]
         artifacts: Option<std::path::PathBuf>,
         /// No progress bar.
         #[arg(long)]
@@ -595,7 +595,8 @@ pub fn run(cli: Cli) -> Result<(), String> {
             db,
         }) => model_push(
             &open(&db)?,
-            artifacts.unwrap_or_else(|| crate::artifacts::Artifacts::default_directory(&db.db)),
+            artifacts.as_deref(),
+            &db.db,
             &crate::artifacts::push::Push {
                 org: &org,
                 model: &model,
@@ -858,12 +859,12 @@ fn device_command(command: DeviceCommand) -> Result<(), String> {
 /// over their bytes unless `quiet`.
 fn model_push(
     db: &Db,
-    dir: std::path::PathBuf,
+    location: Option<&std::path::Path>,
+    database: &str,
     push: &crate::artifacts::push::Push<'_>,
     quiet: bool,
 ) -> Result<(), String> {
-    let store = crate::artifacts::Artifacts::in_directory(&dir)
-        .map_err(|e| format!("cannot use the artifact directory {}: {e}", dir.display()))?;
+    let store = crate::artifacts::Artifacts::open_location(location, database)?;
     let total: u64 = push
         .files
         .iter()
