@@ -120,10 +120,17 @@ pub enum Command {
     /// Inspect deployments.
     #[command(subcommand)]
     Deployment(DeploymentCommand),
-    /// Write a consistent copy of the database to a new file, safe while a server runs.
+    /// Write a consistent copy of the database to a new file, safe while a server runs,
+    /// with the hosted model files its rows name: from an artifact directory into
+    /// `OUT-NAME-artifacts` beside the copy (where a server on the copy looks by default),
+    /// hard-linked where possible; files in an S3 bucket stay there (it is shared).
     Backup {
         /// Where to write the copy; must not exist yet.
         out: std::path::PathBuf,
+        /// The artifact directory or s3://BUCKET/PREFIX the server uses (`devreg serve
+        /// --artifacts`; by default the directory beside the database).
+        #[arg(long, env = "DEVREG_ARTIFACTS", value_name = "DIR|s3://BUCKET/PREFIX")]
+        artifacts: Option<std::path::PathBuf>,
         #[command(flatten)]
         db: DbArg,
     },
@@ -138,6 +145,11 @@ pub enum Command {
         /// The PostgreSQL database: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE.
         #[arg(long, value_name = "URL")]
         to: String,
+        /// The SQLite server's artifact directory or s3://BUCKET/PREFIX (by default the
+        /// directory beside --from): checked to hold every hosted file the rows name, and
+        /// named in what the PostgreSQL servers must be started with. Files are not copied.
+        #[arg(long, env = "DEVREG_ARTIFACTS", value_name = "DIR|s3://BUCKET/PREFIX")]
+        artifacts: Option<std::path::PathBuf>,
     },
 }
 
@@ -672,14 +684,34 @@ pub fn run(cli: Cli) -> Result<(), String> {
             );
             Ok(())
         }
-        Command::Migrate { from, to } => {
+        Command::Migrate {
+            from,
+            to,
+            artifacts,
+        } => {
             crate::store::migrate::migrate(&from, &to, &mut |line| println!("{line}"))
                 .map_err(|e| e.to_string())?;
+            let store = crate::artifacts::Artifacts::open_location(artifacts.as_deref(), &from)?;
+            let digests = Db::open_existing(&to, 1)
+                .and_then(|copy| copy.read_sync(crate::store::artifacts::digests_in_use))
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{}",
+                crate::artifacts::carry::after_migrate(&store, &digests)?
+            );
             Ok(())
         }
-        Command::Backup { out, db } => {
+        Command::Backup { out, artifacts, db } => {
             crate::store::backup(&db.db, &out).map_err(|e| e.to_string())?;
             println!("Backed up {} to {}.", db.db, out.display());
+            let store = crate::artifacts::Artifacts::open_location(artifacts.as_deref(), &db.db)?;
+            let digests = Db::open_existing(&out.to_string_lossy(), 1)
+                .and_then(|copy| copy.read_sync(crate::store::artifacts::digests_in_use))
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{}",
+                crate::artifacts::carry::back_up(&store, &out, &digests)?
+            );
             Ok(())
         }
         Command::Org(OrgCommand::Create { name, create, db }) => {
