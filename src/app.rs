@@ -153,14 +153,9 @@ impl Server {
                     .then(|| std::time::Duration::from_secs(config.sweep_interval.into())),
             },
         )?;
-        let artifacts = match &config.artifacts {
-            Some(dir) => crate::artifacts::Artifacts::in_directory(dir),
-            None if config.db == crate::store::MEMORY => crate::artifacts::Artifacts::temporary(),
-            None => crate::artifacts::Artifacts::in_directory(
-                &crate::artifacts::Artifacts::default_directory(&config.db),
-            ),
-        }
-        .map_err(|e| StartError::Invalid(format!("the artifact directory cannot be used: {e}")))?;
+        let artifacts =
+            crate::artifacts::Artifacts::open_location(config.artifacts.as_deref(), &config.db)
+                .map_err(StartError::Invalid)?;
         let signing_key = db.write_sync(|tx| {
             crate::store::artifacts::signing_key(tx, &crate::artifacts::fresh_key())
         })?;

@@ -120,10 +120,17 @@ pub enum Command {
     /// Inspect deployments.
     #[command(subcommand)]
     Deployment(DeploymentCommand),
-    /// Write a consistent copy of the database to a new file, safe while a server runs.
+    /// Write a consistent copy of the database to a new file, safe while a server runs,
+    /// with the hosted model files its rows name: from an artifact directory into
+    /// `OUT-NAME-artifacts` beside the copy (where a server on the copy looks by default),
+    /// hard-linked where possible; files in an S3 bucket stay there (it is shared).
     Backup {
         /// Where to write the copy; must not exist yet.
         out: std::path::PathBuf,
+        /// The artifact directory or s3://BUCKET/PREFIX the server uses (`devreg serve
+        /// --artifacts`; by default the directory beside the database).
+        #[arg(long, env = "DEVREG_ARTIFACTS", value_name = "DIR|s3://BUCKET/PREFIX")]
+        artifacts: Option<std::path::PathBuf>,
         #[command(flatten)]
         db: DbArg,
     },
@@ -138,6 +145,11 @@ pub enum Command {
         /// The PostgreSQL database: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE.
         #[arg(long, value_name = "URL")]
         to: String,
+        /// The SQLite server's artifact directory or s3://BUCKET/PREFIX (by default the
+        /// directory beside --from): checked to hold every hosted file the rows name, and
+        /// named in what the PostgreSQL servers must be started with. Files are not copied.
+        #[arg(long, env = "DEVREG_ARTIFACTS", value_name = "DIR|s3://BUCKET/PREFIX")]
+        artifacts: Option<std::path::PathBuf>,
     },
 }
 
@@ -247,9 +259,9 @@ pub enum ModelCommand {
         format: Option<String>,
         #[arg(long, default_value = "org_demo")]
         org: String,
-        /// The artifact directory `devreg serve --artifacts` uses (by default beside the
-        /// database).
-        #[arg(long, env = "DEVREG_ARTIFACTS", value_name = "DIR")]
+        /// The artifact directory or `s3://bucket/prefix` that `devreg serve --artifacts`
+        /// uses (by default the directory beside the database).
+        #[arg(long, env = "DEVREG_ARTIFACTS", value_name = "DIR|s3://BUCKET/PREFIX")]
         artifacts: Option<std::path::PathBuf>,
         /// No progress bar.
         #[arg(long)]
@@ -595,7 +607,8 @@ pub fn run(cli: Cli) -> Result<(), String> {
             db,
         }) => model_push(
             &open(&db)?,
-            artifacts.unwrap_or_else(|| crate::artifacts::Artifacts::default_directory(&db.db)),
+            artifacts.as_deref(),
+            &db.db,
             &crate::artifacts::push::Push {
                 org: &org,
                 model: &model,
@@ -671,14 +684,34 @@ pub fn run(cli: Cli) -> Result<(), String> {
             );
             Ok(())
         }
-        Command::Migrate { from, to } => {
+        Command::Migrate {
+            from,
+            to,
+            artifacts,
+        } => {
             crate::store::migrate::migrate(&from, &to, &mut |line| println!("{line}"))
                 .map_err(|e| e.to_string())?;
+            let store = crate::artifacts::Artifacts::open_location(artifacts.as_deref(), &from)?;
+            let digests = Db::open_existing(&to, 1)
+                .and_then(|copy| copy.read_sync(crate::store::artifacts::digests_in_use))
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{}",
+                crate::artifacts::carry::after_migrate(&store, &digests)?
+            );
             Ok(())
         }
-        Command::Backup { out, db } => {
+        Command::Backup { out, artifacts, db } => {
             crate::store::backup(&db.db, &out).map_err(|e| e.to_string())?;
             println!("Backed up {} to {}.", db.db, out.display());
+            let store = crate::artifacts::Artifacts::open_location(artifacts.as_deref(), &db.db)?;
+            let digests = Db::open_existing(&out.to_string_lossy(), 1)
+                .and_then(|copy| copy.read_sync(crate::store::artifacts::digests_in_use))
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{}",
+                crate::artifacts::carry::back_up(&store, &out, &digests)?
+            );
             Ok(())
         }
         Command::Org(OrgCommand::Create { name, create, db }) => {
@@ -858,12 +891,12 @@ fn device_command(command: DeviceCommand) -> Result<(), String> {
 /// over their bytes unless `quiet`.
 fn model_push(
     db: &Db,
-    dir: std::path::PathBuf,
+    location: Option<&std::path::Path>,
+    database: &str,
     push: &crate::artifacts::push::Push<'_>,
     quiet: bool,
 ) -> Result<(), String> {
-    let store = crate::artifacts::Artifacts::in_directory(&dir)
-        .map_err(|e| format!("cannot use the artifact directory {}: {e}", dir.display()))?;
+    let store = crate::artifacts::Artifacts::open_location(location, database)?;
     let total: u64 = push
         .files
         .iter()

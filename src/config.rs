@@ -398,8 +398,12 @@ pub struct Config {
     pub upload_abandon_after: u32,
     /// Where hosted model files are stored (issue 26): a directory, made if missing. By
     /// default `NAME-artifacts` beside a database file `NAME.db` (`devreg-artifacts` for
-    /// PostgreSQL); an in-memory database gets a temporary one.
-    #[arg(long, env = "DEVREG_ARTIFACTS", value_name = "DIR")]
+    /// PostgreSQL); an in-memory database gets a temporary one. Or an S3-compatible
+    /// bucket, `s3://BUCKET/PREFIX`, with credentials from AWS_ACCESS_KEY_ID,
+    /// AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION and, for a server other than AWS,
+    /// AWS_ENDPOINT_URL (plain http only on a loopback address); partial uploads then stay
+    /// in the directory the default would be.
+    #[arg(long, env = "DEVREG_ARTIFACTS", value_name = "DIR|s3://BUCKET/PREFIX")]
     pub artifacts: Option<PathBuf>,
 
     /// The largest hosted model file an upload may bring, in bytes.

@@ -2,17 +2,25 @@
 //! database, in a directory (`--artifacts DIR`, by default beside the database; a
 //! temporary one for an ephemeral server). Uploads arrive as a partial file per upload,
 //! hashed on the way; a finished upload is renamed to its digest, so a file published
-//! twice is stored once. Also the URL signatures: an HMAC-SHA256 over what the URL may
-//! do, for the SDKs that fetch without an Authorization header.
+//! twice is stored once. Or in an S3-compatible bucket (`--artifacts s3://bucket/prefix`,
+//! module `s3`), behind the same methods: uploads still arrive as a local partial file and
+//! go to the bucket once they check. Also the URL signatures: an HMAC-SHA256 over what
+//! the URL may do, for the SDKs that fetch without an Authorization header.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
+pub mod carry;
 pub mod push;
+pub mod s3;
 
+use actix_web::web::Bytes;
 use dashmap::DashMap;
+use futures_core::Stream;
 use sha2::{Digest, Sha256};
 
 use crate::domain::quoted;
@@ -25,7 +33,10 @@ pub struct Artifacts {
 }
 
 struct Inner {
+    /// The files, and the partial uploads; with an S3 store only the partial uploads.
     root: PathBuf,
+    /// The bucket the files are in, when `--artifacts` names one.
+    s3: Option<s3::S3>,
     /// Kept for the server's life when the directory is temporary; removed with it.
     _temporary: Option<tempfile::TempDir>,
     /// Per upload in progress: the bytes hashed so far and the hash state, so a resumed
@@ -40,6 +51,9 @@ pub enum StorageError {
     DiskFull,
     #[error("{0}")]
     Io(#[from] io::Error),
+    /// The object store failed (unreachable, denied): its message.
+    #[error("the artifact store {store} failed: {message}")]
+    Unavailable { store: String, message: String },
 }
 
 impl StorageError {
@@ -59,7 +73,139 @@ pub struct Received {
     pub sha256: String,
 }
 
+/// Bytes read from a stored file per chunk of a response body.
+const READ_BYTES: usize = 256 * 1024;
+
+/// Why a stored file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// No file of that digest in storage: the database and the store disagree.
+    #[error("{0}")]
+    Missing(String),
+    /// The object store failed (unreachable, denied): its message.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl From<ReadError> for ApiError {
+    fn from(e: ReadError) -> ApiError {
+        match e {
+            ReadError::Missing(m) => ApiError::Internal(m),
+            ReadError::Unavailable(message) => ApiError::ServiceUnavailable {
+                message,
+                cause: None,
+            },
+        }
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(e: StorageError) -> ApiError {
+        match e {
+            StorageError::DiskFull => ApiError::InsufficientStorage(
+                "the server's artifact storage is full; the upload was removed, retry when an \
+                 operator has freed space"
+                    .to_owned(),
+            ),
+            StorageError::Io(e) => ApiError::Internal(format!("writing an upload: {e}")),
+            e @ StorageError::Unavailable { .. } => ApiError::ServiceUnavailable {
+                message: format!("{e}; the upload is kept, retry"),
+                cause: None,
+            },
+        }
+    }
+}
+
+/// A stored file's bytes, a chunk at a time, for a response body.
+pub struct ByteStream(tokio::sync::mpsc::Receiver<Result<Bytes, io::Error>>);
+
+impl Stream for ByteStream {
+    type Item = Result<Bytes, io::Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.0.poll_recv(cx)
+    }
+}
+
+impl ByteStream {
+    /// A stream that ends at once (the body of a HEAD, whose length is declared apart).
+    pub fn empty() -> ByteStream {
+        ByteStream(tokio::sync::mpsc::channel(1).1)
+    }
+}
+
+/// A blocking reader over a [`ByteStream`] (for the manifest's chunk digests).
+struct StreamReader {
+    stream: ByteStream,
+    current: Bytes,
+}
+
+impl Read for StreamReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.current.is_empty() {
+            match self.stream.0.blocking_recv() {
+                Some(chunk) => self.current = chunk?,
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current.split_to(n));
+        Ok(n)
+    }
+}
+
 impl Artifacts {
+    /// The storage `--artifacts` names for database `db`: a bucket `s3://bucket/prefix`
+    /// (its partial uploads in a directory beside the database, or a temporary one), a
+    /// directory, or by default the directory beside the database (a temporary one for an
+    /// in-memory database). The error names `--artifacts` and why.
+    pub fn open_location(location: Option<&Path>, db: &str) -> Result<Artifacts, String> {
+        let local = |dir: Option<&Path>| match dir {
+            Some(dir) => Self::in_directory(dir).map_err(|e| {
+                format!(
+                    "--artifacts {}: the directory cannot be used: {e}",
+                    dir.display()
+                )
+            }),
+            None if db == crate::store::MEMORY => Self::temporary()
+                .map_err(|e| format!("the temporary artifact directory cannot be made: {e}")),
+            None => {
+                let dir = Self::default_directory(db);
+                Self::in_directory(&dir).map_err(|e| {
+                    format!(
+                        "--artifacts (by default {}): the directory cannot be used: {e}",
+                        dir.display()
+                    )
+                })
+            }
+        };
+        match location.map(|l| l.to_string_lossy().into_owned()) {
+            Some(url) if s3::is_s3(&url) => {
+                let bucket = s3::S3::open(&url)?;
+                let mut staging = local(None)?;
+                Arc::get_mut(&mut staging.inner)
+                    .expect("a store just opened has one owner")
+                    .s3 = Some(bucket);
+                Ok(staging)
+            }
+            _ => local(location),
+        }
+    }
+
+    /// Where the files are, for an operator: the directory, or `s3://bucket/prefix`.
+    pub fn location(&self) -> String {
+        match &self.inner.s3 {
+            Some(bucket) => bucket.name(),
+            None => self.inner.root.display().to_string(),
+        }
+    }
+
+    /// Whether the files are in an S3 bucket (shared by every instance) rather than a
+    /// local directory.
+    pub fn is_s3(&self) -> bool {
+        self.inner.s3.is_some()
+    }
+
     /// Storage in directory `root`, made if missing.
     pub fn in_directory(root: &Path) -> io::Result<Artifacts> {
         Self::open(root.to_path_buf(), None)
@@ -79,6 +225,7 @@ impl Artifacts {
         Ok(Artifacts {
             inner: Arc::new(Inner {
                 root,
+                s3: None,
                 _temporary: temporary,
                 hashing: DashMap::new(),
             }),
@@ -99,7 +246,7 @@ impl Artifacts {
         path.with_file_name(format!("{stem}-artifacts"))
     }
 
-    /// The directory the files are in.
+    /// The directory the files are in (with an S3 store, the partial uploads only).
     pub fn root(&self) -> &Path {
         &self.inner.root
     }
@@ -108,8 +255,8 @@ impl Artifacts {
         self.inner.root.join("partial").join(upload_id)
     }
 
-    /// Where the file of digest `sha256` is stored.
-    pub fn blob(&self, sha256: &str) -> PathBuf {
+    /// Where the file of digest `sha256` is stored in the directory.
+    fn blob(&self, sha256: &str) -> PathBuf {
         let prefix = sha256.get(..2).unwrap_or("00");
         self.inner.root.join("blobs").join(prefix).join(sha256)
     }
@@ -181,10 +328,23 @@ impl Artifacts {
         })
     }
 
-    /// Moves upload `upload_id`'s bytes, of digest `sha256`, to the digest's place: a file
-    /// stored already is kept once. Blocking.
-    pub fn store_upload(&self, upload_id: &str, sha256: &str) -> io::Result<()> {
+    /// Moves upload `upload_id`'s bytes, of digest `sha256`, to the digest's place (in
+    /// the bucket: a multipart put, then the partial file is removed; when the bucket
+    /// fails the partial file is kept for a retry): a file stored already is kept once.
+    /// Blocking.
+    pub fn store_upload(&self, upload_id: &str, sha256: &str) -> Result<(), StorageError> {
         let path = self.partial(upload_id);
+        if let Some(bucket) = &self.inner.s3 {
+            bucket
+                .put_file(&path, sha256)
+                .map_err(|e| StorageError::Unavailable {
+                    store: bucket.name(),
+                    message: e.to_string(),
+                })?;
+            fs::remove_file(&path)?;
+            self.inner.hashing.remove(upload_id);
+            return Ok(());
+        }
         let blob = self.blob(sha256);
         if let Some(parent) = blob.parent() {
             fs::create_dir_all(parent)?;
@@ -203,6 +363,52 @@ impl Artifacts {
     pub fn discard_upload(&self, upload_id: &str) {
         self.inner.hashing.remove(upload_id);
         let _ = fs::remove_file(self.partial(upload_id));
+    }
+
+    /// Bytes `start..start+len` of the file of digest `sha256` (from the disk on a
+    /// blocking thread, or from the bucket by a ranged get, so a part never reads the
+    /// whole file), a chunk at a time; `count` is called with each chunk's bytes as it is
+    /// sent on. The file's absence or the store's failure is the error, before any byte.
+    pub async fn read(
+        &self,
+        sha256: &str,
+        start: u64,
+        len: u64,
+        count: Box<dyn Fn(u64) + Send>,
+    ) -> Result<ByteStream, ReadError> {
+        if let Some(bucket) = &self.inner.s3 {
+            let (opened, stream) = bucket.open_read(sha256, start, len, count);
+            s3::opened(opened.await).map_err(|e| read_error(bucket, sha256, e))?;
+            return Ok(stream);
+        }
+        let blob = self.blob(sha256);
+        let opened = File::open(&blob).map_err(|e| {
+            ReadError::Missing(format!(
+                "hosted file {} is missing from storage: {e}",
+                blob.display()
+            ))
+        })?;
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        actix_web::rt::task::spawn_blocking(move || send_file(opened, start, len, tx, &*count));
+        Ok(ByteStream(rx))
+    }
+
+    /// The whole file of digest `sha256`, as a blocking reader: for a blocking thread.
+    pub fn reader(&self, sha256: &str, size: u64) -> io::Result<Box<dyn Read + Send>> {
+        if let Some(bucket) = &self.inner.s3 {
+            let (opened, stream) = bucket.open_read(sha256, 0, size, Box::new(|_| {}));
+            s3::opened(opened.blocking_recv()).map_err(|e| {
+                match read_error(bucket, sha256, e) {
+                    ReadError::Missing(m) => io::Error::new(io::ErrorKind::NotFound, m),
+                    ReadError::Unavailable(m) => io::Error::other(m),
+                }
+            })?;
+            return Ok(Box::new(StreamReader {
+                stream,
+                current: Bytes::new(),
+            }));
+        }
+        Ok(Box::new(File::open(self.blob(sha256))?))
     }
 
     /// Removes every stored file whose digest `in_use` does not name, and every partial
@@ -226,6 +432,9 @@ impl Artifacts {
                     remove(&entry.path());
                 }
             }
+        }
+        if let Some(bucket) = &self.inner.s3 {
+            return freed + bucket.reclaim(in_use);
         }
         if let Ok(prefixes) = fs::read_dir(self.inner.root.join("blobs")) {
             for prefix in prefixes.flatten() {
@@ -292,13 +501,55 @@ pub async fn finish(
     let (id, digest) = (upload_id.to_owned(), received.sha256.clone());
     actix_web::web::block(move || store.store_upload(&id, &digest))
         .await
-        .map_err(|e| ApiError::Internal(format!("storing an upload: {e}")))?
-        .map_err(|e| ApiError::Internal(format!("storing an upload: {e}")))?;
+        .map_err(|e| ApiError::Internal(format!("storing an upload: {e}")))??;
     let id = upload_id.to_owned();
     let size = received.size as i64;
     db.write(move |tx| crate::store::artifacts::finish_upload(tx, &id, size, &received.sha256))
         .await?;
     Ok(())
+}
+
+/// A failed read from `bucket`, as the download's answer says it.
+fn read_error(bucket: &s3::S3, sha256: &str, e: s3::S3Error) -> ReadError {
+    match e {
+        s3::S3Error::NotFound(m) => ReadError::Missing(format!(
+            "hosted file {sha256} is missing from {}: {m}",
+            bucket.name()
+        )),
+        s3::S3Error::Unavailable(m) => ReadError::Unavailable(format!(
+            "the artifact store {} failed: {m}; retry",
+            bucket.name()
+        )),
+    }
+}
+
+/// Reads `len` bytes of `file` from `start` into `tx`, a chunk at a time; stops when the
+/// client goes away.
+fn send_file(
+    mut file: File,
+    start: u64,
+    len: u64,
+    tx: tokio::sync::mpsc::Sender<Result<Bytes, io::Error>>,
+    count: &dyn Fn(u64),
+) {
+    if let Err(e) = file.seek(SeekFrom::Start(start)) {
+        let _ = tx.blocking_send(Err(e));
+        return;
+    }
+    let mut left = len;
+    while left > 0 {
+        let n = left.min(READ_BYTES as u64) as usize;
+        let mut buf = vec![0u8; n];
+        if let Err(e) = file.read_exact(&mut buf) {
+            let _ = tx.blocking_send(Err(e));
+            return;
+        }
+        if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+            return;
+        }
+        count(n as u64);
+        left -= n as u64;
+    }
 }
 
 /// An upload's file open for writing, hashing what it writes.

@@ -145,6 +145,9 @@ pub async fn spawn_app_with(edit: impl FnOnce(&mut Config)) -> TestApp {
                 if let Some(url) = url {
                     config.db = url;
                 }
+                if let Some(bucket) = test_artifacts() {
+                    config.artifacts = Some(bucket.into());
+                }
                 edit(config);
             })
             .start()
@@ -152,6 +155,26 @@ pub async fn spawn_app_with(edit: impl FnOnce(&mut Config)) -> TestApp {
         client: reqwest::Client::new(),
         _database: database,
     }
+}
+
+/// The S3 store the suite's servers keep artifacts in, from `DEVREG_TEST_ARTIFACTS`
+/// (`s3://BUCKET/PREFIX`, with the `AWS_*` variables set); `None` keeps them in a
+/// temporary directory. Each server gets a prefix of its own under it (a fresh UUID), so
+/// tests running at once in one bucket never see, count or reclaim each other's files,
+/// exactly as each gets a directory of its own.
+pub fn test_artifacts() -> Option<String> {
+    let base = std::env::var("DEVREG_TEST_ARTIFACTS")
+        .ok()
+        .filter(|s| !s.is_empty())?;
+    assert!(
+        base.starts_with("s3://"),
+        "DEVREG_TEST_ARTIFACTS is s3://BUCKET/PREFIX, got {base:?}"
+    );
+    Some(format!(
+        "{}/{}",
+        base.trim_end_matches('/'),
+        uuid::Uuid::new_v4().simple()
+    ))
 }
 
 /// The PostgreSQL server the suite runs against, from `DEVREG_TEST_DB`; `None` runs it

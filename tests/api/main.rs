@@ -4,6 +4,8 @@
 mod access;
 mod architecture;
 mod artifacts;
+mod artifacts_carry;
+mod artifacts_s3;
 mod cli;
 mod clock;
 mod console;

@@ -17,6 +17,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import uuid
 
 _HOME = tempfile.mkdtemp(prefix="devreg-sdk-home-")
 os.environ["HOME"] = _HOME
@@ -83,9 +84,16 @@ DEVREG = os.environ.get("DEVREG_BIN", "devreg")
 
 @pytest.fixture(scope="session")
 def devreg_server():
-    """One throwaway devreg for the whole session: in memory, on a free port."""
+    """One throwaway devreg for the whole session: in memory, on a free port; its
+    artifacts in a temporary directory, or under a fresh prefix of DEVREG_TEST_ARTIFACTS
+    (s3://BUCKET/PREFIX, with the AWS_* variables set) so CI runs the model tests on S3."""
+    command = [DEVREG, "serve", "--ephemeral", "--bind", "127.0.0.1:0", "--exit-on-stdin-close"]
+    bucket = os.environ.get("DEVREG_TEST_ARTIFACTS")
+    if bucket:
+        assert bucket.startswith("s3://"), f"DEVREG_TEST_ARTIFACTS is s3://BUCKET/PREFIX, got {bucket!r}"
+        command += ["--artifacts", f"{bucket.rstrip('/')}/sdk-{uuid.uuid4().hex}"]
     proc = subprocess.Popen(
-        [DEVREG, "serve", "--ephemeral", "--bind", "127.0.0.1:0", "--exit-on-stdin-close"],
+        command,
         stdin=subprocess.PIPE,  # if pytest dies, the pipe closes and devreg exits
         stdout=subprocess.PIPE,
         text=True,

@@ -159,7 +159,7 @@ pub async fn download_version(
 ) -> Result<HttpResponse, ApiError> {
     let (version, files) = find(&state, caller, path.into_inner()).await?;
     match files.first() {
-        Some(file) => super::file::serve(&req, &state, file, true),
+        Some(file) => super::file::serve(&req, &state, file, true).await,
         None => Ok(HttpResponse::Found()
             .insert_header((header::LOCATION, version.download_url))
             .finish()),

@@ -2,17 +2,12 @@
 //! or a `Range` of it, streamed from storage with the digest as its ETag. Also
 //! `GET /api/v1/models/{model_id}/versions/{version}/download`, a version's first file.
 
-use std::io::{Read, Seek, SeekFrom};
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
 use actix_web::body::SizedStream;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use futures_core::Stream;
 
 use super::{READ, Signed};
-use crate::artifacts::{ByteRange, check_file_path, parse_range};
+use crate::artifacts::{ByteRange, ByteStream, check_file_path, parse_range};
 use crate::auth::{Access, Allow, Caller, Target};
 use crate::error::ApiError;
 use crate::routes::{parse_query, quoted};
@@ -29,9 +24,6 @@ pub const ACCESS: Access = Access {
     ],
     target: Target::Org,
 };
-
-/// Bytes read from storage per chunk of a response body.
-const READ_BYTES: usize = 256 * 1024;
 
 /// Download a model file
 ///
@@ -62,7 +54,7 @@ pub async fn get_file(
 ) -> Result<HttpResponse, ApiError> {
     let (artifact_id, file_path) = path.into_inner();
     let file = authorised_file(&req, &state, caller, artifact_id, file_path).await?;
-    serve(&req, &state, &file, true)
+    serve(&req, &state, &file, true).await
 }
 
 /// Check a model file
@@ -91,7 +83,7 @@ pub async fn head_file(
 ) -> Result<HttpResponse, ApiError> {
     let (artifact_id, file_path) = path.into_inner();
     let file = authorised_file(&req, &state, caller, artifact_id, file_path).await?;
-    serve(&req, &state, &file, false)
+    serve(&req, &state, &file, false).await
 }
 
 /// The file the path names, after its access check: a key of its org, or a signature.
@@ -146,7 +138,7 @@ fn names_etag(value: &str, etag: &str) -> bool {
 }
 
 /// The answer for `file`: 304, 416, 206 or 200, with the body when `body`.
-pub(crate) fn serve(
+pub(crate) async fn serve(
     req: &HttpRequest,
     state: &web::Data<AppState>,
     file: &HostedFile,
@@ -205,58 +197,17 @@ pub(crate) fn serve(
     if !body {
         // The length a GET would send, from a body that ends at once: actix sends no
         // body to HEAD, but takes Content-Length from the body's declared size.
-        let (_, closed) = tokio::sync::mpsc::channel(1);
-        return Ok(response.body(SizedStream::new(len, Chunks(closed))));
+        return Ok(response.body(SizedStream::new(len, ByteStream::empty())));
     }
-    let blob = state.artifacts.blob(&file.sha256);
-    let opened = std::fs::File::open(&blob).map_err(|e| {
-        ApiError::Internal(format!(
-            "hosted file {} is missing from storage: {e}",
-            blob.display()
-        ))
-    })?;
-    let (tx, rx) = tokio::sync::mpsc::channel(4);
-    let state = state.clone();
-    actix_web::rt::task::spawn_blocking(move || send_file(opened, start, len, tx, &state));
-    Ok(response.body(SizedStream::new(len, Chunks(rx))))
-}
-
-/// Reads `len` bytes of `file` from `start` into `tx`, a chunk at a time; stops when the
-/// client goes away.
-fn send_file(
-    mut file: std::fs::File,
-    start: u64,
-    len: u64,
-    tx: tokio::sync::mpsc::Sender<Result<web::Bytes, std::io::Error>>,
-    state: &AppState,
-) {
-    if let Err(e) = file.seek(SeekFrom::Start(start)) {
-        let _ = tx.blocking_send(Err(e));
-        return;
-    }
-    let mut left = len;
-    while left > 0 {
-        let n = left.min(READ_BYTES as u64) as usize;
-        let mut buf = vec![0u8; n];
-        if let Err(e) = file.read_exact(&mut buf) {
-            let _ = tx.blocking_send(Err(e));
-            return;
-        }
-        if tx.blocking_send(Ok(web::Bytes::from(buf))).is_err() {
-            return;
-        }
-        state.metrics.count_artifact_bytes_served(n as u64);
-        left -= n as u64;
-    }
-}
-
-/// A response body fed by [`send_file`].
-struct Chunks(tokio::sync::mpsc::Receiver<Result<web::Bytes, std::io::Error>>);
-
-impl Stream for Chunks {
-    type Item = Result<web::Bytes, std::io::Error>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.0.poll_recv(cx)
-    }
+    let counting = state.clone();
+    let stream = state
+        .artifacts
+        .read(
+            &file.sha256,
+            start,
+            len,
+            Box::new(move |n| counting.metrics.count_artifact_bytes_served(n)),
+        )
+        .await?;
+    Ok(response.body(SizedStream::new(len, stream)))
 }

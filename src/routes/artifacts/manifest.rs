@@ -140,10 +140,10 @@ pub async fn get_manifest(
                 .collect(),
         }));
     }
-    let blob = state.artifacts.blob(&first.sha256);
+    let store = state.artifacts.clone();
     let size = first.size as u64;
     let whole = first.sha256.clone();
-    let chunks = web::block(move || chunk_digests(&blob, size, &whole))
+    let chunks = web::block(move || chunk_digests(&store, size, &whole))
         .await
         .map_err(|e| ApiError::Internal(format!("reading a hosted file: {e}")))?
         .map_err(|e| ApiError::Internal(format!("reading a hosted file: {e}")))?;
@@ -162,8 +162,13 @@ pub async fn get_manifest(
     }))
 }
 
-/// The 8 MiB chunks of the file at `blob` with their digests (one chunk: the file's).
-fn chunk_digests(blob: &std::path::Path, size: u64, whole: &str) -> std::io::Result<Vec<Chunk>> {
+/// The 8 MiB chunks of the stored file of digest `whole` with their digests (one chunk:
+/// the file's).
+fn chunk_digests(
+    store: &crate::artifacts::Artifacts,
+    size: u64,
+    whole: &str,
+) -> std::io::Result<Vec<Chunk>> {
     use sha2::Digest;
     if size <= CHUNK_BYTES {
         return Ok(vec![Chunk {
@@ -173,7 +178,7 @@ fn chunk_digests(blob: &std::path::Path, size: u64, whole: &str) -> std::io::Res
             sha256: whole.to_owned(),
         }]);
     }
-    let mut file = std::fs::File::open(blob)?;
+    let mut file = store.reader(whole, size)?;
     let mut chunks = Vec::new();
     let mut offset = 0;
     while offset < size {

@@ -260,14 +260,7 @@ fn close((writer, _): (UploadWriter, Vec<u8>)) -> Result<u64, ApiError> {
 
 /// The answer to a failed write into storage.
 pub(crate) fn storage_error(e: StorageError) -> ApiError {
-    match e {
-        StorageError::DiskFull => ApiError::InsufficientStorage(
-            "the server's artifact storage is full; the upload was removed, retry when an \
-             operator has freed space"
-                .to_owned(),
-        ),
-        StorageError::Io(e) => ApiError::Internal(format!("writing an upload: {e}")),
-    }
+    e.into()
 }
 
 /// Show an upload's progress
