@@ -47,6 +47,7 @@ mod sdk_replay;
 mod startup;
 mod stream_hardening;
 mod telemetry;
+mod telemetry_bounds;
 mod testing_child;
 mod testing_control;
 mod testing_servers;
