@@ -4,6 +4,7 @@
 mod access;
 mod architecture;
 mod artifacts;
+mod body_deadlines;
 mod cli;
 mod clock;
 mod console;
