@@ -572,3 +572,8 @@ CREATE TABLE IF NOT EXISTS artifact_signing_key (
     id              INTEGER PRIMARY KEY,
     secret          TEXT NOT NULL
 );
+
+-- issue 29 (hardening, sec2): retention prunes a device's per-type counts with its events
+-- (store::telemetry::prune_unused). Type names are not deleted here: with concurrent
+-- transactions, an ingest may hold a name's id that a delete would leave dangling.
+CREATE INDEX IF NOT EXISTS telemetry_type_counts_by_type ON telemetry_type_counts (type_id);

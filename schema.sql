@@ -616,3 +616,13 @@ CREATE TABLE IF NOT EXISTS artifact_signing_key (
     id              INTEGER PRIMARY KEY,
     secret          TEXT NOT NULL
 );
+
+-- issue 29 (hardening, sec2): retention prunes a device's per-type counts with its events
+-- (store::telemetry::prune_unused), and an event type's name goes with the last count of
+-- it, so neither outlives the events or the device (a device's deletion cascades to its
+-- counts). SQLite has one writer, so no ingest can be interning the name meanwhile.
+CREATE INDEX IF NOT EXISTS telemetry_type_counts_by_type ON telemetry_type_counts (type_id);
+CREATE TRIGGER IF NOT EXISTS telemetry_forget_type AFTER DELETE ON telemetry_type_counts
+WHEN NOT EXISTS (SELECT 1 FROM telemetry_type_counts WHERE type_id = old.type_id) BEGIN
+    DELETE FROM telemetry_types WHERE id = old.type_id;
+END;

@@ -33,6 +33,17 @@ pub fn read_within(req: &mut ServiceRequest, timeout: Duration) {
     }
 }
 
+/// The answer to a body a handler reads itself and could not read: the JSON 408 of one
+/// that missed its deadline (as for every body actix reads), else a 400 naming `what`.
+pub fn unread(err: actix_web::Error, what: &str) -> crate::error::ApiError {
+    match err.as_error::<PayloadError>() {
+        Some(payload @ PayloadError::Io(e)) if is_timeout(payload) => {
+            crate::error::ApiError::RequestTimeout(e.to_string())
+        }
+        _ => crate::error::ApiError::BadRequest(format!("{what} could not be read: {err}")),
+    }
+}
+
 /// Whether `err` is a body that missed its deadline.
 pub fn is_timeout(err: &PayloadError) -> bool {
     matches!(err, PayloadError::Io(e) if e.kind() == io::ErrorKind::TimedOut)

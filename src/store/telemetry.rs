@@ -347,7 +347,44 @@ fn ingest(
     if retention.per_org > 0 {
         done.dropped_org = trim_org(conn, device.org_id.as_str(), org_stored, retention.per_org)?;
     }
+    // Only a drop (or a duplicate, which can intern a resource no stored event uses) can
+    // leave the device more interned rows than events; otherwise every new row has one.
+    if done.dropped_device > 0 || done.dropped_org > 0 || done.duplicates > 0 {
+        prune_unused(conn, device.seq)?;
+    }
     Ok(done)
+}
+
+/// Deletes the device's OTLP resources and per-type counts that none of its stored events
+/// uses, once they outnumber its stored events: retention bounds what a device adds to
+/// them (a new resource or event type per event would otherwise grow both, and its
+/// summary, without bound), so they hold at most as many rows as its retained events. A
+/// type's count goes with the type's last retained event; on SQLite, the type's name goes
+/// with the last device that counts it (`telemetry_forget_type`).
+fn prune_unused(conn: &Conn, device_seq: i64) -> Result<(), StoreError> {
+    let (stored, resources, types): (i64, i64, i64) = conn.query_row(
+        "SELECT coalesce((SELECT stored FROM telemetry_devices WHERE device_seq = ?1), 0), \
+         (SELECT count(*) FROM telemetry_resources WHERE device_seq = ?1), \
+         (SELECT count(*) FROM telemetry_type_counts WHERE device_seq = ?1)",
+        &[&device_seq],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    if resources > stored {
+        conn.execute(
+            "DELETE FROM telemetry_resources WHERE device_seq = ?1 AND id NOT IN \
+             (SELECT resource_id FROM telemetry_events \
+              WHERE device_seq = ?1 AND resource_id IS NOT NULL)",
+            &[&device_seq],
+        )?;
+    }
+    if types > stored {
+        conn.execute(
+            "DELETE FROM telemetry_type_counts WHERE device_seq = ?1 AND type_id NOT IN \
+             (SELECT type_id FROM telemetry_events WHERE device_seq = ?1)",
+            &[&device_seq],
+        )?;
+    }
+    Ok(())
 }
 
 /// Deletes the device's oldest events beyond `keep`, of the `stored` it holds; how many.

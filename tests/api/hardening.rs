@@ -13,7 +13,7 @@ use crate::helpers::{TestApp, spawn_app, spawn_app_with};
 
 /// What a raw exchange over one connection got back: the status, the headers (names in
 /// lowercase), the body.
-struct RawReply {
+pub(crate) struct RawReply {
     status: u16,
     headers: Vec<(String, String)>,
     body: String,
@@ -29,7 +29,7 @@ impl RawReply {
 
     /// Asserts the contract's error body with the `X-Request-Id` header; the message.
     #[track_caller]
-    fn assert_error(&self, status: u16, code: &str) -> String {
+    pub(crate) fn assert_error(&self, status: u16, code: &str) -> String {
         assert_eq!(self.status, status, "{}", self.body);
         let body: Value = serde_json::from_str(&self.body)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body));
@@ -43,7 +43,12 @@ impl RawReply {
 
 /// Sends `request` as it is on a new connection (half-closing it after when `close`),
 /// and reads the answer until the server closes or `wait` passes without more bytes.
-async fn raw_exchange(app: &TestApp, request: &[u8], close: bool, wait: Duration) -> RawReply {
+pub(crate) async fn raw_exchange(
+    app: &TestApp,
+    request: &[u8],
+    close: bool,
+    wait: Duration,
+) -> RawReply {
     let addr = app.url("").trim_start_matches("http://").to_owned();
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     stream.write_all(request).await.unwrap();

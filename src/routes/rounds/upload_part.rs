@@ -67,7 +67,7 @@ pub async fn put_upload_part(
                 limits.part_bytes
             ))
         })?
-        .map_err(|e| ApiError::BadRequest(format!("the part's body could not be read: {e}")))?;
+        .map_err(|e| crate::body::unread(e, "the part's body"))?;
     let bytes = body.len() as u64;
     let part = Part {
         upload_id: upload_id.clone(),

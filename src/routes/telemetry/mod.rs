@@ -31,7 +31,7 @@ pub async fn read_body(payload: web::Payload) -> Result<web::Bytes, ApiError> {
             MAX_BODY_BYTES / 1024
         )));
     };
-    read.map_err(|e| ApiError::BadRequest(format!("the request body could not be read: {e}")))
+    read.map_err(|e| crate::body::unread(e, "the request body"))
 }
 
 /// The answer for telemetry refused: a batch from an org key naming no device is a 400
