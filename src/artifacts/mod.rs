@@ -501,7 +501,8 @@ pub async fn finish(
     let (id, digest) = (upload_id.to_owned(), received.sha256.clone());
     actix_web::web::block(move || store.store_upload(&id, &digest))
         .await
-        .map_err(|e| ApiError::Internal(format!("storing an upload: {e}")))??;
+        .map_err(|e| ApiError::Internal(format!("storing an upload: {e}")))?
+        .map_err(ApiError::from)?;
     let id = upload_id.to_owned();
     let size = received.size as i64;
     db.write(move |tx| crate::store::artifacts::finish_upload(tx, &id, size, &received.sha256))

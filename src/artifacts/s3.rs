@@ -268,13 +268,13 @@ impl S3 {
             let part = buffer[..n].to_vec();
             match self.run(async move {
                 w.write(&part);
-                match w.wait_for_capacity(PARTS_IN_FLIGHT).await {
-                    Ok(()) => Ok(Ok(w)),
-                    Err(e) => Ok(Err((w, S3Error::of(e)))),
-                }
+                Ok(match w.wait_for_capacity(PARTS_IN_FLIGHT).await {
+                    Ok(()) => Part::Sent(w),
+                    Err(e) => Part::Failed(w, S3Error::of(e)),
+                })
             })? {
-                Ok(w) => writer = Some(w),
-                Err((w, e)) => {
+                Part::Sent(w) => writer = Some(w),
+                Part::Failed(w, e) => {
                     writer = Some(w);
                     break Some(e);
                 }
@@ -311,21 +311,21 @@ impl S3 {
                 range: (len > 0).then_some(GetRange::Bounded(start..start + len)),
                 ..GetOptions::default()
             };
-            let got = tokio::time::timeout(REQUEST_TIMEOUT, store.get_opts(&key, options)).await;
+            let got =
+                match tokio::time::timeout(REQUEST_TIMEOUT, store.get_opts(&key, options)).await {
+                    Ok(answer) => answer.map_err(S3Error::of),
+                    Err(_) => Err(S3Error::Unavailable(format!(
+                        "the object store did not answer within {} s",
+                        REQUEST_TIMEOUT.as_secs()
+                    ))),
+                };
             let mut stream = match got {
-                Ok(Ok(result)) => {
+                Ok(result) => {
                     let _ = opened_tx.send(Ok(()));
                     result.into_stream()
                 }
-                Ok(Err(e)) => {
-                    let _ = opened_tx.send(Err(S3Error::of(e)));
-                    return;
-                }
-                Err(_) => {
-                    let _ = opened_tx.send(Err(S3Error::Unavailable(format!(
-                        "the object store did not answer within {} s",
-                        REQUEST_TIMEOUT.as_secs()
-                    ))));
+                Err(e) => {
+                    let _ = opened_tx.send(Err(e));
                     return;
                 }
             };
@@ -383,6 +383,12 @@ impl S3 {
         }
         freed
     }
+}
+
+/// A part handed to a multipart put: the writer back, with why the put failed if it did.
+enum Part {
+    Sent(WriteMultipart),
+    Failed(WriteMultipart, S3Error),
 }
 
 /// Reads into `buffer` until it is full or the file ends; answers the bytes read.
