@@ -3,6 +3,7 @@
 
 mod access;
 mod architecture;
+mod artifact_delivery;
 mod artifacts;
 mod cli;
 mod clock;
