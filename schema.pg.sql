@@ -572,3 +572,10 @@ CREATE TABLE IF NOT EXISTS artifact_signing_key (
     id              INTEGER PRIMARY KEY,
     secret          TEXT NOT NULL
 );
+
+-- issue 26 (delivery): digests a deletion left unnamed by every version of their org; the
+-- sweep removes each from storage unless a hosted file or upload names it again.
+CREATE TABLE IF NOT EXISTS artifact_released (
+    sha256          TEXT PRIMARY KEY,
+    released_at     BIGINT NOT NULL
+);

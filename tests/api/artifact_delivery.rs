@@ -6,7 +6,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{Reply, TestApp, read, spawn_app};
+use crate::helpers::{Reply, TestApp, read, spawn_app, spawn_app_with};
 
 const MIB: usize = 1024 * 1024;
 
@@ -387,4 +387,208 @@ async fn the_browser_resumes_a_broken_download_of_a_hosted_version_with_range() 
     )
     .await;
     assert_eq!(status, StatusCode::RANGE_NOT_SATISFIABLE);
+}
+
+/// A server whose artifacts are in `dir`, so a test can see what storage holds.
+async fn spawn_app_in(dir: &std::path::Path, abandon_after: u32) -> TestApp {
+    let dir = dir.to_path_buf();
+    spawn_app_with(move |config| {
+        config.artifacts = Some(dir);
+        config.artifact_upload_abandon_after = abandon_after;
+    })
+    .await
+}
+
+/// The names of the files under `dir/sub` (blobs sit one directory deeper).
+fn stored(dir: &std::path::Path, sub: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(dir.join(sub)).unwrap().flatten() {
+        if entry.path().is_dir() {
+            for inner in std::fs::read_dir(entry.path()).unwrap().flatten() {
+                names.push(inner.file_name().to_string_lossy().into_owned());
+            }
+        } else {
+            names.push(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn the_sweep_removes_an_upload_abandoned_past_its_window_with_its_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app_in(dir.path(), 600).await;
+    let ticket = start_upload(&app, "kbd", "model.onnx").await;
+    let url = ticket["upload_url"].as_str().unwrap();
+    // A dropped upload: some bytes arrived, it was never confirmed.
+    assert_eq!(
+        put(&app, url, model_bytes(5_000)).await.status,
+        StatusCode::OK
+    );
+    // A finished upload never confirmed: its bytes are stored by digest at the confirm,
+    // so it stays a partial file until then, abandoned the same way.
+    let other = start_upload(&app, "kbd", "other.onnx").await;
+    let other_url = other["upload_url"].as_str().unwrap();
+    assert_eq!(
+        put(&app, other_url, model_bytes(700)).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(stored(dir.path(), "partial").len(), 2);
+
+    app.server.advance_clock(599);
+    app.server.sweep().await;
+    assert_eq!(
+        stored(dir.path(), "partial").len(),
+        2,
+        "kept within the window"
+    );
+    assert_eq!(app.count_rows("artifact_uploads"), 2);
+
+    app.server.advance_clock(2);
+    app.server.sweep().await;
+
+    assert_eq!(stored(dir.path(), "partial"), Vec::<String>::new());
+    assert_eq!(app.count_rows("artifact_uploads"), 0);
+    let confirmed = app
+        .post(
+            "/api/v1/models/kbd/versions/confirm-upload",
+            Some(app.secret_key()),
+            json!({"version": "1.0.0", "storage_key": ticket["storage_key"], "file_size": 5_000}),
+        )
+        .await;
+    confirmed.assert_error(404, "not_found");
+}
+
+#[tokio::test]
+async fn the_sweep_removes_a_deleted_versions_file_and_keeps_one_another_version_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app_in(dir.path(), 3600).await;
+    let shared = model_bytes(4_000);
+    let own = onnx_bytes(6_000);
+    let across_orgs = model_bytes(3_000)
+        .into_iter()
+        .map(|b| b ^ 0x55)
+        .collect::<Vec<u8>>();
+    let other = app.create_org("other");
+    publish(&app, "kbd", "1.0.0", &shared).await;
+    publish(&app, "kbd", "1.1.0", &own).await;
+    publish(&app, "kbd", "1.2.0", &across_orgs).await;
+    publish(&app, "spell", "1.0.0", &shared).await;
+    publish_in(&app, &other.secret_key, "theirs", "1.0.0", &across_orgs).await;
+    let mut all = vec![
+        sha256_hex(&shared),
+        sha256_hex(&own),
+        sha256_hex(&across_orgs),
+    ];
+    all.sort();
+    assert_eq!(stored(dir.path(), "blobs"), all);
+
+    let deleted = read(
+        app.client
+            .delete(app.url("/api/v1/models/kbd"))
+            .bearer_auth(app.secret_key())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.body);
+    // Nothing goes before the sweep.
+    assert_eq!(stored(dir.path(), "blobs"), all);
+    app.server.sweep().await;
+
+    let mut kept = vec![sha256_hex(&shared), sha256_hex(&across_orgs)];
+    kept.sort();
+    assert_eq!(stored(dir.path(), "blobs"), kept);
+    assert_eq!(app.count_rows("artifact_released"), 0);
+    // What other versions name still downloads.
+    for (key, model, bytes) in [
+        (app.secret_key().to_owned(), "spell", &shared),
+        (other.secret_key.clone(), "theirs", &across_orgs),
+    ] {
+        let info = app
+            .get(
+                &format!("/api/v1/models/{model}/versions/1.0.0/download-url"),
+                Some(&key),
+            )
+            .await;
+        assert_eq!(info.status, StatusCode::OK, "{}", info.body);
+        let (status, _, body) =
+            fetch(&app, Method::GET, info.body["url"].as_str().unwrap(), &[]).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(&body, bytes);
+    }
+}
+
+#[tokio::test]
+async fn deleting_a_version_frees_its_bytes_from_the_orgs_quota() {
+    let app = spawn_app_with(|config| config.artifact_quota_bytes = 10_000).await;
+    publish(&app, "kbd", "1.0.0", &model_bytes(6_000)).await;
+    let ticket = start_upload(&app, "kbd", "model.onnx").await;
+    let over = put(
+        &app,
+        ticket["upload_url"].as_str().unwrap(),
+        onnx_bytes(6_000),
+    )
+    .await;
+    assert_eq!(over.status.as_u16(), 507, "{}", over.body);
+
+    let deleted = read(
+        app.client
+            .delete(app.url("/api/v1/models/kbd/versions/1.0.0"))
+            .bearer_auth(app.secret_key())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.body);
+
+    publish(&app, "kbd", "2.0.0", &onnx_bytes(6_000)).await;
+}
+
+#[tokio::test]
+async fn the_model_list_gives_a_hosted_version_its_signed_url_and_keeps_an_external_one() {
+    let app = spawn_app().await;
+    let bytes = model_bytes(2_500);
+    let hosted = publish(&app, "kbd", "1.0.0", &bytes).await;
+    let external = app
+        .post(
+            "/api/v1/models/kbd/versions",
+            Some(app.secret_key()),
+            json!({"version": "0.9.0", "format": "onnx", "total_bytes": 10,
+                "sha256": "ab".repeat(32),
+                "download_url": "https://cdn.example.com/kbd/0.9.0/model.onnx"}),
+        )
+        .await;
+    assert_eq!(external.status, StatusCode::CREATED, "{}", external.body);
+
+    let listed = app.get("/api/v1/models", Some(app.publishable_key())).await;
+
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+    let versions = listed.body["models"][0]["versions"].as_array().unwrap();
+    let url_of = |v: &str| {
+        versions
+            .iter()
+            .find(|x| x["version"] == v)
+            .and_then(|x| x["download_url"].as_str())
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(
+        url_of("0.9.0"),
+        "https://cdn.example.com/kbd/0.9.0/model.onnx"
+    );
+    let url = url_of("1.0.0");
+    assert!(
+        url.starts_with(&app.url(&format!(
+            "/api/v1/artifacts/{}/files/model.onnx?",
+            hosted["artifact_id"].as_str().unwrap()
+        ))),
+        "{url}"
+    );
+    let (status, _, body) = fetch(&app, Method::GET, &url, &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, bytes);
 }
