@@ -577,3 +577,10 @@ CREATE TABLE IF NOT EXISTS artifact_signing_key (
 -- (store::telemetry::prune_unused). Type names are not deleted here: with concurrent
 -- transactions, an ingest may hold a name's id that a delete would leave dangling.
 CREATE INDEX IF NOT EXISTS telemetry_type_counts_by_type ON telemetry_type_counts (type_id);
+
+-- issue 26 (delivery): digests a deletion left unnamed by every version of their org; the
+-- sweep removes each from storage unless a hosted file or upload names it again.
+CREATE TABLE IF NOT EXISTS artifact_released (
+    sha256          TEXT PRIMARY KEY,
+    released_at     BIGINT NOT NULL
+);

@@ -626,3 +626,10 @@ CREATE TRIGGER IF NOT EXISTS telemetry_forget_type AFTER DELETE ON telemetry_typ
 WHEN NOT EXISTS (SELECT 1 FROM telemetry_type_counts WHERE type_id = old.type_id) BEGIN
     DELETE FROM telemetry_types WHERE id = old.type_id;
 END;
+
+-- issue 26 (delivery): digests a deletion left unnamed by every version of their org; the
+-- sweep removes each from storage unless a hosted file or upload names it again.
+CREATE TABLE IF NOT EXISTS artifact_released (
+    sha256          TEXT PRIMARY KEY,
+    released_at     INTEGER NOT NULL
+) WITHOUT ROWID;

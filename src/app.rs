@@ -142,6 +142,9 @@ impl Server {
             config.stale_after_intervals,
             config.offline_after_intervals,
         );
+        let artifacts =
+            crate::artifacts::Artifacts::open_location(config.artifacts.as_deref(), &config.db)
+                .map_err(StartError::Invalid)?;
         let sweeper = Sweeper::start(
             db.clone(),
             config.clock.clone(),
@@ -151,11 +154,9 @@ impl Server {
                 upload_abandon_secs: config.upload_abandon_after.into(),
                 every: (config.sweep_interval > 0)
                     .then(|| std::time::Duration::from_secs(config.sweep_interval.into())),
+                artifacts: artifacts.clone(),
             },
         )?;
-        let artifacts =
-            crate::artifacts::Artifacts::open_location(config.artifacts.as_deref(), &config.db)
-                .map_err(StartError::Invalid)?;
         let signing_key = db.write_sync(|tx| {
             crate::store::artifacts::signing_key(tx, &crate::artifacts::fresh_key())
         })?;
@@ -202,6 +203,7 @@ impl Server {
             artifact_limits: crate::state::ArtifactLimits {
                 max_bytes: config.artifact_max_bytes,
                 quota_bytes: config.artifact_quota_bytes,
+                abandon_after_secs: config.artifact_upload_abandon_after,
             },
             signing_key,
             journal: (baseline.is_some() && config.journal_entries > 0)

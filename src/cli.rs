@@ -439,6 +439,7 @@ pub const SERVE_HEADINGS: &[(&str, &[&str])] = &[
             "upload_abandon_after",
             "artifact_max_bytes",
             "artifact_quota_bytes",
+            "artifact_upload_abandon_after",
         ],
     ),
     (

@@ -424,6 +424,16 @@ pub struct Config {
     )]
     pub artifact_quota_bytes: u64,
 
+    /// An artifact upload not confirmed this many seconds after it started is abandoned:
+    /// its upload URL stops working and the sweep removes it and its bytes.
+    #[arg(
+        long,
+        env = "DEVREG_ARTIFACT_UPLOAD_ABANDON_AFTER",
+        default_value_t = 24 * 3600,
+        value_name = "SECONDS"
+    )]
+    pub artifact_upload_abandon_after: u32,
+
     /// The clock rate limits are measured by. Not a flag: tests advance it to stand for
     /// time passing without sleeping.
     #[arg(skip)]
@@ -498,6 +508,7 @@ impl Default for Config {
             artifacts: None,
             artifact_max_bytes: 10 * 1024 * 1024 * 1024,
             artifact_quota_bytes: 0,
+            artifact_upload_abandon_after: 24 * 3600,
             rate_limit_clock: RateLimitClock::default(),
             clock: Clock::default(),
             rate_limits_set: Vec::new(),

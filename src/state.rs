@@ -66,6 +66,8 @@ pub struct AppState {
 pub struct ArtifactLimits {
     pub max_bytes: u64,
     pub quota_bytes: u64,
+    /// `--artifact-upload-abandon-after`: how long an upload lives unconfirmed.
+    pub abandon_after_secs: u32,
 }
 
 /// Lifetimes of device tokens, in seconds.

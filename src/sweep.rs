@@ -17,7 +17,7 @@ use tokio::sync::oneshot;
 
 use crate::clock::Clock;
 use crate::domain::{ConnectivityRule, Timestamp};
-use crate::store::{Db, StoreError, devices, events, federation, telemetry};
+use crate::store::{Db, StoreError, artifact_reclaim, devices, events, federation, telemetry};
 
 /// What one sweep did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -48,6 +48,9 @@ pub struct SweepRules {
     pub upload_abandon_secs: u64,
     /// Between sweeps; `None` sweeps only when asked.
     pub every: Option<Duration>,
+    /// Hosted artifacts' storage: abandoned uploads' bytes and the files deletions
+    /// released are removed from it (issue 26).
+    pub artifacts: crate::artifacts::Artifacts,
 }
 
 impl Sweeper {
@@ -161,5 +164,42 @@ async fn sweep(db: &Db, clock: &Clock, rules: &SweepRules) -> Result<SweepReport
         .await?
         == TRIM_BATCH as usize
     {}
+    reclaim_artifacts(db, &rules.artifacts, now).await?;
     Ok(report)
+}
+
+/// Removes from storage the bytes of uploads abandoned past their `expires_at`
+/// (`--artifact-upload-abandon-after`) and the files deletions released that nothing
+/// names any more. The database says what goes first, so a file is never named by a row
+/// that outlives it; this thread is the sweep's own, so the file removals block nothing
+/// else.
+async fn reclaim_artifacts(
+    db: &Db,
+    store: &crate::artifacts::Artifacts,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    loop {
+        let expired = db
+            .write(move |tx| artifact_reclaim::expire_uploads(tx, now))
+            .await?;
+        for id in &expired.uploads {
+            store.discard_upload(id);
+        }
+        for sha256 in &expired.blobs {
+            store.remove_blob(sha256);
+        }
+        if !artifact_reclaim::full_batch(expired.uploads.len()) {
+            break;
+        }
+    }
+    loop {
+        let unnamed = db.write(artifact_reclaim::take_released).await?;
+        for sha256 in &unnamed {
+            store.remove_blob(sha256);
+        }
+        if !artifact_reclaim::full_batch(unnamed.len()) {
+            break;
+        }
+    }
+    Ok(())
 }

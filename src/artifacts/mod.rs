@@ -411,6 +411,19 @@ impl Artifacts {
         Ok(Box::new(File::open(self.blob(sha256))?))
     }
 
+    /// Removes the stored file of digest `sha256`, if any; returns the bytes freed.
+    /// Blocking.
+    pub fn remove_blob(&self, sha256: &str) -> u64 {
+        if let Some(bucket) = &self.inner.s3 {
+            return bucket.remove(sha256);
+        }
+        let path = self.blob(sha256);
+        match fs::metadata(&path) {
+            Ok(meta) if fs::remove_file(&path).is_ok() => meta.len(),
+            _ => 0,
+        }
+    }
+
     /// Removes every stored file whose digest `in_use` does not name, and every partial
     /// upload `live` does not name; returns the bytes freed. Blocking.
     pub fn reclaim(

@@ -351,6 +351,18 @@ impl S3 {
         (opened_rx, super::ByteStream(rx))
     }
 
+    /// Deletes the object of digest `sha256`, if stored; returns the bytes freed. Blocking.
+    pub(super) fn remove(&self, sha256: &str) -> u64 {
+        let Ok(Some(size)) = self.size(sha256) else {
+            return 0;
+        };
+        let (store, key) = (self.store.clone(), self.blob(sha256));
+        match self.run(async move { store.delete(&key).await.map_err(S3Error::of) }) {
+            Ok(()) => size,
+            Err(_) => 0,
+        }
+    }
+
     /// Deletes every object under `blobs/` whose digest `in_use` does not name; returns
     /// the bytes freed. Blocking.
     pub(super) fn reclaim(&self, in_use: &std::collections::HashSet<String>) -> u64 {

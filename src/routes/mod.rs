@@ -155,6 +155,10 @@ route_table! {
         head => artifacts::file::head_file,
         get => artifacts::file::get_file,
     }
+    // issue 26 (delivery): the Python device agent's chunk of a hosted file.
+    "/api/v1/artifacts/{artifact_id}/chunks/{path}/{n}" => {
+        get => artifacts::chunk::get_chunk
+    }
     "/api/v1/artifacts/{artifact_id}/manifest" => {
         get => artifacts::manifest::get_manifest
     }

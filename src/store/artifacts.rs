@@ -325,21 +325,6 @@ pub fn digest_in_use(conn: &Conn, sha256: &str) -> Result<bool, StoreError> {
         .is_some())
 }
 
-/// Removes the uploads that expired before `now`, returning their ids: their bytes are
-/// for `crate::artifacts` to reclaim.
-pub fn expire_uploads(conn: &Conn, now: Timestamp) -> Result<Vec<String>, StoreError> {
-    let ids: Vec<String> = conn.query_all(
-        "SELECT id FROM artifact_uploads WHERE expires_at < ?1",
-        &[&now],
-        |row| row.get(0),
-    )?;
-    conn.execute(
-        "DELETE FROM artifact_uploads WHERE expires_at < ?1",
-        &[&now],
-    )?;
-    Ok(ids)
-}
-
 /// Every digest a hosted file or a finished upload names.
 pub fn digests_in_use(conn: &Conn) -> Result<Vec<String>, StoreError> {
     conn.query_all(

@@ -12,6 +12,7 @@
 mod engine;
 
 pub mod acting;
+pub mod artifact_reclaim;
 pub mod artifacts;
 pub mod deployments;
 pub mod desired;

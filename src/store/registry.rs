@@ -492,6 +492,12 @@ pub fn delete(
             AND (?3 IS NULL OR version = ?3)",
         &[&org_id, &model_id, &one],
     )?;
+    // Their hosted files go with them: no longer served, counted or kept (issue 26).
+    conn.execute(
+        "DELETE FROM artifact_files WHERE org_id = ?1 AND model_id = ?2
+            AND (?3 IS NULL OR version = ?3)",
+        &[&org_id, &model_id, &one],
+    )?;
     for v in &versions {
         events::append(
             conn,
@@ -534,6 +540,7 @@ pub fn delete(
             released.push(sha256);
         }
     }
+    super::artifact_reclaim::release(conn, &released, now)?;
     Ok(Deleted {
         model_id: model_id.to_owned(),
         versions,

@@ -3,6 +3,7 @@
 
 mod access;
 mod architecture;
+mod artifact_delivery;
 mod artifacts;
 mod artifacts_carry;
 mod artifacts_s3;

@@ -144,6 +144,20 @@ pub(crate) async fn serve(
     file: &HostedFile,
     body: bool,
 ) -> Result<HttpResponse, ApiError> {
+    serve_within(req, state, file, body, None)
+}
+
+/// [`serve`] of the bytes `window` (first and last, inclusive) of `file`: the Python
+/// agent's chunk. Without a `Range` the window is the answer (200); a `Range`, of the
+/// whole file as the agent sends it, is served where it meets the window (206 with the
+/// file's `Content-Range`), and is a 416 where it does not.
+pub(crate) fn serve_within(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    file: &HostedFile,
+    body: bool,
+    window: Option<(u64, u64)>,
+) -> Result<HttpResponse, ApiError> {
     let etag = format!("\"{}\"", file.sha256);
     let size = file.size as u64;
     let headers = req.headers();
@@ -158,13 +172,32 @@ pub(crate) async fn serve(
     if text(header::IF_RANGE).is_some_and(|v| !names_etag(v, &etag)) {
         range = ByteRange::Whole;
     }
+    let mut whole = (0, size);
+    if let Some((first, last)) = window {
+        whole = (first, last - first + 1);
+        range = match range {
+            ByteRange::Part { start, end } if start <= last && end >= first => ByteRange::Part {
+                start: start.max(first),
+                end: end.min(last),
+            },
+            ByteRange::Part { .. } => ByteRange::Unsatisfiable,
+            other => other,
+        };
+    }
     let mut response = match range {
         ByteRange::Unsatisfiable => {
             return Err(ApiError::RangeNotSatisfiable {
-                message: format!(
-                    "the range {} is outside the file's {size} bytes",
-                    quoted(text(header::RANGE).unwrap_or_default())
-                ),
+                message: match window {
+                    Some((first, last)) => format!(
+                        "the range {} is outside this chunk, bytes {first}-{last} of the \
+                         file's {size}",
+                        quoted(text(header::RANGE).unwrap_or_default())
+                    ),
+                    None => format!(
+                        "the range {} is outside the file's {size} bytes",
+                        quoted(text(header::RANGE).unwrap_or_default())
+                    ),
+                },
                 size,
             });
         }
@@ -177,7 +210,7 @@ pub(crate) async fn serve(
     };
     let (start, len) = match range {
         ByteRange::Part { start, end } => (start, end - start + 1),
-        _ => (0, size),
+        _ => whole,
     };
     response
         .insert_header((header::ETAG, etag))

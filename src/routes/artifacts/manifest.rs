@@ -30,7 +30,7 @@ pub const ACCESS: Access = Access {
 };
 
 /// The Python device agent's chunk size (device_agent/loops/artifact_downloader.py 21).
-const CHUNK_BYTES: u64 = 8 * 1024 * 1024;
+pub(crate) const CHUNK_BYTES: u64 = 8 * 1024 * 1024;
 
 /// The hosted files of the artifact the path names, in the key's org.
 async fn files(

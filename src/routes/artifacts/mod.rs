@@ -2,6 +2,7 @@
 //! (an upload URL, the upload, a confirmation), and serving them with `Range`, to a key
 //! of the org or to anyone holding a URL devreg signed.
 
+pub mod chunk;
 pub mod confirm;
 pub mod download_url;
 pub mod file;

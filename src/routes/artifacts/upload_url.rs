@@ -4,7 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{URL_LIFETIME_SECS, base_url, parse_form_or_json};
+use super::{base_url, parse_form_or_json};
 use crate::artifacts::check_file_path;
 use crate::auth::{Access, Allow, Caller, Target};
 use crate::domain::Timestamp;
@@ -80,7 +80,8 @@ pub async fn start_upload(
     let model_ref = path.into_inner();
     let org_id = credential.org_id.to_string();
     let now = state.clock.now();
-    let expires_at = Timestamp(now.0 + 24 * 3600);
+    let lifetime = i64::from(state.artifact_limits.abandon_after_secs);
+    let expires_at = Timestamp(now.0 + lifetime);
     let upload = {
         let org_id = org_id.clone();
         state
@@ -90,7 +91,7 @@ pub async fn start_upload(
             })
             .await?
     };
-    let url_expires = Timestamp(now.0 + URL_LIFETIME_SECS.max(24 * 3600));
+    let url_expires = expires_at;
     Ok(HttpResponse::Created().json(UploadTicket {
         upload_url: super::upload_url(
             &base_url(&req),
