@@ -6,6 +6,7 @@ mod architecture;
 mod artifacts;
 mod artifacts_carry;
 mod artifacts_s3;
+mod artifacts_store;
 mod cli;
 mod clock;
 mod console;
