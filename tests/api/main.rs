@@ -7,6 +7,7 @@ mod artifact_delivery;
 mod artifacts;
 mod artifacts_carry;
 mod artifacts_s3;
+mod artifacts_store;
 mod body_deadlines;
 mod cli;
 mod clock;

@@ -103,7 +103,7 @@ pub async fn get_chunk(
     let last = (first + CHUNK_BYTES).min(size).saturating_sub(1);
     if size == 0 {
         // An empty file's one chunk is empty: no window a range could meet.
-        return serve_within(&req, &state, &file, req.method() != Method::HEAD, None);
+        return serve_within(&req, &state, &file, req.method() != Method::HEAD, None).await;
     }
     serve_within(
         &req,
@@ -112,4 +112,5 @@ pub async fn get_chunk(
         req.method() != Method::HEAD,
         Some((first, last)),
     )
+    .await
 }

@@ -144,14 +144,14 @@ pub(crate) async fn serve(
     file: &HostedFile,
     body: bool,
 ) -> Result<HttpResponse, ApiError> {
-    serve_within(req, state, file, body, None)
+    serve_within(req, state, file, body, None).await
 }
 
 /// [`serve`] of the bytes `window` (first and last, inclusive) of `file`: the Python
 /// agent's chunk. Without a `Range` the window is the answer (200); a `Range`, of the
 /// whole file as the agent sends it, is served where it meets the window (206 with the
 /// file's `Content-Range`), and is a 416 where it does not.
-pub(crate) fn serve_within(
+pub(crate) async fn serve_within(
     req: &HttpRequest,
     state: &web::Data<AppState>,
     file: &HostedFile,
