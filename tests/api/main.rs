@@ -43,6 +43,7 @@ mod round_shapes;
 mod rounds;
 mod runtime_planner;
 mod scaling;
+mod sdk_calls_replay;
 mod sdk_replay;
 mod startup;
 mod stream_hardening;
