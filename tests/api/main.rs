@@ -16,6 +16,7 @@ mod errors;
 mod events;
 mod experiments_replay;
 mod federation;
+mod federation_shapes_replay;
 mod first_hour;
 mod fixtures;
 mod fleet;

@@ -538,3 +538,118 @@ async fn android_experiment_events_are_counted_under_the_devices_variant() {
     assert_eq!(control["events"], 1, "{}", results.body);
     assert_eq!(control["metrics"]["loss"]["mean"], 0.25);
 }
+
+/// OTLP `experiment.*` records count in the experiment's results per variant, as
+/// `/experiments/{id}/events` reports do (issue 27): iOS's `reportExperimentAssigned` and
+/// `reportExperimentMetric` (Wrapper/TelemetryQueue.swift:462-490: `experiment.assigned
+/// {model.id, experiment.id, experiment.variant}`, `experiment.metric_recorded
+/// {experiment.id, experiment.metric_name, experiment.metric_value}` as a double; the
+/// Python reporter sends the same, octomil/telemetry.py 556-582) and the browser's
+/// `reportExperimentMetric` (src/telemetry.ts:385-397: `experiment.metric {experimentId,
+/// metricName, metricValue}`, an integer as `intValue` text). A record naming no
+/// experiment of the org is telemetry only.
+#[tokio::test]
+async fn otlp_experiment_records_count_in_the_results_per_variant() {
+    let app = spawn_app().await;
+    app.add_model_version("kbd-ab", "1.0.0").await;
+    let created = app
+        .post(
+            "/api/v1/experiments",
+            Some(app.secret_key()),
+            json!({"name": "one arm", "model_id": "kbd-ab", "variants": [
+                {"name": "control", "model_version": "1.0.0", "traffic_allocation": 100.0,
+                 "is_control": true}]}),
+        )
+        .await;
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let started = app
+        .post(
+            &format!("/api/v1/experiments/{id}/start"),
+            Some(app.secret_key()),
+            json!({}),
+        )
+        .await;
+    assert_eq!(started.status, StatusCode::OK, "{}", started.body);
+    let ios = app
+        .register_device_with(
+            app.publishable_key(),
+            json!({"device_identifier": "ios-exp", "platform": "ios"}),
+        )
+        .await;
+    let browser = app.register_device("browser-exp").await;
+    let record = |name: &str, attributes: Value| {
+        json!({"timeUnixNano": "1765108800000000000", "severityNumber": 9,
+               "severityText": "INFO", "body": {"stringValue": name}, "attributes": attributes})
+    };
+    let logs = |device: &str, records: Vec<Value>| {
+        json!({"resourceLogs": [{"resource": {"attributes": [text("device.id", device)]},
+            "scopeLogs": [{"scope": {"name": "ai.octomil.sdk"}, "logRecords": records}]}]})
+    };
+
+    let from_ios = logs(
+        "ios-exp",
+        vec![
+            record(
+                "experiment.assigned",
+                json!([
+                    text("experiment.id", &id),
+                    text("experiment.variant", "control"),
+                    text("model.id", "kbd-ab")
+                ]),
+            ),
+            record(
+                "experiment.metric_recorded",
+                json!([text("experiment.id", &id), text("experiment.metric_name", "latency_ms"),
+                       {"key": "experiment.metric_value", "value": {"doubleValue": 10.0}}]),
+            ),
+            record(
+                "experiment.metric_recorded",
+                json!([text("experiment.id", "no-such-experiment"),
+                       text("experiment.metric_name", "latency_ms"),
+                       {"key": "experiment.metric_value", "value": {"doubleValue": 99.0}}]),
+            ),
+        ],
+    );
+    let bearer = format!("Bearer {}", app.publishable_key());
+    let sent = sdk_send(
+        &app,
+        Method::POST,
+        OTLP,
+        &[("authorization", bearer.as_str())],
+        Some(from_ios),
+    )
+    .await;
+    assert_eq!(sent.body["accepted"], 3, "{}", sent.body);
+    let from_browser = logs(
+        "browser-exp",
+        vec![record(
+            "experiment.metric",
+            json!([text("experimentId", &id), text("metricName", "latency_ms"),
+                   {"key": "metricValue", "value": {"intValue": "20"}}]),
+        )],
+    );
+    let bearer = format!("Bearer {}", browser.key);
+    let sent = sdk_send(
+        &app,
+        Method::POST,
+        OTLP,
+        &[("authorization", bearer.as_str())],
+        Some(from_browser),
+    )
+    .await;
+    assert_eq!(sent.body["accepted"], 1, "{}", sent.body);
+
+    let results = app
+        .get(
+            &format!("/api/v1/experiments/{id}/results"),
+            Some(app.secret_key()),
+        )
+        .await;
+    assert_eq!(results.status, StatusCode::OK, "{}", results.body);
+    let control = &results.body["variants"][0];
+    assert_eq!(control["devices"], 2, "{}", results.body);
+    assert_eq!(control["events"], 3, "{}", results.body);
+    assert_eq!(control["metrics"]["latency_ms"]["count"], 2);
+    assert_eq!(control["metrics"]["latency_ms"]["mean"], 15.0);
+    assert_eq!(stored_events(&app, &ios.id).await.len(), 3);
+}
