@@ -32,6 +32,8 @@ pub mod state;
 pub mod store;
 pub mod sweep;
 pub mod testing;
+// issue 27 (sdk3): the legacy weight uploads' payloads.
+pub mod weights;
 
 pub use app::Server;
 pub use config::Config;

@@ -253,6 +253,18 @@ route_table! {
     "/api/v1/federation/rounds/{round_id}/updates/{upload_id}/complete" => {
         post => rounds::upload_complete::complete_upload as complete_update
     }
+    // issue 27 (sdk3): the browser's federation paths (a federation is the model its
+    // rounds train) and the legacy weight upload, over the same rounds and FedAvg.
+    "/api/v1/federations/{federation_id}/rounds/current" => {
+        get => rounds::federation_current::get_current_round
+    }
+    "/api/v1/federations/{federation_id}/rounds/{round_id}/join" => {
+        post => rounds::federation_join::join_federation_round
+    }
+    "/api/v1/federations/{federation_id}/rounds/{round_id}/submit" => {
+        post => rounds::federation_submit::submit_federation_update
+    }
+    "/api/v1/training/weights" => { post => rounds::weights::upload_weights }
     // Experiments (issue 27): the operator's management calls, the devices' reads and
     // reports, the results.
     "/api/v1/experiments" => {
@@ -350,14 +362,7 @@ fn is_ephemeral(ctx: &guard::GuardContext<'_>) -> bool {
 
 /// Paths older SDKs call that devreg does not serve, and what replaces each: their 404
 /// says so instead of only "no route".
-const REPLACED: &[(&str, &str)] = &[(
-    "/api/v1/training/weights",
-    "the legacy FederatedClient's weight upload is not served: a device sends its update \
-     through POST /api/v1/federation/rounds/{round_id}/uploads, PUTs the parts to the \
-     part_urls it gets and completes with POST \
-     /api/v1/federation/rounds/{round_id}/uploads/{upload_id}/complete (docs/api.md, \
-     \"Federated rounds\")",
-)];
+const REPLACED: &[(&str, &str)] = &[];
 
 async fn not_found(req: HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
     if let Some((path, instead)) = REPLACED.iter().find(|(p, _)| *p == req.path()) {

@@ -401,6 +401,78 @@ pub fn report(
     Ok(variant)
 }
 
+/// issue 27 (sdk3): the experiment telemetry names the SDKs send over OTLP, and the
+/// attributes that carry the experiment, the metric's name and its value: iOS's and
+/// Python's `experiment.metric_recorded {experiment.id, experiment.metric_name,
+/// experiment.metric_value}` and `experiment.assigned {experiment.id}`, the browser's
+/// `experiment.metric {experimentId, metricName, metricValue}` and `experiment.assigned
+/// {experimentId}`.
+pub const TELEMETRY_EVENTS: &[&str] = &[
+    "experiment.metric_recorded",
+    "experiment.metric",
+    "experiment.assigned",
+];
+
+/// Stores an `experiment.*` telemetry record of device `device_id` (its UUID) as a report
+/// of the experiment it names, as [`report`] does: a metric when it carries a finite
+/// value, else an event. A record that names no experiment of the org is not a report
+/// (the telemetry keeps it all the same).
+pub fn record_telemetry(
+    conn: &Conn,
+    org_id: &str,
+    device_id: &str,
+    event_type: &str,
+    attributes: &serde_json::Map<String, serde_json::Value>,
+    at_ms: i64,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let text = |keys: &[&str]| {
+        keys.iter()
+            .find_map(|k| attributes.get(*k).and_then(serde_json::Value::as_str))
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let Some(id) = text(&["experiment.id", "experimentId"]) else {
+        return Ok(());
+    };
+    let experiment = match get(conn, org_id, &id) {
+        Ok(experiment) => experiment,
+        Err(Refusal::Store(e)) => return Err(e),
+        Err(_) => return Ok(()),
+    };
+    let value = ["experiment.metric_value", "metricValue"]
+        .iter()
+        .find_map(|k| match attributes.get(*k)? {
+            serde_json::Value::Number(n) => n.as_f64(),
+            serde_json::Value::String(s) => s.trim().parse::<f64>().ok(),
+            _ => None,
+        })
+        .filter(|v| v.is_finite());
+    let name = text(&["experiment.metric_name", "metricName"])
+        .filter(|_| value.is_some())
+        .unwrap_or_else(|| event_type.to_owned());
+    let variant = (experiment.status == "running")
+        .then(|| variant_for(&experiment.variants, bucket(&experiment.id, device_id)))
+        .flatten()
+        .map(|v| v.id.clone());
+    let kind = if value.is_some() { "metric" } else { "event" };
+    conn.execute(
+        "INSERT INTO experiment_reports (experiment_id, device_id, variant_id, kind, name, \
+         value, at, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        &[
+            &experiment.id,
+            &device_id,
+            &variant,
+            &kind,
+            &name,
+            &value,
+            &Timestamp(at_ms.div_euclid(1000)),
+            &now,
+        ],
+    )?;
+    Ok(())
+}
+
 /// One variant's results.
 #[derive(Debug, Default, Clone)]
 pub struct VariantResults {

@@ -22,6 +22,8 @@ pub mod devices;
 pub mod events;
 pub mod experiments;
 pub mod federation;
+// issue 27 (sdk3): the browser's federation paths and /training/weights.
+pub mod federation_shapes;
 pub mod keys;
 pub mod models;
 pub mod orgs;

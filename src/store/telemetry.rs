@@ -236,6 +236,32 @@ fn resource_id(conn: &Conn, device_seq: i64, attrs: &str) -> Result<i64, StoreEr
     conn.query_row(FIND, &[&device_seq, &digest], |r| r.get(0))
 }
 
+/// An `experiment.*` record's report to its experiment (`experiments::record_telemetry`),
+/// from the attributes its stored body keeps.
+fn experiment_report(
+    conn: &Conn,
+    device: &DeviceRef,
+    event: &NewEvent,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let body: serde_json::Value = serde_json::from_str(&event.body).unwrap_or_default();
+    let Some(attributes) = body
+        .get("attributes")
+        .and_then(serde_json::Value::as_object)
+    else {
+        return Ok(());
+    };
+    super::experiments::record_telemetry(
+        conn,
+        device.org_id.as_str(),
+        &device.id,
+        &event.event_type,
+        attributes,
+        event.at_ms,
+        now,
+    )
+}
+
 /// Stores `events` for `device` (those whose event key it already holds are duplicates),
 /// then deletes the oldest events over the device's and the org's bounds.
 fn ingest(
@@ -288,6 +314,10 @@ fn ingest(
             continue;
         }
         done.stored += 1;
+        // issue 27 (sdk3): an experiment's telemetry also counts in its results.
+        if super::experiments::TELEMETRY_EVENTS.contains(&event.event_type.as_str()) {
+            experiment_report(conn, device, event, now)?;
+        }
         let entry = per_type.entry(type_id).or_insert((0, i64::MIN));
         entry.0 += 1;
         entry.1 = entry.1.max(event.at_ms);

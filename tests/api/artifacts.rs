@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 
 use crate::helpers::{Reply, TestApp, read, spawn_app, spawn_app_with};
 
-fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -16,7 +16,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// Bytes that differ at every offset a range test looks at.
-fn model_bytes(len: usize) -> Vec<u8> {
+pub(crate) fn model_bytes(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 7 % 251) as u8).collect()
 }
 
@@ -49,7 +49,7 @@ async fn confirm(app: &TestApp, model: &str, body: Value) -> Reply {
 }
 
 /// Publishes `bytes` as `model.onnx` of version `version` of `model`; answers the version.
-async fn publish(app: &TestApp, model: &str, version: &str, bytes: &[u8]) -> Value {
+pub(crate) async fn publish(app: &TestApp, model: &str, version: &str, bytes: &[u8]) -> Value {
     let ticket = start_upload(app, model, "model.onnx").await;
     let put = put(app, ticket["upload_url"].as_str().unwrap(), bytes.to_vec()).await;
     assert_eq!(put.status, StatusCode::OK, "{}", put.body);

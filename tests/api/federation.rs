@@ -693,7 +693,7 @@ async fn parts_and_uploads_take_only_the_devices_own_key() {
 }
 
 #[tokio::test]
-async fn the_legacy_status_path_serves_the_round_and_the_weights_path_names_its_replacement() {
+async fn the_legacy_status_path_serves_the_round_and_its_base_version() {
     let (app, round) = spawn_app_with_round(json!({})).await;
     let status = app
         .get(
@@ -704,18 +704,6 @@ async fn the_legacy_status_path_serves_the_round_and_the_weights_path_names_its_
     assert_eq!(status.status, StatusCode::OK);
     assert_eq!(status.body["config"]["model_id"], MODEL);
     assert_eq!(status.body["config"]["version"], VERSION);
-    let weights = app
-        .post(
-            "/api/v1/training/weights",
-            Some(app.secret_key()),
-            json!({}),
-        )
-        .await;
-    assert!(
-        weights
-            .assert_error(404, "not_found")
-            .contains("/api/v1/federation/rounds/{round_id}/uploads")
-    );
 }
 
 #[tokio::test]

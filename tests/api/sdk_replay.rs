@@ -65,14 +65,14 @@ pub(crate) fn boolean(v: &Value) -> bool {
 pub(crate) fn integer(v: &Value) -> bool {
     v.is_i64() || v.is_u64()
 }
-fn array(v: &Value) -> bool {
+pub(crate) fn array(v: &Value) -> bool {
     v.is_array()
 }
 fn object(v: &Value) -> bool {
     v.is_object()
 }
 /// Swift's `.iso8601` decoding: RFC 3339 with no fractional seconds.
-fn ios_date(v: &Value) -> bool {
+pub(crate) fn ios_date(v: &Value) -> bool {
     v.as_str()
         .is_some_and(|s| s.ends_with('Z') && !s.contains('.') && s.len() == 20)
 }

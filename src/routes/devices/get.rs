@@ -1,6 +1,7 @@
 //! `GET /api/v1/devices/{device_id}`
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, http::header, web};
+use serde_json::Value;
 
 use super::DeviceDetail;
 use crate::auth::{Access, Allow, Caller, Target};
@@ -16,7 +17,10 @@ pub const ACCESS: Access = Access {
 
 /// Retrieve a device
 ///
-/// A device of the key's org, by its identifier or its UUID `id`.
+/// A device of the key's org, by its identifier or its UUID `id`. To a caller whose
+/// `User-Agent` is the iOS SDK's (`octomil-ios/…`), `capabilities` values that are not
+/// strings are sent as their JSON text: iOS decodes `capabilities` as `[String: String]`
+/// (`DeviceInfo`, APIModels+Device.swift) but registers booleans and numbers in it.
 #[utoipa::path(get, path = crate::routes::FROM_TABLE, tag = "devices",
     params(("device_id" = String, Path, min_length = 1,
         description = "The device's identifier or its UUID `id`.", example = "laptop-001")),
@@ -32,6 +36,7 @@ pub const ACCESS: Access = Access {
     ),
 )]
 pub async fn get_device(
+    req: HttpRequest,
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<String>,
@@ -41,5 +46,22 @@ pub async fn get_device(
         .db
         .read(move |conn| devices::detail(conn, &acting))
         .await?;
-    Ok(HttpResponse::Ok().json(DeviceDetail::new(&detail, &state)))
+    let detail = DeviceDetail::new(&detail, &state);
+    let from_ios = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|ua| ua.to_str().ok())
+        .is_some_and(|ua| ua.starts_with("octomil-ios/"));
+    if !from_ios {
+        return Ok(HttpResponse::Ok().json(detail));
+    }
+    let mut body = serde_json::to_value(detail).map_err(|e| ApiError::Internal(e.to_string()))?;
+    if let Some(Value::Object(capabilities)) = body.get_mut("capabilities") {
+        for value in capabilities.values_mut() {
+            if !value.is_string() {
+                *value = Value::String(value.to_string());
+            }
+        }
+    }
+    Ok(HttpResponse::Ok().json(body))
 }

@@ -58,7 +58,9 @@ use crate::store::telemetry;
     "last_heartbeat": "2025-07-01T12:05:00Z",
     "metrics": {"cpu_usage_percent": 42.5, "battery_level": 85},
     "created_at": "2025-07-01T12:00:00Z",
-    "updated_at": "2025-07-01T12:05:00Z"
+    "updated_at": "2025-07-01T12:05:00Z",
+    "gpu_available": false,
+    "heartbeat_interval_seconds": 60
 })))]
 pub struct DeviceDetail<'a> {
     #[schema(format = Uuid)]
@@ -82,6 +84,11 @@ pub struct DeviceDetail<'a> {
     metrics: Option<RawObject<'a>>,
     created_at: Timestamp,
     updated_at: Timestamp,
+    /// The `gpu_available` the SDK sent at registration (false when it sent none); iOS's
+    /// `DeviceInfo` requires it.
+    gpu_available: bool,
+    /// How often the device should heartbeat; iOS's `DeviceInfo` requires it.
+    heartbeat_interval_seconds: u32,
     /// The device's telemetry at a glance; null before its first event.
     telemetry: Option<TelemetrySummary>,
     /// What the device last reported it runs (observed-state, or a sync's inventory):
@@ -154,6 +161,11 @@ impl<'a> DeviceDetail<'a> {
             metrics: device.metrics.as_deref().map(RawObject),
             created_at: device.created_at,
             updated_at: device.updated_at,
+            gpu_available: serde_json::from_str::<serde_json::Value>(device.metadata.get())
+                .ok()
+                .and_then(|m| m.get("gpu_available")?.as_bool())
+                .unwrap_or(false),
+            heartbeat_interval_seconds: state.heartbeat_interval_seconds,
             telemetry: detail.telemetry.clone().map(TelemetrySummary::from),
             observed_state: Some(ObjectValue(detail.observed_state.clone()))
                 .filter(|state| !state.0.is_null()),

@@ -13,6 +13,10 @@ pub mod cancel;
 pub mod complete;
 pub mod federated;
 pub mod federated_join;
+// issue 27 (sdk3): the browser's federation paths and the legacy weight upload.
+pub mod federation_current;
+pub mod federation_join;
+pub mod federation_submit;
 pub mod get;
 pub mod heartbeat;
 pub mod join;
@@ -26,6 +30,7 @@ pub mod status;
 pub mod upload_complete;
 pub mod upload_initiate;
 pub mod upload_part;
+pub mod weights;
 
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
@@ -314,5 +319,37 @@ fn not_acting(refusal: NotActing) -> ApiError {
                 .to_owned(),
         ),
         other => other.into(),
+    }
+}
+
+// issue 27 (sdk3): the browser's federation paths and /training/weights.
+impl From<crate::store::federation_shapes::Refusal> for ApiError {
+    fn from(refusal: crate::store::federation_shapes::Refusal) -> Self {
+        use crate::store::federation_shapes::Refusal as R;
+        match refusal {
+            R::NoActiveRound {
+                model,
+                device: Some(device),
+            } => ApiError::NotFound(format!(
+                "no active training round on model {} for device {device}: the operator \
+                 starts one with POST /api/v1/training/rounds naming the model",
+                quoted(&model)
+            )),
+            R::NoActiveRound {
+                model,
+                device: None,
+            } => ApiError::NotFound(format!(
+                "no active training round on model {}: the operator starts one with POST \
+                 /api/v1/training/rounds naming the model",
+                quoted(&model)
+            )),
+            R::OtherFederation { number, federation } => ApiError::NotFound(format!(
+                "training round {number} is not a round of federation {}: a federation is \
+                 the model its rounds train",
+                quoted(&federation)
+            )),
+            R::Discarded(why) => why.into(),
+            R::Federation(refusal) => refusal.into(),
+        }
     }
 }

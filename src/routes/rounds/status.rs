@@ -48,8 +48,7 @@ struct RoundConfig {
 ///
 /// The legacy Python `FederatedClient`'s round lookup: the model and base version to
 /// train, as `config.model_id` and `config.version`, and how far the round is. Its update
-/// upload (`POST /api/v1/training/weights`) is not served: updates go through the
-/// federation paths (`POST /api/v1/federation/rounds/{round_id}/uploads`).
+/// goes to `POST /api/v1/training/weights`.
 #[utoipa::path(get, path = crate::routes::FROM_TABLE, tag = "training rounds",
     params(("round_id" = String, Path, min_length = 1,
         description = "The round's `id`, or its `number` in the org.", example = "1")),
