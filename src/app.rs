@@ -188,6 +188,10 @@ impl Server {
             sweeper: sweeper.clone(),
             event_keepalive_seconds: config.event_keepalive.max(1),
             event_streams: crate::state::StreamSlots::new(config.max_streams_per_key),
+            metrics_access: crate::metrics::Access::of(
+                config.metrics_token.as_deref(),
+                config.ephemeral,
+            ),
             uploads: crate::state::UploadLimits {
                 part_bytes: config.upload_part_bytes,
                 max_bytes: config.upload_max_bytes,

@@ -413,6 +413,7 @@ pub const SERVE_HEADINGS: &[(&str, &[&str])] = &[
             "sweep_interval",
             "event_keepalive",
             "max_streams_per_key",
+            "metrics_token",
         ],
     ),
     (

@@ -157,6 +157,18 @@ pub struct Config {
     )]
     pub max_streams_per_key: u32,
 
+    /// A bearer token `GET /metrics` requires, which then reports everything. Without
+    /// one, /metrics answers anyone and, unless the server is --ephemeral, leaves out the
+    /// fleet's sizes (devreg_devices, devreg_artifact_bytes_stored). Prefer the
+    /// environment variable: a flag shows in the process list.
+    #[arg(
+        long,
+        env = "DEVREG_METRICS_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub metrics_token: Option<String>,
+
     /// HTTP worker threads; defaults to the number of CPU cores.
     #[arg(long, env = "DEVREG_WORKERS", value_name = "N")]
     pub workers: Option<usize>,
@@ -477,6 +489,7 @@ impl Default for Config {
             event_retention: 604_800,
             event_keepalive: 15,
             max_streams_per_key: 8,
+            metrics_token: None,
             workers: None,
             read_connections: 4,
             body_timeout: Duration::from_secs(15),

@@ -305,6 +305,18 @@ pub fn add_weighted(sum: &mut [f64], update: &[f64], weight: f64) -> Result<(), 
     Ok(())
 }
 
+/// [`add_weighted`] on a sum kept as a blob of [`to_blob`], in place: the round's sum is
+/// read, added to and written back without a vector beside its blob.
+pub fn add_weighted_blob(sum: &mut [u8], update: &[f64], weight: f64) -> Result<(), String> {
+    debug_assert_eq!(sum.len(), update.len() * 8);
+    for (s, x) in sum.chunks_exact_mut(8).zip(update) {
+        let mut value = [f64::from_le_bytes(s.try_into().expect("chunks of 8"))];
+        add_weighted(&mut value, &[*x], weight)?;
+        s.copy_from_slice(&value[0].to_le_bytes());
+    }
+    Ok(())
+}
+
 /// The weighted mean: `sum / total_weight`, element by element.
 pub fn mean(sum: &[f64], total_weight: f64) -> Vec<f64> {
     sum.iter().map(|s| s / total_weight).collect()
@@ -471,6 +483,12 @@ mod tests {
         add_weighted(&mut sum, &[3.0, 4.0], 3.0).unwrap();
         let sum = from_blob(&to_blob(&sum));
         assert_eq!(mean(&sum, 4.0), [2.5, 3.5]);
+        let mut blob = to_blob(&[0.0, 0.0]);
+        add_weighted_blob(&mut blob, &[1.0, 2.0], 1.0).unwrap();
+        add_weighted_blob(&mut blob, &[3.0, 4.0], 3.0).unwrap();
+        assert_eq!(from_blob(&blob), sum);
+        let mut near_max = to_blob(&[f64::MAX / 2.0]);
+        assert!(add_weighted_blob(&mut near_max, &[f64::MAX / 2.0], 4.0).is_err());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! anything else), methods the standard ones (`other` for the rest), statuses the HTTP
 //! codes. A device id or key never becomes a label.
 
+use sha2::Digest;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -295,4 +296,60 @@ impl Metrics {
             .expect("text encoding into a Vec cannot fail");
         String::from_utf8(out).expect("the text format is UTF-8")
     }
+}
+
+/// Who may read `GET /metrics` (`--metrics-token`), and whether it shows the fleet's sizes.
+#[derive(Debug, Clone)]
+pub enum Access {
+    /// Anyone, everything: an ephemeral server without a token.
+    Everything,
+    /// Anyone, without the fleet's sizes: a server that is not ephemeral, without a token.
+    NoFleetSizes,
+    /// Whoever sends `Authorization: Bearer` and the token (its SHA-256 kept), everything.
+    Token([u8; 32]),
+}
+
+/// The series a server without a metrics token leaves out of its public /metrics: how big
+/// the fleet is.
+pub const FLEET_SIZES: &[&str] = &["devreg_devices", "devreg_artifact_bytes_stored"];
+
+impl Access {
+    /// The access `--metrics-token` (if given) and `--ephemeral` make.
+    pub fn of(token: Option<&str>, ephemeral: bool) -> Access {
+        match token {
+            Some(token) => Access::Token(sha2::Sha256::digest(token.as_bytes()).into()),
+            None if ephemeral => Access::Everything,
+            None => Access::NoFleetSizes,
+        }
+    }
+
+    /// Whether a request whose `Authorization` header is `authorization` may read the
+    /// metrics; `Some(with fleet sizes)` if so.
+    pub fn allows(&self, authorization: Option<&[u8]>) -> Option<bool> {
+        match self {
+            Access::Everything => Some(true),
+            Access::NoFleetSizes => Some(false),
+            Access::Token(digest) => {
+                let presented = authorization?.strip_prefix(b"Bearer ")?;
+                // Digests of equal length: comparing them tells nothing of the token.
+                (sha2::Sha256::digest(presented).as_slice() == digest.as_slice()).then_some(true)
+            }
+        }
+    }
+}
+
+/// `text` (the exposition) without the series named in [`FLEET_SIZES`], their `# HELP`
+/// and `# TYPE` lines included.
+pub fn without_fleet_sizes(text: &str) -> String {
+    text.lines()
+        .filter(|line| {
+            let name = line
+                .strip_prefix("# HELP ")
+                .or_else(|| line.strip_prefix("# TYPE "))
+                .unwrap_or(line);
+            let name = name.split([' ', '{']).next().unwrap_or("");
+            !FLEET_SIZES.contains(&name)
+        })
+        .flat_map(|line| [line, "\n"])
+        .collect()
 }

@@ -35,6 +35,8 @@ pub struct AppState {
     pub event_keepalive_seconds: u32,
     /// The event streams open per credential, bounded by `--max-streams-per-key`.
     pub event_streams: Arc<StreamSlots>,
+    /// Who may read `GET /metrics`, and whether it shows the fleet's sizes.
+    pub metrics_access: crate::metrics::Access,
     /// In ephemeral mode, the state `POST /_devreg/reset` returns to; `None` otherwise,
     /// and the reset routes do not exist.
     pub baseline: Option<Arc<Seed>>,

@@ -795,11 +795,9 @@ fn add_update(
         |r| r.get(0),
     )?;
     let first = stored.is_none();
-    let mut sum = match stored {
-        Some(blob) => federation::from_blob(&blob),
-        None => vec![0.0; update.len()],
-    };
-    if let Err(why) = federation::add_weighted(&mut sum, update, sample_count as f64) {
+    // The sum stays a blob, added to in place: one copy of it beside the update.
+    let mut sum = stored.unwrap_or_else(|| vec![0; update.len() * 8]);
+    if let Err(why) = federation::add_weighted_blob(&mut sum, update, sample_count as f64) {
         return Ok(Err(Discard::Overflow(why)));
     }
     conn.execute(
@@ -821,18 +819,14 @@ fn add_update(
                 &round.id,
                 &(update.len() as i64),
                 &(sample_count as i64),
-                &federation::to_blob(&sum),
+                &sum.as_slice(),
             ],
         )?;
     } else {
         conn.execute(
             "UPDATE round_aggregates SET participants = participants + 1, \
              sample_count = sample_count + ?2, weighted_sum = ?3 WHERE round_id = ?1",
-            &[
-                &round.id,
-                &(sample_count as i64),
-                &federation::to_blob(&sum),
-            ],
+            &[&round.id, &(sample_count as i64), &sum.as_slice()],
         )?;
     }
     delete_upload(conn, &upload.id)?;

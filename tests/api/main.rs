@@ -32,6 +32,7 @@ mod helpers;
 mod journal;
 mod limits_hardening;
 mod list;
+mod metrics_access;
 mod modules;
 mod openapi;
 mod operations;
