@@ -568,6 +568,60 @@ async fn a_deployed_hosted_version_points_the_device_at_devreg_signed_urls() {
     assert_eq!(body, bytes);
 }
 
+/// iOS's newer `ArtifactReconciler` (octomil-ios 1166f3e, Sync/ArtifactReconciler.swift
+/// 71-72, 190-262) reads `GET /api/v1/devices/{id}/desired-state` (Control/ControlSync.swift
+/// `fetchDesiredState`) as `DesiredStateResponse{device_id, desired_state_version, models,
+/// gc_eligible_artifact_ids}`, each model a flat `DesiredModelEntry` whose fields are all
+/// required (Sync/DesiredStateTypes.swift f64651c, 18-37: `model_id, model_version,
+/// artifact_version, artifact_id, download_url, checksum, file_size, activation_policy` of
+/// `immediate|next_launch|manual|when_idle`); it GETs `download_url` with
+/// `URLSession.shared` (no Authorization) and compares the lowercase hex SHA-256 of the
+/// bytes with `checksum`.
+#[tokio::test]
+async fn ios_reconciler_reads_the_flat_desired_entry_and_downloads_what_its_checksum_names() {
+    let app = spawn_app().await;
+    let bytes = model_bytes(3_000);
+    let version = publish(&app, "kbd", "2.0.0", &bytes).await;
+    let device = app.register_device("iphone-flat").await;
+    let deployed = app
+        .post(
+            "/api/v1/deployments",
+            Some(app.secret_key()),
+            json!({"model_id": "kbd", "version": "2.0.0"}),
+        )
+        .await;
+    assert_eq!(deployed.status, StatusCode::CREATED, "{}", deployed.body);
+
+    let desired = read(
+        app.client
+            .get(app.url(&format!("/api/v1/devices/{}/desired-state", device.id)))
+            .bearer_auth(&device.key)
+            .header("user-agent", "octomil-ios/1.4.0")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+
+    assert_eq!(desired.status, StatusCode::OK, "{}", desired.body);
+    assert_eq!(desired.body["device_id"], device.id.as_str());
+    assert!(desired.body["desired_state_version"].is_i64());
+    assert_eq!(desired.body["gc_eligible_artifact_ids"], json!([]));
+    let entry = &desired.body["models"][0];
+    assert_eq!(entry["model_id"], "kbd");
+    assert_eq!(entry["model_version"], "2.0.0");
+    assert_eq!(entry["artifact_version"], "2.0.0");
+    assert_eq!(entry["artifact_id"], version["artifact_id"]);
+    assert_eq!(entry["checksum"], sha256_hex(&bytes));
+    assert_eq!(entry["file_size"], 3_000);
+    assert_eq!(entry["activation_policy"], "immediate");
+    let url = entry["download_url"].as_str().unwrap();
+    let (status, _, body) = fetch(&app, Method::GET, url, &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(sha256_hex(&body), entry["checksum"].as_str().unwrap());
+    assert_eq!(body.len() as i64, entry["file_size"].as_i64().unwrap());
+}
+
 #[test]
 fn model_push_publishes_files_into_the_artifact_directory_and_refuses_an_unknown_org() {
     let dir = tempfile::tempdir().unwrap();

@@ -406,6 +406,7 @@ async fn the_answer_carries_both_casings_and_the_manifest() {
                 ".models[].deployment_id" => redact::is(deployment_id, "[deployment.id]"),
                 ".models[].artifactManifest.artifactId" => redact::is(artifact_id, "[artifact_id]"),
                 ".models[].artifact_manifest.artifact_id" => redact::is(artifact_id, "[artifact_id]"),
+                ".models[].artifact_id" => redact::is(artifact_id, "[artifact_id]"),
                 ".generatedAt" => redact::time(),
                 ".generated_at" => redact::time(),
                 ".serverTimestamp" => redact::time(),

@@ -109,6 +109,16 @@ pub struct DesiredModel {
     #[serde(rename = "artifactManifest")]
     artifact_manifest_camel: ArtifactManifest,
     artifact_manifest: ArtifactManifestSnake,
+    /// iOS's flat entry (Sync/DesiredStateTypes.swift, `DesiredModelEntry`, which its
+    /// `ArtifactReconciler` decodes with every field required): the version, again as the
+    /// artifact's version, the artifact, the URL of its (first) file, that file's SHA-256
+    /// as lowercase hex and its size in bytes.
+    model_version: String,
+    artifact_version: String,
+    artifact_id: String,
+    download_url: String,
+    checksum: String,
+    file_size: i64,
 }
 
 /// Where a device is told to download hosted files (issue 26): devreg's own signed URLs.
@@ -151,7 +161,24 @@ impl DesiredModel {
                 file.0.insert("downloadUrl".to_owned(), Value::String(url));
             }
         }
+        // iOS's flat entry downloads one URL and checks its digest: the first file's when
+        // the version lists its files, else the version's own.
+        let first = files.first().map(|f| &f.0);
+        let checksum = first
+            .and_then(|f| f.get("sha256"))
+            .and_then(Value::as_str)
+            .map_or_else(|| version.sha256.clone(), str::to_owned);
+        let file_size = first
+            .and_then(|f| f.get("size_bytes").or_else(|| f.get("sizeBytes")))
+            .and_then(Value::as_i64)
+            .unwrap_or(version.total_bytes);
         DesiredModel {
+            model_version: version.version.clone(),
+            artifact_version: version.version.clone(),
+            artifact_id: version.artifact_id.clone(),
+            download_url: download_url.clone(),
+            checksum,
+            file_size,
             model_id_camel: deployment.model_id.clone(),
             model_id: deployment.model_id.clone(),
             desired_version_camel: deployment.version.clone(),
@@ -216,7 +243,12 @@ impl DesiredModel {
             "total_bytes": 4096,
             "download_url": "https://cdn.example.com/kbd/1.0.0/model.onnx",
             "sha256": "abababababababababababababababababababababababababababababababab",
-            "files": []}
+            "files": []},
+        "model_version": "1.0.0", "artifact_version": "1.0.0",
+        "artifact_id": "art_01a2148a6c1e7f3b9d2a4c5e6f708192",
+        "download_url": "https://cdn.example.com/kbd/1.0.0/model.onnx",
+        "checksum": "abababababababababababababababababababababababababababababababab",
+        "file_size": 4096
     }],
     "gcEligibleArtifactIds": [],
     "gc_eligible_artifact_ids": [],
