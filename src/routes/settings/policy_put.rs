@@ -98,7 +98,7 @@ impl TryFrom<SetPolicy> for DevicePolicy {
 /// `org.device_policy_updated` event.
 #[utoipa::path(put, path = crate::routes::FROM_TABLE, tag = "settings",
     params(("org_id" = String, Path, description = "The key's org.")),
-    request_body(content = SetPolicy, description = "The policy."),
+    request_body(content = Option<SetPolicy>, description = "The policy; no body is `{}`."),
     responses(
         (status = 200, description = "The policy now.", body = PolicyBody),
         (status = 404, description = "The path names an org other than the key's."),
