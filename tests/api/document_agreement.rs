@@ -230,3 +230,39 @@ async fn downloading_a_version_stored_elsewhere_is_a_documented_302() {
         ["responses"]["302"];
     assert!(found["headers"]["Location"].is_object(), "{found}");
 }
+
+#[tokio::test]
+async fn device_profiles_take_a_ttl_written_as_a_whole_float_as_json_schema_does() {
+    let app = spawn_app().await;
+    let body = r#"{"profiles": {"iPhone16,1": "iphone_15_pro"}, "ttl_seconds": 5320.0}"#;
+
+    let set = app
+        .send(
+            Method::PUT,
+            "/api/v1/devices/profiles",
+            Some(app.secret_key()),
+            Some(body),
+        )
+        .await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.body);
+    assert_eq!(set.body["ttl_seconds"], 5320);
+
+    let fraction = r#"{"profiles": {}, "ttl_seconds": 5320.5}"#;
+    let refused = app
+        .send(
+            Method::PUT,
+            "/api/v1/devices/profiles",
+            Some(app.secret_key()),
+            Some(fraction),
+        )
+        .await;
+    let message = refused.assert_error(400, "bad_request");
+    assert!(message.contains("ttl_seconds"), "{message}");
+    let read = app
+        .get("/api/v1/devices/profiles", Some(app.secret_key()))
+        .await;
+    assert_eq!(
+        read.body["ttl_seconds"], 5320,
+        "the refused PUT changed nothing"
+    );
+}

@@ -33,6 +33,8 @@ struct SetProfiles {
     profiles: BTreeMap<String, String>,
     /// 60 to 2592000 (30 days); default 86400.
     #[schema(minimum = 60, maximum = 2592000)]
+    // 5320.0 is an integer to JSON Schema too.
+    #[serde(default, deserialize_with = "crate::domain::whole_number")]
     ttl_seconds: Option<i64>,
 }
 
