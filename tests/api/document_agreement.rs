@@ -266,3 +266,31 @@ async fn device_profiles_take_a_ttl_written_as_a_whole_float_as_json_schema_does
         "the refused PUT changed nothing"
     );
 }
+
+#[tokio::test]
+async fn the_device_policy_takes_a_battery_threshold_written_as_a_whole_float() {
+    let app = spawn_app().await;
+    let path = "/api/v1/settings/org/org_demo/device-policy";
+
+    let set = app
+        .send(
+            Method::PUT,
+            path,
+            Some(app.secret_key()),
+            Some(r#"{"battery_threshold": 56.0}"#),
+        )
+        .await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.body);
+    assert_eq!(set.body["battery_threshold"], 56);
+
+    let refused = app
+        .send(
+            Method::PUT,
+            path,
+            Some(app.secret_key()),
+            Some(r#"{"battery_threshold": 56.5}"#),
+        )
+        .await;
+    let message = refused.assert_error(400, "bad_request");
+    assert!(message.contains("battery_threshold"), "{message}");
+}

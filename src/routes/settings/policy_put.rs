@@ -43,6 +43,8 @@ impl NetworkPolicy {
 struct SetPolicy {
     /// 0 to 100; default 20.
     #[schema(minimum = 0, maximum = 100)]
+    // 56.0 is an integer to JSON Schema too.
+    #[serde(default, deserialize_with = "crate::domain::whole_number")]
     battery_threshold: Option<i64>,
     /// Default `wifi_only`.
     network_policy: Option<NetworkPolicy>,
