@@ -720,10 +720,11 @@ pub fn parse_range(header: Option<&str>, size: u64) -> ByteRange {
 }
 
 /// Whether a path inside an artifact is one devreg stores: relative, no `..` or `.`
-/// segment, no empty segment, no control character or backslash, at most 512 bytes.
+/// segment, no empty segment, no control character or backslash, at most 512 characters.
 pub fn check_file_path(path: &str) -> Result<(), String> {
-    if path.is_empty() || path.len() > 512 {
-        return Err("a file path must be 1 to 512 bytes".to_owned());
+    // Characters, not bytes: what the document's `maxLength` counts.
+    if path.is_empty() || path.chars().count() > 512 {
+        return Err("a file path must be 1 to 512 characters".to_owned());
     }
     if path.starts_with('/') {
         return Err(format!(

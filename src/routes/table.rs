@@ -97,7 +97,25 @@ pub fn document_paths() -> (Paths, Vec<(String, RefOr<Schema>)>) {
         paths.add_path_operation(route.path, vec![http_method(route.method)], operation);
     }
     fall_through(&mut paths);
+    one_schema_per_name(&schemas);
     (paths, schemas)
+}
+
+/// Two types whose schemas take the same name would leave the document with whichever
+/// came last, describing the other's requests or answers wrongly: a handler's private type
+/// named like a domain type needs `#[schema(as = OtherName)]`.
+fn one_schema_per_name(schemas: &[(String, RefOr<Schema>)]) {
+    let mut seen: HashMap<&str, &RefOr<Schema>> = HashMap::new();
+    let mut twice: Vec<&str> = schemas
+        .iter()
+        .filter(|(name, schema)| seen.insert(name, schema).is_some_and(|e| e != schema))
+        .map(|(name, _)| name.as_str())
+        .collect();
+    twice.dedup();
+    assert!(
+        twice.is_empty(),
+        "different schemas share the names {twice:?}: rename one of each with #[schema(as = ...)]"
+    );
 }
 
 /// A path of the table without parameters (`/api/v1/devices/register`) that a pattern of

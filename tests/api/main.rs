@@ -17,6 +17,7 @@ mod credentials;
 mod device_loop;
 mod device_scope;
 mod device_settings;
+mod document_agreement;
 mod errors;
 mod events;
 mod experiments_replay;

@@ -82,6 +82,24 @@ struct Confirmation {
     files: Vec<ConfirmedFile>,
 }
 
+/// The form the Python SDK's registry sends: one file, and no `files` (a form has no
+/// list of objects). Only its schema is used; the handler reads it as a [`Confirmation`].
+#[derive(ToSchema)]
+#[schema(examples(json!({"version": "1.0.0", "storage_key": "upl_5f0c1e", "file_size": "4096"})))]
+#[allow(dead_code)]
+struct ConfirmationForm {
+    version: String,
+    /// The artifact's format; by default the file's extension.
+    format: Option<String>,
+    /// The upload's id.
+    storage_key: String,
+    /// Its size in bytes, as the uploader counted it.
+    #[schema(pattern = "^ *[0-9]{1,19} *$")]
+    file_size: String,
+    /// The file's SHA-256 (also read as `checksum`), when the uploader computed it.
+    sha256: Option<String>,
+}
+
 /// The format a file's name says: its extension, else `bin`.
 pub(crate) fn format_of(filename: &str) -> String {
     match filename.rsplit_once('.') {
@@ -98,8 +116,11 @@ pub(crate) fn format_of(filename: &str) -> String {
 /// answers 201; devices download its files from devreg.
 #[utoipa::path(post, path = crate::routes::FROM_TABLE, tag = "models",
     params(("model_id" = String, Path, min_length = 1, description = "The model's id or name.")),
-    request_body(content = Confirmation, description = "The version and its uploads.",
-        content_type = "application/x-www-form-urlencoded"),
+    request_body(description = "The version and its uploads: JSON, or the Python SDK's form.",
+        content(
+            (Confirmation = "application/json"),
+            (ConfirmationForm = "application/x-www-form-urlencoded"),
+        )),
     responses(
         (status = 201, description = "Published.", body = VersionBody),
         (status = 404, description = "The org has no such model or upload."),

@@ -44,6 +44,9 @@ struct FileUrl {
     "files": [{"path": "model.onnx", "url": "http://127.0.0.1:8080/api/v1/artifacts/art_01a2/files/model.onnx?org=org_demo&expires=1796000000&signature=9a1c",
         "size": 4096, "sha256": "abababababababababababababababababababababababababababababababab"}]
 })))]
+// Named apart from the domain's `DownloadUrl` (a manifest's URL string), whose schema this
+// one's would otherwise replace in the document.
+#[schema(as = VersionDownload)]
 struct DownloadUrl {
     /// Signed for a hosted file: it works without an Authorization header until
     /// `expires_at`.
@@ -147,6 +150,8 @@ pub async fn get_download_url(
     responses(
         (status = 200, description = "The file.", content_type = "application/octet-stream", body = Vec<u8>),
         (status = 206, description = "The range asked for.", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 302, description = "The version's file is not hosted by devreg: `Location` is its `download_url`.",
+            headers(("Location" = String, description = "The version's `download_url`."))),
         (status = 404, description = "No such version in the key's org."),
         (status = 416, description = "The range is outside the file."),
     ),

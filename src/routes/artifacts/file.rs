@@ -34,7 +34,10 @@ pub const ACCESS: Access = Access {
 #[utoipa::path(get, path = crate::routes::FROM_TABLE, tag = "models",
     params(
         ("artifact_id" = String, Path, description = "The version's `artifact_id`."),
-        ("path" = String, Path, description = "The file's path in the version."),
+        ("path" = String, Path, description = "The file's path in the version: relative, \
+            up to 512 characters, no control character or backslash, no empty, `.` or `..` segment \
+            (another path is a 400).",
+            min_length = 1, max_length = 512, pattern = r"^(?!/)(?!.*/$)(?!.*//)(?!(.*/)?\.\.?(/|$))[^\\\u0000-\u001F\u007F-\u009F]+$"),
         ("org" = Option<String>, Query, description = "A signed URL's org."),
         ("expires" = Option<i64>, Query, description = "A signed URL's expiry, Unix seconds."),
         ("signature" = Option<String>, Query, description = "A signed URL's signature."),
@@ -63,7 +66,10 @@ pub async fn get_file(
 #[utoipa::path(head, path = crate::routes::FROM_TABLE, tag = "models",
     params(
         ("artifact_id" = String, Path, description = "The version's `artifact_id`."),
-        ("path" = String, Path, description = "The file's path in the version."),
+        ("path" = String, Path, description = "The file's path in the version: relative, \
+            up to 512 characters, no control character or backslash, no empty, `.` or `..` segment \
+            (another path is a 400).",
+            min_length = 1, max_length = 512, pattern = r"^(?!/)(?!.*/$)(?!.*//)(?!(.*/)?\.\.?(/|$))[^\\\u0000-\u001F\u007F-\u009F]+$"),
         ("org" = Option<String>, Query, description = "A signed URL's org."),
         ("expires" = Option<i64>, Query, description = "A signed URL's expiry, Unix seconds."),
         ("signature" = Option<String>, Query, description = "A signed URL's signature."),
@@ -97,6 +103,7 @@ async fn authorised_file(
     let credential = ACCESS.check(caller)?;
     check_file_path(&file_path).map_err(ApiError::BadRequest)?;
     let query: Signed = parse_query(req)?;
+    query.well_formed()?;
     let id = artifact_id.clone();
     let file = state
         .db

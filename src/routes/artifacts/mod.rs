@@ -32,6 +32,19 @@ pub(crate) struct Signed {
 }
 
 impl Signed {
+    /// 400 when the query's `expires` is not a Unix time in seconds (an `i64`, as the
+    /// document says), whether or not a key makes the signature moot: a request outside
+    /// its document is refused the same way with every credential.
+    pub(crate) fn well_formed(&self) -> Result<(), ApiError> {
+        match &self.expires {
+            Some(expires) if expires.parse::<i64>().is_err() => Err(ApiError::BadRequest(format!(
+                "expires must be a Unix time in whole seconds, got {}",
+                quoted(expires)
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     /// 403 naming why, unless this is a signature of `action` on `resource` of `org_id`
     /// that has not expired at `now`.
     pub(crate) fn check(

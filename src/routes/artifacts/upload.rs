@@ -52,6 +52,7 @@ async fn authorised_upload(
 ) -> Result<(Upload, UploadQuery), ApiError> {
     let credential = ACCESS.check(caller)?;
     let query: UploadQuery = parse_query(req)?;
+    query.signed.well_formed()?;
     let id = upload_id.clone();
     let upload = state
         .db

@@ -22,7 +22,14 @@ pub const ACCESS: Access = Access {
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(examples(json!({"version": "1.0.0", "filename": "model.onnx"})))]
 struct UploadRequest {
-    /// The file's name; its path in the version unless the confirmation names another.
+    /// The file's name; its path in the version unless the confirmation names another:
+    /// relative, up to 512 characters, no control character or backslash, no empty, `.` or `..`
+    /// segment.
+    #[schema(
+        min_length = 1,
+        max_length = 512,
+        pattern = r"^(?!/)(?!.*/$)(?!.*//)(?!(.*/)?\.\.?(/|$))[^\\\u0000-\u001F\u007F-\u009F]+$"
+    )]
     filename: String,
     /// The version it is for (checked when the upload is confirmed).
     #[serde(default)]
@@ -40,6 +47,7 @@ struct UploadRequest {
     "expires_at": "2026-11-25T21:57:33Z",
     "max_bytes": 10737418240u64
 })))]
+#[schema(as = FileUploadTicket)]
 struct UploadTicket {
     /// Signed: PUT the file's bytes here with no Authorization header.
     upload_url: String,
@@ -59,8 +67,11 @@ struct UploadTicket {
 /// confirmed before `expires_at` is removed with its bytes.
 #[utoipa::path(post, path = crate::routes::FROM_TABLE, tag = "models",
     params(("model_id" = String, Path, min_length = 1, description = "The model's id or name.")),
-    request_body(content = UploadRequest, description = "The file to upload.",
-        content_type = "application/x-www-form-urlencoded"),
+    request_body(description = "The file to upload: JSON, or the Python SDK's form.",
+        content(
+            (UploadRequest = "application/json"),
+            (UploadRequest = "application/x-www-form-urlencoded"),
+        )),
     responses(
         (status = 201, description = "Started.", body = UploadTicket),
         (status = 404, description = "The org has no such model."),

@@ -26,15 +26,32 @@ const MAX_VARIANTS: usize = 10;
 #[derive(Debug, Deserialize, ToSchema)]
 struct VariantRequest {
     /// Its id in answers and results; default its name.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     id: Option<String>,
     /// Unique within the experiment.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     name: String,
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     model_version: String,
     /// If sent, must be the experiment's `model_id`.
     model_id: Option<String>,
     /// Percent of the experiment's devices, 0 to 100.
+    #[schema(minimum = 0, maximum = 100)]
     traffic_allocation: Option<f64>,
     /// The same, under the iOS SDK's name.
+    #[schema(minimum = 0, maximum = 100)]
     traffic_percentage: Option<f64>,
     #[serde(default)]
     is_control: bool,
@@ -56,16 +73,29 @@ struct VariantRequest {
     ]
 })))]
 struct CreateExperiment {
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     name: String,
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     model_id: String,
     description: Option<String>,
     /// Percent of the org's devices in the experiment at all (default 100); each
     /// variant's share of the devices is its allocation times this over 100, which must
     /// come to a whole number of percent.
+    #[schema(minimum = 0, maximum = 100)]
     traffic_percentage: Option<f64>,
     min_sample_size: Option<i64>,
+    #[schema(exclusive_minimum = 0, exclusive_maximum = 1)]
     confidence_level: Option<f64>,
     primary_metric: Option<String>,
+    #[schema(min_items = 1, max_items = 10)]
     variants: Vec<VariantRequest>,
 }
 

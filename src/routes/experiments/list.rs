@@ -87,7 +87,8 @@ fn wants_envelope(req: &HttpRequest) -> bool {
 #[utoipa::path(get, path = crate::routes::FROM_TABLE, tag = "experiments",
     params(
         ("org_id" = Option<String>, Query, description = "The key's org (informative)."),
-        ("status" = Option<String>, Query, description = "Only experiments of this status."),
+        ("status" = Option<String>, Query, description = "Only experiments of this status.",
+            pattern = "^(draft|active|running|paused|completed|cancelled)$"),
         ("model_id" = Option<String>, Query, description = "Only experiments of this model."),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000),
         ("offset" = Option<u32>, Query),
@@ -95,6 +96,7 @@ fn wants_envelope(req: &HttpRequest) -> bool {
     responses(
         (status = 200, description = "The experiments: an array, or for a browser an \
             object `{experiments, total}`.", body = Vec<ExperimentBody>),
+        (status = 403, description = "`org_id` names another org than the key's."),
     ),
 )]
 pub async fn list_experiments(
@@ -118,7 +120,8 @@ pub async fn list_experiments(
             .map(str::to_owned),
         model_id: query.model_id,
         limit: number("limit", query.limit, 100, 1, 1000)?,
-        offset: number("offset", query.offset, 0, 0, u32::MAX)?,
+        // The document's `offset` is an int32, as utoipa writes a u32.
+        offset: number("offset", query.offset, 0, 0, i32::MAX as u32)?,
     };
     let org_id = credential.org_id.clone();
     let found = state

@@ -46,6 +46,7 @@ struct ResolveRequest {
     "checksum": "abababababababababababababababababababababababababababababababab",
     "size_bytes": 4096, "source": "deployment",
     "deployment_id": "0193a7d2-4c1e-7f3b-9d2a-4c5e6f708192"})))]
+#[schema(as = VersionResolveAnswer)]
 struct ResolveAnswer<'a> {
     model_id: &'a str,
     version: &'a str,

@@ -32,7 +32,12 @@ struct VersionsParams {
     offset: Option<String>,
     /// Only versions of this status: every version devreg lists is `published` (a
     /// version is visible once complete), so any other status lists none.
-    #[param(required = false, example = "published")]
+    #[param(
+        required = false,
+        example = "published",
+        min_length = 1,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     status: Option<String>,
 }
 

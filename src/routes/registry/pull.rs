@@ -64,6 +64,7 @@ struct PullAnswer<'a> {
         (status = 200, description = "The version to download.", body = PullAnswer),
         (status = 404, description = "No such model, version or format in the key's org."),
         (status = 409, description = "The name is several models' and none's id."),
+        (status = 403, description = "`org_id` names another org than the key's."),
     ),
 )]
 pub async fn pull_model(

@@ -24,6 +24,7 @@ pub const ACCESS: Access = Access {
     "url": "https://cdn.example.com/kbd/1.0.0/model.onnx",
     "size_bytes": 4096, "sizeBytes": 4096,
     "checksum": "abababababababababababababababababababababababababababababababab"})))]
+#[schema(as = ReferenceResolveAnswer)]
 struct ResolveAnswer<'a> {
     /// The reference's model part as sent.
     name: &'a str,

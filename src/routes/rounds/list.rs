@@ -36,7 +36,11 @@ struct ListParams {
     #[param(required = false, example = "laptop-001")]
     device_id: Option<String>,
     /// iOS's filter: `waiting_for_updates` is `active` (`status` wins when both are sent).
-    #[param(required = false, example = "waiting_for_updates")]
+    #[param(
+        required = false,
+        example = "waiting_for_updates",
+        pattern = "^(waiting_for_updates|active|in_progress|client_selection|completed|aggregated|cancelled|failed)$"
+    )]
     state: Option<String>,
     /// Only the rounds of this model (iOS sends it).
     #[param(required = false, example = "kbd-next-word")]
@@ -107,6 +111,15 @@ struct RoundList {
     offset: u64,
 }
 
+/// What listing rounds answers: a page, or iOS's and Android's bare array of assignments.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // only its schema is used: the handler answers the two shapes itself
+enum RoundListAnswer {
+    Page(RoundList),
+    Assignments(Vec<RoundAssignment>),
+}
+
 /// List training rounds
 ///
 /// The org's rounds, oldest first. With a device key, only the rounds its device may join
@@ -116,7 +129,9 @@ struct RoundList {
 #[utoipa::path(get, path = crate::routes::FROM_TABLE, tag = "training rounds",
     params(ListParams),
     responses(
-        (status = 200, description = "A page of rounds.", body = RoundList),
+        (status = 200, description = "A page of rounds; with `shape=assignment` (or \
+            `User-Agent: octomil-ios/…`, or `X-Org-Id`) a bare array of assignments.",
+            body = RoundListAnswer),
         (status = 400, description = "`status`, `limit` or `offset` is invalid."),
         (status = 401, description = "No key, or a malformed, unknown or revoked one; or a \
             device key whose device is gone."),

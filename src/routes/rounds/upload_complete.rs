@@ -32,6 +32,7 @@ struct CompleteRequest {
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(as = UpdateAccepted)]
 struct Accepted {
     #[schema(format = Uuid)]
     upload_id: String,

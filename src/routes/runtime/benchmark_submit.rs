@@ -52,6 +52,7 @@ struct ReportDevice {
 #[derive(Serialize, ToSchema)]
 #[schema(examples(json!({"id": "01a2147f-daeb-7763-909c-9e315a041b31", "accepted": true,
     "received_at": "2026-11-25T20:57:33Z"})))]
+#[schema(as = BenchmarkAccepted)]
 struct Accepted {
     id: String,
     accepted: bool,

@@ -29,11 +29,20 @@ pub const ACCESS: Access = Access {
 })))]
 struct PlanRequest {
     /// The model id, as the org's registry names it.
-    #[schema(min_length = 1, max_length = 255)]
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     model: String,
-    #[schema(min_length = 1, max_length = 64)]
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     capability: String,
     /// Default `local_first`; echoed as the plan's `policy`.
+    #[schema(pattern = "^(local_first|local_only|private|cloud_first|cloud_only)$")]
     routing_policy: Option<String>,
     device: DeviceProfile,
 }
@@ -45,7 +54,11 @@ struct DeviceProfile {
     #[allow(dead_code)]
     sdk: String,
     /// `linux`, `iOS`, `macOS`, `android`, ...; benchmarks count per platform.
-    #[schema(min_length = 1, max_length = 64)]
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     platform: String,
     ram_total_bytes: Option<i64>,
     installed_runtimes: Option<Vec<InstalledRuntime>>,

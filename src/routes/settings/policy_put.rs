@@ -43,6 +43,8 @@ impl NetworkPolicy {
 struct SetPolicy {
     /// 0 to 100; default 20.
     #[schema(minimum = 0, maximum = 100)]
+    // 56.0 is an integer to JSON Schema too.
+    #[serde(default, deserialize_with = "crate::domain::whole_number")]
     battery_threshold: Option<i64>,
     /// Default `wifi_only`.
     network_policy: Option<NetworkPolicy>,
@@ -98,7 +100,7 @@ impl TryFrom<SetPolicy> for DevicePolicy {
 /// `org.device_policy_updated` event.
 #[utoipa::path(put, path = crate::routes::FROM_TABLE, tag = "settings",
     params(("org_id" = String, Path, description = "The key's org.")),
-    request_body(content = SetPolicy, description = "The policy."),
+    request_body(content = Option<SetPolicy>, description = "The policy; no body is `{}`."),
     responses(
         (status = 200, description = "The policy now.", body = PolicyBody),
         (status = 404, description = "The path names an org other than the key's."),

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
 use super::{ProfilesBody, etag};
@@ -29,10 +29,25 @@ const MAX_PROFILES: usize = 1000;
     "iPhone17,1": "iphone_16_pro"}, "ttl_seconds": 86400})))]
 struct SetProfiles {
     /// Machine identifier to profile, each 1 to 64 characters; at most 1000.
+    #[schema(schema_with = profiles_schema)]
     profiles: BTreeMap<String, String>,
     /// 60 to 2592000 (30 days); default 86400.
     #[schema(minimum = 60, maximum = 2592000)]
+    // 5320.0 is an integer to JSON Schema too.
+    #[serde(default, deserialize_with = "crate::domain::whole_number")]
     ttl_seconds: Option<i64>,
+}
+
+/// `profiles`: what [`checked`] accepts.
+fn profiles_schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+    let name = json!({"type": "string", "minLength": 1, "maxLength": 64,
+        "pattern": crate::schema::NO_CONTROL_CHARACTERS});
+    crate::schema::schema(json!({
+        "type": "object",
+        "maxProperties": MAX_PROFILES,
+        "propertyNames": name,
+        "additionalProperties": name,
+    }))
 }
 
 fn checked(request: SetProfiles) -> Result<(Map<String, Value>, i64), ApiError> {

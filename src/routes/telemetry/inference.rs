@@ -32,17 +32,29 @@ pub const ACCESS: Access = Access {
 struct InferenceEvent {
     /// The device (its UUID or identifier); with a device's key or token, ignored.
     device_id: Option<String>,
-    #[schema(min_length = 1, max_length = 255)]
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     model_id: String,
     version: Option<String>,
     /// `text`, `image`, `audio`, `video`.
     modality: Option<String>,
     /// The generation the event belongs to.
-    #[schema(min_length = 1, max_length = 255)]
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     session_id: String,
     /// `generation_started`, `generation_completed`, `generation_failed`, ...: stored as
     /// the telemetry type `inference.<event_type>`.
-    #[schema(min_length = 1, max_length = 190)]
+    #[schema(
+        min_length = 1,
+        max_length = 190,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     event_type: String,
     /// When it happened, Unix milliseconds; default when it arrived.
     timestamp_ms: Option<i64>,
@@ -52,13 +64,23 @@ struct InferenceEvent {
     org_id: Option<String>,
     /// Numbers by name (`ttfc_ms`, `chunk_index`, `chunk_latency_ms`, `total_chunks`,
     /// `total_duration_ms`, `throughput`).
+    #[schema(schema_with = metrics_schema)]
     metrics: Option<Map<String, Value>>,
+}
+
+/// `metrics`: an object of numbers (a null is ignored).
+fn metrics_schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+    crate::schema::schema(json!({
+        "type": ["object", "null"],
+        "additionalProperties": {"type": ["number", "null"]},
+    }))
 }
 
 /// Android's `InferenceEventResponse` requires `status` and `session_id`.
 #[derive(Serialize, ToSchema)]
 #[schema(examples(json!({"status": "accepted", "session_id": "5f1c0d2e9a8b4c7d8e9f0a1b2c3d4e5f",
     "event_type": "inference.generation_completed", "duplicate": false})))]
+#[schema(as = InferenceAccepted)]
 struct Accepted<'a> {
     /// `accepted`, also for an event stored before.
     status: &'static str,
