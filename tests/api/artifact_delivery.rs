@@ -2,90 +2,12 @@
 //! the other SDKs' download paths replayed with their resume, the sweep that reclaims
 //! abandoned uploads and deleted versions' files, and the model list's signed URLs.
 
+use crate::artifacts::{fetch, model_bytes, publish, publish_in, put, sha256_hex, start_upload};
+use crate::helpers::{TestApp, read, spawn_app, spawn_app_with};
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
-
-use crate::helpers::{Reply, TestApp, read, spawn_app, spawn_app_with};
+use serde_json::json;
 
 const MIB: usize = 1024 * 1024;
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// Bytes that differ at every offset a range test looks at.
-fn model_bytes(len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i * 7 % 251) as u8).collect()
-}
-
-/// Starts an upload of `filename` for `model`; answers the ticket.
-async fn start_upload(app: &TestApp, model: &str, filename: &str) -> Value {
-    let reply = app
-        .post(
-            &format!("/api/v1/models/{model}/versions/upload-url"),
-            Some(app.secret_key()),
-            json!({"filename": filename}),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
-    reply.body
-}
-
-/// PUTs `bytes` to `url` with no key.
-async fn put(app: &TestApp, url: &str, bytes: Vec<u8>) -> Reply {
-    read(app.client.put(url).body(bytes).send().await.unwrap()).await
-}
-
-/// Publishes `bytes` as `model.onnx` of version `version` of `model`; answers the version.
-async fn publish(app: &TestApp, model: &str, version: &str, bytes: &[u8]) -> Value {
-    publish_in(app, app.secret_key(), model, version, bytes).await
-}
-
-/// [`publish`] in the org of secret key `key`.
-async fn publish_in(app: &TestApp, key: &str, model: &str, version: &str, bytes: &[u8]) -> Value {
-    let ticket = app
-        .post(
-            &format!("/api/v1/models/{model}/versions/upload-url"),
-            Some(key),
-            json!({"filename": "model.onnx"}),
-        )
-        .await;
-    assert_eq!(ticket.status, StatusCode::CREATED, "{}", ticket.body);
-    let ticket = ticket.body;
-    let put = put(app, ticket["upload_url"].as_str().unwrap(), bytes.to_vec()).await;
-    assert_eq!(put.status, StatusCode::OK, "{}", put.body);
-    let reply = app
-        .post(
-            &format!("/api/v1/models/{model}/versions/confirm-upload"),
-            Some(key),
-            json!({"version": version, "storage_key": ticket["storage_key"],
-                "file_size": bytes.len(), "sha256": sha256_hex(bytes)}),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
-    reply.body
-}
-
-/// `method` `url` with `headers`: status, headers and body bytes.
-async fn fetch(
-    app: &TestApp,
-    method: Method,
-    url: &str,
-    headers: &[(&str, &str)],
-) -> (StatusCode, reqwest::header::HeaderMap, Vec<u8>) {
-    let mut request = app.client.request(method, url);
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    (status, headers, response.bytes().await.unwrap().to_vec())
-}
 
 /// The agent's chunk URL: `f"{base_url}/artifacts/{artifact_id}/chunks/{file_path}/{chunk_index}"`
 /// (octomil/device_agent/loops/artifact_loop.py 436), `base_url` devreg's `/api/v1`.

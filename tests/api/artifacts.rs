@@ -21,7 +21,7 @@ pub(crate) fn model_bytes(len: usize) -> Vec<u8> {
 }
 
 /// Starts an upload of `filename` for `model`; answers the ticket.
-async fn start_upload(app: &TestApp, model: &str, filename: &str) -> Value {
+pub(crate) async fn start_upload(app: &TestApp, model: &str, filename: &str) -> Value {
     let reply = app
         .post(
             &format!("/api/v1/models/{model}/versions/upload-url"),
@@ -34,7 +34,7 @@ async fn start_upload(app: &TestApp, model: &str, filename: &str) -> Value {
 }
 
 /// PUTs `bytes` to `url` with no key.
-async fn put(app: &TestApp, url: &str, bytes: Vec<u8>) -> Reply {
+pub(crate) async fn put(app: &TestApp, url: &str, bytes: Vec<u8>) -> Reply {
     read(app.client.put(url).body(bytes).send().await.unwrap()).await
 }
 
@@ -50,16 +50,36 @@ async fn confirm(app: &TestApp, model: &str, body: Value) -> Reply {
 
 /// Publishes `bytes` as `model.onnx` of version `version` of `model`; answers the version.
 pub(crate) async fn publish(app: &TestApp, model: &str, version: &str, bytes: &[u8]) -> Value {
-    let ticket = start_upload(app, model, "model.onnx").await;
+    publish_in(app, app.secret_key(), model, version, bytes).await
+}
+
+/// [`publish`] in the org of secret key `key`.
+pub(crate) async fn publish_in(
+    app: &TestApp,
+    key: &str,
+    model: &str,
+    version: &str,
+    bytes: &[u8],
+) -> Value {
+    let ticket = app
+        .post(
+            &format!("/api/v1/models/{model}/versions/upload-url"),
+            Some(key),
+            json!({"filename": "model.onnx"}),
+        )
+        .await;
+    assert_eq!(ticket.status, StatusCode::CREATED, "{}", ticket.body);
+    let ticket = ticket.body;
     let put = put(app, ticket["upload_url"].as_str().unwrap(), bytes.to_vec()).await;
     assert_eq!(put.status, StatusCode::OK, "{}", put.body);
-    let reply = confirm(
-        app,
-        model,
-        json!({"version": version, "storage_key": ticket["storage_key"],
-            "file_size": bytes.len(), "sha256": sha256_hex(bytes)}),
-    )
-    .await;
+    let reply = app
+        .post(
+            &format!("/api/v1/models/{model}/versions/confirm-upload"),
+            Some(key),
+            json!({"version": version, "storage_key": ticket["storage_key"],
+                "file_size": bytes.len(), "sha256": sha256_hex(bytes)}),
+        )
+        .await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
     reply.body
 }
@@ -76,8 +96,8 @@ async fn download_url(app: &TestApp, model: &str, version: &str) -> Value {
     reply.body
 }
 
-/// GET `url` with `headers`: status, headers and body bytes.
-async fn fetch(
+/// `method` `url` with `headers`: status, headers and body bytes.
+pub(crate) async fn fetch(
     app: &TestApp,
     method: Method,
     url: &str,
