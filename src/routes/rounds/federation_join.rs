@@ -20,13 +20,14 @@ pub const ACCESS: Access = Access {
 
 /// The browser's `{device_id}`; optional with a device key.
 #[derive(Debug, Default, Deserialize, ToSchema)]
-#[schema(examples(json!({"device_id": "browser-install-1"})))]
+#[schema(as = BrowserFederationJoinRequest, examples(json!({"device_id": "browser-install-1"})))]
 struct JoinRequest {
     /// The device (its identifier or `id`); required with the secret key.
     device_id: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(as = BrowserFederationJoined)]
 struct Joined {
     #[schema(format = Uuid)]
     round_id: String,

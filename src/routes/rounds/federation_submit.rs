@@ -40,6 +40,7 @@ struct SubmitRequest {
 
 /// An update accepted into its round (also `POST /api/v1/training/weights`' answer).
 #[derive(Serialize, ToSchema)]
+#[schema(as = BrowserFederationUpdateAccepted)]
 pub(super) struct UpdateAccepted {
     #[schema(format = Uuid)]
     round_id: String,
