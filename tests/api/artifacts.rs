@@ -642,6 +642,86 @@ async fn ios_reconciler_reads_the_flat_desired_entry_and_downloads_what_its_chec
     assert_eq!(body.len() as i64, entry["file_size"].as_i64().unwrap());
 }
 
+/// Android's path to a hosted version: it registers with the publishable key and goes on
+/// with the access token it gets (Bearer and `X-Org-Id` on every call, its interceptor's),
+/// reads `GET /devices/{id}/desired-state` with its required snake_case fields
+/// (../shared/SDK-PROTOCOL.md, the desired-state row: `device_id, generated_at`, entries
+/// `model_id, desired_version, artifact_manifest{artifact_id, model_id, version, format,
+/// total_bytes}`), downloads the manifest's `download_url` with those same headers and
+/// checks the bytes' SHA-256 against the manifest's `sha256` and their count against
+/// `total_bytes`. (No Android SDK source is in the code index beyond its DTOs, so the
+/// download is replayed as its DTOs and interceptor describe it.)
+#[tokio::test]
+async fn android_downloads_a_hosted_version_from_its_desired_state_manifest() {
+    let app = spawn_app().await;
+    let bytes = model_bytes(4_321);
+    publish(&app, "kbd", "3.0.0", &bytes).await;
+    let deployed = app
+        .post(
+            "/api/v1/deployments",
+            Some(app.secret_key()),
+            json!({"model_id": "kbd", "version": "3.0.0"}),
+        )
+        .await;
+    assert_eq!(deployed.status, StatusCode::CREATED, "{}", deployed.body);
+    let org = app.server.org_id().to_owned();
+    let registered = read(
+        app.client
+            .post(app.url("/api/v1/devices/register"))
+            .bearer_auth(app.publishable_key())
+            .header("x-org-id", &org)
+            .header("user-agent", "okhttp/4.12.0")
+            .json(&json!({"device_identifier": "pixel-9", "org_id": org,
+                "platform": "android", "os_version": "15", "sdk_version": "1.0.0"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        registered.status,
+        StatusCode::CREATED,
+        "{}",
+        registered.body
+    );
+    let id = registered.body["id"].as_str().unwrap().to_owned();
+    let bearer = format!(
+        "Bearer {}",
+        registered.body["access_token"].as_str().unwrap()
+    );
+    let headers = [
+        ("authorization", bearer.as_str()),
+        ("x-org-id", org.as_str()),
+        ("user-agent", "okhttp/4.12.0"),
+    ];
+
+    let (status, _, body) = fetch(
+        &app,
+        Method::GET,
+        &app.url(&format!("/api/v1/devices/{id}/desired-state")),
+        &headers,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let desired: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(desired["device_id"], id.as_str());
+    assert!(desired["generated_at"].is_string());
+    let entry = &desired["models"][0];
+    assert_eq!(entry["model_id"], "kbd");
+    assert_eq!(entry["desired_version"], "3.0.0");
+    let manifest = &entry["artifact_manifest"];
+    assert!(manifest["artifact_id"].is_string());
+    assert_eq!(manifest["model_id"], "kbd");
+    assert_eq!(manifest["version"], "3.0.0");
+    assert!(manifest["format"].is_string());
+    assert_eq!(manifest["total_bytes"], 4_321);
+    let url = manifest["download_url"].as_str().unwrap();
+    let (status, _, file) = fetch(&app, Method::GET, url, &headers).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(sha256_hex(&file), manifest["sha256"].as_str().unwrap());
+    assert_eq!(file.len() as i64, manifest["total_bytes"].as_i64().unwrap());
+}
+
 #[test]
 fn model_push_publishes_files_into_the_artifact_directory_and_refuses_an_unknown_org() {
     let dir = tempfile::tempdir().unwrap();
