@@ -76,7 +76,10 @@ pub struct DownloadUrl(String);
 
 impl DownloadUrl {
     /// [`DownloadUrl`]'s rule as the JSON Schema pattern the document gives it.
-    pub const PATTERN: &'static str = r"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#@: \u0000-\u001F\u007F-\u009F][^ \u0000-\u001F\u007F-\u009F]*$";
+    /// The host part (up to the first `/`, `?` or `#`) has no `[` or `]`: an IPv6
+    /// literal host is not taken, and a lone bracket there makes the URL unparseable to
+    /// clients (Python's `urlsplit` raises "Invalid IPv6 URL").
+    pub const PATTERN: &'static str = r"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#@:\[\] \u0000-\u001F\u007F-\u009F][^/?#\[\] \u0000-\u001F\u007F-\u009F]*([/?#][^ \u0000-\u001F\u007F-\u009F]*)?$";
 
     pub fn as_str(&self) -> &str {
         &self.0
@@ -99,6 +102,13 @@ impl TryFrom<String> for DownloadUrl {
         }
         if rest.starts_with(['/', '?', '#', '@', ':']) || rest.is_empty() {
             return Err(refused());
+        }
+        let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        if rest[..host_end].contains(['[', ']']) {
+            return Err(format!(
+                "must have a host without [ or ] (an IPv6 literal host is not taken), got {}",
+                Value::from(value.as_str())
+            ));
         }
         if let Some(c) = value.chars().find(|c| c.is_control() || *c == ' ') {
             return Err(format!(

@@ -294,3 +294,78 @@ async fn the_device_policy_takes_a_battery_threshold_written_as_a_whole_float() 
     let message = refused.assert_error(400, "bad_request");
     assert!(message.contains("battery_threshold"), "{message}");
 }
+
+/// A `download_url` whose host holds a bracket (`http://a[b/...`) is refused when the
+/// version is created: clients cannot parse it (Python's `urlsplit` raises "Invalid IPv6
+/// URL"), and the fuzzer's redirect-follower crashed on the 302 that sent it back. The
+/// document's pattern says the same. A bracket after the host is still taken.
+#[tokio::test]
+async fn a_download_url_with_a_bracket_in_its_host_is_400_and_adds_no_version() {
+    let app = crate::helpers::spawn_app().await;
+    let created = app
+        .post(
+            "/api/v1/models",
+            Some(app.secret_key()),
+            serde_json::json!({"model_id": "kbd", "name": "Keyboard"}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let version = |url: &str| {
+        serde_json::json!({"version": "1.0.0", "format": "onnx", "total_bytes": 10,
+            "sha256": "ab".repeat(32), "download_url": url})
+    };
+    let refused = app
+        .post(
+            "/api/v1/models/kbd/versions",
+            Some(app.secret_key()),
+            version("http://cdn[1.example.com/model.onnx"),
+        )
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(
+        refused.body["message"].as_str().unwrap().contains("[ or ]"),
+        "{}",
+        refused.body
+    );
+    let listed = app
+        .get("/api/v1/models/kbd/versions", Some(app.secret_key()))
+        .await;
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    assert!(
+        !listed.body.to_string().contains("1.0.0"),
+        "{}",
+        listed.body
+    );
+    let taken = app
+        .post(
+            "/api/v1/models/kbd/versions",
+            Some(app.secret_key()),
+            version("http://cdn.example.com/a[1]/model.onnx"),
+        )
+        .await;
+    assert_eq!(taken.status, 201, "{}", taken.body);
+}
+
+/// `POST /api/v1/training/weights` takes the document's int64 `sample_count` and no more.
+#[tokio::test]
+async fn a_weights_sample_count_past_int64_is_400() {
+    let app = crate::helpers::spawn_app().await;
+    let reply = app
+        .post(
+            "/api/v1/training/weights",
+            Some(app.secret_key()),
+            serde_json::json!({"model_id": "kbd", "device_id": "laptop-001",
+                "sample_count": 9_223_372_036_854_775_808u64,
+                "weights_data": "WzAuMDEsIC0wLjAyXQ=="}),
+        )
+        .await;
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert!(
+        reply.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("sample_count must be at most 9223372036854775807"),
+        "{}",
+        reply.body
+    );
+}

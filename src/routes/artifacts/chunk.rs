@@ -53,6 +53,7 @@ pub const ACCESS: Access = Access {
     responses(
         (status = 200, description = "The chunk.", content_type = "application/octet-stream", body = Vec<u8>),
         (status = 206, description = "The part of the range asked for within the chunk.", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 400, description = "The chunk index is not a whole number from 0, or the path is not a file's."),
         (status = 404, description = "No such file, or no such chunk of it."),
         (status = 416, description = "The range is outside the chunk."),
     ),

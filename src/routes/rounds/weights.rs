@@ -79,6 +79,13 @@ pub async fn upload_weights(
             "model_id must name the model being trained, got an empty string".to_owned(),
         ));
     }
+    // The document's integer is an int64, as every other sample count is.
+    if let Some(n) = request.sample_count.filter(|n| i64::try_from(*n).is_err()) {
+        return Err(ApiError::BadRequest(format!(
+            "sample_count must be at most {}, got {n}",
+            i64::MAX
+        )));
+    }
     let bytes =
         crate::weights::decode_base64(&request.weights_data).map_err(ApiError::BadRequest)?;
     let update = web::block(move || crate::weights::read_update(&bytes))
