@@ -47,7 +47,10 @@ pub const ACCESS: Access = Access {
 #[utoipa::path(get, path = crate::routes::FROM_TABLE, tag = "models",
     params(
         ("artifact_id" = String, Path, description = "The version's `artifact_id`."),
-        ("path" = String, Path, description = "The file's path in the version."),
+        ("path" = String, Path, description = "The file's path in the version: relative, \
+            up to 512 characters, no control character or backslash, no empty, `.` or `..` segment \
+            (another path is a 400).",
+            min_length = 1, max_length = 512, pattern = r"^(?!/)(?!.*/$)(?!.*//)(?!(.*/)?\.\.?(/|$))[^\\\u0000-\u001F\u007F-\u009F]+$"),
         ("n" = u64, Path, description = "The chunk's index, from 0; chunks are 8 MiB."),
     ),
     responses(
