@@ -15,8 +15,8 @@ pub const ACCESS: Access = Access {
     target: Target::BodyDevice,
 };
 
-/// The query of both offer lists, each documenting the name its SDK sends as required
-/// (with the secret key it is).
+/// The query of both offer lists: the device, required with the secret key only, so both
+/// names are optional in the document (a device's own key names its device).
 #[derive(Debug, Default, Deserialize)]
 pub(super) struct OffersParams {
     /// The device (its `id` or identifier). Required with the secret key; a device key's
@@ -40,7 +40,7 @@ impl OffersParams {
 /// platform, before their deadline, that have no update from it yet. Each offer carries
 /// the `plan_id` to fetch. An inactive device is offered nothing.
 #[utoipa::path(get, path = crate::routes::FROM_TABLE, tag = "federation",
-    params(("device_id" = String, Query, example = "laptop-001", description = "The device \
+    params(("device_id" = Option<String>, Query, example = "laptop-001", description = "The device \
             (its `id` or identifier). Required with the secret key; a device key's own device \
             otherwise, and another device is a 404."),
         ("deviceId" = Option<String>, Query,

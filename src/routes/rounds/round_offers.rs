@@ -31,7 +31,7 @@ struct OfferList {
     params(("device_id" = Option<String>, Query, example = "laptop-001", description = "The \
             device (its `id` or identifier). Required with the secret key; a device key's own \
             device otherwise, and another device is a 404."),
-        ("deviceId" = String, Query,
+        ("deviceId" = Option<String>, Query,
             description = "The same, as the generated contract names it.")),
     responses(
         (status = 200, description = "The offers.", body = OfferList),
