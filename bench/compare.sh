@@ -92,7 +92,7 @@ for round in $(seq "$ROUNDS"); do
             # Server CPU per heartbeat: steadier than the rate when the machine's speed
             # drifts between slots (a slower slot lowers both ceiling and rate, not this).
             cpu_us=$(awk -v t="$(($(cpu_ticks) - before))" -v hz="$TICKS" -v n="$(requests "$WORK/out.txt")" \
-                'BEGIN {printf "%.1f", n > 0 ? t * 1e6 / hz / n : 0}')
+                'BEGIN {printf "%.1f", (n > 0 ? t * 1e6 / hz / n : 0)}')
             result="ceiling $(rps "$WORK/ceiling.txt") req/s, heartbeats $(rps "$WORK/out.txt") req/s, \
 $(grep -o 'p99_ms=[0-9.]*' "$WORK/out.txt"), server_cpu_us=$cpu_us, non-2xx $(non2xx "$WORK/out.txt")"
             ;;
