@@ -552,14 +552,7 @@ async fn a_deployed_hosted_version_points_the_device_at_devreg_signed_urls() {
     let bytes = model_bytes(2_048);
     let version = publish(&app, "kbd", "1.0.0", &bytes).await;
     let device = app.register_device("phone-1").await;
-    let deployed = app
-        .post(
-            "/api/v1/deployments",
-            Some(app.secret_key()),
-            json!({"model_id": "kbd", "version": "1.0.0"}),
-        )
-        .await;
-    assert_eq!(deployed.status, StatusCode::CREATED, "{}", deployed.body);
+    app.deploy("kbd", "1.0.0", json!({})).await;
 
     let desired = app
         .get(
@@ -603,14 +596,7 @@ async fn ios_reconciler_reads_the_flat_desired_entry_and_downloads_what_its_chec
     let bytes = model_bytes(3_000);
     let version = publish(&app, "kbd", "2.0.0", &bytes).await;
     let device = app.register_device("iphone-flat").await;
-    let deployed = app
-        .post(
-            "/api/v1/deployments",
-            Some(app.secret_key()),
-            json!({"model_id": "kbd", "version": "2.0.0"}),
-        )
-        .await;
-    assert_eq!(deployed.status, StatusCode::CREATED, "{}", deployed.body);
+    app.deploy("kbd", "2.0.0", json!({})).await;
 
     let desired = read(
         app.client
@@ -656,14 +642,7 @@ async fn android_downloads_a_hosted_version_from_its_desired_state_manifest() {
     let app = spawn_app().await;
     let bytes = model_bytes(4_321);
     publish(&app, "kbd", "3.0.0", &bytes).await;
-    let deployed = app
-        .post(
-            "/api/v1/deployments",
-            Some(app.secret_key()),
-            json!({"model_id": "kbd", "version": "3.0.0"}),
-        )
-        .await;
-    assert_eq!(deployed.status, StatusCode::CREATED, "{}", deployed.body);
+    app.deploy("kbd", "3.0.0", json!({})).await;
     let org = app.server.org_id().to_owned();
     let registered = read(
         app.client
