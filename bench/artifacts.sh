@@ -57,8 +57,8 @@ publish() {
     upload=$(echo "$ticket" | json '["upload_url"]')
     key=$(echo "$ticket" | json '["storage_key"]')
     t0=$(now)
-    curl -sf -X PUT -H 'Content-Type: application/octet-stream' --data-binary @"$3" \
-        "$upload" >/dev/null
+    # -T streams the file (--data-binary would read all of it into curl's memory first)
+    curl -sf -T "$3" -H 'Content-Type: application/octet-stream' "$upload" >/dev/null
     t1=$(now)
     curl -sf -X POST "$URL/api/v1/models/$1/versions/confirm-upload" \
         -H "Authorization: Bearer $SECRET" -d version="$2" -d storage_key="$key" \
