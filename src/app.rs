@@ -215,6 +215,11 @@ impl Server {
             baseline,
         });
         state.metrics.set_device_quota(config.max_devices_per_org);
+        let event_hub = web::Data::from(routes::events::hub::Hub::new(
+            db.clone(),
+            config.clock.clone(),
+            state.metrics.stream_reads(),
+        ));
         limits.start_cleanup(ratelimit::CLEANUP_EVERY);
         let journal = state.journal.clone();
         let journaled = journal.is_some();
@@ -223,6 +228,7 @@ impl Server {
             let limits = limits.clone();
             App::new()
                 .app_data(state.clone())
+                .app_data(event_hub.clone())
                 .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
                 .configure(routes::configure)
                 // Inside the request-id middleware, so a 429 gets the JSON body and the id;

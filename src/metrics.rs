@@ -41,6 +41,23 @@ pub struct Metrics {
     quota_refusals: IntCounter,
     telemetry: TelemetryCounters,
     artifacts: ArtifactCounters,
+    stream_reads: StreamReads,
+}
+
+/// Reads of the event log made for event streams: `shared`, the one read after a commit
+/// that serves every open stream; `own`, a stream's read by itself (to catch up when it
+/// opens or fell behind).
+#[derive(Clone)]
+pub struct StreamReads(IntCounterVec);
+
+impl StreamReads {
+    pub fn shared(&self) {
+        self.0.with_label_values(&["shared"]).inc();
+    }
+
+    pub fn own(&self) {
+        self.0.with_label_values(&["own"]).inc();
+    }
 }
 
 /// Hosted model files (issue 26): bytes stored, received and served.
@@ -168,6 +185,18 @@ impl Metrics {
                     "Bytes of hosted model files sent in download bodies.",
                 ),
             },
+            stream_reads: StreamReads(
+                IntCounterVec::new(
+                    Opts::new(
+                        "devreg_event_stream_reads_total",
+                        "Reads of the event log for event streams, by reader: shared (one \
+                         after a commit, for every open stream) or own (a stream catching up \
+                         by itself, when it opens or fell behind).",
+                    ),
+                    &["reader"],
+                )
+                .expect("valid metric"),
+            ),
             requests,
             latency,
             registry,
@@ -178,6 +207,9 @@ impl Metrics {
         }
         for bound in ["device", "org"] {
             metrics.telemetry.dropped.with_label_values(&[bound]);
+        }
+        for reader in ["shared", "own"] {
+            metrics.stream_reads.0.with_label_values(&[reader]);
         }
         for collector in [
             Box::new(metrics.requests.clone()) as Box<dyn prometheus::core::Collector>,
@@ -197,6 +229,7 @@ impl Metrics {
             Box::new(metrics.artifacts.stored.clone()),
             Box::new(metrics.artifacts.uploaded.clone()),
             Box::new(metrics.artifacts.served.clone()),
+            Box::new(metrics.stream_reads.0.clone()),
         ] {
             metrics
                 .registry
@@ -204,6 +237,11 @@ impl Metrics {
                 .expect("unique metric names");
         }
         metrics
+    }
+
+    /// The counters of reads made for event streams, for the streams' hub.
+    pub fn stream_reads(&self) -> StreamReads {
+        self.stream_reads.clone()
     }
 
     /// Reports the per-org device quota the server enforces.

@@ -25,10 +25,17 @@ pub struct Stream {
 
 impl Stream {
     pub async fn open(app: &TestApp, key: &str, last_event_id: Option<i64>) -> Stream {
-        let mut request = app
-            .client
-            .get(app.url("/api/v1/events/stream"))
-            .bearer_auth(key);
+        Stream::open_path(app, key, "/api/v1/events/stream", last_event_id).await
+    }
+
+    /// [`Stream::open`] at `path`: the stream's path with a query.
+    pub async fn open_path(
+        app: &TestApp,
+        key: &str,
+        path: &str,
+        last_event_id: Option<i64>,
+    ) -> Stream {
+        let mut request = app.client.get(app.url(path)).bearer_auth(key);
         if let Some(id) = last_event_id {
             request = request.header("Last-Event-ID", id.to_string());
         }

@@ -54,6 +54,7 @@ mod scaling;
 mod sdk_calls_replay;
 mod sdk_replay;
 mod startup;
+mod stream_fanout;
 mod stream_hardening;
 mod telemetry;
 mod telemetry_bounds;

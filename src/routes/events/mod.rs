@@ -2,6 +2,7 @@
 //! (`GET /api/v1/events`) or as Server-Sent Events that resume where a reader left off
 //! (`GET /api/v1/events/stream`). Secret key only; an org sees only its own events.
 
+pub mod hub;
 pub mod list;
 pub mod stream;
 

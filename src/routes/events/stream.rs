@@ -3,30 +3,34 @@
 //! Server-Sent Events: `id:` is the event's seq, `event:` its type, `data:` the event as
 //! JSON. A reader that reconnects sends the last seq it got as `Last-Event-ID` (browsers'
 //! `EventSource` does so by itself) and gets exactly the events after it: none skipped,
-//! none twice. The stream reads the log after each commit that appended events (the
-//! writer bumps a watch channel after committing), so it never polls; an idle stream
-//! gets a keep-alive comment every few seconds.
+//! none twice. A stream reads the log by itself until it has caught up, then takes its
+//! events from the [`super::hub`]'s one read after each commit that appended events, so
+//! it never polls and a commit costs one read however many streams are open; an idle
+//! stream gets a keep-alive comment every few seconds.
 //!
-//! A stream answers to the credential that opened it: it looks the presented key up
-//! again with each read and at least every [`RECHECK`], and ends (without the events it
-//! would have sent) once the key is revoked, its device deleted or re-keyed, or its
-//! access token ended. One credential holds at most `--max-streams-per-key` streams.
+//! A stream answers to the credential that opened it: its key is looked up again with
+//! each read (its own or the hub's, at least every [`super::hub::RECHECK`]), and it ends
+//! (without the events it would have sent) once the key is revoked, its device deleted
+//! or re-keyed, or its access token ended. One credential holds at most
+//! `--max-streams-per-key` streams.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, http::header, web};
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 
+use super::hub::{Hub, Subscription, frame};
 use super::{EventParams, parse_filter};
 use crate::auth::{Access, Allow, Caller, Target, credential_for, presented_api_key};
 use crate::clock::Clock;
 use crate::error::ApiError;
 use crate::routes::parse_query;
 use crate::state::{AppState, StreamSlot};
-use crate::store::events;
+use crate::store::events::{self, DeviceFilter};
 
 pub const ACCESS: Access = Access {
     action: "reading events",
@@ -36,9 +40,6 @@ pub const ACCESS: Access = Access {
 
 /// Events one read takes; a stream far behind catches up in steps of this many.
 const BATCH: u32 = 500;
-
-/// The longest an idle stream goes without looking its credential up again.
-const RECHECK: Duration = Duration::from_secs(3);
 
 /// Stream events
 ///
@@ -69,6 +70,7 @@ const RECHECK: Duration = Duration::from_secs(3);
 )]
 pub async fn stream_events(
     state: web::Data<AppState>,
+    hub: web::Data<Hub>,
     caller: Caller,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
@@ -87,9 +89,6 @@ pub async fn stream_events(
         parse_query::<EventParams>(&req)?,
         last_event_id,
     )?;
-    // Subscribed before the first read: a commit between that read and the first wait
-    // still wakes the stream.
-    let signal = state.db.event_signal();
     let filter = state
         .db
         .read(move |conn| events::resolve(conn, filter))
@@ -107,6 +106,10 @@ pub async fn stream_events(
             // a keep-alive's write.
             retry_after_secs: state.event_keepalive_seconds.into(),
         })?;
+    // Subscribed before the stream's first read: a delivery after that read's snapshot
+    // reaches it.
+    let hub = hub.into_inner();
+    let subscription = hub.subscribe(&filter.org_id, digest);
     let (frames, receiver) = mpsc::channel::<Bytes>(16);
     let keepalive = Duration::from_secs(state.event_keepalive_seconds.into());
     let reader = Reader {
@@ -114,7 +117,7 @@ pub async fn stream_events(
         clock: state.clock.clone(),
         digest,
     };
-    actix_web::rt::spawn(feed(reader, filter, signal, frames, keepalive));
+    actix_web::rt::spawn(feed(reader, filter, subscription, hub, frames, keepalive));
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header((header::CACHE_CONTROL, "no-cache"))
@@ -125,24 +128,38 @@ pub async fn stream_events(
         }))
 }
 
-/// What a stream reads with: the database, and the digest of the key that opened it,
-/// looked up again with each read.
+/// What a stream reads with by itself (to catch up, and after a gap): the database, and
+/// the digest of the key that opened it, looked up again with each read.
 struct Reader {
     db: crate::store::Db,
     clock: Clock,
     digest: [u8; 32],
 }
 
-/// Sends the stream's frames until the reader goes away (a send fails) or the log moved
-/// past the stream's position (retention; the reader's reconnect then gets the 410).
+/// Why a stream stops.
+enum End {
+    /// The reader went away (a send failed) or the hub stopped.
+    Gone,
+    /// The key was revoked (device deleted, re-keyed, token ended), or a read failed;
+    /// logged.
+    Ended,
+}
+
+/// Sends the stream's frames until the reader goes away (a send fails), its key ends,
+/// or the log moved past the stream's position (retention; the reader's reconnect then
+/// gets the 410). It reads by itself until it has caught up, then takes its events from
+/// the hub's deliveries, and reads by itself again after any gap (it fell behind the
+/// hub's kept deliveries, or the hub's position skipped).
 async fn feed(
     reader: Reader,
     filter: events::Filter,
-    mut signal: tokio::sync::watch::Receiver<u64>,
+    mut subscription: Subscription,
+    hub: Arc<Hub>,
     frames: mpsc::Sender<Bytes>,
     keepalive: Duration,
 ) {
-    let mut after = filter.after;
+    // The log up to here has been sent (what the filter wants of it).
+    let mut seen = filter.after;
     let mut last_sent = tokio::time::Instant::now();
     if frames
         .send(Bytes::from_static(b"retry: 1000\n\n"))
@@ -152,40 +169,17 @@ async fn feed(
         return;
     }
     loop {
-        signal.borrow_and_update();
-        let reading = events::Filter {
-            after,
-            limit: BATCH,
-            ..filter.clone()
-        };
-        let (digest, now) = (reader.digest, reader.clock.now());
-        let batch = reader
-            .db
-            .read(move |conn| {
-                // The events first: any of them committed before the key is looked up, so
-                // one committed after a revocation finds the revocation (also where each
-                // statement reads its own snapshot, as on PostgreSQL).
-                let batch = events::read(conn, &reading).map_err(ApiError::from)?;
-                credential_for(conn, &digest, now)?;
-                Ok(batch)
-            })
-            .await;
-        let batch = match batch {
-            Ok(batch) => batch,
-            Err(ApiError::Unauthorized(why)) => {
-                log::info!("event stream of org {} ends: {why}", filter.org_id);
-                return;
-            }
-            Err(e) => {
-                log::warn!("event stream of org {} ends: {e}", filter.org_id);
-                return;
-            }
-        };
-        if batch.is_empty() {
-            let wait = RECHECK.min(keepalive);
-            let Ok(changed) = tokio::time::timeout(wait, signal.changed()).await else {
-                // Idle for a while: a keep-alive, so proxies keep the connection.
-                if last_sent.elapsed() >= keepalive {
+        if let Err(End::Gone | End::Ended) =
+            catch_up(&reader, &hub, &filter, &mut seen, &frames, &mut last_sent).await
+        {
+            return;
+        }
+        // Live: the hub's deliveries, until a gap sends the stream to read by itself.
+        loop {
+            let next = tokio::time::timeout_at(last_sent + keepalive, subscription.receiver.recv());
+            let delivery = match next.await {
+                Err(_) => {
+                    // Idle for a while: a keep-alive, so proxies keep the connection.
                     if frames
                         .send(Bytes::from_static(b": keep-alive\n\n"))
                         .await
@@ -194,25 +188,116 @@ async fn feed(
                         return;
                     }
                     last_sent = tokio::time::Instant::now();
+                    continue;
                 }
-                // Then the credential is looked up again, with the next read.
-                continue;
+                Ok(received) => match received {
+                    Ok(delivery) => delivery,
+                    Err(broadcast::error::RecvError::Lagged(_)) => break,
+                    Err(broadcast::error::RecvError::Closed) => return,
+                },
             };
-            if changed.is_err() {
+            if delivery.ended.contains(&reader.digest) {
+                log::info!(
+                    "event stream of org {} ends: its key was revoked or is gone",
+                    filter.org_id
+                );
                 return;
             }
-            continue;
-        }
-        for event in batch {
-            after = event.seq;
-            let json = serde_json::to_string(&event).unwrap_or_else(|_| "{}".to_owned());
-            let frame = format!("id: {}\nevent: {}\ndata: {json}\n\n", event.seq, event.kind);
-            if frames.send(Bytes::from(frame)).await.is_err() {
-                return;
+            if delivery.to <= seen {
+                continue;
             }
-            last_sent = tokio::time::Instant::now();
+            if delivery.from > seen {
+                break;
+            }
+            for event in delivery.events.iter().filter(|e| e.seq > seen) {
+                if wanted(&filter, &event.kind, event.device_id.as_deref()) {
+                    if frames.send(event.frame.clone()).await.is_err() {
+                        return;
+                    }
+                    last_sent = tokio::time::Instant::now();
+                }
+            }
+            seen = delivery.to;
         }
     }
+}
+
+/// Reads what the stream has not seen by itself, a [`BATCH`] at a time, with its key
+/// looked up in each read, and sends it; `seen` ends at the log's head as that last read
+/// found it.
+async fn catch_up(
+    reader: &Reader,
+    hub: &Hub,
+    filter: &events::Filter,
+    seen: &mut i64,
+    frames: &mpsc::Sender<Bytes>,
+    last_sent: &mut tokio::time::Instant,
+) -> Result<(), End> {
+    loop {
+        let reading = events::Filter {
+            after: *seen,
+            limit: BATCH,
+            ..filter.clone()
+        };
+        let (digest, now) = (reader.digest, reader.clock.now());
+        hub.count_own_read();
+        let read = reader
+            .db
+            .read(move |conn| read_own(conn, &reading, &digest, now))
+            .await;
+        let (batch, head) = match read {
+            Ok(read) => read,
+            Err(ApiError::Unauthorized(why)) => {
+                log::info!("event stream of org {} ends: {why}", filter.org_id);
+                return Err(End::Ended);
+            }
+            Err(e) => {
+                log::warn!("event stream of org {} ends: {e}", filter.org_id);
+                return Err(End::Ended);
+            }
+        };
+        let complete = batch.len() < BATCH as usize;
+        for event in &batch {
+            *seen = event.seq;
+            if frames.send(frame(event)).await.is_err() {
+                return Err(End::Gone);
+            }
+            *last_sent = tokio::time::Instant::now();
+        }
+        if complete {
+            // Read before the page, the head is where the page ended at the latest.
+            *seen = (*seen).max(head);
+            return Ok(());
+        }
+    }
+}
+
+/// A stream's own read: the page `reading` asks for and the log's head, then its key
+/// looked up. The events first: any of them committed before the key is looked up, so one
+/// committed after a revocation finds the revocation (also where each statement reads its
+/// own snapshot, as on PostgreSQL).
+fn read_own(
+    conn: &crate::store::Conn,
+    reading: &events::Filter,
+    digest: &[u8; 32],
+    now: crate::domain::Timestamp,
+) -> Result<(Vec<events::Event>, i64), ApiError> {
+    let head = events::last_seq(conn, &reading.org_id)?;
+    let batch = events::read(conn, reading)?;
+    credential_for(conn, digest, now)?;
+    Ok((batch, head))
+}
+
+/// Whether an event of the stream's org, of type `kind` about device `device_id`, is one
+/// `filter` asks for.
+fn wanted(filter: &events::Filter, kind: &str, device_id: Option<&str>) -> bool {
+    filter.kind.is_none_or(|wanted| wanted == kind)
+        && match &filter.device {
+            None => true,
+            Some(DeviceFilter::Id(id)) => device_id == Some(id.as_str()),
+            // Resolved to its UUID before the stream started.
+            Some(DeviceFilter::Named(_)) => false,
+        }
 }
 
 /// The response body: the frames [`feed`] sends, as they come, and the stream's slot
