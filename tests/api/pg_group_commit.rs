@@ -1,8 +1,8 @@
 //! Group commit on PostgreSQL: writes that queue while a transaction commits share the
 //! next one (`devreg_database_commits_total` grows by fewer than
 //! `devreg_database_writes_total`), a write that fails in a batch answers its own error
-//! while the others commit, and a write acknowledged is committed: it survives a kill of
-//! the server. The tests need PostgreSQL (`DEVREG_TEST_DB`) and are `#[ignore]`d, so a
+//! while the others commit, two instances whose writes deadlock answer the victim alone,
+//! and a write acknowledged is committed: it survives a kill of the server. The tests need PostgreSQL (`DEVREG_TEST_DB`) and are `#[ignore]`d, so a
 //! plain `cargo test` lists them as ignored; CI's PostgreSQL step runs them.
 
 use std::sync::{Arc, Mutex};
@@ -196,4 +196,69 @@ async fn no_acknowledged_write_is_lost_when_a_server_on_postgresql_is_killed() {
         "{} registrations and {beats} heartbeats acknowledged: too few to check",
         all.len()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL (DEVREG_TEST_DB): .ci/pg run cargo test --test api -- --include-ignored"]
+async fn two_instances_whose_writes_deadlock_answer_the_victim_alone_and_commit_the_other() {
+    require_postgres();
+    let database = TestDatabase::create().unwrap();
+    let url = database.url.clone();
+    // Two instances' databases, each with its own writer.
+    let (first, second) = std::thread::spawn(move || {
+        let first = devreg::store::Db::open(&url, 1).unwrap();
+        let second = devreg::store::Db::open(&url, 1).unwrap();
+        first
+            .write_sync(|tx| {
+                tx.batch("CREATE TABLE t (id BIGINT PRIMARY KEY, v BIGINT NOT NULL)")?;
+                tx.batch("INSERT INTO t VALUES (1, 0), (2, 0)")
+            })
+            .unwrap();
+        (first, second)
+    })
+    .join()
+    .unwrap();
+    // Each locks one row, waits until the other has locked the other row, then wants it.
+    let both_locked = Arc::new(std::sync::Barrier::new(2));
+    let crosswise = |db: &devreg::store::Db, mine: i64, theirs: i64| {
+        let (db, both_locked) = (db.clone(), both_locked.clone());
+        async move {
+            db.write(move |tx| {
+                tx.execute("UPDATE t SET v = v + 1 WHERE id = ?1", &[&mine])?;
+                both_locked.wait();
+                tx.execute("UPDATE t SET v = v + 1 WHERE id = ?1", &[&theirs])?;
+                Ok::<_, devreg::store::StoreError>(())
+            })
+            .await
+        }
+    };
+
+    let (one, two) = tokio::join!(crosswise(&first, 1, 2), crosswise(&second, 2, 1));
+
+    // PostgreSQL fails one of them (after deadlock_timeout): a 503 "busy" to its caller.
+    let outcomes = [&one, &two];
+    assert_eq!(
+        outcomes.iter().filter(|o| o.is_ok()).count(),
+        1,
+        "{outcomes:?}"
+    );
+    assert!(
+        outcomes
+            .iter()
+            .any(|o| matches!(o, Err(devreg::store::StoreError::Busy(_)))),
+        "{outcomes:?}"
+    );
+    // The winner's two updates are kept, nothing of the victim's; both writers go on.
+    let values = first
+        .write(|tx| tx.query_all("SELECT v FROM t ORDER BY id", &[], |r| r.get::<i64>(0)))
+        .await
+        .unwrap();
+    assert_eq!(values, [1, 1]);
+    second
+        .write(|tx| tx.batch("UPDATE t SET v = v + 1"))
+        .await
+        .unwrap();
+    std::thread::spawn(move || drop((first, second)))
+        .join()
+        .unwrap();
 }
