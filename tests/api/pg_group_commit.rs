@@ -25,9 +25,9 @@ async fn counter(app: &TestApp, name: &str) -> u64 {
         .unwrap()
 }
 
-/// `SQL` on its own connection to the test's database, off the test's runtime (the
-/// synchronous client runs one of its own); returns the client, with whatever its
-/// transaction holds, and the rows' first columns as text.
+/// Runs `sql` on a connection of its own to the test's database, off the test's runtime
+/// (the synchronous client runs one of its own); returns the client, with whatever its
+/// open transaction holds.
 fn on_own_connection(url: &str, sql: &str) -> postgres::Client {
     let (url, sql) = (url.to_owned(), sql.to_owned());
     std::thread::spawn(move || {
