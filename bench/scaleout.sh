@@ -3,17 +3,22 @@
 # instance against PostgreSQL, and on two instances against one PostgreSQL.
 #
 #   bench/scaleout.sh [DEVICES] [SECONDS]     default 100000 devices, 10 s per measure
+#   BIN=/path/to/devreg bench/scaleout.sh     measures that binary instead of building one
 #
 # Seeds a SQLite file, copies it into a throwaway PostgreSQL cluster with `devreg migrate`
 # (.ci/pg with PG_DURABLE=1: fsync and synchronous_commit on, as SQLite's
 # synchronous=FULL), warms each backend up (a device's first heartbeat is an event), then
-# drives heartbeats with wrk: 64 connections to the one instance, 32 to each of two.
+# drives heartbeats with wrk: 64 connections to the one instance, 32 to each of two; then
+# registrations of new devices (bench/register.lua, 64 connections) on SQLite and on one
+# PostgreSQL instance.
 # The database, the instances and wrk share this machine's cores; see docs/scaling.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DEVICES=${1:-100000} DURATION=${2:-10} WARMUP=${WARMUP:-20}
-cargo build --release --quiet --bin devreg
-BIN=target/release/devreg
+if [ -z "${BIN:-}" ]; then
+    cargo build --release --quiet --bin devreg
+    BIN=target/release/devreg
+fi
 WORK=$(mktemp -d)
 chmod 755 "$WORK" # the cluster's owner (devreg-pg when run as root) must reach $WORK/pg
 PIDS=()
@@ -24,7 +29,7 @@ stop_all() {
 cleanup() { stop_all; bash .ci/pg stop "$WORK/pg" >/dev/null 2>&1 || true; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-"$BIN" org create org_bench --create --db "$WORK/bench.db" >/dev/null
+SECRET=$("$BIN" org create org_bench --create --db "$WORK/bench.db" | awk '/secret key:/ {print $3}')
 "$BIN" seed --devices "$DEVICES" --org org_bench --db "$WORK/bench.db" \
     --keys-out "$WORK/keys.csv" --keys-limit 100000 2>/dev/null
 PG=$(PG_DURABLE=1 bash .ci/pg start "$WORK/pg")
@@ -44,6 +49,10 @@ beats() { # PORT CONNECTIONS SECONDS OUT
     wrk --latency -t1 -c"$2" -d"$3"s -s bench/heartbeat.lua "http://127.0.0.1:$1" -- \
         "$WORK/keys.csv" >"$4" 2>&1
 }
+registrations() { # PORT SECONDS OUT
+    wrk --latency -t1 -c64 -d"$2"s -s bench/register.lua "http://127.0.0.1:$1" -- \
+        "$SECRET" >"$3" 2>&1
+}
 rps() { awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$1"; }
 non2xx() { awk '/Non-2xx or 3xx responses:/ {n=$5} END {print n+0}' "$1"; }
 field() { grep -o "$2=[0-9.]*" "$1" | head -1 | cut -d= -f2; }
@@ -52,11 +61,13 @@ echo "SQLite, one instance" >&2
 start 18401 "$WORK/bench.db"
 beats 18401 64 "$WARMUP" /dev/null
 beats 18401 64 "$DURATION" "$WORK/sqlite.txt"
+registrations 18401 "$DURATION" "$WORK/sqlite-reg.txt"
 stop_all
 echo "PostgreSQL, one instance" >&2
 start 18402 "$PG"
 beats 18402 64 "$WARMUP" /dev/null
 beats 18402 64 "$DURATION" "$WORK/pg1.txt"
+registrations 18402 "$DURATION" "$WORK/pg1-reg.txt"
 stop_all
 echo "PostgreSQL, two instances" >&2
 start 18403 "$PG"
@@ -78,3 +89,12 @@ printf '| PostgreSQL, two instances (sum; p50/p99 of each) | %s | %s / %s | %s /
     "$(field "$WORK/pg2a.txt" p50_ms)" "$(field "$WORK/pg2b.txt" p50_ms)" \
     "$(field "$WORK/pg2a.txt" p99_ms)" "$(field "$WORK/pg2b.txt" p99_ms)" \
     "$(( $(non2xx "$WORK/pg2a.txt") + $(non2xx "$WORK/pg2b.txt") ))"
+printf '\n| registrations (64 connections) | registrations/s | p50 ms | p99 ms | non-2xx |\n|---|---|---|---|---|\n'
+for setup in "SQLite, one instance:sqlite-reg" "PostgreSQL, one instance:pg1-reg"; do
+    out="$WORK/${setup#*:}.txt"
+    printf '| %s | %s | %s | %s | %s |\n' "${setup%%:*}" "$(rps "$out")" \
+        "$(field "$out" p50_ms)" "$(field "$out" p99_ms)" "$(non2xx "$out")"
+done
+printf '\nPostgreSQL / SQLite, one instance: heartbeats %s, registrations %s\n' \
+    "$(awk -v p="$(rps "$WORK/pg1.txt")" -v s="$(rps "$WORK/sqlite.txt")" 'BEGIN {printf "%.2f", p / s}')" \
+    "$(awk -v p="$(rps "$WORK/pg1-reg.txt")" -v s="$(rps "$WORK/sqlite-reg.txt")" 'BEGIN {printf "%.2f", p / s}')"

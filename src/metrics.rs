@@ -21,6 +21,7 @@ pub const REGISTER_ROUTE: &str = "/api/v1/devices/register";
 pub struct DatabaseFigures {
     pub errors: u64,
     pub commits: u64,
+    pub writes: u64,
     pub devices: u64,
 }
 
@@ -36,6 +37,7 @@ pub struct Metrics {
     /// the same increase.
     database_errors: Mutex<IntCounter>,
     database_commits: Mutex<IntCounter>,
+    database_writes: Mutex<IntCounter>,
     devices: IntGauge,
     device_quota: IntGauge,
     quota_refusals: IntCounter,
@@ -132,6 +134,11 @@ impl Metrics {
                 "Write transactions committed; each holds every write queued while the \
                  previous one committed (group commit).",
             )),
+            database_writes: Mutex::new(counter(
+                "devreg_database_writes_total",
+                "Writes answered as committed; against devreg_database_commits_total, how \
+                 many writes a commit holds.",
+            )),
             devices: gauge("devreg_devices", "Registered devices, all orgs."),
             telemetry: TelemetryCounters {
                 stored: IntCounterVec::new(
@@ -219,6 +226,7 @@ impl Metrics {
             Box::new(metrics.rate_limited.clone()),
             Box::new(metrics.database_errors.lock().unwrap().clone()),
             Box::new(metrics.database_commits.lock().unwrap().clone()),
+            Box::new(metrics.database_writes.lock().unwrap().clone()),
             Box::new(metrics.devices.clone()),
             Box::new(metrics.telemetry.stored.clone()),
             Box::new(metrics.telemetry.duplicates.clone()),
@@ -322,6 +330,7 @@ impl Metrics {
         for (mirror, now) in [
             (&self.database_errors, db.errors),
             (&self.database_commits, db.commits),
+            (&self.database_writes, db.writes),
         ] {
             let counted = mirror.lock().unwrap_or_else(|e| e.into_inner());
             counted.inc_by(now.saturating_sub(counted.get()));

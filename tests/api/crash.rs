@@ -16,10 +16,10 @@ use crate::helpers::{CHILD_SECRET, ChildServer};
 /// A write the server acknowledged: the device and, if a heartbeat was acknowledged, the
 /// latest `last_heartbeat` it was told.
 #[derive(Debug, Clone)]
-struct Acked {
+pub(crate) struct Acked {
     identifier: String,
     key: String,
-    last_heartbeat: Option<String>,
+    pub(crate) last_heartbeat: Option<String>,
 }
 
 struct Rng(u64);
@@ -36,7 +36,7 @@ impl Rng {
 
 /// Registers and heartbeats devices until the server stops answering, recording each
 /// acknowledgement; `first_ack` is told of the first registration acknowledged.
-async fn drive(
+pub(crate) async fn drive(
     client: reqwest::Client,
     url: String,
     tag: String,
@@ -94,7 +94,7 @@ async fn drive(
 }
 
 /// Checks every acknowledged write against a running server.
-async fn verify(client: &reqwest::Client, url: &str, acked: &[Acked]) {
+pub(crate) async fn verify(client: &reqwest::Client, url: &str, acked: &[Acked]) {
     for write in acked {
         let response = client
             .get(format!("{url}/api/v1/devices/{}", write.identifier))

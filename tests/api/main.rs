@@ -39,6 +39,7 @@ mod openapi;
 mod operations;
 mod parsers;
 mod persistence;
+mod pg_group_commit;
 mod rate_limits;
 mod redact;
 mod reference_examples;

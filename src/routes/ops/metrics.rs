@@ -47,6 +47,7 @@ pub async fn get_metrics(
     let text = state.metrics.render(DatabaseFigures {
         errors: state.db.error_count(),
         commits: state.db.commit_count(),
+        writes: state.db.write_count(),
         devices,
     });
     let text = if fleet_sizes {

@@ -30,6 +30,7 @@ mod checkpoint;
 mod lock;
 pub mod migrate;
 pub mod pg;
+mod pg_writer;
 mod sql;
 mod writer;
 
@@ -167,6 +168,9 @@ pub struct Db {
 struct Inner {
     /// Failed operations, for metrics; refused duplicates are answers, not failures.
     errors: AtomicU64,
+    /// Writes [`Db::write`] answered as committed, for metrics: against
+    /// [`Db::commit_count`], how many writes a commit holds.
+    writes: AtomicU64,
     /// Bumped after every commit that appended events: what event streams wait on.
     appended: Arc<tokio::sync::watch::Sender<u64>>,
     engine: Engine,
@@ -245,6 +249,7 @@ impl Db {
             return Ok(Db {
                 inner: Arc::new(Inner {
                     errors: AtomicU64::new(0),
+                    writes: AtomicU64::new(0),
                     appended,
                     engine: Engine::Postgres(postgres),
                 }),
@@ -335,6 +340,7 @@ impl Db {
                     readers,
                 }),
                 errors: AtomicU64::new(0),
+                writes: AtomicU64::new(0),
                 appended,
             }),
         })
@@ -449,8 +455,8 @@ impl Db {
     }
 
     /// How many group-commit transactions the writer thread has committed: fewer than
-    /// the writes when writes share commits. On PostgreSQL every write is its own
-    /// transaction: how many write transactions committed.
+    /// the writes when writes share commits. On PostgreSQL the writer's batches and the
+    /// transactions of [`Db::write_sync`].
     pub fn commit_count(&self) -> u64 {
         match &self.inner.engine {
             Engine::Sqlite(sqlite) => sqlite.queue.commits(),
@@ -465,6 +471,11 @@ impl Db {
             Engine::Sqlite(sqlite) => sqlite.guard.as_ref().map_or(Ok(()), |g| g.check()),
             Engine::Postgres(_) => Ok(()),
         }
+    }
+
+    /// How many writes [`Db::write`] has answered as committed.
+    pub fn write_count(&self) -> u64 {
+        self.inner.writes.load(Ordering::Relaxed)
     }
 
     /// How many database operations have failed since the server started.
@@ -523,10 +534,11 @@ impl Db {
         result
     }
 
-    /// Runs `f` on the writer thread, in a savepoint of a transaction shared with the
-    /// writes queued beside it (group commit), and answers once that transaction has
-    /// committed. A failing `f` rolls back only its own changes. `f` fails with the
-    /// caller's error type, so a handler answers from inside its transaction with `?`.
+    /// Runs `f` on the writer thread (SQLite's, or the PostgreSQL writer's), in a
+    /// savepoint of a transaction shared with the writes queued beside it (group commit),
+    /// and answers once that transaction has committed. A failing `f` rolls back only its
+    /// own changes. `f` fails with the caller's error type, so a handler answers from
+    /// inside its transaction with `?`.
     pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
         T: Send + 'static,
@@ -535,23 +547,11 @@ impl Db {
     {
         let result = match &self.inner.engine {
             Engine::Sqlite(sqlite) => sqlite.queue.write(f).await,
-            Engine::Postgres(_) => {
-                let db = self.clone();
-                actix_web::web::block(move || {
-                    let Engine::Postgres(postgres) = &db.inner.engine else {
-                        unreachable!("a database keeps its engine")
-                    };
-                    let result = postgres.transaction(false, f);
-                    if result.is_ok() {
-                        db.announce_appended();
-                    }
-                    take_appended();
-                    result
-                })
-                .await
-                .map_err(|e| StoreError::Blocking(e.to_string()))?
-            }
+            Engine::Postgres(postgres) => postgres.write(f).await,
         };
+        if result.is_ok() {
+            self.inner.writes.fetch_add(1, Ordering::Relaxed);
+        }
         self.count_failure(&result);
         result
     }

@@ -10,11 +10,13 @@
 //! own, so it must never be used (or dropped) on an async thread: [`off_runtime`] and
 //! [`Postgres`]'s `Drop` see to that.
 //!
-//! Writes: each [`super::Db::write`] is its own transaction on a pooled connection; there
-//! is no group commit (PostgreSQL's own WAL flushing groups concurrent commits), and
-//! concurrent writes are ordered by PostgreSQL's row locks and unique constraints, which
-//! also hold across several devreg instances on one database. Reads run in a `REPEATABLE
-//! READ READ ONLY` transaction, so a read closure sees one snapshot as it did on SQLite.
+//! Writes: [`super::Db::write`] queues its closure for the group-commit writer
+//! (pg_writer.rs), which commits the writes that queued together in one transaction, each
+//! in its own savepoint; [`super::Db::write_sync`] (the command line, start-up) is its own
+//! transaction on a pooled connection. Concurrent writes of several devreg instances on
+//! one database are ordered by PostgreSQL's row locks and unique constraints. Reads run in
+//! a `REPEATABLE READ READ ONLY` transaction, so a read closure sees one snapshot as it did
+//! on SQLite.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,6 +25,7 @@ use std::time::Duration;
 
 use postgres::NoTls;
 
+use super::pg_writer::PgWriter;
 use super::sql::PgConn;
 use super::{Conn, StoreError};
 
@@ -115,14 +118,19 @@ pub(super) struct Postgres {
     pool: Option<r2d2::Pool<Manager>>,
     /// The URL without its password, for messages.
     shown: String,
-    /// Write transactions committed, for [`super::Db::commit_count`].
-    commits: AtomicU64,
+    /// Write transactions committed (a batch of the writer is one), for
+    /// [`super::Db::commit_count`].
+    commits: Arc<AtomicU64>,
+    /// The group-commit writer; `None` only while dropping.
+    writer: Option<PgWriter>,
 }
 
 impl Drop for Postgres {
     /// Each connection owns a runtime, which may not be dropped on an async thread: the
     /// last handle on a database is often dropped there (a test server stopping).
     fn drop(&mut self) {
+        // First, so the writes it queued are answered while the pool is there.
+        drop(self.writer.take());
         if let Some(pool) = self.pool.take() {
             let _ = std::thread::Builder::new()
                 .name("devreg-pg-close".to_owned())
@@ -164,10 +172,19 @@ impl Postgres {
                 .map_err(|e| {
                     StoreError::Unusable(format!("cannot connect to database {shown} ({e})"))
                 })?;
+            let commits = Arc::new(AtomicU64::new(0));
+            let writer = PgWriter::start(
+                pool.clone(),
+                shown.clone(),
+                NOTIFY,
+                commits.clone(),
+                appended.clone(),
+            )?;
             Ok::<_, StoreError>(Postgres {
                 pool: Some(pool),
                 shown: shown.clone(),
-                commits: AtomicU64::new(0),
+                commits,
+                writer: Some(writer),
             })
         })?;
         let appended = Arc::downgrade(appended);
@@ -185,6 +202,20 @@ impl Postgres {
 
     fn pool(&self) -> &r2d2::Pool<Manager> {
         self.pool.as_ref().expect("the pool lives until drop")
+    }
+
+    /// Queues `work` for the group-commit writer and waits for the commit that holds it.
+    pub(super) async fn write<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&Conn) -> Result<T, E> + Send + 'static,
+    {
+        self.writer
+            .as_ref()
+            .expect("the writer lives until drop")
+            .write(work)
+            .await
     }
 
     /// Runs `f` in a transaction and commits it; on the calling thread, which must not be
@@ -218,7 +249,7 @@ impl Postgres {
             Ok(value) => {
                 if !read_only && super::appended_pending() {
                     // Delivered at commit to every listening instance, this one too.
-                    conn.batch(&format!("NOTIFY {CHANNEL}"))?;
+                    conn.batch(NOTIFY)?;
                 }
                 conn.batch("COMMIT")?;
                 if !read_only {
@@ -238,6 +269,9 @@ impl Postgres {
 
 /// The channel commits that appended events notify.
 const CHANNEL: &str = "devreg_events";
+
+/// What a commit that appended events sends first: [`CHANNEL`]'s notification.
+const NOTIFY: &str = "NOTIFY devreg_events";
 
 /// The listener thread: LISTENs on its own connection and bumps `appended` at every
 /// notification, reconnecting after a lost connection (and bumping once then, for what it
@@ -417,6 +451,11 @@ pub fn without_password(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn commits_notify_the_channel_listeners_listen_on() {
+        assert_eq!(NOTIFY, format!("NOTIFY {CHANNEL}"));
+    }
 
     #[test]
     fn messages_never_show_a_password() {

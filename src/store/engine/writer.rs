@@ -95,13 +95,15 @@ fn release(tx: &Transaction, sql: &str) -> Result<(), StoreError> {
 }
 
 impl StoreError {
-    /// The same failure again, for each write of a batch whose commit failed.
-    fn again(&self) -> StoreError {
+    /// The same failure again, for each write of a batch whose commit failed (here and
+    /// in pg_writer.rs).
+    pub(super) fn again(&self) -> StoreError {
         match self {
             StoreError::Duplicate => StoreError::Duplicate,
             StoreError::Busy(m) => StoreError::Busy(m.clone()),
             StoreError::Full => StoreError::Full,
             StoreError::Gone(m) => StoreError::Gone(m.clone()),
+            StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
             other => StoreError::Blocking(format!("commit failed: {other}")),
         }
     }
