@@ -152,9 +152,20 @@ pub async fn spawn_app_with(edit: impl FnOnce(&mut Config)) -> TestApp {
             })
             .start()
             .await,
-        client: reqwest::Client::new(),
+        client: client(),
         _database: database,
     }
+}
+
+/// The suite's HTTP client. It lets an idle connection go after 2 s, before the server's
+/// 5 s keep-alive does: a request sent on a connection the server is closing at that
+/// moment fails with hyper's IncompleteMessage (seen after a long `write_sync` on
+/// PostgreSQL left the pooled connection idle for about 5 s).
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_idle_timeout(std::time::Duration::from_secs(2))
+        .build()
+        .unwrap()
 }
 
 /// The S3 store the suite's servers keep artifacts in, from `DEVREG_TEST_ARTIFACTS`
@@ -266,7 +277,7 @@ impl TestApp {
     pub fn over(server: TestServer) -> TestApp {
         TestApp {
             server,
-            client: reqwest::Client::new(),
+            client: client(),
             _database: None,
         }
     }

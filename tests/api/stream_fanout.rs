@@ -171,17 +171,86 @@ async fn a_filtered_stream_takes_from_the_shared_read_only_what_its_filter_asks(
     );
 }
 
+/// `needle`'s first place in `haystack`.
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Opens an event stream on a connection whose receive buffer is set small before it
+/// connects (so the kernel does not grow it) and is read only when asked: a reader that
+/// stalls, whose stream the server cannot write ahead of by more than its send buffer.
+async fn open_stalled(app: &TestApp) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let addr: std::net::SocketAddr = app.server.url()["http://".len()..].parse().unwrap();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stream = socket.connect(addr).await.unwrap();
+    let request = format!(
+        "GET /api/v1/events/stream HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\n\r\n",
+        app.secret_key()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    stream
+}
+
+/// Reads `n` events (id, data) from a stream [`open_stalled`] opened: its head (a 200,
+/// chunked), then its chunks, then the Server-Sent Events in them.
+async fn read_stalled(
+    stream: &mut tokio::net::TcpStream,
+    n: usize,
+) -> Vec<(i64, serde_json::Value)> {
+    use tokio::io::AsyncReadExt;
+    let (mut raw, mut body, mut events) = (Vec::new(), Vec::new(), Vec::new());
+    let mut head_read = false;
+    let mut buf = vec![0u8; 1 << 16];
+    while events.len() < n {
+        let k = tokio::time::timeout(Duration::from_secs(30), stream.read(&mut buf))
+            .await
+            .expect("more of the stream within 30 s")
+            .unwrap();
+        assert!(k > 0, "the stream closed after {} events", events.len());
+        raw.extend_from_slice(&buf[..k]);
+        if !head_read {
+            let Some(end) = find(&raw, b"\r\n\r\n") else {
+                continue;
+            };
+            let head = String::from_utf8_lossy(&raw[..end]).to_lowercase();
+            assert!(head.starts_with("http/1.1 200"), "{head}");
+            assert!(head.contains("transfer-encoding: chunked"), "{head}");
+            raw.drain(..end + 4);
+            head_read = true;
+        }
+        while let Some(line) = find(&raw, b"\r\n") {
+            let size = std::str::from_utf8(&raw[..line]).unwrap().trim();
+            let size = usize::from_str_radix(size, 16).unwrap();
+            if raw.len() < line + 2 + size + 2 {
+                break;
+            }
+            body.extend_from_slice(&raw[line + 2..line + 2 + size]);
+            raw.drain(..line + 2 + size + 2);
+        }
+        while let Some(end) = find(&body, b"\n\n") {
+            let block = String::from_utf8(body.drain(..end + 2).collect()).unwrap();
+            let id = block.lines().find_map(|l| l.strip_prefix("id: "));
+            let data = block.lines().find_map(|l| l.strip_prefix("data: "));
+            if let (Some(id), Some(data)) = (id, data) {
+                events.push((id.parse().unwrap(), serde_json::from_str(data).unwrap()));
+            }
+        }
+    }
+    events
+}
+
 #[tokio::test]
 async fn a_stream_that_fell_behind_the_shared_reads_catches_up_by_itself_missing_nothing() {
-    // Enough events in one commit to fill the stalled stream's socket and frame buffers,
-    // so it stops taking deliveries; then more commits than the hub keeps for it.
-    const BULK: i64 = 30_000;
-    const AFTER: usize = 300;
+    // More frames in one commit (11 MB) than the stalled reader's socket takes, so its
+    // stream stops taking deliveries; then more of the hub's reads than it keeps for it.
+    const BULK: i64 = 10_000;
     let app = spawn_app_with(|_| {}).await;
-    let mut stream = Stream::open(&app, app.secret_key(), None).await;
+    let mut stream = open_stalled(&app).await;
     until_own_reads(&app, 1).await;
-    let own = stream_reads(&app, "own").await;
     let at = devreg::domain::Timestamp::parse_rfc3339("2026-01-01T00:00:00Z").unwrap();
+    let pad = "x".repeat(1000);
     app.server
         .db()
         .write_sync(|conn| {
@@ -193,29 +262,42 @@ async fn a_stream_that_fell_behind_the_shared_reads_catches_up_by_itself_missing
                         kind: "device.updated",
                         device_id: None,
                         at,
-                        data: &json!({ "bulk": i }),
+                        data: &json!({ "bulk": i, "pad": pad }),
                     },
                 )?;
             }
             Ok::<_, devreg::store::StoreError>(())
         })
         .unwrap();
-    for i in 0..AFTER {
+    // A reader from after the bulk, caught up (its first read is its own).
+    let mut reading = Stream::open(&app, app.secret_key(), Some(BULK)).await;
+    until_own_reads(&app, 2).await;
+    let own = stream_reads(&app, "own").await;
+
+    // 300 commits, each its own delivery: the next is made only once a reading stream
+    // got the last (so the hub had published it). More than the hub keeps for a stream.
+    let after = 300;
+    for i in 0..after {
         app.register_device(&format!("after-{i}")).await;
+        let got = reading.next(1).await;
+        assert_eq!(
+            got[0].data["data"]["device_id"],
+            json!(format!("after-{i}"))
+        );
     }
 
     // Now read it all: every event once, in seq order, the last the last registration.
-    let frames = stream.next(BULK as usize + AFTER).await;
-    let ids: Vec<i64> = frames.iter().map(|f| f.id).collect();
-    let expected: Vec<i64> = (1..=BULK + AFTER as i64).collect();
+    let events = read_stalled(&mut stream, BULK as usize + after).await;
+    let ids: Vec<i64> = events.iter().map(|(id, _)| *id).collect();
+    let expected: Vec<i64> = (1..=BULK + after as i64).collect();
     assert!(
         ids == expected,
         "the ids are not 1..={} in order",
         expected.len()
     );
     assert_eq!(
-        frames.last().unwrap().data["data"]["device_id"],
-        json!(format!("after-{}", AFTER - 1))
+        events.last().unwrap().1["data"]["device_id"],
+        json!(format!("after-{}", after - 1))
     );
     assert!(
         stream_reads(&app, "own").await > own,
