@@ -139,11 +139,15 @@ pub async fn spawn_app_with(edit: impl FnOnce(&mut Config)) -> TestApp {
     let _ = env_logger::builder().is_test(true).try_init();
     let database = TestDatabase::create();
     let url = database.as_ref().map(|d| d.url.clone());
+    let files = database.as_ref().map(|d| d.artifacts.path().to_owned());
     TestApp {
         server: TestServer::builder()
             .config(|config| {
                 if let Some(url) = url {
                     config.db = url;
+                }
+                if let Some(files) = files {
+                    config.artifacts = Some(files);
                 }
                 if let Some(bucket) = test_artifacts() {
                     config.artifacts = Some(bucket.into());
@@ -231,6 +235,10 @@ pub struct TestDatabase {
     pub url: String,
     admin: String,
     name: String,
+    /// This test's own directory for hosted files (a server on PostgreSQL otherwise
+    /// keeps them in `./devreg-artifacts`, which every test's server would share, and
+    /// one server's sweep would reclaim files only another's database names).
+    pub artifacts: tempfile::TempDir,
 }
 
 impl TestDatabase {
@@ -256,7 +264,12 @@ impl TestDatabase {
         if let Err(e) = created {
             panic!("cannot create a test database on DEVREG_TEST_DB={admin}: {e}");
         }
-        Some(TestDatabase { url, admin, name })
+        Some(TestDatabase {
+            url,
+            admin,
+            name,
+            artifacts: tempfile::tempdir().unwrap(),
+        })
     }
 }
 
