@@ -96,8 +96,19 @@ pub struct Hub {
 #[derive(Default)]
 struct Inner {
     orgs: HashMap<String, OrgFeed>,
-    /// Whether the task reading for the streams runs; it stops when no stream is open.
-    running: bool,
+    /// The task reading for the streams, by its number, if one runs; it stops when no
+    /// stream is open.
+    running: Option<u64>,
+    started: u64,
+}
+
+impl Inner {
+    /// Task `task` has stopped (or is stopping): the next stream starts another.
+    fn stopped(&mut self, task: u64) {
+        if self.running == Some(task) {
+            self.running = None;
+        }
+    }
 }
 
 /// An org with streams open: where the hub has read its log to (`None` until its first
@@ -138,9 +149,10 @@ impl Hub {
             });
         *feed.keys.entry(digest).or_default() += 1;
         let receiver = feed.sender.subscribe();
-        if !inner.running {
-            inner.running = true;
-            actix_web::rt::spawn(run(self.clone()));
+        if inner.running.is_none() {
+            inner.started += 1;
+            inner.running = Some(inner.started);
+            actix_web::rt::spawn(run(self.clone(), inner.started));
         }
         Subscription {
             hub: self.clone(),
@@ -168,10 +180,10 @@ impl Hub {
 
     /// What the next read covers: each org's position and its streams' keys. `None` (and
     /// the task marked stopped) when no stream is open.
-    fn wanted(&self) -> Option<Vec<Wanted>> {
+    fn wanted(&self, task: u64) -> Option<Vec<Wanted>> {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         if inner.orgs.is_empty() {
-            inner.running = false;
+            inner.stopped(task);
             return None;
         }
         Some(
@@ -223,13 +235,16 @@ impl Drop for Subscription {
 
 /// The hub's task: a read after each commit that appended events (and every [`RECHECK`]
 /// for the keys alone), until no stream is open.
-async fn run(hub: Arc<Hub>) {
+async fn run(hub: Arc<Hub>, task: u64) {
+    // However the task ends (no stream left, or dropped with its worker), the next
+    // stream to open starts another.
+    let _running = Running(hub.clone(), task);
     let mut signal = hub.db.event_signal();
     // Every key is looked up at least every RECHECK, however busy other orgs keep the hub.
     let mut checked_all = tokio::time::Instant::now();
     loop {
         signal.borrow_and_update();
-        let Some(wanted) = hub.wanted() else {
+        let Some(wanted) = hub.wanted(task) else {
             return;
         };
         let recheck_all = checked_all.elapsed() >= RECHECK;
@@ -252,6 +267,16 @@ async fn run(hub: Arc<Hub>) {
         if woken.is_ok_and(|changed| changed.is_err()) {
             return;
         }
+    }
+}
+
+/// Marks the hub's task (by its number) stopped when dropped.
+struct Running(Arc<Hub>, u64);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let mut inner = self.0.inner.lock().unwrap_or_else(|p| p.into_inner());
+        inner.stopped(self.1);
     }
 }
 
