@@ -584,6 +584,24 @@ pub(super) fn note_appended() {
     APPENDED.with(|a| a.set(true));
 }
 
+/// Runs `work`, turning a panic inside it into a [`StoreError::Blocking`] that says
+/// `what` panicked and why: a transaction's closure that panics is that transaction's
+/// failure, not the thread's. The three places that run one (the SQLite writer's
+/// savepoints, the PostgreSQL writer's, and pg.rs's transactions) share it.
+fn catch_panic<T, E: From<StoreError>>(
+    what: &str,
+    work: impl FnOnce() -> Result<T, E>,
+) -> Result<T, E> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or_else(|panic| {
+        let why = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(StoreError::Blocking(format!("{what} panicked: {why}")).into())
+    })
+}
+
 /// Whether this thread appended an event since the last call; clears the flag. A write
 /// that appended and then rolled back leaves it set: a stream woken for nothing finds
 /// nothing new and waits again.

@@ -18,7 +18,6 @@
 //! a `REPEATABLE READ READ ONLY` transaction, so a read closure sees one snapshot as it did
 //! on SQLite.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -236,15 +235,7 @@ impl Postgres {
         conn.batch(begin)?;
         // Whatever a previous transaction on this thread left, this one starts clean.
         let _ = super::take_appended();
-        let outcome = catch_unwind(AssertUnwindSafe(|| f(&Conn::postgres(&mut conn))))
-            .unwrap_or_else(|panic| {
-                let what = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_owned())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_default();
-                Err(StoreError::Blocking(format!("a database task panicked: {what}")).into())
-            });
+        let outcome = super::catch_panic("a database task", || f(&Conn::postgres(&mut conn)));
         match outcome {
             Ok(value) => {
                 if !read_only && super::appended_pending() {

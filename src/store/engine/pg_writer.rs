@@ -22,7 +22,6 @@
 //! backend in shared memory before every other session's snapshot has to look them up in
 //! `pg_subtrans`.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
@@ -69,15 +68,7 @@ where
 {
     fn run(&mut self, conn: &mut PgConn) -> bool {
         let work = self.work.take().expect("a job runs once");
-        let outcome = catch_unwind(AssertUnwindSafe(|| work(&Conn::postgres(conn))))
-            .unwrap_or_else(|panic| {
-                let what = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_owned())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_default();
-                Err(StoreError::Blocking(format!("a write panicked: {what}")).into())
-            });
+        let outcome = super::catch_panic("a write", || work(&Conn::postgres(conn)));
         let ok = outcome.is_ok();
         self.outcome = Some(outcome);
         ok

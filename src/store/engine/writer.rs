@@ -7,7 +7,6 @@
 //! caller sees is durable. If that `COMMIT` fails, every write of the batch gets the
 //! error and nothing of it was kept.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
@@ -66,15 +65,7 @@ fn savepoint<T, E: From<StoreError>>(
     work: impl FnOnce(&Conn) -> Result<T, E>,
 ) -> Result<T, E> {
     release(tx, "SAVEPOINT job")?;
-    let outcome =
-        catch_unwind(AssertUnwindSafe(|| work(&Conn::from(&**tx)))).unwrap_or_else(|panic| {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            Err(StoreError::Blocking(format!("a write panicked: {what}")).into())
-        });
+    let outcome = super::catch_panic("a write", || work(&Conn::from(&**tx)));
     match outcome {
         Ok(value) => {
             release(tx, "RELEASE job")?;
