@@ -136,14 +136,9 @@ struct Reader {
     digest: [u8; 32],
 }
 
-/// Why a stream stops.
-enum End {
-    /// The reader went away (a send failed) or the hub stopped.
-    Gone,
-    /// The key was revoked (device deleted, re-keyed, token ended), or a read failed;
-    /// logged.
-    Ended,
-}
+/// The stream stops: its reader went away (a send failed), or its key was revoked
+/// (device deleted, re-keyed, token ended) or a read failed (logged).
+struct Ended;
 
 /// Sends the stream's frames until the reader goes away (a send fails), its key ends,
 /// or the log moved past the stream's position (retention; the reader's reconnect then
@@ -169,7 +164,7 @@ async fn feed(
         return;
     }
     loop {
-        if let Err(End::Gone | End::Ended) =
+        if let Err(Ended) =
             catch_up(&reader, &hub, &filter, &mut seen, &frames, &mut last_sent).await
         {
             return;
@@ -232,7 +227,7 @@ async fn catch_up(
     seen: &mut i64,
     frames: &mpsc::Sender<Bytes>,
     last_sent: &mut tokio::time::Instant,
-) -> Result<(), End> {
+) -> Result<(), Ended> {
     loop {
         let reading = events::Filter {
             after: *seen,
@@ -249,18 +244,18 @@ async fn catch_up(
             Ok(read) => read,
             Err(ApiError::Unauthorized(why)) => {
                 log::info!("event stream of org {} ends: {why}", filter.org_id);
-                return Err(End::Ended);
+                return Err(Ended);
             }
             Err(e) => {
                 log::warn!("event stream of org {} ends: {e}", filter.org_id);
-                return Err(End::Ended);
+                return Err(Ended);
             }
         };
         let complete = batch.len() < BATCH as usize;
         for event in &batch {
             *seen = event.seq;
             if frames.send(frame(event)).await.is_err() {
-                return Err(End::Gone);
+                return Err(Ended);
             }
             *last_sent = tokio::time::Instant::now();
         }
