@@ -8,6 +8,7 @@
 //! the URL may do, for the SDKs that fetch without an Authorization header.
 
 use std::fs::{self, File, OpenOptions};
+use std::future::Future as _;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
@@ -17,6 +18,7 @@ use std::task::{Context, Poll};
 pub mod carry;
 pub mod push;
 pub mod s3;
+mod turns;
 
 use actix_web::web::Bytes;
 use dashmap::DashMap;
@@ -116,21 +118,42 @@ impl From<StorageError> for ApiError {
     }
 }
 
-/// A stored file's bytes, a chunk at a time, for a response body.
-pub struct ByteStream(tokio::sync::mpsc::Receiver<Result<Bytes, io::Error>>);
+/// A stored file's bytes, a chunk at a time, for a response body. After each chunk the
+/// stream waits for its turn on the worker before it gives the next (module `turns`), so
+/// downloads never hold up the requests answered by the same worker.
+pub struct ByteStream {
+    chunks: tokio::sync::mpsc::Receiver<Result<Bytes, io::Error>>,
+    /// Set after a chunk was given: the turn to wait for before the next.
+    turn: Option<tokio::sync::oneshot::Receiver<()>>,
+}
 
 impl Stream for ByteStream {
     type Item = Result<Bytes, io::Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.0.poll_recv(cx)
+        if let Some(turn) = self.turn.as_mut() {
+            // the worker's turn-giver never drops a waiting turn, and a worker that stops
+            // drops this stream too: an error here only ends the wait
+            let _ = std::task::ready!(Pin::new(turn).poll(cx));
+            self.turn = None;
+        }
+        let next = std::task::ready!(self.chunks.poll_recv(cx));
+        if next.is_some() {
+            self.turn = Some(turns::wait());
+        }
+        Poll::Ready(next)
     }
 }
 
 impl ByteStream {
+    /// The stream of the chunks `chunks` receives.
+    pub(super) fn new(chunks: tokio::sync::mpsc::Receiver<Result<Bytes, io::Error>>) -> ByteStream {
+        ByteStream { chunks, turn: None }
+    }
+
     /// A stream that ends at once (the body of a HEAD, whose length is declared apart).
     pub fn empty() -> ByteStream {
-        ByteStream(tokio::sync::mpsc::channel(1).1)
+        ByteStream::new(tokio::sync::mpsc::channel(1).1)
     }
 }
 
@@ -143,7 +166,7 @@ struct StreamReader {
 impl Read for StreamReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         while self.current.is_empty() {
-            match self.stream.0.blocking_recv() {
+            match self.stream.chunks.blocking_recv() {
                 Some(chunk) => self.current = chunk?,
                 None => return Ok(0),
             }
@@ -388,9 +411,11 @@ impl Artifacts {
                 blob.display()
             ))
         })?;
-        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        // one chunk ahead: the page cache answers faster than a socket takes a chunk, and a
+        // hundred downloads at once hold a few hundred KiB each
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
         actix_web::rt::task::spawn_blocking(move || send_file(opened, start, len, tx, &*count));
-        Ok(ByteStream(rx))
+        Ok(ByteStream::new(rx))
     }
 
     /// The whole file of digest `sha256`, as a blocking reader: for a blocking thread.
@@ -553,8 +578,17 @@ fn send_file(
     let mut left = len;
     while left > 0 {
         let n = left.min(READ_BYTES as u64) as usize;
-        let mut buf = vec![0u8; n];
-        if let Err(e) = file.read_exact(&mut buf) {
+        // read_to_end fills the spare capacity as it is: no zeroing of each chunk first
+        let mut buf = Vec::with_capacity(n);
+        let read = (&mut file).take(n as u64).read_to_end(&mut buf);
+        let read = read.and_then(|got| {
+            if got == n {
+                Ok(())
+            } else {
+                Err(io::Error::from(io::ErrorKind::UnexpectedEof))
+            }
+        });
+        if let Err(e) = read {
             let _ = tx.blocking_send(Err(e));
             return;
         }

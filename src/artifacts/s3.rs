@@ -348,7 +348,7 @@ impl S3 {
                 count(n);
             }
         });
-        (opened_rx, super::ByteStream(rx))
+        (opened_rx, super::ByteStream::new(rx))
     }
 
     /// Deletes the object of digest `sha256`, if stored; returns the bytes freed. Blocking.

@@ -1,0 +1,36 @@
+"""The fastest a server can send a file over loopback on this machine: for bench/artifacts.sh.
+
+Answers every request on 127.0.0.1:PORT with FILE, its head then the bytes by the kernel's
+sendfile (no copy through user space), one connection at a time, `Connection: close`. A
+download from it by the same client is the ceiling devreg's download is measured against,
+beside `cat FILE > /dev/null`.
+
+    python3 bench/sendfile_server.py PORT FILE
+"""
+
+import os
+import socket
+import sys
+
+
+def main() -> None:
+    port, path = int(sys.argv[1]), sys.argv[2]
+    size = os.path.getsize(path)
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % size
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port))
+    listener.listen(16)
+    while True:
+        conn, _ = listener.accept()
+        with conn, open(path, "rb") as f:
+            try:
+                if conn.recv(65536):
+                    conn.sendall(head)
+                    conn.sendfile(f)
+            except OSError:
+                pass  # the client went away: serve the next
+
+
+if __name__ == "__main__":
+    main()
