@@ -1,12 +1,14 @@
 -- wrk script: each request a telemetry batch of 100 events (the Python device agent's
 -- shape, telemetry_uploader.py), from a different device with its own key; every batch
 -- and event id is new, so everything is stored.
--- Usage: wrk ... -s bench/telemetry.lua URL -- KEYS_FILE   (KEYS_FILE: "id,key" lines)
+-- Usage: wrk ... -s bench/telemetry.lua URL -- KEYS_FILE [EVENTS]
+--   (KEYS_FILE: "id,key" lines; EVENTS a batch, default 100)
 local devices = {}
 local i = 0
 local n = 0
 local thread_id = 0
 local counter = 0
+local per_batch = 100
 
 function setup(thread)
   counter = counter + 1
@@ -19,6 +21,7 @@ function init(args)
     if id then devices[#devices + 1] = { id, "Bearer " .. key } end
   end
   i = math.random(#devices)
+  if args[2] then per_batch = tonumber(args[2]) end
 end
 
 local event = '{"event_id":"%s","device_id":"%s","boot_id":"b%d","session_id":null,'
@@ -32,13 +35,14 @@ function request()
   n = n + 1
   local d = devices[i]
   local events = {}
-  for k = 1, 100 do
+  for k = 1, per_batch do
     events[k] = string.format(event, thread_id .. "-" .. n .. "-" .. k, d[1], thread_id,
-      n * 100 + k, types[k % 3 + 1])
+      n * per_batch + k, types[k % 3 + 1])
   end
   local body = string.format(
     '{"device_id":"%s","boot_id":"b%d","batch_id":"%d-%d","first_seq":%d,"last_seq":%d,"events":[%s]}',
-    d[1], thread_id, thread_id, n, n * 100 + 1, n * 100 + 100, table.concat(events, ","))
+    d[1], thread_id, thread_id, n, n * per_batch + 1, n * per_batch + per_batch,
+    table.concat(events, ","))
   return wrk.format("POST", "/api/v1/telemetry/batches",
     { ["Authorization"] = d[2], ["Content-Type"] = "application/json" }, body)
 end

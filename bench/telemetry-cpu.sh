@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# The server's CPU per telemetry batch against its CPU per heartbeat (issue 28's target:
+# a 20-event batch at most 3 x a heartbeat), for two or more devreg binaries alternated
+# within each round on a fresh copy of one seeded database. See docs/performance.md
+# ("Telemetry by the batch").
+#
+#   bench/telemetry-cpu.sh DEVICES SECONDS ROUNDS NAME=BIN [NAME=BIN ...]
+#
+# Each slot starts the binary on the copy, then runs two phases, each alone and closed
+# loop (wrk, 1 thread, CONNS connections, default 32): heartbeats (bench/heartbeat.lua,
+# half of the devices), then batches of EVENTS events (default 20; bench/telemetry.lua,
+# the other half, every batch and event id new). For each phase, the server's user +
+# system CPU (/proc/PID/stat) over the phase divided by the requests answered is its CPU
+# per request in microseconds (the load generator's is not counted). The database is
+# seeded with the first binary; every binary must read its schema version (a newer one
+# migrates it when it opens, before anything is measured).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [[ $# -lt 4 ]]; then
+    sed -n '2,16p' "$0" >&2
+    exit 2
+fi
+DEVICES=$1 DURATION=$2 ROUNDS=$3
+shift 3
+for spec in "$@"; do
+    [[ $spec == *=* && -x ${spec#*=} ]] || { echo "$spec: NAME=BIN with an executable BIN" >&2; exit 2; }
+done
+command -v wrk >/dev/null || { echo "needs wrk (Debian package wrk)" >&2; exit 2; }
+EVENTS=${EVENTS:-20}
+CONNS=${CONNS:-32}
+PORT=${DEVREG_BENCH_PORT:-18213}
+URL="http://127.0.0.1:$PORT"
+WORK=$(mktemp -d)
+SERVER_PID=
+cleanup() { [[ -n "$SERVER_PID" ]] && kill "$SERVER_PID" 2>/dev/null; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+start() { # BIN DB
+    RUST_LOG=warn "$1" serve --db "$2" --bind "127.0.0.1:$PORT" \
+        --rate-limit-device 0 --rate-limit-publishable 0 --rate-limit-secret 0 \
+        --rate-limit-anonymous 0 >/dev/null 2>"$WORK/server.err" &
+    SERVER_PID=$!
+    for _ in $(seq 300); do curl -sf "$URL/healthz" >/dev/null && return; sleep 0.1; done
+    echo "the server did not start:" >&2
+    cat "$WORK/server.err" >&2
+    exit 1
+}
+stop() { kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=; }
+
+FIRST=${1#*=}
+TEMPLATE="$WORK/template.db"
+"$FIRST" org create org_bench --create --db "$TEMPLATE" >/dev/null
+echo "seeding $DEVICES devices" >&2
+"$FIRST" seed --devices "$DEVICES" --org org_bench --db "$TEMPLATE" \
+    --keys-out "$WORK/keys.csv" 2>/dev/null
+half=$(( DEVICES / 2 ))
+head -n "$half" "$WORK/keys.csv" >"$WORK/heartbeat-keys.csv"
+tail -n +"$(( half + 1 ))" "$WORK/keys.csv" >"$WORK/telemetry-keys.csv"
+
+rps() { awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$1"; }
+non2xx() { awk '/Non-2xx or 3xx responses:/ {n=$5} END {print n+0}' "$1"; }
+requests() { awk '/requests in/ {print $1}' "$1"; }
+# The server's user + system CPU time so far, in clock ticks (/proc/PID/stat fields 14, 15).
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }
+TICKS=$(getconf CLK_TCK)
+# Runs wrk with the arguments given; prints the server's CPU per request in µs.
+phase() { # OUT wrk-args...
+    local out=$1 before
+    shift
+    before=$(cpu_ticks)
+    wrk --latency -t1 -c"$CONNS" -d"${DURATION}s" "$@" >"$out" 2>&1
+    awk -v t="$(($(cpu_ticks) - before))" -v hz="$TICKS" -v n="$(requests "$out")" \
+        'BEGIN {printf "%.1f", (n > 0 ? t * 1e6 / hz / n : 0)}'
+}
+
+echo "| round | binary | heartbeats | batches of $EVENTS | batch / heartbeat CPU |"
+echo "|---|---|---|---|---|"
+for round in $(seq "$ROUNDS"); do
+    for spec in "$@"; do
+        name=${spec%%=*} bin=${spec#*=}
+        cp "$TEMPLATE" "$WORK/run.db"
+        sync
+        start "$bin" "$WORK/run.db"
+        hb=$(phase "$WORK/hb.txt" -s bench/heartbeat.lua "$URL" -- "$WORK/heartbeat-keys.csv")
+        tb=$(phase "$WORK/tb.txt" -s bench/telemetry.lua "$URL" -- "$WORK/telemetry-keys.csv" "$EVENTS")
+        stop
+        ratio=$(awk -v a="$tb" -v b="$hb" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
+        echo "| $round | $name | $(rps "$WORK/hb.txt")/s, p99 $(grep -o 'p99_ms=[0-9.]*' "$WORK/hb.txt" | cut -d= -f2) ms, \
+${hb} µs CPU, non-2xx $(non2xx "$WORK/hb.txt") | $(rps "$WORK/tb.txt")/s, p99 $(grep -o 'p99_ms=[0-9.]*' "$WORK/tb.txt" | cut -d= -f2) ms, \
+${tb} µs CPU, non-2xx $(non2xx "$WORK/tb.txt") | $ratio |"
+    done
+done
