@@ -44,20 +44,12 @@ source bench/deploy-model.sh
 deploy_bench_model
 stop # a clean stop checkpoints the WAL: the file alone is the database to copy
 
-rps() { awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$1"; }
-non2xx() { awk '/Non-2xx or 3xx responses:/ {n=$5} END {print n+0}' "$1"; }
-requests() { awk '/requests in/ {print $1}' "$1"; }
-# The server's user + system CPU time so far, in clock ticks (/proc/PID/stat fields 14, 15).
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }
-TICKS=$(getconf CLK_TCK)
 echo "| round | binary | $MEASURE |"
 echo "|---|---|---|"
 for round in $(seq "$ROUNDS"); do
     for spec in "$@"; do
         name=${spec%%=*} bin=${spec#*=}
-        cp "$TEMPLATE" "$WORK/run.db"
-        sync
-        start "$bin" "$WORK/run.db"
+        start_on_copy "$bin"
         case $MEASURE in
         workload)
             # shellcheck disable=SC2086

@@ -37,12 +37,6 @@ half=$(( DEVICES / 2 ))
 head -n "$half" "$WORK/keys.csv" >"$WORK/heartbeat-keys.csv"
 tail -n +"$(( half + 1 ))" "$WORK/keys.csv" >"$WORK/telemetry-keys.csv"
 
-rps() { awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$1"; }
-non2xx() { awk '/Non-2xx or 3xx responses:/ {n=$5} END {print n+0}' "$1"; }
-requests() { awk '/requests in/ {print $1}' "$1"; }
-# The server's user + system CPU time so far, in clock ticks (/proc/PID/stat fields 14, 15).
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }
-TICKS=$(getconf CLK_TCK)
 # Runs wrk with the arguments given; prints the server's CPU per request in µs.
 phase() { # OUT wrk-args...
     local out=$1 before
@@ -58,9 +52,7 @@ echo "|---|---|---|---|---|"
 for round in $(seq "$ROUNDS"); do
     for spec in "$@"; do
         name=${spec%%=*} bin=${spec#*=}
-        cp "$TEMPLATE" "$WORK/run.db"
-        sync
-        start "$bin" "$WORK/run.db"
+        start_on_copy "$bin"
         hb=$(phase "$WORK/hb.txt" -s bench/heartbeat.lua "$URL" -- "$WORK/heartbeat-keys.csv")
         tb=$(phase "$WORK/tb.txt" -s bench/telemetry.lua "$URL" -- "$WORK/telemetry-keys.csv" "$EVENTS")
         stop
