@@ -7,7 +7,7 @@
 #    `cat FILE > /dev/null` read rate of the same file (page cache warm for both), with the
 #    server's RSS growth during each (VmRSS before, VmHWM after: /proc/PID/status), and
 #    beside the same client's download from bench/sendfile_server.py, a server that only
-#    sendfile()s the file: what loopback TCP and the client allow any server here.
+#    sendfile()s the file (a reference, not a ceiling).
 # 2. Heartbeats at half their closed-loop rate (wrk, bench/heartbeat.lua, then
 #    examples/loadgen.rs open loop) alone twice (their difference is the noise), then beside
 #    100 concurrent downloads of a 100 MiB version: p99 of each.
@@ -88,7 +88,7 @@ peak_from_now; RSS1=$(kib VmRSS)
 t0=$(now); curl -sf -o /dev/null "$BIG_URL"; t1=$(now)
 DOWN=$(rate "$FILE_MIB" "$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')")
 DOWN_RSS=$(( ($(kib VmHWM) - RSS1) / 1024 ))
-# the ceiling: the same file by the same client from a server that only sendfile()s it
+# a reference: the same file by the same client from a server that only sendfile()s it
 python3 bench/sendfile_server.py $((PORT + 1)) "$WORK/big.bin" & CEIL_PID=$!
 for _ in $(seq 50); do (: >"/dev/tcp/127.0.0.1/$((PORT + 1))") 2>/dev/null && break; sleep 0.1; done
 t0=$(now); curl -sf -o /dev/null "http://127.0.0.1:$((PORT + 1))/"; t1=$(now)

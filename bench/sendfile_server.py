@@ -1,9 +1,9 @@
-"""The fastest a server can send a file over loopback on this machine: for bench/artifacts.sh.
+"""A reference server for bench/artifacts.sh's download: the file by sendfile and nothing else.
 
 Answers every request on 127.0.0.1:PORT with FILE, its head then the bytes by the kernel's
 sendfile (no copy through user space), one connection at a time, `Connection: close`. A
-download from it by the same client is the ceiling devreg's download is measured against,
-beside `cat FILE > /dev/null`.
+download from it by the same client is printed beside devreg's and `cat FILE > /dev/null`:
+a reference, not a ceiling (devreg's download has beaten it on a quiet machine).
 
     python3 bench/sendfile_server.py PORT FILE
 """
