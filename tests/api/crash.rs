@@ -36,7 +36,7 @@ impl Rng {
 
 /// Registers and heartbeats devices until the server stops answering, recording each
 /// acknowledgement; `first_ack` is told of the first registration acknowledged.
-pub(crate) async fn drive(
+async fn drive(
     client: reqwest::Client,
     url: String,
     tag: String,
@@ -123,6 +123,45 @@ pub(crate) async fn verify(client: &reqwest::Client, url: &str, acked: &[Acked])
     }
 }
 
+/// One round: starts a server on `db`, drives registrations and heartbeats at it from 8
+/// workers (ids prefixed `round`), kills it (SIGKILL) `delay` after the first
+/// acknowledgement, restarts it and checks every acknowledged write is there. Returns them.
+pub(crate) async fn kill_under_load(
+    client: &reqwest::Client,
+    db: &str,
+    round: &str,
+    delay: Duration,
+) -> Vec<Acked> {
+    let server = ChildServer::start(db);
+    let acked = Arc::new(Mutex::new(Vec::new()));
+    let first_ack = Arc::new(Notify::new());
+    let workers: Vec<_> = (0..8)
+        .map(|w| {
+            tokio::spawn(drive(
+                client.clone(),
+                server.url.clone(),
+                format!("{round}w{w}"),
+                acked.clone(),
+                first_ack.clone(),
+            ))
+        })
+        .collect();
+    tokio::time::timeout(Duration::from_secs(10), first_ack.notified())
+        .await
+        .expect("a registration is acknowledged within 10 s of the start");
+    tokio::time::sleep(delay).await;
+    server.signal("KILL");
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    drop(server);
+
+    let acked = std::mem::take(&mut *acked.lock().unwrap());
+    let restarted = ChildServer::start(db);
+    verify(client, &restarted.url, &acked).await;
+    acked
+}
+
 #[tokio::test]
 async fn no_acknowledged_write_is_lost_when_the_server_is_killed() {
     let rounds: usize = match std::env::var("DEVREG_CRASH_ROUNDS") {
@@ -155,35 +194,9 @@ async fn no_acknowledged_write_is_lost_when_the_server_is_killed() {
     let mut all: Vec<Acked> = Vec::new();
 
     for round in 0..rounds {
-        let server = ChildServer::start(&db);
-        let acked = Arc::new(Mutex::new(Vec::new()));
-        let first_ack = Arc::new(Notify::new());
-        let workers: Vec<_> = (0..8)
-            .map(|w| {
-                tokio::spawn(drive(
-                    client.clone(),
-                    server.url.clone(),
-                    format!("r{round}w{w}"),
-                    acked.clone(),
-                    first_ack.clone(),
-                ))
-            })
-            .collect();
         // Under load: once a write is acknowledged, then at a random moment within 250 ms.
-        tokio::time::timeout(Duration::from_secs(10), first_ack.notified())
-            .await
-            .expect("a registration is acknowledged within 10 s of the start");
-        tokio::time::sleep(Duration::from_millis(rng.next() % 250)).await;
-        server.signal("KILL");
-        for worker in workers {
-            worker.await.unwrap();
-        }
-        drop(server);
-
-        let acked = std::mem::take(&mut *acked.lock().unwrap());
-        let restarted = ChildServer::start(&db);
-        verify(&client, &restarted.url, &acked).await;
-        all.extend(acked);
+        let delay = Duration::from_millis(rng.next() % 250);
+        all.extend(kill_under_load(&client, &db, &format!("r{round}"), delay).await);
     }
 
     let last = ChildServer::start(&db);

@@ -5,14 +5,13 @@
 //! and a write acknowledged is committed: it survives a kill of the server. The tests need PostgreSQL (`DEVREG_TEST_DB`) and are `#[ignore]`d, so a
 //! plain `cargo test` lists them as ignored; CI's PostgreSQL step runs them.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::json;
-use tokio::sync::Notify;
 
-use crate::crash::{Acked, drive, verify};
+use crate::crash::{Acked, kill_under_load, verify};
 use crate::helpers::{ChildServer, TestApp, TestDatabase, require_postgres, spawn_app};
 
 /// The value of the counter `name` in the server's `/metrics`.
@@ -158,34 +157,8 @@ async fn no_acknowledged_write_is_lost_when_a_server_on_postgresql_is_killed() {
 
     // Kills at moments spread over the first 250 ms of load, as crash.rs does on SQLite.
     for (round, delay_ms) in [0, 40, 90, 160, 240].into_iter().enumerate() {
-        let server = ChildServer::start(&database.url);
-        let acked = Arc::new(Mutex::new(Vec::new()));
-        let first_ack = Arc::new(Notify::new());
-        let workers: Vec<_> = (0..8)
-            .map(|w| {
-                tokio::spawn(drive(
-                    client.clone(),
-                    server.url.clone(),
-                    format!("r{round}w{w}"),
-                    acked.clone(),
-                    first_ack.clone(),
-                ))
-            })
-            .collect();
-        tokio::time::timeout(Duration::from_secs(10), first_ack.notified())
-            .await
-            .expect("a registration is acknowledged within 10 s of the start");
-        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
-        server.signal("KILL");
-        for worker in workers {
-            worker.await.unwrap();
-        }
-        drop(server);
-
-        let acked = std::mem::take(&mut *acked.lock().unwrap());
-        let restarted = ChildServer::start(&database.url);
-        verify(&client, &restarted.url, &acked).await;
-        all.extend(acked);
+        let delay = Duration::from_millis(delay_ms);
+        all.extend(kill_under_load(&client, &database.url, &format!("r{round}"), delay).await);
     }
 
     let last = ChildServer::start(&database.url);
