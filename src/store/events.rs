@@ -245,20 +245,17 @@ pub fn since(
     step: u32,
 ) -> Result<Since, StoreError> {
     let head = last_seq(conn, org_id)?;
-    let Some(position) = position else {
-        return Ok(Since {
-            from: head,
-            to: head,
-            events: Vec::new(),
-        });
+    let position = match position {
+        Some(position) if position >= trimmed_through(conn, org_id)? => position,
+        // no position, or a gap: none, from the head
+        _ => {
+            return Ok(Since {
+                from: head,
+                to: head,
+                events: Vec::new(),
+            });
+        }
     };
-    if position < trimmed_through(conn, org_id)? {
-        return Ok(Since {
-            from: head,
-            to: head,
-            events: Vec::new(),
-        });
-    }
     let mut events = Vec::new();
     let mut at = position;
     while at < head {
